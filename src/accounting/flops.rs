@@ -1,0 +1,271 @@
+//! FLOPs per token by two formulas, PaLM's and a detailed per-component count.
+//!
+//! Every count is per token of a sequence of `seq_len` tokens, in FLOPs (a
+//! multiply-add is two), matmuls only: norms, activations, softmax and the
+//! embedding lookup cost nothing here, as in every MFU convention.
+//! Training is forward plus backward, and backward is twice forward.
+//!
+//! `palm` is `6N + 12·L·H·Q·T` (PaLM appendix B, nanoGPT's `estimate_mfu`), with `N`
+//! the parameters that take part in a matmul (for MoE, those one token uses).
+//! `detailed` counts each matmul the reference implementation runs; its forward
+//! equals what `torch.utils.flop_counter.FlopCounterMode` measures on the eager
+//! reference implementation with full attention.
+
+use super::model::{Attention, FeedForward, Layer, Model};
+use super::params::ParameterCounts;
+
+/// How the attention-matrix matmuls are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionCounting {
+    /// Every query against every key of the sequence (PaLM, nanoGPT, torchtitan).
+    Full,
+    /// Half of that, for the causal mask (Megatron since 2025, MaxText, FlashAttention).
+    Causal,
+}
+
+impl AttentionCounting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttentionCounting::Full => "full",
+            AttentionCounting::Causal => "causal",
+        }
+    }
+}
+
+/// Activation recomputation, which adds hardware FLOPs but no model FLOPs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recompute {
+    None,
+    /// The attention core (scores and weighted values) is recomputed in the backward pass.
+    Selective,
+    /// Every decoder layer's forward pass is recomputed in the backward pass.
+    Full,
+}
+
+impl Recompute {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recompute::None => "none",
+            Recompute::Selective => "selective",
+            Recompute::Full => "full",
+        }
+    }
+}
+
+/// What the FLOP counts depend on besides the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlopOptions {
+    pub seq_len: u64,
+    pub attention: AttentionCounting,
+    /// Count DeepSeek-V3's multi-token-prediction modules (off by default).
+    pub include_mtp: bool,
+    pub recompute: Recompute,
+}
+
+/// One formula's counts, in FLOPs per token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FormulaFlops {
+    pub forward: f64,
+    /// Forward + backward: the model FLOPs of a training step.
+    pub training: f64,
+    /// Training plus recomputed forward work: what the hardware executes.
+    pub hardware: f64,
+}
+
+/// A named part of the forward pass, summed over all layers, in FLOPs per token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Component {
+    pub name: &'static str,
+    pub forward: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailedFlops {
+    pub totals: FormulaFlops,
+    /// Forward FLOPs per token by component, in the order they run.
+    pub components: Vec<Component>,
+}
+
+/// Keys one query is counted against in a layer.
+fn keys_per_query(seq_len: u64, layer: &Layer, counting: AttentionCounting) -> f64 {
+    let t = seq_len as f64;
+    let window = layer.sliding_window.map_or(t, |w| (w as f64).min(t));
+    match counting {
+        AttentionCounting::Full => window,
+        // With a causal mask query i sees min(i + 1, window) keys; in the continuous
+        // limit the mean is window − window²/(2T), which is T/2 without a window.
+        AttentionCounting::Causal => window - window * window / (2.0 * t),
+    }
+}
+
+/// PaLM's `6N + 12·L·H·Q·T`, with each layer's `T` capped by its sliding window.
+///
+/// For latent attention, whose score and value heads differ in width, `2Q` is the
+/// query/key head width plus the value head width.
+pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> FormulaFlops {
+    let n = params.matmul_active as f64;
+    let h = model.attention.num_heads() as f64;
+    let two_q = (model.attention.qk_head_dim() + model.attention.v_head_dim()) as f64;
+    let attention_forward: f64 = model
+        .layers
+        .iter()
+        .map(|layer| 2.0 * h * two_q * keys_per_query(options.seq_len, layer, options.attention))
+        .sum();
+    let forward = 2.0 * n + attention_forward;
+    let training = 3.0 * forward;
+    let hardware = match options.recompute {
+        Recompute::None => training,
+        Recompute::Selective => training + attention_forward,
+        Recompute::Full => training + forward,
+    };
+    FormulaFlops {
+        forward,
+        training,
+        hardware,
+    }
+}
+
+/// Accumulates components by name, keeping first-seen order.
+#[derive(Default)]
+struct Tally {
+    components: Vec<Component>,
+}
+
+impl Tally {
+    fn add(&mut self, name: &'static str, flops: f64) {
+        if flops == 0.0 {
+            return;
+        }
+        match self.components.iter_mut().find(|c| c.name == name) {
+            Some(component) => component.forward += flops,
+            None => self.components.push(Component {
+                name,
+                forward: flops,
+            }),
+        }
+    }
+
+    fn sum_of(&self, names: &[&str]) -> f64 {
+        self.components
+            .iter()
+            .filter(|c| names.contains(&c.name))
+            .map(|c| c.forward)
+            .sum()
+    }
+}
+
+/// Adds the forward matmuls of one decoder layer.
+fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOptions) {
+    let d = model.hidden_size as f64;
+    let keys = keys_per_query(options.seq_len, layer, options.attention);
+    match model.attention {
+        Attention::Standard(a) => {
+            let (h, kv, hd) = (a.num_heads as f64, a.num_kv_heads as f64, a.head_dim as f64);
+            tally.add("attention_qkv", 2.0 * d * (h + 2.0 * kv) * hd);
+            tally.add("attention_scores", 2.0 * keys * h * hd);
+            tally.add("attention_values", 2.0 * keys * h * hd);
+            tally.add("attention_output", 2.0 * h * hd * d);
+        }
+        Attention::Latent(a) => {
+            let h = a.num_heads as f64;
+            let qk = (a.qk_nope_head_dim + a.qk_rope_head_dim) as f64;
+            let (nope, rope, v) = (
+                a.qk_nope_head_dim as f64,
+                a.qk_rope_head_dim as f64,
+                a.v_head_dim as f64,
+            );
+            let kv_rank = a.kv_lora_rank as f64;
+            match a.q_lora_rank {
+                Some(rank) => {
+                    let rank = rank as f64;
+                    tally.add("attention_q_down", 2.0 * d * rank);
+                    tally.add("attention_q_up", 2.0 * rank * h * qk);
+                }
+                None => tally.add("attention_q", 2.0 * d * h * qk),
+            }
+            tally.add("attention_kv_down", 2.0 * d * kv_rank);
+            tally.add("attention_rope_key", 2.0 * d * rope);
+            tally.add("attention_kv_up", 2.0 * kv_rank * h * (nope + v));
+            tally.add("attention_scores", 2.0 * keys * h * qk);
+            tally.add("attention_values", 2.0 * keys * h * v);
+            tally.add("attention_output", 2.0 * h * v * d);
+        }
+    }
+    match layer.ffn {
+        FeedForward::Dense(mlp) => {
+            tally.add(
+                "mlp",
+                2.0 * mlp.matrices() as f64 * d * mlp.intermediate_size as f64,
+            );
+        }
+        FeedForward::MixtureOfExperts(moe) => {
+            tally.add("moe_router", 2.0 * d * moe.num_experts as f64);
+            let expert =
+                2.0 * moe.expert.matrices() as f64 * d * moe.expert.intermediate_size as f64;
+            tally.add("moe_experts", moe.top_k as f64 * expert);
+            if let Some(shared) = moe.shared {
+                let gate = if moe.shared_expert_gate { 2.0 * d } else { 0.0 };
+                tally.add(
+                    "moe_shared_experts",
+                    2.0 * shared.matrices() as f64 * d * shared.intermediate_size as f64 + gate,
+                );
+            }
+        }
+    }
+}
+
+const LAYER_COMPONENTS: &[&str] = &[
+    "attention_qkv",
+    "attention_q",
+    "attention_q_down",
+    "attention_q_up",
+    "attention_kv_down",
+    "attention_rope_key",
+    "attention_kv_up",
+    "attention_scores",
+    "attention_values",
+    "attention_output",
+    "mlp",
+    "moe_router",
+    "moe_experts",
+    "moe_shared_experts",
+];
+
+/// Counts every matmul of the forward pass, component by component.
+pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
+    let d = model.hidden_size as f64;
+    let mut tally = Tally::default();
+    for layer in &model.layers {
+        add_layer(&mut tally, model, layer, options);
+    }
+    let layers_forward = tally.sum_of(LAYER_COMPONENTS);
+    let attention_core = tally.sum_of(&["attention_scores", "attention_values"]);
+    // The embedding lookup is a gather; the LM head is a matmul whether or not it is tied.
+    tally.add("lm_head", 2.0 * d * model.vocab_size as f64);
+    if options.include_mtp && model.mtp_modules > 0 {
+        // Each module projects [norm(h); norm(emb)] from 2d to d, runs one decoder layer
+        // shaped like the last one, and the shared LM head.
+        let mut block = Tally::default();
+        if let Some(last) = model.layers.last() {
+            add_layer(&mut block, model, last, options);
+        }
+        let block_forward: f64 = block.components.iter().map(|c| c.forward).sum();
+        let per_module = 2.0 * 2.0 * d * d + block_forward + 2.0 * d * model.vocab_size as f64;
+        tally.add("mtp", model.mtp_modules as f64 * per_module);
+    }
+    let forward: f64 = tally.components.iter().map(|c| c.forward).sum();
+    let training = 3.0 * forward;
+    let hardware = match options.recompute {
+        Recompute::None => training,
+        Recompute::Selective => training + attention_core,
+        Recompute::Full => training + layers_forward,
+    };
+    DetailedFlops {
+        totals: FormulaFlops {
+            forward,
+            training,
+            hardware,
+        },
+        components: tally.components,
+    }
+}

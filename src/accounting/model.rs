@@ -1,0 +1,203 @@
+//! The architecture of a transformer language model, as the accounting needs it.
+//!
+//! A [`Model`] is plain data: the shapes that decide how many parameters the
+//! reference implementation instantiates and how many FLOPs a token costs.
+//! It is built from a Hugging Face `config.json` by `crate::model_config`;
+//! nothing here knows about files or JSON.
+
+/// The reference implementation a model follows (the `model_type` of its config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    Gpt2,
+    NanoGpt,
+    Llama,
+    Mistral,
+    Mixtral,
+    Qwen2,
+    Qwen2Moe,
+    Qwen3,
+    Qwen3Moe,
+    Gemma,
+    DeepseekV2,
+    DeepseekV3,
+}
+
+impl Family {
+    pub const ALL: [Family; 12] = [
+        Family::Gpt2,
+        Family::NanoGpt,
+        Family::Llama,
+        Family::Mistral,
+        Family::Mixtral,
+        Family::Qwen2,
+        Family::Qwen2Moe,
+        Family::Qwen3,
+        Family::Qwen3Moe,
+        Family::Gemma,
+        Family::DeepseekV2,
+        Family::DeepseekV3,
+    ];
+
+    /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
+    pub fn model_type(self) -> &'static str {
+        match self {
+            Family::Gpt2 => "gpt2",
+            Family::NanoGpt => "nanogpt",
+            Family::Llama => "llama",
+            Family::Mistral => "mistral",
+            Family::Mixtral => "mixtral",
+            Family::Qwen2 => "qwen2",
+            Family::Qwen2Moe => "qwen2_moe",
+            Family::Qwen3 => "qwen3",
+            Family::Qwen3Moe => "qwen3_moe",
+            Family::Gemma => "gemma",
+            Family::DeepseekV2 => "deepseek_v2",
+            Family::DeepseekV3 => "deepseek_v3",
+        }
+    }
+}
+
+/// A whole decoder-only language model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub family: Family,
+    pub hidden_size: u64,
+    pub vocab_size: u64,
+    /// The LM head reuses the token embedding matrix.
+    pub tie_word_embeddings: bool,
+    /// Rows of a learned position-embedding table (GPT-2's `wpe`); `None` for rotary models.
+    pub learned_positions: Option<u64>,
+    pub norm: Norm,
+    pub attention: Attention,
+    /// One entry per decoder layer, in order.
+    pub layers: Vec<Layer>,
+    /// DeepSeek-V3 multi-token-prediction modules (`num_nextn_predict_layers`).
+    pub mtp_modules: u64,
+    /// The context length the config was trained for, used when no sequence length is given.
+    pub default_seq_len: u64,
+}
+
+/// Which normalisation the model uses, which decides its parameter count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    /// LayerNorm: a weight and, when `bias`, a bias per channel.
+    LayerNorm { bias: bool },
+    /// RMSNorm: one weight per channel.
+    RmsNorm,
+}
+
+impl Norm {
+    pub fn params(self, width: u64) -> u64 {
+        match self {
+            Norm::LayerNorm { bias: true } => 2 * width,
+            Norm::LayerNorm { bias: false } | Norm::RmsNorm => width,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attention {
+    /// Multi-head attention with grouped (GQA) or single (MQA) key/value heads.
+    Standard(StandardAttention),
+    /// DeepSeek's multi-head latent attention.
+    Latent(LatentAttention),
+}
+
+impl Attention {
+    pub fn num_heads(&self) -> u64 {
+        match self {
+            Attention::Standard(a) => a.num_heads,
+            Attention::Latent(a) => a.num_heads,
+        }
+    }
+
+    /// Width of a query/key head, the `Q` of the scores `Q·Kᵀ`.
+    pub fn qk_head_dim(&self) -> u64 {
+        match self {
+            Attention::Standard(a) => a.head_dim,
+            Attention::Latent(a) => a.qk_nope_head_dim + a.qk_rope_head_dim,
+        }
+    }
+
+    /// Width of a value head, used by the attention-weighted sum of values.
+    pub fn v_head_dim(&self) -> u64 {
+        match self {
+            Attention::Standard(a) => a.head_dim,
+            Attention::Latent(a) => a.v_head_dim,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandardAttention {
+    pub num_heads: u64,
+    pub num_kv_heads: u64,
+    pub head_dim: u64,
+    /// Biases on the q, k and v projections.
+    pub qkv_bias: bool,
+    /// A bias on the output projection.
+    pub output_bias: bool,
+    /// Per-head RMSNorm on queries and keys (Qwen3).
+    pub qk_norm: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatentAttention {
+    pub num_heads: u64,
+    /// Rank of the query compression; `None` projects queries directly.
+    pub q_lora_rank: Option<u64>,
+    pub kv_lora_rank: u64,
+    pub qk_nope_head_dim: u64,
+    pub qk_rope_head_dim: u64,
+    pub v_head_dim: u64,
+    /// Biases on `q_a_proj`, `kv_a_proj_with_mqa` and `o_proj` (`attention_bias`).
+    pub bias: bool,
+}
+
+/// One decoder layer: attention (shared shape, from [`Model::attention`]) and a feed-forward block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Layer {
+    pub ffn: FeedForward,
+    /// Keys a query may attend to in this layer, when the layer uses sliding-window attention.
+    pub sliding_window: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedForward {
+    Dense(Mlp),
+    MixtureOfExperts(MixtureOfExperts),
+}
+
+/// A feed-forward block of two (plain) or three (gated: SwiGLU, GeGLU) matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mlp {
+    pub gated: bool,
+    pub intermediate_size: u64,
+    pub bias: bool,
+}
+
+impl Mlp {
+    pub fn matrices(&self) -> u64 {
+        if self.gated {
+            3
+        } else {
+            2
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MixtureOfExperts {
+    pub num_experts: u64,
+    /// Experts each token is routed to.
+    pub top_k: u64,
+    /// The shape of one routed expert.
+    pub expert: Mlp,
+    /// Always-active shared experts, fused into one MLP as the reference implementations do.
+    pub shared: Option<Mlp>,
+    /// A sigmoid gate `Linear(hidden, 1)` on the shared expert (Qwen2-MoE).
+    pub shared_expert_gate: bool,
+    /// Per-expert router score-correction biases (DeepSeek-V3). A parameter in
+    /// DeepSeek's own code, a buffer in `transformers`: reported, never counted in totals.
+    pub router_correction_bias: bool,
+}

@@ -1,0 +1,165 @@
+//! Parameter counts, exactly as the reference implementations instantiate them.
+//!
+//! Conventions (each is a choice other tools make differently, so it is written down):
+//! - `total` counts every trainable parameter once; a tied LM head is the embedding matrix.
+//!   DeepSeek-V3's router score-correction biases are buffers in `transformers`, so they are
+//!   not in `total`; they are reported in [`ParameterCounts::router_correction_biases`].
+//! - `embedding` is the input token embedding plus any learned position embedding.
+//! - `active` is what one token passes through: everything except the routed experts it
+//!   is not sent to, embeddings included (Mixtral's 12.9 B convention).
+//! - `active_without_input_embedding` is DeepSeek's convention (its 37 B).
+//! - Multi-token-prediction modules are reported on their own, never added to `total`.
+
+use super::model::{Attention, FeedForward, MixtureOfExperts, Mlp, Model};
+
+/// Parameter counts of a model, in parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParameterCounts {
+    pub total: u64,
+    pub active: u64,
+    pub embedding: u64,
+    pub non_embedding: u64,
+    pub active_without_input_embedding: u64,
+    /// Parameters that take part in a matmul: total less learned position embeddings and,
+    /// when it is not tied to the LM head, the input token embedding (PaLM's and nanoGPT's `N`).
+    pub matmul_total: u64,
+    /// The same for the parameters one token uses (the `N` of MoE models).
+    pub matmul_active: u64,
+    /// The weights of the multi-token-prediction modules that are their own (their
+    /// embedding and output head are shared with the main model and not counted again).
+    pub mtp: u64,
+    /// Router score-correction biases (DeepSeek-V3), not part of `total`.
+    pub router_correction_biases: u64,
+}
+
+/// Counts the parameters of `model`.
+pub fn count(model: &Model) -> ParameterCounts {
+    let d = model.hidden_size;
+    let token_embedding = model.vocab_size * d;
+    let position_embedding = model.learned_positions.map_or(0, |rows| rows * d);
+    let lm_head = if model.tie_word_embeddings {
+        0
+    } else {
+        model.vocab_size * d
+    };
+    let final_norm = model.norm.params(d);
+
+    let mut layers_total = 0;
+    let mut layers_inactive = 0;
+    let mut router_correction_biases = 0;
+    for layer in &model.layers {
+        let (total, inactive) = layer_params(model, &layer.ffn);
+        layers_total += total;
+        layers_inactive += inactive;
+        if let FeedForward::MixtureOfExperts(moe) = layer.ffn {
+            if moe.router_correction_bias {
+                router_correction_biases += moe.num_experts;
+            }
+        }
+    }
+
+    let mtp = mtp_params(model);
+    let total = token_embedding + position_embedding + layers_total + final_norm + lm_head;
+    let active = total - layers_inactive;
+    let embedding = token_embedding + position_embedding;
+    let untied_input_embedding = if model.tie_word_embeddings {
+        0
+    } else {
+        token_embedding
+    };
+    ParameterCounts {
+        total,
+        active,
+        embedding,
+        non_embedding: total - embedding,
+        active_without_input_embedding: active - token_embedding,
+        matmul_total: total - position_embedding - untied_input_embedding,
+        matmul_active: active - position_embedding - untied_input_embedding,
+        mtp,
+        router_correction_biases,
+    }
+}
+
+/// Parameters of one decoder layer: (all of them, those a token does not use).
+fn layer_params(model: &Model, ffn: &FeedForward) -> (u64, u64) {
+    let d = model.hidden_size;
+    let norms = 2 * model.norm.params(d);
+    let attention = attention_params(model);
+    let (ffn_total, ffn_inactive) = match ffn {
+        FeedForward::Dense(mlp) => (mlp_params(d, mlp), 0),
+        FeedForward::MixtureOfExperts(moe) => moe_params(d, moe),
+    };
+    (norms + attention + ffn_total, ffn_inactive)
+}
+
+fn attention_params(model: &Model) -> u64 {
+    let d = model.hidden_size;
+    match model.attention {
+        Attention::Standard(a) => {
+            let q = a.num_heads * a.head_dim;
+            let kv = a.num_kv_heads * a.head_dim;
+            let weights = d * q + 2 * d * kv + q * d;
+            let qkv_bias = if a.qkv_bias { q + 2 * kv } else { 0 };
+            let output_bias = if a.output_bias { d } else { 0 };
+            // Qwen3 normalises each query and key head with an RMSNorm of width head_dim.
+            let qk_norm = if a.qk_norm { 2 * a.head_dim } else { 0 };
+            weights + qkv_bias + output_bias + qk_norm
+        }
+        Attention::Latent(a) => {
+            let h = a.num_heads;
+            let qk_head = a.qk_nope_head_dim + a.qk_rope_head_dim;
+            let bias = u64::from(a.bias);
+            let query = match a.q_lora_rank {
+                // q_a_proj (+bias), q_a_layernorm, q_b_proj
+                Some(rank) => d * rank + bias * rank + rank + rank * h * qk_head,
+                None => d * h * qk_head,
+            };
+            let kv_down_width = a.kv_lora_rank + a.qk_rope_head_dim;
+            // kv_a_proj_with_mqa (+bias), kv_a_layernorm, kv_b_proj
+            let key_value = d * kv_down_width
+                + bias * kv_down_width
+                + a.kv_lora_rank
+                + a.kv_lora_rank * h * (a.qk_nope_head_dim + a.v_head_dim);
+            let output = h * a.v_head_dim * d + bias * d;
+            query + key_value + output
+        }
+    }
+}
+
+fn mlp_params(d: u64, mlp: &Mlp) -> u64 {
+    let i = mlp.intermediate_size;
+    let weights = mlp.matrices() * d * i;
+    let bias = if mlp.bias {
+        // Up (and gate) projections have a bias of width i, the down projection of width d.
+        (mlp.matrices() - 1) * i + d
+    } else {
+        0
+    };
+    weights + bias
+}
+
+/// (all parameters of the block, parameters of the experts one token is not routed to).
+fn moe_params(d: u64, moe: &MixtureOfExperts) -> (u64, u64) {
+    let expert = mlp_params(d, &moe.expert);
+    let router = d * moe.num_experts;
+    let shared = moe.shared.map_or(0, |mlp| mlp_params(d, &mlp));
+    let shared_gate = if moe.shared_expert_gate { d } else { 0 };
+    let total = router + moe.num_experts * expert + shared + shared_gate;
+    let inactive = moe.num_experts.saturating_sub(moe.top_k) * expert;
+    (total, inactive)
+}
+
+/// DeepSeek-V3's MTP module: two RMSNorms (enorm, hnorm), a `2d → d` projection, one
+/// decoder layer shaped like the model's last one, and the shared head's RMSNorm.
+fn mtp_params(model: &Model) -> u64 {
+    if model.mtp_modules == 0 {
+        return 0;
+    }
+    let d = model.hidden_size;
+    let block = model
+        .layers
+        .last()
+        .map_or(0, |layer| layer_params(model, &layer.ffn).0);
+    let per_module = 2 * model.norm.params(d) + 2 * d * d + block + model.norm.params(d);
+    model.mtp_modules * per_module
+}

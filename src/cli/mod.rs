@@ -1,0 +1,40 @@
+//! The command line: clap definitions and one file per subcommand.
+
+mod args;
+mod calc;
+mod gpus;
+mod models;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use args::{AttentionArg, HardwareArgs, ModelArgs, RecomputeArg};
+
+/// Model FLOPs Utilization of training jobs, for Prometheus.
+#[derive(Debug, Parser)]
+#[command(name = "mfu-exporter", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Answer offline: parameters, FLOPs per token with a breakdown, and MFU for a throughput.
+    Calc(calc::CalcArgs),
+    /// Print the GPU peak table (dense FLOP/s per precision) with each figure's source.
+    Gpus(gpus::GpusArgs),
+    /// List the bundled model presets.
+    Models(models::ModelsArgs),
+}
+
+/// Parses the process arguments and runs the chosen subcommand.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Calc(args) => calc::run(&args),
+        Command::Gpus(args) => gpus::run(&args),
+        Command::Models(args) => models::run(&args),
+    }
+}

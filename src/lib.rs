@@ -1,0 +1,8 @@
+//! mfu-exporter: Model FLOPs Utilization of training jobs, for Prometheus.
+//!
+//! See ARCHITECTURE.md for the map of the crate.
+
+pub mod accounting;
+pub mod cli;
+pub mod model_config;
+pub mod units;

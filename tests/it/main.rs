@@ -1,0 +1,4 @@
+//! Integration tests: the real binary, driven as a user drives it.
+
+mod calc;
+mod support;
