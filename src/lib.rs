@@ -4,5 +4,9 @@
 
 pub mod accounting;
 pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod metrics;
 pub mod model_config;
+pub mod state;
 pub mod units;

@@ -1,4 +1,5 @@
 //! Integration tests: the real binary, driven as a user drives it.
 
 mod calc;
+mod reference;
 mod support;

@@ -1,0 +1,769 @@
+//! `serve`'s configuration in two stages: what the user wrote (a TOML file and flags,
+//! merged, flags win), then a validated, resolved [`ServeConfig`].
+//!
+//! Validation collects every problem and names each field with what would fix it, so
+//! that a bad config stops start-up once, with the whole list.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
+use crate::accounting::gpus::Dtype;
+use crate::accounting::mfu;
+use crate::accounting::Accounting;
+use crate::ingest::schema::{FieldMapping, FieldPath, FieldSpec, MappedField};
+use crate::ingest::tail::ReadFrom;
+use crate::model_config;
+use crate::state::{RunSpec, ThroughputScope};
+
+/// The default port: outside 9100–9999, which Prometheus's default-port list has filled.
+pub const DEFAULT_PORT: u16 = 10077;
+pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:10077";
+
+/// The config file as written. Unknown keys are errors, so typos do not pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub model: ModelSection,
+    #[serde(default)]
+    pub hardware: HardwareSection,
+    #[serde(default)]
+    pub web: WebSection,
+    #[serde(default)]
+    pub log: LogSection,
+    #[serde(default)]
+    pub push: PushSection,
+    pub stale_after: Option<String>,
+    pub state_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tail: Vec<TailSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub model: Option<String>,
+    pub seq_len: Option<u64>,
+    pub attention: Option<String>,
+    pub recompute: Option<String>,
+    pub mtp: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareSection {
+    pub gpu: Option<String>,
+    pub dtype: Option<String>,
+    pub gpus: Option<u64>,
+    pub peak_tflops: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSection {
+    pub listen_address: Option<String>,
+    pub telemetry_path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSection {
+    pub token_file: Option<PathBuf>,
+    pub allow_remote: Option<bool>,
+    pub max_body_bytes: Option<u64>,
+    pub expire_after: Option<String>,
+    pub max_runs: Option<usize>,
+}
+
+/// One tailed run: a path or glob (or several), and how to read its lines.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TailSection {
+    #[serde(default)]
+    pub path: OneOrMany,
+    pub run: Option<String>,
+    pub throughput_scope: Option<String>,
+    pub read_from: Option<String>,
+    pub poll: Option<bool>,
+    pub max_line_bytes: Option<usize>,
+    /// `percent` when the trainer's `mfu` is 0..100.
+    pub mfu_unit: Option<String>,
+    /// Field mapping overrides: field name → path, list of paths, or {path, scale}.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::None => Vec::new(),
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    Path(String),
+    Paths(Vec<String>),
+    Spec { path: String, scale: f64 },
+}
+
+/// What the flags say; `None` where a flag was not given.
+#[derive(Debug, Default, Clone)]
+pub struct FlagConfig {
+    pub model: Option<String>,
+    pub seq_len: Option<u64>,
+    pub attention: Option<AttentionCounting>,
+    pub recompute: Option<Recompute>,
+    pub mtp: bool,
+    pub gpu: Option<String>,
+    pub dtype: Option<String>,
+    pub gpus: Option<u64>,
+    pub peak_tflops: Option<f64>,
+    pub listen_address: Option<String>,
+    pub telemetry_path: Option<String>,
+    pub log_level: Option<String>,
+    pub tail_paths: Vec<String>,
+    pub tail_run: Option<String>,
+    pub tail_read_from: Option<ReadFrom>,
+    pub tail_scope: Option<ThroughputScope>,
+    pub tail_poll: bool,
+    pub state_file: Option<PathBuf>,
+    pub stale_after: Option<String>,
+    pub push_token_file: Option<PathBuf>,
+    pub push_allow_remote: bool,
+    pub push_max_body_bytes: Option<u64>,
+    pub push_expire_after: Option<String>,
+    pub push_max_runs: Option<usize>,
+}
+
+/// One tailed run, resolved.
+#[derive(Debug, Clone)]
+pub struct TailConfig {
+    pub run: String,
+    pub patterns: Vec<String>,
+    pub scope: ThroughputScope,
+    pub read_from: ReadFrom,
+    pub poll: bool,
+    pub max_line_bytes: usize,
+    pub mapping: FieldMapping,
+}
+
+#[derive(Debug, Clone)]
+pub struct PushConfig {
+    pub token: Option<String>,
+    pub allow_remote: bool,
+    pub max_body_bytes: u64,
+    pub expire_after: Duration,
+    pub max_runs: usize,
+}
+
+/// The validated configuration `serve` runs with.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen_address: SocketAddr,
+    pub telemetry_path: String,
+    pub log_level: String,
+    pub spec: Arc<RunSpec>,
+    pub tails: Vec<TailConfig>,
+    pub state_file: Option<PathBuf>,
+    pub stale_after: Duration,
+    pub push: PushConfig,
+}
+
+/// Every problem found, each naming its field; `Display` lists them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid configuration:")?;
+        for problem in &self.0 {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads and parses a config file; errors name the file, line and field.
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigErrors> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![format!("config file {}: {e}", path.display())]))?;
+    parse_file(&text)
+        .map_err(|e| ConfigErrors(vec![format!("config file {}: {e}", path.display())]))
+}
+
+pub fn parse_file(text: &str) -> Result<FileConfig, String> {
+    toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', "\n    "))
+}
+
+fn parse_duration(field: &str, text: &str, problems: &mut Vec<String>) -> Option<Duration> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Some(d),
+        Ok(_) => {
+            problems.push(format!(
+                "{field} = {text:?}: must be longer than zero; write e.g. \"5m\""
+            ));
+            None
+        }
+        Err(e) => {
+            problems.push(format!(
+                "{field} = {text:?}: {e}; write a duration such as \"30s\", \"5m\" or \"1h\""
+            ));
+            None
+        }
+    }
+}
+
+/// Parses a listen address; `:port` (Prometheus style) listens on every interface.
+pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_string()
+    };
+    full.parse()
+        .map_err(|_| format!("web.listen-address = {text:?}: not an address; write HOST:PORT such as \"0.0.0.0:{DEFAULT_PORT}\", \"127.0.0.1:{DEFAULT_PORT}\" or \":{DEFAULT_PORT}\""))
+}
+
+pub fn parse_scope(text: &str) -> Result<ThroughputScope, String> {
+    match text {
+        "global" => Ok(ThroughputScope::Global),
+        "per-gpu" => Ok(ThroughputScope::PerGpu),
+        "per-file" => Ok(ThroughputScope::PerFile),
+        other => Err(format!(
+            "throughput scope {other:?}: use global, per-gpu or per-file"
+        )),
+    }
+}
+
+pub fn parse_read_from(text: &str) -> Result<ReadFrom, String> {
+    match text {
+        "beginning" => Ok(ReadFrom::Beginning),
+        "end" => Ok(ReadFrom::End),
+        other => Err(format!("read-from {other:?}: use beginning or end")),
+    }
+}
+
+fn parse_attention(text: &str) -> Result<AttentionCounting, String> {
+    match text {
+        "full" => Ok(AttentionCounting::Full),
+        "causal" => Ok(AttentionCounting::Causal),
+        other => Err(format!("model.attention = {other:?}: use full or causal")),
+    }
+}
+
+fn parse_recompute(text: &str) -> Result<Recompute, String> {
+    match text {
+        "none" => Ok(Recompute::None),
+        "selective" => Ok(Recompute::Selective),
+        "full" => Ok(Recompute::Full),
+        other => Err(format!(
+            "model.recompute = {other:?}: use none, selective or full"
+        )),
+    }
+}
+
+pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+/// Run names: 1 to 64 letters, digits, `_`, `-` or `.` (the same rule as pushes).
+pub fn check_run_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "run name {name:?}: use 1 to 64 letters, digits, '_', '-' or '.'"
+        ))
+    }
+}
+
+/// Merges the file and the flags (flags win) and validates the result.
+pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, ConfigErrors> {
+    let mut problems = Vec::new();
+    let tail_flags = TailFlags {
+        scope: flags.tail_scope,
+        read_from: flags.tail_read_from,
+        poll: flags.tail_poll,
+    };
+    let (tail_paths, tail_run) = (flags.tail_paths.clone(), flags.tail_run.clone());
+
+    // Model and hardware.
+    let model_spec = flags.model.or(file.model.model);
+    let attention = match (flags.attention, file.model.attention.as_deref()) {
+        (Some(a), _) => a,
+        (None, Some(text)) => parse_attention(text).unwrap_or_else(|e| {
+            problems.push(e);
+            AttentionCounting::Full
+        }),
+        (None, None) => AttentionCounting::Full,
+    };
+    let recompute = match (flags.recompute, file.model.recompute.as_deref()) {
+        (Some(r), _) => r,
+        (None, Some(text)) => parse_recompute(text).unwrap_or_else(|e| {
+            problems.push(e);
+            Recompute::None
+        }),
+        (None, None) => Recompute::None,
+    };
+    let named = match model_spec.as_deref() {
+        None => {
+            problems.push(format!(
+                "model: not set; give --model or `model` in [model]: a config.json path or a preset ({})",
+                model_config::preset_names().join(", ")
+            ));
+            None
+        }
+        Some(spec) => model_config::load(spec)
+            .map_err(|e| problems.push(format!("model = {spec:?}: {e}")))
+            .ok(),
+    };
+    let seq_len = flags.seq_len.or(file.model.seq_len);
+    if seq_len == Some(0) {
+        problems.push("model.seq_len = 0: set the sequence length the job trains with".into());
+    }
+    let dtype_text = flags.dtype.or(file.hardware.dtype);
+    let dtype = match dtype_text.as_deref() {
+        None => Some(Dtype::Bf16),
+        Some(text) => text
+            .parse::<Dtype>()
+            .map_err(|e| problems.push(format!("hardware.dtype: {e}")))
+            .ok(),
+    };
+    let gpu = flags.gpu.or(file.hardware.gpu);
+    let gpus = flags.gpus.or(file.hardware.gpus).unwrap_or(1);
+    let peak = flags.peak_tflops.or(file.hardware.peak_tflops);
+    let hardware = dtype.and_then(|dtype| {
+        mfu::resolve_hardware(gpu.as_deref(), dtype, gpus, peak)
+            .map_err(|e| problems.push(format!("hardware: {e}")))
+            .ok()
+    });
+
+    // Web and logging.
+    let listen_text = flags
+        .listen_address
+        .or(file.web.listen_address)
+        .unwrap_or_else(|| DEFAULT_LISTEN_ADDRESS.to_string());
+    let listen_address = parse_listen_address(&listen_text)
+        .map_err(|e| problems.push(e))
+        .ok();
+    let telemetry_path = flags
+        .telemetry_path
+        .or(file.web.telemetry_path)
+        .unwrap_or_else(|| "/metrics".to_string());
+    if !telemetry_path.starts_with('/') || reserved_path(&telemetry_path) {
+        problems.push(format!(
+            "web.telemetry-path = {telemetry_path:?}: must start with '/' and not be one of /, /-/healthy, /-/ready, /api/v1/push"
+        ));
+    }
+    let log_level = flags
+        .log_level
+        .or(file.log.level)
+        .unwrap_or_else(|| "info".to_string());
+    if !LOG_LEVELS.contains(&log_level.as_str()) {
+        problems.push(format!(
+            "log.level = {log_level:?}: use one of {}",
+            LOG_LEVELS.join(", ")
+        ));
+    }
+
+    // Durations and push.
+    let stale_after = flags
+        .stale_after
+        .or(file.stale_after)
+        .map_or(Some(Duration::from_secs(300)), |t| {
+            parse_duration("stale-after", &t, &mut problems)
+        });
+    let expire_after = flags
+        .push_expire_after
+        .or(file.push.expire_after)
+        .map_or(Some(Duration::from_secs(3600)), |t| {
+            parse_duration("push.expire-after", &t, &mut problems)
+        });
+    let max_body_bytes = flags
+        .push_max_body_bytes
+        .or(file.push.max_body_bytes)
+        .unwrap_or(1 << 20);
+    if max_body_bytes == 0 {
+        problems.push("push.max-body-bytes = 0: allow at least one byte (default 1048576)".into());
+    }
+    let max_runs = flags.push_max_runs.or(file.push.max_runs).unwrap_or(100);
+    if max_runs == 0 {
+        problems.push("push.max-runs = 0: allow at least one pushed run (default 100)".into());
+    }
+    let token = match flags.push_token_file.or(file.push.token_file) {
+        None => None,
+        Some(path) => {
+            match std::fs::read_to_string(&path) {
+                Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
+                Ok(_) => {
+                    problems.push(format!(
+                        "push.token-file {}: the file is empty; write the bearer token into it",
+                        path.display()
+                    ));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("push.token-file {}: {e}; point it at a readable file holding the bearer token", path.display()));
+                    None
+                }
+            }
+        }
+    };
+    let allow_remote = flags.push_allow_remote || file.push.allow_remote.unwrap_or(false);
+
+    // Tails: flags replace the file's list.
+    let sections = if tail_paths.is_empty() {
+        file.tail
+    } else {
+        vec![TailSection {
+            path: OneOrMany::Many(tail_paths),
+            run: tail_run,
+            ..TailSection::default()
+        }]
+    };
+    let mut tails = Vec::new();
+    for (index, section) in sections.into_iter().enumerate() {
+        if let Some(tail) = resolve_tail(index, section, tail_flags, &mut problems) {
+            if tails.iter().any(|t: &TailConfig| t.run == tail.run) {
+                problems.push(format!(
+                    "tail[{index}].run = {:?}: another tail has the same run name; give each [[tail]] its own `run`",
+                    tail.run
+                ));
+            }
+            tails.push(tail);
+        }
+    }
+
+    let state_file = flags.state_file.or(file.state_file);
+    if !problems.is_empty() {
+        return Err(ConfigErrors(problems));
+    }
+    let (Some(named), Some(hardware), Some(listen_address), Some(stale_after), Some(expire_after)) =
+        (named, hardware, listen_address, stale_after, expire_after)
+    else {
+        return Err(ConfigErrors(vec![
+            "internal: a field failed without a message".into(),
+        ]));
+    };
+    let options = FlopOptions {
+        seq_len: seq_len.unwrap_or(named.model.default_seq_len),
+        attention,
+        include_mtp: flags.mtp || file.model.mtp.unwrap_or(false),
+        recompute,
+    };
+    let spec = Arc::new(RunSpec {
+        model_name: named.name.clone(),
+        accounting: Accounting::new(&named.model, options),
+        hardware,
+    });
+    Ok(ServeConfig {
+        listen_address,
+        telemetry_path,
+        log_level,
+        spec,
+        tails,
+        state_file,
+        stale_after,
+        push: PushConfig {
+            token,
+            allow_remote,
+            max_body_bytes,
+            expire_after,
+            max_runs,
+        },
+    })
+}
+
+fn reserved_path(path: &str) -> bool {
+    matches!(path, "/" | "/-/healthy" | "/-/ready" | "/api/v1/push")
+}
+
+/// The flags that apply to every tail.
+#[derive(Debug, Clone, Copy)]
+struct TailFlags {
+    scope: Option<ThroughputScope>,
+    read_from: Option<ReadFrom>,
+    poll: bool,
+}
+
+fn resolve_tail(
+    index: usize,
+    section: TailSection,
+    flags: TailFlags,
+    problems: &mut Vec<String>,
+) -> Option<TailConfig> {
+    let field = |name: &str| format!("tail[{index}].{name}");
+    let before = problems.len();
+    let patterns = section.path.into_vec();
+    if patterns.is_empty() || patterns.iter().any(|p| p.trim().is_empty()) {
+        problems.push(format!(
+            "{}: not set; give the log file path or glob, e.g. path = \"/logs/train-*.jsonl\"",
+            field("path")
+        ));
+    }
+    let run = section.run.unwrap_or_else(|| "default".to_string());
+    if let Err(e) = check_run_name(&run) {
+        problems.push(format!("{}: {e}", field("run")));
+    }
+    let scope = match (flags.scope, section.throughput_scope.as_deref()) {
+        (Some(scope), _) => scope,
+        (None, Some(text)) => parse_scope(text)
+            .map_err(|e| problems.push(format!("{}: {e}", field("throughput_scope"))))
+            .unwrap_or_default(),
+        (None, None) => ThroughputScope::Global,
+    };
+    let read_from = match (flags.read_from, section.read_from.as_deref()) {
+        (Some(r), _) => r,
+        (None, Some(text)) => parse_read_from(text)
+            .map_err(|e| problems.push(format!("{}: {e}", field("read_from"))))
+            .unwrap_or_default(),
+        (None, None) => ReadFrom::End,
+    };
+    let max_line_bytes = section
+        .max_line_bytes
+        .unwrap_or(crate::ingest::tail::DEFAULT_MAX_LINE_BYTES);
+    if max_line_bytes < 256 {
+        problems.push(format!(
+            "{} = {max_line_bytes}: too small for a log line; use at least 256 (default 1048576)",
+            field("max_line_bytes")
+        ));
+    }
+    let mut mapping = FieldMapping::default();
+    match section.mfu_unit.as_deref() {
+        None | Some("ratio") => {}
+        Some("percent") => {
+            let specs = mapping
+                .specs(MappedField::ReportedMfu)
+                .iter()
+                .map(|spec| FieldSpec {
+                    scale: 0.01,
+                    ..spec.clone()
+                })
+                .collect();
+            mapping = mapping.with_override(MappedField::ReportedMfu, specs);
+        }
+        Some(other) => problems.push(format!(
+            "{} = {other:?}: use ratio (0..1) or percent (0..100)",
+            field("mfu_unit")
+        )),
+    }
+    for (name, value) in section.fields {
+        let Ok(mapped) = name.parse::<MappedField>() else {
+            problems.push(format!(
+                "{}: unknown field; map one of tokens_per_second, tokens, total_tokens, step_seconds, step, loss, timestamp, reported_mfu",
+                field(&format!("fields.{name}"))
+            ));
+            continue;
+        };
+        let entries: Vec<(String, f64)> = match value {
+            FieldValue::Path(path) => vec![(path, 1.0)],
+            FieldValue::Paths(paths) => paths.into_iter().map(|p| (p, 1.0)).collect(),
+            FieldValue::Spec { path, scale } => vec![(path, scale)],
+        };
+        let mut specs = Vec::new();
+        for (path, scale) in entries {
+            let spec = FieldPath::parse(&path).and_then(|p| FieldSpec::new(p, scale));
+            match spec {
+                Ok(spec) => specs.push(spec),
+                Err(e) => problems.push(format!("{}: {e}", field(&format!("fields.{name}")))),
+            }
+        }
+        if !specs.is_empty() {
+            mapping = mapping.with_override(mapped, specs);
+        }
+    }
+    (problems.len() == before).then_some(TailConfig {
+        run,
+        patterns,
+        scope,
+        read_from,
+        poll: flags.poll || section.poll.unwrap_or(false),
+        max_line_bytes,
+        mapping,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> FlagConfig {
+        FlagConfig {
+            model: Some("gpt2".into()),
+            gpu: Some("a100-sxm".into()),
+            ..FlagConfig::default()
+        }
+    }
+
+    fn problems(toml_text: &str, flags: FlagConfig) -> String {
+        let file = parse_file(toml_text).unwrap();
+        resolve(file, flags).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let file = parse_file(
+            r#"
+            [model]
+            model = "llama-3-8b"
+            seq_len = 4096
+            [hardware]
+            gpu = "h100-sxm"
+            gpus = 8
+            [web]
+            listen_address = "127.0.0.1:9999"
+            [[tail]]
+            path = "/logs/*.jsonl"
+            run = "pretrain"
+            throughput_scope = "per-gpu"
+            "#,
+        )
+        .unwrap();
+        let config = resolve(
+            file,
+            FlagConfig {
+                gpus: Some(16),
+                listen_address: Some(":10078".into()),
+                ..FlagConfig::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.spec.hardware.gpus, 16);
+        assert_eq!(config.spec.accounting.options.seq_len, 4096);
+        assert_eq!(config.listen_address, "0.0.0.0:10078".parse().unwrap());
+        assert_eq!(config.tails.len(), 1);
+        assert_eq!(config.tails[0].run, "pretrain");
+        assert_eq!(config.tails[0].scope, ThroughputScope::PerGpu);
+        assert_eq!(config.tails[0].read_from, ReadFrom::End);
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = resolve(FileConfig::default(), flags()).unwrap();
+        assert_eq!(config.listen_address.port(), DEFAULT_PORT);
+        assert_eq!(config.telemetry_path, "/metrics");
+        assert_eq!(config.stale_after, Duration::from_secs(300));
+        assert_eq!(config.push.expire_after, Duration::from_secs(3600));
+        assert_eq!(config.push.max_body_bytes, 1 << 20);
+        assert_eq!(config.push.max_runs, 100);
+        assert!(config.tails.is_empty(), "no tail source: push-only");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field() {
+        let message = problems(
+            r#"
+            stale_after = "soon"
+            [hardware]
+            dtype = "int3"
+            [log]
+            level = "loud"
+            [[tail]]
+            run = "bad name!"
+            throughput_scope = "everything"
+            "#,
+            FlagConfig {
+                gpu: Some("a100-sxm".into()),
+                ..FlagConfig::default()
+            },
+        );
+        for needle in [
+            "model: not set",
+            "stale-after",
+            "hardware.dtype",
+            "int3",
+            "log.level",
+            "tail[0].path",
+            "tail[0].run",
+            "tail[0].throughput_scope",
+        ] {
+            assert!(message.contains(needle), "lacks {needle:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let error = parse_file("[hardware]\ngpu_count = 8\n").unwrap_err();
+        assert!(error.contains("gpu_count"), "{error}");
+    }
+
+    #[test]
+    fn field_mappings_and_percent_mfu() {
+        let file = parse_file(
+            r#"
+            [[tail]]
+            path = "/logs/a.jsonl"
+            mfu_unit = "percent"
+            [tail.fields]
+            tokens_per_second = "metrics.tps"
+            step_seconds = { path = "/timing/step_ms", scale = 0.001 }
+            "#,
+        )
+        .unwrap();
+        let config = resolve(file, flags()).unwrap();
+        let line = br#"{"metrics": {"tps": 1200}, "timing": {"step_ms": 500}, "mfu": 40}"#;
+        let outcome = crate::ingest::schema::parse_line(line, &config.tails[0].mapping).unwrap();
+        let crate::ingest::schema::LineOutcome::Observation(o) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(o.tokens_per_second, Some(1200.0));
+        assert_eq!(o.step_seconds, Some(0.5));
+        assert_eq!(o.reported_mfu, Some(0.4));
+    }
+
+    #[test]
+    fn bad_field_mapping_is_named() {
+        let message = problems(
+            "[[tail]]\npath = \"/x\"\n[tail.fields]\ntokens_per_minute = \"x\"\n",
+            flags(),
+        );
+        assert!(
+            message.contains("tail[0].fields.tokens_per_minute"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn duplicate_runs_and_reserved_paths_are_refused() {
+        let message = problems(
+            "[[tail]]\npath = \"/a\"\n[[tail]]\npath = \"/b\"\n",
+            FlagConfig {
+                telemetry_path: Some("/-/ready".into()),
+                ..flags()
+            },
+        );
+        assert!(message.contains("tail[1].run"), "{message}");
+        assert!(message.contains("web.telemetry-path"), "{message}");
+    }
+}

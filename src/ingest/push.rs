@@ -1,0 +1,983 @@
+//! Validates the body of `POST /api/v1/push` into [`PushSample`]s for named runs.
+//!
+//! The body is one JSON object or a non-empty array of them (at most [`MAX_SAMPLES_PER_PUSH`]).
+//! Field names are fixed: `tokens_per_sec`, or `tokens` and `seconds` together; optional `step`,
+//! `loss`, `mfu` (a ratio) and `run` (default [`DEFAULT_RUN`]). An unknown field is an error, so a
+//! typo is never silently dropped, and a `null` value counts as absent. Every [`PushError`] is a
+//! client error whose message goes back to the client as is; an error inside an array names the
+//! element's 0-based index. The first problem in the body is the one reported.
+
+use std::fmt;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, Deserialize, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize as DeriveDeserialize;
+
+use super::schema::{float_text, quote, Observation};
+
+/// The run a sample belongs to when it names none.
+pub const DEFAULT_RUN: &str = "default";
+
+/// The most samples one push may carry.
+pub const MAX_SAMPLES_PER_PUSH: usize = 10_000;
+
+/// Far beyond any cluster today; a larger figure is a unit mistake.
+pub const MAX_TOKENS_PER_SECOND: f64 = 1e12;
+
+/// The longest run name, in characters.
+pub const MAX_RUN_NAME_CHARS: usize = 64;
+
+/// One validated sample of a push.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushSample {
+    pub run: String,
+    pub observation: Observation,
+}
+
+/// Why a push body was rejected. Each message is meant for the client (as `{"error": "..."}`,
+/// status 400).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PushError {
+    #[error("the body is empty; send a json object such as {{\"tokens_per_sec\": 1234.5}} or an array of them")]
+    EmptyBody,
+    #[error("malformed json: {detail}; send a json object such as {{\"tokens_per_sec\": 1234.5}} or an array of them")]
+    MalformedJson { detail: String },
+    #[error("{detail}; json numbers must fit a 64-bit float (at most about 1.8e308)")]
+    NumberOutOfRange { detail: String },
+    #[error("the body must be a json object or a non-empty array of objects, got {kind}")]
+    NotAnObject { kind: &'static str },
+    #[error("each sample must be a json object, got {kind}")]
+    SampleNotAnObject { kind: &'static str },
+    #[error("the body is an empty array; send at least one sample object")]
+    EmptyArray,
+    #[error("the body has more than {MAX_SAMPLES_PER_PUSH} samples; split it into several pushes")]
+    TooManySamples,
+    /// An unknown or repeated field, as the JSON reader words it (naming the field and the accepted
+    /// ones).
+    #[error("{detail}")]
+    InvalidField { detail: String },
+    #[error("`{field}` must be {expected}, got {got}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+        got: &'static str,
+    },
+    #[error("a push needs `tokens_per_sec`, or `tokens` and `seconds`")]
+    MissingThroughput,
+    #[error("`{present}` needs `{missing}` too; send `tokens` and `seconds` together, or `tokens_per_sec` alone")]
+    IncompletePair {
+        present: &'static str,
+        missing: &'static str,
+    },
+    #[error("send either `tokens_per_sec` or `tokens` and `seconds`, not both")]
+    ConflictingThroughput,
+    #[error("`{field}` must not be negative, got {}", float_text(*.value))]
+    Negative { field: &'static str, value: f64 },
+    #[error("`seconds` must be above 0, got 0; send the time the tokens took")]
+    ZeroSeconds,
+    #[error(
+        "{what} is {tokens_per_second:e} tokens per second, above the limit of {MAX_TOKENS_PER_SECOND:e}; \
+         check the units"
+    )]
+    TooFast {
+        what: &'static str,
+        tokens_per_second: f64,
+    },
+    #[error("`step` must be a whole number 0 or more, got {value}")]
+    InvalidStep { value: String },
+    #[error("`mfu` must be a ratio from 0 to 1, got {}; divide a percentage by 100", float_text(*.value))]
+    MfuOutOfRange { value: f64 },
+    #[error(
+        "run name {} is invalid; use 1 to {MAX_RUN_NAME_CHARS} characters from A-Z, a-z, 0-9, '_', '.' and '-'",
+        quote(.name)
+    )]
+    InvalidRunName { name: String },
+    #[error("element {index}: {source}")]
+    Element {
+        index: usize,
+        source: Box<PushError>,
+    },
+}
+
+/// Checks a run name: 1 to 64 characters, each one of `A-Z a-z 0-9 _ . -`.
+pub fn validate_run_name(name: &str) -> Result<(), PushError> {
+    let allowed = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-');
+    // Every allowed character is one byte, so the byte length is the character count.
+    if (1..=MAX_RUN_NAME_CHARS).contains(&name.len()) && name.bytes().all(allowed) {
+        Ok(())
+    } else {
+        Err(PushError::InvalidRunName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Parses and validates a push body.
+pub fn parse_push(body: &[u8]) -> Result<Vec<PushSample>, PushError> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if body.trim_ascii().is_empty() {
+        return Err(PushError::EmptyBody);
+    }
+    let mut progress = Progress::default();
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let result = de::Deserializer::deserialize_any(
+        &mut deserializer,
+        BodyVisitor {
+            progress: &mut progress,
+        },
+    )
+    .and_then(|samples| deserializer.end().map(|()| samples));
+    result.map_err(|error| match progress.failure.take() {
+        Some(failure) => failure,
+        None => within_element(progress.element, reader_error(&error)),
+    })
+}
+
+/// Where the walk over the body stands, so that an error from the JSON reader can be attributed,
+/// and the typed error that stopped the walk, if any.
+#[derive(Default)]
+struct Progress {
+    element: Option<usize>,
+    failure: Option<PushError>,
+}
+
+fn within_element(element: Option<usize>, error: PushError) -> PushError {
+    match element {
+        Some(index) => PushError::Element {
+            index,
+            source: Box::new(error),
+        },
+        None => error,
+    }
+}
+
+fn reader_error(error: &serde_json::Error) -> PushError {
+    let detail = error.to_string();
+    match error.classify() {
+        serde_json::error::Category::Data => PushError::InvalidField { detail },
+        _ if detail.starts_with("number out of range") => PushError::NumberOutOfRange { detail },
+        _ => PushError::MalformedJson { detail },
+    }
+}
+
+/// Reads the top level: one sample object, or an array of them validated one by one.
+struct BodyVisitor<'p> {
+    progress: &'p mut Progress,
+}
+
+impl BodyVisitor<'_> {
+    /// Stores the typed error and stops the JSON reader with a placeholder that [`parse_push`]
+    /// replaces.
+    fn fail<T, E: de::Error>(self, failure: PushError) -> Result<T, E> {
+        self.progress.failure = Some(failure);
+        Err(E::custom("push rejected"))
+    }
+
+    fn not_an_object<T, E: de::Error>(self, kind: &'static str) -> Result<T, E> {
+        self.fail(PushError::NotAnObject { kind })
+    }
+}
+
+impl<'de> Visitor<'de> for BodyVisitor<'_> {
+    type Value = Vec<PushSample>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a json object or an array of objects")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let wire = WireSample::deserialize(MapAccessDeserializer::new(map))?;
+        match wire.into_sample() {
+            Ok(sample) => Ok(vec![sample]),
+            Err(failure) => self.fail(failure),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut samples = Vec::new();
+        loop {
+            let index = samples.len();
+            self.progress.element = Some(index);
+            let Some(element) = seq.next_element::<WireElement>()? else {
+                break;
+            };
+            if index >= MAX_SAMPLES_PER_PUSH {
+                return self.fail(PushError::TooManySamples);
+            }
+            let sample = match element {
+                WireElement::Object(wire) => wire.into_sample(),
+                WireElement::Other(kind) => Err(PushError::SampleNotAnObject { kind }),
+            };
+            match sample {
+                Ok(sample) => samples.push(sample),
+                Err(failure) => return self.fail(within_element(Some(index), failure)),
+            }
+        }
+        self.progress.element = None;
+        if samples.is_empty() {
+            return self.fail(PushError::EmptyArray);
+        }
+        Ok(samples)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        self.not_an_object("string")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        self.not_an_object("boolean")
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        self.not_an_object("number")
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        self.not_an_object("number")
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        self.not_an_object("number")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.not_an_object("null")
+    }
+}
+
+/// One element of an array body. A struct would also accept an array of values by position, so
+/// elements are checked to be objects before the sample is read.
+enum WireElement {
+    Object(WireSample),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for WireElement {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(WireElementVisitor)
+    }
+}
+
+struct WireElementVisitor;
+
+impl<'de> Visitor<'de> for WireElementVisitor {
+    type Value = WireElement;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a json object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        WireSample::deserialize(MapAccessDeserializer::new(map)).map(WireElement::Object)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(WireElement::Other("array"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(WireElement::Other("string"))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(WireElement::Other("boolean"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(WireElement::Other("number"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(WireElement::Other("number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(WireElement::Other("number"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(WireElement::Other("null"))
+    }
+}
+
+/// A sample as the client wrote it. Values of any JSON type are accepted here so that a wrong type
+/// gets a message naming the field; unknown and repeated fields are rejected by the reader.
+#[derive(DeriveDeserialize)]
+#[serde(deny_unknown_fields)]
+struct WireSample {
+    tokens_per_sec: Option<WireValue>,
+    tokens: Option<WireValue>,
+    seconds: Option<WireValue>,
+    step: Option<WireValue>,
+    loss: Option<WireValue>,
+    mfu: Option<WireValue>,
+    run: Option<WireValue>,
+}
+
+/// Any non-null JSON value; only numbers and strings keep their content.
+#[derive(Debug, Clone, PartialEq)]
+enum WireValue {
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    String(String),
+    Boolean,
+    Array,
+    Object,
+    Null,
+}
+
+impl WireValue {
+    fn kind(&self) -> &'static str {
+        match self {
+            WireValue::Unsigned(_) | WireValue::Signed(_) | WireValue::Float(_) => "number",
+            WireValue::String(_) => "string",
+            WireValue::Boolean => "boolean",
+            WireValue::Array => "array",
+            WireValue::Object => "object",
+            WireValue::Null => "null",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WireValue {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(WireValueVisitor)
+    }
+}
+
+struct WireValueVisitor;
+
+impl<'de> Visitor<'de> for WireValueVisitor {
+    type Value = WireValue;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any json value")
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(WireValue::Unsigned(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(WireValue::Signed(value))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        Ok(WireValue::Float(value))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(WireValue::String(value.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+        Ok(WireValue::String(value))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(WireValue::Boolean)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(WireValue::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(WireValue::Array)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(WireValue::Object)
+    }
+}
+
+/// A finite number, or `None` when the field is absent or null.
+fn number(field: &'static str, value: Option<WireValue>) -> Result<Option<f64>, PushError> {
+    let number = match value {
+        None | Some(WireValue::Null) => return Ok(None),
+        Some(WireValue::Unsigned(value)) => value as f64,
+        Some(WireValue::Signed(value)) => value as f64,
+        Some(WireValue::Float(value)) => value,
+        Some(other) => {
+            return Err(PushError::WrongType {
+                field,
+                expected: "a number",
+                got: other.kind(),
+            })
+        }
+    };
+    // The JSON reader rejects numbers beyond a 64-bit float, so this only guards against a change
+    // there.
+    if number.is_finite() {
+        Ok(Some(number))
+    } else {
+        Err(PushError::NumberOutOfRange {
+            detail: format!("`{field}` is not finite"),
+        })
+    }
+}
+
+fn non_negative(field: &'static str, value: Option<f64>) -> Result<Option<f64>, PushError> {
+    match value {
+        Some(value) if value < 0.0 => Err(PushError::Negative { field, value }),
+        _ => Ok(value),
+    }
+}
+
+fn at_most_max_rate(what: &'static str, tokens_per_second: f64) -> Result<f64, PushError> {
+    if tokens_per_second > MAX_TOKENS_PER_SECOND {
+        Err(PushError::TooFast {
+            what,
+            tokens_per_second,
+        })
+    } else {
+        Ok(tokens_per_second)
+    }
+}
+
+fn step(value: Option<WireValue>) -> Result<Option<u64>, PushError> {
+    match value {
+        None | Some(WireValue::Null) => Ok(None),
+        Some(WireValue::Unsigned(step)) => Ok(Some(step)),
+        Some(WireValue::Signed(step)) => Err(PushError::InvalidStep {
+            value: step.to_string(),
+        }),
+        // 2^64 is exactly representable; every integral float below it fits a u64.
+        Some(WireValue::Float(step))
+            if step.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&step) =>
+        {
+            Ok(Some(step as u64))
+        }
+        Some(WireValue::Float(step)) => Err(PushError::InvalidStep {
+            value: float_text(step),
+        }),
+        Some(other) => Err(PushError::WrongType {
+            field: "step",
+            expected: "a whole number",
+            got: other.kind(),
+        }),
+    }
+}
+
+impl WireSample {
+    fn into_sample(self) -> Result<PushSample, PushError> {
+        let run = match self.run {
+            None | Some(WireValue::Null) => DEFAULT_RUN.to_owned(),
+            Some(WireValue::String(run)) => {
+                validate_run_name(&run)?;
+                run
+            }
+            Some(other) => {
+                return Err(PushError::WrongType {
+                    field: "run",
+                    expected: "a string",
+                    got: other.kind(),
+                })
+            }
+        };
+        let tokens_per_sec = non_negative(
+            "tokens_per_sec",
+            number("tokens_per_sec", self.tokens_per_sec)?,
+        )?;
+        let tokens = non_negative("tokens", number("tokens", self.tokens)?)?;
+        let seconds = non_negative("seconds", number("seconds", self.seconds)?)?;
+        let step = step(self.step)?;
+        let loss = number("loss", self.loss)?;
+        let mfu = match number("mfu", self.mfu)? {
+            Some(value) if !(0.0..=1.0).contains(&value) => {
+                return Err(PushError::MfuOutOfRange { value })
+            }
+            mfu => mfu,
+        };
+
+        let (tokens_per_second, step_seconds) = match (tokens_per_sec, tokens, seconds) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(PushError::ConflictingThroughput)
+            }
+            (Some(rate), None, None) => (at_most_max_rate("`tokens_per_sec`", rate)?, None),
+            (None, Some(_), Some(0.0)) => return Err(PushError::ZeroSeconds),
+            (None, Some(tokens), Some(seconds)) => (
+                at_most_max_rate("`tokens` / `seconds`", tokens / seconds)?,
+                Some(seconds),
+            ),
+            (None, Some(_), None) => {
+                return Err(PushError::IncompletePair {
+                    present: "tokens",
+                    missing: "seconds",
+                });
+            }
+            (None, None, Some(_)) => {
+                return Err(PushError::IncompletePair {
+                    present: "seconds",
+                    missing: "tokens",
+                });
+            }
+            (None, None, None) => return Err(PushError::MissingThroughput),
+        };
+
+        Ok(PushSample {
+            run,
+            observation: Observation {
+                tokens_per_second: Some(tokens_per_second),
+                tokens,
+                total_tokens: None,
+                step_seconds,
+                step,
+                loss,
+                timestamp_seconds: None,
+                reported_mfu: mfu,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders samples as `run: field=value ...` joined by `; `, or the error message.
+    fn render(result: Result<Vec<PushSample>, PushError>) -> String {
+        match result {
+            Ok(samples) => samples
+                .iter()
+                .map(render_sample)
+                .collect::<Vec<_>>()
+                .join("; "),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    fn render_sample(sample: &PushSample) -> String {
+        let observation = &sample.observation;
+        let reals = [
+            ("tokens_per_second", observation.tokens_per_second),
+            ("tokens", observation.tokens),
+            ("total_tokens", observation.total_tokens),
+            ("step_seconds", observation.step_seconds),
+            ("step", observation.step.map(|step| step as f64)),
+            ("loss", observation.loss),
+            ("timestamp_seconds", observation.timestamp_seconds),
+            ("reported_mfu", observation.reported_mfu),
+        ];
+        let fields: Vec<String> = reals
+            .iter()
+            .filter_map(|(name, value)| value.map(|value| format!("{name}={}", float_text(value))))
+            .collect();
+        format!("{}: {}", sample.run, fields.join(" "))
+    }
+
+    #[track_caller]
+    fn check(body: &str, expected: &str) {
+        assert_eq!(
+            render(parse_push(body.as_bytes())),
+            expected,
+            "body {body:?}"
+        );
+    }
+
+    const EXPECTED_FIELDS: &str =
+        "expected one of `tokens_per_sec`, `tokens`, `seconds`, `step`, `loss`, `mfu`, `run`";
+    const ALLOWED: &str = "use 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-'";
+
+    #[test]
+    fn valid_samples() {
+        check(
+            r#"{"tokens_per_sec": 1234.5}"#,
+            "default: tokens_per_second=1234.5",
+        );
+        check(
+            r#"{"tokens": 4096, "seconds": 2}"#,
+            "default: tokens_per_second=2048 tokens=4096 step_seconds=2",
+        );
+        check(
+            r#"{"run": "llama-7b_v1.2", "tokens_per_sec": 5, "step": 3, "loss": 2.5, "mfu": 0.4}"#,
+            "llama-7b_v1.2: tokens_per_second=5 step=3 loss=2.5 reported_mfu=0.4",
+        );
+        check(
+            r#"[{"run": "a", "tokens_per_sec": 1}, {"run": "b", "tokens": 10, "seconds": 0.5}]"#,
+            "a: tokens_per_second=1; b: tokens_per_second=20 tokens=10 step_seconds=0.5",
+        );
+        check(
+            r#"{"tokens_per_sec": 5, "loss": null, "run": null, "tokens": null}"#,
+            "default: tokens_per_second=5",
+        );
+        check(r#"{"tokens_per_sec": 0}"#, "default: tokens_per_second=0");
+        check(
+            r#"{"tokens": 0, "seconds": 1}"#,
+            "default: tokens_per_second=0 tokens=0 step_seconds=1",
+        );
+        check(
+            r#"{"tokens_per_sec": 1e12}"#,
+            "default: tokens_per_second=1000000000000",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "step": 12.0}"#,
+            "default: tokens_per_second=1 step=12",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "step": 0}"#,
+            "default: tokens_per_second=1 step=0",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "loss": -0.5}"#,
+            "default: tokens_per_second=1 loss=-0.5",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "mfu": 0}"#,
+            "default: tokens_per_second=1 reported_mfu=0",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "mfu": 1}"#,
+            "default: tokens_per_second=1 reported_mfu=1",
+        );
+        check(
+            "\u{feff} \r\n{\"tokens_per_sec\": 1}\r\n",
+            "default: tokens_per_second=1",
+        );
+        check(
+            r#"{"r\u0075n": "x", "tokens_per_sec": 1}"#,
+            "x: tokens_per_second=1",
+        );
+    }
+
+    #[test]
+    fn malformed_bodies() {
+        let send = r#"send a json object such as {"tokens_per_sec": 1234.5} or an array of them"#;
+        check("", &format!("the body is empty; {send}"));
+        check(" \r\n\t", &format!("the body is empty; {send}"));
+        check(
+            r#"{"tokens_per_sec": 1"#,
+            &format!("malformed json: EOF while parsing an object at line 1 column 20; {send}"),
+        );
+        check(
+            "step=1",
+            &format!("malformed json: expected value at line 1 column 1; {send}"),
+        );
+        check(
+            r#"{"tokens_per_sec": 1}{}"#,
+            &format!("malformed json: trailing characters at line 1 column 22; {send}"),
+        );
+        check(
+            r#"{"tokens_per_sec": 1,}"#,
+            &format!("malformed json: trailing comma at line 1 column 22; {send}"),
+        );
+        check("{\"run\": \"\u{1}\", \"tokens_per_sec\": 1}", &format!("malformed json: control character (\\u0000-\\u001F) found while parsing a string at line 1 column 10; {send}"));
+        assert_eq!(
+            render(parse_push(b"{\"run\": \"\xff\", \"tokens_per_sec\": 1}")),
+            format!("malformed json: invalid unicode code point at line 1 column 10; {send}")
+        );
+        check(
+            r#"[{"tokens_per_sec": 1}, {"tokens_per_sec": 1]"#,
+            &format!("element 1: malformed json: expected `,` or `}}` at line 1 column 45; {send}"),
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects() {
+        check(
+            "42",
+            "the body must be a json object or a non-empty array of objects, got number",
+        );
+        check(
+            "-1.5",
+            "the body must be a json object or a non-empty array of objects, got number",
+        );
+        check(
+            r#""tokens""#,
+            "the body must be a json object or a non-empty array of objects, got string",
+        );
+        check(
+            "true",
+            "the body must be a json object or a non-empty array of objects, got boolean",
+        );
+        check(
+            "null",
+            "the body must be a json object or a non-empty array of objects, got null",
+        );
+        check(
+            "[]",
+            "the body is an empty array; send at least one sample object",
+        );
+        check(
+            " [ ] ",
+            "the body is an empty array; send at least one sample object",
+        );
+        check(
+            "[1]",
+            "element 0: each sample must be a json object, got number",
+        );
+        check(
+            r#"[{"tokens_per_sec": 1}, [1, 2]]"#,
+            "element 1: each sample must be a json object, got array",
+        );
+        check(
+            r#"[{"tokens_per_sec": 1}, null]"#,
+            "element 1: each sample must be a json object, got null",
+        );
+        check(
+            r#"[[100, null, null, null, null, null, null]]"#,
+            "element 0: each sample must be a json object, got array",
+        );
+        check(
+            &format!("[{}1{}]", "[".repeat(100_000), "]".repeat(100_000)),
+            "element 0: each sample must be a json object, got array",
+        );
+    }
+
+    #[test]
+    fn unknown_and_repeated_fields() {
+        check(
+            r#"{"token_per_sec": 5}"#,
+            &format!("unknown field `token_per_sec`, {EXPECTED_FIELDS} at line 1 column 16"),
+        );
+        check(
+            r#"{"tokens_per_sec": 5, "Loss": 1}"#,
+            &format!("unknown field `Loss`, {EXPECTED_FIELDS} at line 1 column 28"),
+        );
+        check(
+            r#"[{"tokens_per_sec": 1}, {"tokens_per_sec": 1}, {"tokens_per_sec": 1}, {"tps": 1}]"#,
+            &format!("element 3: unknown field `tps`, {EXPECTED_FIELDS} at line 1 column 76"),
+        );
+        check(
+            r#"{"tokens": 1, "tokens": 2, "seconds": 1}"#,
+            "duplicate field `tokens` at line 1 column 22",
+        );
+    }
+
+    #[test]
+    fn wrong_types() {
+        check(
+            r#"{"tokens_per_sec": "5"}"#,
+            "`tokens_per_sec` must be a number, got string",
+        );
+        check(
+            r#"{"tokens_per_sec": true}"#,
+            "`tokens_per_sec` must be a number, got boolean",
+        );
+        check(
+            r#"{"tokens_per_sec": [5]}"#,
+            "`tokens_per_sec` must be a number, got array",
+        );
+        check(
+            r#"{"tokens_per_sec": {"value": 5}}"#,
+            "`tokens_per_sec` must be a number, got object",
+        );
+        check(
+            r#"{"tokens": "1", "seconds": 1}"#,
+            "`tokens` must be a number, got string",
+        );
+        check(
+            r#"{"tokens": 1, "seconds": false}"#,
+            "`seconds` must be a number, got boolean",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "loss": "2.5"}"#,
+            "`loss` must be a number, got string",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "mfu": "40%"}"#,
+            "`mfu` must be a number, got string",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "step": "3"}"#,
+            "`step` must be a whole number, got string",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "run": 7}"#,
+            "`run` must be a string, got number",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "run": ["a"]}"#,
+            "`run` must be a string, got array",
+        );
+        check(
+            &format!(
+                r#"{{"tokens_per_sec": 1, "loss": {}1{}}}"#,
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            ),
+            "`loss` must be a number, got array",
+        );
+    }
+
+    #[test]
+    fn throughput_combinations() {
+        check(
+            "{}",
+            "a push needs `tokens_per_sec`, or `tokens` and `seconds`",
+        );
+        check(
+            r#"{"loss": 2, "step": 3, "run": "a"}"#,
+            "a push needs `tokens_per_sec`, or `tokens` and `seconds`",
+        );
+        check(r#"{"tokens": 4096}"#, "`tokens` needs `seconds` too; send `tokens` and `seconds` together, or `tokens_per_sec` alone");
+        check(r#"{"seconds": 2}"#, "`seconds` needs `tokens` too; send `tokens` and `seconds` together, or `tokens_per_sec` alone");
+        check(
+            r#"{"tokens_per_sec": 1, "tokens": 2, "seconds": 2}"#,
+            "send either `tokens_per_sec` or `tokens` and `seconds`, not both",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "seconds": 2}"#,
+            "send either `tokens_per_sec` or `tokens` and `seconds`, not both",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "tokens": 2}"#,
+            "send either `tokens_per_sec` or `tokens` and `seconds`, not both",
+        );
+    }
+
+    #[test]
+    fn numbers_out_of_range() {
+        let fit = "json numbers must fit a 64-bit float (at most about 1.8e308)";
+        check(
+            r#"{"tokens_per_sec": 1e999}"#,
+            &format!("number out of range at line 1 column 24; {fit}"),
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "loss": -1e999}"#,
+            &format!("number out of range at line 1 column 36; {fit}"),
+        );
+        check(
+            r#"[{"tokens_per_sec": 1}, {"tokens_per_sec": 1e400}]"#,
+            &format!("element 1: number out of range at line 1 column 48; {fit}"),
+        );
+        check(
+            r#"{"tokens_per_sec": -1}"#,
+            "`tokens_per_sec` must not be negative, got -1",
+        );
+        check(
+            r#"{"tokens": -5, "seconds": 1}"#,
+            "`tokens` must not be negative, got -5",
+        );
+        check(
+            r#"{"tokens": 5, "seconds": -0.5}"#,
+            "`seconds` must not be negative, got -0.5",
+        );
+        check(
+            r#"{"tokens": 5, "seconds": 0}"#,
+            "`seconds` must be above 0, got 0; send the time the tokens took",
+        );
+        check(
+            r#"{"tokens": 5, "seconds": 0.0}"#,
+            "`seconds` must be above 0, got 0; send the time the tokens took",
+        );
+        check(
+            r#"{"tokens_per_sec": 2e12}"#,
+            "`tokens_per_sec` is 2e12 tokens per second, above the limit of 1e12; check the units",
+        );
+        check(r#"{"tokens": 1e13, "seconds": 1}"#, "`tokens` / `seconds` is 1e13 tokens per second, above the limit of 1e12; check the units");
+        check(r#"{"tokens": 2e12, "seconds": 0.5}"#, "`tokens` / `seconds` is 4e12 tokens per second, above the limit of 1e12; check the units");
+        check(
+            r#"{"tokens_per_sec": 1, "step": -1}"#,
+            "`step` must be a whole number 0 or more, got -1",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "step": 12.5}"#,
+            "`step` must be a whole number 0 or more, got 12.5",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "step": 1e20}"#,
+            "`step` must be a whole number 0 or more, got 1e20",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "mfu": 45}"#,
+            "`mfu` must be a ratio from 0 to 1, got 45; divide a percentage by 100",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "mfu": -0.1}"#,
+            "`mfu` must be a ratio from 0 to 1, got -0.1; divide a percentage by 100",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "mfu": 1.0000001}"#,
+            "`mfu` must be a ratio from 0 to 1, got 1.0000001; divide a percentage by 100",
+        );
+    }
+
+    #[test]
+    fn run_names_in_bodies() {
+        check(
+            r#"{"tokens_per_sec": 1, "run": ""}"#,
+            &format!(r#"run name "" is invalid; {ALLOWED}"#),
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "run": "my run"}"#,
+            &format!(r#"run name "my run" is invalid; {ALLOWED}"#),
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "run": "a\"b\n"}"#,
+            &format!(r#"run name "a\"b\n" is invalid; {ALLOWED}"#),
+        );
+        check(
+            r#"[{"tokens_per_sec": 1, "run": "ok"}, {"tokens_per_sec": 1, "run": "a/b"}]"#,
+            &format!(r#"element 1: run name "a/b" is invalid; {ALLOWED}"#),
+        );
+    }
+
+    #[track_caller]
+    fn check_run_name(name: &str, expected: &str) {
+        let actual = match validate_run_name(name) {
+            Ok(()) => "ok".to_owned(),
+            Err(error) => error.to_string(),
+        };
+        assert_eq!(actual, expected, "{name:?}");
+    }
+
+    #[test]
+    fn run_names() {
+        check_run_name("default", "ok");
+        check_run_name("a", "ok");
+        check_run_name("llama-3.1_70B-run.2", "ok");
+        check_run_name("..", "ok");
+        check_run_name(&"x".repeat(64), "ok");
+        check_run_name(
+            &"x".repeat(65),
+            &format!(r#"run name "{}"... is invalid; {ALLOWED}"#, "x".repeat(64)),
+        );
+        check_run_name("", &format!(r#"run name "" is invalid; {ALLOWED}"#));
+        check_run_name("é", &format!(r#"run name "é" is invalid; {ALLOWED}"#));
+        check_run_name(
+            "run:1",
+            &format!(r#"run name "run:1" is invalid; {ALLOWED}"#),
+        );
+        check_run_name(
+            "run\u{0}",
+            &format!(r#"run name "run\0" is invalid; {ALLOWED}"#),
+        );
+        assert_eq!(validate_run_name(DEFAULT_RUN), Ok(()));
+    }
+
+    #[test]
+    fn sample_count_limit() {
+        let body =
+            |count: usize| format!("[{}]", vec![r#"{"tokens_per_sec": 1}"#; count].join(","));
+        assert_eq!(
+            parse_push(body(MAX_SAMPLES_PER_PUSH).as_bytes()).map(|samples| samples.len()),
+            Ok(MAX_SAMPLES_PER_PUSH)
+        );
+        check(
+            &body(MAX_SAMPLES_PER_PUSH + 1),
+            "the body has more than 10000 samples; split it into several pushes",
+        );
+        check(
+            &body(MAX_SAMPLES_PER_PUSH * 3),
+            "the body has more than 10000 samples; split it into several pushes",
+        );
+    }
+
+    #[test]
+    fn the_first_problem_is_reported() {
+        check(
+            r#"[{"tokens_per_sec": 1}, {"tokens_per_sec": -1}, {"tps": 1}, 7]"#,
+            "element 1: `tokens_per_sec` must not be negative, got -1",
+        );
+        check(r#"[{"tokens_per_sec": 1}, {"tokens": 1}, {"tokens_per_sec": 1,"#, "element 1: `tokens` needs `seconds` too; send `tokens` and `seconds` together, or `tokens_per_sec` alone");
+        check(
+            r#"{"run": "bad name", "tokens_per_sec": "x"}"#,
+            &format!(r#"run name "bad name" is invalid; {ALLOWED}"#),
+        );
+    }
+}

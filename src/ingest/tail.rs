@@ -1,0 +1,785 @@
+//! The tailer: paths and globs in, complete lines out. It knows nothing of what the lines mean.
+//!
+//! [`Tailer::poll`] is the whole algorithm. Each call expands the patterns, stats every path,
+//! notices rotation and truncation, and reads every complete line now on disk, in file order
+//! for each file. Nothing happens between calls: the daemon calls `poll` when [`Wakeups`] says
+//! so (a file-system event or the periodic tick), and a missed event only delays reading until
+//! the next tick. Reads are large positioned reads into one reusable buffer, and lines are
+//! handed out as slices of it, so there is no allocation per line.
+//!
+//! Edge cases handled, each with a test of the same name:
+//!
+//! - `read_from_end_for_existing_files`, `read_from_beginning_for_existing_files`: a file found
+//!   by the first poll is read from [`TailOptions::read_from`] (its end by default: what is
+//!   already there is skipped).
+//! - `restart_resumes_from_saved_position`: a saved position for the same file (same device
+//!   and inode, same fingerprint of the first 256 bytes, offset within the file) wins over
+//!   `read_from`. The saved offset is always the start of a line.
+//! - `saved_position_ignored_for_a_different_file`: a saved position whose inode or
+//!   fingerprint does not match (a new file written while the daemon was down, or a reused
+//!   inode) is ignored, and the file is read from its first byte.
+//! - `file_that_does_not_exist_yet`: a path missing at start is not an error; when it
+//!   appears, it is read from its first byte, as is every file that appears after the first poll.
+//! - `glob_picks_up_new_files`: globs are expanded again on every poll.
+//! - `partial_line_waits_for_newline`: only complete lines are handed out; the rest is read
+//!   again once its newline may have arrived.
+//! - `crlf_line_ending_is_stripped`: a `\r` before the `\n` is not part of the line.
+//! - `line_over_cap_is_skipped_and_counted`: a line longer than
+//!   [`TailOptions::max_line_bytes`] is skipped up to its newline, even across several polls,
+//!   reported once as [`TailEvent::LineTooLong`], and never buffered whole.
+//! - `rename_rotation_drains_old_file_then_follows_new`: when the path names a new file
+//!   (logrotate's `create`), the old handle is read to its end first, then the new file is
+//!   followed from byte 0.
+//! - `writes_to_old_file_after_rotation_are_not_lost`: the old handle is kept until a poll
+//!   finds nothing new in it; then it is closed.
+//! - `unterminated_last_line_of_rotated_file_is_emitted`: when the old handle is closed, a
+//!   final line without a newline is handed out, since its writer has moved on.
+//! - `delete_and_recreate`: handled like a rename: the old file is drained, the new one read
+//!   from its start.
+//! - `deleted_file_is_drained_and_closed_quietly`: a path that disappears and stays gone is
+//!   drained and closed without any error.
+//! - `copytruncate_restarts_from_zero`: a file that got shorter than the offset is read again
+//!   from its start ([`TailEvent::Truncated`]).
+//! - `truncate_to_empty`: the same for `: > file`, including when the file stays empty.
+//! - `truncate_and_rewrite_is_caught_by_fingerprint`: a file truncated and written past the old
+//!   offset before the poll is caught because its first bytes changed.
+//! - `rewrite_to_the_same_size_is_caught_by_modification_time`: a file rewritten to exactly the
+//!   size that was read is checked because its modification time changed.
+//! - `rename_within_glob_keeps_the_offset`: a file renamed to another path that the patterns
+//!   also match is followed on under its new name, not read again.
+//! - `same_file_through_two_paths_is_read_once`: a symbolic or hard link to a followed file is
+//!   not followed a second time.
+//! - `missed_event_is_caught_by_poll`: any number of changes between two polls (appends,
+//!   rotations, truncations) are found by the next poll without any event.
+//! - `error_on_one_file_does_not_stop_others`: an I/O error is reported as
+//!   [`TailEvent::Error`], once while it persists, and the other files are still read.
+//! - `invalid_glob_is_reported_once`: a pattern that is not a valid glob is reported on the
+//!   first poll and then ignored.
+//! - `idle_poll_emits_nothing`: a poll with nothing new reads nothing and reports nothing.
+//! - `files_are_read_independently`: each file has its own offset and position.
+//! - `watch_paths_are_parents_and_glob_prefixes`: what [`Tailer::watch_paths`] gives the
+//!   watcher.
+//!
+//! Rotation is reported as [`TailEvent::Rotated`] when one poll finds the path naming a
+//! different file than the one followed; a path that was gone at an earlier poll and comes back
+//! is just [`TailEvent::Opened`] at offset 0. The offsets in [`Tailer::positions`] never point
+//! inside a line. Files are identified by device and inode, so this module is for Unix.
+//!
+//! Known limits: lines written to an old file after a poll found it quiet are not read (the
+//! writer should reopen its log after rotation); a file rotated away while the daemon was down
+//! is only read if the patterns match its new name; and a rewrite to the very size that was
+//! read is seen at once only when the file system's clock moved the modification time,
+//! otherwise at the next write.
+
+mod positions;
+mod reader;
+mod wakeups;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
+
+pub use positions::{Positions, PositionsError};
+pub use wakeups::{Wakeups, DEFAULT_POLL_INTERVAL};
+
+use positions::{FileId, FilePosition, Fingerprint, FINGERPRINT_BYTES};
+use reader::{read_lines, LineCursor, Piece, ReadLimits, READ_CHUNK_BYTES};
+
+/// The default cap on the length of one line.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// Where to start in a file that already exists when the tailer starts and has no saved
+/// position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadFrom {
+    /// From its first byte: replay what is there.
+    Beginning,
+    /// From its current size: only what is written from now on.
+    #[default]
+    End,
+}
+
+/// What to follow, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailOptions {
+    /// Paths, or globs (`*`, `?`, `[...]`), matched again on every poll. A `*` does not match a
+    /// leading dot, so hidden files (such as temporary files) are left alone.
+    pub patterns: Vec<String>,
+    /// Where to start in files that exist at the first poll and have no saved position.
+    pub read_from: ReadFrom,
+    /// The longest line handed out, counted without its newline; longer ones are skipped.
+    pub max_line_bytes: usize,
+}
+
+impl Default for TailOptions {
+    fn default() -> TailOptions {
+        TailOptions {
+            patterns: Vec::new(),
+            read_from: ReadFrom::End,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+}
+
+/// What a poll reports, in order. The borrowed data lives until the sink returns.
+#[derive(Debug, Clone, Copy)]
+pub enum TailEvent<'a> {
+    /// One complete line without its `\n` (and without a `\r` before it).
+    Line { file: &'a Path, line: &'a [u8] },
+    /// A line longer than `max_line_bytes` was skipped whole, up to its newline; `bytes` is its
+    /// length without the newline.
+    LineTooLong { file: &'a Path, bytes: u64 },
+    /// Started following a file at `offset` (a new file, a file after rotation, or a file
+    /// followed on under a new name).
+    Opened { file: &'a Path, offset: u64 },
+    /// The path now names a different file (rename, or delete and create); what the old file
+    /// had was read before the new one.
+    Rotated { file: &'a Path },
+    /// The file got shorter than what had been read, or its first bytes changed (copytruncate,
+    /// `: > file`); it is read again from its start.
+    Truncated { file: &'a Path },
+    /// Reading this path failed; the other files are unaffected. Reported once while the same
+    /// error persists.
+    Error {
+        file: &'a Path,
+        error: &'a io::Error,
+    },
+}
+
+/// Follows the files named by a set of patterns. See the module documentation.
+pub struct Tailer {
+    patterns: Vec<Pattern>,
+    /// Patterns that could not be parsed, reported by the first poll.
+    invalid_patterns: Vec<(PathBuf, io::Error)>,
+    read_from: ReadFrom,
+    max_line_bytes: usize,
+    /// Saved positions, consulted only by the first poll.
+    saved: BTreeMap<PathBuf, FilePosition>,
+    files: BTreeMap<PathBuf, PathState>,
+    errors: ErrorLog,
+    polled: bool,
+    /// The one read buffer, reused for every file and every poll.
+    buffer: Vec<u8>,
+    bytes_read_total: u64,
+}
+
+enum Pattern {
+    Path(PathBuf),
+    Glob(String),
+}
+
+/// What is known about one followed path.
+#[derive(Default)]
+struct PathState {
+    /// The file the path named at the last poll.
+    current: Option<OpenFile>,
+    /// Files the path named before, still read until they go quiet.
+    draining: Vec<DrainingFile>,
+}
+
+struct OpenFile {
+    file: File,
+    id: FileId,
+    fingerprint: Fingerprint,
+    cursor: LineCursor,
+    /// How far the file has been read; a size different from this means something changed.
+    read_end: u64,
+    /// The modification time at the last poll: a file rewritten to exactly the size that was
+    /// read is only told apart by it.
+    modified: Option<SystemTime>,
+}
+
+struct DrainingFile {
+    open: OpenFile,
+    /// Set during the poll that found the rotation: the handle is kept at least until the
+    /// next poll, whatever it reads now.
+    displaced_this_poll: bool,
+}
+
+/// The files one poll took away from their paths.
+#[derive(Default)]
+struct Displaced {
+    /// Each with the path it was followed under.
+    displaced: Vec<(PathBuf, OpenFile)>,
+    /// The paths that now name a different file.
+    rotated: HashSet<PathBuf>,
+}
+
+/// What one poll found at a path.
+enum Found {
+    File(fs::Metadata),
+    /// The path could not be examined (other than by being absent); its file, if any, is kept.
+    Unknown,
+}
+
+impl Tailer {
+    /// Makes a tailer; nothing is read until the first [`poll`](Tailer::poll). `saved` is what
+    /// [`positions`](Tailer::positions) returned before a restart (or empty).
+    pub fn new(options: TailOptions, saved: &Positions) -> Tailer {
+        let mut patterns = Vec::new();
+        let mut invalid_patterns = Vec::new();
+        for pattern in options.patterns {
+            if !has_glob_syntax(&pattern) {
+                patterns.push(Pattern::Path(PathBuf::from(pattern)));
+                continue;
+            }
+            match glob::Pattern::new(&pattern) {
+                Ok(_) => patterns.push(Pattern::Glob(pattern)),
+                Err(error) => {
+                    let message = format!("'{pattern}' is not a valid glob: {error}");
+                    invalid_patterns.push((
+                        PathBuf::from(pattern),
+                        io::Error::new(io::ErrorKind::InvalidInput, message),
+                    ));
+                }
+            }
+        }
+        Tailer {
+            patterns,
+            invalid_patterns,
+            read_from: options.read_from,
+            max_line_bytes: options.max_line_bytes,
+            saved: saved.files.clone(),
+            files: BTreeMap::new(),
+            errors: ErrorLog::default(),
+            polled: false,
+            buffer: Vec::new(),
+            bytes_read_total: 0,
+        }
+    }
+
+    /// Discovers files (expanding globs), detects rotation and truncation, and hands every
+    /// complete line now on disk to `sink`, in file order for each file.
+    ///
+    /// A file's lines are read up to the size it had when this poll looked at it, so one busy
+    /// file cannot keep a poll going; what is written meanwhile is read by the next poll. The
+    /// reads are ordinary blocking file I/O.
+    pub fn poll(&mut self, sink: &mut dyn FnMut(TailEvent<'_>)) {
+        let first_poll = !self.polled;
+        self.polled = true;
+        self.errors.start_poll();
+        for (pattern, error) in std::mem::take(&mut self.invalid_patterns) {
+            sink(TailEvent::Error {
+                file: &pattern,
+                error: &error,
+            });
+        }
+
+        let found = self.discover(sink);
+        let changes = self.take_displaced_files(&found);
+        let renamed = self.place_displaced_files(changes.displaced, &found);
+
+        // Old files first, so that lines written before a rotation come before those after it;
+        // then files renamed within the patterns, which also hold older lines.
+        for (path, state) in &mut self.files {
+            drain_old_files(
+                path,
+                state,
+                &mut self.buffer,
+                self.max_line_bytes,
+                &mut self.errors,
+                &mut self.bytes_read_total,
+                sink,
+            );
+        }
+        for path in &renamed {
+            let Some(Found::File(metadata)) = found.get(path) else {
+                continue;
+            };
+            let offset = self.current(path).map_or(0, |open| open.cursor.offset);
+            if changes.rotated.contains(path) {
+                sink(TailEvent::Rotated { file: path });
+            }
+            sink(TailEvent::Opened { file: path, offset });
+            self.check_truncation(path, metadata, sink);
+            self.read_current(path, metadata.len(), sink);
+        }
+
+        // Then every path that names a file now.
+        let mut followed: HashSet<FileId> = self
+            .files
+            .values()
+            .filter_map(|state| state.current.as_ref().map(|open| open.id))
+            .collect();
+        for (path, found) in &found {
+            let Found::File(metadata) = found else {
+                continue;
+            };
+            if renamed.contains(path) {
+                continue;
+            }
+            if self.current(path).is_some() {
+                self.check_truncation(path, metadata, sink);
+                self.read_current(path, metadata.len(), sink);
+            } else if !followed.contains(&FileId::of(metadata)) {
+                // (A file already followed under another name is not followed twice.)
+                let rotated = changes.rotated.contains(path);
+                if let Some(size) = self.open(path, first_poll, rotated, sink) {
+                    followed.extend(self.current(path).map(|open| open.id));
+                    self.read_current(path, size, sink);
+                }
+            }
+        }
+
+        // Forget paths that are gone and hold no file.
+        self.files.retain(|path, state| {
+            state.current.is_some() || !state.draining.is_empty() || found.contains_key(path)
+        });
+        self.saved.clear();
+        self.errors.finish_poll();
+    }
+
+    /// Where each followed file was left off: what to save for a restart.
+    pub fn positions(&self) -> Positions {
+        let files = self
+            .files
+            .iter()
+            .filter_map(|(path, state)| {
+                let open = state.current.as_ref()?;
+                let position = FilePosition {
+                    id: open.id,
+                    fingerprint: open.fingerprint,
+                    offset: open.cursor.offset,
+                };
+                Some((path.clone(), position))
+            })
+            .collect();
+        Positions { files }
+    }
+
+    /// Bytes consumed as complete lines so far (newlines and skipped over-long lines included).
+    pub fn bytes_read_total(&self) -> u64 {
+        self.bytes_read_total
+    }
+
+    /// The directories to watch for changes: the directory of each plain path, the part of
+    /// each glob before its first wildcard, and the directory of every file followed now (which
+    /// covers globs with wildcards in directory names). Sorted, without duplicates.
+    pub fn watch_paths(&self) -> Vec<PathBuf> {
+        let mut directories = BTreeSet::new();
+        for pattern in &self.patterns {
+            let directory = match pattern {
+                Pattern::Path(path) => parent_directory(path),
+                Pattern::Glob(glob) => literal_prefix(glob),
+            };
+            directories.insert(directory);
+        }
+        for path in self.files.keys() {
+            directories.insert(parent_directory(path));
+        }
+        directories.into_iter().collect()
+    }
+
+    fn current(&self, path: &Path) -> Option<&OpenFile> {
+        self.files
+            .get(path)
+            .and_then(|state| state.current.as_ref())
+    }
+
+    /// Takes away every followed file whose path is gone or now names another file.
+    fn take_displaced_files(&mut self, found: &BTreeMap<PathBuf, Found>) -> Displaced {
+        let mut changes = Displaced::default();
+        for (path, state) in &mut self.files {
+            let Some(open) = &state.current else { continue };
+            let still_current = match found.get(path) {
+                Some(Found::File(metadata)) => FileId::of(metadata) == open.id,
+                // Not knowing what the path names now is no reason to let go of the file.
+                Some(Found::Unknown) => true,
+                None => false,
+            };
+            if still_current {
+                continue;
+            }
+            if found.contains_key(path) {
+                changes.rotated.insert(path.clone());
+            }
+            if let Some(open) = state.current.take() {
+                changes.displaced.push((path.clone(), open));
+            }
+        }
+        changes
+    }
+
+    /// Gives each displaced file to the path that names it now, if the patterns match one (it
+    /// was renamed within them: it is followed on under the new name), or else puts it with the
+    /// files its old path drains. Returns the paths that took over a file.
+    fn place_displaced_files(
+        &mut self,
+        displaced: Vec<(PathBuf, OpenFile)>,
+        found: &BTreeMap<PathBuf, Found>,
+    ) -> Vec<PathBuf> {
+        let mut vacant: HashMap<FileId, &PathBuf> = HashMap::new();
+        for (path, found) in found {
+            if let Found::File(metadata) = found {
+                if self.current(path).is_none() {
+                    vacant.insert(FileId::of(metadata), path);
+                }
+            }
+        }
+        let mut renamed = Vec::new();
+        for (old_path, open) in displaced {
+            match vacant.remove(&open.id) {
+                Some(new_path) => {
+                    self.files.entry(new_path.clone()).or_default().current = Some(open);
+                    renamed.push(new_path.clone());
+                }
+                None => {
+                    let draining = DrainingFile {
+                        open,
+                        displaced_this_poll: true,
+                    };
+                    self.files
+                        .entry(old_path)
+                        .or_default()
+                        .draining
+                        .push(draining);
+                }
+            }
+        }
+        renamed
+    }
+
+    /// Expands the patterns and stats each path. Absent paths are left out; so are globbed
+    /// paths that are not regular files.
+    fn discover(&mut self, sink: &mut dyn FnMut(TailEvent<'_>)) -> BTreeMap<PathBuf, Found> {
+        let mut found = BTreeMap::new();
+        for pattern in &self.patterns {
+            match pattern {
+                Pattern::Path(path) => match fs::metadata(path) {
+                    Ok(metadata) if metadata.is_file() => {
+                        found.insert(path.clone(), Found::File(metadata));
+                    }
+                    Ok(_) => {
+                        let error =
+                            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+                        self.errors.report(path, &error, sink);
+                        found.insert(path.clone(), Found::Unknown);
+                    }
+                    Err(error) if is_absent(&error) => {}
+                    Err(error) => {
+                        self.errors.report(path, &error, sink);
+                        found.insert(path.clone(), Found::Unknown);
+                    }
+                },
+                Pattern::Glob(glob) => {
+                    let options = glob::MatchOptions {
+                        case_sensitive: true,
+                        require_literal_separator: true,
+                        require_literal_leading_dot: true,
+                    };
+                    let paths = match glob::glob_with(glob, options) {
+                        Ok(paths) => paths,
+                        // Checked in `new`; nothing to expand if it happens anyway.
+                        Err(_) => continue,
+                    };
+                    for entry in paths {
+                        match entry {
+                            Ok(path) => match fs::metadata(&path) {
+                                Ok(metadata) if metadata.is_file() => {
+                                    found.insert(path, Found::File(metadata));
+                                }
+                                Ok(_) => {}
+                                Err(error) if is_absent(&error) => {}
+                                Err(error) => {
+                                    self.errors.report(&path, &error, sink);
+                                    found.insert(path, Found::Unknown);
+                                }
+                            },
+                            Err(error) => {
+                                let path = error.path().to_path_buf();
+                                self.errors.report(&path, error.error(), sink);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Opens the file `path` names and decides where to start. Returns its size, or `None` if
+    /// it could not be opened (reported).
+    fn open(
+        &mut self,
+        path: &Path,
+        first_poll: bool,
+        rotated: bool,
+        sink: &mut dyn FnMut(TailEvent<'_>),
+    ) -> Option<u64> {
+        let opened = File::open(path).and_then(|file| {
+            // The handle's own metadata, not the earlier stat: the path may have changed between.
+            let metadata = file.metadata()?;
+            let fingerprint = Fingerprint::read(&file, metadata.len())?;
+            Ok((file, metadata, fingerprint))
+        });
+        let (file, metadata, fingerprint) = match opened {
+            Ok(opened) => opened,
+            Err(error) if is_absent(&error) => return None,
+            Err(error) => {
+                self.errors.report(path, &error, sink);
+                return None;
+            }
+        };
+        let id = FileId::of(&metadata);
+        let size = metadata.len();
+        let offset = if first_poll {
+            match self.saved.get(path) {
+                Some(saved)
+                    if saved.id == id
+                        && saved.offset <= size
+                        && saved.fingerprint.matches(&file).unwrap_or(false) =>
+                {
+                    saved.offset
+                }
+                // A saved position for another file: this one was written while we were down.
+                Some(_) => 0,
+                None => match self.read_from {
+                    ReadFrom::Beginning => 0,
+                    ReadFrom::End => size,
+                },
+            }
+        } else {
+            0
+        };
+        if rotated {
+            sink(TailEvent::Rotated { file: path });
+        }
+        sink(TailEvent::Opened { file: path, offset });
+        let open = OpenFile {
+            file,
+            id,
+            fingerprint,
+            cursor: LineCursor::at(offset),
+            read_end: offset,
+            modified: metadata.modified().ok(),
+        };
+        self.files.entry(path.to_path_buf()).or_default().current = Some(open);
+        Some(size)
+    }
+
+    /// Restarts the current file of `path` from its start if it got shorter than what was read,
+    /// or if its first bytes are no longer those it had.
+    fn check_truncation(
+        &mut self,
+        path: &Path,
+        metadata: &fs::Metadata,
+        sink: &mut dyn FnMut(TailEvent<'_>),
+    ) {
+        let Some(open) = self
+            .files
+            .get_mut(path)
+            .and_then(|state| state.current.as_mut())
+        else {
+            return;
+        };
+        let size = metadata.len();
+        let modified = metadata.modified().ok();
+        if size == open.read_end && modified == open.modified {
+            // Unchanged since the last poll: nothing to check, nothing to read.
+            return;
+        }
+        open.modified = modified;
+        let truncated = if size < open.cursor.scan_position() || size < open.read_end {
+            true
+        } else {
+            match open.fingerprint.matches(&open.file) {
+                Ok(matches) => !matches,
+                Err(error) => {
+                    self.errors.report(path, &error, sink);
+                    return;
+                }
+            }
+        };
+        if truncated {
+            sink(TailEvent::Truncated { file: path });
+            open.cursor = LineCursor::at(0);
+            open.read_end = 0;
+            open.fingerprint = Fingerprint::EMPTY;
+        }
+    }
+
+    /// Reads the current file of `path` up to `size`.
+    fn read_current(&mut self, path: &Path, size: u64, sink: &mut dyn FnMut(TailEvent<'_>)) {
+        let Some(open) = self
+            .files
+            .get_mut(path)
+            .and_then(|state| state.current.as_mut())
+        else {
+            return;
+        };
+        let limits = ReadLimits {
+            end: size,
+            max_line_bytes: self.max_line_bytes,
+            chunk_bytes: READ_CHUNK_BYTES,
+            flush_remainder: false,
+        };
+        match read_open_file(
+            path,
+            open,
+            &mut self.buffer,
+            &limits,
+            &mut self.bytes_read_total,
+            sink,
+        ) {
+            Ok(_) => {}
+            Err(error) => {
+                self.errors.report(path, &error, sink);
+                return;
+            }
+        }
+        if open.fingerprint.bytes < FINGERPRINT_BYTES && open.read_end > open.fingerprint.bytes {
+            match Fingerprint::read(&open.file, open.read_end) {
+                Ok(fingerprint) => open.fingerprint = fingerprint,
+                Err(error) => self.errors.report(path, &error, sink),
+            }
+        }
+    }
+}
+
+/// Reads the files `path` named before, and closes each once a poll after its rotation finds
+/// nothing new in it, handing out its unterminated last line if it has one.
+fn drain_old_files(
+    path: &Path,
+    state: &mut PathState,
+    buffer: &mut Vec<u8>,
+    max_line_bytes: usize,
+    errors: &mut ErrorLog,
+    bytes_read_total: &mut u64,
+    sink: &mut dyn FnMut(TailEvent<'_>),
+) {
+    state.draining.retain_mut(|draining| {
+        let keep_until_next_poll = std::mem::replace(&mut draining.displaced_this_poll, false);
+        let open = &mut draining.open;
+        let size = match open.file.metadata() {
+            Ok(metadata) => metadata.len(),
+            Err(error) => {
+                errors.report(path, &error, sink);
+                return false;
+            }
+        };
+        let mut limits = ReadLimits {
+            end: size,
+            max_line_bytes,
+            chunk_bytes: READ_CHUNK_BYTES,
+            flush_remainder: false,
+        };
+        let before = open.read_end;
+        let result = read_open_file(path, open, buffer, &limits, bytes_read_total, sink);
+        let grew = match result {
+            Ok(_) => open.read_end > before,
+            Err(error) => {
+                errors.report(path, &error, sink);
+                return false;
+            }
+        };
+        if keep_until_next_poll || grew {
+            return true;
+        }
+        limits.flush_remainder = true;
+        if let Err(error) = read_open_file(path, open, buffer, &limits, bytes_read_total, sink) {
+            errors.report(path, &error, sink);
+        }
+        false
+    });
+}
+
+/// Reads one open file within `limits`, translating pieces into events and keeping its
+/// bookkeeping.
+fn read_open_file(
+    path: &Path,
+    open: &mut OpenFile,
+    buffer: &mut Vec<u8>,
+    limits: &ReadLimits,
+    bytes_read_total: &mut u64,
+    sink: &mut dyn FnMut(TailEvent<'_>),
+) -> io::Result<()> {
+    if limits.end <= open.read_end && !limits.flush_remainder {
+        // Nothing was written since the last read: do not even re-read a partial line.
+        return Ok(());
+    }
+    let offset_before = open.cursor.offset;
+    let result = read_lines(
+        &open.file,
+        &mut open.cursor,
+        buffer,
+        limits,
+        &mut |piece| match piece {
+            Piece::Line(line) => sink(TailEvent::Line { file: path, line }),
+            Piece::TooLong(bytes) => sink(TailEvent::LineTooLong { file: path, bytes }),
+        },
+    );
+    *bytes_read_total += open.cursor.offset.saturating_sub(offset_before);
+    let reached = result?;
+    open.read_end = open.read_end.max(reached);
+    Ok(())
+}
+
+/// Remembers which errors were reported, so that one that persists is reported once.
+#[derive(Default)]
+struct ErrorLog {
+    reported: HashMap<PathBuf, io::ErrorKind>,
+    seen_this_poll: HashSet<PathBuf>,
+}
+
+impl ErrorLog {
+    fn start_poll(&mut self) {
+        self.seen_this_poll.clear();
+    }
+
+    fn report(&mut self, path: &Path, error: &io::Error, sink: &mut dyn FnMut(TailEvent<'_>)) {
+        self.seen_this_poll.insert(path.to_path_buf());
+        if self.reported.get(path) != Some(&error.kind()) {
+            self.reported.insert(path.to_path_buf(), error.kind());
+            sink(TailEvent::Error { file: path, error });
+        }
+    }
+
+    /// An error not seen again this poll has cleared; if it comes back, it is reported again.
+    fn finish_poll(&mut self) {
+        let seen = &self.seen_this_poll;
+        self.reported.retain(|path, _| seen.contains(path));
+    }
+}
+
+/// Whether an error only says that the path names nothing (which is normal for a log file).
+fn is_absent(error: &io::Error) -> bool {
+    // ENOTDIR (a path component is a file): its value on Linux, macOS and the BSDs. Compared by
+    // number because `io::ErrorKind::NotADirectory` needs a newer Rust than this crate's minimum.
+    const NOT_A_DIRECTORY: i32 = 20;
+    error.kind() == io::ErrorKind::NotFound || error.raw_os_error() == Some(NOT_A_DIRECTORY)
+}
+
+fn has_glob_syntax(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+/// The directory holding `path`; `.` for a bare file name.
+fn parent_directory(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The leading directories of a glob that contain no wildcard; `.` if there are none.
+fn literal_prefix(glob: &str) -> PathBuf {
+    let mut prefix = PathBuf::new();
+    let components: Vec<Component<'_>> = Path::new(glob).components().collect();
+    // The last component names files, not a directory, even when it has no wildcard.
+    let directories = components.len().saturating_sub(1);
+    for component in components.into_iter().take(directories) {
+        if has_glob_syntax(&component.as_os_str().to_string_lossy()) {
+            break;
+        }
+        prefix.push(component);
+    }
+    if prefix.as_os_str().is_empty() {
+        prefix.push(".");
+    }
+    prefix
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,769 @@
+//! The tailer's behaviours, one test per edge case listed in the module documentation. Every
+//! test steps the tailer with `poll` after changing files; none waits for time to pass.
+
+use super::*;
+use std::fs::OpenOptions;
+use std::io::Write;
+use tempfile::TempDir;
+
+/// A directory to write logs in, and helpers that describe what a poll reported as one short
+/// string per event, with paths relative to the directory.
+struct Logs {
+    directory: TempDir,
+}
+
+impl Logs {
+    fn new() -> Logs {
+        Logs {
+            directory: TempDir::new().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.directory.path().join(name)
+    }
+
+    /// Creates or replaces the contents of `name` (in place: the inode stays the same).
+    fn write(&self, name: &str, text: &str) {
+        fs::write(self.path(name), text).unwrap();
+    }
+
+    fn append(&self, name: &str, text: &str) {
+        self.writer(name).write_all(text.as_bytes()).unwrap();
+    }
+
+    /// An append handle, as a logging process holds one.
+    fn writer(&self, name: &str) -> File {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(name))
+            .unwrap()
+    }
+
+    fn rename(&self, from: &str, to: &str) {
+        fs::rename(self.path(from), self.path(to)).unwrap();
+    }
+
+    fn remove(&self, name: &str) {
+        fs::remove_file(self.path(name)).unwrap();
+    }
+
+    fn tailer(&self, patterns: &[&str], read_from: ReadFrom) -> Tailer {
+        self.tailer_with(
+            patterns,
+            read_from,
+            DEFAULT_MAX_LINE_BYTES,
+            &Positions::default(),
+        )
+    }
+
+    fn tailer_with(
+        &self,
+        patterns: &[&str],
+        read_from: ReadFrom,
+        max_line_bytes: usize,
+        saved: &Positions,
+    ) -> Tailer {
+        let patterns = patterns
+            .iter()
+            .map(|pattern| self.path(pattern).to_string_lossy().into_owned())
+            .collect();
+        Tailer::new(
+            TailOptions {
+                patterns,
+                read_from,
+                max_line_bytes,
+            },
+            saved,
+        )
+    }
+
+    fn poll(&self, tailer: &mut Tailer) -> Vec<String> {
+        let mut seen = Vec::new();
+        tailer.poll(&mut |event| seen.push(self.describe(&event)));
+        seen
+    }
+
+    fn describe(&self, event: &TailEvent<'_>) -> String {
+        let name = |file: &Path| {
+            file.strip_prefix(self.directory.path())
+                .unwrap_or(file)
+                .display()
+                .to_string()
+        };
+        match event {
+            TailEvent::Line { file, line } => {
+                format!("{}: {}", name(file), String::from_utf8_lossy(line))
+            }
+            TailEvent::LineTooLong { file, bytes } => {
+                format!("{}: <{bytes} bytes skipped>", name(file))
+            }
+            TailEvent::Opened { file, offset } => format!("{}: opened at {offset}", name(file)),
+            TailEvent::Rotated { file } => format!("{}: rotated", name(file)),
+            TailEvent::Truncated { file } => format!("{}: truncated", name(file)),
+            TailEvent::Error { file, error } => format!("{}: error {:?}", name(file), error.kind()),
+        }
+    }
+
+    fn offset(&self, tailer: &Tailer, name: &str) -> Option<u64> {
+        tailer.positions().offset(&self.path(name))
+    }
+}
+
+/// How many files the tailer holds open for `name`: the current one and any being drained.
+fn open_handles(tailer: &Tailer, path: &Path) -> usize {
+    tailer.files.get(path).map_or(0, |state| {
+        usize::from(state.current.is_some()) + state.draining.len()
+    })
+}
+
+const NOTHING: [&str; 0] = [];
+
+#[test]
+fn read_from_end_for_existing_files() {
+    let logs = Logs::new();
+    logs.write("train.log", "old 1\nold 2\n");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::End);
+    assert_eq!(logs.poll(&mut tailer), ["train.log: opened at 12"]);
+    logs.append("train.log", "new\n");
+    assert_eq!(logs.poll(&mut tailer), ["train.log: new"]);
+}
+
+#[test]
+fn read_from_beginning_for_existing_files() {
+    let logs = Logs::new();
+    logs.write("train.log", "old 1\nold 2\n");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: opened at 0",
+            "train.log: old 1",
+            "train.log: old 2"
+        ]
+    );
+}
+
+#[test]
+fn restart_resumes_from_saved_position() {
+    let logs = Logs::new();
+    logs.write("train.log", "one\ntwo\n");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: opened at 0", "train.log: one", "train.log: two"]
+    );
+    logs.append("train.log", "thr");
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    let saved_at = logs.path("positions.json");
+    tailer.positions().save_atomically(&saved_at).unwrap();
+    drop(tailer);
+
+    // Written while the daemon was down.
+    logs.append("train.log", "ee\nfour\n");
+    let saved = Positions::load(&saved_at).unwrap();
+    assert_eq!(saved.offset(&logs.path("train.log")), Some(8));
+    let mut tailer = logs.tailer_with(
+        &["train.log"],
+        ReadFrom::End,
+        DEFAULT_MAX_LINE_BYTES,
+        &saved,
+    );
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: opened at 8",
+            "train.log: three",
+            "train.log: four"
+        ]
+    );
+}
+
+#[test]
+fn saved_position_ignored_for_a_different_file() {
+    let logs = Logs::new();
+    let first_contents = "a line of the first file, long enough to matter\n".repeat(20);
+    // Writes the first file in place and returns the position after reading all of it.
+    let read_first_file = |logs: &Logs| {
+        logs.write("train.log", &first_contents);
+        let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+        logs.poll(&mut tailer);
+        let saved = tailer.positions();
+        assert_eq!(
+            saved.offset(&logs.path("train.log")),
+            Some(first_contents.len() as u64)
+        );
+        saved
+    };
+    let restart = |logs: &Logs, saved: &Positions| {
+        let mut tailer =
+            logs.tailer_with(&["train.log"], ReadFrom::End, DEFAULT_MAX_LINE_BYTES, saved);
+        logs.poll(&mut tailer)
+    };
+
+    // Another inode (or the same inode number reused) with other contents: a new file.
+    let saved = read_first_file(&logs);
+    logs.remove("train.log");
+    logs.write("train.log", "second file\n");
+    assert_eq!(
+        restart(&logs, &saved),
+        ["train.log: opened at 0", "train.log: second file"]
+    );
+
+    // The same inode with other first bytes, longer than the saved offset: rewritten in place.
+    let saved = read_first_file(&logs);
+    logs.write(
+        "train.log",
+        &"a rewritten file with other first bytes\n".repeat(30),
+    );
+    let output = restart(&logs, &saved);
+    assert_eq!(output[0], "train.log: opened at 0");
+    assert_eq!(output.len(), 31);
+
+    // The same inode and first bytes, but shorter than the saved offset: truncated while down.
+    let saved = read_first_file(&logs);
+    logs.write("train.log", &first_contents[..first_contents.len() / 2]);
+    assert_eq!(restart(&logs, &saved)[0], "train.log: opened at 0");
+}
+
+#[test]
+fn file_that_does_not_exist_yet() {
+    let logs = Logs::new();
+    logs.write("a-file", "");
+    let mut tailer = logs.tailer(
+        &["later.log", "missing-dir/later.log", "a-file/later.log"],
+        ReadFrom::End,
+    );
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    // Read from its first byte even though existing files are read from their end.
+    logs.write("later.log", "hello\n");
+    fs::create_dir(logs.path("missing-dir")).unwrap();
+    logs.write("missing-dir/later.log", "deeper\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "later.log: opened at 0",
+            "later.log: hello",
+            "missing-dir/later.log: opened at 0",
+            "missing-dir/later.log: deeper"
+        ]
+    );
+}
+
+#[test]
+fn glob_picks_up_new_files() {
+    let logs = Logs::new();
+    logs.write("a.log", "existing\n");
+    fs::create_dir_all(logs.path("runs/1")).unwrap();
+    let mut tailer = logs.tailer(&["*.log", "runs/*/train.jsonl"], ReadFrom::End);
+    assert_eq!(logs.poll(&mut tailer), ["a.log: opened at 9"]);
+
+    logs.write("b.log", "b1\n");
+    logs.write("c.txt", "not matched\n");
+    logs.write(".hidden.log", "hidden files are not matched by *\n");
+    fs::create_dir(logs.path("d.log")).unwrap();
+    logs.write("runs/1/train.jsonl", "{}\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "b.log: opened at 0",
+            "b.log: b1",
+            "runs/1/train.jsonl: opened at 0",
+            "runs/1/train.jsonl: {}"
+        ]
+    );
+    fs::create_dir(logs.path("runs/2")).unwrap();
+    logs.write("runs/2/train.jsonl", "{\"step\": 1}\n");
+    logs.append("a.log", "more\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "a.log: more",
+            "runs/2/train.jsonl: opened at 0",
+            "runs/2/train.jsonl: {\"step\": 1}"
+        ]
+    );
+}
+
+#[test]
+fn partial_line_waits_for_newline() {
+    let logs = Logs::new();
+    logs.write("train.log", "par");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    assert_eq!(logs.poll(&mut tailer), ["train.log: opened at 0"]);
+    assert_eq!(logs.offset(&tailer, "train.log"), Some(0));
+    logs.append("train.log", "tial\nnext");
+    assert_eq!(logs.poll(&mut tailer), ["train.log: partial"]);
+    // The saved offset never points inside a line.
+    assert_eq!(logs.offset(&tailer, "train.log"), Some(8));
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    logs.append("train.log", "\n");
+    assert_eq!(logs.poll(&mut tailer), ["train.log: next"]);
+    assert_eq!(logs.offset(&tailer, "train.log"), Some(13));
+    assert_eq!(tailer.bytes_read_total(), 13);
+}
+
+#[test]
+fn crlf_line_ending_is_stripped() {
+    let logs = Logs::new();
+    logs.write("train.log", "one\r\ntwo\n\r\n");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: opened at 0",
+            "train.log: one",
+            "train.log: two",
+            "train.log: "
+        ]
+    );
+}
+
+#[test]
+fn line_over_cap_is_skipped_and_counted() {
+    let logs = Logs::new();
+    let max_line_bytes = 10;
+    logs.write("train.log", "short\n0123456789\n");
+    let mut tailer = logs.tailer_with(
+        &["train.log"],
+        ReadFrom::Beginning,
+        max_line_bytes,
+        &Positions::default(),
+    );
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: opened at 0",
+            "train.log: short",
+            "train.log: 0123456789"
+        ]
+    );
+
+    // The over-long line arrives over several polls; it is reported once, when it ends.
+    logs.append("train.log", &"x".repeat(25));
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    logs.append("train.log", &"x".repeat(25));
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    assert_eq!(logs.offset(&tailer, "train.log"), Some(17));
+    logs.append("train.log", "\nafter\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: <50 bytes skipped>", "train.log: after"]
+    );
+    assert_eq!(logs.offset(&tailer, "train.log"), Some(17 + 51 + 6));
+    assert_eq!(tailer.bytes_read_total(), 17 + 51 + 6);
+    // Nothing close to the whole line was kept in memory.
+    assert!(tailer.buffer.len() <= max_line_bytes + READ_CHUNK_BYTES);
+}
+
+#[test]
+fn rename_rotation_drains_old_file_then_follows_new() {
+    let logs = Logs::new();
+    let mut writer = logs.writer("train.log");
+    writer.write_all(b"1\n").unwrap();
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: opened at 0", "train.log: 1"]
+    );
+
+    // logrotate `create`: the writer's line lands in the old file just before or after the
+    // rename, and the new file gets its own line before the tailer polls.
+    writer.write_all(b"2\n").unwrap();
+    logs.rename("train.log", "train.log.1");
+    writer.write_all(b"3\n").unwrap();
+    logs.write("train.log", "4\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: 2",
+            "train.log: 3",
+            "train.log: rotated",
+            "train.log: opened at 0",
+            "train.log: 4"
+        ]
+    );
+    assert_eq!(open_handles(&tailer, &logs.path("train.log")), 2);
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    assert_eq!(open_handles(&tailer, &logs.path("train.log")), 1);
+    logs.append("train.log", "5\n");
+    assert_eq!(logs.poll(&mut tailer), ["train.log: 5"]);
+}
+
+#[test]
+fn writes_to_old_file_after_rotation_are_not_lost() {
+    let logs = Logs::new();
+    let mut writer = logs.writer("train.log");
+    writer.write_all(b"1\n").unwrap();
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    logs.rename("train.log", "train.log.1");
+    logs.write("train.log", "new 1\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: rotated",
+            "train.log: opened at 0",
+            "train.log: new 1"
+        ]
+    );
+
+    // The writer has not reopened its file yet.
+    writer.write_all(b"late 1\n").unwrap();
+    assert_eq!(logs.poll(&mut tailer), ["train.log: late 1"]);
+    writer.write_all(b"late 2\n").unwrap();
+    logs.append("train.log", "new 2\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: late 2", "train.log: new 2"]
+    );
+    // A poll that finds nothing new in the old file closes it.
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    assert_eq!(open_handles(&tailer, &logs.path("train.log")), 1);
+}
+
+#[test]
+fn unterminated_last_line_of_rotated_file_is_emitted() {
+    let logs = Logs::new();
+    logs.write("train.log", "a\n");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    logs.append("train.log", "no newline\r");
+    logs.rename("train.log", "train.log.1");
+    logs.write("train.log", "b\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: rotated",
+            "train.log: opened at 0",
+            "train.log: b"
+        ]
+    );
+    assert_eq!(logs.poll(&mut tailer), ["train.log: no newline"]);
+    assert_eq!(open_handles(&tailer, &logs.path("train.log")), 1);
+    assert_eq!(tailer.bytes_read_total(), 2 + 11 + 2);
+}
+
+#[test]
+fn delete_and_recreate() {
+    let logs = Logs::new();
+    let mut writer = logs.writer("train.log");
+    writer.write_all(b"1\n").unwrap();
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    writer.write_all(b"2\n").unwrap();
+    logs.remove("train.log");
+    logs.write("train.log", "3\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: 2",
+            "train.log: rotated",
+            "train.log: opened at 0",
+            "train.log: 3"
+        ]
+    );
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    assert_eq!(open_handles(&tailer, &logs.path("train.log")), 1);
+
+    // Deleted, polled while gone, and created again later: simply a new file.
+    logs.remove("train.log");
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    logs.write("train.log", "4\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: opened at 0", "train.log: 4"]
+    );
+}
+
+#[test]
+fn deleted_file_is_drained_and_closed_quietly() {
+    let logs = Logs::new();
+    logs.write("explicit.log", "1\n");
+    logs.write("globbed.log", "1\n");
+    let mut tailer = logs.tailer(&["explicit.log", "g*.log"], ReadFrom::Beginning);
+    assert_eq!(logs.poll(&mut tailer).len(), 4);
+    let mut writer = logs.writer("explicit.log");
+    writer.write_all(b"2\n").unwrap();
+    logs.append("globbed.log", "2\n");
+    logs.remove("explicit.log");
+    logs.remove("globbed.log");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["explicit.log: 2", "globbed.log: 2"]
+    );
+    writer.write_all(b"3\n").unwrap();
+    assert_eq!(logs.poll(&mut tailer), ["explicit.log: 3"]);
+    for _ in 0..3 {
+        assert_eq!(logs.poll(&mut tailer), NOTHING);
+    }
+    assert!(tailer.files.is_empty());
+    assert!(tailer.positions().is_empty());
+}
+
+#[test]
+fn copytruncate_restarts_from_zero() {
+    let logs = Logs::new();
+    let mut writer = logs.writer("train.log");
+    writer.write_all(b"1\n2\n").unwrap();
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: opened at 0", "train.log: 1", "train.log: 2"]
+    );
+
+    // logrotate `copytruncate`: copy, then truncate the file the writer keeps appending to.
+    fs::copy(logs.path("train.log"), logs.path("train.log.1")).unwrap();
+    writer.set_len(0).unwrap();
+    writer.write_all(b"3\n").unwrap();
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: truncated", "train.log: 3"]
+    );
+    assert_eq!(logs.offset(&tailer, "train.log"), Some(2));
+    writer.write_all(b"4\n").unwrap();
+    assert_eq!(logs.poll(&mut tailer), ["train.log: 4"]);
+}
+
+#[test]
+fn truncate_to_empty() {
+    let logs = Logs::new();
+    logs.write("train.log", "1\n");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    // `: > train.log`
+    File::create(logs.path("train.log")).unwrap();
+    assert_eq!(logs.poll(&mut tailer), ["train.log: truncated"]);
+    assert_eq!(logs.offset(&tailer, "train.log"), Some(0));
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    logs.append("train.log", "2\n");
+    assert_eq!(logs.poll(&mut tailer), ["train.log: 2"]);
+}
+
+#[test]
+fn truncate_and_rewrite_is_caught_by_fingerprint() {
+    let logs = Logs::new();
+    logs.write("train.log", "aaaa\n");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    // Truncated and written past the old offset before the poll: only the first bytes tell.
+    logs.write("train.log", "bbbbbbbbbb\ncc\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: truncated",
+            "train.log: bbbbbbbbbb",
+            "train.log: cc"
+        ]
+    );
+
+    // A file longer than the fingerprint: a change past its first 256 bytes is an append.
+    let long_line = format!("{}\n", "z".repeat(300));
+    logs.write("long.log", &long_line);
+    let mut tailer = logs.tailer(&["long.log"], ReadFrom::End);
+    logs.poll(&mut tailer);
+    logs.append("long.log", "appended\n");
+    assert_eq!(logs.poll(&mut tailer), ["long.log: appended"]);
+}
+
+#[test]
+fn rewrite_to_the_same_size_is_caught_by_modification_time() {
+    let logs = Logs::new();
+    logs.write("train.log", "a1\n");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    logs.write("train.log", "a2\n");
+    // Set explicitly: the clock behind modification times can be coarser than this test.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    logs.writer("train.log").set_modified(later).unwrap();
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: truncated", "train.log: a2"]
+    );
+    // Touching a file without changing it is not a truncation.
+    logs.writer("train.log")
+        .set_modified(later + std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+}
+
+#[test]
+fn rename_within_glob_keeps_the_offset() {
+    let logs = Logs::new();
+    logs.write("a.log", "1\n");
+    let mut tailer = logs.tailer(&["*"], ReadFrom::Beginning);
+    assert_eq!(logs.poll(&mut tailer), ["a.log: opened at 0", "a.log: 1"]);
+    logs.append("a.log", "2\n");
+    logs.rename("a.log", "b.log");
+    assert_eq!(logs.poll(&mut tailer), ["b.log: opened at 2", "b.log: 2"]);
+
+    // Rotation where the pattern also matches the rotated name: the old file goes on under
+    // that name, its last lines before the new file's first.
+    logs.append("b.log", "3\n");
+    logs.rename("b.log", "b.log.1");
+    logs.write("b.log", "new\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "b.log.1: opened at 4",
+            "b.log.1: 3",
+            "b.log: rotated",
+            "b.log: opened at 0",
+            "b.log: new"
+        ]
+    );
+}
+
+#[test]
+fn same_file_through_two_paths_is_read_once() {
+    let logs = Logs::new();
+    logs.write("a.log", "1\n");
+    std::os::unix::fs::symlink(logs.path("a.log"), logs.path("b.log")).unwrap();
+    fs::hard_link(logs.path("a.log"), logs.path("c.log")).unwrap();
+    let mut tailer = logs.tailer(&["*.log"], ReadFrom::Beginning);
+    assert_eq!(logs.poll(&mut tailer), ["a.log: opened at 0", "a.log: 1"]);
+    logs.append("a.log", "2\n");
+    assert_eq!(logs.poll(&mut tailer), ["a.log: 2"]);
+}
+
+#[test]
+fn missed_event_is_caught_by_poll() {
+    // No watcher anywhere: whatever happened between two polls, the next one finds it.
+    let logs = Logs::new();
+    logs.write("a.log", "a1\n");
+    logs.write("b.log", "b1\n");
+    let mut tailer = logs.tailer(&["*.log"], ReadFrom::Beginning);
+    assert_eq!(logs.poll(&mut tailer).len(), 4);
+
+    logs.append("a.log", "a2\n");
+    logs.append("a.log", "a3\n");
+    logs.append("b.log", "b2\n");
+    logs.rename("b.log", "b.old");
+    logs.write("b.log", "b3\n");
+    logs.write("c.log", "c1\n");
+    // Truncated and rewritten: a2 and a3 were gone before any poll could see them.
+    logs.write("a.log", "a4 after the truncation\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "b.log: b2",
+            "a.log: truncated",
+            "a.log: a4 after the truncation",
+            "b.log: rotated",
+            "b.log: opened at 0",
+            "b.log: b3",
+            "c.log: opened at 0",
+            "c.log: c1",
+        ]
+    );
+}
+
+#[test]
+fn error_on_one_file_does_not_stop_others() {
+    let logs = Logs::new();
+    fs::create_dir(logs.path("dir.log")).unwrap();
+    logs.write("good.log", "1\n");
+    let mut tailer = logs.tailer(&["dir.log", "good.log"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "dir.log: error InvalidInput",
+            "good.log: opened at 0",
+            "good.log: 1"
+        ]
+    );
+    // Reported once while it persists.
+    logs.append("good.log", "2\n");
+    assert_eq!(logs.poll(&mut tailer), ["good.log: 2"]);
+    // Once fixed, the path is followed like any new file.
+    fs::remove_dir(logs.path("dir.log")).unwrap();
+    logs.write("dir.log", "now a file\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["dir.log: opened at 0", "dir.log: now a file"]
+    );
+}
+
+#[test]
+fn invalid_glob_is_reported_once() {
+    let logs = Logs::new();
+    logs.write("ok.log", "1\n");
+    let mut tailer = logs.tailer(&["[", "ok.log"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["[: error InvalidInput", "ok.log: opened at 0", "ok.log: 1"]
+    );
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+}
+
+#[test]
+fn idle_poll_emits_nothing() {
+    let logs = Logs::new();
+    logs.write("train.log", "1\npartial");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    let before = (tailer.positions(), tailer.bytes_read_total());
+    for _ in 0..3 {
+        assert_eq!(logs.poll(&mut tailer), NOTHING);
+    }
+    assert_eq!((tailer.positions(), tailer.bytes_read_total()), before);
+}
+
+#[test]
+fn files_are_read_independently() {
+    let logs = Logs::new();
+    logs.write("a.log", "a1\na2\n");
+    logs.write("b.log", "b1\n");
+    let mut tailer = logs.tailer(&["b.log", "a.log"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "a.log: opened at 0",
+            "a.log: a1",
+            "a.log: a2",
+            "b.log: opened at 0",
+            "b.log: b1"
+        ]
+    );
+    let positions = tailer.positions();
+    assert_eq!(
+        positions.paths().collect::<Vec<_>>(),
+        [logs.path("a.log"), logs.path("b.log")]
+    );
+    assert_eq!(positions.offset(&logs.path("a.log")), Some(6));
+    assert_eq!(positions.offset(&logs.path("b.log")), Some(3));
+}
+
+#[test]
+fn watch_paths_are_parents_and_glob_prefixes() {
+    let options = TailOptions {
+        patterns: vec![
+            "/var/log/train/a.jsonl".into(),
+            "/var/log/train/*.jsonl".into(),
+            "/runs/job-*/rank0/*.jsonl".into(),
+            "relative.jsonl".into(),
+            "logs/*.jsonl".into(),
+        ],
+        ..TailOptions::default()
+    };
+    let tailer = Tailer::new(options, &Positions::default());
+    let expected: Vec<PathBuf> = ["/runs", "/var/log/train", ".", "logs"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(tailer.watch_paths(), expected);
+
+    // Directories of followed files are added, which covers wildcard directories.
+    let logs = Logs::new();
+    fs::create_dir(logs.path("job-1")).unwrap();
+    logs.write("job-1/train.jsonl", "");
+    let mut tailer = logs.tailer(&["job-*/train.jsonl"], ReadFrom::End);
+    assert_eq!(tailer.watch_paths(), [logs.directory.path().to_path_buf()]);
+    logs.poll(&mut tailer);
+    assert_eq!(
+        tailer.watch_paths(),
+        [logs.directory.path().to_path_buf(), logs.path("job-1")]
+    );
+}

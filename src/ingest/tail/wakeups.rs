@@ -1,0 +1,241 @@
+//! When the daemon should poll the tailer: on a file-system event in a watched directory, and
+//! in any case every poll interval.
+//!
+//! Events are only a hint to poll sooner. The poll itself finds out what changed, so an event
+//! that is lost, coalesced with others or never sent (network file systems, a full inotify
+//! queue) delays reading by at most one interval and loses nothing.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tokio::time::{Interval, MissedTickBehavior};
+
+/// The default time between polls when no event arrives.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A stream of "poll now" signals: file-system events (coalesced) and a periodic tick.
+pub struct Wakeups {
+    /// `None` in poll-only mode, where the periodic tick is the only signal.
+    watcher: Option<notify::RecommendedWatcher>,
+    /// The directories actually watched: for each wanted path, it or its nearest existing
+    /// ancestor.
+    watched: BTreeSet<PathBuf>,
+    events: mpsc::Receiver<()>,
+    poll_interval: Duration,
+    /// Made on the first call to [`Wakeups::next`], so that [`Wakeups::new`] does not need to
+    /// run inside a Tokio runtime.
+    interval: Option<Interval>,
+}
+
+impl Wakeups {
+    /// Watches `paths` (directories, as given by [`Tailer::watch_paths`](super::Tailer::watch_paths))
+    /// and ticks every `poll_interval`.
+    ///
+    /// With `poll_only`, no watcher is made and only the tick wakes the daemon: every poll already
+    /// stats every followed file, so a polling watcher would only repeat that work. Use it where
+    /// file-system events do not arrive (NFS, some container mounts) or are not wanted.
+    ///
+    /// A path that does not exist yet is watched through its nearest existing ancestor; a path
+    /// that cannot be watched at all is left to the periodic tick. Only creating the watcher
+    /// itself can fail (for example when the inotify instance limit is reached); falling back to
+    /// `poll_only` is then a sound choice.
+    pub fn new(
+        paths: &[PathBuf],
+        poll_only: bool,
+        poll_interval: Duration,
+    ) -> Result<Wakeups, notify::Error> {
+        // Capacity 1 with `try_send` coalesces a burst of events into one pending wakeup.
+        let (sender, events) = mpsc::channel(1);
+        let watcher = if poll_only {
+            None
+        } else {
+            let handler = move |event: notify::Result<notify::Event>| {
+                if is_wakeup(&event) {
+                    // A full channel already holds a wakeup; a closed one has no reader left.
+                    let _ = sender.try_send(());
+                }
+            };
+            Some(notify::recommended_watcher(handler)?)
+        };
+        let mut wakeups = Wakeups {
+            watcher,
+            watched: BTreeSet::new(),
+            events,
+            // `tokio::time::interval` rejects a zero period.
+            poll_interval: poll_interval.max(Duration::from_millis(1)),
+            interval: None,
+        };
+        wakeups.set_paths(paths);
+        Ok(wakeups)
+    }
+
+    /// Changes the watched directories to `paths`: call it after a poll with the tailer's
+    /// current [`watch_paths`](super::Tailer::watch_paths), so that directories created since
+    /// (a run's log directory, a glob's new subdirectory) get watched directly.
+    pub fn set_paths(&mut self, paths: &[PathBuf]) {
+        let Some(watcher) = self.watcher.as_mut() else {
+            return;
+        };
+        let wanted: BTreeSet<PathBuf> = paths
+            .iter()
+            .map(|path| nearest_existing_directory(path))
+            .collect();
+        let stale: Vec<PathBuf> = self.watched.difference(&wanted).cloned().collect();
+        for path in stale {
+            // The directory may be gone already, which removed its watch with it.
+            let _ = watcher.unwatch(&path);
+            self.watched.remove(&path);
+        }
+        for path in wanted {
+            if self.watched.contains(&path) {
+                continue;
+            }
+            match watcher.watch(&path, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.watched.insert(path);
+                }
+                Err(error) => {
+                    // Not fatal: the periodic tick still polls, and the next `set_paths` retries.
+                    tracing::debug!(path = %path.display(), %error, "cannot watch directory; relying on periodic polls");
+                }
+            }
+        }
+    }
+
+    /// The directories being watched now.
+    pub fn watched(&self) -> impl Iterator<Item = &Path> {
+        self.watched.iter().map(PathBuf::as_path)
+    }
+
+    /// Waits until the tailer should poll: a file-system event arrived or the interval passed.
+    /// The first call returns at once, so the daemon polls right after starting.
+    pub async fn next(&mut self) {
+        let poll_interval = self.poll_interval;
+        let interval = self.interval.get_or_insert_with(|| {
+            let mut interval = tokio::time::interval(poll_interval);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            interval
+        });
+        tokio::select! {
+            _ = interval.tick() => {}
+            Some(()) = self.events.recv() => {
+                // The poll about to happen makes the next periodic one a full interval away.
+                interval.reset();
+            }
+        }
+    }
+}
+
+/// Whether a watcher event should wake the daemon. Opening or reading a file is not a change,
+/// and the tailer's own reads would otherwise wake it again and again.
+fn is_wakeup(event: &notify::Result<notify::Event>) -> bool {
+    match event {
+        Ok(event) => !matches!(event.kind, EventKind::Access(_)),
+        // An error (such as a dropped event queue) means something may have been missed.
+        Err(_) => true,
+    }
+}
+
+/// `path` if it is a directory, else its nearest ancestor that is; `.` for a relative path
+/// with none.
+fn nearest_existing_directory(path: &Path) -> PathBuf {
+    let mut candidate = path;
+    loop {
+        if candidate.as_os_str().is_empty() {
+            return PathBuf::from(".");
+        }
+        if candidate.is_dir() {
+            return candidate.to_path_buf();
+        }
+        match candidate.parent() {
+            Some(parent) => candidate = parent,
+            // Only a root has no parent, and a root that is not a directory cannot be watched.
+            None => return candidate.to_path_buf(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, CreateKind, ModifyKind};
+    use std::fs;
+
+    const DEADLINE: Duration = Duration::from_secs(20);
+
+    #[test]
+    fn own_reads_do_not_wake() {
+        let access = notify::Event::new(EventKind::Access(AccessKind::Any));
+        let create = notify::Event::new(EventKind::Create(CreateKind::File));
+        let modify = notify::Event::new(EventKind::Modify(ModifyKind::Any));
+        assert!(!is_wakeup(&Ok(access)));
+        assert!(is_wakeup(&Ok(create)));
+        assert!(is_wakeup(&Ok(modify)));
+        assert!(is_wakeup(&Err(notify::Error::generic("queue overflow"))));
+    }
+
+    #[test]
+    fn missing_directory_is_watched_through_its_nearest_ancestor() {
+        let directory = tempfile::TempDir::new().unwrap();
+        let missing = directory.path().join("not").join("yet");
+        assert_eq!(nearest_existing_directory(&missing), directory.path());
+        assert_eq!(
+            nearest_existing_directory(Path::new("no-such-relative-dir")),
+            Path::new(".")
+        );
+        let wakeups = Wakeups::new(&[missing], false, DEFAULT_POLL_INTERVAL).unwrap();
+        assert_eq!(wakeups.watched().collect::<Vec<_>>(), [directory.path()]);
+    }
+
+    #[test]
+    fn set_paths_moves_watches_to_created_directories() {
+        let directory = tempfile::TempDir::new().unwrap();
+        let run = directory.path().join("run");
+        let mut wakeups =
+            Wakeups::new(std::slice::from_ref(&run), false, DEFAULT_POLL_INTERVAL).unwrap();
+        assert_eq!(wakeups.watched().collect::<Vec<_>>(), [directory.path()]);
+        fs::create_dir(&run).unwrap();
+        wakeups.set_paths(std::slice::from_ref(&run));
+        assert_eq!(wakeups.watched().collect::<Vec<_>>(), [run.as_path()]);
+    }
+
+    #[tokio::test]
+    async fn wakeups_fire_on_interval_without_events() {
+        let directory = tempfile::TempDir::new().unwrap();
+        let mut wakeups = Wakeups::new(
+            &[directory.path().to_path_buf()],
+            true,
+            Duration::from_millis(10),
+        )
+        .unwrap();
+        assert_eq!(wakeups.watched().count(), 0);
+        for _ in 0..3 {
+            tokio::time::timeout(DEADLINE, wakeups.next())
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn wakeups_fire_on_file_write() {
+        let directory = tempfile::TempDir::new().unwrap();
+        // An interval far beyond the deadline: only the watcher can end the wait in time.
+        let mut wakeups = Wakeups::new(
+            &[directory.path().to_path_buf()],
+            false,
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+        // The first call returns at once: that is the daemon's initial poll.
+        tokio::time::timeout(DEADLINE, wakeups.next())
+            .await
+            .unwrap();
+        fs::write(directory.path().join("train.jsonl"), "{}\n").unwrap();
+        tokio::time::timeout(DEADLINE, wakeups.next())
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,761 @@
+//! Per-run state: counters, smoothed throughput, staleness and expiry.
+//!
+//! Runs are fed [`Observation`]s (from a log line or a push) and read by the metrics
+//! renderer at scrape time. Time is passed in (`now`, Unix seconds of the exporter's
+//! clock); nothing here reads a clock, a file or a socket.
+//!
+//! Throughput comes from the trainer's own numbers and timestamps, never from how
+//! fast lines were read: catching up on a backlog adds tokens to the counters but
+//! does not look like a burst in `training_tokens_per_second`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::accounting::gpus::Dtype;
+use crate::accounting::mfu::Hardware;
+use crate::accounting::Accounting;
+use crate::ingest::schema::Observation;
+
+/// What a run is measured against: its model and its GPUs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    pub model_name: String,
+    pub accounting: Accounting,
+    pub hardware: Hardware,
+}
+
+impl RunSpec {
+    /// Peaks of all the run's GPUs together, by precision label.
+    pub fn peaks(&self) -> Vec<(Dtype, f64)> {
+        self.hardware
+            .peaks()
+            .into_iter()
+            .map(|(dtype, per_gpu)| (dtype, per_gpu * self.hardware.gpus as f64))
+            .collect()
+    }
+}
+
+/// What the throughput a source reports covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThroughputScope {
+    /// The whole job's tokens, as a trainer logs from rank 0.
+    #[default]
+    Global,
+    /// One GPU's tokens (torchtitan's `tps`): multiplied by the run's GPU count.
+    PerGpu,
+    /// Each file reports its own share; the files' rates are summed.
+    PerFile,
+}
+
+impl ThroughputScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThroughputScope::Global => "global",
+            ThroughputScope::PerGpu => "per-gpu",
+            ThroughputScope::PerFile => "per-file",
+        }
+    }
+}
+
+/// Where a run's data comes from, which decides whether it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Configured log files: the run lives as long as the exporter.
+    Tail,
+    /// HTTP pushes: the run expires after a while without pushes.
+    Push,
+}
+
+/// Upper bounds of the step-duration histogram buckets, in seconds.
+pub const STEP_SECONDS_BUCKETS: [f64; 14] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+
+/// Cumulative histogram of step durations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StepHistogram {
+    /// Count per bucket of [`STEP_SECONDS_BUCKETS`] (not cumulative); +Inf is `count`.
+    pub bucket_counts: [u64; STEP_SECONDS_BUCKETS.len()],
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl StepHistogram {
+    fn observe(&mut self, seconds: f64) {
+        if let Some(index) = STEP_SECONDS_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+        {
+            if let Some(slot) = self.bucket_counts.get_mut(index) {
+                *slot += 1;
+            }
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    /// (upper bound, cumulative count) pairs, without +Inf.
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        let mut running = 0;
+        STEP_SECONDS_BUCKETS
+            .iter()
+            .zip(self.bucket_counts.iter())
+            .map(move |(bound, count)| {
+                running += count;
+                (*bound, running)
+            })
+    }
+}
+
+/// Weight of a new sample in the moving average, as nanoGPT smooths its MFU.
+const EMA_WEIGHT: f64 = 0.1;
+/// Trainer-time span of the window rate.
+const WINDOW_SECONDS: f64 = 60.0;
+
+/// One stream of observations inside a run: one log file, or the pushes.
+#[derive(Debug, Clone, Default)]
+struct Stream {
+    last_total_tokens: Option<f64>,
+    last_timestamp: Option<f64>,
+    last_step: Option<u64>,
+    /// The restart epoch this stream has seen (see [`Run::restart_epoch`]).
+    epoch: u64,
+    ema_tokens_per_second: Option<f64>,
+    /// (trainer time, tokens) of the last [`WINDOW_SECONDS`] of trainer time.
+    window: VecDeque<(f64, f64)>,
+    /// Trainer time built from step durations when lines carry no timestamp.
+    step_clock: f64,
+    last_update: f64,
+}
+
+impl Stream {
+    fn window_rate(&self) -> Option<f64> {
+        let (first, last) = (self.window.front()?, self.window.back()?);
+        let span = last.0 - first.0;
+        if span <= 0.0 {
+            return None;
+        }
+        // The first entry's tokens were produced before the span began.
+        let tokens: f64 = self.window.iter().skip(1).map(|(_, tokens)| tokens).sum();
+        Some(tokens / span)
+    }
+}
+
+/// Everything known about one training run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub name: String,
+    pub origin: Origin,
+    pub scope: ThroughputScope,
+    pub spec: Arc<RunSpec>,
+    pub tokens_total: f64,
+    pub steps_total: f64,
+    /// Model FLOPs by formula, in the order of [`Accounting::formulas`].
+    pub model_flops_total: [f64; 2],
+    pub restarts_total: u64,
+    pub step: Option<u64>,
+    pub loss: Option<f64>,
+    pub reported_mfu: Option<f64>,
+    pub step_durations: StepHistogram,
+    /// Exporter time of the last observation; `None` before any.
+    pub last_update: Option<f64>,
+    /// Bumped by the first stream that sees the step counter go backwards.
+    restart_epoch: u64,
+    /// The stream whose steps are counted when lines carry no step number.
+    step_stream: Option<String>,
+    streams: HashMap<String, Stream>,
+}
+
+impl Run {
+    pub fn new(name: &str, origin: Origin, scope: ThroughputScope, spec: Arc<RunSpec>) -> Run {
+        Run {
+            name: name.to_string(),
+            origin,
+            scope,
+            spec,
+            tokens_total: 0.0,
+            steps_total: 0.0,
+            model_flops_total: [0.0; 2],
+            restarts_total: 0,
+            step: None,
+            loss: None,
+            reported_mfu: None,
+            step_durations: StepHistogram::default(),
+            last_update: None,
+            restart_epoch: 0,
+            step_stream: None,
+            streams: HashMap::new(),
+        }
+    }
+
+    /// A run is stale when nothing arrived for `stale_after` seconds (or ever).
+    pub fn is_stale(&self, now: f64, stale_after: f64) -> bool {
+        self.last_update.is_none_or(|last| now - last > stale_after)
+    }
+
+    fn multiplier(&self) -> f64 {
+        match self.scope {
+            ThroughputScope::PerGpu => self.spec.hardware.gpus as f64,
+            ThroughputScope::Global | ThroughputScope::PerFile => 1.0,
+        }
+    }
+
+    /// Applies one observation from `stream` (a file path, or "push"), received at `now`.
+    pub fn observe(&mut self, stream_name: &str, observation: &Observation, now: f64) {
+        let multiplier = self.multiplier();
+        let run_epoch = self.restart_epoch;
+        let stream = self.streams.entry(stream_name.to_string()).or_default();
+
+        // A step counter that goes backwards is a trainer restart: forget the baselines
+        // (a cumulative count or clock from before the restart means nothing now).
+        let mut restarted = false;
+        if let (Some(step), Some(last)) = (observation.step, stream.last_step) {
+            if step < last {
+                restarted = stream.epoch == run_epoch;
+                stream.epoch = run_epoch + u64::from(restarted);
+                stream.last_total_tokens = None;
+                stream.last_timestamp = None;
+                stream.window.clear();
+            }
+        }
+        let total_delta = match (observation.total_tokens, stream.last_total_tokens) {
+            (Some(total), Some(last)) if total >= last => Some(total - last),
+            _ => None,
+        };
+        let elapsed = match (observation.timestamp_seconds, stream.last_timestamp) {
+            (Some(now_ts), Some(last)) if now_ts > last => Some(now_ts - last),
+            _ => None,
+        };
+        // Tokens of this observation, in order of preference.
+        let tokens = observation
+            .tokens
+            .or(total_delta)
+            .or_else(|| Some(observation.tokens_per_second? * observation.step_seconds?))
+            .or_else(|| Some(observation.tokens_per_second? * elapsed?));
+        // The trainer's own rate, never the reading speed.
+        let rate = observation
+            .tokens_per_second
+            .or_else(|| positive_ratio(observation.tokens?, observation.step_seconds?))
+            .or_else(|| positive_ratio(total_delta?, elapsed?))
+            .or_else(|| positive_ratio(observation.tokens?, elapsed?));
+
+        if let Some(total) = observation.total_tokens {
+            stream.last_total_tokens = Some(total);
+        }
+        if let Some(timestamp) = observation.timestamp_seconds {
+            stream.last_timestamp = Some(timestamp);
+        }
+        let previous_step = stream.last_step;
+        if let Some(step) = observation.step {
+            stream.last_step = Some(step);
+        }
+        if let Some(rate) = rate {
+            let rate = rate * multiplier;
+            stream.ema_tokens_per_second = Some(match stream.ema_tokens_per_second {
+                Some(ema) => (1.0 - EMA_WEIGHT) * ema + EMA_WEIGHT * rate,
+                None => rate,
+            });
+        }
+        if let Some(tokens) = tokens {
+            let trainer_time = observation.timestamp_seconds.or_else(|| {
+                stream.step_clock += observation.step_seconds?;
+                Some(stream.step_clock)
+            });
+            if let Some(time) = trainer_time {
+                stream.window.push_back((time, tokens * multiplier));
+                while stream
+                    .window
+                    .front()
+                    .is_some_and(|(t, _)| time - t > WINDOW_SECONDS)
+                {
+                    stream.window.pop_front();
+                }
+            }
+        }
+        stream.last_update = now;
+
+        if restarted {
+            self.restart_epoch += 1;
+            self.restarts_total += 1;
+        }
+        if let Some(tokens) = tokens {
+            let tokens = tokens * multiplier;
+            self.tokens_total += tokens;
+            for (total, (_, flops)) in self
+                .model_flops_total
+                .iter_mut()
+                .zip(self.spec.accounting.formulas())
+            {
+                *total += tokens * flops.training;
+            }
+        }
+        if observation.has_throughput() {
+            self.count_steps(stream_name, observation.step, previous_step);
+        }
+        if let Some(seconds) = observation.step_seconds {
+            if self.scope != ThroughputScope::PerFile
+                || self.step_stream.as_deref() == Some(stream_name)
+            {
+                self.step_durations.observe(seconds);
+            }
+        }
+        if observation.step.is_some() {
+            self.step = observation.step;
+        }
+        if observation.loss.is_some() {
+            self.loss = observation.loss;
+        }
+        if observation.reported_mfu.is_some() {
+            self.reported_mfu = observation.reported_mfu;
+        }
+        self.last_update = Some(now);
+    }
+
+    /// Counts optimizer steps: by the step counter when lines carry one (a line every
+    /// N steps counts N), else one per line. With per-file scope, every rank logs the
+    /// same steps, so only one stream is counted.
+    fn count_steps(&mut self, stream_name: &str, step: Option<u64>, previous: Option<u64>) {
+        let counted_stream = self
+            .step_stream
+            .get_or_insert_with(|| stream_name.to_string());
+        if self.scope == ThroughputScope::PerFile && counted_stream != stream_name {
+            return;
+        }
+        self.steps_total += match (step, previous) {
+            (Some(step), Some(previous)) if step > previous => (step - previous) as f64,
+            (Some(_), Some(_)) => 0.0,
+            _ => 1.0,
+        };
+    }
+
+    /// Smoothed tokens/s of the whole run (EMA), from streams that are not stale.
+    pub fn tokens_per_second(&self, now: f64, stale_after: f64) -> Option<f64> {
+        self.combine(now, stale_after, |stream| stream.ema_tokens_per_second)
+    }
+
+    /// Tokens/s over the last minute of the trainer's own time.
+    pub fn window_tokens_per_second(&self, now: f64, stale_after: f64) -> Option<f64> {
+        self.combine(now, stale_after, Stream::window_rate)
+    }
+
+    fn combine(
+        &self,
+        now: f64,
+        stale_after: f64,
+        value: impl Fn(&Stream) -> Option<f64>,
+    ) -> Option<f64> {
+        let live = self
+            .streams
+            .values()
+            .filter(|s| now - s.last_update <= stale_after);
+        match self.scope {
+            ThroughputScope::PerFile => {
+                let values: Vec<f64> = live.filter_map(value).collect();
+                (!values.is_empty()).then(|| values.iter().sum())
+            }
+            // The whole job's rate: the latest stream's (a new log file after a restart).
+            ThroughputScope::Global | ThroughputScope::PerGpu => live
+                .filter(|s| value(s).is_some())
+                .max_by(|a, b| a.last_update.total_cmp(&b.last_update))
+                .and_then(value),
+        }
+    }
+}
+
+fn positive_ratio(numerator: f64, denominator: f64) -> Option<f64> {
+    (denominator > 0.0).then(|| numerator / denominator)
+}
+
+/// Why a push could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("run {run:?} would exceed the limit of {max_runs} pushed runs; reuse a run name, wait for old runs to expire, or raise --push.max-runs")]
+    TooManyRuns { run: String, max_runs: usize },
+}
+
+/// Limits and defaults of the state.
+#[derive(Debug, Clone)]
+pub struct StateOptions {
+    pub stale_after_seconds: f64,
+    pub push_expire_after_seconds: f64,
+    pub push_max_runs: usize,
+    /// What pushed runs are measured against.
+    pub push_spec: Arc<RunSpec>,
+}
+
+/// All runs, by name.
+#[derive(Debug)]
+pub struct State {
+    pub options: StateOptions,
+    runs: BTreeMap<String, Run>,
+}
+
+impl State {
+    pub fn new(options: StateOptions) -> State {
+        State {
+            options,
+            runs: BTreeMap::new(),
+        }
+    }
+
+    /// Declares a run fed by log files; it exists (with zero counters) from start-up.
+    pub fn add_tail_run(&mut self, name: &str, scope: ThroughputScope, spec: Arc<RunSpec>) {
+        self.runs
+            .entry(name.to_string())
+            .or_insert_with(|| Run::new(name, Origin::Tail, scope, spec));
+    }
+
+    /// Applies a log line's observation to a configured run.
+    pub fn observe_tail(&mut self, run: &str, file: &str, observation: &Observation, now: f64) {
+        if let Some(run) = self.runs.get_mut(run) {
+            run.observe(file, observation, now);
+        }
+    }
+
+    /// Applies pushed observations, creating runs as needed. All or nothing: a batch that
+    /// would exceed the run limit changes nothing.
+    pub fn observe_push(
+        &mut self,
+        samples: &[(String, Observation)],
+        now: f64,
+    ) -> Result<(), StateError> {
+        self.expire(now);
+        let mut new_runs: Vec<&str> = Vec::new();
+        for (name, _) in samples {
+            if !self.runs.contains_key(name) && !new_runs.contains(&name.as_str()) {
+                new_runs.push(name);
+            }
+        }
+        let pushed = self
+            .runs
+            .values()
+            .filter(|r| r.origin == Origin::Push)
+            .count();
+        if pushed + new_runs.len() > self.options.push_max_runs {
+            let run = new_runs.first().map_or_else(String::new, |r| r.to_string());
+            return Err(StateError::TooManyRuns {
+                run,
+                max_runs: self.options.push_max_runs,
+            });
+        }
+        for (name, observation) in samples {
+            let spec = Arc::clone(&self.options.push_spec);
+            let run = self
+                .runs
+                .entry(name.clone())
+                .or_insert_with(|| Run::new(name, Origin::Push, ThroughputScope::Global, spec));
+            let mut observation = *observation;
+            // A push of tokens/s alone is integrated over the time between pushes, by the
+            // exporter's clock: a live push has no backlog to misread.
+            if observation.tokens.is_none() && observation.timestamp_seconds.is_none() {
+                observation.timestamp_seconds = Some(now);
+            }
+            run.observe("push", &observation, now);
+        }
+        Ok(())
+    }
+
+    /// Drops pushed runs that have had no push for `push_expire_after_seconds`.
+    pub fn expire(&mut self, now: f64) {
+        let expire_after = self.options.push_expire_after_seconds;
+        self.runs.retain(|_, run| {
+            run.origin == Origin::Tail
+                || run
+                    .last_update
+                    .is_some_and(|last| now - last <= expire_after)
+        });
+    }
+
+    pub fn runs(&self) -> impl Iterator<Item = &Run> {
+        self.runs.values()
+    }
+
+    pub fn run(&self, name: &str) -> Option<&Run> {
+        self.runs.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
+    use crate::accounting::mfu::resolve_hardware;
+
+    fn spec(gpus: u64) -> Arc<RunSpec> {
+        let model = crate::model_config::load("gpt2").unwrap().model;
+        let options = FlopOptions {
+            seq_len: 1024,
+            attention: AttentionCounting::Full,
+            include_mtp: false,
+            recompute: Recompute::None,
+        };
+        Arc::new(RunSpec {
+            model_name: "gpt2".into(),
+            accounting: Accounting::new(&model, options),
+            hardware: resolve_hardware(Some("a100-sxm"), Dtype::Bf16, gpus, None).unwrap(),
+        })
+    }
+
+    fn state() -> State {
+        State::new(StateOptions {
+            stale_after_seconds: 300.0,
+            push_expire_after_seconds: 3600.0,
+            push_max_runs: 2,
+            push_spec: spec(8),
+        })
+    }
+
+    fn obs(f: impl FnOnce(&mut Observation)) -> Observation {
+        let mut o = Observation::default();
+        f(&mut o);
+        o
+    }
+
+    /// Feeds observations to a fresh run and returns it.
+    fn check(scope: ThroughputScope, lines: &[(&str, Observation)]) -> Run {
+        let mut run = Run::new("r", Origin::Tail, scope, spec(8));
+        for (i, (stream, o)) in lines.iter().enumerate() {
+            run.observe(stream, o, 1000.0 + i as f64);
+        }
+        run
+    }
+
+    #[test]
+    fn tokens_come_from_the_preferred_field() {
+        let cases: &[(Observation, f64)] = &[
+            (obs(|o| o.tokens = Some(100.0)), 100.0),
+            (
+                obs(|o| {
+                    o.tokens = Some(100.0);
+                    o.tokens_per_second = Some(5.0);
+                    o.step_seconds = Some(1.0)
+                }),
+                100.0,
+            ),
+            (
+                obs(|o| {
+                    o.tokens_per_second = Some(50.0);
+                    o.step_seconds = Some(2.0)
+                }),
+                100.0,
+            ),
+            (obs(|o| o.tokens_per_second = Some(50.0)), 0.0),
+        ];
+        for (observation, expected) in cases {
+            let run = check(ThroughputScope::Global, &[("f", *observation)]);
+            assert_eq!(run.tokens_total, *expected, "{observation:?}");
+        }
+    }
+
+    #[test]
+    fn cumulative_counts_and_timestamps_give_differences() {
+        let run = check(
+            ThroughputScope::Global,
+            &[
+                (
+                    "f",
+                    obs(|o| {
+                        o.total_tokens = Some(1000.0);
+                        o.timestamp_seconds = Some(10.0)
+                    }),
+                ),
+                (
+                    "f",
+                    obs(|o| {
+                        o.total_tokens = Some(1500.0);
+                        o.timestamp_seconds = Some(12.0)
+                    }),
+                ),
+                (
+                    "f",
+                    obs(|o| {
+                        o.tokens_per_second = Some(300.0);
+                        o.timestamp_seconds = Some(14.0)
+                    }),
+                ),
+            ],
+        );
+        // 500 from the cumulative difference, 300 × 2 s by the trainer's timestamps.
+        assert_eq!(run.tokens_total, 1100.0);
+        assert_eq!(run.steps_total, 3.0);
+        // Rates: 250 tokens/s from the difference, then 300 reported.
+        let ema = run.tokens_per_second(1003.0, 300.0).unwrap();
+        assert!((ema - (0.9 * 250.0 + 0.1 * 300.0)).abs() < 1e-9, "{ema}");
+    }
+
+    #[test]
+    fn per_gpu_scope_multiplies_by_the_gpu_count() {
+        let run = check(
+            ThroughputScope::PerGpu,
+            &[(
+                "f",
+                obs(|o| {
+                    o.tokens_per_second = Some(1000.0);
+                    o.step_seconds = Some(1.0)
+                }),
+            )],
+        );
+        assert_eq!(run.tokens_total, 8000.0);
+        assert_eq!(run.tokens_per_second(1000.0, 300.0), Some(8000.0));
+        let flops = run.spec.accounting.palm.training * 8000.0;
+        assert_eq!(run.model_flops_total[0], flops);
+    }
+
+    #[test]
+    fn per_file_scope_sums_files_and_counts_steps_once() {
+        let line = |step| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens = Some(10.0);
+                o.step_seconds = Some(1.0)
+            })
+        };
+        let run = check(
+            ThroughputScope::PerFile,
+            &[
+                ("rank0", line(1)),
+                ("rank1", line(1)),
+                ("rank0", line(2)),
+                ("rank1", line(2)),
+            ],
+        );
+        assert_eq!(run.tokens_total, 40.0);
+        assert_eq!(run.steps_total, 2.0);
+        assert_eq!(run.tokens_per_second(1003.0, 300.0), Some(20.0));
+        assert_eq!(run.step_durations.count, 2);
+    }
+
+    #[test]
+    fn step_going_backwards_is_one_restart_even_across_files() {
+        let line = |step| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens = Some(10.0)
+            })
+        };
+        let run = check(
+            ThroughputScope::PerFile,
+            &[
+                ("a", line(5)),
+                ("b", line(5)),
+                ("a", line(1)),
+                ("b", line(1)),
+                ("a", line(2)),
+            ],
+        );
+        assert_eq!(run.restarts_total, 1);
+        assert_eq!(run.tokens_total, 50.0);
+        assert_eq!(run.step, Some(2));
+    }
+
+    #[test]
+    fn cumulative_count_after_restart_rebaselines() {
+        let line = |step, total| {
+            obs(|o| {
+                o.step = Some(step);
+                o.total_tokens = Some(total)
+            })
+        };
+        let run = check(
+            ThroughputScope::Global,
+            &[
+                ("f", line(10, 1000.0)),
+                ("f", line(11, 1100.0)),
+                ("f", line(1, 50.0)),
+                ("f", line(2, 150.0)),
+            ],
+        );
+        assert_eq!(run.tokens_total, 200.0);
+        assert_eq!(run.restarts_total, 1);
+    }
+
+    #[test]
+    fn a_backlog_read_at_once_is_not_a_burst() {
+        // Ten steps of 1000 tokens, one second apart by the trainer's clock, all read in
+        // the same instant: the rate is the trainer's 1000 tokens/s.
+        let mut run = Run::new("r", Origin::Tail, ThroughputScope::Global, spec(8));
+        for i in 0..10 {
+            let o = obs(|o| {
+                o.tokens = Some(1000.0);
+                o.timestamp_seconds = Some(100.0 + i as f64)
+            });
+            run.observe("f", &o, 5000.0);
+        }
+        assert_eq!(run.tokens_per_second(5000.0, 300.0), Some(1000.0));
+        assert_eq!(run.window_tokens_per_second(5000.0, 300.0), Some(1000.0));
+    }
+
+    #[test]
+    fn staleness_hides_rates_but_keeps_counters() {
+        let run = check(
+            ThroughputScope::Global,
+            &[(
+                "f",
+                obs(|o| {
+                    o.tokens_per_second = Some(10.0);
+                    o.step_seconds = Some(1.0)
+                }),
+            )],
+        );
+        assert!(!run.is_stale(1100.0, 300.0));
+        assert!(run.is_stale(1301.0, 300.0));
+        assert_eq!(run.tokens_per_second(1301.0, 300.0), None);
+        assert_eq!(run.tokens_total, 10.0);
+    }
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let mut h = StepHistogram::default();
+        for s in [0.04, 0.3, 0.3, 700.0] {
+            h.observe(s);
+        }
+        let cumulative: Vec<_> = h.cumulative().collect();
+        assert_eq!(cumulative.first(), Some(&(0.05, 1)));
+        assert_eq!(cumulative.iter().find(|(b, _)| *b == 0.5), Some(&(0.5, 3)));
+        assert_eq!(cumulative.last(), Some(&(600.0, 3)));
+        assert_eq!(h.count, 4);
+    }
+
+    #[test]
+    fn pushed_runs_are_limited_and_expire() {
+        let mut state = state();
+        let sample = |run: &str| {
+            (
+                run.to_string(),
+                obs(|o| {
+                    o.tokens = Some(5.0);
+                    o.step_seconds = Some(1.0)
+                }),
+            )
+        };
+        state
+            .observe_push(&[sample("a"), sample("b")], 0.0)
+            .unwrap();
+        let error = state.observe_push(&[sample("c")], 1.0).unwrap_err();
+        assert!(error.to_string().contains("--push.max-runs"), "{error}");
+        // Existing runs still take pushes.
+        state.observe_push(&[sample("a")], 2.0).unwrap();
+        assert_eq!(state.run("a").unwrap().tokens_total, 10.0);
+        // After an hour without pushes, b expires and c fits.
+        state.observe_push(&[sample("a")], 3000.0).unwrap();
+        state.observe_push(&[sample("c")], 3700.0).unwrap();
+        assert!(state.run("b").is_none());
+        assert!(state.run("c").is_some());
+    }
+
+    #[test]
+    fn push_rate_alone_integrates_over_exporter_time() {
+        let mut state = state();
+        let sample = (
+            String::from("p"),
+            obs(|o| o.tokens_per_second = Some(100.0)),
+        );
+        state
+            .observe_push(std::slice::from_ref(&sample), 10.0)
+            .unwrap();
+        state
+            .observe_push(std::slice::from_ref(&sample), 12.0)
+            .unwrap();
+        assert_eq!(state.run("p").unwrap().tokens_total, 200.0);
+    }
+}

@@ -1,0 +1,671 @@
+//! Checks of the Grafana dashboard that users import: its identity, template variables, units, data source and the metric names its queries use, against the exporter's metric contract.
+//!
+//! The PromQL here is read by a small lexer that only tells metric names,
+//! label matchers and range windows apart; evaluating the queries is left to
+//! `.ci/check-deploy` (promtool) and to the tests that run a real Prometheus.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// Every metric name a dashboard query may use: the exporter's metric
+/// contract, the standard process metrics, Prometheus's `up`, and the
+/// recording rules of `deploy/prometheus/rules/`.
+const CONTRACT_METRICS: &[&str] = &[
+    // Counters of a run.
+    "training_tokens_total",
+    "training_steps_total",
+    "training_model_flops_total",
+    "training_restarts_total",
+    // Gauges absent while a run is stale.
+    "training_tokens_per_second",
+    "training_achieved_flops_per_second",
+    "training_mfu_ratio",
+    "training_hfu_ratio",
+    "training_reported_mfu_ratio",
+    // The step-duration histogram.
+    "training_step_duration_seconds_bucket",
+    "training_step_duration_seconds_sum",
+    "training_step_duration_seconds_count",
+    // Gauges always present for a known run.
+    "training_peak_flops_per_second",
+    "training_gpus",
+    "training_model_flops_per_token",
+    "training_model_parameters",
+    "training_step",
+    "training_loss",
+    "training_last_update_timestamp_seconds",
+    "training_run_info",
+    // The exporter's own.
+    "mfu_exporter_build_info",
+    "mfu_exporter_lines_read_total",
+    "mfu_exporter_lines_ignored_total",
+    "mfu_exporter_bytes_read_total",
+    "mfu_exporter_parse_errors_total",
+    "mfu_exporter_file_rotations_total",
+    "mfu_exporter_file_truncations_total",
+    "mfu_exporter_push_requests_total",
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_virtual_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_start_time_seconds",
+    "process_threads",
+    // Added by Prometheus.
+    "up",
+    // Recording rules.
+    "job:training_mfu:ratio_rate5m",
+    "job:training_tokens:rate5m",
+];
+
+/// The shortest explicit range window a rate may use instead of
+/// `$__rate_interval`: long windows are deliberate (effective MFU over 1h or
+/// 24h); short fixed ones break when the scrape interval changes.
+const LONG_WINDOW_SECONDS: u64 = 3600;
+
+fn dashboard() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("grafana/dashboards/training-efficiency.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The panels that show data: every panel but the rows that group them.
+fn data_panels(dashboard: &Value) -> Vec<&Value> {
+    let panels = dashboard["panels"]
+        .as_array()
+        .expect("dashboard has a panels array");
+    panels
+        .iter()
+        .filter(|panel| panel["type"] != "row")
+        .collect()
+}
+
+fn title(panel: &Value) -> &str {
+    panel["title"].as_str().unwrap_or("<untitled>")
+}
+
+/// Every query of every panel, with the panel's title.
+fn panel_queries(dashboard: &Value) -> Vec<(String, String)> {
+    let mut queries = Vec::new();
+    for panel in data_panels(dashboard) {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap_or_else(|| panic!("panel {:?}: a target has no expr", title(panel)));
+            queries.push((title(panel).to_string(), expr.to_string()));
+        }
+    }
+    queries
+}
+
+fn variable<'a>(dashboard: &'a Value, name: &str) -> &'a Value {
+    dashboard["templating"]["list"]
+        .as_array()
+        .expect("dashboard has templating.list")
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("dashboard has no template variable {name:?}"))
+}
+
+/// The query of a query variable, as `(selector, label)` of `label_values(selector, label)`.
+fn variable_query(variable: &Value) -> (String, String) {
+    let query = variable["query"]["query"]
+        .as_str()
+        .or(variable["query"].as_str())
+        .expect("variable has a query");
+    let inner = query
+        .trim()
+        .strip_prefix("label_values(")
+        .and_then(|q| q.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("variable query {query:?} is not label_values(selector, label)"));
+    let (selector, label) = inner
+        .rsplit_once(',')
+        .expect("label_values has two arguments");
+    (selector.trim().to_string(), label.trim().to_string())
+}
+
+// ---------------------------------------------------------------------------
+// A minimal PromQL lexer.
+
+/// Words that are never metric names: aggregations, binary and set
+/// operators, modifiers and literals.
+const KEYWORDS: &[&str] = &[
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "group",
+    "limitk",
+    "limit_ratio",
+    "and",
+    "or",
+    "unless",
+    "atan2",
+    "offset",
+    "bool",
+    "inf",
+    "nan",
+    "Inf",
+    "NaN",
+];
+
+/// Words followed by a parenthesized list of label names.
+const LABEL_LIST_KEYWORDS: &[&str] = &[
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+];
+
+/// A metric selector found in a query: the metric name and the text between
+/// its braces ("" when it has none).
+#[derive(Debug, PartialEq)]
+struct Selector {
+    metric: String,
+    matchers: String,
+}
+
+/// Index just past the closing `close` that matches the `open` at `start`,
+/// skipping string literals.
+fn skip_balanced(chars: &[char], start: usize, open: char, close: char) -> usize {
+    let mut depth = 0;
+    let mut i = start;
+    while i < chars.len() {
+        match chars[i] {
+            '"' | '\'' | '`' => {
+                i = skip_string(chars, i);
+                continue;
+            }
+            c if c == open => depth += 1,
+            c if c == close => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    chars.len()
+}
+
+/// Index just past the string literal starting at `start`.
+fn skip_string(chars: &[char], start: usize) -> usize {
+    let quote = chars[start];
+    let mut i = start + 1;
+    while i < chars.len() {
+        if chars[i] == '\\' && quote != '`' {
+            i += 2;
+            continue;
+        }
+        if chars[i] == quote {
+            return i + 1;
+        }
+        i += 1;
+    }
+    chars.len()
+}
+
+fn is_identifier_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || c == ':'
+}
+
+fn is_identifier_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == ':'
+}
+
+fn skip_whitespace(chars: &[char], mut i: usize) -> usize {
+    while i < chars.len() && chars[i].is_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// The metric selectors of a PromQL expression, in order.
+fn selectors(expr: &str) -> Vec<Selector> {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' || c == '\'' || c == '`' {
+            i = skip_string(&chars, i);
+        } else if c == '#' {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '[' {
+            i = skip_balanced(&chars, i, '[', ']');
+        } else if c == '{' {
+            // A selector without a metric name, such as {__name__=~"..."}.
+            let end = skip_balanced(&chars, i, '{', '}');
+            found.push(Selector {
+                metric: String::new(),
+                matchers: chars[i + 1..end - 1].iter().collect(),
+            });
+            i = end;
+        } else if c == '$' {
+            // A Grafana variable: $name or ${name}.
+            i += 1;
+            if i < chars.len() && chars[i] == '{' {
+                i = skip_balanced(&chars, i, '{', '}');
+            } else {
+                while i < chars.len() && is_identifier_char(chars[i]) {
+                    i += 1;
+                }
+            }
+        } else if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
+            // A number or a duration: 0.35, 1e6, 1e-9, 10m, 1h30m.
+            i += 1;
+            while i < chars.len() {
+                let d = chars[i];
+                let exponent_sign = (d == '-' || d == '+') && matches!(chars[i - 1], 'e' | 'E');
+                if d.is_ascii_alphanumeric() || d == '.' || d == '_' || exponent_sign {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+        } else if is_identifier_start(c) {
+            let start = i;
+            while i < chars.len() && is_identifier_char(chars[i]) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let next = skip_whitespace(&chars, i);
+            let followed_by = chars.get(next).copied();
+            if LABEL_LIST_KEYWORDS.contains(&word.as_str()) {
+                if followed_by == Some('(') {
+                    i = skip_balanced(&chars, next, '(', ')');
+                }
+            } else if KEYWORDS.contains(&word.as_str()) || followed_by == Some('(') {
+                // An operator, or a function whose arguments are read on.
+            } else if followed_by == Some('{') {
+                let end = skip_balanced(&chars, next, '{', '}');
+                found.push(Selector {
+                    metric: word,
+                    matchers: chars[next + 1..end - 1].iter().collect(),
+                });
+                i = end;
+            } else {
+                found.push(Selector {
+                    metric: word,
+                    matchers: String::new(),
+                });
+            }
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// The range windows of the rate-like calls (`rate`, `irate`, `increase`) of
+/// an expression, in order: the text between the brackets of each call's
+/// range selector.
+fn rate_windows(expr: &str) -> Vec<String> {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut windows = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '"' || chars[i] == '\'' || chars[i] == '`' {
+            i = skip_string(&chars, i);
+            continue;
+        }
+        if is_identifier_start(chars[i]) && (i == 0 || !is_identifier_char(chars[i - 1])) {
+            let start = i;
+            while i < chars.len() && is_identifier_char(chars[i]) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let open = skip_whitespace(&chars, i);
+            if matches!(word.as_str(), "rate" | "irate" | "increase")
+                && chars.get(open) == Some(&'(')
+            {
+                let close = skip_balanced(&chars, open, '(', ')');
+                let call: String = chars[open..close].iter().collect();
+                let window = call
+                    .rfind('[')
+                    .and_then(|from| {
+                        call[from + 1..]
+                            .find(']')
+                            .map(|to| call[from + 1..from + 1 + to].to_string())
+                    })
+                    .unwrap_or_default();
+                windows.push(window);
+            }
+            continue;
+        }
+        i += 1;
+    }
+    windows
+}
+
+/// Seconds of a Prometheus duration such as `1h`, `90m` or `1h30m`; `None`
+/// when it is not one.
+fn duration_seconds(text: &str) -> Option<u64> {
+    let mut total = 0;
+    let mut rest = text;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let number: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_length = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_length] {
+            "ms" => 0,
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86400,
+            "w" => 604_800,
+            "y" => 31_536_000,
+            _ => return None,
+        };
+        total += number * seconds;
+        rest = &rest[unit_length..];
+    }
+    Some(total)
+}
+
+// ---------------------------------------------------------------------------
+// The lexer's own cases.
+
+#[test]
+fn selectors_finds_metric_names_and_their_matchers() {
+    fn check(expr: &str, expected: &[(&str, &str)]) {
+        let got: Vec<(String, String)> = selectors(expr)
+            .into_iter()
+            .map(|s| (s.metric, s.matchers))
+            .collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(m, l)| (m.to_string(), l.to_string()))
+            .collect();
+        assert_eq!(got, expected, "selectors of {expr:?}");
+    }
+    check("up", &[("up", "")]);
+    check(r#"up{job=~"$job"}"#, &[("up", r#"job=~"$job""#)]);
+    check(
+        r#"sum by (job, formula) (rate(a_total{x="}"}[5m]))"#,
+        &[("a_total", r#"x="}""#)],
+    );
+    check("time() - min by (run) (b)", &[("b", "")]);
+    check(
+        r#"label_replace(c, "peak_dtype", "$1", "dtype", "(.+)")"#,
+        &[("c", "")],
+    );
+    check("a / on (job) group_left () b", &[("a", ""), ("b", "")]);
+    check(
+        "a and on (job, instance) b offset 10m",
+        &[("a", ""), ("b", "")],
+    );
+    check("round(a * 1e6) / 1e6 > bool 0.35", &[("a", "")]);
+    check("x < 1e-9 # a comment about y\n", &[("x", "")]);
+    check("rate(a[$__rate_interval])", &[("a", "")]);
+    check("count(a == 0) or vector(0)", &[("a", "")]);
+    check(
+        "bottomk(10, job:training_mfu:ratio_rate5m)",
+        &[("job:training_mfu:ratio_rate5m", "")],
+    );
+    check(
+        "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
+        &[("h_bucket", "")],
+    );
+}
+
+#[test]
+fn rate_windows_reads_the_range_of_each_rate() {
+    fn check(expr: &str, expected: &[&str]) {
+        assert_eq!(rate_windows(expr), expected, "rate windows of {expr:?}");
+    }
+    check("rate(a[5m])", &["5m"]);
+    check(
+        "sum(rate(a{x=\"[1m]\"}[$__rate_interval]))",
+        &["$__rate_interval"],
+    );
+    check("increase(a[1h]) / irate(b[2m])", &["1h", "2m"]);
+    check("max_over_time(a[5m]) + deriv(b[1m])", &[]);
+    check("rate(a)", &[""]);
+}
+
+#[test]
+fn duration_seconds_reads_prometheus_durations() {
+    fn check(text: &str, expected: Option<u64>) {
+        assert_eq!(duration_seconds(text), expected, "duration {text:?}");
+    }
+    check("5m", Some(300));
+    check("1h", Some(3600));
+    check("24h", Some(86400));
+    check("1h30m", Some(5400));
+    check("7d", Some(604_800));
+    check("", None);
+    check("$__rate_interval", None);
+    check("5x", None);
+}
+
+// ---------------------------------------------------------------------------
+// The dashboard.
+
+#[test]
+fn dashboard_has_its_stable_uid() {
+    let dashboard = dashboard();
+    assert_eq!(dashboard["uid"], "mfu-exporter-training");
+    assert!(
+        dashboard["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "dashboard has a title"
+    );
+    assert!(
+        dashboard["id"].is_null(),
+        "a dashboard to import or provision carries no database id"
+    );
+}
+
+#[test]
+fn dashboard_takes_its_data_source_from_a_variable() {
+    let dashboard = dashboard();
+    assert!(
+        dashboard.get("__inputs").is_none(),
+        "the dashboard is provisionable: no __inputs"
+    );
+    let datasource = variable(&dashboard, "datasource");
+    assert_eq!(datasource["type"], "datasource");
+    assert_eq!(datasource["query"], "prometheus");
+}
+
+#[test]
+fn dashboard_filters_by_job_instance_and_run_with_multi_select_and_all() {
+    let dashboard = dashboard();
+    for (name, depends_on) in [
+        ("job", &[][..]),
+        ("instance", &["job"][..]),
+        ("run", &["job", "instance"][..]),
+    ] {
+        let variable = variable(&dashboard, name);
+        assert_eq!(variable["type"], "query", "variable {name}");
+        assert_eq!(variable["multi"], true, "variable {name} is multi-select");
+        assert_eq!(variable["includeAll"], true, "variable {name} includes All");
+        assert_eq!(
+            variable["datasource"]["uid"], "${datasource}",
+            "variable {name} queries the selected data source"
+        );
+        let (selector, _) = variable_query(variable);
+        for other in depends_on {
+            assert!(
+                selector.contains(&format!("{other}=~\"${other}\"")),
+                "variable {name} narrows to the selected {other}: {selector:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_panel_has_a_unit() {
+    let dashboard = dashboard();
+    for panel in data_panels(&dashboard) {
+        let unit = panel["fieldConfig"]["defaults"]["unit"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            !unit.is_empty(),
+            "panel {:?} has no unit (fieldConfig.defaults.unit)",
+            title(panel)
+        );
+    }
+}
+
+#[test]
+fn panel_units_match_what_they_show() {
+    // (words in the title, unit): ratios in percentunit, rates of FLOPs in
+    // flops, durations in seconds.
+    let expectations = [
+        ("MFU", "percentunit"),
+        ("FLOP/s", "flops"),
+        ("Step time", "s"),
+        ("Time since", "s"),
+        ("Tokens per second", "short"),
+    ];
+    let dashboard = dashboard();
+    for panel in data_panels(&dashboard) {
+        for (words, unit) in expectations {
+            if title(panel).contains(words) {
+                assert_eq!(
+                    panel["fieldConfig"]["defaults"]["unit"],
+                    unit,
+                    "panel {:?} shows {words}, so its unit is {unit}",
+                    title(panel)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_rate_uses_the_rate_interval_or_a_long_window() {
+    let dashboard = dashboard();
+    for (panel, expr) in panel_queries(&dashboard) {
+        for window in rate_windows(&expr) {
+            let long = duration_seconds(&window).is_some_and(|s| s >= LONG_WINDOW_SECONDS);
+            assert!(
+                window == "$__rate_interval" || long,
+                "panel {panel:?}: window [{window}] is neither $__rate_interval nor at least {LONG_WINDOW_SECONDS}s in {expr:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_target_queries_the_selected_data_source() {
+    let dashboard = dashboard();
+    for panel in data_panels(&dashboard) {
+        assert_eq!(
+            panel["datasource"]["uid"],
+            "${datasource}",
+            "panel {:?} data source",
+            title(panel)
+        );
+        let targets = panel["targets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("panel {:?} has no targets", title(panel)));
+        assert!(
+            !targets.is_empty(),
+            "panel {:?} has no targets",
+            title(panel)
+        );
+        for target in targets {
+            assert_eq!(
+                target["datasource"]["uid"],
+                "${datasource}",
+                "panel {:?} target data source",
+                title(panel)
+            );
+            assert_eq!(
+                target["datasource"]["type"],
+                "prometheus",
+                "panel {:?} target data source type",
+                title(panel)
+            );
+        }
+    }
+}
+
+#[test]
+fn every_metric_in_a_query_is_in_the_contract() {
+    let dashboard = dashboard();
+    let mut queries = panel_queries(&dashboard);
+    for name in ["job", "instance", "run"] {
+        let (selector, _) = variable_query(variable(&dashboard, name));
+        queries.push((format!("variable {name}"), selector));
+    }
+    for (where_, expr) in queries {
+        let found = selectors(&expr);
+        assert!(!found.is_empty(), "{where_}: no metric in {expr:?}");
+        for selector in found {
+            assert!(
+                CONTRACT_METRICS.contains(&selector.metric.as_str()),
+                "{where_}: metric {:?} is not in the exporter's metric contract (query {expr:?})",
+                selector.metric
+            );
+        }
+    }
+}
+
+#[test]
+fn every_selector_follows_the_template_variables() {
+    let dashboard = dashboard();
+    for (panel, expr) in panel_queries(&dashboard) {
+        for selector in selectors(&expr) {
+            let mut required = vec![r#"job=~"$job""#, r#"instance=~"$instance""#];
+            // Series of a run carry `run`; the exporter's own and `up` do not.
+            if selector.metric.starts_with("training_") {
+                required.push(r#"run=~"$run""#);
+            }
+            for matcher in required {
+                assert!(
+                    selector.matchers.contains(matcher),
+                    "panel {panel:?}: {} lacks {matcher} in {expr:?}",
+                    selector.metric
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn panel_ids_are_unique() {
+    let dashboard = dashboard();
+    let mut ids: Vec<i64> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().expect("panel id"))
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "panel ids repeat");
+}

@@ -1,0 +1,764 @@
+#!/usr/bin/env python3
+"""Reference measurements of parameter counts and matmul FLOPs for mfu-exporter.
+
+README
+======
+
+What this measures
+------------------
+For every case below the script builds ``AutoModelForCausalLM.from_config(config)``
+with Hugging Face ``transformers`` and records:
+
+* ``params.total``: ``sum(p.numel() for p in model.parameters())``. Tied weights
+  (e.g. GPT-2 / Gemma ``lm_head`` tied to the token embedding) are counted once,
+  because ``parameters()`` de-duplicates shared tensors.
+* ``params.by_module``: the same numbers grouped by parameter name, with the
+  decoder layer index replaced by ``*`` (so ``model.layers.*.self_attn.q_proj.weight``
+  is the sum over all layers that have that parameter; GPT-2's ``transformer.h.<i>.``
+  likewise becomes ``transformer.h.*.``).
+* ``params.buffers_not_counted``: persistent buffers (in ``state_dict()`` but not
+  in ``parameters()``), e.g. DeepSeek-V3's ``e_score_correction_bias``.
+* ``flops``: ``torch.utils.flop_counter.FlopCounterMode`` totals around
+  (a) a forward pass of ``input_ids`` of shape ``(batch, seq_len)`` and
+  (b) a forward pass plus ``loss.backward()`` where the loss is the model's own
+  causal-LM loss (``labels=input_ids``; shift + cross-entropy, no matmul).
+  ``by_op`` holds the per-operator totals (``aten.mm``, ``aten.addmm``,
+  ``aten.bmm``, ...). The counter only counts matmul-like operators, so these are
+  matmul FLOPs (2 per multiply-add). Attention always runs with
+  ``attn_implementation="eager"`` (two ``torch.matmul`` over the full T x T score
+  matrix, no causal halving); SDPA would be counted with a different backward
+  factor. MoE experts always run with ``experts_implementation="eager"`` (the
+  per-expert Python loop calling ``F.linear``), because the default
+  ``grouped_mm`` path is not seen by the counter. For MoE cases
+  ``flops.experts`` compares the FLOPs measured inside ``*.mlp.experts`` modules
+  with ``moe_layers * batch * seq_len * top_k * 3 * 2 * hidden * moe_intermediate``.
+
+``method`` is ``"meta"`` when the model was built on the meta device (no memory,
+no real weights; used for the large presets) and ``"cpu"`` when it was built
+with real (random) weights on CPU. MoE routing is data dependent
+(``nonzero``/``where``) and cannot run on the meta device, so MoE FLOPs are
+always measured on CPU, on small or layer-reduced models.
+
+It also writes ``transformers_defaults.json``: ``AutoConfig.for_model(t).to_dict()``
+for each supported ``model_type`` plus a ``notes`` object describing which config
+attributes the transformers modelling code actually reads for tensor shapes.
+
+Preset cases read the exact dicts from ``configs/models/*.json``. A fixture's
+``config`` is the exact dict given to the config class (including
+``model_type``); layer-reduced variants say so in their name and description.
+
+Requirements
+------------
+* Python 3.11
+* torch 2.15.0 (CPU build is enough)
+* transformers 5.24.0
+
+How to re-run
+-------------
+From the repository root::
+
+    python3 tools/reference/measure.py            # all cases
+    python3 tools/reference/measure.py tiny-llama-gqa gpt2   # only these cases
+    python3 tools/reference/measure.py --list     # list case names
+
+Output goes to ``tests/fixtures/reference/``. The full run needs about 10 GiB of
+RAM at peak (layer-reduced MoE presets in bfloat16) and a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import json
+import os
+import re
+import sys
+import time
+from collections import OrderedDict
+
+import torch
+import transformers
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import AutoConfig, AutoModelForCausalLM
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "reference")
+PRESET_DIR = os.path.join(ROOT, "configs", "models")
+
+MODEL_TYPES = [
+    "gpt2",
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "qwen2_moe",
+    "qwen3",
+    "qwen3_moe",
+    "gemma",
+    "deepseek_v2",
+    "deepseek_v3",
+]
+
+# Short factual findings from reading the transformers 5.24 modelling code.
+# Paths are relative to transformers/models/.
+NOTES = {
+    "gpt2": [
+        "gpt2/modeling_gpt2.py GPT2Attention: c_attn = Conv1D(3*n_embd, n_embd) and c_proj = Conv1D(n_embd, n_embd); Conv1D always has a bias and runs as aten.addmm.",
+        "GPT2MLP: c_fc = Conv1D(inner_dim, n_embd), c_proj = Conv1D(n_embd, inner_dim), both with bias; GPT2Block uses inner_dim = n_inner if n_inner is not None else 4*n_embd.",
+        "ln_1, ln_2 (per layer) and ln_f are nn.LayerNorm with weight and bias (2*n_embd each).",
+        "GPT2Model has wte (vocab_size x n_embd) and learned position embeddings wpe (n_positions x n_embd); GPT2LMHeadModel.lm_head is nn.Linear(n_embd, vocab_size, bias=False) tied to wte (tie_word_embeddings defaults to True).",
+        "attribute_map: hidden_size->n_embd, num_attention_heads->n_head, num_hidden_layers->n_layer, max_position_embeddings->n_positions. No GQA, head_dim = n_embd / n_head.",
+        "add_cross_attention defaults to False (no crossattention/ln_cross_attn parameters in a causal LM).",
+    ],
+    "llama": [
+        "llama/modeling_llama.py LlamaAttention: q_proj/k_proj/v_proj/o_proj all use bias=config.attention_bias (o_proj included); default False.",
+        "LlamaMLP: gate_proj, up_proj, down_proj all use bias=config.mlp_bias; default False.",
+        "head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads); LlamaConfig.__post_init__ sets head_dim = hidden_size // num_attention_heads when it is None. q_proj out = num_attention_heads*head_dim, k/v out = num_key_value_heads*head_dim, o_proj in = num_attention_heads*head_dim.",
+        "RMSNorm has only a weight: input_layernorm and post_attention_layernorm per layer (hidden_size each) plus final model.norm. RoPE inv_freq is a non-persistent buffer (no parameters).",
+        "lm_head = nn.Linear(hidden_size, vocab_size, bias=False), tied to embed_tokens only when tie_word_embeddings is True (LlamaConfig default False).",
+    ],
+    "mistral": [
+        "mistral/modeling_mistral.py: same shapes as llama but q/k/v/o and gate/up/down are hard-coded bias=False (no attention_bias / mlp_bias attribute is read).",
+        "head_dim = getattr(config, 'head_dim', None) or hidden_size // num_attention_heads; MistralConfig.__post_init__ fills head_dim the same way.",
+        "sliding_window (default 4096) is only passed to the attention mask; the eager attention still multiplies the full T x T score matrix, so it changes no parameter and no measured FLOP.",
+    ],
+    "mixtral": [
+        "mixtral/modeling_mixtral.py: attention as mistral (no biases, head_dim = getattr(config,'head_dim',None) or hidden/heads; MixtralConfig.head_dim defaults to None).",
+        "MixtralExperts stores gate_up_proj (num_local_experts, 2*intermediate_size, hidden) and down_proj (num_local_experts, hidden, intermediate_size) as 3-D nn.Parameters; every decoder layer is MoE (no dense layers).",
+        "MixtralTopKRouter.weight is (num_local_experts, hidden), no bias; no shared expert. attribute_map num_experts->num_local_experts.",
+        "Experts are dispatched through @use_experts_implementation (integrations/moe.py); the default 'grouped_mm' is not counted by FlopCounterMode, 'eager' runs a loop of F.linear (aten.mm) over the tokens routed to each expert.",
+    ],
+    "qwen2": [
+        "qwen2/modeling_qwen2.py Qwen2Attention: q_proj, k_proj, v_proj hard-coded bias=True, o_proj bias=False; no config flag is read.",
+        "Qwen2MLP gate/up/down bias=False. head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads); Qwen2Config has no head_dim field (extra head_dim kwarg is kept and used).",
+        "tie_word_embeddings defaults to False in Qwen2Config (the official small Qwen2.5 checkpoints set it True).",
+        "use_sliding_window/sliding_window/max_window_layers only affect masks (layer_types), not shapes.",
+    ],
+    "qwen2_moe": [
+        "qwen2_moe/modeling_qwen2_moe.py Qwen2MoeAttention: q/k/v use bias=config.qkv_bias (Qwen2MoeConfig default True), o_proj bias=False.",
+        "Qwen2MoeDecoderLayer uses Qwen2MoeSparseMoeBlock iff layer_idx not in mlp_only_layers and num_experts > 0 and (layer_idx + 1) % decoder_sparse_step == 0; otherwise a dense Qwen2MoeMLP with intermediate_size.",
+        "Qwen2MoeSparseMoeBlock: router gate.weight (num_experts, hidden), experts gate_up_proj (num_experts, 2*moe_intermediate_size, hidden) + down_proj (num_experts, hidden, moe_intermediate_size), one shared_expert = Qwen2MoeMLP(shared_expert_intermediate_size) (3 matrices), and shared_expert_gate = nn.Linear(hidden, 1, bias=False) applied with sigmoid.",
+        "head_dim = getattr(config, 'head_dim', hidden // heads) (no config field).",
+    ],
+    "qwen3": [
+        "qwen3/modeling_qwen3.py Qwen3Attention: q/k/v/o use bias=config.attention_bias (default False).",
+        "Qwen3Attention has q_norm and k_norm = Qwen3RMSNorm(head_dim): 2*head_dim parameters per layer (applied per head, shared over heads).",
+        "Qwen3Config.head_dim is a field with default 128 (NOT hidden_size // num_attention_heads): a qwen3 config without head_dim gets 128.",
+        "MLP gate/up/down bias=False.",
+    ],
+    "qwen3_moe": [
+        "qwen3_moe/modeling_qwen3_moe.py: attention as qwen3 (bias=config.attention_bias, q_norm/k_norm of size head_dim).",
+        "Qwen3MoeConfig has no head_dim field: the modelling uses getattr(config, 'head_dim', hidden // heads), so head_dim comes from the config.json key when present (Qwen3-30B-A3B sets 128 while hidden/heads = 64).",
+        "Qwen3MoeDecoderLayer uses the sparse block iff layer_idx not in mlp_only_layers and num_experts > 0 and (layer_idx+1) % decoder_sparse_step == 0, else Qwen3MoeMLP(intermediate_size).",
+        "Qwen3MoeSparseMoeBlock: experts (gate_up_proj, down_proj with moe_intermediate_size) + router gate.weight (num_experts, hidden); no shared expert. attribute_map num_experts->num_local_experts.",
+    ],
+    "gemma": [
+        "gemma/modeling_gemma.py GemmaAttention: q/k/v/o use bias=config.attention_bias (default False); head_dim = getattr(config, 'head_dim', hidden // heads) and GemmaConfig.head_dim defaults to 256.",
+        "GemmaMLP: gate/up/down bias=False with hidden_act gelu_pytorch_tanh (GeGLU).",
+        "GemmaTextScaledWordEmbedding multiplies embeddings by sqrt(hidden) (elementwise, no matmul); tie_word_embeddings defaults to True.",
+        "GemmaRMSNorm has a weight of size hidden (used as 1 + weight).",
+    ],
+    "deepseek_v2": [
+        "deepseek_v2/modeling_deepseek_v2.py DeepseekV2Attention (MLA): if q_lora_rank is None q_proj = Linear(hidden, heads*(qk_nope+qk_rope)) else q_a_proj = Linear(hidden, q_lora_rank, bias=attention_bias) + q_a_layernorm(q_lora_rank) + q_b_proj = Linear(q_lora_rank, heads*(qk_nope+qk_rope), bias=False).",
+        "kv_a_proj_with_mqa = Linear(hidden, kv_lora_rank + qk_rope_head_dim, bias=attention_bias), kv_a_layernorm(kv_lora_rank), kv_b_proj = Linear(kv_lora_rank, heads*(qk_nope+v_head_dim), bias=False), o_proj = Linear(heads*v_head_dim, hidden, bias=attention_bias).",
+        "Eager attention: scores use qk_head_dim = qk_nope + qk_rope (2*T*T*heads*qk_head_dim), context uses v_head_dim (2*T*T*heads*v_head_dim).",
+        "DeepseekV2DecoderLayer: mlp = DeepseekV2Moe if layer_idx >= first_k_dense_replace (default 0) else DeepseekV2MLP(intermediate_size); moe_layer_freq is not read.",
+        "DeepseekV2Moe: experts (n_routed_experts, attribute_map num_experts->n_routed_experts) with moe_intermediate_size, router gate.weight (n_routed_experts, hidden) fp32 without bias or correction buffer, shared_experts = DeepseekV2MLP(intermediate_size = moe_intermediate_size * n_shared_experts).",
+        "DeepseekV2MLP uses bias=config.mlp_bias (default False).",
+        "Routing keys: num_experts_per_tok defaults to None and must be set; topk_method 'greedy' (default) needs nothing else, 'group_limited_greedy' needs n_group and topk_group. routed_scaling_factor/norm_topk_prob do not change shapes.",
+        "DeepseekV2Config.__post_init__ sets head_dim = qk_rope_head_dim and qk_head_dim = qk_nope + qk_rope; num_key_value_heads defaults to num_attention_heads.",
+    ],
+    "deepseek_v3": [
+        "deepseek_v3/modeling_deepseek_v3.py DeepseekV3Attention: same MLA shapes as deepseek_v2 (q_a_proj and kv_a_proj_with_mqa and o_proj use bias=attention_bias; q_b_proj, q_proj and kv_b_proj never have a bias; q_proj only when q_lora_rank is None).",
+        "DeepseekV3DecoderLayer: mlp = DeepseekV3MoE if layer_idx >= first_k_dense_replace else DeepseekV3MLP(intermediate_size). moe_layer_freq is not read by transformers.",
+        "DeepseekV3MoE: experts gate_up_proj (n_routed_experts, 2*moe_intermediate_size, hidden) + down_proj (n_routed_experts, hidden, moe_intermediate_size); shared_experts = DeepseekV3MLP(intermediate_size = moe_intermediate_size * n_shared_experts), i.e. ONE MLP whose width is scaled by n_shared_experts.",
+        "DeepseekV3TopkRouter.weight is an fp32 nn.Parameter (n_routed_experts, hidden) and e_score_correction_bias is an nn.Buffer (persistent, in state_dict) of size n_routed_experts: it is NOT counted by parameters().",
+        "Routing uses n_group and topk_group (n_routed_experts must be divisible by n_group; top-2 per group is summed, so each group needs >= 2 experts) and num_experts_per_tok.",
+        "num_nextn_predict_layers (alias num_mtp_layers, default 1) is NOT instantiated by AutoModelForCausalLM.from_config: the MTP module is a separate MtpModel (modeling_layers.py) built only for generate(use_mtp=True); its layers are never in the causal LM's parameters. DeepseekV3PreTrainedModel._keys_to_ignore_on_load_unexpected drops model.layers.61.* from checkpoints.",
+        "An MtpLayer (modeling_layers.py) has enorm and hnorm (RMSNorm hidden), eh_proj = Linear(2*hidden, hidden, bias=False), one decoder layer built with first_k_dense_replace forced to 0 (always MoE), and a post_norm; embeddings and lm_head are shared with the main model.",
+        "tie_word_embeddings defaults to False; head_dim is set to qk_rope_head_dim by DeepseekV3Config.__post_init__ (not used for projection shapes).",
+    ],
+}
+
+
+def tiny_cases():
+    """Small synthetic models, real weights on CPU, each exercising one feature."""
+    cases = []
+
+    def add(name, description, config, seq_len=32, batch=1):
+        cases.append(
+            dict(name=name, description=description, config=config, seq_len=seq_len, batch=batch, method="cpu")
+        )
+
+    add(
+        "tiny-gpt2",
+        "GPT-2, 2 layers, n_embd 64, 4 heads, default n_inner (4*n_embd), tied lm_head, batch 2.",
+        {"model_type": "gpt2", "vocab_size": 256, "n_positions": 128, "n_embd": 64, "n_layer": 2, "n_head": 4},
+        seq_len=32,
+        batch=2,
+    )
+    add(
+        "tiny-gpt2-n-inner",
+        "nanoGPT-like GPT-2 with n_inner=160 (not 4*n_embd), activation gelu.",
+        {
+            "model_type": "gpt2",
+            "vocab_size": 320,
+            "n_positions": 64,
+            "n_embd": 48,
+            "n_layer": 3,
+            "n_head": 6,
+            "n_inner": 160,
+            "activation_function": "gelu",
+        },
+        seq_len=24,
+    )
+    add(
+        "tiny-llama-gqa",
+        "Llama GQA: 4 query heads, 2 kv heads, explicit head_dim 24 != hidden/heads (16), untied.",
+        {
+            "model_type": "llama",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 176,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 24,
+            "tie_word_embeddings": False,
+        },
+    )
+    add(
+        "tiny-llama-mqa",
+        "Llama MQA: 8 query heads, 1 kv head, head_dim = hidden/heads = 8.",
+        {
+            "model_type": "llama",
+            "vocab_size": 200,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 8,
+            "num_key_value_heads": 1,
+            "tie_word_embeddings": False,
+        },
+        seq_len=16,
+    )
+    add(
+        "tiny-llama-bias",
+        "Llama with attention_bias=true (q,k,v,o) and mlp_bias=true (gate,up,down), GQA 4/2.",
+        {
+            "model_type": "llama",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 160,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "attention_bias": True,
+            "mlp_bias": True,
+            "tie_word_embeddings": False,
+        },
+    )
+    add(
+        "tiny-llama-untied",
+        "Llama MHA, tie_word_embeddings=false (separate lm_head).",
+        {
+            "model_type": "llama",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 4,
+            "tie_word_embeddings": False,
+        },
+    )
+    add(
+        "tiny-llama-tied",
+        "Same as tiny-llama-untied but tie_word_embeddings=true (lm_head shares embed_tokens).",
+        {
+            "model_type": "llama",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 4,
+            "tie_word_embeddings": True,
+        },
+    )
+    add(
+        "tiny-mistral",
+        "Mistral GQA 4/2 with sliding_window 128 > seq_len 32.",
+        {
+            "model_type": "mistral",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 192,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "sliding_window": 128,
+        },
+    )
+    add(
+        "tiny-mixtral",
+        "Mixtral, 4 experts, top-2, GQA 4/2, every layer MoE.",
+        {
+            "model_type": "mixtral",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 96,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "num_local_experts": 4,
+            "num_experts_per_tok": 2,
+        },
+    )
+    add(
+        "tiny-qwen2",
+        "Qwen2 with hard-coded q/k/v bias (o_proj no bias), GQA 4/2, tied embeddings.",
+        {
+            "model_type": "qwen2",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 144,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "tie_word_embeddings": True,
+        },
+    )
+    add(
+        "tiny-qwen2-moe",
+        "Qwen2-MoE, 6 layers, decoder_sparse_step=2, mlp_only_layers=[0,3]: MoE layers are 1 and 5; "
+        "layers 0,2,3,4 dense. 8 experts top-2, shared expert 80 wide with sigmoid gate, qkv_bias.",
+        {
+            "model_type": "qwen2_moe",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 112,
+            "num_hidden_layers": 6,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "num_experts": 8,
+            "num_experts_per_tok": 2,
+            "moe_intermediate_size": 40,
+            "shared_expert_intermediate_size": 80,
+            "decoder_sparse_step": 2,
+            "mlp_only_layers": [0, 3],
+        },
+    )
+    add(
+        "tiny-qwen3",
+        "Qwen3 with q_norm/k_norm, explicit head_dim 32 (hidden/heads = 16), GQA 4/2.",
+        {
+            "model_type": "qwen3",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 32,
+            "tie_word_embeddings": False,
+        },
+    )
+    add(
+        "tiny-qwen3-moe",
+        "Qwen3-MoE, 3 layers, mlp_only_layers=[1] (dense middle layer), 8 experts top-2, head_dim 32 explicit.",
+        {
+            "model_type": "qwen3_moe",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 3,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 32,
+            "num_experts": 8,
+            "num_experts_per_tok": 2,
+            "moe_intermediate_size": 48,
+            "decoder_sparse_step": 1,
+            "mlp_only_layers": [1],
+        },
+    )
+    add(
+        "tiny-gemma",
+        "Gemma GeGLU, head_dim 32 = 2*hidden/heads, MQA (1 kv head), tied embeddings.",
+        {
+            "model_type": "gemma",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 192,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 1,
+            "head_dim": 32,
+        },
+    )
+    dsv3 = {
+        "model_type": "deepseek_v3",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 160,
+        "moe_intermediate_size": 24,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 4,
+        "q_lora_rank": 32,
+        "kv_lora_rank": 16,
+        "qk_nope_head_dim": 16,
+        "qk_rope_head_dim": 8,
+        "v_head_dim": 12,
+        "n_routed_experts": 8,
+        "num_experts_per_tok": 2,
+        "n_group": 4,
+        "topk_group": 2,
+        "n_shared_experts": 1,
+        "first_k_dense_replace": 1,
+        "num_nextn_predict_layers": 1,
+    }
+    add(
+        "tiny-deepseek-v3",
+        "DeepSeek-V3 MLA with q_lora_rank 32, kv_lora_rank 16, qk_nope 16, qk_rope 8, v_head_dim 12; "
+        "first_k_dense_replace=1 (layer 0 dense), 8 routed experts top-2 in 4 groups (topk_group 2), "
+        "1 shared expert. e_score_correction_bias is a buffer.",
+        dsv3,
+    )
+    d = copy.deepcopy(dsv3)
+    d["q_lora_rank"] = None
+    d["n_shared_experts"] = 2
+    add(
+        "tiny-deepseek-v3-no-q-lora",
+        "DeepSeek-V3 with q_lora_rank null (plain q_proj) and n_shared_experts=2 "
+        "(shared MLP width 2*moe_intermediate_size).",
+        d,
+    )
+    d = copy.deepcopy(dsv3)
+    d["num_nextn_predict_layers"] = 2
+    add(
+        "tiny-deepseek-v3-mtp",
+        "DeepSeek-V3 with num_nextn_predict_layers=2: AutoModelForCausalLM does not build MTP layers, so "
+        "params/flops equal tiny-deepseek-v3; params.mtp_module_not_counted holds the size of the separate "
+        "transformers MtpModel for reference.",
+        d,
+    )
+    add(
+        "tiny-deepseek-v2",
+        "DeepSeek-V2 MLA (q_lora_rank 32) + MoE: first_k_dense_replace=1, 8 routed experts, "
+        "num_experts_per_tok 2 (required, default None), topk_method greedy, n_shared_experts 2.",
+        {
+            "model_type": "deepseek_v2",
+            "vocab_size": 256,
+            "hidden_size": 64,
+            "intermediate_size": 160,
+            "moe_intermediate_size": 24,
+            "num_hidden_layers": 3,
+            "num_attention_heads": 4,
+            "q_lora_rank": 32,
+            "kv_lora_rank": 16,
+            "qk_nope_head_dim": 16,
+            "qk_rope_head_dim": 8,
+            "v_head_dim": 12,
+            "n_routed_experts": 8,
+            "num_experts_per_tok": 2,
+            "n_shared_experts": 2,
+            "first_k_dense_replace": 1,
+            "topk_method": "greedy",
+        },
+    )
+    return cases
+
+
+# Presets from configs/models: name -> (seq_len for FLOPs or None, reduced-layer overrides or None)
+DENSE_FLOP_PRESETS = {"gpt2": 1024}
+DEFAULT_DENSE_T = 2048
+# MoE presets: FLOPs measured on a layer-reduced CPU copy (bf16 weights) with these overrides.
+MOE_REDUCED = {
+    "mixtral-8x7b": {"num_hidden_layers": 1},
+    "qwen3-30b-a3b": {"num_hidden_layers": 1},
+    # The full 256-expert layer (11.3B parameters) does not fit in 24 GiB with gradients: keep
+    # every width but use one MoE layer with 16 routed experts (8 groups of 2, topk_group 4,
+    # so the 8 chosen experts are exactly the 4 chosen groups).
+    "deepseek-v3": {"num_hidden_layers": 1, "first_k_dense_replace": 0, "n_routed_experts": 16},
+}
+MOE_REDUCED_T = 16
+
+
+def is_moe(cfg: dict) -> bool:
+    return any(
+        k in cfg and cfg[k]
+        for k in ("num_local_experts", "num_experts", "n_routed_experts")
+    )
+
+
+def preset_cases():
+    cases = []
+    for path in sorted(glob.glob(os.path.join(PRESET_DIR, "*.json"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        with open(path) as f:
+            cfg = json.load(f)
+        moe = is_moe(cfg)
+        cases.append(
+            dict(
+                name=name,
+                description=f"Preset configs/models/{name}.json, built on the meta device."
+                + ("" if moe else " FLOPs from a meta-device forward/backward."),
+                config=cfg,
+                seq_len=None if moe else DENSE_FLOP_PRESETS.get(name, DEFAULT_DENSE_T),
+                batch=1,
+                method="meta",
+            )
+        )
+        if moe and name in MOE_REDUCED:
+            red = copy.deepcopy(cfg)
+            red.update(MOE_REDUCED[name])
+            cases.append(
+                dict(
+                    name=f"{name}-{red['num_hidden_layers']}layer"
+                    + (f"-{red['n_routed_experts']}experts" if "n_routed_experts" in MOE_REDUCED[name] else ""),
+                    description=f"configs/models/{name}.json with {MOE_REDUCED[name]} (real widths), "
+                    "real bfloat16 weights on CPU so that MoE routing runs.",
+                    config=red,
+                    seq_len=MOE_REDUCED_T,
+                    batch=1,
+                    method="cpu",
+                    dtype="bfloat16",
+                )
+            )
+    return cases
+
+
+def make_config(cfg: dict):
+    d = copy.deepcopy(cfg)
+    model_type = d.pop("model_type")
+    return AutoConfig.for_model(model_type, **d)
+
+
+def build_model(cfg: dict, method: str, dtype=torch.float32):
+    config = make_config(cfg)
+    kwargs = dict(attn_implementation="eager", experts_implementation="eager", dtype=dtype)
+    if method == "meta":
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, **kwargs)
+    else:
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(config, **kwargs)
+    model.eval()
+    return model
+
+
+LAYER_RE = re.compile(r"(^|\.)(layers|h)\.\d+\.")
+
+
+def group_name(name: str) -> str:
+    return LAYER_RE.sub(r"\1\2.*.", name)
+
+
+def count_params(model):
+    by = OrderedDict()
+    total = 0
+    for name, p in model.named_parameters():
+        n = p.numel()
+        total += n
+        k = group_name(name)
+        by[k] = by.get(k, 0) + n
+    assert total == sum(p.numel() for p in model.parameters())
+    param_names = {n for n, _ in model.named_parameters(remove_duplicate=False)}
+    state = set(model.state_dict().keys())
+    buffers = OrderedDict()
+    for name, b in model.named_buffers():
+        if name in state and name not in param_names:
+            k = group_name(name)
+            buffers[k] = buffers.get(k, 0) + b.numel()
+    return total, by, buffers
+
+
+def moe_info(model, cfg):
+    """Number of MoE layers, top_k, hidden, moe intermediate (from the built modules)."""
+    n_moe = 0
+    inter = None
+    for name, mod in model.named_modules():
+        if name.endswith(".mlp.experts"):
+            n_moe += 1
+            inter = mod.down_proj.shape[-1]
+    if not n_moe:
+        return 0, None, None, None
+    config = model.config
+    return n_moe, config.num_experts_per_tok, config.hidden_size, inter
+
+
+def measure_flops(model, cfg, seq_len, batch, device):
+    vocab = model.config.vocab_size
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, vocab, (batch, seq_len), generator=g)
+    # An explicit all-ones 2-D attention mask: without it transformers' mask code inspects
+    # position_ids with a data-dependent .item(), which the meta device cannot run. The mask
+    # values do not change any matmul FLOP.
+    mask = torch.ones(batch, seq_len, dtype=torch.long)
+    if device == "meta":
+        ids = ids.to("meta")
+        mask = mask.to("meta")
+
+    def totals(counter):
+        counts = counter.get_flop_counts()
+        glob_counts = counts.get("Global", {})
+        by_op = OrderedDict(sorted((str(k), int(v)) for k, v in glob_counts.items()))
+        experts = 0
+        for mod_name, ops in counts.items():
+            if mod_name.endswith(".mlp.experts"):
+                experts += sum(int(v) for v in ops.values())
+        return int(counter.get_total_flops()), by_op, experts
+
+    with torch.no_grad():
+        fc = FlopCounterMode(display=False)
+        with fc:
+            model(input_ids=ids, attention_mask=mask, use_cache=False)
+    fwd, fwd_by_op, fwd_exp = totals(fc)
+    # (per-module attribution of backward FLOPs by FlopCounterMode is not reliable for the
+    # expert loop, so only the forward expert FLOPs are compared; totals are exact.)
+
+    model.zero_grad(set_to_none=True)
+    fc = FlopCounterMode(display=False)
+    with fc:
+        out = model(input_ids=ids, attention_mask=mask, labels=ids, use_cache=False)
+        out.loss.backward()
+    fb, fb_by_op, _ = totals(fc)
+    model.zero_grad(set_to_none=True)
+
+    res = OrderedDict(
+        forward=fwd,
+        forward_backward=fb,
+        by_op=fwd_by_op,
+        by_op_forward_backward=fb_by_op,
+        loss="model causal-LM loss (labels=input_ids): shift + cross_entropy, no matmul",
+    )
+    n_moe, top_k, hidden, inter = moe_info(model, cfg)
+    if n_moe:
+        expected = n_moe * batch * seq_len * top_k * 3 * 2 * hidden * inter
+        res["experts"] = OrderedDict(
+            moe_layers=n_moe,
+            top_k=top_k,
+            hidden=hidden,
+            moe_intermediate=inter,
+            measured_forward=fwd_exp,
+            expected_forward=expected,
+            formula="moe_layers * batch * seq_len * top_k * 3 * 2 * hidden * moe_intermediate",
+        )
+        if fwd_exp != expected:
+            print(f"  WARNING expert flops {fwd_exp} != expected {expected}", file=sys.stderr)
+    return res
+
+
+def mtp_params(model, n):
+    try:
+        from transformers.modeling_layers import MtpModel
+    except Exception as e:  # pragma: no cover
+        return {"error": repr(e)}
+    try:
+        mtp = MtpModel(model, n)
+        own = {id(p) for p in model.parameters()}
+        extra = [(nm, p) for nm, p in mtp.named_parameters() if id(p) not in own]
+        by = OrderedDict()
+        for nm, p in extra:
+            k = group_name(nm)
+            by[k] = by.get(k, 0) + p.numel()
+        return OrderedDict(
+            total=sum(p.numel() for _, p in extra),
+            by_module=by,
+            note="transformers.modeling_layers.MtpModel(main_model, num_nextn_predict_layers); "
+            "shared embed_tokens/lm_head excluded. Not part of AutoModelForCausalLM.parameters().",
+        )
+    except Exception as e:
+        return {"error": repr(e)}
+
+
+def run_case(case):
+    name = case["name"]
+    cfg = case["config"]
+    method = case["method"]
+    dtype = getattr(torch, case.get("dtype", "float32"))
+    t0 = time.time()
+    model = build_model(cfg, method, dtype)
+    total, by, buffers = count_params(model)
+    params = OrderedDict(total=total, by_module=by)
+    if buffers:
+        params["buffers_not_counted"] = buffers
+    if cfg.get("model_type") == "deepseek_v3" and cfg.get("num_nextn_predict_layers", 0):
+        if method == "cpu":
+            params["mtp_module_not_counted"] = mtp_params(model, cfg["num_nextn_predict_layers"])
+    flops = None
+    flops_error = None
+    if case.get("seq_len"):
+        try:
+            flops = measure_flops(model, cfg, case["seq_len"], case["batch"], method)
+        except Exception as e:
+            flops_error = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+            print(f"  flops failed: {flops_error}", file=sys.stderr)
+    fixture = OrderedDict(
+        case=name,
+        description=case["description"],
+        config=cfg,
+        seq_len=case.get("seq_len") if flops else None,
+        batch=case["batch"] if flops else None,
+        params=params,
+        flops=flops,
+        method=method,
+        dtype=str(dtype).replace("torch.", ""),
+        attn_implementation="eager",
+        experts_implementation="eager",
+        model_class=type(model).__name__,
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+    )
+    if flops_error:
+        fixture["flops_error"] = flops_error
+    path = os.path.join(OUT_DIR, f"{name}.json")
+    with open(path, "w") as f:
+        json.dump(fixture, f, indent=2)
+        f.write("\n")
+    fb = flops["forward_backward"] if flops else None
+    fw = flops["forward"] if flops else None
+    ratio = (fb / fw) if flops else None
+    print(f"{name}: params={total} fwd={fw} fwd+bwd={fb} ratio={ratio} ({time.time() - t0:.1f}s)")
+    del model
+    return fixture
+
+
+def write_defaults():
+    out = OrderedDict()
+    for mt in MODEL_TYPES:
+        out[mt] = AutoConfig.for_model(mt).to_dict()
+    doc = OrderedDict(
+        description="AutoConfig.for_model(model_type).to_dict() for each model_type (transformers defaults), "
+        "plus notes on which config attributes the modelling code reads for shapes.",
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+        defaults=out,
+        notes=NOTES,
+    )
+    with open(os.path.join(OUT_DIR, "transformers_defaults.json"), "w") as f:
+        json.dump(doc, f, indent=2, default=str)
+        f.write("\n")
+
+
+def main(argv):
+    os.makedirs(OUT_DIR, exist_ok=True)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    cases = tiny_cases() + preset_cases()
+    if "--list" in argv:
+        for c in cases:
+            print(c["name"])
+        return
+    wanted = [a for a in argv if not a.startswith("-")]
+    if not wanted or "transformers_defaults" in wanted:
+        write_defaults()
+    for c in cases:
+        if wanted and c["name"] not in wanted:
+            continue
+        run_case(c)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
