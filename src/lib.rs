@@ -5,8 +5,11 @@
 pub mod accounting;
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod ingest;
+pub mod landing;
 pub mod metrics;
 pub mod model_config;
+pub mod simulate;
 pub mod state;
 pub mod units;

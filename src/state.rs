@@ -204,7 +204,14 @@ impl Run {
     pub fn observe(&mut self, stream_name: &str, observation: &Observation, now: f64) {
         let multiplier = self.multiplier();
         let run_epoch = self.restart_epoch;
-        let stream = self.streams.entry(stream_name.to_string()).or_default();
+        // Looked up before inserting, so that the common case allocates nothing.
+        if !self.streams.contains_key(stream_name) {
+            self.streams
+                .insert(stream_name.to_string(), Stream::default());
+        }
+        let Some(stream) = self.streams.get_mut(stream_name) else {
+            return;
+        };
 
         // A step counter that goes backwards is a trainer restart: forget the baselines
         // (a cumulative count or clock from before the restart means nothing now).

@@ -2,8 +2,10 @@
 
 mod args;
 mod calc;
+mod demo;
 mod gpus;
 mod models;
+pub mod serve;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,10 @@ pub enum Command {
     Gpus(gpus::GpusArgs),
     /// List the bundled model presets.
     Models(models::ModelsArgs),
+    /// Run the exporter: tail training logs, accept pushes, serve /metrics.
+    Serve(Box<serve::ServeArgs>),
+    /// Run the exporter on a built-in simulated training run (no GPU or trainer needed).
+    Demo(demo::DemoArgs),
 }
 
 /// Parses the process arguments and runs the chosen subcommand.
@@ -36,5 +42,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Calc(args) => calc::run(&args),
         Command::Gpus(args) => gpus::run(&args),
         Command::Models(args) => models::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Demo(args) => demo::run(&args),
     }
 }

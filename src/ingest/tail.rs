@@ -60,9 +60,9 @@
 //! - `watch_paths_are_parents_and_glob_prefixes`: what [`Tailer::watch_paths`] gives the
 //!   watcher.
 //!
-//! Rotation is reported as [`TailEvent::Rotated`] when one poll finds the path naming a
-//! different file than the one followed; a path that was gone at an earlier poll and comes back
-//! is just [`TailEvent::Opened`] at offset 0. The offsets in [`Tailer::positions`] never point
+//! Rotation is reported as [`TailEvent::Rotated`] whenever a path that named a followed file
+//! names a new one: found by one poll (rename, then create), or after the path was gone for a
+//! while (delete, then create); the new file is read from offset 0. The offsets in [`Tailer::positions`] never point
 //! inside a line. Files are identified by device and inode, so this module is for Unix.
 //!
 //! Known limits: lines written to an old file after a poll found it quiet are not read (the
@@ -163,6 +163,9 @@ pub struct Tailer {
     /// The one read buffer, reused for every file and every poll.
     buffer: Vec<u8>,
     bytes_read_total: u64,
+    /// Every path that has named a followed file: when one of them names a new file after
+    /// being empty for a while (delete, then create), that is a rotation too.
+    known_paths: HashSet<PathBuf>,
 }
 
 enum Pattern {
@@ -247,6 +250,7 @@ impl Tailer {
             polled: false,
             buffer: Vec::new(),
             bytes_read_total: 0,
+            known_paths: HashSet::new(),
         }
     }
 
@@ -315,8 +319,9 @@ impl Tailer {
                 self.read_current(path, metadata.len(), sink);
             } else if !followed.contains(&FileId::of(metadata)) {
                 // (A file already followed under another name is not followed twice.)
-                let rotated = changes.rotated.contains(path);
+                let rotated = changes.rotated.contains(path) || self.known_paths.contains(path);
                 if let Some(size) = self.open(path, first_poll, rotated, sink) {
+                    self.known_paths.insert(path.clone());
                     followed.extend(self.current(path).map(|open| open.id));
                     self.read_current(path, size, sink);
                 }

@@ -1,8 +1,11 @@
-//! Checks of the Grafana dashboard that users import: its identity, template variables, units, data source and the metric names its queries use, against the exporter's metric contract.
+//! Checks of what users import and deploy: the Grafana dashboard (identity, template variables, units, data source, and the metric names its queries use against the exporter's metric contract) and the PrometheusRule copy of the rule file.
 //!
 //! The PromQL here is read by a small lexer that only tells metric names,
 //! label matchers and range windows apart; evaluating the queries is left to
 //! `.ci/check-deploy` (promtool) and to the tests that run a real Prometheus.
+//! YAML is compared as text, since the PrometheusRule is generated from the
+//! plain rule file by indenting it; `.ci/check-deploy` also compares the two
+//! parsed.
 
 use std::path::PathBuf;
 
@@ -64,12 +67,15 @@ const CONTRACT_METRICS: &[&str] = &[
 /// 24h); short fixed ones break when the scrape interval changes.
 const LONG_WINDOW_SECONDS: u64 = 3600;
 
+/// A file of the repository, by its path from the repository root.
+fn read(relative_path: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative_path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
 fn dashboard() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("grafana/dashboards/training-efficiency.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    let path = "grafana/dashboards/training-efficiency.json";
+    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
 }
 
 /// The panels that show data: every panel but the rows that group them.
@@ -668,4 +674,57 @@ fn panel_ids_are_unique() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), count, "panel ids repeat");
+}
+
+// ---------------------------------------------------------------------------
+// The PrometheusRule.
+
+/// The lines from the first one equal to `start` to the end.
+fn lines_from<'a>(text: &'a str, start: &str, file: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines
+        .iter()
+        .position(|line| *line == start)
+        .unwrap_or_else(|| panic!("{file} has no line {start:?}"));
+    lines[first..].to_vec()
+}
+
+#[test]
+fn prometheusrule_carries_the_plain_rule_groups_verbatim() {
+    let plain_file = "deploy/prometheus/rules/mfu-exporter.rules.yml";
+    let operator_file = "deploy/prometheus/prometheusrule.yaml";
+    let plain = read(plain_file);
+    let operator = read(operator_file);
+    // spec.groups is the plain file's `groups:` block indented by two spaces.
+    let expected: Vec<String> = lines_from(&plain, "groups:", plain_file)
+        .into_iter()
+        .map(|line| {
+            if line.is_empty() {
+                String::new()
+            } else {
+                format!("  {line}")
+            }
+        })
+        .collect();
+    let got = lines_from(&operator, "  groups:", operator_file);
+    for (number, (got, expected)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(
+            got, expected,
+            "{operator_file} differs from {plain_file} at line {} of the groups; regenerate it as its header says",
+            number + 1
+        );
+    }
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{operator_file} and {plain_file} hold groups of different lengths"
+    );
+    assert!(
+        operator.contains("\nkind: PrometheusRule\n"),
+        "{operator_file} is a PrometheusRule"
+    );
+    assert!(
+        operator.contains("\napiVersion: monitoring.coreos.com/v1\n"),
+        "{operator_file} apiVersion"
+    );
 }

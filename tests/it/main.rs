@@ -2,4 +2,5 @@
 
 mod calc;
 mod reference;
+mod serve;
 mod support;

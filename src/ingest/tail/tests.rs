@@ -468,13 +468,18 @@ fn delete_and_recreate() {
     assert_eq!(logs.poll(&mut tailer), NOTHING);
     assert_eq!(open_handles(&tailer, &logs.path("train.log")), 1);
 
-    // Deleted, polled while gone, and created again later: simply a new file.
+    // Deleted, polled while gone, and created again later: the path names a new file,
+    // which counts as a rotation too; the new file is read from its first byte.
     logs.remove("train.log");
     assert_eq!(logs.poll(&mut tailer), NOTHING);
     logs.write("train.log", "4\n");
     assert_eq!(
         logs.poll(&mut tailer),
-        ["train.log: opened at 0", "train.log: 4"]
+        [
+            "train.log: rotated",
+            "train.log: opened at 0",
+            "train.log: 4"
+        ]
     );
 }
 

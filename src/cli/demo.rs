@@ -1,0 +1,87 @@
+//! `mfu-exporter demo`: the exporter on a built-in simulated training run, so that a new
+//! user sees live MFU within seconds with nothing else installed.
+//!
+//! A simulated trainer (Llama-3-8B on 8 × H100, with warm-up, noise, a slowdown and
+//! checkpoint pauses) writes a JSON-lines log into a temporary directory, and the
+//! exporter tails it exactly as it tails a real one.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::config::{self, FileConfig, FlagConfig};
+use crate::ingest::tail::ReadFrom;
+use crate::simulate::{self, TrainingProfile};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = config::DEFAULT_LISTEN_ADDRESS)]
+    pub listen_address: String,
+    /// How much faster than real time the simulated trainer runs.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub speed: f64,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
+    pub log_level: String,
+}
+
+/// The demo's job: Llama-3-8B at 8192 tokens per sequence on 8 H100 SXM in bf16.
+const MODEL: &str = "llama-3-8b";
+const GPU: &str = "h100-sxm";
+const GPUS: u64 = 8;
+const SEQ_LEN: u64 = 8192;
+
+pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let directory = std::env::temp_dir().join(format!("mfu-exporter-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&directory)?;
+    let log = directory.join("train.jsonl");
+    let flags = FlagConfig {
+        model: Some(MODEL.into()),
+        seq_len: Some(SEQ_LEN),
+        gpu: Some(GPU.into()),
+        gpus: Some(GPUS),
+        listen_address: Some(args.listen_address.clone()),
+        log_level: Some(args.log_level.clone()),
+        tail_paths: vec![log.to_string_lossy().into_owned()],
+        tail_run: Some("demo".into()),
+        tail_read_from: Some(ReadFrom::Beginning),
+        ..FlagConfig::default()
+    };
+    let config = config::resolve(FileConfig::default(), flags)?;
+
+    // The simulated trainer reports its own MFU the way nanoGPT does (6N per token).
+    let profile = TrainingProfile {
+        peak_flops: config.spec.hardware.peak_flops(),
+        flops_per_token: 6.0 * config.spec.accounting.params.matmul_active as f64,
+        ..TrainingProfile::default()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let trainer = {
+        let stop = Arc::clone(&stop);
+        let log = log.clone();
+        let speed = args.speed;
+        std::thread::Builder::new()
+            .name("simulated-trainer".into())
+            .spawn(move || {
+                if let Err(error) = simulate::run_to_file(&log, profile, 42, speed, &stop) {
+                    tracing::error!(%error, "the simulated trainer stopped");
+                }
+            })?
+    };
+    let log_display = log.display().to_string();
+    let result = super::serve::run_daemon(config, |address| {
+        let port = address.port();
+        eprintln!(
+            "\nmfu-exporter demo: a simulated Llama-3-8B run on {GPUS} × H100 is writing {log_display}\n\
+             \n  live page:   http://127.0.0.1:{port}/\n  metrics:     http://127.0.0.1:{port}/metrics\n\
+             \nPress Ctrl-C to stop.\n"
+        );
+    });
+    stop.store(true, Ordering::Relaxed);
+    let _ = trainer.join();
+    let _ = std::fs::remove_dir_all(&directory);
+    result
+}

@@ -1,0 +1,495 @@
+//! `mfu-exporter serve`: the sidecar daemon. This is the one place that wires the
+//! modules together: config → state ← tailer thread, state → metrics ← HTTP.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use tokio::sync::watch;
+
+use super::args::{HardwareArgs, ModelArgs};
+use crate::config::{self, FileConfig, FlagConfig, ServeConfig, TailConfig};
+use crate::http::{self, Backend, HttpOptions, PushRejection};
+use crate::ingest::push::parse_push;
+use crate::ingest::schema::{parse_line, LineOutcome, Observation};
+use crate::ingest::tail::{
+    Positions, ReadFrom, TailEvent, TailOptions, Tailer, Wakeups, DEFAULT_POLL_INTERVAL,
+};
+use crate::metrics::SelfMetrics;
+use crate::state::{State, StateOptions, ThroughputScope};
+use crate::{landing, metrics};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML config file; flags override what it says.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub hardware: HardwareArgs,
+    /// Address to listen on for /metrics and pushes [default: 0.0.0.0:10077].
+    #[arg(long = "web.listen-address", value_name = "ADDRESS")]
+    pub listen_address: Option<String>,
+    /// Path under which to expose metrics [default: /metrics].
+    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    pub telemetry_path: Option<String>,
+    /// Log level: error, warn, info, debug or trace [default: info].
+    #[arg(long = "log.level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// A JSON-lines training log to tail: a path or a glob (repeatable; one run).
+    #[arg(long = "tail.path", value_name = "PATH|GLOB")]
+    pub tail_paths: Vec<String>,
+    /// Run name of the --tail.path logs [default: default].
+    #[arg(long = "tail.run", value_name = "NAME")]
+    pub tail_run: Option<String>,
+    /// Where to start in logs that exist at start-up without a saved position [default: end].
+    #[arg(long = "tail.read-from", value_enum, value_name = "WHERE")]
+    pub tail_read_from: Option<ReadFromArg>,
+    /// What the logged throughput covers [default: global].
+    #[arg(long = "tail.throughput-scope", value_enum, value_name = "SCOPE")]
+    pub tail_scope: Option<ScopeArg>,
+    /// Poll logs once a second instead of using file-system events (NFS and other
+    /// file systems without events).
+    #[arg(long = "tail.poll")]
+    pub tail_poll: bool,
+    /// File that keeps each log's read position across restarts (written atomically).
+    #[arg(long = "state-file", value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
+    /// A run without new data for this long is stale: its rate gauges disappear [default: 5m].
+    #[arg(long = "stale-after", value_name = "DURATION")]
+    pub stale_after: Option<String>,
+    /// File holding the bearer token pushes must present.
+    #[arg(long = "push.token-file", value_name = "FILE")]
+    pub push_token_file: Option<PathBuf>,
+    /// Accept pushes without a token from non-loopback clients.
+    #[arg(long = "push.allow-remote")]
+    pub push_allow_remote: bool,
+    /// Largest push body accepted, in bytes [default: 1048576].
+    #[arg(long = "push.max-body-bytes", value_name = "BYTES")]
+    pub push_max_body_bytes: Option<u64>,
+    /// A pushed run expires after this long without pushes [default: 1h].
+    #[arg(long = "push.expire-after", value_name = "DURATION")]
+    pub push_expire_after: Option<String>,
+    /// Most pushed runs at once; a push that would create another gets 429 [default: 100].
+    #[arg(long = "push.max-runs", value_name = "N")]
+    pub push_max_runs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReadFromArg {
+    Beginning,
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    Global,
+    PerGpu,
+    PerFile,
+}
+
+impl ServeArgs {
+    fn flags(&self) -> FlagConfig {
+        FlagConfig {
+            model: self.model.model.clone(),
+            seq_len: self.model.seq_len,
+            attention: self.model.attention.map(Into::into),
+            recompute: self.model.recompute.map(Into::into),
+            mtp: self.model.mtp,
+            gpu: self.hardware.gpu.clone(),
+            dtype: self.hardware.dtype.clone(),
+            gpus: self.hardware.gpus,
+            peak_tflops: self.hardware.peak_tflops,
+            listen_address: self.listen_address.clone(),
+            telemetry_path: self.telemetry_path.clone(),
+            log_level: self.log_level.clone(),
+            tail_paths: self.tail_paths.clone(),
+            tail_run: self.tail_run.clone(),
+            tail_read_from: self.tail_read_from.map(|r| match r {
+                ReadFromArg::Beginning => ReadFrom::Beginning,
+                ReadFromArg::End => ReadFrom::End,
+            }),
+            tail_scope: self.tail_scope.map(|s| match s {
+                ScopeArg::Global => ThroughputScope::Global,
+                ScopeArg::PerGpu => ThroughputScope::PerGpu,
+                ScopeArg::PerFile => ThroughputScope::PerFile,
+            }),
+            tail_poll: self.tail_poll,
+            state_file: self.state_file.clone(),
+            stale_after: self.stale_after.clone(),
+            push_token_file: self.push_token_file.clone(),
+            push_allow_remote: self.push_allow_remote,
+            push_max_body_bytes: self.push_max_body_bytes,
+            push_expire_after: self.push_expire_after.clone(),
+            push_max_runs: self.push_max_runs,
+        }
+    }
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let file = match &args.config {
+        Some(path) => config::read_file(path)?,
+        None => FileConfig::default(),
+    };
+    let config = config::resolve(file, args.flags())?;
+    run_daemon(config, |_| {})
+}
+
+/// Seconds since the Unix epoch by the exporter's clock.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The daemon's shared parts, as the HTTP layer and the tailer thread see them.
+pub struct Daemon {
+    state: Mutex<State>,
+    metrics: SelfMetrics,
+    telemetry_path: String,
+}
+
+impl Daemon {
+    /// A poisoned lock only means another thread panicked mid-update; the counters are
+    /// still the best data there is, so keep serving them.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Backend for Daemon {
+    fn render_metrics(&self) -> String {
+        let now = unix_now();
+        let mut state = self.state();
+        state.expire(now);
+        metrics::render(&state, now, &self.metrics)
+    }
+
+    fn landing_page(&self) -> String {
+        let now = unix_now();
+        let mut state = self.state();
+        state.expire(now);
+        landing::render(&state, now, &self.telemetry_path)
+    }
+
+    fn push(&self, body: &[u8]) -> Result<usize, PushRejection> {
+        let samples = parse_push(body).map_err(|e| PushRejection::BadRequest(e.to_string()))?;
+        let samples: Vec<(String, Observation)> = samples
+            .into_iter()
+            .map(|s| (s.run, s.observation))
+            .collect();
+        self.state()
+            .observe_push(&samples, unix_now())
+            .map_err(|e| PushRejection::TooManyRuns(e.to_string()))?;
+        Ok(samples.len())
+    }
+
+    fn count_push_response(&self, code: u16) {
+        self.metrics.count_push_response(code);
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::new(format!("mfu_exporter={level},warn"));
+    // A second initialisation (tests, demo after serve) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. `on_listening` gets the bound address.
+pub fn run_daemon(
+    config: ServeConfig,
+    on_listening: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<ExitCode> {
+    init_logging(&config.log_level);
+    let self_metrics = SelfMetrics::new().context("registering the exporter's own metrics")?;
+    let mut state = State::new(StateOptions {
+        stale_after_seconds: config.stale_after.as_secs_f64(),
+        push_expire_after_seconds: config.push.expire_after.as_secs_f64(),
+        push_max_runs: config.push.max_runs,
+        push_spec: Arc::clone(&config.spec),
+    });
+    for tail in &config.tails {
+        state.add_tail_run(&tail.run, tail.scope, Arc::clone(&config.spec));
+    }
+    let daemon = Arc::new(Daemon {
+        state: Mutex::new(state),
+        metrics: self_metrics,
+        telemetry_path: config.telemetry_path.clone(),
+    });
+    let options = Arc::new(HttpOptions {
+        telemetry_path: config.telemetry_path.clone(),
+        max_body_bytes: config.push.max_body_bytes,
+        push_token: config.push.token.clone(),
+        allow_remote_push: config.push.allow_remote,
+        request_timeout: Duration::from_secs(10),
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(config.listen_address))
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; choose another --web.listen-address",
+                config.listen_address
+            )
+        })?;
+    let address = listener.local_addr().context("reading the bound address")?;
+
+    let (stop_sender, stop_receiver) = watch::channel(false);
+    let tailer = if config.tails.is_empty() {
+        tracing::info!("no log to tail: accepting pushes only");
+        None
+    } else {
+        let daemon = Arc::clone(&daemon);
+        let tails = config.tails.clone();
+        let state_file = config.state_file.clone();
+        let (primed_sender, primed) = std::sync::mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("tail".into())
+            .spawn(move || tail_thread(tails, state_file, daemon, stop_receiver, primed_sender))
+            .context("starting the tailer thread")?;
+        // The first poll decides which files existed at start-up (read from
+        // --tail.read-from) and which appear later (read from their first byte); announce
+        // the daemon only after it, so that "listening" means the logs are followed.
+        let _ = primed.recv_timeout(Duration::from_secs(10));
+        Some(handle)
+    };
+
+    tracing::info!(
+        %address,
+        model = %config.spec.model_name,
+        gpu = %config.spec.hardware.gpu_label,
+        gpus = config.spec.hardware.gpus,
+        dtype = %config.spec.hardware.dtype,
+        "listening"
+    );
+    on_listening(address);
+    let backend: Arc<dyn Backend> = daemon;
+    runtime
+        .block_on(http::serve(listener, backend, options, shutdown_signal()))
+        .context("serving HTTP")?;
+    // Stop the tailer after HTTP, so that it reads what is on disk and saves positions.
+    let _ = stop_sender.send(true);
+    if let Some(handle) = tailer {
+        if handle.join().is_err() {
+            tracing::error!("the tailer thread panicked");
+        }
+    }
+    tracing::info!("shut down");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down");
+}
+
+/// One tailed run.
+struct Source {
+    config: TailConfig,
+    tailer: Tailer,
+    bytes_seen: u64,
+}
+
+/// How many observations are applied under one lock, so that a long catch-up neither
+/// holds the lock for seconds nor buffers the whole backlog.
+const BATCH: usize = 4096;
+/// Least time between two saves of the positions file while data is flowing.
+const SAVE_INTERVAL: Duration = Duration::from_secs(1);
+
+fn tail_thread(
+    tails: Vec<TailConfig>,
+    state_file: Option<PathBuf>,
+    daemon: Arc<Daemon>,
+    mut stop: watch::Receiver<bool>,
+    primed: std::sync::mpsc::Sender<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the tailer's runtime: logs are not read");
+            return;
+        }
+    };
+    let saved = match state_file.as_deref().map(Positions::load) {
+        None => Positions::default(),
+        Some(Ok(positions)) => positions,
+        Some(Err(error)) => {
+            tracing::warn!(%error, "starting without saved positions");
+            Positions::default()
+        }
+    };
+    let poll_only = tails.iter().any(|t| t.poll);
+    let mut sources: Vec<Source> = tails
+        .into_iter()
+        .map(|config| {
+            let options = TailOptions {
+                patterns: config.patterns.clone(),
+                read_from: config.read_from,
+                max_line_bytes: config.max_line_bytes,
+            };
+            Source {
+                tailer: Tailer::new(options, &saved),
+                config,
+                bytes_seen: 0,
+            }
+        })
+        .collect();
+    let watch_paths = |sources: &[Source]| -> Vec<PathBuf> {
+        sources
+            .iter()
+            .flat_map(|s| s.tailer.watch_paths())
+            .collect()
+    };
+    let mut wakeups = match Wakeups::new(&watch_paths(&sources), poll_only, DEFAULT_POLL_INTERVAL) {
+        Ok(wakeups) => wakeups,
+        Err(error) => {
+            tracing::warn!(%error, "file-system events unavailable; polling once a second");
+            match Wakeups::new(&[], true, DEFAULT_POLL_INTERVAL) {
+                Ok(wakeups) => wakeups,
+                Err(error) => {
+                    tracing::error!(%error, "cannot schedule polls: logs are not read");
+                    return;
+                }
+            }
+        }
+    };
+    runtime.block_on(async {
+        let mut last_save = Instant::now();
+        let mut unsaved = false;
+        loop {
+            let stopping = tokio::select! {
+                _ = wakeups.next() => false,
+                _ = stop.changed() => true,
+            };
+            let mut advanced = false;
+            for source in &mut sources {
+                advanced |= poll_source(source, &daemon);
+            }
+            wakeups.set_paths(&watch_paths(&sources));
+            let _ = primed.send(());
+            unsaved |= advanced;
+            if let Some(path) = state_file.as_deref() {
+                if unsaved && (stopping || last_save.elapsed() >= SAVE_INTERVAL) {
+                    let mut positions = Positions::default();
+                    for source in &sources {
+                        positions.extend(source.tailer.positions());
+                    }
+                    match positions.save_atomically(path) {
+                        Ok(()) => unsaved = false,
+                        Err(error) => tracing::warn!(%error, "positions not saved"),
+                    }
+                    last_save = Instant::now();
+                }
+            }
+            if stopping {
+                break;
+            }
+        }
+    });
+}
+
+/// Reads everything new of one run's logs into the state. True when anything was read.
+fn poll_source(source: &mut Source, daemon: &Daemon) -> bool {
+    let run = source.config.run.clone();
+    let mapping = &source.config.mapping;
+    let metrics = &daemon.metrics;
+    let now = unix_now();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let mut batch: Vec<(usize, Observation)> = Vec::with_capacity(BATCH);
+    let (mut lines, mut ignored) = (0u64, 0u64);
+    let apply = |batch: &mut Vec<(usize, Observation)>, files: &[(PathBuf, String)]| {
+        let mut state = daemon.state();
+        for (file, observation) in batch.iter() {
+            if let Some((_, name)) = files.get(*file) {
+                state.observe_tail(&run, name, observation, now);
+            }
+        }
+        batch.clear();
+    };
+    source.tailer.poll(&mut |event| match event {
+        TailEvent::Line { file, line } => {
+            lines += 1;
+            match parse_line(line, mapping) {
+                Ok(LineOutcome::Observation(observation)) => {
+                    let index = match files.iter().position(|(path, _)| path == file) {
+                        Some(index) => index,
+                        None => {
+                            files.push((file.to_path_buf(), file.to_string_lossy().into_owned()));
+                            files.len() - 1
+                        }
+                    };
+                    batch.push((index, observation));
+                    if batch.len() >= BATCH {
+                        apply(&mut batch, &files);
+                    }
+                }
+                Ok(LineOutcome::Ignored) => ignored += 1,
+                Err(error) => {
+                    metrics.count_parse_error(error.reason);
+                    tracing::debug!(file = %file.display(), reason = error.reason.as_label(), detail = %error.detail, "line skipped");
+                }
+            }
+        }
+        TailEvent::LineTooLong { file, bytes } => {
+            lines += 1;
+            metrics.parse_errors.with_label_values(&["line_too_long"]).inc();
+            tracing::debug!(file = %file.display(), bytes, "over-long line skipped");
+        }
+        TailEvent::Opened { file, offset } => tracing::info!(file = %file.display(), offset, "following"),
+        TailEvent::Rotated { file } => {
+            metrics.file_rotations.inc();
+            tracing::info!(file = %file.display(), "rotated");
+        }
+        TailEvent::Truncated { file } => {
+            metrics.file_truncations.inc();
+            tracing::info!(file = %file.display(), "truncated");
+        }
+        TailEvent::Error { file, error } => tracing::warn!(file = %file.display(), %error, "cannot read"),
+    });
+    if !batch.is_empty() {
+        apply(&mut batch, &files);
+    }
+    metrics.lines_read.inc_by(lines);
+    metrics.lines_ignored.inc_by(ignored);
+    let bytes = source.tailer.bytes_read_total();
+    let new_bytes = bytes.saturating_sub(source.bytes_seen);
+    metrics.bytes_read.inc_by(new_bytes);
+    source.bytes_seen = bytes;
+    lines > 0 || new_bytes > 0
+}

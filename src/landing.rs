@@ -1,0 +1,96 @@
+//! The landing page at `/`: each run's current MFU, tokens/s and state, in plain HTML.
+
+use std::fmt::Write as _;
+
+use crate::state::State;
+use crate::units;
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders the page from the state at `now` (Unix seconds).
+pub fn render(state: &State, now: f64, telemetry_path: &str) -> String {
+    let stale_after = state.options.stale_after_seconds;
+    let mut rows = String::new();
+    for run in state.runs() {
+        let spec = &run.spec;
+        let (status, age) = match run.last_update {
+            None => ("waiting for data", String::from("never")),
+            Some(last) if run.is_stale(now, stale_after) => {
+                ("stale", format!("{:.0} s ago", now - last))
+            }
+            Some(last) => ("live", format!("{:.0} s ago", (now - last).max(0.0))),
+        };
+        let rate = run.tokens_per_second(now, stale_after);
+        let peak = spec.hardware.peak_flops();
+        let mfu = |training_flops: f64| {
+            rate.map_or_else(
+                || "–".to_string(),
+                |r| units::percent(r * training_flops / peak),
+            )
+        };
+        let _ = writeln!(
+            rows,
+            "<tr><td>{}</td><td class=\"{status_class}\">{status}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{age}</td></tr>",
+            escape(&run.name),
+            rate.map_or_else(|| "–".to_string(), |r| format!("{}tokens/s", units::si(r))),
+            run.window_tokens_per_second(now, stale_after)
+                .map_or_else(|| "–".to_string(), |r| format!("{}tokens/s", units::si(r))),
+            mfu(spec.accounting.palm.training),
+            mfu(spec.accounting.detailed.totals.training),
+            run.reported_mfu.map_or_else(|| "–".to_string(), units::percent),
+            run.step.map_or_else(|| "–".to_string(), |s| s.to_string()),
+            run.loss.map_or_else(|| "–".to_string(), |l| format!("{l:.4}")),
+            status_class = status.replace(' ', "-"),
+        );
+    }
+    if rows.is_empty() {
+        rows.push_str("<tr><td colspan=\"10\">No runs yet: configure a log to tail, or push to /api/v1/push.</td></tr>\n");
+    }
+    let spec_line = state
+        .runs()
+        .next()
+        .map(|run| {
+            let s = &run.spec;
+            format!(
+                "{} × {} at {} ({} dense peak {}FLOP/s in all); model {} at {} tokens per sequence, attention counted {}.",
+                s.hardware.gpus,
+                escape(&s.hardware.gpu_label),
+                s.hardware.dtype,
+                s.hardware.dtype,
+                units::si(s.hardware.peak_flops()),
+                escape(&s.model_name),
+                s.accounting.options.seq_len,
+                s.accounting.options.attention.as_str()
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html>
+<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mfu-exporter</title>
+<meta http-equiv=\"refresh\" content=\"5\">
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:right}}td:first-child,th:first-child{{text-align:left}}.live{{color:#080}}.stale{{color:#b00}}</style>
+</head><body>
+<h1>mfu-exporter</h1>
+<p>Model FLOPs Utilization of training runs. {spec_line}</p>
+<table>
+<tr><th>run</th><th>state</th><th>tokens/s (EMA)</th><th>tokens/s (1 min)</th><th>MFU palm</th><th>MFU detailed</th><th>MFU reported</th><th>step</th><th>loss</th><th>last data</th></tr>
+{rows}</table>
+<p><a href=\"{path}\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a> · push: <code>POST /api/v1/push</code></p>
+</body></html>
+",
+        path = escape(telemetry_path)
+    )
+}
