@@ -1,6 +1,8 @@
 //! Integration tests: the real binary, driven as a user drives it.
 
 mod calc;
+mod deploy;
+mod prometheus;
 mod reference;
 mod serve;
 mod support;

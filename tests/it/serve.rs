@@ -692,3 +692,25 @@ fn fp8_and_recompute_series_pass_promtool() {
     assert!((bf16 / fp8 - 2.0).abs() < 0.01);
     promtool_check_metrics(&metrics);
 }
+
+/// The example configs shipped in deploy/ load and validate with the real loader.
+#[test]
+fn shipped_example_configs_are_accepted() {
+    use mfu_exporter::config::{parse_file, resolve, FlagConfig};
+    let configmap = fs::read_to_string(repo_path("deploy/kubernetes/configmap.yaml")).unwrap();
+    // The TOML is the block scalar under `config.toml: |`, indented by four spaces.
+    let embedded: String = configmap
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("config.toml: |"))
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with("    "))
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    assert!(embedded.contains("[model]"), "no config.toml in the ConfigMap");
+    let systemd = fs::read_to_string(repo_path("deploy/systemd/config.toml")).unwrap();
+    for (name, text) in [("configmap.yaml", embedded), ("deploy/systemd/config.toml", systemd)] {
+        let file = parse_file(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let config = resolve(file, FlagConfig::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!config.tails.is_empty(), "{name} tails no log");
+    }
+}

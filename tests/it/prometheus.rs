@@ -1,0 +1,337 @@
+//! The shipped rules and dashboard against a real Prometheus: three exporters on
+//! loopback (three nodes of one job with different throughputs), scraped by Prometheus
+//! with `deploy/prometheus/rules/mfu-exporter.rules.yml`.
+//!
+//! Needs `prometheus` and `promtool` (Debian's `prometheus` package). Without them the
+//! test prints a notice and returns; with `CI` set it fails instead, so CI can never
+//! pass by skipping it.
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::support::{http, repo_path, wait_for, Exporter};
+
+const JOB: &str = "mfu-exporter/test";
+/// Tokens per second of each node (8 × H100 each).
+const NODE_TOKENS_PER_SECOND: [f64; 3] = [20_000.0, 25_000.0, 30_000.0];
+/// The window of the test's evaluation of the recording rule's expression.
+const WINDOW_SECONDS: u64 = 20;
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Prometheus {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn query(&self, expr: &str) -> Value {
+        let path = format!("/api/v1/query?query={}", percent_encode(expr));
+        let response = http(self.address, "GET", &path, &[], b"");
+        serde_json::from_str(&response.body)
+            .unwrap_or_else(|e| panic!("{expr}: {e}: {} {}", response.status, response.body))
+    }
+
+    /// The result vector of a query that must succeed.
+    fn vector(&self, expr: &str) -> Vec<Value> {
+        let answer = self.query(expr);
+        assert_eq!(answer["status"], "success", "{expr}: {answer}");
+        answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The `expr:` block of a rule in the plain rule file.
+fn rule_expression(rules: &str, name: &str) -> String {
+    let start = rules
+        .find(&format!("record: {name}"))
+        .or_else(|| rules.find(&format!("alert: {name}")))
+        .unwrap_or_else(|| panic!("no rule {name}"));
+    let after = &rules[start..];
+    let expr_at = after.find("expr: |").expect("a block expr");
+    let mut lines = after[expr_at..].lines();
+    lines.next();
+    let mut expr = String::new();
+    let mut indent = None;
+    for line in lines {
+        let this = line.len() - line.trim_start().len();
+        if line.trim().is_empty() {
+            continue;
+        }
+        let base = *indent.get_or_insert(this);
+        if this < base {
+            break;
+        }
+        expr.push_str(line.trim());
+        expr.push('\n');
+    }
+    expr
+}
+
+/// Backfills `training_model_flops_total` of each node for minutes 15 to 9 before now, as
+/// a job that has been training for a while leaves it, so that the low-MFU alert's "quiet
+/// during a job's first minutes" guard is satisfied without a ten-minute test.
+fn backfill_history(promtool: &Path, data: &Path, scratch: &Path, instances: &[String]) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut text = String::from("# TYPE training_model_flops counter\n");
+    for instance in instances {
+        for minute in (9..=15).rev() {
+            let t = now - minute * 60;
+            for formula in ["palm", "detailed"] {
+                text.push_str(&format!(
+                    "training_model_flops_total{{job=\"{JOB}\",instance=\"{instance}\",run=\"default\",formula=\"{formula}\"}} {} {t}\n",
+                    (15 - minute) as f64 * 1e18
+                ));
+            }
+        }
+    }
+    text.push_str("# EOF\n");
+    let input = scratch.join("history.om");
+    fs::write(&input, text).unwrap();
+    let output = Command::new(promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&input)
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "backfill: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn shipped_rules_and_dashboard_work_on_a_real_prometheus() {
+    let (Some(prometheus_bin), Some(promtool)) =
+        (find_program("prometheus"), find_program("promtool"))
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "prometheus and promtool are required in CI (apt-get install prometheus)"
+        );
+        eprintln!("notice: prometheus not installed; skipping the real-Prometheus test (apt-get install prometheus)");
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+
+    // Three nodes of one job: Llama-3-8B at 8192 on 8 × H100 each.
+    let exporters: Vec<Exporter> = (0..3)
+        .map(|_| {
+            Exporter::start(&[
+                "serve",
+                "--model",
+                "llama-3-8b",
+                "--seq-len",
+                "8192",
+                "--gpu",
+                "h100-sxm",
+                "--gpus",
+                "8",
+                "--recompute",
+                "selective",
+            ])
+        })
+        .collect();
+    let instances: Vec<String> = exporters.iter().map(|e| e.address.to_string()).collect();
+
+    // Each node pushes its throughput ten times a second on a fixed schedule.
+    let stop = Arc::new(AtomicBool::new(false));
+    let pushers: Vec<_> = exporters
+        .iter()
+        .zip(NODE_TOKENS_PER_SECOND)
+        .map(|(exporter, rate)| {
+            let (address, stop) = (exporter.address, Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut step = 0u64;
+                while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(180) {
+                    step += 1;
+                    let body = format!(
+                        r#"{{"tokens": {}, "seconds": 0.1, "step": {step}, "loss": 2.5, "mfu": 0.2}}"#,
+                        rate / 10.0
+                    );
+                    let response = http(address, "POST", "/api/v1/push", &[], body.as_bytes());
+                    assert_eq!(response.status, 200, "{}", response.body);
+                    let next = start + Duration::from_millis(100 * step);
+                    std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                }
+            })
+        })
+        .collect();
+
+    let data = scratch.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    backfill_history(&promtool, &data, scratch.path(), &instances);
+    let rules = repo_path("deploy/prometheus/rules/mfu-exporter.rules.yml");
+    let targets = instances
+        .iter()
+        .map(|i| format!("\"{i}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let config = scratch.path().join("prometheus.yml");
+    fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: \"{JOB}\"\n    static_configs:\n      - targets: [{targets}]\n",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new(prometheus_bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let prometheus = Prometheus {
+        child,
+        address: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    wait_for(Duration::from_secs(30), "prometheus to be ready", || {
+        std::net::TcpStream::connect(prometheus.address).is_ok()
+            && http(prometheus.address, "GET", "/-/ready", &[], b"").status == 200
+    });
+    wait_for(Duration::from_secs(30), "all three targets up", || {
+        prometheus
+            .vector(&format!("up{{job=\"{JOB}\"}} == 1"))
+            .len()
+            == 3
+    });
+
+    // (a) The recording rule's own expression over a window the test can fill equals the
+    // hand-computed job MFU: the sum of the nodes' model FLOP/s over the sum of their peaks.
+    let flops_per_token = 6.0 * 7_504_924_672.0 + 12.0 * 32.0 * 32.0 * 128.0 * 8192.0;
+    let peak = 3.0 * 8.0 * 989.4e12;
+    let expected = NODE_TOKENS_PER_SECOND.iter().sum::<f64>() * flops_per_token / peak;
+    let rules_text = fs::read_to_string(&rules).unwrap();
+    let job_mfu = rule_expression(&rules_text, "job:training_mfu:ratio_rate5m")
+        .replace("[5m]", &format!("[{WINDOW_SECONDS}s]"));
+    std::thread::sleep(Duration::from_secs(WINDOW_SECONDS + 3));
+    let mut measured = None;
+    wait_for(Duration::from_secs(30), "the job MFU to settle", || {
+        let result = prometheus.vector(&job_mfu);
+        measured = result
+            .iter()
+            .find(|s| s["metric"]["formula"] == "palm" && s["metric"]["job"] == JOB)
+            .and_then(|s| s["value"][1].as_str()?.parse::<f64>().ok());
+        measured.is_some_and(|m| (m / expected - 1.0).abs() < 0.01)
+    });
+    let measured = measured.unwrap();
+    assert!(
+        (measured / expected - 1.0).abs() < 0.01,
+        "job MFU {measured}, hand-computed {expected}"
+    );
+
+    // (b) Every query of every dashboard panel, with the variables filled in, parses and
+    // returns data.
+    let dashboard: Value = serde_json::from_str(
+        &fs::read_to_string(repo_path("grafana/dashboards/training-efficiency.json")).unwrap(),
+    )
+    .unwrap();
+    let mut queries = Vec::new();
+    collect_queries(&dashboard["panels"], &mut queries);
+    assert!(
+        queries.len() >= 10,
+        "found only {} dashboard queries",
+        queries.len()
+    );
+    let instance_regex = instances.join("|");
+    for (title, expr) in &queries {
+        let filled = expr
+            .replace("$__rate_interval", &format!("{WINDOW_SECONDS}s"))
+            .replace("${job}", JOB)
+            .replace("$job", JOB)
+            .replace("${instance}", &instance_regex)
+            .replace("$instance", &instance_regex)
+            .replace("${run}", "default")
+            .replace("$run", "default");
+        let answer = prometheus.query(&filled);
+        assert_eq!(
+            answer["status"], "success",
+            "panel {title:?}: {filled}\n{answer}"
+        );
+        let data = answer["data"]["result"].as_array().map_or(0, Vec::len);
+        assert!(data > 0, "panel {title:?} returned no data: {filled}");
+    }
+
+    // (c) A job at about 18% MFU makes the low-MFU alert pending or firing.
+    assert!(
+        expected < 0.35,
+        "the scenario must be below the alert's threshold"
+    );
+    wait_for(
+        Duration::from_secs(60),
+        "TrainingMFULow to be pending or firing",
+        || {
+            prometheus
+                .vector("ALERTS{alertname=\"TrainingMFULow\"}")
+                .iter()
+                .any(|a| {
+                    a["metric"]["alertstate"] == "pending" || a["metric"]["alertstate"] == "firing"
+                })
+        },
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    for pusher in pushers {
+        pusher.join().unwrap();
+    }
+}
+
+fn collect_queries(panels: &Value, out: &mut Vec<(String, String)>) {
+    for panel in panels.as_array().into_iter().flatten() {
+        let title = panel["title"].as_str().unwrap_or("").to_string();
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            if let Some(expr) = target["expr"].as_str() {
+                out.push((title.clone(), expr.to_string()));
+            }
+        }
+        collect_queries(&panel["panels"], out);
+    }
+}
