@@ -86,10 +86,10 @@ pub struct DetailedFlops {
     pub components: Vec<Component>,
 }
 
-/// Keys one query is counted against in a layer.
-fn keys_per_query(seq_len: u64, layer: &Layer, counting: AttentionCounting) -> f64 {
+/// Keys one query is counted against, with an optional sliding window.
+fn keys_per_query(seq_len: u64, sliding_window: Option<u64>, counting: AttentionCounting) -> f64 {
     let t = seq_len as f64;
-    let window = layer.sliding_window.map_or(t, |w| (w as f64).min(t));
+    let window = sliding_window.map_or(t, |w| (w as f64).min(t));
     match counting {
         AttentionCounting::Full => window,
         // With a causal mask query i sees min(i + 1, window) keys; in the continuous
@@ -98,19 +98,18 @@ fn keys_per_query(seq_len: u64, layer: &Layer, counting: AttentionCounting) -> f
     }
 }
 
-/// PaLM's `6N + 12·L·H·Q·T`, with each layer's `T` capped by its sliding window.
+/// PaLM's `6N + 12·L·H·Q·T`, as nanoGPT and torchtitan compute it.
 ///
-/// For latent attention, whose score and value heads differ in width, `2Q` is the
-/// query/key head width plus the value head width.
+/// `T` is the sequence length in every layer: the formula knows nothing of sliding
+/// windows (the detailed count does). For latent attention, whose score and value heads
+/// differ in width, `2Q` is the query/key head width plus the value head width.
 pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> FormulaFlops {
     let n = params.matmul_active as f64;
     let h = model.attention.num_heads() as f64;
     let two_q = (model.attention.qk_head_dim() + model.attention.v_head_dim()) as f64;
-    let attention_forward: f64 = model
-        .layers
-        .iter()
-        .map(|layer| 2.0 * h * two_q * keys_per_query(options.seq_len, layer, options.attention))
-        .sum();
+    let layers = model.layers.len() as f64;
+    let attention_forward =
+        layers * 2.0 * h * two_q * keys_per_query(options.seq_len, None, options.attention);
     let forward = 2.0 * n + attention_forward;
     let training = 3.0 * forward;
     let hardware = match options.recompute {
@@ -157,7 +156,7 @@ impl Tally {
 /// Adds the forward matmuls of one decoder layer.
 fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOptions) {
     let d = model.hidden_size as f64;
-    let keys = keys_per_query(options.seq_len, layer, options.attention);
+    let keys = keys_per_query(options.seq_len, layer.sliding_window, options.attention);
     match model.attention {
         Attention::Standard(a) => {
             let (h, kv, hd) = (a.num_heads as f64, a.num_kv_heads as f64, a.head_dim as f64);
@@ -267,5 +266,139 @@ pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
             hardware,
         },
         components: tally.components,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounting::model::{Family, Model};
+    use crate::accounting::model::{FeedForward, Mlp, Norm, StandardAttention};
+    use crate::accounting::params;
+
+    /// A small Mistral-like model: 2 layers, d=64, 4 heads of 16, 2 KV heads, window `w`.
+    fn model(window: Option<u64>) -> Model {
+        Model {
+            family: Family::Mistral,
+            hidden_size: 64,
+            vocab_size: 100,
+            tie_word_embeddings: false,
+            learned_positions: None,
+            norm: Norm::RmsNorm,
+            attention: Attention::Standard(StandardAttention {
+                num_heads: 4,
+                num_kv_heads: 2,
+                head_dim: 16,
+                qkv_bias: false,
+                output_bias: false,
+                qk_norm: false,
+            }),
+            layers: vec![
+                Layer {
+                    ffn: FeedForward::Dense(Mlp {
+                        gated: true,
+                        intermediate_size: 128,
+                        bias: false
+                    }),
+                    sliding_window: window,
+                };
+                2
+            ],
+            mtp_modules: 0,
+            default_seq_len: 64,
+        }
+    }
+
+    fn options(seq_len: u64, attention: AttentionCounting) -> FlopOptions {
+        FlopOptions {
+            seq_len,
+            attention,
+            include_mtp: false,
+            recompute: Recompute::None,
+        }
+    }
+
+    fn component(d: &DetailedFlops, name: &str) -> f64 {
+        d.components
+            .iter()
+            .find(|c| c.name == name)
+            .map_or(0.0, |c| c.forward)
+    }
+
+    #[test]
+    fn sliding_window_caps_detailed_attention_but_not_palm() {
+        let (windowed, plain) = (model(Some(16)), model(None));
+        let o = options(64, AttentionCounting::Full);
+        let scores = component(&detailed(&windowed, &o), "attention_scores");
+        // 2 layers × 2 · keys · H · Q with keys = 16, not 64.
+        assert_eq!(scores, 2.0 * 2.0 * 16.0 * 4.0 * 16.0);
+        assert_eq!(
+            component(&detailed(&plain, &o), "attention_scores"),
+            4.0 * scores
+        );
+        let p = params::count(&windowed);
+        assert_eq!(palm(&windowed, &p, &o), palm(&plain, &p, &o));
+    }
+
+    #[test]
+    fn causal_counting_averages_keys_per_query() {
+        let m = model(None);
+        let full = component(
+            &detailed(&m, &options(64, AttentionCounting::Full)),
+            "attention_values",
+        );
+        let causal = component(
+            &detailed(&m, &options(64, AttentionCounting::Causal)),
+            "attention_values",
+        );
+        assert_eq!(causal * 2.0, full);
+        // With a window of 16 in 64 tokens: 16 − 16²/128 = 14 keys per query on average.
+        let windowed = model(Some(16));
+        let values = component(
+            &detailed(&windowed, &options(64, AttentionCounting::Causal)),
+            "attention_values",
+        );
+        assert_eq!(values, 2.0 * 2.0 * 14.0 * 4.0 * 16.0);
+    }
+
+    #[test]
+    fn recomputation_adds_hardware_flops_only() {
+        let m = model(None);
+        let p = params::count(&m);
+        let base = options(64, AttentionCounting::Full);
+        let none = detailed(&m, &base).totals;
+        let selective = detailed(
+            &m,
+            &FlopOptions {
+                recompute: Recompute::Selective,
+                ..base
+            },
+        );
+        let full = detailed(
+            &m,
+            &FlopOptions {
+                recompute: Recompute::Full,
+                ..base
+            },
+        )
+        .totals;
+        assert_eq!(selective.totals.training, none.training);
+        let core =
+            component(&selective, "attention_scores") + component(&selective, "attention_values");
+        assert_eq!(selective.totals.hardware, none.training + core);
+        // Full recomputation re-runs every layer but not the LM head.
+        assert_eq!(
+            full.hardware,
+            none.training + none.forward - 2.0 * 64.0 * 100.0
+        );
+        let palm_full = palm(
+            &m,
+            &p,
+            &FlopOptions {
+                recompute: Recompute::Full,
+                ..base
+            },
+        );
+        assert_eq!(palm_full.hardware, 4.0 * palm_full.forward);
     }
 }
