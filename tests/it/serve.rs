@@ -706,9 +706,15 @@ fn shipped_example_configs_are_accepted() {
         .take_while(|l| l.is_empty() || l.starts_with("    "))
         .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
         .collect();
-    assert!(embedded.contains("[model]"), "no config.toml in the ConfigMap");
+    assert!(
+        embedded.contains("[model]"),
+        "no config.toml in the ConfigMap"
+    );
     let systemd = fs::read_to_string(repo_path("deploy/systemd/config.toml")).unwrap();
-    for (name, text) in [("configmap.yaml", embedded), ("deploy/systemd/config.toml", systemd)] {
+    for (name, text) in [
+        ("configmap.yaml", embedded),
+        ("deploy/systemd/config.toml", systemd),
+    ] {
         let file = parse_file(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let config = resolve(file, FlagConfig::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!config.tails.is_empty(), "{name} tails no log");
