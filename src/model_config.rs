@@ -264,7 +264,8 @@ impl<'a> Config<'a> {
 
     fn bool_or(&self, keys: &[&'static str], default: bool) -> Result<bool, ModelConfigError> {
         match self.field(keys) {
-            (_, Field::Absent | Field::Null) => Ok(default),
+            (_, Field::Absent) => Ok(default),
+            (key, Field::Null) => Err(null_refused(key)),
             (_, Field::Present(Value::Bool(b))) => Ok(*b),
             (key, Field::Present(other)) => Err(invalid(
                 key,
@@ -291,6 +292,16 @@ impl<'a> Config<'a> {
             )),
         }
     }
+}
+
+/// `null` where the configuration class has a fixed default, which `transformers` refuses.
+fn null_refused(field: &'static str) -> ModelConfigError {
+    invalid(
+        field,
+        "null",
+        "cannot be null for this model_type",
+        "remove the key to take the default, or give a value",
+    )
 }
 
 fn invalid(field: &'static str, value: &str, problem: &str, fix: &str) -> ModelConfigError {
@@ -442,6 +453,9 @@ struct LlamaDefaults {
     layers: u64,
     heads: u64,
     kv_heads: Option<u64>,
+    /// The configuration class declares `num_key_value_heads` optional: `null` means
+    /// "as many as the attention heads". Elsewhere `null` is refused, as `transformers` does.
+    kv_heads_nullable: bool,
     head_dim: Option<u64>,
     tie: bool,
     max_positions: u64,
@@ -455,6 +469,7 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
         layers: 32,
         heads: 32,
         kv_heads: None,
+        kv_heads_nullable: true,
         head_dim: None,
         tie: false,
         max_positions: 2048,
@@ -463,18 +478,21 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
         Family::Mistral => LlamaDefaults {
             intermediate: 14336,
             kv_heads: Some(8),
+            kv_heads_nullable: false,
             max_positions: 131072,
             ..base
         },
         Family::Mixtral => LlamaDefaults {
             intermediate: 14336,
             kv_heads: Some(8),
+            kv_heads_nullable: false,
             max_positions: 131072,
             ..base
         },
         Family::Qwen2 => LlamaDefaults {
             vocab: 151936,
             intermediate: 22016,
+            kv_heads: Some(32),
             max_positions: 32768,
             ..base
         },
@@ -484,12 +502,14 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             intermediate: 5632,
             layers: 24,
             heads: 16,
+            kv_heads: Some(16),
             max_positions: 32768,
             ..base
         },
         Family::Qwen3 => LlamaDefaults {
             vocab: 151936,
             intermediate: 22016,
+            kv_heads: Some(32),
             head_dim: Some(128),
             max_positions: 32768,
             ..base
@@ -501,6 +521,7 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             layers: 24,
             heads: 32,
             kv_heads: Some(4),
+            kv_heads_nullable: false,
             max_positions: 32768,
             ..base
         },
@@ -510,6 +531,8 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             intermediate: 24576,
             layers: 28,
             heads: 16,
+            kv_heads: Some(16),
+            kv_heads_nullable: false,
             head_dim: Some(256),
             tie: true,
             max_positions: 8192,
@@ -538,7 +561,12 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             ))
         }
         Some(kv) => kv,
-        None if config.is_null("num_key_value_heads") => heads,
+        None if config.is_null("num_key_value_heads") => {
+            if !defaults.kv_heads_nullable {
+                return Err(null_refused("num_key_value_heads"));
+            }
+            heads
+        }
         None => defaults.kv_heads.unwrap_or(heads),
     };
     if kv_heads > heads || heads % kv_heads != 0 {
@@ -559,8 +587,12 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             ))
         }
         Some(head_dim) => head_dim,
-        // An explicit null asks for the computed default even where the class has a fixed one.
+        // An explicit null asks for hidden_size / num_attention_heads where the class
+        // declares head_dim optional; where it has a fixed default, null is refused.
         None if config.is_null("head_dim") => {
+            if defaults.head_dim.is_some() {
+                return Err(null_refused("head_dim"));
+            }
             divide_heads(d, heads, "hidden_size", "num_attention_heads")?
         }
         None => match defaults.head_dim {
@@ -649,12 +681,15 @@ fn sliding_windows(
         Family::Mistral => Ok(all(window(Some(4096))?)),
         Family::Mixtral => Ok(all(window(None)?)),
         Family::Qwen2 | Family::Qwen2Moe | Family::Qwen3 | Family::Qwen3Moe => {
-            // Qwen applies the window only with use_sliding_window, and then only from
-            // layer max_window_layers on (or as an explicit layer_types list says).
+            // Qwen applies a window only with use_sliding_window.
             if !config.bool_or(&["use_sliding_window"], false)? {
                 return Ok(all(None));
             }
             let w = window(Some(4096))?;
+            if family == Family::Qwen3Moe {
+                // Qwen3-MoE has no per-layer types: every layer gets the window.
+                return Ok(all(w));
+            }
             if let Some(Value::Array(types)) = config.object.get("layer_types") {
                 if types.len() as u64 != layers {
                     return Err(invalid(
@@ -667,17 +702,25 @@ fn sliding_windows(
                 return Ok(types
                     .iter()
                     .map(|t| {
-                        if t.as_str() == Some("sliding_attention") {
-                            w
-                        } else {
-                            None
-                        }
+                        (t.as_str() == Some("sliding_attention"))
+                            .then_some(w)
+                            .flatten()
                     })
                     .collect());
             }
-            let first = config.u64_or(&["max_window_layers"], 28)?;
+            let max_window_layers = config.u64_or(&["max_window_layers"], 28)?;
             Ok((0..layers)
-                .map(|i| if i >= first { w } else { None })
+                .map(|i| {
+                    let sliding = if family == Family::Qwen2Moe {
+                        // Qwen2-MoE's default layer types: every other layer, from the
+                        // first, below max_window_layers.
+                        (i + 1) % 2 == 1 && i < max_window_layers
+                    } else {
+                        // Qwen2 and Qwen3: the layers from max_window_layers on.
+                        i >= max_window_layers
+                    };
+                    sliding.then_some(w).flatten()
+                })
                 .collect())
         }
         _ => Ok(all(None)),
@@ -730,7 +773,8 @@ fn moe_block(
             intermediate_size: size,
             bias: false,
         }),
-        shared_expert_gate: shared.is_some(),
+        // Qwen2-MoE builds the shared expert's gate even when the shared expert has no width.
+        shared_expert_gate: family == Family::Qwen2Moe,
         router_correction_bias: false,
     }))
 }
@@ -759,10 +803,10 @@ enum SparseLayers {
         step: u64,
         dense: Vec<u64>,
     },
-    /// DeepSeek: from layer first_k_dense_replace on, every moe_layer_freq-th layer.
+    /// DeepSeek: every layer from first_k_dense_replace on (`transformers` reads no
+    /// moe_layer_freq).
     FromLayer {
         first: u64,
-        every: u64,
     },
 }
 
@@ -773,7 +817,7 @@ impl SparseLayers {
             SparseLayers::Qwen { step, dense } => {
                 !dense.contains(&index) && (index + 1) % step == 0
             }
-            SparseLayers::FromLayer { first, every } => index >= *first && index % every == 0,
+            SparseLayers::FromLayer { first } => index >= *first,
         }
     }
 }
@@ -858,18 +902,39 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             "give the number of leading dense layers",
         ));
     }
-    let every = config.positive_or(&["moe_layer_freq"], 1)?;
+    // transformers builds every layer from first_k_dense_replace on as MoE and reads no
+    // moe_layer_freq; a config asking for another spacing would be miscounted.
+    if let Some(freq) = config.optional_u64(&["moe_layer_freq"])? {
+        if freq != 1 {
+            return Err(invalid(
+                "moe_layer_freq",
+                &freq.to_string(),
+                "is not supported: the reference implementation makes every layer from first_k_dense_replace on a MoE layer",
+                "use 1 (as every published DeepSeek config does)",
+            ));
+        }
+    }
+    // DeepSeek-V2's MLPs (dense layers and shared experts) take mlp_bias; V3's have none.
+    let mlp_bias = !v3 && config.bool_or(&["mlp_bias"], false)?;
     let moe = if num_experts == 0 || first_dense == layer_count {
         None
     } else {
         let top_k = match config.optional_u64(&["num_experts_per_tok"])? {
             Some(0) => return Err(invalid("num_experts_per_tok", "0", "must be at least 1", "set the number of experts each token is routed to")),
             Some(k) => k,
+            None if config.is_null("num_experts_per_tok") => {
+                return Err(invalid(
+                    "num_experts_per_tok",
+                    "null",
+                    "leaves the number of routed experts per token unset",
+                    "set it (8 for DeepSeek-V3, 6 for DeepSeek-V2)",
+                ))
+            }
             None if v3 => 8,
             None => {
                 return Err(ModelConfigError::Missing {
                     field: "num_experts_per_tok",
-                    fix: "DeepSeek-V2 configs have no default for it; set the number of routed experts per token (6 for DeepSeek-V2)".into(),
+                    fix: "set the number of routed experts per token (6 for DeepSeek-V2, 8 for DeepSeek-V3)".into(),
                 })
             }
         };
@@ -899,20 +964,17 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             shared: (shared > 0).then_some(Mlp {
                 gated: true,
                 intermediate_size: expert_size * shared,
-                bias: false,
+                bias: mlp_bias,
             }),
             shared_expert_gate: false,
             router_correction_bias: v3,
         })
     };
-    let rule = SparseLayers::FromLayer {
-        first: first_dense,
-        every,
-    };
+    let rule = SparseLayers::FromLayer { first: first_dense };
     let dense = Mlp {
         gated: true,
         intermediate_size: intermediate,
-        bias: false,
+        bias: mlp_bias,
     };
     let layers = (0..layer_count)
         .map(|index| Layer {
@@ -944,4 +1006,114 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             if v3 { 4096 } else { 2048 },
         )?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(json: &str) -> Result<Model, ModelConfigError> {
+        parse(json)
+    }
+
+    fn windows(json: &str) -> Vec<Option<u64>> {
+        model(json)
+            .unwrap()
+            .layers
+            .iter()
+            .map(|l| l.sliding_window)
+            .collect()
+    }
+
+    const LAYERS: &str = r#""num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 4, "num_experts": 4, "num_experts_per_tok": 2, "use_sliding_window": true, "sliding_window": 8"#;
+
+    /// Where each Qwen family puts its sliding windows (transformers' configuration classes).
+    #[test]
+    fn sliding_windows_follow_each_family() {
+        let check = |model_type: &str, extra: &str, expected: [Option<u64>; 4]| {
+            let json = format!(r#"{{"model_type": "{model_type}", {LAYERS}{extra}}}"#);
+            assert_eq!(windows(&json), expected, "{model_type}{extra}");
+        };
+        let w = Some(8);
+        check("qwen2", r#", "max_window_layers": 2"#, [None, None, w, w]);
+        check("qwen3", r#", "max_window_layers": 2"#, [None, None, w, w]);
+        check("qwen3_moe", r#", "max_window_layers": 2"#, [w, w, w, w]);
+        check("qwen2_moe", "", [w, None, w, None]);
+        check(
+            "qwen2_moe",
+            r#", "max_window_layers": 2"#,
+            [w, None, None, None],
+        );
+        check(
+            "qwen2",
+            r#", "layer_types": ["full_attention", "sliding_attention", "full_attention", "sliding_attention"]"#,
+            [None, w, None, w],
+        );
+        check("mistral", "", [w, w, w, w]);
+        let off = windows(
+            r#"{"model_type": "qwen2", "num_hidden_layers": 2, "use_sliding_window": false, "sliding_window": 8}"#,
+        );
+        assert_eq!(off, [None, None]);
+    }
+
+    /// `null` means "computed" only where the configuration class declares the field optional.
+    #[test]
+    fn null_is_refused_where_transformers_refuses_it() {
+        let check = |json: &str, field: &str| {
+            let error = model(json).unwrap_err().to_string();
+            assert!(
+                error.contains(field) && error.contains("null"),
+                "{json}: {error}"
+            );
+        };
+        check(r#"{"model_type": "qwen3", "head_dim": null}"#, "head_dim");
+        check(
+            r#"{"model_type": "gemma", "num_key_value_heads": null}"#,
+            "num_key_value_heads",
+        );
+        check(
+            r#"{"model_type": "mistral", "num_key_value_heads": null}"#,
+            "num_key_value_heads",
+        );
+        check(
+            r#"{"model_type": "llama", "tie_word_embeddings": null}"#,
+            "tie_word_embeddings",
+        );
+        check(
+            r#"{"model_type": "deepseek_v3", "num_experts_per_tok": null}"#,
+            "num_experts_per_tok",
+        );
+        // Optional fields: null asks for the computed value.
+        let llama = model(r#"{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": null, "head_dim": null}"#).unwrap();
+        assert_eq!(llama.attention.qk_head_dim(), 16);
+        let qwen2 = model(r#"{"model_type": "qwen2", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": null}"#).unwrap();
+        let Attention::Standard(a) = qwen2.attention else {
+            panic!("standard attention")
+        };
+        assert_eq!(a.num_kv_heads, 4);
+    }
+
+    #[test]
+    fn deepseek_moe_layer_spacing_other_than_one_is_refused() {
+        let error = model(r#"{"model_type": "deepseek_v3", "moe_layer_freq": 2}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("moe_layer_freq") && error.contains("use 1"),
+            "{error}"
+        );
+        assert!(model(r#"{"model_type": "deepseek_v3", "moe_layer_freq": 1}"#).is_ok());
+    }
+
+    #[test]
+    fn explicit_null_q_lora_rank_differs_from_absent() {
+        let absent = model(r#"{"model_type": "deepseek_v3"}"#).unwrap();
+        let null = model(r#"{"model_type": "deepseek_v3", "q_lora_rank": null}"#).unwrap();
+        let rank = |m: &Model| match m.attention {
+            Attention::Latent(a) => a.q_lora_rank,
+            Attention::Standard(_) => panic!("latent attention"),
+        };
+        assert_eq!(rank(&absent), Some(1536));
+        assert_eq!(rank(&null), None);
+    }
 }

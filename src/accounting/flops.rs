@@ -103,11 +103,21 @@ fn keys_per_query(seq_len: u64, sliding_window: Option<u64>, counting: Attention
 /// `T` is the sequence length in every layer: the formula knows nothing of sliding
 /// windows (the detailed count does). For latent attention, whose score and value heads
 /// differ in width, `2Q` is the query/key head width plus the value head width.
+/// With MTP counted, each module adds its own active weights and the shared LM head to
+/// `N` (the head runs again) and one layer to `L`.
 pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> FormulaFlops {
-    let n = params.matmul_active as f64;
+    let lm_head = model.vocab_size as f64 * model.hidden_size as f64;
+    let mtp = options.include_mtp && model.mtp_modules > 0;
+    let mtp_modules = if mtp { model.mtp_modules as f64 } else { 0.0 };
+    let mtp_weights = if mtp {
+        params.mtp_active as f64 + mtp_modules * lm_head
+    } else {
+        0.0
+    };
+    let n = params.matmul_active as f64 + mtp_weights;
     let h = model.attention.num_heads() as f64;
     let two_q = (model.attention.qk_head_dim() + model.attention.v_head_dim()) as f64;
-    let layers = model.layers.len() as f64;
+    let layers = model.layers.len() as f64 + mtp_modules;
     let attention_forward =
         layers * 2.0 * h * two_q * keys_per_query(options.seq_len, None, options.attention);
     let forward = 2.0 * n + attention_forward;
@@ -115,7 +125,8 @@ pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> F
     let hardware = match options.recompute {
         Recompute::None => training,
         Recompute::Selective => training + attention_forward,
-        Recompute::Full => training + forward,
+        // The layers are recomputed, not the LM head (as in the detailed count).
+        Recompute::Full => training + forward - 2.0 * lm_head,
     };
     FormulaFlops {
         forward,
@@ -202,13 +213,11 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
             let expert =
                 2.0 * moe.expert.matrices() as f64 * d * moe.expert.intermediate_size as f64;
             tally.add("moe_experts", moe.top_k as f64 * expert);
-            if let Some(shared) = moe.shared {
-                let gate = if moe.shared_expert_gate { 2.0 * d } else { 0.0 };
-                tally.add(
-                    "moe_shared_experts",
-                    2.0 * shared.matrices() as f64 * d * shared.intermediate_size as f64 + gate,
-                );
-            }
+            let shared = moe.shared.map_or(0.0, |shared| {
+                2.0 * shared.matrices() as f64 * d * shared.intermediate_size as f64
+            });
+            let gate = if moe.shared_expert_gate { 2.0 * d } else { 0.0 };
+            tally.add("moe_shared_experts", shared + gate);
         }
     }
 }
@@ -399,6 +408,9 @@ mod tests {
                 ..base
             },
         );
-        assert_eq!(palm_full.hardware, 4.0 * palm_full.forward);
+        assert_eq!(
+            palm_full.hardware,
+            4.0 * palm_full.forward - 2.0 * 64.0 * 100.0
+        );
     }
 }

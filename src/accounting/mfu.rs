@@ -107,7 +107,8 @@ pub fn resolve_hardware(
         (None, None) => return Err(HardwareError::NoPeak),
     };
     let bf16_peak_flops_per_gpu = match (dtype, spec) {
-        (Dtype::Fp8, Some(spec)) => Some(spec.peak(Dtype::Bf16)?),
+        // A chip without a BF16 peak simply has no second figure.
+        (Dtype::Fp8, Some(spec)) => spec.peak(Dtype::Bf16).ok(),
         _ => None,
     };
     Ok(Hardware {

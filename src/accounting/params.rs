@@ -28,6 +28,8 @@ pub struct ParameterCounts {
     /// The weights of the multi-token-prediction modules that are their own (their
     /// embedding and output head are shared with the main model and not counted again).
     pub mtp: u64,
+    /// Of those, the ones a token passes through (its routed experts only).
+    pub mtp_active: u64,
     /// Router score-correction biases (DeepSeek-V3), not part of `total`.
     pub router_correction_biases: u64,
 }
@@ -58,7 +60,7 @@ pub fn count(model: &Model) -> ParameterCounts {
         }
     }
 
-    let mtp = mtp_params(model);
+    let (mtp, mtp_active) = mtp_params(model);
     let total = token_embedding + position_embedding + layers_total + final_norm + lm_head;
     let active = total - layers_inactive;
     let embedding = token_embedding + position_embedding;
@@ -76,6 +78,7 @@ pub fn count(model: &Model) -> ParameterCounts {
         matmul_total: total - position_embedding - untied_input_embedding,
         matmul_active: active - position_embedding - untied_input_embedding,
         mtp,
+        mtp_active,
         router_correction_biases,
     }
 }
@@ -151,15 +154,19 @@ fn moe_params(d: u64, moe: &MixtureOfExperts) -> (u64, u64) {
 
 /// DeepSeek-V3's MTP module: two RMSNorms (enorm, hnorm), a `2d → d` projection, one
 /// decoder layer shaped like the model's last one, and the shared head's RMSNorm.
-fn mtp_params(model: &Model) -> u64 {
+/// Returns (all its own parameters, those one token uses).
+fn mtp_params(model: &Model) -> (u64, u64) {
     if model.mtp_modules == 0 {
-        return 0;
+        return (0, 0);
     }
     let d = model.hidden_size;
-    let block = model
+    let (block, block_inactive) = model
         .layers
         .last()
-        .map_or(0, |layer| layer_params(model, &layer.ffn).0);
+        .map_or((0, 0), |layer| layer_params(model, &layer.ffn));
     let per_module = 2 * model.norm.params(d) + 2 * d * d + block + model.norm.params(d);
-    model.mtp_modules * per_module
+    (
+        model.mtp_modules * per_module,
+        model.mtp_modules * (per_module - block_inactive),
+    )
 }

@@ -112,7 +112,7 @@ fn throughput(args: &CalcArgs, seq_len: u64) -> anyhow::Result<Option<Throughput
         })),
         (None, Some(seconds), None, Some(batch)) => Ok(Some(Throughput::Step {
             step_seconds: positive("--step-time", seconds)?,
-            tokens_per_step: positive("--batch-size", (batch * seq_len) as f64)?,
+            tokens_per_step: positive("--batch-size", batch as f64 * seq_len as f64)?,
         })),
         (None, Some(_), None, None) => bail!("--step-time needs the tokens of a step: add --tokens-per-step or --batch-size"),
         (None, None, Some(_), _) | (None, None, _, Some(_)) => {

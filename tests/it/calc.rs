@@ -487,3 +487,40 @@ fn nvidia_smi_names_resolve_exactly() {
     let h100 = calc_json(&["--model", "gpt2", "--gpu", "NVIDIA H100 80GB HBM3"]);
     assert_eq!(h100["hardware"]["gpu"], "h100-sxm");
 }
+
+/// Active parameters per token as the model cards publish them: Mixtral 8x7B 12.9B
+/// (embeddings included), Qwen3-30B-A3B 3.3B.
+#[test]
+fn moe_active_parameters_match_the_model_cards() {
+    for (model, published_billions) in [("mixtral-8x7b", 12.9), ("qwen3-30b-a3b", 3.3)] {
+        let report = calc_json(&["--model", model]);
+        let active = u64_at(&report, "/params/active") as f64 / 1e9;
+        assert!(
+            (active - published_billions).abs() < 0.06,
+            "{model}: active {active} B, published {published_billions} B"
+        );
+        assert!(u64_at(&report, "/params/active") < u64_at(&report, "/params/total"));
+    }
+}
+
+/// With --mtp both formulas count DeepSeek-V3's MTP module, and stay within 1% of each other.
+#[test]
+fn mtp_is_counted_by_both_formulas() {
+    let without = calc_json(&["--model", "deepseek-v3"]);
+    let with = calc_json(&["--model", "deepseek-v3", "--mtp"]);
+    for formula in ["palm", "detailed"] {
+        let pointer = format!("/flops_per_token/{formula}/forward");
+        assert!(
+            f64_at(&with, &pointer) > f64_at(&without, &pointer),
+            "{formula}"
+        );
+    }
+    let (palm, detailed) = (
+        f64_at(&with, "/flops_per_token/palm/forward"),
+        f64_at(&with, "/flops_per_token/detailed/forward"),
+    );
+    assert!(
+        (palm / detailed - 1.0).abs() < 0.01,
+        "palm {palm} vs detailed {detailed}"
+    );
+}

@@ -468,6 +468,53 @@ def tiny_cases():
             "topk_method": "greedy",
         },
     )
+    # Defaults and flags that differ between families: a config that sets the head count
+    # but not num_key_value_heads takes the class's fixed default, not "equal to heads".
+    base = {"vocab_size": 256, "hidden_size": 128, "intermediate_size": 96, "num_hidden_layers": 2}
+    add(
+        "edge-qwen2-default-kv-heads",
+        "Qwen2 with 64 attention heads and no num_key_value_heads: the default is 32.",
+        {"model_type": "qwen2", **base, "num_attention_heads": 64},
+    )
+    add(
+        "edge-qwen3-default-kv-heads",
+        "Qwen3 with 64 attention heads, head_dim 16, no num_key_value_heads: the default is 32.",
+        {"model_type": "qwen3", **base, "num_attention_heads": 64, "head_dim": 16},
+    )
+    add(
+        "edge-gemma-default-kv-heads",
+        "Gemma with 32 attention heads of 16 and no num_key_value_heads: the default is 16.",
+        {"model_type": "gemma", **base, "hidden_size": 64, "num_attention_heads": 32, "head_dim": 16},
+    )
+    add(
+        "edge-qwen2-moe-default-kv-heads",
+        "Qwen2-MoE with 32 attention heads and no num_key_value_heads: the default is 16.",
+        {
+            "model_type": "qwen2_moe", **base, "hidden_size": 64, "num_attention_heads": 32,
+            "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+            "shared_expert_intermediate_size": 48,
+        },
+    )
+    add(
+        "edge-qwen2-moe-no-shared-expert",
+        "Qwen2-MoE with shared_expert_intermediate_size 0: the shared expert's gate is still built.",
+        {
+            "model_type": "qwen2_moe", **base, "hidden_size": 64, "num_attention_heads": 4,
+            "num_key_value_heads": 4, "num_experts": 4, "num_experts_per_tok": 2,
+            "moe_intermediate_size": 32, "shared_expert_intermediate_size": 0,
+        },
+    )
+    add(
+        "edge-deepseek-v2-mlp-bias",
+        "DeepSeek-V2 with mlp_bias: the dense layers and the shared experts have biases.",
+        {
+            "model_type": "deepseek_v2", **base, "hidden_size": 64, "num_attention_heads": 4,
+            "n_routed_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+            "n_shared_experts": 1, "first_k_dense_replace": 1, "q_lora_rank": 32,
+            "kv_lora_rank": 16, "qk_nope_head_dim": 8, "qk_rope_head_dim": 8, "v_head_dim": 8,
+            "mlp_bias": True,
+        },
+    )
     return cases
 
 
