@@ -248,8 +248,19 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
     } else {
         text.to_string()
     };
-    full.parse()
-        .map_err(|_| format!("web.listen-address = {text:?}: not an address; write HOST:PORT such as \"0.0.0.0:{DEFAULT_PORT}\", \"127.0.0.1:{DEFAULT_PORT}\" or \":{DEFAULT_PORT}\""))
+    let problem = || {
+        format!(
+            "web.listen-address = {text:?}: not an address; write HOST:PORT such as \"0.0.0.0:{DEFAULT_PORT}\", \"127.0.0.1:{DEFAULT_PORT}\", \"localhost:{DEFAULT_PORT}\" or \":{DEFAULT_PORT}\""
+        )
+    };
+    if let Ok(address) = full.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    // A host name (such as localhost) is resolved once, at start-up.
+    std::net::ToSocketAddrs::to_socket_addrs(&full)
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .ok_or_else(problem)
 }
 
 pub fn parse_scope(text: &str) -> Result<ThroughputScope, String> {
@@ -317,6 +328,11 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         poll: flags.tail_poll,
     };
     let (tail_paths, tail_run) = (flags.tail_paths.clone(), flags.tail_run.clone());
+    if tail_run.is_some() && tail_paths.is_empty() {
+        problems.push(
+            "tail.run: given without --tail.path; add --tail.path, or name runs in the config file's [[tail]] sections".into(),
+        );
+    }
 
     // Model and hardware.
     let model_spec = flags.model.or(file.model.model);
@@ -710,6 +726,42 @@ mod tests {
         ] {
             assert!(message.contains(needle), "lacks {needle:?}: {message}");
         }
+    }
+
+    #[test]
+    fn listen_addresses_take_the_usual_forms() {
+        assert_eq!(
+            parse_listen_address(":10077").unwrap(),
+            "0.0.0.0:10077".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen_address("127.0.0.1:1").unwrap(),
+            "127.0.0.1:1".parse().unwrap()
+        );
+        assert!(parse_listen_address("localhost:10077")
+            .unwrap()
+            .ip()
+            .is_loopback());
+        let error = parse_listen_address("here").unwrap_err();
+        assert!(
+            error.contains("web.listen-address") && error.contains("HOST:PORT"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tail_run_without_a_path_is_refused() {
+        let message = problems(
+            "",
+            FlagConfig {
+                tail_run: Some("r".into()),
+                ..flags()
+            },
+        );
+        assert!(
+            message.contains("tail.run") && message.contains("--tail.path"),
+            "{message}"
+        );
     }
 
     #[test]

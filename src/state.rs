@@ -111,12 +111,19 @@ impl StepHistogram {
 const EMA_WEIGHT: f64 = 0.1;
 /// Trainer-time span of the window rate.
 const WINDOW_SECONDS: f64 = 60.0;
+/// The highest believable throughput of a run, tokens per second: the push limit.
+const MAX_TOKENS_PER_SECOND: f64 = 1e12;
+/// The longest interval between two lines over which a tokens/s figure is integrated when
+/// nothing else says how many tokens the line covers, before the first interval is known.
+const FIRST_GAP_LIMIT_SECONDS: f64 = 600.0;
 
 /// One stream of observations inside a run: one log file, or the pushes.
 #[derive(Debug, Clone, Default)]
 struct Stream {
     last_total_tokens: Option<f64>,
     last_timestamp: Option<f64>,
+    /// The interval between the last two timestamps, which bounds the next one that counts.
+    last_gap: Option<f64>,
     last_step: Option<u64>,
     /// The restart epoch this stream has seen (see [`Run::restart_epoch`]).
     epoch: u64,
@@ -216,7 +223,13 @@ impl Run {
         // A step counter that goes backwards is a trainer restart: forget the baselines
         // (a cumulative count or clock from before the restart means nothing now).
         let mut restarted = false;
-        if let (Some(step), Some(last)) = (observation.step, stream.last_step) {
+        // The whole job's steps: a new log file that starts below the run's step is a
+        // restart too (per-file runs interleave ranks, so only their own file counts).
+        let last_step = match self.scope {
+            ThroughputScope::PerFile => stream.last_step,
+            ThroughputScope::Global | ThroughputScope::PerGpu => stream.last_step.or(self.step),
+        };
+        if let (Some(step), Some(last)) = (observation.step, last_step) {
             if step < last {
                 restarted = stream.epoch == run_epoch;
                 stream.epoch = run_epoch + u64::from(restarted);
@@ -229,10 +242,17 @@ impl Run {
             (Some(total), Some(last)) if total >= last => Some(total - last),
             _ => None,
         };
-        let elapsed = match (observation.timestamp_seconds, stream.last_timestamp) {
+        let gap = match (observation.timestamp_seconds, stream.last_timestamp) {
             (Some(now_ts), Some(last)) if now_ts > last => Some(now_ts - last),
             _ => None,
         };
+        // A gap far longer than the lines' usual spacing is a pause (preemption, a stopped
+        // job resumed into the same log): tokens/s times the pause would invent tokens, so
+        // the line only starts a new interval.
+        let gap_limit = stream
+            .last_gap
+            .map_or(FIRST_GAP_LIMIT_SECONDS, |g| (4.0 * g).max(60.0));
+        let elapsed = gap.filter(|g| *g <= gap_limit);
         // Tokens of this observation, in order of preference.
         let tokens = observation
             .tokens
@@ -252,6 +272,16 @@ impl Run {
         if let Some(timestamp) = observation.timestamp_seconds {
             stream.last_timestamp = Some(timestamp);
         }
+        // Every interval is remembered, counted or not: after a pause the next ordinary
+        // interval counts again, and a trainer that always logs rarely is believed from its
+        // second interval on.
+        if gap.is_some() {
+            stream.last_gap = gap;
+        }
+        // Nothing unbelievable reaches the counters or the average: one absurd line must not
+        // turn a run's numbers into infinities for the rest of its life.
+        let tokens = tokens.filter(|t| t.is_finite() && *t >= 0.0);
+        let rate = rate.filter(|r| r.is_finite() && *r <= MAX_TOKENS_PER_SECOND);
         let previous_step = stream.last_step;
         if let Some(step) = observation.step {
             stream.last_step = Some(step);
@@ -378,6 +408,10 @@ fn positive_ratio(numerator: f64, denominator: f64) -> Option<f64> {
 pub enum StateError {
     #[error("run {run:?} would exceed the limit of {max_runs} pushed runs; reuse a run name, wait for old runs to expire, or raise --push.max-runs")]
     TooManyRuns { run: String, max_runs: usize },
+    #[error(
+        "run {run:?} is fed by a tailed log; push under another run name (set \"run\" in the body)"
+    )]
+    TailedRun { run: String },
 }
 
 /// Limits and defaults of the state.
@@ -427,6 +461,14 @@ impl State {
         now: f64,
     ) -> Result<(), StateError> {
         self.expire(now);
+        // A push must not blend into a run its log already measures.
+        if let Some((name, _)) = samples.iter().find(|(name, _)| {
+            self.runs
+                .get(name)
+                .is_some_and(|r| r.origin == Origin::Tail)
+        }) {
+            return Err(StateError::TailedRun { run: name.clone() });
+        }
         let mut new_runs: Vec<&str> = Vec::new();
         for (name, _) in samples {
             if !self.runs.contains_key(name) && !new_runs.contains(&name.as_str()) {
@@ -748,6 +790,89 @@ mod tests {
         state.observe_push(&[sample("c")], 3700.0).unwrap();
         assert!(state.run("b").is_none());
         assert!(state.run("c").is_some());
+    }
+
+    #[test]
+    fn pushes_into_a_tailed_run_are_refused() {
+        let mut state = state();
+        state.add_tail_run("default", ThroughputScope::Global, spec(8));
+        let sample = (
+            String::from("default"),
+            obs(|o| o.tokens_per_second = Some(100.0)),
+        );
+        let error = state.observe_push(&[sample], 1.0).unwrap_err();
+        assert!(error.to_string().contains("tailed log"), "{error}");
+        assert_eq!(state.run("default").unwrap().tokens_total, 0.0);
+    }
+
+    #[test]
+    fn a_pause_is_not_integrated_into_tokens() {
+        let line = |ts: f64| {
+            obs(|o| {
+                o.tokens_per_second = Some(100.0);
+                o.timestamp_seconds = Some(ts)
+            })
+        };
+        // Lines every 10 s, then a day's pause, then lines every 10 s again.
+        let times = [0.0, 10.0, 20.0, 86_420.0, 86_430.0, 86_440.0];
+        let lines: Vec<_> = times.iter().map(|t| ("f", line(*t))).collect();
+        let run = check(ThroughputScope::Global, &lines);
+        assert_eq!(run.tokens_total, 4.0 * 10.0 * 100.0);
+        // A trainer that always logs rarely is believed from its second interval on.
+        let rare: Vec<_> = [0.0, 1200.0, 2400.0, 3600.0]
+            .iter()
+            .map(|t| ("f", line(*t)))
+            .collect();
+        assert_eq!(
+            check(ThroughputScope::Global, &rare).tokens_total,
+            2.0 * 1200.0 * 100.0
+        );
+    }
+
+    #[test]
+    fn absurd_rates_do_not_poison_the_average() {
+        let run = check(
+            ThroughputScope::Global,
+            &[
+                (
+                    "f",
+                    obs(|o| {
+                        o.tokens = Some(1e6);
+                        o.step_seconds = Some(1e-300)
+                    }),
+                ),
+                (
+                    "f",
+                    obs(|o| {
+                        o.tokens = Some(1000.0);
+                        o.step_seconds = Some(1.0)
+                    }),
+                ),
+            ],
+        );
+        assert_eq!(run.tokens_per_second(1002.0, 300.0), Some(1000.0));
+        assert!(run.tokens_total.is_finite());
+    }
+
+    #[test]
+    fn a_new_log_starting_below_the_run_step_is_a_restart() {
+        let line = |step| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens = Some(10.0)
+            })
+        };
+        let run = check(
+            ThroughputScope::Global,
+            &[("a", line(100)), ("b", line(51)), ("b", line(52))],
+        );
+        assert_eq!(run.restarts_total, 1);
+        // Ranks of a per-file run log the same steps out of step with each other: no restart.
+        let ranks = check(
+            ThroughputScope::PerFile,
+            &[("a", line(100)), ("b", line(99)), ("a", line(101))],
+        );
+        assert_eq!(ranks.restarts_total, 0);
     }
 
     #[test]

@@ -35,9 +35,11 @@ const GPUS: u64 = 8;
 const SEQ_LEN: u64 = 8192;
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    let directory = std::env::temp_dir().join(format!("mfu-exporter-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&directory)?;
-    let log = directory.join("train.jsonl");
+    // A fresh, private directory (removed when the demo ends), not a predictable path.
+    let directory = tempfile::Builder::new()
+        .prefix("mfu-exporter-demo-")
+        .tempdir()?;
+    let log = directory.path().join("train.jsonl");
     let flags = FlagConfig {
         model: Some(MODEL.into()),
         seq_len: Some(SEQ_LEN),
@@ -82,6 +84,6 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     });
     stop.store(true, Ordering::Relaxed);
     let _ = trainer.join();
-    let _ = std::fs::remove_dir_all(&directory);
+    drop(directory);
     result
 }

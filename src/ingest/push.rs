@@ -313,6 +313,10 @@ struct WireSample {
     loss: Option<WireValue>,
     mfu: Option<WireValue>,
     run: Option<WireValue>,
+    /// The client's clock, accepted and ignored: client timestamps never become sample
+    /// timestamps, and the exporter times pushes by its own clock.
+    #[serde(rename = "timestamp", alias = "time", alias = "ts")]
+    _timestamp: Option<WireValue>,
 }
 
 /// Any non-null JSON value; only numbers and strings keep their content.
@@ -580,7 +584,7 @@ mod tests {
     }
 
     const EXPECTED_FIELDS: &str =
-        "expected one of `tokens_per_sec`, `tokens`, `seconds`, `step`, `loss`, `mfu`, `run`";
+        "expected one of `tokens_per_sec`, `tokens`, `seconds`, `step`, `loss`, `mfu`, `run`, `time`, `timestamp`, `ts`";
     const ALLOWED: &str = "use 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-'";
 
     #[test]
@@ -593,6 +597,13 @@ mod tests {
             r#"{"tokens": 4096, "seconds": 2}"#,
             "default: tokens_per_second=2048 tokens=4096 step_seconds=2",
         );
+        // A client's clock is accepted and ignored, under any of the usual names.
+        for key in ["timestamp", "time", "ts"] {
+            check(
+                &format!(r#"{{"tokens": 4096, "seconds": 2, "{key}": "2024-05-01T12:00:00Z"}}"#),
+                "default: tokens_per_second=2048 tokens=4096 step_seconds=2",
+            );
+        }
         check(
             r#"{"run": "llama-7b_v1.2", "tokens_per_sec": 5, "step": 3, "loss": 2.5, "mfu": 0.4}"#,
             "llama-7b_v1.2: tokens_per_second=5 step=3 loss=2.5 reported_mfu=0.4",

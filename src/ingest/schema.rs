@@ -18,9 +18,12 @@
 //! - Every present mapped key is checked, even one that loses to an earlier spec, so a line never
 //!   hides a broken value: a value that is not a number or a numeric string, a non-finite number, a
 //!   negative token count, throughput or step time, a fractional or negative step, a reported MFU
-//!   outside 0..=1 after scaling, or a timestamp that is neither a plausible number nor RFC 3339
-//!   makes the whole line [`ParseErrorReason::InvalidValue`]. The first such problem in the line is
-//!   the one reported.
+//!   outside 0..=1 after scaling, a throughput field above its plausible limit (tokens/s over
+//!   1e12, a step of over 1e13 tokens, a cumulative count over 1e17, a step over a week), or a
+//!   timestamp that is neither a plausible number nor RFC 3339 makes the line
+//!   [`ParseErrorReason::InvalidValue`]. The first such problem in the line is the one reported.
+//!   When only descriptive fields were bad (loss, step, timestamp, reported MFU), the error keeps
+//!   the rest of the line in [`LineError::kept`], so that its throughput still counts.
 //! - When a key appears more than once in an object, the last non-null occurrence wins, as in
 //!   `serde_json::Value`.
 //! - A line with none of the throughput fields (see [`Observation::has_throughput`]) is
@@ -116,6 +119,9 @@ impl fmt::Display for ParseErrorReason {
 pub struct LineError {
     pub reason: ParseErrorReason,
     pub detail: String,
+    /// When only a descriptive field was bad (loss, step, timestamp, reported MFU), the rest of
+    /// the line without it: its throughput still counts. `None` when the line is lost.
+    pub kept: Option<Observation>,
 }
 
 /// A problem in a user's field mapping.
@@ -566,6 +572,7 @@ pub fn parse_line(line: &[u8], mapping: &FieldMapping) -> Result<LineOutcome, Li
             error.valid_up_to(),
             quote(&String::from_utf8_lossy(line))
         ),
+        kept: None,
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_ascii().is_empty() {
@@ -588,6 +595,7 @@ pub fn parse_line(line: &[u8], mapping: &FieldMapping) -> Result<LineOutcome, Li
             "invalid json ({error}) in {}; write each log line as one json object",
             quote(text)
         ),
+        kept: None,
     })?;
     if let Some(kind) = top_level {
         return Err(LineError {
@@ -596,15 +604,9 @@ pub fn parse_line(line: &[u8], mapping: &FieldMapping) -> Result<LineOutcome, Li
                 "line is a json {kind}, not an object: {}; write each log line as one json object",
                 quote(text)
             ),
+            kept: None,
         });
     }
-    if let Some(detail) = state.first_error {
-        return Err(LineError {
-            reason: ParseErrorReason::InvalidValue,
-            detail,
-        });
-    }
-
     let found = &state.found;
     let real = |field| match found.get(field) {
         Some(Found {
@@ -630,6 +632,15 @@ pub fn parse_line(line: &[u8], mapping: &FieldMapping) -> Result<LineOutcome, Li
         timestamp_seconds: real(MappedField::Timestamp),
         reported_mfu: real(MappedField::ReportedMfu),
     };
+    if let Some(detail) = state.first_error {
+        // A bad throughput field loses the line; a bad descriptive field only loses itself.
+        let kept = (!state.throughput_error && observation.has_throughput()).then_some(observation);
+        return Err(LineError {
+            reason: ParseErrorReason::InvalidValue,
+            detail,
+            kept,
+        });
+    }
     if observation.has_throughput() {
         Ok(LineOutcome::Observation(observation))
     } else {
@@ -642,6 +653,8 @@ pub fn parse_line(line: &[u8], mapping: &FieldMapping) -> Result<LineOutcome, Li
 struct LineState {
     found: PerField<Option<Found>>,
     first_error: Option<String>,
+    /// Whether any of the problems was in a throughput field.
+    throughput_error: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -672,6 +685,13 @@ impl LineState {
                     }
                 }
                 Err(problem) => {
+                    self.throughput_error |= matches!(
+                        target.field,
+                        MappedField::TokensPerSecond
+                            | MappedField::Tokens
+                            | MappedField::TotalTokens
+                            | MappedField::StepSeconds
+                    );
                     if self.first_error.is_none() {
                         self.first_error = Some(format!(
                             "key {} ({}) {problem}",
@@ -728,6 +748,13 @@ fn convert(field: MappedField, spec: &FieldSpec, raw: Raw<'_>) -> Result<FieldVa
                     "must be 0 or more, got {raw}; check that the key holds {field}"
                 ));
             }
+            let limit = plausible_limit(field);
+            if value > limit {
+                return Err(format!(
+                    "is {raw}, above the plausible limit of {} for {field}; check that the key holds {field} and its unit",
+                    float_text(limit)
+                ));
+            }
             Ok(FieldValue::Real(value))
         }
         MappedField::Loss => scaled_number(field, spec.scale, raw).map(FieldValue::Real),
@@ -747,6 +774,22 @@ fn convert(field: MappedField, spec: &FieldSpec, raw: Raw<'_>) -> Result<FieldVa
                 ))
             }
         }
+    }
+}
+
+/// The largest value a throughput field can plausibly hold: far beyond any cluster, yet small
+/// enough that sums and rates built from it stay finite.
+fn plausible_limit(field: MappedField) -> f64 {
+    match field {
+        // The same bound pushes have.
+        MappedField::TokensPerSecond => 1e12,
+        // One step of a trillion-token batch ten times over.
+        MappedField::Tokens => 1e13,
+        // A hundred times the largest training corpora.
+        MappedField::TotalTokens => 1e17,
+        // A week.
+        MappedField::StepSeconds => 604_800.0,
+        _ => f64::MAX,
     }
 }
 
@@ -1273,6 +1316,55 @@ mod tests {
     #[track_caller]
     fn check(line: &str, expected: &str) {
         check_with(&FieldMapping::default(), line, expected);
+    }
+
+    #[test]
+    fn a_bad_descriptive_field_keeps_the_throughput() {
+        let check_kept = |line: &str, kept: Option<&str>| {
+            let error = parse_line(line.as_bytes(), &FieldMapping::default()).unwrap_err();
+            assert_eq!(error.reason, ParseErrorReason::InvalidValue, "{line}");
+            assert_eq!(
+                error.kept.as_ref().map(render_observation).as_deref(),
+                kept,
+                "{line}"
+            );
+        };
+        check_kept(
+            r#"{"tokens": 1000, "dt": 0.5, "mfu": 45.3}"#,
+            Some("tokens=1000 step_seconds=0.5"),
+        );
+        check_kept(
+            r#"{"tps": 10, "step": 1e30, "loss": 2}"#,
+            Some("tokens_per_second=10 loss=2"),
+        );
+        check_kept(
+            r#"{"tps": 10, "ts": "2024-02-30T00:00:00Z"}"#,
+            Some("tokens_per_second=10"),
+        );
+        // A bad throughput field loses the line; so does a line with nothing else to keep.
+        check_kept(r#"{"tps": "fast", "loss": 2}"#, None);
+        check_kept(r#"{"loss": "high"}"#, None);
+    }
+
+    #[test]
+    fn throughput_beyond_plausible_limits_is_refused() {
+        check(r#"{"tps": 2e12}"#, "invalid_value: key \"tps\" (tokens_per_second) is 2000000000000, above the plausible limit of 1000000000000…");
+        check(
+            r#"{"tokens": 1e15, "dt": 1}"#,
+            "invalid_value: key \"tokens\" (tokens) is 1000000000000000, above…",
+        );
+        check(
+            r#"{"total_tokens": 1.7e308}"#,
+            "invalid_value: key \"total_tokens\" (total_tokens) is…",
+        );
+        check(
+            r#"{"tokens": 10, "dt": 1e9}"#,
+            "invalid_value: key \"dt\" (step_seconds) is 1000000000, above…",
+        );
+        check(
+            r#"{"tps": 1e12, "dt": 604800}"#,
+            "tokens_per_second=1000000000000 step_seconds=604800",
+        );
     }
 
     #[test]
