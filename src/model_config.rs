@@ -536,7 +536,6 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             head_dim: Some(256),
             tie: true,
             max_positions: 8192,
-            ..base
         },
         _ => base,
     }

@@ -121,7 +121,7 @@ pub struct LineError {
     pub detail: String,
     /// When only a descriptive field was bad (loss, step, timestamp, reported MFU), the rest of
     /// the line without it: its throughput still counts. `None` when the line is lost.
-    pub kept: Option<Observation>,
+    pub kept: Option<Box<Observation>>,
 }
 
 /// A problem in a user's field mapping.
@@ -634,7 +634,8 @@ pub fn parse_line(line: &[u8], mapping: &FieldMapping) -> Result<LineOutcome, Li
     };
     if let Some(detail) = state.first_error {
         // A bad throughput field loses the line; a bad descriptive field only loses itself.
-        let kept = (!state.throughput_error && observation.has_throughput()).then_some(observation);
+        let kept = (!state.throughput_error && observation.has_throughput())
+            .then(|| Box::new(observation));
         return Err(LineError {
             reason: ParseErrorReason::InvalidValue,
             detail,
@@ -1324,7 +1325,7 @@ mod tests {
             let error = parse_line(line.as_bytes(), &FieldMapping::default()).unwrap_err();
             assert_eq!(error.reason, ParseErrorReason::InvalidValue, "{line}");
             assert_eq!(
-                error.kept.as_ref().map(render_observation).as_deref(),
+                error.kept.as_deref().map(render_observation).as_deref(),
                 kept,
                 "{line}"
             );
