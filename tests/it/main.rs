@@ -5,4 +5,5 @@ mod deploy;
 mod prometheus;
 mod reference;
 mod serve;
+mod soak;
 mod support;

@@ -1,0 +1,1673 @@
+//! Fault-injection soak: a trainer appends to several rank logs at a high rate while the logs
+//! are rotated every way logrotate rotates them and the exporter is stopped (SIGTERM) or killed
+//! (SIGKILL) and started again; pushes, some malformed, and scrapes arrive all the while.
+//!
+//! [`soak_short`] runs it for about 12 seconds in every `cargo test`. The long version is the
+//! same test with a longer duration, e.g. `bench/soak.sh` or
+//! `MFU_SOAK_SECONDS=600 cargo test --release --test it soak -- --nocapture`; see
+//! [`SoakConfig::from_env`] for the other knobs. Everything is on loopback and in one
+//! temporary directory, and everything is bounded in time.
+//!
+//! # The invariant
+//!
+//! An *epoch* is the life of one exporter process. Each rank log is its own run (`rank-N`, one
+//! `[[tail]]` section with `read_from = "beginning"`), so every count is checked per source.
+//!
+//! The *resume point* of an epoch, per rank, is the byte offset the new process starts from in
+//! the file the rank's path names when it starts: the offset saved in `--state-file` for that
+//! path if the saved entry still describes that file (same device and inode, same FNV-1a
+//! fingerprint of the first bytes, offset within the file), else 0. The test reads the positions
+//! file after each stop and applies that rule itself, so it knows the resume point exactly, for a
+//! graceful stop (SIGTERM: final read, final save) as for a hard kill (SIGKILL: lines read after
+//! the last save are read again by the next process, lines still unread in a file rotated away
+//! since the last save are read by neither; the next epoch starts after both, by definition).
+//!
+//! Invariant: in every epoch, for every rank, the exporter's counters equal what the writer
+//! appended to that rank's files after the resume point; nothing lost, nothing counted twice.
+//! Tokens (`training_tokens_total{run="rank-N"}`, every good line carries the rank's fixed token
+//! count), lines, bytes, ignored lines and parse errors by reason all follow from the bytes
+//! written, since the writer records where each malformed line lies in each file.
+//!
+//! Checked: at every scrape, counted ≤ written since the resume point (never more); at every
+//! copytruncate, counted = written since the resume point (the writer is paused and the exporter
+//! has caught up); at every stop, the epoch's push counters by status code and pushed tokens per
+//! client equal what the clients sent and were answered in that epoch; at every graceful stop,
+//! the saved positions name each rank's current file at or past what was written before the
+//! signal; at the end of the last epoch, every counter above, the rotations, truncations and push
+//! counters are exact, resident memory did not grow, no scrape failed, and a final SIGTERM
+//! saves every rank's position at the end of its file.
+//!
+//! # What the writer and the rotations promise
+//!
+//! Each keeps the expectation exact where a tailer cannot; none is a shortcut around a check.
+//!
+//! - A rotation holds the rank's lock: no half-written line is ever rotated, and nothing is
+//!   written between copy and truncate (logrotate's `copytruncate` loses such lines by design).
+//! - copytruncate also waits until the exporter has read the whole file: lines still unread when
+//!   the file is truncated exist only in the copy, which no pattern names.
+//! - A file is renamed away or deleted only after the exporter has read one of its lines (so has
+//!   opened it): a file created and rotated away between two polls is never seen. Right before
+//!   the rotation, under the lock, a burst of up to 63 lines is appended that the exporter has
+//!   not read yet, so the rotated file must be drained from its open handle.
+//! - After a rename the writer writes to the new file only (it reopens at once, as logrotate's
+//!   `create` with a postrotate signal expects). The tailer reads a renamed file until a poll
+//!   finds it quiet, so whether later writes to it are read is a matter of timing: the soak
+//!   leaves them to the tailer's unit tests.
+//! - Nothing is rotated while the exporter is down (a file renamed away during the downtime is
+//!   not named by the patterns); the writer keeps appending during downtime.
+//! - Rotated files are kept as logrotate's `rotate 2` keeps them (`.1` becomes `.2`), so a copy
+//!   never truncates a file the exporter may still be draining.
+//! - Every request (push or scrape) holds a read lock that a stop takes for writing, so no request
+//!   straddles two processes and each push belongs to exactly one epoch.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::support::{sample, Exporter};
+
+/// The soak run by every `cargo test`; `MFU_SOAK_SECONDS` and friends make it the long one.
+#[test]
+fn soak_short() {
+    let config = SoakConfig::from_env();
+    match soak(&config) {
+        Ok(report) => eprintln!("{report}"),
+        Err(failure) => panic!(
+            "soak failed (rerun with MFU_SOAK_SEED={}):\n{failure}",
+            config.seed
+        ),
+    }
+}
+
+/// The knobs of one soak.
+#[derive(Debug, Clone)]
+pub struct SoakConfig {
+    pub duration: Duration,
+    pub seed: u64,
+    pub ranks: usize,
+    /// Lines appended per second to each rank's log.
+    pub lines_per_second: u64,
+    /// Share of the lines that are malformed or carry no throughput.
+    pub bad_line_share: f64,
+    pub push_clients: usize,
+    /// Pushes per second from each client.
+    pub pushes_per_second: u64,
+    /// Share of the pushes that are malformed.
+    pub bad_push_share: f64,
+    pub scrapes_per_second: u64,
+    /// Mean time between two faults (rotations, restarts).
+    pub fault_interval: Duration,
+    /// Share of the faults that restart the exporter (before the last epoch).
+    pub restart_share: f64,
+    /// Share of the duration that is the last epoch, which is never restarted: the exact final
+    /// check and the memory check cover it.
+    pub last_epoch_share: f64,
+    /// Tail with `poll = true` (no file-system events, a poll a second), so that the exporter
+    /// lags far behind the writer.
+    pub poll: bool,
+}
+
+impl SoakConfig {
+    /// About 12 seconds; `MFU_SOAK_SECONDS`, `MFU_SOAK_SEED`, `MFU_SOAK_RANKS`,
+    /// `MFU_SOAK_LINES_PER_SECOND` (per rank), `MFU_SOAK_PUSH_CLIENTS`,
+    /// `MFU_SOAK_PUSHES_PER_SECOND` (per client), `MFU_SOAK_FAULT_MS` (mean time between
+    /// faults) and `MFU_SOAK_POLL=1` (poll once a second instead of file-system events) change
+    /// it.
+    pub fn from_env() -> SoakConfig {
+        fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
+            match std::env::var(name) {
+                Ok(text) => text
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name}={text:?} is not a valid value")),
+                Err(_) => default,
+            }
+        }
+        let seconds: f64 = var("MFU_SOAK_SECONDS", 12.0);
+        let fault_ms: u64 = var("MFU_SOAK_FAULT_MS", if seconds > 60.0 { 250 } else { 100 });
+        let config = SoakConfig {
+            duration: Duration::from_secs_f64(seconds),
+            seed: var("MFU_SOAK_SEED", 0x5eed_2024),
+            ranks: var("MFU_SOAK_RANKS", 4),
+            lines_per_second: var("MFU_SOAK_LINES_PER_SECOND", 1000),
+            bad_line_share: 0.02,
+            push_clients: var("MFU_SOAK_PUSH_CLIENTS", 3),
+            pushes_per_second: var("MFU_SOAK_PUSHES_PER_SECOND", 40),
+            bad_push_share: 0.25,
+            scrapes_per_second: 20,
+            fault_interval: Duration::from_millis(fault_ms),
+            restart_share: 0.2,
+            last_epoch_share: 0.4,
+            poll: var("MFU_SOAK_POLL", 0u8) != 0,
+        };
+        assert!(
+            (1..=16).contains(&config.ranks),
+            "MFU_SOAK_RANKS must be 1 to 16"
+        );
+        assert!(seconds >= 2.0, "MFU_SOAK_SECONDS must be at least 2");
+        config
+    }
+}
+
+/// How long any wait on the exporter may take before it counts as a failure.
+const WAIT: Duration = Duration::from_secs(30);
+/// The first step number: ten digits, so every good line of a run has the same length.
+const FIRST_STEP: u64 = 1_000_000_000;
+/// The exporter's cap on line length; the over-long lines written are longer.
+const MAX_LINE_BYTES: usize = 1024;
+/// The push body cap; the over-large pushes are larger.
+const MAX_BODY_BYTES: usize = 4096;
+const PUSH_TOKEN: &str = "soak-token";
+const PARSE_ERROR_REASONS: [&str; 5] = [
+    "invalid_utf8",
+    "invalid_json",
+    "not_an_object",
+    "invalid_value",
+    "line_too_long",
+];
+const PUSH_CODES: [u16; 9] = [200, 400, 401, 403, 405, 408, 413, 429, 500];
+
+/// Tokens on every good line of `rank`: distinct per rank, so a line counted for the wrong run
+/// shows.
+fn tokens_per_line(rank: usize) -> u64 {
+    1000 + 7 * rank as u64
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny deterministic PRNG (SplitMix64).
+
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, stream: u64) -> Rng {
+        let mut rng = Rng(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        rng.next();
+        rng
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+
+    fn chance(&mut self, probability: f64) -> bool {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < probability
+    }
+
+    /// Uniform in [0, 2 × mean).
+    fn around(&mut self, mean: Duration) -> Duration {
+        let nanos = u64::try_from(mean.as_nanos()).unwrap_or(u64::MAX / 2);
+        Duration::from_nanos(self.below(2 * nanos.max(1)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines.
+
+/// What one written line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Good,
+    InvalidUtf8,
+    InvalidJson,
+    NotAnObject,
+    InvalidValue,
+    LineTooLong,
+    /// Valid, but without throughput: `mfu_exporter_lines_ignored_total`.
+    Ignored,
+}
+
+const BAD_KINDS: [Kind; 6] = [
+    Kind::InvalidUtf8,
+    Kind::InvalidJson,
+    Kind::NotAnObject,
+    Kind::InvalidValue,
+    Kind::LineTooLong,
+    Kind::Ignored,
+];
+
+impl Kind {
+    /// Index into [`Counts::bad`].
+    fn index(self) -> usize {
+        BAD_KINDS.iter().position(|k| *k == self).unwrap_or(0)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Good => "good",
+            Kind::InvalidUtf8 => "invalid_utf8",
+            Kind::InvalidJson => "invalid_json",
+            Kind::NotAnObject => "not_an_object",
+            Kind::InvalidValue => "invalid_value",
+            Kind::LineTooLong => "line_too_long",
+            Kind::Ignored => "ignored",
+        }
+    }
+
+    /// The line, newline included.
+    fn line(self, rank: usize, step: u64) -> Vec<u8> {
+        let tokens = tokens_per_line(rank);
+        match self {
+            Kind::Good => format!("{{\"step\":{step},\"tokens\":{tokens},\"dt\":0.01}}\n").into(),
+            Kind::InvalidUtf8 => {
+                let mut line =
+                    format!("{{\"step\":{step},\"tokens\":{tokens},\"note\":\"").into_bytes();
+                line.extend_from_slice(b"\xff\xfe\"}\n");
+                line
+            }
+            Kind::InvalidJson => format!("{{\"step\":{step},\"tokens\":\n").into(),
+            Kind::NotAnObject => format!("[{step},{tokens}]\n").into(),
+            Kind::InvalidValue => format!("{{\"step\":{step},\"tokens\":-{tokens}}}\n").into(),
+            // Would add tokens if it were read: it must be skipped whole.
+            Kind::LineTooLong => format!(
+                "{{\"step\":{step},\"tokens\":{tokens},\"pad\":\"{}\"}}\n",
+                "x".repeat(2 * MAX_LINE_BYTES)
+            )
+            .into(),
+            Kind::Ignored => format!("{{\"eval_loss\":2.5,\"at_step\":{step}}}\n").into(),
+        }
+    }
+}
+
+/// Lines and bytes, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counts {
+    good: u64,
+    bad: [u64; BAD_KINDS.len()],
+    bytes: u64,
+}
+
+impl Counts {
+    fn add(&mut self, kind: Kind, bytes: u64) {
+        match kind {
+            Kind::Good => self.good += 1,
+            other => self.bad[other.index()] += 1,
+        }
+        self.bytes += bytes;
+    }
+
+    fn plus(&self, other: &Counts) -> Counts {
+        let mut sum = *self;
+        sum.good += other.good;
+        sum.bytes += other.bytes;
+        for (a, b) in sum.bad.iter_mut().zip(other.bad) {
+            *a += b;
+        }
+        sum
+    }
+
+    /// `self − earlier`; `earlier` must be a prefix of `self`.
+    fn since(&self, earlier: &Counts) -> Counts {
+        let mut difference = *self;
+        difference.good -= earlier.good;
+        difference.bytes -= earlier.bytes;
+        for (a, b) in difference.bad.iter_mut().zip(earlier.bad) {
+            *a -= b;
+        }
+        difference
+    }
+
+    fn lines(&self) -> u64 {
+        self.good + self.bad.iter().sum::<u64>()
+    }
+
+    fn of(&self, kind: Kind) -> u64 {
+        match kind {
+            Kind::Good => self.good,
+            other => self.bad[other.index()],
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rank logs.
+
+/// One file a rank's path named: its identity and where each of its lines lies.
+#[derive(Debug, Clone)]
+struct Generation {
+    number: u64,
+    dev: u64,
+    inode: u64,
+    /// The rank's totals when this file began (it holds everything after).
+    before: Counts,
+    /// Complete lines written to it.
+    counts: Counts,
+    /// The length of every good line (all good lines of a rank have the same length).
+    good_line_bytes: u64,
+    /// (start, length, kind) of every other line, in file order.
+    others: Vec<(u64, u64, Kind)>,
+}
+
+impl Generation {
+    /// What lies before byte `offset`, which must be the start of a line.
+    fn counts_before(&self, offset: u64) -> Result<Counts, String> {
+        if offset > self.counts.bytes {
+            return Err(format!(
+                "offset {offset} is past the {} bytes written to generation {}",
+                self.counts.bytes, self.number
+            ));
+        }
+        let mut counts = Counts::default();
+        let mut other_bytes = 0;
+        for &(start, length, kind) in &self.others {
+            if start >= offset {
+                break;
+            }
+            if start + length > offset {
+                return Err(format!(
+                    "offset {offset} is inside a {} line at {start}..{} of generation {}",
+                    kind.label(),
+                    start + length,
+                    self.number
+                ));
+            }
+            counts.add(kind, length);
+            other_bytes += length;
+        }
+        let good_bytes = offset - other_bytes;
+        if good_bytes % self.good_line_bytes != 0 {
+            return Err(format!(
+                "offset {offset} is inside a good line of generation {}",
+                self.number
+            ));
+        }
+        counts.good = good_bytes / self.good_line_bytes;
+        counts.bytes = offset;
+        Ok(counts)
+    }
+}
+
+struct RankLog {
+    rank: usize,
+    path: PathBuf,
+    file: File,
+    generation: Generation,
+    generations: u64,
+    /// Everything ever appended to this rank's files.
+    total: Counts,
+    next_step: u64,
+    last_line_good: bool,
+}
+
+fn rotated(path: &Path, number: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{number}"));
+    PathBuf::from(name)
+}
+
+impl RankLog {
+    fn create(rank: usize, path: PathBuf) -> RankLog {
+        let good_line_bytes = Kind::Good.line(rank, FIRST_STEP).len() as u64;
+        let (file, dev, inode) = create_new(&path);
+        RankLog {
+            rank,
+            path,
+            file,
+            generation: Generation {
+                number: 0,
+                dev,
+                inode,
+                before: Counts::default(),
+                counts: Counts::default(),
+                good_line_bytes,
+                others: Vec::new(),
+            },
+            generations: 1,
+            total: Counts::default(),
+            next_step: FIRST_STEP,
+            last_line_good: true,
+        }
+    }
+
+    /// Appends `count` lines (the first line of a file is always good); with `split`, the batch
+    /// is written in two parts a moment apart, so that a reader may see a partial line.
+    fn append(&mut self, shared: &Shared, rng: &mut Rng, count: u64, bad_share: f64, split: bool) {
+        let mut buffer = Vec::new();
+        let mut lines = Vec::new();
+        let mut has_good = self.generation.counts.good > 0;
+        let mut good = 0;
+        for _ in 0..count {
+            let kind = if has_good && rng.chance(bad_share) {
+                BAD_KINDS[rng.below(BAD_KINDS.len() as u64) as usize]
+            } else {
+                Kind::Good
+            };
+            has_good |= kind == Kind::Good;
+            good += u64::from(kind == Kind::Good);
+            let line = kind.line(self.rank, self.next_step);
+            self.next_step += 1;
+            if kind == Kind::Good {
+                assert_eq!(line.len() as u64, self.generation.good_line_bytes);
+            }
+            lines.push((line.len() as u64, kind));
+            buffer.extend_from_slice(&line);
+        }
+        // Before the write: a scrape may see the lines before this returns.
+        shared.good_written[self.rank].fetch_add(good, Ordering::SeqCst);
+        if split && buffer.len() > 1 {
+            let cut = 1 + rng.below(buffer.len() as u64 - 1) as usize;
+            self.file.write_all(&buffer[..cut]).expect("append");
+            std::thread::sleep(Duration::from_micros(300));
+            self.file.write_all(&buffer[cut..]).expect("append");
+        } else {
+            self.file.write_all(&buffer).expect("append");
+        }
+        for (length, kind) in lines {
+            if kind != Kind::Good {
+                self.generation
+                    .others
+                    .push((self.generation.counts.bytes, length, kind));
+            }
+            self.generation.counts.add(kind, length);
+            self.total.add(kind, length);
+            self.last_line_good = kind == Kind::Good;
+        }
+    }
+
+    /// The next file at the path, which must be free.
+    fn start_generation(&mut self) {
+        let (file, dev, inode) = create_new(&self.path);
+        self.file = file;
+        self.new_generation(dev, inode);
+    }
+
+    fn new_generation(&mut self, dev: u64, inode: u64) {
+        self.generation = Generation {
+            number: self.generations,
+            dev,
+            inode,
+            before: self.total,
+            counts: Counts::default(),
+            good_line_bytes: self.generation.good_line_bytes,
+            others: Vec::new(),
+        };
+        self.generations += 1;
+    }
+
+    /// logrotate's `rotate 2`: `.1` becomes `.2`, making room for a new `.1`.
+    fn shift(&self) {
+        let first = rotated(&self.path, 1);
+        if first.exists() {
+            fs::rename(&first, rotated(&self.path, 2)).expect("shift .1 to .2");
+        }
+    }
+
+    /// logrotate's `create`: rename, then a new file; the writer reopens at once.
+    fn rotate_by_rename(&mut self) {
+        self.shift();
+        fs::rename(&self.path, rotated(&self.path, 1)).expect("rename rotation");
+        self.start_generation();
+    }
+
+    /// Delete, then create anew.
+    fn rotate_by_delete(&mut self) {
+        fs::remove_file(&self.path).expect("delete rotation");
+        self.start_generation();
+    }
+
+    /// logrotate's `copytruncate`: copy, then truncate in place. The caller holds the lock, so
+    /// nothing is written between the two.
+    fn rotate_by_copytruncate(&mut self) {
+        self.shift();
+        fs::copy(&self.path, rotated(&self.path, 1)).expect("copy");
+        self.file.set_len(0).expect("truncate");
+        let (dev, inode) = (self.generation.dev, self.generation.inode);
+        self.new_generation(dev, inode);
+    }
+}
+
+fn create_new(path: &Path) -> (File, u64, u64) {
+    let file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+    let metadata = file.metadata().expect("stat");
+    (file, metadata.dev(), metadata.ino())
+}
+
+// ---------------------------------------------------------------------------------------------
+// What all threads share.
+
+/// The exporter now serving, as requests see it.
+#[derive(Debug, Clone)]
+struct Target {
+    epoch: u64,
+    address: SocketAddr,
+    /// Good lines before each rank's resume point.
+    base_good: Vec<u64>,
+    last: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PushTally {
+    by_code: BTreeMap<u16, u64>,
+    malformed: BTreeMap<&'static str, u64>,
+    accepted: u64,
+    /// Tokens accepted, per client.
+    tokens: Vec<u64>,
+}
+
+impl PushTally {
+    fn new(clients: usize) -> PushTally {
+        PushTally {
+            tokens: vec![0; clients],
+            ..PushTally::default()
+        }
+    }
+
+    fn record(&mut self, client: usize, reason: Option<&'static str>, code: u16, tokens: u64) {
+        *self.by_code.entry(code).or_default() += 1;
+        match reason {
+            Some(reason) => *self.malformed.entry(reason).or_default() += 1,
+            None => {
+                self.accepted += 1;
+                self.tokens[client] += tokens;
+            }
+        }
+    }
+}
+
+struct Shared {
+    config: SoakConfig,
+    stop: AtomicBool,
+    failures: Mutex<Vec<String>>,
+    target: RwLock<Option<Target>>,
+    ranks: Vec<Mutex<RankLog>>,
+    /// Good lines each rank's writer has written or is about to write.
+    good_written: Vec<AtomicU64>,
+    /// (this epoch, all epochs).
+    pushes: Mutex<(PushTally, PushTally)>,
+    scrapes: AtomicU64,
+    /// (seconds into the last epoch, resident bytes).
+    memory: Mutex<Vec<(f64, u64)>>,
+    started: Instant,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn fail(&self, message: String) {
+        lock(&self.failures).push(message);
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Sleeps up to `duration`, returning early (false) when the soak stops.
+    fn pause(&self, duration: Duration) -> bool {
+        let until = Instant::now() + duration;
+        while !self.stopped() {
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            std::thread::sleep((until - now).min(Duration::from_millis(20)));
+        }
+        false
+    }
+}
+
+/// Stops the soak if the thread holding it panics, so the others do not wait for it.
+struct StopOnPanic<'a>(&'a Shared);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fail(format!(
+                "thread {:?} panicked",
+                std::thread::current().name().unwrap_or("?")
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP without panics.
+
+/// One request over a fresh connection, written in one piece; (status, body).
+fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, String), String> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
+        .map_err(|e| format!("{method} {path}: connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .map_err(|e| e.to_string())?;
+    let mut raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        let _ = write!(raw, "{name}: {value}\r\n");
+    }
+    raw.push_str("\r\n");
+    let mut bytes = raw.into_bytes();
+    bytes.extend_from_slice(body);
+    stream
+        .write_all(&bytes)
+        .map_err(|e| format!("{method} {path}: write: {e}"))?;
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .map_err(|e| format!("{method} {path}: read: {e}"))?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("{method} {path}: no status line in {head:?}"))?;
+    Ok((status, body.to_string()))
+}
+
+fn scrape(address: SocketAddr) -> Result<String, String> {
+    match request(address, "GET", "/metrics", &[], b"")? {
+        (200, body) => Ok(body),
+        (status, body) => Err(format!("scrape answered {status}: {body}")),
+    }
+}
+
+/// Good lines counted for `rank`, from its token counter.
+fn counted_good(metrics: &str, rank: usize) -> Result<u64, String> {
+    let series = format!("training_tokens_total{{run=\"rank-{rank}\"}}");
+    let tokens = sample(metrics, &series).ok_or_else(|| format!("no {series}"))?;
+    let per_line = tokens_per_line(rank) as f64;
+    let lines = tokens / per_line;
+    if lines.fract() != 0.0 || lines < 0.0 {
+        return Err(format!(
+            "{series} = {tokens} is not a whole number of {per_line}-token lines"
+        ));
+    }
+    Ok(lines as u64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The threads.
+
+fn writer(shared: &Shared, rank: usize) {
+    let _guard = StopOnPanic(shared);
+    let config = &shared.config;
+    let mut rng = Rng::new(config.seed, 100 + rank as u64);
+    let rate = config.lines_per_second as f64;
+    let max_batch = (config.lines_per_second / 50).max(1);
+    let started = Instant::now();
+    let mut written = 0u64;
+    while !shared.stopped() {
+        let due = (started.elapsed().as_secs_f64() * rate) as u64;
+        let count = due.saturating_sub(written).min(max_batch);
+        if count == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        let split = rng.chance(0.1);
+        lock(&shared.ranks[rank]).append(shared, &mut rng, count, config.bad_line_share, split);
+        written += count;
+    }
+}
+
+/// A push: the reason it is malformed (None: valid), request parts and the status it must get.
+struct Push {
+    reason: Option<&'static str>,
+    method: &'static str,
+    body: Vec<u8>,
+    token: &'static str,
+    status: u16,
+    tokens: u64,
+}
+
+fn make_push(rng: &mut Rng, client: usize, step: u64, bad_share: f64) -> Push {
+    let run = format!("push-{client}");
+    let tokens = 1 + rng.below(100_000);
+    let valid = format!(r#"{{"run":"{run}","tokens":{tokens},"seconds":0.5,"step":{step}}}"#);
+    let bad = |reason, body: String, status| Push {
+        reason: Some(reason),
+        method: "POST",
+        body: body.into_bytes(),
+        token: PUSH_TOKEN,
+        status,
+        tokens: 0,
+    };
+    if !rng.chance(bad_share) {
+        return Push {
+            reason: None,
+            method: "POST",
+            body: valid.into_bytes(),
+            token: PUSH_TOKEN,
+            status: 200,
+            tokens,
+        };
+    }
+    match rng.below(10) {
+        0 => bad("invalid_json", format!(r#"{{"run":"{run}","tokens":"#), 400),
+        1 => bad(
+            "wrong_type",
+            format!(r#"{{"run":"{run}","tokens":"many","seconds":0.5}}"#),
+            400,
+        ),
+        2 => bad(
+            "missing_throughput",
+            format!(r#"{{"run":"{run}","loss":2.0}}"#),
+            400,
+        ),
+        3 => bad(
+            "negative",
+            format!(r#"{{"run":"{run}","tokens":-{tokens},"seconds":0.5}}"#),
+            400,
+        ),
+        4 => bad(
+            "unknown_field",
+            format!(r#"{{"run":"{run}","tokens":{tokens},"seconds":0.5,"tokenz":1}}"#),
+            400,
+        ),
+        5 => bad(
+            "bad_run_name",
+            format!(r#"{{"run":"push {client}","tokens":{tokens},"seconds":0.5}}"#),
+            400,
+        ),
+        6 => bad("empty_array", "[]".to_string(), 400),
+        7 => bad(
+            "too_large",
+            format!(
+                r#"{{"run":"{run}","tokens":{tokens},"seconds":0.5,"pad":"{}"}}"#,
+                "x".repeat(MAX_BODY_BYTES)
+            ),
+            413,
+        ),
+        8 => Push {
+            token: "wrong-token",
+            ..bad("bad_token", valid, 401)
+        },
+        _ => Push {
+            method: "GET",
+            ..bad("wrong_method", String::new(), 405)
+        },
+    }
+}
+
+fn push_client(shared: &Shared, client: usize) {
+    let _guard = StopOnPanic(shared);
+    let config = &shared.config;
+    let mut rng = Rng::new(config.seed, 200 + client as u64);
+    let interval = Duration::from_secs_f64(1.0 / config.pushes_per_second.max(1) as f64);
+    let mut step = 0;
+    while shared.pause(rng.around(interval)) {
+        let guard = shared.target.read().unwrap_or_else(|p| p.into_inner());
+        let Some(target) = guard.as_ref() else {
+            continue;
+        };
+        step += 1;
+        let push = make_push(&mut rng, client, step, config.bad_push_share);
+        let authorization = format!("Bearer {}", push.token);
+        let result = request(
+            target.address,
+            push.method,
+            "/api/v1/push",
+            &[
+                ("Authorization", &authorization),
+                ("Content-Type", "application/json"),
+            ],
+            &push.body,
+        );
+        match result {
+            Ok((status, _)) if status == push.status => {
+                let mut tallies = lock(&shared.pushes);
+                tallies.0.record(client, push.reason, status, push.tokens);
+                tallies.1.record(client, push.reason, status, push.tokens);
+            }
+            Ok((status, body)) => shared.fail(format!(
+                "push {} from client {client} in epoch {} got {status}, not {}: {body}",
+                push.reason.unwrap_or("valid"),
+                target.epoch,
+                push.status
+            )),
+            Err(error) => shared.fail(format!(
+                "push from client {client} in epoch {} failed: {error}",
+                target.epoch
+            )),
+        }
+    }
+}
+
+/// Scrapes at a steady rate: every scrape must succeed, no rank may have more counted than was
+/// written since its resume point, and in the last epoch resident memory is sampled.
+fn scraper(shared: &Shared) {
+    let _guard = StopOnPanic(shared);
+    let interval = Duration::from_secs_f64(1.0 / shared.config.scrapes_per_second.max(1) as f64);
+    let mut last_epoch_start: Option<(u64, Instant)> = None;
+    while shared.pause(interval) {
+        let guard = shared.target.read().unwrap_or_else(|p| p.into_inner());
+        let Some(target) = guard.as_ref() else {
+            continue;
+        };
+        let metrics = match scrape(target.address) {
+            Ok(metrics) => metrics,
+            Err(error) => {
+                shared.fail(format!("epoch {}: {error}", target.epoch));
+                return;
+            }
+        };
+        shared.scrapes.fetch_add(1, Ordering::SeqCst);
+        for rank in 0..shared.config.ranks {
+            let counted = counted_good(&metrics, rank);
+            // Read after the scrape: an upper bound of what the exporter can have seen.
+            let written = shared.good_written[rank].load(Ordering::SeqCst) - target.base_good[rank];
+            match counted {
+                Ok(counted) if counted <= written => {}
+                Ok(counted) => shared.fail(format!(
+                    "epoch {}: rank {rank} has {counted} lines counted, but only {written} were written since its resume point",
+                    target.epoch
+                )),
+                Err(error) => shared.fail(format!("epoch {}: {error}", target.epoch)),
+            }
+        }
+        if target.last {
+            let started = match last_epoch_start {
+                Some((epoch, started)) if epoch == target.epoch => started,
+                _ => {
+                    let now = Instant::now();
+                    last_epoch_start = Some((target.epoch, now));
+                    now
+                }
+            };
+            if let Some(rss) = sample(&metrics, "process_resident_memory_bytes") {
+                lock(&shared.memory).push((started.elapsed().as_secs_f64(), rss as u64));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults, run from the test's own thread.
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Faults {
+    renames: u64,
+    deletes: u64,
+    copytruncates: u64,
+    terms: u64,
+    kills: u64,
+}
+
+struct Chaos<'a> {
+    shared: &'a Shared,
+    rng: Rng,
+    config_path: PathBuf,
+    state_path: PathBuf,
+    exporter: Exporter,
+    epoch: u64,
+    epoch_started: Instant,
+    /// Per rank: what lies before the resume point, and the generation resumed in.
+    bases: Vec<Counts>,
+    resumed_generation: Vec<u64>,
+    /// This epoch's faults, and all of them.
+    epoch_faults: Faults,
+    faults: Faults,
+}
+
+impl<'a> Chaos<'a> {
+    fn start(shared: &'a Shared, config_path: PathBuf, state_path: PathBuf) -> Chaos<'a> {
+        let mut chaos = Chaos {
+            shared,
+            rng: Rng::new(shared.config.seed, 1),
+            exporter: start_exporter(&config_path),
+            config_path,
+            state_path,
+            epoch: 0,
+            epoch_started: Instant::now(),
+            bases: vec![Counts::default(); shared.config.ranks],
+            resumed_generation: vec![0; shared.config.ranks],
+            epoch_faults: Faults::default(),
+            faults: Faults::default(),
+        };
+        chaos.publish(false);
+        chaos
+    }
+
+    fn publish(&mut self, last: bool) {
+        let target = Target {
+            epoch: self.epoch,
+            address: self.exporter.address,
+            base_good: self.bases.iter().map(|b| b.good).collect(),
+            last,
+        };
+        *self
+            .shared
+            .target
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(target);
+    }
+
+    fn log_tail(&self) -> String {
+        let log = lock(&self.exporter.log);
+        let start = log.len().saturating_sub(3000);
+        let start = (start..log.len())
+            .find(|&i| log.is_char_boundary(i))
+            .unwrap_or(0);
+        log[start..].to_string()
+    }
+
+    /// Until the soak's end: a fault at random moments; the last restart begins the last epoch.
+    fn run(&mut self) -> Result<(), String> {
+        let config = self.shared.config.clone();
+        let last_epoch_at = config.duration.mul_f64(1.0 - config.last_epoch_share);
+        let mut in_last_epoch = false;
+        loop {
+            let wait = self.rng.around(config.fault_interval);
+            if !self.shared.pause(wait) {
+                return Ok(());
+            }
+            let elapsed = self.shared.started.elapsed();
+            if elapsed >= config.duration {
+                return Ok(());
+            }
+            if !in_last_epoch && elapsed >= last_epoch_at {
+                in_last_epoch = true;
+                let kill = self.rng.chance(0.5);
+                self.restart(kill, true)?;
+                continue;
+            }
+            let rank = self.rng.below(config.ranks as u64) as usize;
+            let roll = self.rng.below(1000) as f64 / 1000.0;
+            if !in_last_epoch && roll < config.restart_share {
+                let kill = self.rng.chance(0.5);
+                self.restart(kill, false)?;
+            } else {
+                match self.rng.below(3) {
+                    0 => self.rotate(rank, Rotation::Rename)?,
+                    1 => self.rotate(rank, Rotation::Delete)?,
+                    _ => self.rotate(rank, Rotation::CopyTruncate)?,
+                }
+            }
+        }
+    }
+
+    /// Scrapes until `done` gives `Ok(())`, at most [`WAIT`]; `done` says how far from done it
+    /// is with `Err`, and the last of those ends up in the timeout's message. Its outer error
+    /// ends the wait at once.
+    fn wait_until(
+        &self,
+        what: &str,
+        mut done: impl FnMut(&str) -> Result<Result<(), String>, String>,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let metrics = scrape(self.exporter.address)?;
+            let state = match done(&metrics)? {
+                Ok(()) => return Ok(metrics),
+                Err(state) => state,
+            };
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "epoch {}: timed out after {WAIT:?} waiting for {what}: {state}\n--- exporter log (tail) ---\n{}",
+                    self.epoch,
+                    self.log_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn rotate(&mut self, rank: usize, rotation: Rotation) -> Result<(), String> {
+        let shared = self.shared;
+        if let Rotation::CopyTruncate = rotation {
+            return self.copytruncate(rank);
+        }
+        // A file the exporter has never opened would be rotated away unseen: wait (the writer
+        // going on) until it has read one of its lines; the first line of every file is good.
+        // The file it resumed in was opened at start-up. Only this thread rotates, so the file
+        // stays the same meanwhile.
+        let (generation, before, empty) = {
+            let log = lock(&shared.ranks[rank]);
+            let generation = &log.generation;
+            (
+                generation.number,
+                generation.before.good,
+                generation.counts.good == 0,
+            )
+        };
+        if generation != self.resumed_generation[rank] {
+            if empty {
+                let mut rng = self.rng.clone();
+                lock(&shared.ranks[rank]).append(shared, &mut rng, 1, 0.0, false);
+                self.rng.next();
+            }
+            let before = before - self.bases[rank].good;
+            self.wait_until(&format!("rank {rank} to read its current file"), |m| {
+                let counted = counted_good(m, rank)?;
+                Ok(if counted > before {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{counted} lines counted, the file begins after line {before}"
+                    ))
+                })
+            })?;
+        }
+        let mut log = lock(&shared.ranks[rank]);
+        // A burst just before the rotation, which the exporter cannot have read yet: it must be
+        // drained from the rotated file.
+        let burst = self.rng.below(64);
+        let mut rng = self.rng.clone();
+        log.append(shared, &mut rng, burst, shared.config.bad_line_share, false);
+        self.rng.next();
+        match rotation {
+            Rotation::Rename => {
+                log.rotate_by_rename();
+                self.epoch_faults.renames += 1;
+            }
+            Rotation::Delete => {
+                log.rotate_by_delete();
+                self.epoch_faults.deletes += 1;
+            }
+            Rotation::CopyTruncate => unreachable!("handled above"),
+        }
+        Ok(())
+    }
+
+    /// Copies and truncates `rank`'s file once the exporter has read all of it, the writer
+    /// held off meanwhile.
+    fn copytruncate(&mut self, rank: usize) -> Result<(), String> {
+        let shared = self.shared;
+        let mut log = lock(&shared.ranks[rank]);
+        // End on a good line, so that "all good lines counted" means "all lines read".
+        if !log.last_line_good {
+            let mut rng = self.rng.clone();
+            log.append(shared, &mut rng, 1, 0.0, false);
+            self.rng.next();
+        }
+        let expected = log.total.good - self.bases[rank].good;
+        let epoch = self.epoch;
+        self.wait_until(
+            &format!("rank {rank} to catch up before copytruncate ({expected} lines)"),
+            |m| {
+                let counted = counted_good(m, rank)?;
+                if counted > expected {
+                    return Err(format!(
+                        "epoch {epoch}: rank {rank} counted {counted} lines, only {expected} written since its resume point"
+                    ));
+                }
+                Ok(if counted == expected {
+                    Ok(())
+                } else {
+                    Err(format!("{counted} lines counted"))
+                })
+            },
+        )?;
+        log.rotate_by_copytruncate();
+        self.epoch_faults.copytruncates += 1;
+        Ok(())
+    }
+
+    /// Checks this epoch's push counters against what the clients were answered; no push is
+    /// in flight (the caller holds the target's write lock, or the clients have stopped).
+    fn check_pushes(&self, metrics: &str) -> Result<(), String> {
+        let tally = lock(&self.shared.pushes).0.clone();
+        let mut problems = Vec::new();
+        for code in PUSH_CODES {
+            let series = format!("mfu_exporter_push_requests_total{{code=\"{code}\"}}");
+            let expected = tally.by_code.get(&code).copied().unwrap_or(0) as f64;
+            let got = sample(metrics, &series);
+            if got != Some(expected) {
+                problems.push(format!("{series}: expected {expected}, got {got:?}"));
+            }
+        }
+        for (client, tokens) in tally.tokens.iter().enumerate() {
+            let series = format!("training_tokens_total{{run=\"push-{client}\"}}");
+            let got = sample(metrics, &series).unwrap_or(0.0);
+            if got != *tokens as f64 {
+                problems.push(format!("{series}: expected {tokens}, got {got}"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "epoch {}: push counters differ from what the clients were answered:\n  {}",
+                self.epoch,
+                problems.join("\n  ")
+            ))
+        }
+    }
+
+    /// Stops the exporter (SIGKILL or SIGTERM), works out where the next one resumes from the
+    /// positions file, and starts it.
+    fn restart(&mut self, kill: bool, last: bool) -> Result<(), String> {
+        let shared = self.shared;
+        let mut target = shared.target.write().unwrap_or_else(|p| p.into_inner());
+        let metrics = scrape(self.exporter.address)?;
+        self.check_pushes(&metrics)?;
+        // (generation, complete bytes) of each rank when the signal is sent.
+        let written: Vec<(u64, u64)> = shared
+            .ranks
+            .iter()
+            .map(|log| {
+                let log = lock(log);
+                (log.generation.number, log.generation.counts.bytes)
+            })
+            .collect();
+        if kill {
+            let _ = self.exporter.child.kill();
+            let _ = self.exporter.child.wait();
+            self.faults.kills += 1;
+        } else {
+            let id = self.exporter.child.id().to_string();
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &id])
+                .status();
+            let deadline = Instant::now() + WAIT;
+            let status = loop {
+                if let Ok(Some(status)) = self.exporter.child.try_wait() {
+                    break status;
+                }
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "epoch {}: the exporter ignored SIGTERM",
+                        self.epoch
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            if !status.success() {
+                return Err(format!(
+                    "epoch {}: SIGTERM exit status {status:?}\n{}",
+                    self.epoch,
+                    self.log_tail()
+                ));
+            }
+            self.faults.terms += 1;
+        }
+        *target = None;
+        self.faults.renames += self.epoch_faults.renames;
+        self.faults.deletes += self.epoch_faults.deletes;
+        self.faults.copytruncates += self.epoch_faults.copytruncates;
+        self.epoch_faults = Faults::default();
+        // Down for a moment while the writer goes on.
+        let downtime = self.rng.around(Duration::from_millis(50));
+        std::thread::sleep(downtime);
+
+        let positions = read_positions(&self.state_path)?;
+        for (rank, log) in shared.ranks.iter().enumerate() {
+            let log = lock(log);
+            let resume = resume_offset(&positions, &log)?;
+            if !kill {
+                // A graceful stop reads everything and saves where it ended.
+                let (generation, bytes) = written[rank];
+                match resume {
+                    Some(offset) if generation == log.generation.number && offset < bytes => {
+                        return Err(format!(
+                            "epoch {}: after SIGTERM rank {rank} was saved at {offset}, before the {bytes} bytes written before the signal",
+                            self.epoch
+                        ))
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(format!(
+                            "epoch {}: after SIGTERM, no saved position describes rank {rank}'s file {}",
+                            self.epoch,
+                            log.path.display()
+                        ))
+                    }
+                }
+            }
+            let before = log
+                .generation
+                .counts_before(resume.unwrap_or(0))
+                .map_err(|e| format!("rank {rank}: saved position: {e}"))?;
+            self.bases[rank] = log.generation.before.plus(&before);
+            self.resumed_generation[rank] = log.generation.number;
+        }
+        lock(&shared.pushes).0 = PushTally::new(shared.config.push_clients);
+        self.exporter = start_exporter(&self.config_path);
+        self.epoch += 1;
+        self.epoch_started = Instant::now();
+        *target = Some(Target {
+            epoch: self.epoch,
+            address: self.exporter.address,
+            base_good: self.bases.iter().map(|b| b.good).collect(),
+            last,
+        });
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rotation {
+    Rename,
+    Delete,
+    CopyTruncate,
+}
+
+fn start_exporter(config: &Path) -> Exporter {
+    Exporter::start(&[
+        "serve",
+        "--config",
+        &config.to_string_lossy(),
+        "--log.level",
+        "info",
+    ])
+}
+
+/// One saved position, as the positions file has it.
+#[derive(Debug, Clone)]
+struct Saved {
+    dev: u64,
+    inode: u64,
+    fingerprint_bytes: u64,
+    fingerprint: u64,
+    offset: u64,
+}
+
+fn read_positions(path: &Path) -> Result<BTreeMap<PathBuf, Saved>, String> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("positions file: {e}: {text}"))?;
+    if json["version"] != 1 {
+        return Err(format!("positions file version: {text}"));
+    }
+    let mut positions = BTreeMap::new();
+    for file in json["files"].as_array().into_iter().flatten() {
+        let number = |key: &str| {
+            file[key]
+                .as_u64()
+                .ok_or_else(|| format!("positions file: no {key} in {file}"))
+        };
+        let fingerprint = file["fingerprint_fnv1a64"]
+            .as_str()
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| format!("positions file: bad fingerprint in {file}"))?;
+        let path = file["path"]
+            .as_str()
+            .ok_or_else(|| format!("positions file: no path in {file}"))?;
+        positions.insert(
+            PathBuf::from(path),
+            Saved {
+                dev: number("dev")?,
+                inode: number("inode")?,
+                fingerprint_bytes: number("fingerprint_bytes")?,
+                fingerprint,
+                offset: number("offset")?,
+            },
+        );
+    }
+    Ok(positions)
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// Where a starting exporter resumes in `log`'s current file: the saved offset if the saved
+/// entry describes that very file (the tailer's own rule), else `None` (from byte 0).
+fn resume_offset(
+    positions: &BTreeMap<PathBuf, Saved>,
+    log: &RankLog,
+) -> Result<Option<u64>, String> {
+    let Some(saved) = positions.get(&log.path) else {
+        return Ok(None);
+    };
+    let contents = fs::read(&log.path).map_err(|e| format!("{}: {e}", log.path.display()))?;
+    let head = contents.get(..saved.fingerprint_bytes as usize);
+    let same_file = saved.dev == log.generation.dev
+        && saved.inode == log.generation.inode
+        && saved.offset <= contents.len() as u64
+        && head.is_some_and(|head| fnv1a64(head) == saved.fingerprint);
+    Ok(same_file.then_some(saved.offset))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The soak.
+
+/// What a soak did; `Display` is the summary printed at the end.
+#[derive(Debug, Clone)]
+pub struct SoakReport {
+    config: SoakConfig,
+    elapsed: Duration,
+    written: Counts,
+    faults: Faults,
+    epochs: u64,
+    pushes: PushTally,
+    scrapes: u64,
+    last_epoch: Duration,
+    last_epoch_counted: Counts,
+    /// (first, last, largest) resident bytes in the last epoch, and the number of samples.
+    memory: (u64, u64, u64, usize),
+}
+
+impl std::fmt::Display for SoakReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.config;
+        let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        let w = &self.written;
+        writeln!(f, "soak: passed")?;
+        writeln!(
+            f,
+            "  ran {:.1} s (seed {}): {} rank logs at {} lines/s each, {} push clients at {}/s each, {} scrapes/s, a fault every {:?} on average{}",
+            self.elapsed.as_secs_f64(),
+            c.seed,
+            c.ranks,
+            c.lines_per_second,
+            c.push_clients,
+            c.pushes_per_second,
+            c.scrapes_per_second,
+            c.fault_interval,
+            if c.poll { ", tailing by polling once a second" } else { "" }
+        )?;
+        writeln!(
+            f,
+            "  lines written: {} ({:.1} MiB, {:.0} lines/s): {} good, malformed by reason: {}",
+            w.lines(),
+            mib(w.bytes),
+            w.lines() as f64 / self.elapsed.as_secs_f64(),
+            w.good,
+            BAD_KINDS
+                .iter()
+                .map(|k| format!("{} {}", k.label(), w.of(*k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        let faults = &self.faults;
+        writeln!(
+            f,
+            "  rotations: {} rename (create), {} delete and re-create, {} copytruncate; restarts: {} SIGTERM, {} SIGKILL ({} epochs)",
+            faults.renames, faults.deletes, faults.copytruncates, faults.terms, faults.kills, self.epochs
+        )?;
+        let p = &self.pushes;
+        writeln!(
+            f,
+            "  pushes answered: {} accepted, {} malformed: {}",
+            p.accepted,
+            p.malformed.values().sum::<u64>(),
+            p.malformed
+                .iter()
+                .map(|(reason, count)| format!("{reason} {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        writeln!(f, "  scrapes: {} answered 200, none failed", self.scrapes)?;
+        let l = &self.last_epoch_counted;
+        writeln!(
+            f,
+            "  last epoch: {:.1} s, exact per rank: {} lines ({} good, {} malformed or ignored), {:.1} MiB",
+            self.last_epoch.as_secs_f64(),
+            l.lines(),
+            l.good,
+            l.lines() - l.good,
+            mib(l.bytes)
+        )?;
+        let (first, last, max, samples) = self.memory;
+        write!(
+            f,
+            "  resident memory in the last epoch: {:.1} MiB first, {:.1} MiB last, {:.1} MiB largest ({samples} samples)",
+            mib(first),
+            mib(last),
+            mib(max)
+        )
+    }
+}
+
+/// Runs one soak; the error says what went wrong.
+pub fn soak(config: &SoakConfig) -> Result<SoakReport, String> {
+    let directory = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let logs = directory.path().join("logs");
+    fs::create_dir(&logs).map_err(|e| e.to_string())?;
+    let state_path = directory.path().join("positions.json");
+    let token_path = directory.path().join("push-token");
+    fs::write(&token_path, format!("{PUSH_TOKEN}\n")).map_err(|e| e.to_string())?;
+    let mut toml = format!(
+        "state_file = {state:?}\n\
+         [model]\nmodel = \"gpt2\"\n\
+         [hardware]\ngpu = \"a100-sxm\"\ngpus = 8\n\
+         [push]\ntoken_file = {token:?}\nmax_body_bytes = {MAX_BODY_BYTES}\n",
+        state = state_path.to_string_lossy(),
+        token = token_path.to_string_lossy(),
+    );
+    let mut ranks = Vec::new();
+    for rank in 0..config.ranks {
+        let path = logs.join(format!("rank-{rank}.jsonl"));
+        let _ = write!(
+            toml,
+            "[[tail]]\npath = {path:?}\nrun = \"rank-{rank}\"\nthroughput_scope = \"per-file\"\n\
+             read_from = \"beginning\"\nmax_line_bytes = {MAX_LINE_BYTES}\npoll = {poll}\n",
+            path = path.to_string_lossy(),
+            poll = config.poll,
+        );
+        ranks.push(Mutex::new(RankLog::create(rank, path)));
+    }
+    let config_path = directory.path().join("exporter.toml");
+    fs::write(&config_path, toml).map_err(|e| e.to_string())?;
+
+    let shared = Shared {
+        config: config.clone(),
+        stop: AtomicBool::new(false),
+        failures: Mutex::new(Vec::new()),
+        target: RwLock::new(None),
+        good_written: (0..config.ranks).map(|_| AtomicU64::new(0)).collect(),
+        ranks,
+        pushes: Mutex::new((
+            PushTally::new(config.push_clients),
+            PushTally::new(config.push_clients),
+        )),
+        scrapes: AtomicU64::new(0),
+        memory: Mutex::new(Vec::new()),
+        started: Instant::now(),
+    };
+
+    let mut chaos = Chaos::start(&shared, config_path, state_path.clone());
+    let result = std::thread::scope(|scope| {
+        for rank in 0..config.ranks {
+            let shared = &shared;
+            std::thread::Builder::new()
+                .name(format!("writer-{rank}"))
+                .spawn_scoped(scope, move || writer(shared, rank))
+                .expect("spawn");
+        }
+        for client in 0..config.push_clients {
+            let shared = &shared;
+            std::thread::Builder::new()
+                .name(format!("push-{client}"))
+                .spawn_scoped(scope, move || push_client(shared, client))
+                .expect("spawn");
+        }
+        std::thread::Builder::new()
+            .name("scraper".into())
+            .spawn_scoped(scope, || scraper(&shared))
+            .expect("spawn");
+        let result = chaos.run();
+        shared.stop.store(true, Ordering::SeqCst);
+        result
+    });
+    if let Err(error) = result {
+        shared.fail(error);
+    }
+    let failures = lock(&shared.failures).clone();
+    if !failures.is_empty() {
+        return Err(format!(
+            "{}\n--- exporter log (tail) ---\n{}",
+            failures.join("\n"),
+            chaos.log_tail()
+        ));
+    }
+    let elapsed = shared.started.elapsed();
+    let last_epoch = chaos.epoch_started.elapsed();
+    if chaos.epoch == 0 {
+        return Err("the soak ended before its last epoch began".into());
+    }
+
+    // Every writer has stopped: end each log on a good line, so that all good lines counted
+    // means all lines read.
+    for log in &shared.ranks {
+        let mut log = lock(log);
+        if !log.last_line_good {
+            let mut rng = Rng::new(config.seed, 2);
+            log.append(&shared, &mut rng, 1, 0.0, false);
+        }
+    }
+    let expected = final_expectations(&shared, &chaos);
+    let metrics = chaos.wait_until("the last epoch's counters to match", |metrics| {
+        let mismatches: Vec<String> = expected
+            .iter()
+            .filter_map(|(series, value)| {
+                let got = sample(metrics, series).unwrap_or(0.0);
+                (got != *value).then(|| format!("{series}: expected {value}, got {got}"))
+            })
+            .collect();
+        Ok(if mismatches.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("mismatches:\n  {}", mismatches.join("\n  ")))
+        })
+    })?;
+    chaos.check_pushes(&metrics)?;
+
+    // Memory: the last third of the last epoch's samples stays within bounds of the first third.
+    let memory = lock(&shared.memory).clone();
+    if memory.len() < 6 {
+        return Err(format!(
+            "only {} memory samples in the last epoch",
+            memory.len()
+        ));
+    }
+    let third = memory.len() / 3;
+    let largest = |samples: &[(f64, u64)]| samples.iter().map(|s| s.1).max().unwrap_or(0);
+    let early = largest(&memory[..third]);
+    let late = largest(&memory[memory.len() - third..]);
+    let bound = early + early / 2 + 2 * 1024 * 1024;
+    if late > bound {
+        return Err(format!(
+            "resident memory grew: largest {late} bytes in the last third of the last epoch, over {bound} (largest in the first third: {early}); samples: {memory:?}"
+        ));
+    }
+
+    // A last graceful stop saves every rank at the end of its file.
+    let id = chaos.exporter.child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &id])
+        .status();
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Ok(Some(status)) = chaos.exporter.child.try_wait() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            return Err("the exporter ignored the final SIGTERM".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    if !status.success() {
+        return Err(format!("final SIGTERM: exit status {status:?}"));
+    }
+    let positions = read_positions(&state_path)?;
+    let mut written = Counts::default();
+    let mut last_epoch_counted = Counts::default();
+    for (rank, log) in shared.ranks.iter().enumerate() {
+        let log = lock(log);
+        let resume = resume_offset(&positions, &log)?;
+        if resume != Some(log.generation.counts.bytes) {
+            return Err(format!(
+                "after the final SIGTERM rank {rank} was saved at {resume:?}, not at the end of its file ({} bytes)",
+                log.generation.counts.bytes
+            ));
+        }
+        written = written.plus(&log.total);
+        last_epoch_counted = last_epoch_counted.plus(&log.total.since(&chaos.bases[rank]));
+    }
+    let mut faults = chaos.faults;
+    faults.renames += chaos.epoch_faults.renames;
+    faults.deletes += chaos.epoch_faults.deletes;
+    faults.copytruncates += chaos.epoch_faults.copytruncates;
+    let samples = memory.len();
+    let pushes = lock(&shared.pushes).1.clone();
+    Ok(SoakReport {
+        config: config.clone(),
+        elapsed,
+        written,
+        faults,
+        epochs: chaos.epoch + 1,
+        pushes,
+        scrapes: shared.scrapes.load(Ordering::SeqCst),
+        last_epoch,
+        last_epoch_counted,
+        memory: (
+            memory[0].1,
+            memory[samples - 1].1,
+            largest(&memory),
+            samples,
+        ),
+    })
+}
+
+/// Every counter of the last epoch and its exact value.
+fn final_expectations(shared: &Shared, chaos: &Chaos<'_>) -> Vec<(String, f64)> {
+    let mut expected = Vec::new();
+    let mut all = Counts::default();
+    for (rank, log) in shared.ranks.iter().enumerate() {
+        let since = lock(log).total.since(&chaos.bases[rank]);
+        expected.push((
+            format!("training_tokens_total{{run=\"rank-{rank}\"}}"),
+            (since.good * tokens_per_line(rank)) as f64,
+        ));
+        all = all.plus(&since);
+    }
+    expected.push(("mfu_exporter_lines_read_total".into(), all.lines() as f64));
+    expected.push(("mfu_exporter_bytes_read_total".into(), all.bytes as f64));
+    expected.push((
+        "mfu_exporter_lines_ignored_total".into(),
+        all.of(Kind::Ignored) as f64,
+    ));
+    for reason in PARSE_ERROR_REASONS {
+        let kind = BAD_KINDS
+            .iter()
+            .find(|k| k.label() == reason)
+            .copied()
+            .unwrap_or(Kind::Good);
+        expected.push((
+            format!("mfu_exporter_parse_errors_total{{reason=\"{reason}\"}}"),
+            all.of(kind) as f64,
+        ));
+    }
+    let faults = chaos.epoch_faults;
+    expected.push((
+        "mfu_exporter_file_rotations_total".into(),
+        (faults.renames + faults.deletes) as f64,
+    ));
+    expected.push((
+        "mfu_exporter_file_truncations_total".into(),
+        faults.copytruncates as f64,
+    ));
+    expected
+}
