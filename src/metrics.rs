@@ -6,8 +6,10 @@
 //! MFU of a job over many nodes), no sample timestamps. Every run series carries `run`.
 
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::ingest::schema::ParseErrorReason;
 use crate::state::{Run, State};
@@ -24,10 +26,18 @@ pub const PARSE_ERROR_REASONS: [&str; 5] = [
 /// Push response codes pre-declared at zero, so that `rate()` sees the first error.
 const PUSH_CODES: [u16; 9] = [200, 400, 401, 403, 405, 408, 413, 429, 500];
 
+/// How long the rendered `process_*` metrics are reused. Reading them means reading three files
+/// under `/proc` (stat, limits and the fd directory), which cost more than rendering everything
+/// else; memory, CPU and descriptor counts a second old are as good to a scrape every few seconds.
+const PROCESS_METRICS_MAX_AGE: Duration = Duration::from_secs(1);
+
 /// The exporter's own counters.
 #[derive(Clone)]
 pub struct SelfMetrics {
     registry: Registry,
+    /// Only the process collector, rendered at most once per [`PROCESS_METRICS_MAX_AGE`].
+    process_registry: Registry,
+    process_text: Arc<Mutex<Option<(Instant, String)>>>,
     pub lines_read: IntCounter,
     pub lines_ignored: IntCounter,
     pub bytes_read: IntCounter,
@@ -102,12 +112,15 @@ impl SelfMetrics {
             push_requests.with_label_values(&[&code.to_string()]);
         }
         registry.register(Box::new(push_requests.clone()))?;
+        let process_registry = Registry::new();
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(
+        process_registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
         Ok(SelfMetrics {
             registry,
+            process_registry,
+            process_text: Arc::new(Mutex::new(None)),
             lines_read,
             lines_ignored,
             bytes_read,
@@ -131,12 +144,26 @@ impl SelfMetrics {
     }
 
     fn render(&self, out: &mut String) {
-        let mut buffer = Vec::new();
-        if TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
-            .is_ok()
-        {
-            out.push_str(&String::from_utf8_lossy(&buffer));
+        // A failed encoding leaves only what was written before the failure; the run metrics
+        // are still worth serving.
+        let _ = TextEncoder::new().encode_utf8(&self.registry.gather(), out);
+        self.render_process(out, Instant::now());
+    }
+
+    fn render_process(&self, out: &mut String, now: Instant) {
+        let mut cached = self
+            .process_text
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fresh = matches!(&*cached, Some((rendered_at, _))
+            if now.duration_since(*rendered_at) < PROCESS_METRICS_MAX_AGE);
+        if !fresh {
+            let mut text = String::new();
+            let _ = TextEncoder::new().encode_utf8(&self.process_registry.gather(), &mut text);
+            *cached = Some((now, text));
+        }
+        if let Some((_, text)) = &*cached {
+            out.push_str(text);
         }
     }
 }
@@ -217,6 +244,13 @@ fn write_value(value: f64, out: &mut String) {
         out.push_str("NaN");
     } else if value.is_infinite() {
         out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else if value.fract() == 0.0
+        && value.abs() < 1e15
+        && !(value == 0.0 && value.is_sign_negative())
+    {
+        // Counters and most gauges hold whole numbers; integer formatting is several times
+        // faster than the shortest-float algorithm and prints the same digits.
+        let _ = write!(out, "{}", value as i64);
     } else {
         let _ = write!(out, "{value}");
     }

@@ -300,10 +300,13 @@ impl Run {
             });
             if let Some(time) = trainer_time {
                 stream.window.push_back((time, tokens * multiplier));
+                // Samples later than this one are dropped too: after the trainer's clock
+                // jumps back they would otherwise never age out, and the window would grow
+                // with every line until the clock caught up again.
                 while stream
                     .window
                     .front()
-                    .is_some_and(|(t, _)| time - t > WINDOW_SECONDS)
+                    .is_some_and(|(t, _)| time - t > WINDOW_SECONDS || *t > time)
                 {
                     stream.window.pop_front();
                 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use tokio::sync::watch;
 
 use super::args::{HardwareArgs, ModelArgs};
 use crate::config::{self, FileConfig, FlagConfig, ServeConfig, TailConfig};
@@ -16,10 +15,11 @@ use crate::http::{self, Backend, HttpOptions, PushRejection};
 use crate::ingest::push::parse_push;
 use crate::ingest::schema::{parse_line, LineOutcome, Observation};
 use crate::ingest::tail::{
-    Positions, ReadFrom, TailEvent, TailOptions, Tailer, Wakeups, DEFAULT_POLL_INTERVAL,
+    Positions, ReadFrom, Stopper, TailEvent, TailOptions, Tailer, Wake, Wakeups,
+    DEFAULT_POLL_INTERVAL,
 };
 use crate::metrics::SelfMetrics;
-use crate::state::{State, StateOptions, ThroughputScope};
+use crate::state::{State, StateError, StateOptions, ThroughputScope};
 use crate::{landing, metrics};
 
 #[derive(Debug, Args)]
@@ -186,7 +186,10 @@ impl Backend for Daemon {
             .collect();
         self.state()
             .observe_push(&samples, unix_now())
-            .map_err(|e| PushRejection::TooManyRuns(e.to_string()))?;
+            .map_err(|e| match e {
+                StateError::TooManyRuns { .. } => PushRejection::TooManyRuns(e.to_string()),
+                StateError::TailedRun { .. } => PushRejection::BadRequest(e.to_string()),
+            })?;
         Ok(samples.len())
     }
 
@@ -212,6 +215,11 @@ pub fn run_daemon(
     on_listening: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<ExitCode> {
     init_logging(&config.log_level);
+    // The tailer holds one descriptor per followed file.
+    match crate::ingest::tail::raise_open_file_limit() {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot read the open-file limit"),
+    }
     let self_metrics = SelfMetrics::new().context("registering the exporter's own metrics")?;
     let mut state = State::new(StateOptions {
         stale_after_seconds: config.stale_after.as_secs_f64(),
@@ -248,8 +256,13 @@ pub fn run_daemon(
             )
         })?;
     let address = listener.local_addr().context("reading the bound address")?;
+    // Taken over before the tailer's first poll, so that a SIGTERM during start-up is a
+    // graceful stop rather than the default exit.
+    let shutdown = {
+        let _context = runtime.enter();
+        shutdown_signal()
+    };
 
-    let (stop_sender, stop_receiver) = watch::channel(false);
     let tailer = if config.tails.is_empty() {
         tracing::info!("no log to tail: accepting pushes only");
         None
@@ -260,13 +273,14 @@ pub fn run_daemon(
         let (primed_sender, primed) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("tail".into())
-            .spawn(move || tail_thread(tails, state_file, daemon, stop_receiver, primed_sender))
+            .spawn(move || tail_thread(tails, state_file, daemon, primed_sender))
             .context("starting the tailer thread")?;
         // The first poll decides which files existed at start-up (read from
         // --tail.read-from) and which appear later (read from their first byte); announce
-        // the daemon only after it, so that "listening" means the logs are followed.
-        let _ = primed.recv_timeout(Duration::from_secs(10));
-        Some(handle)
+        // the daemon only after it, so that "listening" means the logs are followed. The
+        // tailer hands over its stopper with that first signal (or never, if it cannot run).
+        let stopper = primed.recv_timeout(Duration::from_secs(10)).ok();
+        Some((handle, stopper, primed))
     };
 
     tracing::info!(
@@ -280,11 +294,14 @@ pub fn run_daemon(
     on_listening(address);
     let backend: Arc<dyn Backend> = daemon;
     runtime
-        .block_on(http::serve(listener, backend, options, shutdown_signal()))
+        .block_on(http::serve(listener, backend, options, shutdown))
         .context("serving HTTP")?;
     // Stop the tailer after HTTP, so that it reads what is on disk and saves positions.
-    let _ = stop_sender.send(true);
-    if let Some(handle) = tailer {
+    if let Some((handle, stopper, primed)) = tailer {
+        // A tailer that was slower than the start-up wait still sends its stopper.
+        if let Some(stopper) = stopper.or_else(|| primed.recv().ok()) {
+            stopper.stop();
+        }
         if handle.join().is_err() {
             tracing::error!("the tailer thread panicked");
         }
@@ -293,27 +310,36 @@ pub fn run_daemon(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called (inside the
+/// runtime), not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
                 tokio::select! {
                     _ = terminate.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = interrupt.recv() => {}
                 }
             }
-            Err(_) => {
+            _ => {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("shutting down");
 }
 
 /// One tailed run.
@@ -333,19 +359,8 @@ fn tail_thread(
     tails: Vec<TailConfig>,
     state_file: Option<PathBuf>,
     daemon: Arc<Daemon>,
-    mut stop: watch::Receiver<bool>,
-    primed: std::sync::mpsc::Sender<()>,
+    primed: std::sync::mpsc::Sender<Stopper>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            tracing::error!(%error, "cannot start the tailer's runtime: logs are not read");
-            return;
-        }
-    };
     let saved = match state_file.as_deref().map(Positions::load) {
         None => Positions::default(),
         Some(Ok(positions)) => positions,
@@ -389,39 +404,45 @@ fn tail_thread(
             }
         }
     };
-    runtime.block_on(async {
-        let mut last_save = Instant::now();
-        let mut unsaved = false;
-        loop {
-            let stopping = tokio::select! {
-                _ = wakeups.next() => false,
-                _ = stop.changed() => true,
-            };
-            let mut advanced = false;
-            for source in &mut sources {
-                advanced |= poll_source(source, &daemon);
-            }
-            wakeups.set_paths(&watch_paths(&sources));
-            let _ = primed.send(());
-            unsaved |= advanced;
-            if let Some(path) = state_file.as_deref() {
-                if unsaved && (stopping || last_save.elapsed() >= SAVE_INTERVAL) {
-                    let mut positions = Positions::default();
-                    for source in &sources {
-                        positions.extend(source.tailer.positions());
-                    }
-                    match positions.save_atomically(path) {
-                        Ok(()) => unsaved = false,
-                        Err(error) => tracing::warn!(%error, "positions not saved"),
-                    }
-                    last_save = Instant::now();
+    let mut primed = Some(primed);
+    let mut last_save = Instant::now();
+    let mut unsaved = false;
+    let mut backlog = false;
+    loop {
+        // After a poll that stopped short of a file's end, poll again at once (still seeing
+        // a stop request in between).
+        let stopping = if backlog {
+            wakeups.wait_at_most(Duration::ZERO) == Some(Wake::Stop)
+        } else {
+            wakeups.wait() == Wake::Stop
+        };
+        let mut advanced = false;
+        for source in &mut sources {
+            advanced |= poll_source(source, &daemon);
+        }
+        backlog = sources.iter().any(|source| source.tailer.has_backlog());
+        wakeups.set_paths(&watch_paths(&sources));
+        if let Some(primed) = primed.take() {
+            let _ = primed.send(wakeups.stopper());
+        }
+        unsaved |= advanced;
+        if let Some(path) = state_file.as_deref() {
+            if unsaved && (stopping || last_save.elapsed() >= SAVE_INTERVAL) {
+                let mut positions = Positions::default();
+                for source in &sources {
+                    positions.extend(source.tailer.positions());
                 }
-            }
-            if stopping {
-                break;
+                match positions.save_atomically(path) {
+                    Ok(()) => unsaved = false,
+                    Err(error) => tracing::warn!(%error, "positions not saved"),
+                }
+                last_save = Instant::now();
             }
         }
-    });
+        if stopping {
+            break;
+        }
+    }
 }
 
 /// Reads everything new of one run's logs into the state. True when anything was read.
@@ -432,7 +453,7 @@ fn poll_source(source: &mut Source, daemon: &Daemon) -> bool {
     let now = unix_now();
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let mut batch: Vec<(usize, Observation)> = Vec::with_capacity(BATCH);
-    let (mut lines, mut ignored) = (0u64, 0u64);
+    let (mut lines, mut ignored, mut lines_reported) = (0u64, 0u64, 0u64);
     let apply = |batch: &mut Vec<(usize, Observation)>, files: &[(PathBuf, String)]| {
         let mut state = daemon.state();
         for (file, observation) in batch.iter() {
@@ -445,8 +466,20 @@ fn poll_source(source: &mut Source, daemon: &Daemon) -> bool {
     source.tailer.poll(&mut |event| match event {
         TailEvent::Line { file, line } => {
             lines += 1;
-            match parse_line(line, mapping) {
-                Ok(LineOutcome::Observation(observation)) => {
+                let observation = match parse_line(line, mapping) {
+                    Ok(LineOutcome::Observation(observation)) => Some(observation),
+                    Ok(LineOutcome::Ignored) => {
+                        ignored += 1;
+                        None
+                    }
+                    Err(error) => {
+                        metrics.count_parse_error(error.reason);
+                        tracing::debug!(file = %file.display(), reason = error.reason.as_label(), detail = %error.detail, "bad value skipped");
+                        // A bad descriptive field loses only itself: the throughput counts.
+                        error.kept.map(|kept| *kept)
+                    }
+                };
+                if let Some(observation) = observation {
                     let index = match files.iter().position(|(path, _)| path == file) {
                         Some(index) => index,
                         None => {
@@ -457,14 +490,11 @@ fn poll_source(source: &mut Source, daemon: &Daemon) -> bool {
                     batch.push((index, observation));
                     if batch.len() >= BATCH {
                         apply(&mut batch, &files);
+                        // The exporter's own counters keep pace during a long catch-up.
+                        metrics.lines_read.inc_by(lines - lines_reported);
+                        lines_reported = lines;
                     }
                 }
-                Ok(LineOutcome::Ignored) => ignored += 1,
-                Err(error) => {
-                    metrics.count_parse_error(error.reason);
-                    tracing::debug!(file = %file.display(), reason = error.reason.as_label(), detail = %error.detail, "line skipped");
-                }
-            }
         }
         TailEvent::LineTooLong { file, bytes } => {
             lines += 1;
@@ -485,7 +515,7 @@ fn poll_source(source: &mut Source, daemon: &Daemon) -> bool {
     if !batch.is_empty() {
         apply(&mut batch, &files);
     }
-    metrics.lines_read.inc_by(lines);
+    metrics.lines_read.inc_by(lines - lines_reported);
     metrics.lines_ignored.inc_by(ignored);
     let bytes = source.tailer.bytes_read_total();
     let new_bytes = bytes.saturating_sub(source.bytes_seen);

@@ -1,23 +1,34 @@
 //! The tailer: paths and globs in, complete lines out. It knows nothing of what the lines mean.
 //!
 //! [`Tailer::poll`] is the whole algorithm. Each call expands the patterns, stats every path,
-//! notices rotation and truncation, and reads every complete line now on disk, in file order
-//! for each file. Nothing happens between calls: the daemon calls `poll` when [`Wakeups`] says
-//! so (a file-system event or the periodic tick), and a missed event only delays reading until
-//! the next tick. Reads are large positioned reads into one reusable buffer, and lines are
-//! handed out as slices of it, so there is no allocation per line.
+//! notices rotation and truncation, and reads the complete lines now on disk, in file order
+//! for each file, up to [`Tailer::set_max_bytes_per_poll`] bytes of each file. Nothing happens
+//! between calls: the daemon calls `poll` when [`Wakeups`] says so (a file-system event or the
+//! periodic tick), or at once when the last poll left a backlog ([`PollSummary`]), and a missed
+//! event only delays reading until the next tick. Reads are large positioned reads into one
+//! reusable buffer, and lines are handed out as slices of it, so there is no allocation per line.
 //!
 //! Edge cases handled, each with a test of the same name:
 //!
 //! - `read_from_end_for_existing_files`, `read_from_beginning_for_existing_files`: a file found
 //!   by the first poll is read from [`TailOptions::read_from`] (its end by default: what is
 //!   already there is skipped).
+//! - `read_from_end_starts_after_the_last_complete_line`: from the end means after the last
+//!   newline: an unfinished last line (at most [`TailOptions::max_line_bytes`] long) is read
+//!   whole once it ends, instead of from its middle.
 //! - `restart_resumes_from_saved_position`: a saved position for the same file (same device
 //!   and inode, same fingerprint of the first 256 bytes, offset within the file) wins over
 //!   `read_from`. The saved offset is always the start of a line.
 //! - `saved_position_ignored_for_a_different_file`: a saved position whose inode or
 //!   fingerprint does not match (a new file written while the daemon was down, or a reused
 //!   inode) is ignored, and the file is read from its first byte.
+//! - `rotation_while_stopped_drains_the_old_file_from_its_saved_offset`: a file that a saved
+//!   position names but that was rotated away from its path while the daemon was down
+//!   (`log.1`, `log-20240101`, `log.old`...) is found by device and inode (and fingerprint)
+//!   among the files the patterns match, or else among the first 4096 entries of its
+//!   directory. It is read from its saved offset before the file that now has its path, like a
+//!   file rotated while running; one the patterns match is followed on under its new name. A file deleted meanwhile cannot be read, and the new one is read from
+//!   its first byte. Saved positions of paths the patterns do not name are left alone.
 //! - `file_that_does_not_exist_yet`: a path missing at start is not an error; when it
 //!   appears, it is read from its first byte, as is every file that appears after the first poll.
 //! - `glob_picks_up_new_files`: globs are expanded again on every poll.
@@ -56,21 +67,36 @@
 //! - `invalid_glob_is_reported_once`: a pattern that is not a valid glob is reported on the
 //!   first poll and then ignored.
 //! - `idle_poll_emits_nothing`: a poll with nothing new reads nothing and reports nothing.
+//! - `a_large_backlog_is_read_in_bounded_polls`: one poll reads at most
+//!   [`Tailer::set_max_bytes_per_poll`] bytes of a file (but always at least one line of the
+//!   longest length kept), reports the rest as [`PollSummary::more_to_read`], and leaves a
+//!   position to save; the next poll goes on from there. A rotated file with such a backlog is
+//!   drained over several polls before the file that replaced it is opened.
+//! - `raise_open_file_limit_reaches_the_hard_limit`, `open_files_near_the_limit_are_warned_about`:
+//!   each followed file holds a descriptor, so the daemon raises its soft limit to the hard one
+//!   ([`raise_open_file_limit`]), and the first poll that finds the tailers' files above 80% of
+//!   the soft limit logs a warning, once per process.
 //! - `files_are_read_independently`: each file has its own offset and position.
 //! - `watch_paths_are_parents_and_glob_prefixes`: what [`Tailer::watch_paths`] gives the
 //!   watcher.
 //!
 //! Rotation is reported as [`TailEvent::Rotated`] whenever a path that named a followed file
 //! names a new one: found by one poll (rename, then create), or after the path was gone for a
-//! while (delete, then create); the new file is read from offset 0. The offsets in [`Tailer::positions`] never point
-//! inside a line. Files are identified by device and inode, so this module is for Unix.
+//! while (delete, then create), or at start-up for a saved file that was rotated away while the
+//! daemon was down; the new file is read from offset 0. The offsets in [`Tailer::positions`]
+//! never point inside a line. Files are identified by device and inode, so this module is for
+//! Unix.
 //!
 //! Known limits: lines written to an old file after a poll found it quiet are not read (the
 //! writer should reopen its log after rotation); a file rotated away while the daemon was down
-//! is only read if the patterns match its new name; and a rewrite to the very size that was
-//! read is seen at once only when the file system's clock moved the modification time,
-//! otherwise at the next write.
+//! is only found in its own directory (or under a name the patterns match), and not at all once
+//! deleted; positions are saved per path, so a rotated file still being drained when the daemon
+//! stops (more than a poll's budget left in it) is not resumed; every followed file keeps its
+//! descriptor open until it is rotated away and drained, however long it stays idle; and a
+//! rewrite to the very size that was read is seen at once only when the file system's clock
+//! moved the modification time, otherwise at the next write.
 
+mod open_files;
 mod positions;
 mod reader;
 mod wakeups;
@@ -81,14 +107,25 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
+pub use open_files::{open_file_limit, raise_open_file_limit};
 pub use positions::{Positions, PositionsError};
-pub use wakeups::{Wakeups, DEFAULT_POLL_INTERVAL};
+pub use wakeups::{Stopper, Wake, Wakeups, DEFAULT_POLL_INTERVAL};
 
+use open_files::Counted;
 use positions::{FileId, FilePosition, Fingerprint, FINGERPRINT_BYTES};
-use reader::{read_lines, LineCursor, Piece, ReadLimits, READ_CHUNK_BYTES};
+use reader::{
+    read_lines, start_of_unfinished_line, LineCursor, Piece, ReadLimits, READ_CHUNK_BYTES,
+};
 
 /// The default cap on the length of one line.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// The default for [`Tailer::set_max_bytes_per_poll`]: how much of one file one poll reads.
+pub const DEFAULT_MAX_BYTES_PER_POLL: u64 = 64 * 1024 * 1024;
+
+/// How many entries of a directory the first poll looks through for a file that was rotated
+/// away while the daemon was down.
+const MAX_DIRECTORY_ENTRIES_SCANNED: usize = 4096;
 
 /// Where to start in a file that already exists when the tailer starts and has no saved
 /// position.
@@ -148,6 +185,15 @@ pub enum TailEvent<'a> {
     },
 }
 
+/// What one [`Tailer::poll`] left undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PollSummary {
+    /// Some file has more on disk than the poll read (it stopped at
+    /// [`Tailer::set_max_bytes_per_poll`]): poll again soon rather than waiting for the next
+    /// event or tick.
+    pub more_to_read: bool,
+}
+
 /// Follows the files named by a set of patterns. See the module documentation.
 pub struct Tailer {
     patterns: Vec<Pattern>,
@@ -155,6 +201,9 @@ pub struct Tailer {
     invalid_patterns: Vec<(PathBuf, io::Error)>,
     read_from: ReadFrom,
     max_line_bytes: usize,
+    max_bytes_per_poll: u64,
+    /// Whether the last poll stopped short of the end of some file.
+    more_to_read: bool,
     /// Saved positions, consulted only by the first poll.
     saved: BTreeMap<PathBuf, FilePosition>,
     files: BTreeMap<PathBuf, PathState>,
@@ -192,6 +241,8 @@ struct OpenFile {
     /// The modification time at the last poll: a file rewritten to exactly the size that was
     /// read is only told apart by it.
     modified: Option<SystemTime>,
+    /// Counts the handle against the process's open-file limit.
+    _counted: Counted,
 }
 
 struct DrainingFile {
@@ -244,6 +295,8 @@ impl Tailer {
             invalid_patterns,
             read_from: options.read_from,
             max_line_bytes: options.max_line_bytes,
+            max_bytes_per_poll: DEFAULT_MAX_BYTES_PER_POLL,
+            more_to_read: false,
             saved: saved.files.clone(),
             files: BTreeMap::new(),
             errors: ErrorLog::default(),
@@ -254,15 +307,31 @@ impl Tailer {
         }
     }
 
+    /// Limits how much of one file one poll reads (at least one line of
+    /// [`TailOptions::max_line_bytes`] is always read); [`DEFAULT_MAX_BYTES_PER_POLL`] unless
+    /// set. A poll that stops there says so in its [`PollSummary`], and the next poll goes on
+    /// where it stopped.
+    pub fn set_max_bytes_per_poll(&mut self, max_bytes_per_poll: u64) {
+        self.max_bytes_per_poll = max_bytes_per_poll;
+    }
+
+    /// Whether the last poll stopped short of the end of some file: see [`PollSummary`].
+    pub fn has_backlog(&self) -> bool {
+        self.more_to_read
+    }
+
     /// Discovers files (expanding globs), detects rotation and truncation, and hands every
     /// complete line now on disk to `sink`, in file order for each file.
     ///
     /// A file's lines are read up to the size it had when this poll looked at it, so one busy
-    /// file cannot keep a poll going; what is written meanwhile is read by the next poll. The
-    /// reads are ordinary blocking file I/O.
-    pub fn poll(&mut self, sink: &mut dyn FnMut(TailEvent<'_>)) {
+    /// file cannot keep a poll going; what is written meanwhile is read by the next poll. At
+    /// most [`set_max_bytes_per_poll`](Tailer::set_max_bytes_per_poll) bytes of each file are
+    /// read, so that a long backlog is read over several polls; the summary tells whether one
+    /// is left. The reads are ordinary blocking file I/O.
+    pub fn poll(&mut self, sink: &mut dyn FnMut(TailEvent<'_>)) -> PollSummary {
         let first_poll = !self.polled;
         self.polled = true;
+        self.more_to_read = false;
         self.errors.start_poll();
         for (pattern, error) in std::mem::take(&mut self.invalid_patterns) {
             sink(TailEvent::Error {
@@ -272,22 +341,35 @@ impl Tailer {
         }
 
         let found = self.discover(sink);
+        let mut renamed = if first_poll {
+            self.recover_files_moved_while_stopped(&found)
+        } else {
+            Vec::new()
+        };
         let changes = self.take_displaced_files(&found);
-        let renamed = self.place_displaced_files(changes.displaced, &found);
+        renamed.extend(self.place_displaced_files(changes.displaced, &found));
 
         // Old files first, so that lines written before a rotation come before those after it;
-        // then files renamed within the patterns, which also hold older lines.
+        // then files renamed within the patterns, which also hold older lines. A path whose old
+        // file still has more than one poll's worth left waits with its new file until it is
+        // drained.
+        let settings = self.read_settings();
+        let mut held_back = HashSet::new();
         for (path, state) in &mut self.files {
-            drain_old_files(
+            let backlog = drain_old_files(
                 path,
                 state,
                 &mut self.buffer,
-                self.max_line_bytes,
+                settings,
                 &mut self.errors,
                 &mut self.bytes_read_total,
                 sink,
             );
+            if backlog {
+                held_back.insert(path.clone());
+            }
         }
+        self.more_to_read |= !held_back.is_empty();
         for path in &renamed {
             let Some(Found::File(metadata)) = found.get(path) else {
                 continue;
@@ -297,6 +379,9 @@ impl Tailer {
                 sink(TailEvent::Rotated { file: path });
             }
             sink(TailEvent::Opened { file: path, offset });
+            if held_back.contains(path) {
+                continue;
+            }
             self.check_truncation(path, metadata, sink);
             self.read_current(path, metadata.len(), sink);
         }
@@ -312,6 +397,10 @@ impl Tailer {
                 continue;
             };
             if renamed.contains(path) {
+                continue;
+            }
+            if held_back.contains(path) {
+                // Opened (or read) once its old file has been drained.
                 continue;
             }
             if self.current(path).is_some() {
@@ -334,6 +423,10 @@ impl Tailer {
         });
         self.saved.clear();
         self.errors.finish_poll();
+        open_files::warn_if_near_limit();
+        PollSummary {
+            more_to_read: self.more_to_read,
+        }
     }
 
     /// Where each followed file was left off: what to save for a restart.
@@ -375,6 +468,91 @@ impl Tailer {
             directories.insert(parent_directory(path));
         }
         directories.into_iter().collect()
+    }
+
+    fn read_settings(&self) -> ReadSettings {
+        ReadSettings {
+            max_line_bytes: self.max_line_bytes,
+            max_bytes_per_poll: self.max_bytes_per_poll,
+        }
+    }
+
+    /// Whether the patterns name `path`: saved positions of paths they do not name belong to
+    /// other tailers.
+    fn matches_patterns(&self, path: &Path) -> bool {
+        self.patterns.iter().any(|pattern| match pattern {
+            Pattern::Path(pattern) => pattern == path,
+            Pattern::Glob(glob) => glob::Pattern::new(glob)
+                .is_ok_and(|glob| glob.matches_path_with(path, glob_options())),
+        })
+    }
+
+    /// On the first poll, finds the files that saved positions name but that are no longer at
+    /// their paths: rotated while the daemon was down (`log` renamed to `log.1`, `log.old`,
+    /// `log-20240101`...). Each is looked for by device and inode among the paths the patterns
+    /// match, then among the other entries of its directory, and taken up at its saved offset
+    /// if its first bytes are still those that were fingerprinted. A file found under a name
+    /// the patterns match is followed on under that name (returned, like a rename within the
+    /// patterns); any other is drained under its old path before the file that path names now.
+    /// A file deleted meanwhile is not found, and its unread lines are lost.
+    fn recover_files_moved_while_stopped(
+        &mut self,
+        found: &BTreeMap<PathBuf, Found>,
+    ) -> Vec<PathBuf> {
+        let moved: Vec<(PathBuf, FilePosition)> = self
+            .saved
+            .iter()
+            .filter(|(path, saved)| {
+                let still_there = match found.get(path.as_path()) {
+                    Some(Found::File(metadata)) => FileId::of(metadata) == saved.id,
+                    // Not knowing what the path names now is no reason to look elsewhere.
+                    Some(Found::Unknown) => true,
+                    None => false,
+                };
+                !still_there && self.matches_patterns(path)
+            })
+            .map(|(path, saved)| (path.clone(), *saved))
+            .collect();
+        if moved.is_empty() {
+            return Vec::new();
+        }
+        let matched: HashMap<FileId, &PathBuf> = found
+            .iter()
+            .filter_map(|(path, found)| match found {
+                Found::File(metadata) => Some((FileId::of(metadata), path)),
+                Found::Unknown => None,
+            })
+            .collect();
+        let mut listings = DirectoryListings::default();
+        let mut taken_over = Vec::new();
+        for (path, saved) in moved {
+            let candidates = match matched.get(&saved.id) {
+                Some(new_path) => vec![(*new_path).clone()],
+                None => listings.paths_of(&parent_directory(&path), saved.id),
+            };
+            let Some((new_path, open)) = candidates.into_iter().find_map(|candidate| {
+                let open = open_at_saved_position(&candidate, &saved)?;
+                Some((candidate, open))
+            }) else {
+                continue;
+            };
+            // Whatever the path names now, or later, is a rotation.
+            self.known_paths.insert(path.clone());
+            if found.contains_key(&new_path) {
+                // (Unless two saved positions named this file: it is followed once.)
+                if self.current(&new_path).is_none() {
+                    self.files.entry(new_path.clone()).or_default().current = Some(open);
+                    taken_over.push(new_path);
+                }
+            } else {
+                let draining = DrainingFile {
+                    open,
+                    displaced_this_poll: true,
+                };
+                self.files.entry(path).or_default().draining.push(draining);
+            }
+        }
+        taken_over
     }
 
     fn current(&self, path: &Path) -> Option<&OpenFile> {
@@ -469,12 +647,7 @@ impl Tailer {
                     }
                 },
                 Pattern::Glob(glob) => {
-                    let options = glob::MatchOptions {
-                        case_sensitive: true,
-                        require_literal_separator: true,
-                        require_literal_leading_dot: true,
-                    };
-                    let paths = match glob::glob_with(glob, options) {
+                    let paths = match glob::glob_with(glob, glob_options()) {
                         Ok(paths) => paths,
                         // Checked in `new`; nothing to expand if it happens anyway.
                         Err(_) => continue,
@@ -542,7 +715,12 @@ impl Tailer {
                 Some(_) => 0,
                 None => match self.read_from {
                     ReadFrom::Beginning => 0,
-                    ReadFrom::End => size,
+                    // Not inside a line that is still being written: it is read whole once
+                    // it ends. (An I/O error here is met again, and reported, by the read.)
+                    ReadFrom::End => {
+                        start_of_unfinished_line(&file, size, self.max_line_bytes, &mut self.buffer)
+                            .unwrap_or(size)
+                    }
                 },
             }
         } else {
@@ -559,6 +737,7 @@ impl Tailer {
             cursor: LineCursor::at(offset),
             read_end: offset,
             modified: metadata.modified().ok(),
+            _counted: Counted::new(),
         };
         self.files.entry(path.to_path_buf()).or_default().current = Some(open);
         Some(size)
@@ -605,8 +784,9 @@ impl Tailer {
         }
     }
 
-    /// Reads the current file of `path` up to `size`.
+    /// Reads the current file of `path` up to `size`, or as far as one poll reads.
     fn read_current(&mut self, path: &Path, size: u64, sink: &mut dyn FnMut(TailEvent<'_>)) {
+        let settings = self.read_settings();
         let Some(open) = self
             .files
             .get_mut(path)
@@ -614,12 +794,8 @@ impl Tailer {
         else {
             return;
         };
-        let limits = ReadLimits {
-            end: size,
-            max_line_bytes: self.max_line_bytes,
-            chunk_bytes: READ_CHUNK_BYTES,
-            flush_remainder: false,
-        };
+        let (limits, cut_short) = settings.limits(&open.cursor, size);
+        self.more_to_read |= cut_short;
         match read_open_file(
             path,
             open,
@@ -644,16 +820,18 @@ impl Tailer {
 }
 
 /// Reads the files `path` named before, and closes each once a poll after its rotation finds
-/// nothing new in it, handing out its unterminated last line if it has one.
+/// nothing new in it, handing out its unterminated last line if it has one. Returns whether one
+/// of them has more than this poll read.
 fn drain_old_files(
     path: &Path,
     state: &mut PathState,
     buffer: &mut Vec<u8>,
-    max_line_bytes: usize,
+    settings: ReadSettings,
     errors: &mut ErrorLog,
     bytes_read_total: &mut u64,
     sink: &mut dyn FnMut(TailEvent<'_>),
-) {
+) -> bool {
+    let mut backlog = false;
     state.draining.retain_mut(|draining| {
         let keep_until_next_poll = std::mem::replace(&mut draining.displaced_this_poll, false);
         let open = &mut draining.open;
@@ -664,12 +842,7 @@ fn drain_old_files(
                 return false;
             }
         };
-        let mut limits = ReadLimits {
-            end: size,
-            max_line_bytes,
-            chunk_bytes: READ_CHUNK_BYTES,
-            flush_remainder: false,
-        };
+        let (mut limits, cut_short) = settings.limits(&open.cursor, size);
         let before = open.read_end;
         let result = read_open_file(path, open, buffer, &limits, bytes_read_total, sink);
         let grew = match result {
@@ -679,6 +852,10 @@ fn drain_old_files(
                 return false;
             }
         };
+        if cut_short {
+            backlog = true;
+            return true;
+        }
         if keep_until_next_poll || grew {
             return true;
         }
@@ -688,6 +865,99 @@ fn drain_old_files(
         }
         false
     });
+    backlog
+}
+
+/// How far one poll reads in one file.
+#[derive(Clone, Copy)]
+struct ReadSettings {
+    max_line_bytes: usize,
+    max_bytes_per_poll: u64,
+}
+
+impl ReadSettings {
+    /// The limits for reading a file of `size` bytes from `cursor` in this poll, and whether
+    /// they stop short of `size`. At least one line as long as the cap fits, so that every poll
+    /// gets past a line.
+    fn limits(&self, cursor: &LineCursor, size: u64) -> (ReadLimits, bool) {
+        let budget = self
+            .max_bytes_per_poll
+            .max((self.max_line_bytes as u64).saturating_add(1));
+        let end = size.min(cursor.scan_position().saturating_add(budget));
+        let limits = ReadLimits {
+            end,
+            max_line_bytes: self.max_line_bytes,
+            chunk_bytes: READ_CHUNK_BYTES,
+            flush_remainder: false,
+        };
+        (limits, end < size)
+    }
+}
+
+/// Opens the file at `path` if it is the one `saved` describes (same device and inode, same
+/// first bytes, at least as long as the saved offset), ready to read from the saved offset.
+fn open_at_saved_position(path: &Path, saved: &FilePosition) -> Option<OpenFile> {
+    let file = File::open(path).ok()?;
+    let metadata = file.metadata().ok()?;
+    let size = metadata.len();
+    let same_file = metadata.is_file()
+        && FileId::of(&metadata) == saved.id
+        && saved.offset <= size
+        && saved.fingerprint.matches(&file).unwrap_or(false);
+    if !same_file {
+        return None;
+    }
+    let fingerprint = Fingerprint::read(&file, size).ok()?;
+    Some(OpenFile {
+        file,
+        id: saved.id,
+        fingerprint,
+        cursor: LineCursor::at(saved.offset),
+        read_end: saved.offset,
+        modified: metadata.modified().ok(),
+        _counted: Counted::new(),
+    })
+}
+
+/// The regular files in directories, listed once per poll that needs them and looked up by
+/// device and inode.
+#[derive(Default)]
+struct DirectoryListings {
+    listings: HashMap<PathBuf, Vec<(FileId, PathBuf)>>,
+}
+
+impl DirectoryListings {
+    /// The paths in `directory` of the file `id`: usually none or one. Only the first
+    /// [`MAX_DIRECTORY_ENTRIES_SCANNED`] entries are looked at; an unreadable directory has
+    /// none.
+    fn paths_of(&mut self, directory: &Path, id: FileId) -> Vec<PathBuf> {
+        let listing = self
+            .listings
+            .entry(directory.to_path_buf())
+            .or_insert_with(|| list_regular_files(directory));
+        listing
+            .iter()
+            .filter(|(file, _)| *file == id)
+            .map(|(_, path)| path.clone())
+            .collect()
+    }
+}
+
+fn list_regular_files(directory: &Path) -> Vec<(FileId, PathBuf)> {
+    let Ok(entries) = fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    entries
+        .take(MAX_DIRECTORY_ENTRIES_SCANNED)
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            // Not following symbolic links: a link to the file is not where it was moved.
+            let metadata = entry.metadata().ok()?;
+            metadata
+                .is_file()
+                .then(|| (FileId::of(&metadata), entry.path()))
+        })
+        .collect()
 }
 
 /// Reads one open file within `limits`, translating pieces into events and keeping its
@@ -754,6 +1024,15 @@ fn is_absent(error: &io::Error) -> bool {
     // number because `io::ErrorKind::NotADirectory` needs a newer Rust than this crate's minimum.
     const NOT_A_DIRECTORY: i32 = 20;
     error.kind() == io::ErrorKind::NotFound || error.raw_os_error() == Some(NOT_A_DIRECTORY)
+}
+
+/// How globs match: `*` matches neither `/` nor a leading dot.
+fn glob_options() -> glob::MatchOptions {
+    glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    }
 }
 
 fn has_glob_syntax(pattern: &str) -> bool {

@@ -720,3 +720,35 @@ fn shipped_example_configs_are_accepted() {
         assert!(!config.tails.is_empty(), "{name} tails no log");
     }
 }
+
+/// A bad descriptive field (here a percent MFU under the ratio key) is counted as
+/// invalid_value, but the line's tokens still count.
+#[test]
+fn a_bad_descriptive_field_keeps_the_line_throughput() {
+    let job = Job::new();
+    let exporter = job.serve(&[]);
+    append(
+        &job.log(),
+        &format!("{{\"step\": 1, \"tokens\": {TOKENS}, \"dt\": 1.0, \"mfu\": 45.3}}\n"),
+    );
+    exporter.wait_value(TOKENS_TOTAL, tokens(1));
+    exporter.wait_value(
+        "mfu_exporter_parse_errors_total{reason=\"invalid_value\"}",
+        1.0,
+    );
+    assert_eq!(
+        exporter.value("training_reported_mfu_ratio{run=\"r\"}"),
+        None
+    );
+}
+
+/// A push may not feed a run that a tailed log measures.
+#[test]
+fn pushes_into_a_tailed_run_are_refused() {
+    let job = Job::new();
+    let exporter = job.serve(&[]);
+    let (status, body) = push(&exporter, r#"{"run": "r", "tokens": 5, "seconds": 1}"#, &[]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("tailed log"), "{body}");
+    exporter.wait_value(TOKENS_TOTAL, 0.0);
+}

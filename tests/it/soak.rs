@@ -19,8 +19,11 @@
 //! fingerprint of the first bytes, offset within the file), else 0. The test reads the positions
 //! file after each stop and applies that rule itself, so it knows the resume point exactly, for a
 //! graceful stop (SIGTERM: final read, final save) as for a hard kill (SIGKILL: lines read after
-//! the last save are read again by the next process, lines still unread in a file rotated away
-//! since the last save are read by neither; the next epoch starts after both, by definition).
+//! the last save are read again by the next process; the next epoch starts after them, by
+//! definition). When the saved file was renamed away since the last save and still lies under a
+//! rotated name, the new process first drains it from the saved offset (the tailer finds it by
+//! device and inode), so the epoch also counts what follows that offset in it; a file deleted
+//! since the last save is read by no one.
 //!
 //! Invariant: in every epoch, for every rank, the exporter's counters equal what the writer
 //! appended to that rank's files after the resume point; nothing lost, nothing counted twice.
@@ -397,6 +400,9 @@ struct RankLog {
     path: PathBuf,
     file: File,
     generation: Generation,
+    /// The files the path named before, most recent last (a few are kept: logrotate keeps
+    /// two rotated files).
+    history: Vec<Generation>,
     generations: u64,
     /// Everything ever appended to this rank's files.
     total: Counts,
@@ -427,6 +433,7 @@ impl RankLog {
                 good_line_bytes,
                 others: Vec::new(),
             },
+            history: Vec::new(),
             generations: 1,
             total: Counts::default(),
             next_step: FIRST_STEP,
@@ -487,6 +494,11 @@ impl RankLog {
     }
 
     fn new_generation(&mut self, dev: u64, inode: u64) {
+        let previous = self.generation.clone();
+        self.history.push(previous);
+        if self.history.len() > 32 {
+            self.history.remove(0);
+        }
         self.generation = Generation {
             number: self.generations,
             dev,
@@ -928,6 +940,9 @@ struct Chaos<'a> {
     /// This epoch's faults, and all of them.
     epoch_faults: Faults,
     faults: Faults,
+    /// Ranks whose rotated-away file the current process drained at start-up: each is a
+    /// rotation it reports.
+    recoveries: u64,
 }
 
 impl<'a> Chaos<'a> {
@@ -943,6 +958,7 @@ impl<'a> Chaos<'a> {
             bases: vec![Counts::default(); shared.config.ranks],
             resumed_generation: vec![0; shared.config.ranks],
             epoch_faults: Faults::default(),
+            recoveries: 0,
             faults: Faults::default(),
         };
         chaos.publish(false);
@@ -1212,6 +1228,7 @@ impl<'a> Chaos<'a> {
         std::thread::sleep(downtime);
 
         let positions = read_positions(&self.state_path)?;
+        let mut recoveries = 0;
         for (rank, log) in shared.ranks.iter().enumerate() {
             let log = lock(log);
             let resume = resume_offset(&positions, &log)?;
@@ -1235,13 +1252,28 @@ impl<'a> Chaos<'a> {
                     }
                 }
             }
-            let before = log
-                .generation
-                .counts_before(resume.unwrap_or(0))
-                .map_err(|e| format!("rank {rank}: saved position: {e}"))?;
-            self.bases[rank] = log.generation.before.plus(&before);
+            self.bases[rank] = match resume {
+                Some(offset) => {
+                    let before = log
+                        .generation
+                        .counts_before(offset)
+                        .map_err(|e| format!("rank {rank}: saved position: {e}"))?;
+                    log.generation.before.plus(&before)
+                }
+                None => match recovered_unread(&positions, &log)? {
+                    // The saved file was rotated away after the last save and still exists:
+                    // the next process reads it from its saved offset, then the current file
+                    // from byte 0 (files in between that are gone are read by no one).
+                    Some(unread) => {
+                        recoveries += 1;
+                        log.total.since(&unread.plus(&log.generation.counts))
+                    }
+                    None => log.generation.before,
+                },
+            };
             self.resumed_generation[rank] = log.generation.number;
         }
+        self.recoveries = recoveries;
         lock(&shared.pushes).0 = PushTally::new(shared.config.push_clients);
         self.exporter = start_exporter(&self.config_path);
         self.epoch += 1;
@@ -1347,6 +1379,46 @@ fn resume_offset(
         && saved.offset <= contents.len() as u64
         && head.is_some_and(|head| fnv1a64(head) == saved.fingerprint);
     Ok(same_file.then_some(saved.offset))
+}
+
+/// When the saved entry for `log`'s path describes an earlier file that was renamed away
+/// (to `.1` or `.2`) since the last save and is still there, the tailer drains it from the
+/// saved offset at start-up: what lies after that offset in it.
+fn recovered_unread(
+    positions: &BTreeMap<PathBuf, Saved>,
+    log: &RankLog,
+) -> Result<Option<Counts>, String> {
+    let Some(saved) = positions.get(&log.path) else {
+        return Ok(None);
+    };
+    let Some(old) = log
+        .history
+        .iter()
+        .rev()
+        .find(|g| g.dev == saved.dev && g.inode == saved.inode)
+    else {
+        return Ok(None);
+    };
+    for candidate in [rotated(&log.path, 1), rotated(&log.path, 2)] {
+        let Ok(metadata) = fs::metadata(&candidate) else {
+            continue;
+        };
+        if metadata.dev() != saved.dev || metadata.ino() != saved.inode {
+            continue;
+        }
+        let contents = fs::read(&candidate).map_err(|e| format!("{}: {e}", candidate.display()))?;
+        let head = contents.get(..saved.fingerprint_bytes as usize);
+        if saved.offset > contents.len() as u64
+            || head.is_none_or(|h| fnv1a64(h) != saved.fingerprint)
+        {
+            return Ok(None);
+        }
+        let before = old
+            .counts_before(saved.offset)
+            .map_err(|e| format!("rank {}: saved position in a rotated file: {e}", log.rank))?;
+        return Ok(Some(old.counts.since(&before)));
+    }
+    Ok(None)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1663,7 +1735,7 @@ fn final_expectations(shared: &Shared, chaos: &Chaos<'_>) -> Vec<(String, f64)> 
     let faults = chaos.epoch_faults;
     expected.push((
         "mfu_exporter_file_rotations_total".into(),
-        (faults.renames + faults.deletes) as f64,
+        (faults.renames + faults.deletes + chaos.recoveries) as f64,
     ));
     expected.push((
         "mfu_exporter_file_truncations_total".into(),

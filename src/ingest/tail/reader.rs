@@ -178,6 +178,70 @@ pub(super) fn read_lines<R: ReadAt + ?Sized>(
     Ok(reached)
 }
 
+/// Where to start reading a file of `size` bytes so as to skip what it already holds without
+/// starting inside a line: `size` if it ends with a newline (or is empty), else the start of
+/// its unfinished last line, so that the line is handed out whole once its newline arrives.
+///
+/// Only the last `max_line_bytes + 1` bytes are searched, backwards, one read chunk at a time:
+/// an unfinished line longer than that would be skipped as over-long anyway, so `size` is
+/// returned for it.
+pub(super) fn start_of_unfinished_line<R: ReadAt + ?Sized>(
+    source: &R,
+    size: u64,
+    max_line_bytes: usize,
+    buffer: &mut Vec<u8>,
+) -> io::Result<u64> {
+    let max_line_bytes = max_line_bytes as u64;
+    // The line itself and the newline before it.
+    let window_start = size.saturating_sub(max_line_bytes.saturating_add(1));
+    let mut end = size;
+    while end > window_start {
+        let chunk = usize::try_from(end - window_start)
+            .unwrap_or(usize::MAX)
+            .min(READ_CHUNK_BYTES);
+        let start = end - chunk as u64;
+        if buffer.len() < chunk {
+            buffer.resize(chunk, 0);
+        }
+        let bytes = buffer.get_mut(..chunk).unwrap_or_default();
+        if !read_exactly_at(source, bytes, start)? {
+            // The file got shorter meanwhile; the next poll sees the truncation.
+            return Ok(size);
+        }
+        if end == size && bytes.last() == Some(&b'\n') {
+            return Ok(size);
+        }
+        if let Some(newline) = memchr::memrchr(b'\n', bytes) {
+            return Ok(start + newline as u64 + 1);
+        }
+        end = start;
+    }
+    // No newline: the whole file is one unfinished line, unless that is too long to keep.
+    if size <= max_line_bytes {
+        Ok(0)
+    } else {
+        Ok(size)
+    }
+}
+
+/// Fills `buffer` from `position`; false if the source ends first.
+fn read_exactly_at<R: ReadAt + ?Sized>(
+    source: &R,
+    buffer: &mut [u8],
+    position: u64,
+) -> io::Result<bool> {
+    let mut got = 0usize;
+    while let Some(space) = buffer.get_mut(got..).filter(|space| !space.is_empty()) {
+        match source.read_at(space, position + got as u64) {
+            Ok(0) => return Ok(false),
+            Ok(count) => got += count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(true)
+}
+
 fn strip_carriage_return(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -391,5 +455,32 @@ mod tests {
         .unwrap();
         assert_eq!(lines, 10_000);
         assert!(buffer.len() < 2 * READ_CHUNK_BYTES);
+    }
+
+    #[test]
+    fn finds_the_start_of_an_unfinished_last_line() {
+        let start = |input: &str, max_line_bytes: usize| {
+            let mut buffer = Vec::new();
+            start_of_unfinished_line(
+                input.as_bytes(),
+                input.len() as u64,
+                max_line_bytes,
+                &mut buffer,
+            )
+            .unwrap()
+        };
+        assert_eq!(start("", 10), 0);
+        assert_eq!(start("one\ntwo\n", 10), 8);
+        assert_eq!(start("one\ntw", 10), 4);
+        assert_eq!(start("partial", 10), 0);
+        // The unfinished line may be as long as the cap, and no longer.
+        assert_eq!(start("one\n0123456789", 10), 4);
+        assert_eq!(start("one\n01234567890", 10), 15);
+        assert_eq!(start("0123456789", 10), 0);
+        assert_eq!(start("01234567890", 10), 11);
+        // Searched backwards across several read chunks.
+        let long = format!("{}\n{}", "a".repeat(10), "b".repeat(3 * READ_CHUNK_BYTES));
+        assert_eq!(start(&long, 4 * READ_CHUNK_BYTES), 11);
+        assert_eq!(start(&long, 3 * READ_CHUNK_BYTES - 1), long.len() as u64);
     }
 }

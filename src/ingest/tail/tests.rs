@@ -772,3 +772,295 @@ fn watch_paths_are_parents_and_glob_prefixes() {
         [logs.directory.path().to_path_buf(), logs.path("job-1")]
     );
 }
+
+/// Lines `first..=last`, each its number.
+fn numbered_lines(first: u32, last: u32) -> String {
+    (first..=last).map(|n| format!("{n}\n")).collect()
+}
+
+/// The descriptions of lines `first..=last` of `name`.
+fn described_lines(name: &str, first: u32, last: u32) -> Vec<String> {
+    (first..=last).map(|n| format!("{name}: {n}")).collect()
+}
+
+#[test]
+fn rotation_while_stopped_drains_the_old_file_from_its_saved_offset() {
+    for rotated_name in ["train.log.1", "train.log-20240101", "train.log.old"] {
+        let logs = Logs::new();
+        let mut writer = logs.writer("train.log");
+        writer.write_all(numbered_lines(1, 20).as_bytes()).unwrap();
+        let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+        assert_eq!(logs.poll(&mut tailer).len(), 21);
+        let saved = tailer.positions();
+        drop(tailer);
+
+        // While the daemon is down: more lines, then logrotate `create`.
+        writer.write_all(numbered_lines(21, 25).as_bytes()).unwrap();
+        logs.rename("train.log", rotated_name);
+        logs.write("train.log", &numbered_lines(26, 30));
+        let mut tailer = logs.tailer_with(
+            &["train.log"],
+            ReadFrom::End,
+            DEFAULT_MAX_LINE_BYTES,
+            &saved,
+        );
+        let mut expected = described_lines("train.log", 21, 25);
+        expected.push("train.log: rotated".into());
+        expected.push("train.log: opened at 0".into());
+        expected.extend(described_lines("train.log", 26, 30));
+        assert_eq!(
+            logs.poll(&mut tailer),
+            expected,
+            "rotated to {rotated_name}"
+        );
+        assert_eq!(open_handles(&tailer, &logs.path("train.log")), 2);
+
+        // The old file is kept like one rotated while running: until a poll finds it quiet.
+        writer.write_all(b"late\n").unwrap();
+        assert_eq!(logs.poll(&mut tailer), ["train.log: late"]);
+        assert_eq!(logs.poll(&mut tailer), NOTHING);
+        assert_eq!(open_handles(&tailer, &logs.path("train.log")), 1);
+        assert_eq!(logs.offset(&tailer, "train.log"), Some(15));
+    }
+
+    // Rotated away and not replaced yet: the old file is drained, and the file that appears
+    // later at the path is a rotation.
+    let logs = Logs::new();
+    logs.write("train.log", &numbered_lines(1, 2));
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    let saved = tailer.positions();
+    logs.append("train.log", "3\n");
+    logs.rename("train.log", "train.log.1");
+    let mut tailer = logs.tailer_with(
+        &["train.log"],
+        ReadFrom::End,
+        DEFAULT_MAX_LINE_BYTES,
+        &saved,
+    );
+    assert_eq!(logs.poll(&mut tailer), ["train.log: 3"]);
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    assert_eq!(open_handles(&tailer, &logs.path("train.log")), 0);
+    logs.write("train.log", "4\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: rotated",
+            "train.log: opened at 0",
+            "train.log: 4"
+        ]
+    );
+
+    // Rotated to a name the patterns match: followed on under that name from the saved offset,
+    // before the new file.
+    let logs = Logs::new();
+    logs.write("train.log", &numbered_lines(1, 2));
+    let mut tailer = logs.tailer(&["train.log*"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    let saved = tailer.positions();
+    logs.append("train.log", "3\n");
+    logs.rename("train.log", "train.log.1");
+    logs.write("train.log", "4\n");
+    let mut tailer = logs.tailer_with(
+        &["train.log*"],
+        ReadFrom::End,
+        DEFAULT_MAX_LINE_BYTES,
+        &saved,
+    );
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log.1: opened at 4",
+            "train.log.1: 3",
+            "train.log: rotated",
+            "train.log: opened at 0",
+            "train.log: 4"
+        ]
+    );
+
+    // Deleted while down: nothing to drain; the new file is read from its start.
+    let logs = Logs::new();
+    logs.write("train.log", &numbered_lines(1, 2));
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    let saved = tailer.positions();
+    logs.remove("train.log");
+    logs.write("train.log", "new\n");
+    let mut tailer = logs.tailer_with(
+        &["train.log"],
+        ReadFrom::End,
+        DEFAULT_MAX_LINE_BYTES,
+        &saved,
+    );
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: opened at 0", "train.log: new"]
+    );
+
+    // Rotated and then rewritten in place (other first bytes): not the saved file any more.
+    let logs = Logs::new();
+    logs.write("train.log", &numbered_lines(1, 2));
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    let saved = tailer.positions();
+    logs.rename("train.log", "train.log.1");
+    logs.write("train.log.1", "rewritten\nin place\n");
+    logs.write("train.log", "new\n");
+    let mut tailer = logs.tailer_with(
+        &["train.log"],
+        ReadFrom::End,
+        DEFAULT_MAX_LINE_BYTES,
+        &saved,
+    );
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["train.log: opened at 0", "train.log: new"]
+    );
+
+    // A saved position of a path the patterns do not name belongs to another tailer.
+    let logs = Logs::new();
+    logs.write("train.log", &numbered_lines(1, 2));
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    let saved = tailer.positions();
+    logs.append("train.log", "3\n");
+    logs.rename("train.log", "train.log.1");
+    logs.write("other.log", "other\n");
+    let mut tailer = logs.tailer_with(
+        &["other.log"],
+        ReadFrom::End,
+        DEFAULT_MAX_LINE_BYTES,
+        &saved,
+    );
+    assert_eq!(logs.poll(&mut tailer), ["other.log: opened at 6"]);
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+}
+
+#[test]
+fn read_from_end_starts_after_the_last_complete_line() {
+    let logs = Logs::new();
+    logs.write("train.log", "old 1\nold 2\npar");
+    logs.write("one-line.log", "no newline yet");
+    let mut tailer = logs.tailer(&["train.log", "one-line.log"], ReadFrom::End);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["one-line.log: opened at 0", "train.log: opened at 12"]
+    );
+    // The saved offset is the start of the unfinished line, which is read whole once it ends.
+    assert_eq!(logs.offset(&tailer, "train.log"), Some(12));
+    logs.append("train.log", "tial\n");
+    logs.append("one-line.log", "\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["one-line.log: no newline yet", "train.log: partial"]
+    );
+
+    // An unfinished line longer than the cap would be skipped anyway: start at the end.
+    let logs = Logs::new();
+    logs.write("train.log", &format!("old\n{}", "x".repeat(11)));
+    let mut tailer = logs.tailer_with(&["train.log"], ReadFrom::End, 10, &Positions::default());
+    assert_eq!(logs.poll(&mut tailer), ["train.log: opened at 15"]);
+    // One as long as the cap is kept.
+    let logs = Logs::new();
+    logs.write("train.log", &format!("old\n{}", "x".repeat(10)));
+    let mut tailer = logs.tailer_with(&["train.log"], ReadFrom::End, 10, &Positions::default());
+    assert_eq!(logs.poll(&mut tailer), ["train.log: opened at 4"]);
+    logs.append("train.log", "\n");
+    assert_eq!(logs.poll(&mut tailer), ["train.log: xxxxxxxxxx"]);
+}
+
+#[test]
+fn a_large_backlog_is_read_in_bounded_polls() {
+    let logs = Logs::new();
+    // 1000 lines of 100 bytes, read 10 000 bytes a poll.
+    let line = format!("{}\n", "x".repeat(99));
+    logs.write("train.log", &line.repeat(1000));
+    let mut tailer = logs.tailer_with(
+        &["train.log"],
+        ReadFrom::Beginning,
+        100,
+        &Positions::default(),
+    );
+    tailer.set_max_bytes_per_poll(10_000);
+    let mut lines_per_poll = Vec::new();
+    loop {
+        let mut lines = 0;
+        let summary = tailer.poll(&mut |event| {
+            if let TailEvent::Line { .. } = event {
+                lines += 1;
+            }
+        });
+        lines_per_poll.push(lines);
+        assert_eq!(summary.more_to_read, tailer.has_backlog());
+        // Each poll leaves a position worth saving.
+        let read: u64 = lines_per_poll.iter().sum::<u64>() * 100;
+        assert_eq!(logs.offset(&tailer, "train.log"), Some(read));
+        if !summary.more_to_read {
+            break;
+        }
+        assert!(lines_per_poll.len() < 20, "the backlog is not shrinking");
+    }
+    assert_eq!(lines_per_poll, [100; 10]);
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    assert!(!tailer.has_backlog());
+
+    // A budget below one line still reads a line a poll.
+    tailer.set_max_bytes_per_poll(1);
+    logs.append("train.log", &line.repeat(2));
+    assert_eq!(logs.poll(&mut tailer).len(), 1);
+    assert!(tailer.has_backlog());
+    assert_eq!(logs.poll(&mut tailer).len(), 1);
+    assert!(!tailer.has_backlog());
+
+    // A rotated file's backlog is read before the new file, over as many polls as it takes.
+    tailer.set_max_bytes_per_poll(250);
+    let mut writer = logs.writer("train.log");
+    writer
+        .write_all(numbered_lines(100, 199).as_bytes())
+        .unwrap();
+    logs.rename("train.log", "train.log.1");
+    logs.write("train.log", "new\n");
+    let mut seen = Vec::new();
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        let summary = tailer.poll(&mut |event| seen.push(logs.describe(&event)));
+        if !summary.more_to_read {
+            break;
+        }
+    }
+    let mut expected = described_lines("train.log", 100, 199);
+    expected.push("train.log: rotated".into());
+    expected.push("train.log: opened at 0".into());
+    expected.push("train.log: new".into());
+    assert_eq!(seen, expected);
+    assert_eq!(polls, 2);
+}
+
+#[test]
+fn raise_open_file_limit_reaches_the_hard_limit() {
+    let hard = open_files::hard_open_file_limit().unwrap();
+    let raised = raise_open_file_limit().unwrap();
+    assert_eq!(open_file_limit().unwrap(), raised);
+    // macOS caps an unlimited hard limit at OPEN_MAX.
+    assert!(
+        raised == hard || cfg!(target_os = "macos"),
+        "{raised} of {hard}"
+    );
+    // Raising it again changes nothing.
+    assert_eq!(raise_open_file_limit().unwrap(), raised);
+}
+
+#[test]
+fn open_files_near_the_limit_are_warned_about() {
+    assert!(!open_files::is_near_limit(0, 1024));
+    assert!(!open_files::is_near_limit(819, 1024));
+    assert!(open_files::is_near_limit(820, 1024));
+    assert!(!open_files::is_near_limit(u64::MAX / 200, u64::MAX));
+    // Each followed file counts while it is held, and a poll checks the count.
+    let logs = Logs::new();
+    logs.write("train.log", "1\n");
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    assert!(open_files::open_files() >= 1);
+}

@@ -4,17 +4,46 @@
 //! Events are only a hint to poll sooner. The poll itself finds out what changed, so an event
 //! that is lost, coalesced with others or never sent (network file systems, a full inotify
 //! queue) delays reading by at most one interval and loses nothing.
+//!
+//! Waiting is a plain blocking channel receive with a timeout, so an idle daemon wakes once per
+//! interval and no more. (A Tokio timer of a second wakes its thread twice: once when the
+//! timer wheel moves the timer down a level, once when it fires.)
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use notify::{EventKind, RecursiveMode, Watcher};
-use tokio::sync::mpsc;
-use tokio::time::{Interval, MissedTickBehavior};
 
 /// The default time between polls when no event arrives.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why [`Wakeups::wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Poll now: an event arrived or the interval passed.
+    Poll,
+    /// [`Stopper::stop`] was called: poll one last time and end.
+    Stop,
+}
+
+/// Ends a [`Wakeups::wait`] from another thread.
+#[derive(Clone)]
+pub struct Stopper {
+    stopped: Arc<AtomicBool>,
+    sender: mpsc::SyncSender<()>,
+}
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // A full channel already holds a wakeup, after which the flag is seen.
+        let _ = self.sender.try_send(());
+    }
+}
 
 /// A stream of "poll now" signals: file-system events (coalesced) and a periodic tick.
 pub struct Wakeups {
@@ -24,10 +53,10 @@ pub struct Wakeups {
     /// ancestor.
     watched: BTreeSet<PathBuf>,
     events: mpsc::Receiver<()>,
+    stopper: Stopper,
     poll_interval: Duration,
-    /// Made on the first call to [`Wakeups::next`], so that [`Wakeups::new`] does not need to
-    /// run inside a Tokio runtime.
-    interval: Option<Interval>,
+    /// When the next periodic poll is due; `None` before the first wait, which returns at once.
+    next_tick: Option<Instant>,
 }
 
 impl Wakeups {
@@ -48,7 +77,11 @@ impl Wakeups {
         poll_interval: Duration,
     ) -> Result<Wakeups, notify::Error> {
         // Capacity 1 with `try_send` coalesces a burst of events into one pending wakeup.
-        let (sender, events) = mpsc::channel(1);
+        let (sender, events) = mpsc::sync_channel(1);
+        let stopper = Stopper {
+            stopped: Arc::new(AtomicBool::new(false)),
+            sender: sender.clone(),
+        };
         let watcher = if poll_only {
             None
         } else {
@@ -64,9 +97,10 @@ impl Wakeups {
             watcher,
             watched: BTreeSet::new(),
             events,
-            // `tokio::time::interval` rejects a zero period.
+            stopper,
+            // A zero interval would make every wait return at once.
             poll_interval: poll_interval.max(Duration::from_millis(1)),
-            interval: None,
+            next_tick: None,
         };
         wakeups.set_paths(paths);
         Ok(wakeups)
@@ -110,22 +144,46 @@ impl Wakeups {
         self.watched.iter().map(PathBuf::as_path)
     }
 
-    /// Waits until the tailer should poll: a file-system event arrived or the interval passed.
-    /// The first call returns at once, so the daemon polls right after starting.
-    pub async fn next(&mut self) {
-        let poll_interval = self.poll_interval;
-        let interval = self.interval.get_or_insert_with(|| {
-            let mut interval = tokio::time::interval(poll_interval);
-            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            interval
-        });
-        tokio::select! {
-            _ = interval.tick() => {}
-            Some(()) = self.events.recv() => {
-                // The poll about to happen makes the next periodic one a full interval away.
-                interval.reset();
+    /// A handle that ends the current or next [`Wakeups::wait`] with [`Wake::Stop`].
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Blocks until the tailer should poll: a file-system event arrived, the interval passed,
+    /// or a [`Stopper`] was used. The first call returns at once, so the daemon polls right
+    /// after starting.
+    pub fn wait(&mut self) -> Wake {
+        loop {
+            if let Some(wake) = self.wait_at_most(self.poll_interval) {
+                return wake;
             }
         }
+    }
+
+    /// [`Wakeups::wait`], giving up with `None` after `limit` (for tests with a deadline).
+    pub fn wait_at_most(&mut self, limit: Duration) -> Option<Wake> {
+        if self.stopper.stopped.load(Ordering::SeqCst) {
+            return Some(Wake::Stop);
+        }
+        let now = Instant::now();
+        let Some(next_tick) = self.next_tick else {
+            self.next_tick = Some(now + self.poll_interval);
+            return Some(Wake::Poll);
+        };
+        let timeout = next_tick.saturating_duration_since(now);
+        let received = self.events.recv_timeout(timeout.min(limit));
+        if self.stopper.stopped.load(Ordering::SeqCst) {
+            return Some(Wake::Stop);
+        }
+        match received {
+            // The poll about to happen makes the next periodic one a full interval away; a tick
+            // that came late does the same rather than bunching the ones after it.
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) if timeout > limit => return None,
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+        }
+        self.next_tick = Some(Instant::now() + self.poll_interval);
+        Some(Wake::Poll)
     }
 }
 
@@ -202,8 +260,8 @@ mod tests {
         assert_eq!(wakeups.watched().collect::<Vec<_>>(), [run.as_path()]);
     }
 
-    #[tokio::test]
-    async fn wakeups_fire_on_interval_without_events() {
+    #[test]
+    fn wakeups_fire_on_interval_without_events() {
         let directory = tempfile::TempDir::new().unwrap();
         let mut wakeups = Wakeups::new(
             &[directory.path().to_path_buf()],
@@ -213,14 +271,22 @@ mod tests {
         .unwrap();
         assert_eq!(wakeups.watched().count(), 0);
         for _ in 0..3 {
-            tokio::time::timeout(DEADLINE, wakeups.next())
-                .await
-                .unwrap();
+            assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
         }
     }
 
-    #[tokio::test]
-    async fn wakeups_fire_on_file_write() {
+    #[test]
+    fn stopper_ends_a_wait() {
+        let mut wakeups = Wakeups::new(&[], true, Duration::from_secs(3600)).unwrap();
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        let stopper = wakeups.stopper();
+        let stopping = std::thread::spawn(move || stopper.stop());
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Stop));
+        stopping.join().unwrap();
+    }
+
+    #[test]
+    fn wakeups_fire_on_file_write() {
         let directory = tempfile::TempDir::new().unwrap();
         // An interval far beyond the deadline: only the watcher can end the wait in time.
         let mut wakeups = Wakeups::new(
@@ -230,12 +296,8 @@ mod tests {
         )
         .unwrap();
         // The first call returns at once: that is the daemon's initial poll.
-        tokio::time::timeout(DEADLINE, wakeups.next())
-            .await
-            .unwrap();
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
         fs::write(directory.path().join("train.jsonl"), "{}\n").unwrap();
-        tokio::time::timeout(DEADLINE, wakeups.next())
-            .await
-            .unwrap();
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
     }
 }
