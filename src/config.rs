@@ -807,6 +807,23 @@ mod tests {
     }
 
     #[test]
+    fn fuzz_peak_override_that_is_infinite_in_flops_is_refused() {
+        // From a property of the exporter_config fuzz target: 1e300 TFLOP/s is finite, but
+        // 1e312 FLOP/s is not, and every MFU against it came out as 0.
+        let message = problems("[hardware]\npeak_tflops = 1e300\n", flags());
+        assert!(
+            message.contains("peak_tflops = 1e300") && message.contains("at most 1e6"),
+            "{message}"
+        );
+        let message = problems("[hardware]\npeak_tflops = 989e12\n", flags());
+        assert!(message.contains("FLOP/s rather than TFLOP/s"), "{message}");
+        let file =
+            parse_file("[hardware]\npeak_tflops = 1e6\ngpus = 9223372036854775807\n").unwrap();
+        let hardware = resolve(file, flags()).unwrap().spec.hardware.clone();
+        assert!(hardware.peak_flops().is_finite(), "{hardware:?}");
+    }
+
+    #[test]
     fn duplicate_runs_and_reserved_paths_are_refused() {
         let message = problems(
             "[[tail]]\npath = \"/a\"\n[[tail]]\npath = \"/b\"\n",

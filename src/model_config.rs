@@ -5,6 +5,10 @@
 //! gives, so a config that omits a field means what it means to `transformers`. An
 //! explicit `null` is not the same as an absent key (`q_lora_rank: null` disables query
 //! compression; an absent `q_lora_rank` is DeepSeek's default of 1536).
+//!
+//! Sizes and counts are bounded so that the accounting never overflows: every integer field
+//! is at most [`MAX_INTEGER`], the layer count at most [`MAX_LAYERS`], and a config whose
+//! parameter count would not fit 64 bits is refused as [`ModelConfigError::TooLarge`].
 
 use std::path::Path;
 
@@ -14,6 +18,7 @@ use crate::accounting::model::{
     Attention, Family, FeedForward, LatentAttention, Layer, MixtureOfExperts, Mlp, Model, Norm,
     StandardAttention,
 };
+use crate::accounting::params;
 
 /// The bundled presets: name, official config.json.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -56,6 +61,15 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The largest value any integer field may have. No model comes near it (hidden sizes are in
+/// the tens of thousands, vocabularies in the hundreds of thousands); a larger value is a typo
+/// or a unit mistake, and refusing it keeps the arithmetic on sizes within 64 bits.
+pub const MAX_INTEGER: u64 = 1 << 32;
+
+/// The most decoder layers a model may have. Published models have a few hundred at most; the
+/// bound keeps the per-layer description of an absurd config from exhausting memory.
+pub const MAX_LAYERS: u64 = 1 << 16;
+
 /// Why a model config was refused. Every message names the field and what would fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelConfigError {
@@ -79,6 +93,15 @@ pub enum ModelConfigError {
         value: String,
         problem: String,
         fix: String,
+    },
+    #[error(
+        "the model is too large to count: its parameters do not fit 64 bits (hidden_size = {hidden_size}, \
+         {layers} layers, vocab_size = {vocab_size}); check the config's sizes and counts for a typo or a unit mistake"
+    )]
+    TooLarge {
+        hidden_size: u64,
+        layers: u64,
+        vocab_size: u64,
     },
 }
 
@@ -183,11 +206,21 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
             })
         }
     };
-    match family {
+    let model = match family {
         Family::Gpt2 | Family::NanoGpt => gpt2(&config, family),
         Family::DeepseekV2 | Family::DeepseekV3 => deepseek(&config, family),
         _ => llama_like(&config, family),
+    }?;
+    // Each field is bounded, but their products may still overflow (a huge width times a huge
+    // expert count): refuse what the accounting could not count.
+    if params::checked_count(&model).is_none() {
+        return Err(ModelConfigError::TooLarge {
+            hidden_size: model.hidden_size,
+            layers: model.layers.len() as u64,
+            vocab_size: model.vocab_size,
+        });
     }
+    Ok(model)
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -322,14 +355,39 @@ fn as_u64(key: &'static str, value: &Value) -> Result<u64, ModelConfigError> {
         }),
         _ => None,
     };
-    number.ok_or_else(|| {
-        invalid(
+    match number {
+        None => Err(invalid(
             key,
             &value.to_string(),
             "must be a non-negative integer",
             "write a whole number",
-        )
-    })
+        )),
+        Some(number) if number > MAX_INTEGER => Err(invalid(
+            key,
+            &value.to_string(),
+            &format!("is above {MAX_INTEGER}, far beyond any model"),
+            "check it for a typo or a unit mistake",
+        )),
+        Some(number) => Ok(number),
+    }
+}
+
+/// The number of decoder layers, at least 1 and at most [`MAX_LAYERS`].
+fn layer_count(
+    config: &Config,
+    keys: &[&'static str],
+    default: u64,
+) -> Result<u64, ModelConfigError> {
+    let layers = config.positive_or(keys, default)?;
+    if layers > MAX_LAYERS {
+        return Err(invalid(
+            config.field(keys).0,
+            &layers.to_string(),
+            &format!("is more than {MAX_LAYERS} layers, far beyond any model"),
+            "check it for a typo",
+        ));
+    }
+    Ok(layers)
 }
 
 /// The context length to use when none is given: the pre-training context for
@@ -359,7 +417,7 @@ fn default_seq_len(
 fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
     let nano = family == Family::NanoGpt;
     let d = config.positive_or(&["n_embd", "hidden_size"], 768)?;
-    let layers = config.positive_or(&["n_layer", "num_hidden_layers"], 12)?;
+    let layers = layer_count(config, &["n_layer", "num_hidden_layers"], 12)?;
     let heads = config.positive_or(&["n_head", "num_attention_heads"], 12)?;
     let vocab = config.positive_or(&["vocab_size"], if nano { 50304 } else { 50257 })?;
     let positions = if nano {
@@ -546,7 +604,7 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
 fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
     let defaults = llama_defaults(family);
     let d = config.positive_or(&["hidden_size"], defaults.hidden)?;
-    let layer_count = config.positive_or(&["num_hidden_layers"], defaults.layers)?;
+    let layer_count = layer_count(config, &["num_hidden_layers"], defaults.layers)?;
     let heads = config.positive_or(&["num_attention_heads"], defaults.heads)?;
     let vocab = config.positive_or(&["vocab_size"], defaults.vocab)?;
     let intermediate = config.positive_or(&["intermediate_size"], defaults.intermediate)?;
@@ -848,7 +906,7 @@ fn sparse_layer_rule(
 fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
     let v3 = family == Family::DeepseekV3;
     let d = config.positive_or(&["hidden_size"], if v3 { 7168 } else { 4096 })?;
-    let layer_count = config.positive_or(&["num_hidden_layers"], if v3 { 61 } else { 32 })?;
+    let layer_count = layer_count(config, &["num_hidden_layers"], if v3 { 61 } else { 32 })?;
     let heads = config.positive_or(&["num_attention_heads"], if v3 { 128 } else { 32 })?;
     let vocab = config.positive_or(&["vocab_size"], if v3 { 129280 } else { 102400 })?;
     let intermediate =
@@ -951,6 +1009,14 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             }
             _ => shared,
         };
+        let shared_width = expert_size.checked_mul(shared).ok_or_else(|| {
+            invalid(
+                "n_shared_experts",
+                &shared.to_string(),
+                &format!("times moe_intermediate_size = {expert_size} does not fit 64 bits"),
+                "check both for a typo or a unit mistake",
+            )
+        })?;
         Some(MixtureOfExperts {
             num_experts,
             top_k,
@@ -962,7 +1028,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             // The reference fuses the shared experts into one MLP n_shared_experts times as wide.
             shared: (shared > 0).then_some(Mlp {
                 gated: true,
-                intermediate_size: expert_size * shared,
+                intermediate_size: shared_width,
                 bias: mlp_bias,
             }),
             shared_expert_gate: false,
@@ -1114,5 +1180,105 @@ mod tests {
         };
         assert_eq!(rank(&absent), Some(1536));
         assert_eq!(rank(&null), None);
+    }
+
+    // Regressions found by fuzzing (fuzz/README.md): absurd sizes used to overflow the parameter
+    // count (a panic in debug builds, a wrapped-around count in release builds) or to allocate
+    // one entry per layer of an impossible layer count.
+
+    /// The accounting of `json`, which must parse; every FLOP count must be finite.
+    fn accounts(json: &str) {
+        let model = model(json).unwrap();
+        let options = crate::accounting::flops::FlopOptions {
+            seq_len: u64::MAX,
+            attention: crate::accounting::flops::AttentionCounting::Full,
+            include_mtp: true,
+            recompute: crate::accounting::flops::Recompute::Full,
+        };
+        let accounting = crate::accounting::Accounting::new(&model, options);
+        for (name, flops) in accounting.formulas() {
+            assert!(flops.hardware.is_finite(), "{name}: {flops:?}");
+        }
+    }
+
+    #[test]
+    fn fuzz_shared_expert_width_overflow_is_refused() {
+        // From the fuzzer: n_shared_experts times moe_intermediate_size times the layer count
+        // overflowed the parameter count.
+        let error = model(r#"{"model_type":"deepseek_v3","n_shared_experts":22222222221}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`n_shared_experts` = 22222222221")
+                && error.contains("above 4294967296"),
+            "{error}"
+        );
+        // Within the per-field bound, the product itself is checked.
+        let error = model(
+            r#"{"model_type":"deepseek_v3","n_shared_experts":4294967296,"moe_intermediate_size":4294967296}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("`n_shared_experts`") && error.contains("does not fit 64 bits"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn fuzz_huge_hidden_size_is_refused_with_its_name() {
+        let error = model(
+            r#"{"model_type": "llama", "hidden_size": 1099511627776, "num_attention_heads": 32}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("`hidden_size` = 1099511627776"), "{error}");
+        accounts(r#"{"model_type": "llama", "hidden_size": 65536, "num_attention_heads": 32}"#);
+    }
+
+    #[test]
+    fn fuzz_huge_layer_count_is_refused_before_allocating() {
+        for json in [
+            r#"{"model_type": "llama", "num_hidden_layers": 100000000000}"#,
+            r#"{"model_type": "mistral", "num_hidden_layers": 65537}"#,
+            r#"{"n_layer": 4294967296, "n_head": 12, "n_embd": 768}"#,
+        ] {
+            let error = model(json).unwrap_err().to_string();
+            assert!(
+                error.contains("layers` = ") || error.contains("`n_layer` = "),
+                "{json}: {error}"
+            );
+        }
+        assert_eq!(
+            model(r#"{"model_type": "llama", "num_hidden_layers": 65536}"#)
+                .unwrap()
+                .layers
+                .len(),
+            65536
+        );
+    }
+
+    #[test]
+    fn fuzz_parameter_count_overflow_is_refused() {
+        // Every field within its bound, but hidden_size × (heads × head_dim) is 2^64.
+        let error = model(
+            r#"{"model_type": "mixtral", "hidden_size": 4294967296, "num_attention_heads": 1, "num_key_value_heads": 1}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ModelConfigError::TooLarge {
+                    hidden_size: 4294967296,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("do not fit 64 bits"), "{error}");
+        // The largest width that still fits is accounted for without trouble.
+        accounts(
+            r#"{"model_type": "mixtral", "hidden_size": 1048576, "num_attention_heads": 1, "num_key_value_heads": 1}"#,
+        );
     }
 }

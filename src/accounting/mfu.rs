@@ -79,10 +79,28 @@ pub enum HardwareError {
     Gpu(#[from] GpuError),
     #[error("gpus = {0}: the job needs at least one GPU; set --gpus to the number of GPUs whose throughput is measured")]
     NoGpus(u64),
-    #[error("peak_tflops = {0}: the peak must be a positive, finite number of TFLOP/s per GPU")]
+    #[error(
+        "peak_tflops = {}: the peak must be a positive number of TFLOP/s per GPU, at most {MAX_PEAK_TFLOPS:e} \
+         (a larger figure is likely FLOP/s rather than TFLOP/s)",
+        peak_text(*.0)
+    )]
     BadPeak(f64),
     #[error("no GPU given: set --gpu to a known GPU (see `mfu-exporter gpus`) or --peak-tflops to its dense peak per GPU")]
     NoPeak,
+}
+
+/// The largest peak override, in TFLOP/s per GPU: hundreds of times any chip's. A larger figure
+/// is a unit mistake, and the bound keeps the peak finite in FLOP/s, for any GPU count.
+pub const MAX_PEAK_TFLOPS: f64 = 1e6;
+
+/// A peak for a message: exponent notation for extreme values, which would print hundreds of
+/// digits otherwise.
+fn peak_text(peak: f64) -> String {
+    if peak.abs() >= 1e16 || (peak != 0.0 && peak.abs() < 1e-6) {
+        format!("{peak:e}")
+    } else {
+        format!("{peak}")
+    }
 }
 
 /// Resolves a GPU name, precision, count and optional peak override (TFLOP/s per GPU).
@@ -96,7 +114,7 @@ pub fn resolve_hardware(
         return Err(HardwareError::NoGpus(gpus));
     }
     if let Some(peak) = peak_tflops_override {
-        if !(peak.is_finite() && peak > 0.0) {
+        if !(peak > 0.0 && peak <= MAX_PEAK_TFLOPS) {
             return Err(HardwareError::BadPeak(peak));
         }
     }

@@ -10,7 +10,7 @@
 //! - `active_without_input_embedding` is DeepSeek's convention (its 37 B).
 //! - Multi-token-prediction modules are reported on their own, never added to `total`.
 
-use super::model::{Attention, FeedForward, MixtureOfExperts, Mlp, Model};
+use super::model::{Attention, FeedForward, MixtureOfExperts, Mlp, Model, Norm};
 
 /// Parameter counts of a model, in parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,33 +35,63 @@ pub struct ParameterCounts {
 }
 
 /// Counts the parameters of `model`.
+///
+/// Every count of a model that [`crate::model_config`] builds fits 64 bits, since it refuses
+/// configs whose counts would not (see [`checked_count`]). For a [`Model`] built by hand whose
+/// counts do not fit, every count is `u64::MAX` rather than a wrapped-around number.
 pub fn count(model: &Model) -> ParameterCounts {
+    checked_count(model).unwrap_or(ParameterCounts {
+        total: u64::MAX,
+        active: u64::MAX,
+        embedding: u64::MAX,
+        non_embedding: u64::MAX,
+        active_without_input_embedding: u64::MAX,
+        matmul_total: u64::MAX,
+        matmul_active: u64::MAX,
+        mtp: u64::MAX,
+        mtp_active: u64::MAX,
+        router_correction_biases: u64::MAX,
+    })
+}
+
+/// Counts the parameters of `model`, or `None` when a count does not fit 64 bits.
+pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
     let d = model.hidden_size;
-    let token_embedding = model.vocab_size * d;
-    let position_embedding = model.learned_positions.map_or(0, |rows| rows * d);
+    let token_embedding = product(&[model.vocab_size, d])?;
+    let position_embedding = match model.learned_positions {
+        Some(rows) => product(&[rows, d])?,
+        None => 0,
+    };
     let lm_head = if model.tie_word_embeddings {
         0
     } else {
-        model.vocab_size * d
+        token_embedding
     };
-    let final_norm = model.norm.params(d);
+    let final_norm = norm_params(model.norm, d)?;
 
-    let mut layers_total = 0;
-    let mut layers_inactive = 0;
-    let mut router_correction_biases = 0;
+    let mut layers_total: u64 = 0;
+    let mut layers_inactive: u64 = 0;
+    let mut router_correction_biases: u64 = 0;
     for layer in &model.layers {
-        let (total, inactive) = layer_params(model, &layer.ffn);
-        layers_total += total;
-        layers_inactive += inactive;
+        let (total, inactive) = layer_params(model, &layer.ffn)?;
+        layers_total = layers_total.checked_add(total)?;
+        layers_inactive = layers_inactive.checked_add(inactive)?;
         if let FeedForward::MixtureOfExperts(moe) = layer.ffn {
             if moe.router_correction_bias {
-                router_correction_biases += moe.num_experts;
+                router_correction_biases = router_correction_biases.checked_add(moe.num_experts)?;
             }
         }
     }
 
-    let (mtp, mtp_active) = mtp_params(model);
-    let total = token_embedding + position_embedding + layers_total + final_norm + lm_head;
+    let (mtp, mtp_active) = mtp_params(model)?;
+    let total = sum(&[
+        token_embedding,
+        position_embedding,
+        layers_total,
+        final_norm,
+        lm_head,
+    ])?;
+    // Below, everything subtracted is part of what it is subtracted from, so nothing underflows.
     let active = total - layers_inactive;
     let embedding = token_embedding + position_embedding;
     let untied_input_embedding = if model.tie_word_embeddings {
@@ -69,7 +99,7 @@ pub fn count(model: &Model) -> ParameterCounts {
     } else {
         token_embedding
     };
-    ParameterCounts {
+    Some(ParameterCounts {
         total,
         active,
         embedding,
@@ -80,93 +110,140 @@ pub fn count(model: &Model) -> ParameterCounts {
         mtp,
         mtp_active,
         router_correction_biases,
+    })
+}
+
+/// The product of `factors`, or `None` when it does not fit 64 bits.
+fn product(factors: &[u64]) -> Option<u64> {
+    factors
+        .iter()
+        .try_fold(1u64, |product, factor| product.checked_mul(*factor))
+}
+
+/// The sum of `terms`, or `None` when it does not fit 64 bits.
+fn sum(terms: &[u64]) -> Option<u64> {
+    terms
+        .iter()
+        .try_fold(0u64, |sum, term| sum.checked_add(*term))
+}
+
+/// [`Norm::params`], or `None` when it does not fit 64 bits.
+fn norm_params(norm: Norm, width: u64) -> Option<u64> {
+    match norm {
+        Norm::LayerNorm { bias: true } => width.checked_mul(2),
+        Norm::LayerNorm { bias: false } | Norm::RmsNorm => Some(width),
     }
 }
 
 /// Parameters of one decoder layer: (all of them, those a token does not use).
-fn layer_params(model: &Model, ffn: &FeedForward) -> (u64, u64) {
+fn layer_params(model: &Model, ffn: &FeedForward) -> Option<(u64, u64)> {
     let d = model.hidden_size;
-    let norms = 2 * model.norm.params(d);
-    let attention = attention_params(model);
+    let norms = product(&[2, norm_params(model.norm, d)?])?;
+    let attention = attention_params(model)?;
     let (ffn_total, ffn_inactive) = match ffn {
-        FeedForward::Dense(mlp) => (mlp_params(d, mlp), 0),
-        FeedForward::MixtureOfExperts(moe) => moe_params(d, moe),
+        FeedForward::Dense(mlp) => (mlp_params(d, mlp)?, 0),
+        FeedForward::MixtureOfExperts(moe) => moe_params(d, moe)?,
     };
-    (norms + attention + ffn_total, ffn_inactive)
+    Some((sum(&[norms, attention, ffn_total])?, ffn_inactive))
 }
 
-fn attention_params(model: &Model) -> u64 {
+fn attention_params(model: &Model) -> Option<u64> {
     let d = model.hidden_size;
     match model.attention {
         Attention::Standard(a) => {
-            let q = a.num_heads * a.head_dim;
-            let kv = a.num_kv_heads * a.head_dim;
-            let weights = d * q + 2 * d * kv + q * d;
-            let qkv_bias = if a.qkv_bias { q + 2 * kv } else { 0 };
+            let q = product(&[a.num_heads, a.head_dim])?;
+            let kv = product(&[a.num_kv_heads, a.head_dim])?;
+            let weights = sum(&[product(&[d, q])?, product(&[2, d, kv])?, product(&[q, d])?])?;
+            let qkv_bias = if a.qkv_bias {
+                sum(&[q, product(&[2, kv])?])?
+            } else {
+                0
+            };
             let output_bias = if a.output_bias { d } else { 0 };
             // Qwen3 normalises each query and key head with an RMSNorm of width head_dim.
-            let qk_norm = if a.qk_norm { 2 * a.head_dim } else { 0 };
-            weights + qkv_bias + output_bias + qk_norm
+            let qk_norm = if a.qk_norm {
+                product(&[2, a.head_dim])?
+            } else {
+                0
+            };
+            sum(&[weights, qkv_bias, output_bias, qk_norm])
         }
         Attention::Latent(a) => {
             let h = a.num_heads;
-            let qk_head = a.qk_nope_head_dim + a.qk_rope_head_dim;
+            let qk_head = sum(&[a.qk_nope_head_dim, a.qk_rope_head_dim])?;
             let bias = u64::from(a.bias);
             let query = match a.q_lora_rank {
                 // q_a_proj (+bias), q_a_layernorm, q_b_proj
-                Some(rank) => d * rank + bias * rank + rank + rank * h * qk_head,
-                None => d * h * qk_head,
+                Some(rank) => sum(&[
+                    product(&[d, rank])?,
+                    product(&[bias, rank])?,
+                    rank,
+                    product(&[rank, h, qk_head])?,
+                ])?,
+                None => product(&[d, h, qk_head])?,
             };
-            let kv_down_width = a.kv_lora_rank + a.qk_rope_head_dim;
+            let kv_down_width = sum(&[a.kv_lora_rank, a.qk_rope_head_dim])?;
             // kv_a_proj_with_mqa (+bias), kv_a_layernorm, kv_b_proj
-            let key_value = d * kv_down_width
-                + bias * kv_down_width
-                + a.kv_lora_rank
-                + a.kv_lora_rank * h * (a.qk_nope_head_dim + a.v_head_dim);
-            let output = h * a.v_head_dim * d + bias * d;
-            query + key_value + output
+            let key_value = sum(&[
+                product(&[d, kv_down_width])?,
+                product(&[bias, kv_down_width])?,
+                a.kv_lora_rank,
+                product(&[a.kv_lora_rank, h, sum(&[a.qk_nope_head_dim, a.v_head_dim])?])?,
+            ])?;
+            let output = sum(&[product(&[h, a.v_head_dim, d])?, product(&[bias, d])?])?;
+            sum(&[query, key_value, output])
         }
     }
 }
 
-fn mlp_params(d: u64, mlp: &Mlp) -> u64 {
+fn mlp_params(d: u64, mlp: &Mlp) -> Option<u64> {
     let i = mlp.intermediate_size;
-    let weights = mlp.matrices() * d * i;
+    let weights = product(&[mlp.matrices(), d, i])?;
     let bias = if mlp.bias {
         // Up (and gate) projections have a bias of width i, the down projection of width d.
-        (mlp.matrices() - 1) * i + d
+        sum(&[product(&[mlp.matrices() - 1, i])?, d])?
     } else {
         0
     };
-    weights + bias
+    sum(&[weights, bias])
 }
 
 /// (all parameters of the block, parameters of the experts one token is not routed to).
-fn moe_params(d: u64, moe: &MixtureOfExperts) -> (u64, u64) {
-    let expert = mlp_params(d, &moe.expert);
-    let router = d * moe.num_experts;
-    let shared = moe.shared.map_or(0, |mlp| mlp_params(d, &mlp));
+fn moe_params(d: u64, moe: &MixtureOfExperts) -> Option<(u64, u64)> {
+    let expert = mlp_params(d, &moe.expert)?;
+    let router = product(&[d, moe.num_experts])?;
+    let shared = match moe.shared {
+        Some(mlp) => mlp_params(d, &mlp)?,
+        None => 0,
+    };
     let shared_gate = if moe.shared_expert_gate { d } else { 0 };
-    let total = router + moe.num_experts * expert + shared + shared_gate;
-    let inactive = moe.num_experts.saturating_sub(moe.top_k) * expert;
-    (total, inactive)
+    let total = sum(&[
+        router,
+        product(&[moe.num_experts, expert])?,
+        shared,
+        shared_gate,
+    ])?;
+    let inactive = product(&[moe.num_experts.saturating_sub(moe.top_k), expert])?;
+    Some((total, inactive))
 }
 
 /// DeepSeek-V3's MTP module: two RMSNorms (enorm, hnorm), a `2d → d` projection, one
 /// decoder layer shaped like the model's last one, and the shared head's RMSNorm.
 /// Returns (all its own parameters, those one token uses).
-fn mtp_params(model: &Model) -> (u64, u64) {
+fn mtp_params(model: &Model) -> Option<(u64, u64)> {
     if model.mtp_modules == 0 {
-        return (0, 0);
+        return Some((0, 0));
     }
     let d = model.hidden_size;
-    let (block, block_inactive) = model
-        .layers
-        .last()
-        .map_or((0, 0), |layer| layer_params(model, &layer.ffn));
-    let per_module = 2 * model.norm.params(d) + 2 * d * d + block + model.norm.params(d);
-    (
-        model.mtp_modules * per_module,
-        model.mtp_modules * (per_module - block_inactive),
-    )
+    let (block, block_inactive) = match model.layers.last() {
+        Some(layer) => layer_params(model, &layer.ffn)?,
+        None => (0, 0),
+    };
+    let norm = norm_params(model.norm, d)?;
+    let per_module = sum(&[product(&[2, norm])?, product(&[2, d, d])?, block, norm])?;
+    // The inactive experts are part of the block, so this cannot underflow.
+    Some((
+        product(&[model.mtp_modules, per_module])?,
+        product(&[model.mtp_modules, per_module - block_inactive])?,
+    ))
 }
