@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
+use crate::accounting::flops::{FormulaFlops, Recompute};
 use crate::ingest::schema::ParseErrorReason;
 use crate::state::{Run, State};
 
@@ -350,26 +351,27 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
             }
         },
     );
+    // MFU counts model FLOPs; HFU adds recomputation and exists only when it is configured.
+    let utilization = |run: &Run, f: &mut Family<'_>, per_token: fn(&FormulaFlops) -> f64| {
+        let Some(rate) = rate(run) else { return };
+        for (formula, flops) in formulas(run) {
+            for (dtype, peak) in run.spec.peaks() {
+                let labels = [
+                    ("run", run.name.as_str()),
+                    ("formula", formula),
+                    ("peak_dtype", dtype.as_str()),
+                ];
+                f.sample("", &labels, rate * per_token(&flops) / peak);
+            }
+        }
+    };
     family(
         out,
         &live,
         "training_mfu_ratio",
         "gauge",
         "Model FLOPs utilization: achieved model FLOP/s over the peak FLOP/s of the run's GPUs.",
-        |run, f| {
-            if let Some(rate) = rate(run) {
-                for (formula, flops) in formulas(run) {
-                    for (dtype, peak) in run.spec.peaks() {
-                        let labels = [
-                            ("run", run.name.as_str()),
-                            ("formula", formula),
-                            ("peak_dtype", dtype.as_str()),
-                        ];
-                        f.sample("", &labels, rate * flops.training / peak);
-                    }
-                }
-            }
-        },
+        |run, f| utilization(run, f, |flops| flops.training),
     );
     family(
         out,
@@ -378,20 +380,8 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
         "gauge",
         "Hardware FLOPs utilization: model FLOPs plus recomputation over the peak.",
         |run, f| {
-            if run.spec.accounting.options.recompute == crate::accounting::flops::Recompute::None {
-                return;
-            }
-            if let Some(rate) = rate(run) {
-                for (formula, flops) in formulas(run) {
-                    for (dtype, peak) in run.spec.peaks() {
-                        let labels = [
-                            ("run", run.name.as_str()),
-                            ("formula", formula),
-                            ("peak_dtype", dtype.as_str()),
-                        ];
-                        f.sample("", &labels, rate * flops.hardware / peak);
-                    }
-                }
+            if run.spec.accounting.options.recompute != Recompute::None {
+                utilization(run, f, |flops| flops.hardware);
             }
         },
     );
