@@ -305,18 +305,7 @@ pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 
 /// Run names: 1 to 64 letters, digits, `_`, `-` or `.` (the same rule as pushes).
 pub fn check_run_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "run name {name:?}: use 1 to 64 letters, digits, '_', '-' or '.'"
-        ))
-    }
+    crate::ingest::push::validate_run_name(name).map_err(|e| e.to_string())
 }
 
 /// Merges the file and the flags (flags win) and validates the result.
