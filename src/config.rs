@@ -16,7 +16,9 @@ use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
 use crate::accounting::gpus::Dtype;
 use crate::accounting::mfu;
 use crate::accounting::Accounting;
-use crate::ingest::schema::{FieldMapping, FieldPath, FieldSpec, MappedField};
+use crate::ingest::format::{Format, DEFAULT_FORMAT};
+use crate::ingest::mapping::{FieldPath, FieldSpec};
+use crate::ingest::observation::Field;
 use crate::ingest::tail::ReadFrom;
 use crate::model_config;
 use crate::state::{RunSpec, ThroughputScope};
@@ -100,6 +102,12 @@ pub struct TailSection {
     pub max_line_bytes: Option<usize>,
     /// `percent` when the trainer's `mfu` is 0..100.
     pub mfu_unit: Option<String>,
+    /// A built-in format name or the path of a format file.
+    pub format: Option<String>,
+    /// Global tokens per optimizer step, for logs that give only step times.
+    pub tokens_per_step: Option<f64>,
+    /// Records after a start or a restart kept out of the rate gauges.
+    pub warmup_steps: Option<u32>,
     /// Field mapping overrides: field name → path, list of paths, or {path, scale}.
     #[serde(default)]
     pub fields: BTreeMap<String, FieldValue>,
@@ -152,6 +160,9 @@ pub struct FlagConfig {
     pub tail_read_from: Option<ReadFrom>,
     pub tail_scope: Option<ThroughputScope>,
     pub tail_poll: bool,
+    pub tail_format: Option<String>,
+    pub tail_tokens_per_step: Option<f64>,
+    pub tail_warmup_steps: Option<u32>,
     pub state_file: Option<PathBuf>,
     pub stale_after: Option<String>,
     pub push_token_file: Option<PathBuf>,
@@ -170,7 +181,12 @@ pub struct TailConfig {
     pub read_from: ReadFrom,
     pub poll: bool,
     pub max_line_bytes: usize,
-    pub mapping: FieldMapping,
+    /// The log format, with `[tail.fields]` applied to its JSON keys.
+    pub format: Arc<Format>,
+    /// Global tokens per optimizer step for records that say none.
+    pub tokens_per_step: Option<f64>,
+    /// Records after a start or a restart kept out of the rate gauges.
+    pub warmup_records: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -315,6 +331,9 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         scope: flags.tail_scope,
         read_from: flags.tail_read_from,
         poll: flags.tail_poll,
+        format: flags.tail_format.clone(),
+        tokens_per_step: flags.tail_tokens_per_step,
+        warmup_steps: flags.tail_warmup_steps,
     };
     let (tail_paths, tail_run) = (flags.tail_paths.clone(), flags.tail_run.clone());
     if tail_run.is_some() && tail_paths.is_empty() {
@@ -459,7 +478,7 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
     };
     let mut tails = Vec::new();
     for (index, section) in sections.into_iter().enumerate() {
-        if let Some(tail) = resolve_tail(index, section, tail_flags, &mut problems) {
+        if let Some(tail) = resolve_tail(index, section, tail_flags.clone(), &mut problems) {
             if tails.iter().any(|t: &TailConfig| t.run == tail.run) {
                 problems.push(format!(
                     "tail[{index}].run = {:?}: another tail has the same run name; give each [[tail]] its own `run`",
@@ -515,12 +534,19 @@ fn reserved_path(path: &str) -> bool {
 }
 
 /// The flags that apply to every tail.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct TailFlags {
     scope: Option<ThroughputScope>,
     read_from: Option<ReadFrom>,
     poll: bool,
+    format: Option<String>,
+    tokens_per_step: Option<f64>,
+    warmup_steps: Option<u32>,
 }
+
+/// Records kept out of the rate gauges after a start or a restart when neither the flag nor the
+/// format says: the first one, which holds compilation and start-up in every trainer we read.
+pub const DEFAULT_WARMUP_RECORDS: u32 = 1;
 
 fn resolve_tail(
     index: usize,
@@ -546,7 +572,7 @@ fn resolve_tail(
         (None, Some(text)) => parse_scope(text)
             .map_err(|e| problems.push(format!("{}: {e}", field("throughput_scope"))))
             .unwrap_or_default(),
-        (None, None) => ThroughputScope::Global,
+        (None, None) => ThroughputScope::AsLogged,
     };
     let read_from = match (flags.read_from, section.read_from.as_deref()) {
         (Some(r), _) => r,
@@ -564,19 +590,39 @@ fn resolve_tail(
             field("max_line_bytes")
         ));
     }
-    let mut mapping = FieldMapping::default();
+    let format_name = flags
+        .format
+        .or(section.format)
+        .unwrap_or_else(|| DEFAULT_FORMAT.to_owned());
+    let mut format = match Format::load(&format_name) {
+        Ok(format) => Some(Format::clone(&format)),
+        Err(error) => {
+            problems.push(format!("{}: {error}", field("format")));
+            None
+        }
+    };
     match section.mfu_unit.as_deref() {
         None | Some("ratio") => {}
         Some("percent") => {
-            let specs = mapping
-                .specs(MappedField::ReportedMfu)
-                .iter()
-                .map(|spec| FieldSpec {
-                    scale: 0.01,
-                    ..spec.clone()
-                })
-                .collect();
-            mapping = mapping.with_override(MappedField::ReportedMfu, specs);
+            if let Some(current) = format.as_ref() {
+                let specs = current
+                    .json_mapping()
+                    .map(|mapping| {
+                        mapping
+                            .specs(Field::ReportedMfu)
+                            .iter()
+                            .map(|spec| FieldSpec {
+                                scale: 0.01,
+                                ..spec.clone()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                match current.with_json_keys(Field::ReportedMfu, specs) {
+                    Ok(changed) => format = Some(changed),
+                    Err(e) => problems.push(format!("{}: {e}", field("mfu_unit"))),
+                }
+            }
         }
         Some(other) => problems.push(format!(
             "{} = {other:?}: use ratio (0..1) or percent (0..100)",
@@ -584,10 +630,11 @@ fn resolve_tail(
         )),
     }
     for (name, value) in section.fields {
-        let Ok(mapped) = name.parse::<MappedField>() else {
+        let Ok(mapped) = name.parse::<Field>() else {
             problems.push(format!(
-                "{}: unknown field; map one of tokens_per_second, tokens, total_tokens, step_seconds, step, loss, timestamp, reported_mfu",
-                field(&format!("fields.{name}"))
+                "{}: unknown field; map one of {}",
+                field(&format!("fields.{name}")),
+                Field::names()
             ));
             continue;
         };
@@ -597,17 +644,40 @@ fn resolve_tail(
             FieldValue::Spec { path, scale } => vec![(path, scale)],
         };
         let mut specs = Vec::new();
+        let mut valid = true;
         for (path, scale) in entries {
             let spec = FieldPath::parse(&path).and_then(|p| FieldSpec::new(p, scale));
             match spec {
                 Ok(spec) => specs.push(spec),
+                Err(e) => {
+                    valid = false;
+                    problems.push(format!("{}: {e}", field(&format!("fields.{name}"))));
+                }
+            }
+        }
+        // An empty list switches the field off.
+        if let (true, Some(current)) = (valid, format.as_ref()) {
+            match current.with_json_keys(mapped, specs) {
+                Ok(changed) => format = Some(changed),
                 Err(e) => problems.push(format!("{}: {e}", field(&format!("fields.{name}")))),
             }
         }
-        if !specs.is_empty() {
-            mapping = mapping.with_override(mapped, specs);
+    }
+    let tokens_per_step = flags.tokens_per_step.or(section.tokens_per_step);
+    if let Some(tokens) = tokens_per_step {
+        let limit = Field::TokensPerStep.plausible_limit();
+        if !(tokens.is_finite() && tokens > 0.0 && tokens <= limit) {
+            problems.push(format!(
+                "{} = {tokens}: must be a number of tokens above 0 and at most {limit:e}: the global batch size times the sequence length",
+                field("tokens_per_step")
+            ));
         }
     }
+    let warmup_records = flags
+        .warmup_steps
+        .or(section.warmup_steps)
+        .or(format.as_ref().and_then(|f| f.warmup_steps))
+        .unwrap_or(DEFAULT_WARMUP_RECORDS);
     (problems.len() == before).then_some(TailConfig {
         run,
         patterns,
@@ -615,7 +685,9 @@ fn resolve_tail(
         read_from,
         poll: flags.poll || section.poll.unwrap_or(false),
         max_line_bytes,
-        mapping,
+        format: Arc::new(format?),
+        tokens_per_step,
+        warmup_records,
     })
 }
 
@@ -774,13 +846,69 @@ mod tests {
         .unwrap();
         let config = resolve(file, flags()).unwrap();
         let line = br#"{"metrics": {"tps": 1200}, "timing": {"step_ms": 500}, "mfu": 40}"#;
-        let outcome = crate::ingest::schema::parse_line(line, &config.tails[0].mapping).unwrap();
-        let crate::ingest::schema::LineOutcome::Observation(o) = outcome else {
+        let outcome =
+            crate::ingest::format::records::parse_line(&config.tails[0].format, line).unwrap();
+        let crate::ingest::observation::LineOutcome::Observation(o) = outcome else {
             panic!("{outcome:?}")
         };
         assert_eq!(o.tokens_per_second, Some(1200.0));
         assert_eq!(o.step_seconds, Some(0.5));
         assert_eq!(o.reported_mfu, Some(0.4));
+    }
+
+    #[test]
+    fn an_empty_field_list_switches_the_field_off() {
+        let file = parse_file(
+            r#"
+            [[tail]]
+            path = "/logs/a.jsonl"
+            [tail.fields]
+            tokens_per_second = []
+            "#,
+        )
+        .unwrap();
+        let config = resolve(file, flags()).unwrap();
+        let outcome = crate::ingest::format::records::parse_line(
+            &config.tails[0].format,
+            br#"{"tokens_per_sec": 1200, "loss": 2}"#,
+        )
+        .unwrap();
+        let crate::ingest::observation::LineOutcome::Observation(o) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!((o.tokens_per_second, o.loss), (None, Some(2.0)));
+    }
+
+    #[test]
+    fn tail_format_settings() {
+        let file = parse_file(
+            r#"
+            [[tail]]
+            path = "/logs/a.log"
+            format = "json"
+            tokens_per_step = 524288
+            warmup_steps = 3
+            "#,
+        )
+        .unwrap();
+        let config = resolve(file, flags()).unwrap();
+        let tail = &config.tails[0];
+        assert_eq!(tail.format.name, "json");
+        assert_eq!(tail.tokens_per_step, Some(524288.0));
+        assert_eq!(tail.warmup_records, 3);
+        assert_eq!(tail.scope, ThroughputScope::AsLogged);
+        let bad = problems(
+            "[[tail]]\npath = \"/a\"\nformat = \"nope\"\ntokens_per_step = -1\n",
+            flags(),
+        );
+        assert!(
+            bad.contains("tail[0].format: nope: no built-in format of that name"),
+            "{bad}"
+        );
+        assert!(
+            bad.contains("tail[0].tokens_per_step = -1: must be"),
+            "{bad}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod landing;
 pub mod metrics;
 pub mod model_config;
+pub mod pipeline;
 pub mod simulate;
 pub mod state;
 pub mod units;

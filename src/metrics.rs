@@ -12,15 +12,16 @@ use std::time::{Duration, Instant};
 use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::accounting::flops::{FormulaFlops, Recompute};
-use crate::ingest::schema::ParseErrorReason;
+use crate::ingest::observation::ParseErrorReason;
 use crate::state::{Run, State};
 
 /// Reasons a line is counted in `mfu_exporter_parse_errors_total`, all present from start-up.
-pub const PARSE_ERROR_REASONS: [&str; 5] = [
+pub const PARSE_ERROR_REASONS: [&str; 6] = [
     "invalid_utf8",
     "invalid_json",
     "not_an_object",
     "invalid_value",
+    "implausible",
     "line_too_long",
 ];
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::accounting::gpus::Dtype;
 use crate::accounting::mfu::Hardware;
 use crate::accounting::Accounting;
-use crate::ingest::schema::Observation;
+use crate::ingest::observation::Observation;
 
 /// What a run is measured against: its model and its GPUs.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,8 +38,11 @@ impl RunSpec {
 /// What the throughput a source reports covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ThroughputScope {
-    /// The whole job's tokens, as a trainer logs from rank 0.
+    /// As the log format says of each field: torchtitan's `tps` is one device's, fairseq's `wps`
+    /// the whole job's. Fields the format says nothing of are the whole job's.
     #[default]
+    AsLogged,
+    /// Every field is the whole job's, as a trainer logs from rank 0.
     Global,
     /// One GPU's tokens (torchtitan's `tps`): multiplied by the run's GPU count.
     PerGpu,
@@ -50,6 +53,7 @@ pub enum ThroughputScope {
 impl ThroughputScope {
     pub fn as_str(self) -> &'static str {
         match self {
+            ThroughputScope::AsLogged => "as-logged",
             ThroughputScope::Global => "global",
             ThroughputScope::PerGpu => "per-gpu",
             ThroughputScope::PerFile => "per-file",
@@ -113,6 +117,12 @@ const EMA_WEIGHT: f64 = 0.1;
 const WINDOW_SECONDS: f64 = 60.0;
 /// The highest believable throughput of a run, tokens per second: the push limit.
 const MAX_TOKENS_PER_SECOND: f64 = 1e12;
+/// The most tokens one record may add: a step of a trillion-token batch ten times over, times
+/// the most GPUs a per-device figure is multiplied by.
+const TOKENS_PER_RECORD_LIMIT: f64 = 1e19;
+/// The most samples a stream's rate window holds, whatever the trainer's clock does: a clock that
+/// does not advance would otherwise grow it without end.
+const WINDOW_MAX_SAMPLES: usize = 1024;
 /// The longest interval between two lines over which a tokens/s figure is integrated when
 /// nothing else says how many tokens the line covers, before the first interval is known.
 const FIRST_GAP_LIMIT_SECONDS: f64 = 600.0;
@@ -130,10 +140,42 @@ struct Stream {
     ema_tokens_per_second: Option<f64>,
     /// (trainer time, tokens) of the last [`WINDOW_SECONDS`] of trainer time.
     window: VecDeque<(f64, f64)>,
-    /// Trainer time built from step durations when lines carry no timestamp.
+    /// Trainer time built from step durations when lines carry no timestamp or elapsed clock.
     step_clock: f64,
     last_update: f64,
 }
+
+/// How a tailed run reads its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunOptions {
+    /// Records after a start or a restart whose tokens count but whose rates stay out of the
+    /// gauges (compilation, warm-up).
+    pub warmup_records: u32,
+    /// The first step number of a fresh run, when the format knows it: the first record of a log
+    /// read from its first byte then counts its whole interval (step 10 of an every-10 log is 10
+    /// steps).
+    pub steps_from: Option<u64>,
+}
+
+/// What applying one observation did, for the caller to count and report.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Observed {
+    /// Another rank's copy of a step already counted: nothing was added.
+    pub duplicate: bool,
+    /// A warm-up record: its tokens count, its rate does not.
+    pub warmup: bool,
+    /// The MFU the record's rate would have given, above 1 against the configured peak: the rate
+    /// was kept out of the gauges.
+    pub implausible_mfu: Option<f64>,
+    /// Tokens the record added to the run's counters.
+    pub tokens: Option<f64>,
+    /// The record's own rate, tokens/s (of the whole run, or of its file per file).
+    pub tokens_per_second: Option<f64>,
+}
+
+/// A step counter that jumps forward by more than this is taken as one step (a garbled or
+/// re-numbered log), never as millions of steps' tokens.
+const MAX_STEPS_PER_RECORD: u64 = 1_000_000;
 
 impl Stream {
     fn window_rate(&self) -> Option<f64> {
@@ -163,6 +205,9 @@ pub struct Run {
     pub step: Option<u64>,
     pub loss: Option<f64>,
     pub reported_mfu: Option<f64>,
+    pub reported_flops_per_second_per_gpu: Option<f64>,
+    /// The steps the run is planned to take, where the log says.
+    pub total_steps: Option<u64>,
     pub step_durations: StepHistogram,
     /// Exporter time of the last observation; `None` before any.
     pub last_update: Option<f64>,
@@ -171,6 +216,14 @@ pub struct Run {
     /// The stream whose steps are counted when lines carry no step number.
     step_stream: Option<String>,
     streams: HashMap<String, Stream>,
+    pub options: RunOptions,
+    /// The highest step counted since the last restart: a step at or below it is another rank's
+    /// copy.
+    counted_step: Option<u64>,
+    /// Steps the last record covered, for the first record after a restart.
+    last_interval_steps: Option<u64>,
+    /// Records since the start or the last restart, for the warm-up.
+    records_since_start: u32,
 }
 
 impl Run {
@@ -187,11 +240,17 @@ impl Run {
             step: None,
             loss: None,
             reported_mfu: None,
+            reported_flops_per_second_per_gpu: None,
+            total_steps: None,
             step_durations: StepHistogram::default(),
             last_update: None,
             restart_epoch: 0,
             step_stream: None,
             streams: HashMap::new(),
+            options: RunOptions::default(),
+            counted_step: None,
+            last_interval_steps: None,
+            records_since_start: 0,
         }
     }
 
@@ -200,34 +259,87 @@ impl Run {
         self.last_update.is_none_or(|last| now - last > stale_after)
     }
 
-    fn multiplier(&self) -> f64 {
+    /// The factor that turns a token field into the whole job's (or, per file, the file's) count.
+    fn factor(&self, per_device: bool) -> f64 {
+        let gpus = self.spec.hardware.gpus as f64;
         match self.scope {
-            ThroughputScope::PerGpu => self.spec.hardware.gpus as f64,
-            ThroughputScope::Global | ThroughputScope::PerFile => 1.0,
+            ThroughputScope::AsLogged if per_device => gpus,
+            ThroughputScope::PerGpu => gpus,
+            ThroughputScope::AsLogged | ThroughputScope::Global | ThroughputScope::PerFile => 1.0,
         }
     }
 
-    /// Applies one observation from `stream` (a file path, or "push"), received at `now`.
-    pub fn observe(&mut self, stream_name: &str, observation: &Observation, now: f64) {
-        let multiplier = self.multiplier();
+    /// The MFU a whole-run rate would give against the configured peak, by the larger formula.
+    fn mfu_of_rate(&self, tokens_per_second: f64) -> Option<f64> {
+        let peak = self.spec.peaks().first().map(|(_, peak)| *peak)?;
+        let flops_per_token = self
+            .spec
+            .accounting
+            .formulas()
+            .iter()
+            .map(|(_, flops)| flops.training)
+            .fold(0.0, f64::max);
+        (peak > 0.0).then(|| tokens_per_second * flops_per_token / peak)
+    }
+
+    /// Applies one observation from `stream` (a file path, a file and rank, or "push"), received
+    /// at `now`. `from_start`: the stream's file is being read from its first byte, so its first
+    /// record may count its whole interval.
+    pub fn observe(
+        &mut self,
+        stream_name: &str,
+        observation: &Observation,
+        now: f64,
+        from_start: bool,
+    ) -> Observed {
+        let mut observed = Observed::default();
+        let per_device = observation.per_device;
+        let tokens_per_second = observation
+            .tokens_per_second
+            .map(|v| v * self.factor(per_device.tokens_per_second));
+        let interval_tokens = observation
+            .tokens
+            .map(|v| v * self.factor(per_device.tokens));
+        let tokens_per_step = observation
+            .tokens_per_step
+            .map(|v| v * self.factor(per_device.tokens_per_step))
+            .or_else(|| {
+                Some(observation.samples_per_step? * self.spec.accounting.options.seq_len as f64)
+            });
+        let total_tokens = observation
+            .total_tokens
+            .map(|v| v * self.factor(per_device.total_tokens));
         let run_epoch = self.restart_epoch;
+        let last_interval_steps = self.last_interval_steps;
+        let steps_from = self.options.steps_from;
+        let first_interval = move |step: u64, restarted_run: bool| -> u64 {
+            if restarted_run {
+                return last_interval_steps.unwrap_or(1).min(step.max(1));
+            }
+            match steps_from {
+                Some(from) if from_start && step >= from => step - from + 1,
+                _ => 1,
+            }
+        };
         // Looked up before inserting, so that the common case allocates nothing.
         if !self.streams.contains_key(stream_name) {
             self.streams
                 .insert(stream_name.to_string(), Stream::default());
         }
         let Some(stream) = self.streams.get_mut(stream_name) else {
-            return;
+            return observed;
         };
 
-        // A step counter that goes backwards is a trainer restart: forget the baselines
-        // (a cumulative count or clock from before the restart means nothing now).
+        // A step counter that goes backwards is a trainer restart: forget the baselines (a
+        // cumulative count or clock from before the restart means nothing now). A new log file
+        // that starts below the run's step is a restart too; a new rank's stream in the same file
+        // is not (ranks are a step or so apart), and neither is one step of skew.
         let mut restarted = false;
-        // The whole job's steps: a new log file that starts below the run's step is a
-        // restart too (per-file runs interleave ranks, so only their own file counts).
-        let last_step = match self.scope {
-            ThroughputScope::PerFile => stream.last_step,
-            ThroughputScope::Global | ThroughputScope::PerGpu => stream.last_step.or(self.step),
+        let last_step = match (self.scope, stream.last_step, observation.rank) {
+            (ThroughputScope::PerFile, own, _)
+            | (_, own @ Some(_), _)
+            | (_, own @ None, Some(_)) => own,
+            (_, None, None) => self.step.map(|step| step.saturating_sub(1)),
         };
         if let (Some(step), Some(last)) = (observation.step, last_step) {
             if step < last {
@@ -235,14 +347,55 @@ impl Run {
                 stream.epoch = run_epoch + u64::from(restarted);
                 stream.last_total_tokens = None;
                 stream.last_timestamp = None;
+                stream.last_gap = None;
                 stream.window.clear();
             }
         }
-        let total_delta = match (observation.total_tokens, stream.last_total_tokens) {
+        if restarted {
+            self.restart_epoch += 1;
+            self.restarts_total += 1;
+            self.counted_step = None;
+            self.records_since_start = 0;
+        }
+        // Steps this record adds to the run, and whether it only repeats a counted step.
+        let after_restart = self.restarts_total > 0 && self.counted_step.is_none();
+        let new_steps = match (observation.step, self.counted_step) {
+            (Some(step), Some(counted)) => step.saturating_sub(counted),
+            (Some(step), None) => first_interval(step, after_restart),
+            (None, _) => 1,
+        };
+        let new_steps = if new_steps > MAX_STEPS_PER_RECORD {
+            1
+        } else {
+            new_steps
+        };
+        // Per file, every file's tokens are its rank's share; steps still count once.
+        let interval_steps = match (self.scope, observation.step, stream.last_step) {
+            (ThroughputScope::PerFile, Some(step), Some(own)) if step > own => {
+                (step - own).min(MAX_STEPS_PER_RECORD)
+            }
+            (ThroughputScope::PerFile, Some(step), None) => first_interval(step, after_restart),
+            (ThroughputScope::PerFile, _, _) => 1,
+            _ => new_steps.max(1),
+        };
+        // Pushes are each a client's share: only a log's repeated step is a rank's copy.
+        let duplicate = self.scope != ThroughputScope::PerFile
+            && self.origin == Origin::Tail
+            && observation.step.is_some()
+            && new_steps == 0;
+        observed.duplicate = duplicate;
+
+        let total_delta = match (total_tokens, stream.last_total_tokens) {
             (Some(total), Some(last)) if total >= last => Some(total - last),
             _ => None,
         };
-        let gap = match (observation.timestamp_seconds, stream.last_timestamp) {
+        // The trainer's clock: its timestamps, else its own elapsed time. Time never runs
+        // backwards for a stream: an earlier time (another rank's skew, an out-of-order line)
+        // adds no interval and does not move the clock back.
+        let clock = observation
+            .timestamp_seconds
+            .or(observation.elapsed_seconds);
+        let gap = match (clock, stream.last_timestamp) {
             (Some(now_ts), Some(last)) if now_ts > last => Some(now_ts - last),
             _ => None,
         };
@@ -253,24 +406,32 @@ impl Run {
             .last_gap
             .map_or(FIRST_GAP_LIMIT_SECONDS, |g| (4.0 * g).max(60.0));
         let elapsed = gap.filter(|g| *g <= gap_limit);
+        let steps = interval_steps as f64;
         // Tokens of this observation, in order of preference.
-        let tokens = observation
-            .tokens
-            .or(total_delta)
-            .or_else(|| Some(observation.tokens_per_second? * observation.step_seconds?))
-            .or_else(|| Some(observation.tokens_per_second? * elapsed?));
+        let tokens = if duplicate {
+            None
+        } else {
+            interval_tokens
+                .or(total_delta)
+                .or_else(|| Some(tokens_per_step? * steps))
+                .or_else(|| Some(tokens_per_second? * observation.step_seconds? * steps))
+                .or_else(|| Some(tokens_per_second? * elapsed?))
+        };
         // The trainer's own rate, never the reading speed.
-        let rate = observation
-            .tokens_per_second
-            .or_else(|| positive_ratio(observation.tokens?, observation.step_seconds?))
+        let rate = tokens_per_second
+            .or_else(|| positive_ratio(tokens_per_step?, observation.step_seconds?))
+            .or_else(|| positive_ratio(interval_tokens?, observation.step_seconds? * steps))
             .or_else(|| positive_ratio(total_delta?, elapsed?))
-            .or_else(|| positive_ratio(observation.tokens?, elapsed?));
+            .or_else(|| positive_ratio(interval_tokens?, elapsed?))
+            .or_else(|| positive_ratio(tokens_per_step? * steps, elapsed?));
 
-        if let Some(total) = observation.total_tokens {
+        if let Some(total) = total_tokens {
             stream.last_total_tokens = Some(total);
         }
-        if let Some(timestamp) = observation.timestamp_seconds {
-            stream.last_timestamp = Some(timestamp);
+        if let Some(clock) = clock {
+            if stream.last_timestamp.is_none_or(|last| clock > last) {
+                stream.last_timestamp = Some(clock);
+            }
         }
         // Every interval is remembered, counted or not: after a pause the next ordinary
         // interval counts again, and a trainer that always logs rarely is believed from its
@@ -280,33 +441,56 @@ impl Run {
         }
         // Nothing unbelievable reaches the counters or the average: one absurd line must not
         // turn a run's numbers into infinities for the rest of its life.
-        let tokens = tokens.filter(|t| t.is_finite() && *t >= 0.0);
-        let rate = rate.filter(|r| r.is_finite() && *r <= MAX_TOKENS_PER_SECOND);
+        let tokens = tokens.filter(|t| t.is_finite() && *t >= 0.0 && *t <= TOKENS_PER_RECORD_LIMIT);
+        let mut rate = rate.filter(|r| r.is_finite() && *r <= MAX_TOKENS_PER_SECOND);
         let previous_step = stream.last_step;
         if let Some(step) = observation.step {
-            stream.last_step = Some(step);
+            if stream.last_step.is_none_or(|last| step >= last) || restarted {
+                stream.last_step = Some(step);
+            }
         }
-        if let Some(rate) = rate {
-            let rate = rate * multiplier;
+        let warmup = !duplicate && self.records_since_start < self.options.warmup_records;
+        observed.warmup = warmup;
+        if !duplicate && observation.has_throughput() {
+            self.records_since_start = self.records_since_start.saturating_add(1);
+        }
+        // A rate that says the GPUs did more than their peak is a configuration mistake (GPU
+        // count, scope, chip): it stays out of the gauges.
+        if let Some(whole_run_rate) = rate.filter(|_| self.scope != ThroughputScope::PerFile) {
+            if let Some(mfu) = self.mfu_of_rate(whole_run_rate).filter(|mfu| *mfu > 1.0) {
+                observed.implausible_mfu = Some(mfu);
+                rate = None;
+            }
+        }
+        observed.tokens = tokens;
+        observed.tokens_per_second = rate.filter(|_| !duplicate);
+        let Some(stream) = self.streams.get_mut(stream_name) else {
+            return observed;
+        };
+        if let Some(rate) = rate.filter(|_| !warmup && !duplicate) {
             stream.ema_tokens_per_second = Some(match stream.ema_tokens_per_second {
                 Some(ema) => (1.0 - EMA_WEIGHT) * ema + EMA_WEIGHT * rate,
                 None => rate,
             });
         }
         if let Some(tokens) = tokens {
-            let trainer_time = observation.timestamp_seconds.or_else(|| {
-                stream.step_clock += observation.step_seconds?;
+            let trainer_time = clock.or_else(|| {
+                stream.step_clock += observation.step_seconds? * steps;
                 Some(stream.step_clock)
             });
             if let Some(time) = trainer_time {
-                stream.window.push_back((time, tokens * multiplier));
-                // Samples later than this one are dropped too: after the trainer's clock
-                // jumps back they would otherwise never age out, and the window would grow
-                // with every line until the clock caught up again.
+                if warmup {
+                    // The window starts after the warm-up: the last warm-up record is its base.
+                    stream.window.clear();
+                    stream.window.push_back((time, 0.0));
+                } else if stream.window.back().is_none_or(|(last, _)| time >= *last) {
+                    stream.window.push_back((time, tokens));
+                }
                 while stream
                     .window
                     .front()
-                    .is_some_and(|(t, _)| time - t > WINDOW_SECONDS || *t > time)
+                    .is_some_and(|(t, _)| time - t > WINDOW_SECONDS)
+                    || stream.window.len() > WINDOW_MAX_SAMPLES
                 {
                     stream.window.pop_front();
                 }
@@ -314,12 +498,7 @@ impl Run {
         }
         stream.last_update = now;
 
-        if restarted {
-            self.restart_epoch += 1;
-            self.restarts_total += 1;
-        }
         if let Some(tokens) = tokens {
-            let tokens = tokens * multiplier;
             self.tokens_total += tokens;
             for (total, (_, flops)) in self
                 .model_flops_total
@@ -329,18 +508,28 @@ impl Run {
                 *total += tokens * flops.training;
             }
         }
-        if observation.has_throughput() {
-            self.count_steps(stream_name, observation.step, previous_step);
+        if observation.has_throughput() && !duplicate {
+            self.count_steps(stream_name, observation.step, previous_step, new_steps);
+            if observation.step.is_some() {
+                self.last_interval_steps = Some(new_steps.max(1));
+            }
         }
-        if let Some(seconds) = observation.step_seconds {
+        if let Some(step) = observation.step {
+            if self.counted_step.is_none_or(|counted| step > counted) {
+                self.counted_step = Some(step);
+            }
+        }
+        if let Some(seconds) = observation.step_seconds.filter(|_| !duplicate) {
             if self.scope != ThroughputScope::PerFile
                 || self.step_stream.as_deref() == Some(stream_name)
             {
                 self.step_durations.observe(seconds);
             }
         }
-        if observation.step.is_some() {
-            self.step = observation.step;
+        if observation.step.is_some() && (!duplicate || self.step.is_none()) {
+            self.step = observation
+                .step
+                .max(if restarted { None } else { self.step });
         }
         if observation.loss.is_some() {
             self.loss = observation.loss;
@@ -348,24 +537,37 @@ impl Run {
         if observation.reported_mfu.is_some() {
             self.reported_mfu = observation.reported_mfu;
         }
+        if observation.reported_flops_per_second_per_gpu.is_some() {
+            self.reported_flops_per_second_per_gpu = observation.reported_flops_per_second_per_gpu;
+        }
+        if observation.total_steps.is_some() {
+            self.total_steps = observation.total_steps;
+        }
         self.last_update = Some(now);
+        observed
     }
 
-    /// Counts optimizer steps: by the step counter when lines carry one (a line every
-    /// N steps counts N), else one per line. With per-file scope, every rank logs the
-    /// same steps, so only one stream is counted.
-    fn count_steps(&mut self, stream_name: &str, step: Option<u64>, previous: Option<u64>) {
+    /// Counts optimizer steps: `new_steps` when records carry a step counter (a line every N
+    /// steps counts N, a rank's copy of a counted step none), else one per record; without step
+    /// numbers and with per-file scope, every rank logs the same steps, so only one stream counts.
+    fn count_steps(
+        &mut self,
+        stream_name: &str,
+        step: Option<u64>,
+        _previous: Option<u64>,
+        new_steps: u64,
+    ) {
         let counted_stream = self
             .step_stream
             .get_or_insert_with(|| stream_name.to_string());
+        if step.is_some() {
+            self.steps_total += new_steps as f64;
+            return;
+        }
         if self.scope == ThroughputScope::PerFile && counted_stream != stream_name {
             return;
         }
-        self.steps_total += match (step, previous) {
-            (Some(step), Some(previous)) if step > previous => (step - previous) as f64,
-            (Some(_), Some(_)) => 0.0,
-            _ => 1.0,
-        };
+        self.steps_total += 1.0;
     }
 
     /// Smoothed tokens/s of the whole run (EMA), from streams that are not stale.
@@ -394,7 +596,7 @@ impl Run {
                 (!values.is_empty()).then(|| values.iter().sum())
             }
             // The whole job's rate: the latest stream's (a new log file after a restart).
-            ThroughputScope::Global | ThroughputScope::PerGpu => live
+            ThroughputScope::AsLogged | ThroughputScope::Global | ThroughputScope::PerGpu => live
                 .filter(|s| value(s).is_some())
                 .max_by(|a, b| a.last_update.total_cmp(&b.last_update))
                 .and_then(value),
@@ -443,16 +645,32 @@ impl State {
     }
 
     /// Declares a run fed by log files; it exists (with zero counters) from start-up.
-    pub fn add_tail_run(&mut self, name: &str, scope: ThroughputScope, spec: Arc<RunSpec>) {
-        self.runs
+    pub fn add_tail_run(
+        &mut self,
+        name: &str,
+        scope: ThroughputScope,
+        spec: Arc<RunSpec>,
+        options: RunOptions,
+    ) {
+        let run = self
+            .runs
             .entry(name.to_string())
             .or_insert_with(|| Run::new(name, Origin::Tail, scope, spec));
+        run.options = options;
     }
 
-    /// Applies a log line's observation to a configured run.
-    pub fn observe_tail(&mut self, run: &str, file: &str, observation: &Observation, now: f64) {
-        if let Some(run) = self.runs.get_mut(run) {
-            run.observe(file, observation, now);
+    /// Applies a log record's observation to a configured run.
+    pub fn observe_tail(
+        &mut self,
+        run: &str,
+        stream: &str,
+        observation: &Observation,
+        now: f64,
+        from_start: bool,
+    ) -> Observed {
+        match self.runs.get_mut(run) {
+            Some(run) => run.observe(stream, observation, now, from_start),
+            None => Observed::default(),
         }
     }
 
@@ -502,7 +720,7 @@ impl State {
             if observation.tokens.is_none() && observation.timestamp_seconds.is_none() {
                 observation.timestamp_seconds = Some(now);
             }
-            run.observe("push", &observation, now);
+            run.observe("push", &observation, now, false);
         }
         Ok(())
     }
@@ -567,7 +785,7 @@ mod tests {
     fn check(scope: ThroughputScope, lines: &[(&str, Observation)]) -> Run {
         let mut run = Run::new("r", Origin::Tail, scope, spec(8));
         for (i, (stream, o)) in lines.iter().enumerate() {
-            run.observe(stream, o, 1000.0 + i as f64);
+            run.observe(stream, o, 1000.0 + i as f64, false);
         }
         run
     }
@@ -731,7 +949,7 @@ mod tests {
                 o.tokens = Some(1000.0);
                 o.timestamp_seconds = Some(100.0 + i as f64)
             });
-            run.observe("f", &o, 5000.0);
+            run.observe("f", &o, 5000.0, false);
         }
         assert_eq!(run.tokens_per_second(5000.0, 300.0), Some(1000.0));
         assert_eq!(run.window_tokens_per_second(5000.0, 300.0), Some(1000.0));
@@ -798,7 +1016,12 @@ mod tests {
     #[test]
     fn pushes_into_a_tailed_run_are_refused() {
         let mut state = state();
-        state.add_tail_run("default", ThroughputScope::Global, spec(8));
+        state.add_tail_run(
+            "default",
+            ThroughputScope::Global,
+            spec(8),
+            RunOptions::default(),
+        );
         let sample = (
             String::from("default"),
             obs(|o| o.tokens_per_second = Some(100.0)),

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use libfuzzer_sys::fuzz_target;
 use mfu_exporter::config::{self, FlagConfig};
-use mfu_exporter::ingest::schema::parse_line;
+use mfu_exporter::ingest::format::records::parse_line;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -3,7 +3,9 @@
 mod args;
 mod calc;
 mod demo;
+mod formats;
 mod gpus;
+mod logs;
 mod models;
 pub mod serve;
 
@@ -33,6 +35,10 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Run the exporter on a built-in simulated training run (no GPU or trainer needed).
     Demo(demo::DemoArgs),
+    /// List the built-in log formats and the framework versions each was checked against.
+    Formats(formats::FormatsArgs),
+    /// Dry run: read one log as `serve` would and print what each line yielded, then the totals.
+    Logs(Box<logs::LogsArgs>),
 }
 
 /// Parses the process arguments and runs the chosen subcommand.
@@ -44,5 +50,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Models(args) => models::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Formats(args) => formats::run(&args),
+        Command::Logs(args) => logs::run(&args),
     }
 }

@@ -4,22 +4,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::args::{HardwareArgs, ModelArgs};
-use crate::config::{self, FileConfig, FlagConfig, ServeConfig, TailConfig};
+use crate::config::{self, FileConfig, FlagConfig, ServeConfig};
 use crate::http::{self, Backend, HttpOptions, PushRejection};
+use crate::ingest::observation::Observation;
 use crate::ingest::push::parse_push;
-use crate::ingest::schema::{parse_line, LineOutcome, Observation};
-use crate::ingest::tail::{
-    Positions, ReadFrom, Stopper, TailEvent, TailOptions, Tailer, Wake, Wakeups,
-    DEFAULT_POLL_INTERVAL,
-};
+use crate::ingest::tail::ReadFrom;
 use crate::metrics::SelfMetrics;
-use crate::state::{State, StateError, StateOptions, ThroughputScope};
+use crate::pipeline::{self, Sink};
+use crate::state::{RunOptions, State, StateError, StateOptions, ThroughputScope};
 use crate::{landing, metrics};
 
 #[derive(Debug, Args)]
@@ -52,6 +50,17 @@ pub struct ServeArgs {
     /// What the logged throughput covers [default: global].
     #[arg(long = "tail.throughput-scope", value_enum, value_name = "SCOPE")]
     pub tail_scope: Option<ScopeArg>,
+    /// The log format: a built-in name (`mfu-exporter formats` lists them) or the path of a
+    /// format file [default: json].
+    #[arg(long = "tail.format", value_name = "NAME|PATH")]
+    pub tail_format: Option<String>,
+    /// Global tokens per optimizer step, for logs that give only step times (nanoGPT).
+    #[arg(long = "tail.tokens-per-step", value_name = "N")]
+    pub tail_tokens_per_step: Option<f64>,
+    /// Records (lines or blocks) after a start or a restart whose tokens count but whose rates
+    /// stay out of the gauges (compilation, warm-up); 0 turns it off [default: the format's, else 1].
+    #[arg(long = "tail.warmup-steps", value_name = "N")]
+    pub tail_warmup_steps: Option<u32>,
     /// Poll logs once a second instead of using file-system events (NFS and other
     /// file systems without events).
     #[arg(long = "tail.poll")]
@@ -92,6 +101,16 @@ pub enum ScopeArg {
     PerFile,
 }
 
+impl From<ScopeArg> for ThroughputScope {
+    fn from(arg: ScopeArg) -> Self {
+        match arg {
+            ScopeArg::Global => ThroughputScope::Global,
+            ScopeArg::PerGpu => ThroughputScope::PerGpu,
+            ScopeArg::PerFile => ThroughputScope::PerFile,
+        }
+    }
+}
+
 impl ServeArgs {
     fn flags(&self) -> FlagConfig {
         FlagConfig {
@@ -113,12 +132,11 @@ impl ServeArgs {
                 ReadFromArg::Beginning => ReadFrom::Beginning,
                 ReadFromArg::End => ReadFrom::End,
             }),
-            tail_scope: self.tail_scope.map(|s| match s {
-                ScopeArg::Global => ThroughputScope::Global,
-                ScopeArg::PerGpu => ThroughputScope::PerGpu,
-                ScopeArg::PerFile => ThroughputScope::PerFile,
-            }),
+            tail_scope: self.tail_scope.map(Into::into),
             tail_poll: self.tail_poll,
+            tail_format: self.tail_format.clone(),
+            tail_tokens_per_step: self.tail_tokens_per_step,
+            tail_warmup_steps: self.tail_warmup_steps,
             state_file: self.state_file.clone(),
             stale_after: self.stale_after.clone(),
             push_token_file: self.push_token_file.clone(),
@@ -153,13 +171,13 @@ pub struct Daemon {
     telemetry_path: String,
 }
 
-impl Daemon {
-    /// A poisoned lock only means another thread panicked mid-update; the counters are
-    /// still the best data there is, so keep serving them.
+impl Sink for Daemon {
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        pipeline::lock(&self.state)
+    }
+
+    fn metrics(&self) -> &SelfMetrics {
+        &self.metrics
     }
 }
 
@@ -228,7 +246,11 @@ pub fn run_daemon(
         push_spec: Arc::clone(&config.spec),
     });
     for tail in &config.tails {
-        state.add_tail_run(&tail.run, tail.scope, Arc::clone(&config.spec));
+        let options = RunOptions {
+            warmup_records: tail.warmup_records,
+            steps_from: tail.format.steps_from,
+        };
+        state.add_tail_run(&tail.run, tail.scope, Arc::clone(&config.spec), options);
     }
     let daemon = Arc::new(Daemon {
         state: Mutex::new(state),
@@ -267,13 +289,13 @@ pub fn run_daemon(
         tracing::info!("no log to tail: accepting pushes only");
         None
     } else {
-        let daemon = Arc::clone(&daemon);
+        let sink: Arc<dyn Sink + Send + Sync> = Arc::clone(&daemon) as _;
         let tails = config.tails.clone();
         let state_file = config.state_file.clone();
         let (primed_sender, primed) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("tail".into())
-            .spawn(move || tail_thread(tails, state_file, daemon, primed_sender))
+            .spawn(move || pipeline::tail_thread(tails, state_file, sink, primed_sender))
             .context("starting the tailer thread")?;
         // The first poll decides which files existed at start-up (read from
         // --tail.read-from) and which appear later (read from their first byte); announce
@@ -340,186 +362,4 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         }
         tracing::info!("shutting down");
     }
-}
-
-/// One tailed run.
-struct Source {
-    config: TailConfig,
-    tailer: Tailer,
-    bytes_seen: u64,
-}
-
-/// How many observations are applied under one lock, so that a long catch-up neither
-/// holds the lock for seconds nor buffers the whole backlog.
-const BATCH: usize = 4096;
-/// Least time between two saves of the positions file while data is flowing.
-const SAVE_INTERVAL: Duration = Duration::from_secs(1);
-
-fn tail_thread(
-    tails: Vec<TailConfig>,
-    state_file: Option<PathBuf>,
-    daemon: Arc<Daemon>,
-    primed: std::sync::mpsc::Sender<Stopper>,
-) {
-    let saved = match state_file.as_deref().map(Positions::load) {
-        None => Positions::default(),
-        Some(Ok(positions)) => positions,
-        Some(Err(error)) => {
-            tracing::warn!(%error, "starting without saved positions");
-            Positions::default()
-        }
-    };
-    let poll_only = tails.iter().any(|t| t.poll);
-    let mut sources: Vec<Source> = tails
-        .into_iter()
-        .map(|config| {
-            let options = TailOptions {
-                patterns: config.patterns.clone(),
-                read_from: config.read_from,
-                max_line_bytes: config.max_line_bytes,
-            };
-            Source {
-                tailer: Tailer::new(options, &saved),
-                config,
-                bytes_seen: 0,
-            }
-        })
-        .collect();
-    let watch_paths = |sources: &[Source]| -> Vec<PathBuf> {
-        sources
-            .iter()
-            .flat_map(|s| s.tailer.watch_paths())
-            .collect()
-    };
-    let mut wakeups = match Wakeups::new(&watch_paths(&sources), poll_only, DEFAULT_POLL_INTERVAL) {
-        Ok(wakeups) => wakeups,
-        Err(error) => {
-            tracing::warn!(%error, "file-system events unavailable; polling once a second");
-            match Wakeups::new(&[], true, DEFAULT_POLL_INTERVAL) {
-                Ok(wakeups) => wakeups,
-                Err(error) => {
-                    tracing::error!(%error, "cannot schedule polls: logs are not read");
-                    return;
-                }
-            }
-        }
-    };
-    let mut primed = Some(primed);
-    let mut last_save = Instant::now();
-    let mut unsaved = false;
-    let mut backlog = false;
-    loop {
-        // After a poll that stopped short of a file's end, poll again at once (still seeing
-        // a stop request in between).
-        let stopping = if backlog {
-            wakeups.wait_at_most(Duration::ZERO) == Some(Wake::Stop)
-        } else {
-            wakeups.wait() == Wake::Stop
-        };
-        let mut advanced = false;
-        for source in &mut sources {
-            advanced |= poll_source(source, &daemon);
-        }
-        backlog = sources.iter().any(|source| source.tailer.has_backlog());
-        wakeups.set_paths(&watch_paths(&sources));
-        if let Some(primed) = primed.take() {
-            let _ = primed.send(wakeups.stopper());
-        }
-        unsaved |= advanced;
-        if let Some(path) = state_file.as_deref() {
-            if unsaved && (stopping || last_save.elapsed() >= SAVE_INTERVAL) {
-                let mut positions = Positions::default();
-                for source in &sources {
-                    positions.extend(source.tailer.positions());
-                }
-                match positions.save_atomically(path) {
-                    Ok(()) => unsaved = false,
-                    Err(error) => tracing::warn!(%error, "positions not saved"),
-                }
-                last_save = Instant::now();
-            }
-        }
-        if stopping {
-            break;
-        }
-    }
-}
-
-/// Reads everything new of one run's logs into the state. True when anything was read.
-fn poll_source(source: &mut Source, daemon: &Daemon) -> bool {
-    let run = source.config.run.clone();
-    let mapping = &source.config.mapping;
-    let metrics = &daemon.metrics;
-    let now = unix_now();
-    let mut files: Vec<(PathBuf, String)> = Vec::new();
-    let mut batch: Vec<(usize, Observation)> = Vec::with_capacity(BATCH);
-    let (mut lines, mut ignored, mut lines_reported) = (0u64, 0u64, 0u64);
-    let apply = |batch: &mut Vec<(usize, Observation)>, files: &[(PathBuf, String)]| {
-        let mut state = daemon.state();
-        for (file, observation) in batch.iter() {
-            if let Some((_, name)) = files.get(*file) {
-                state.observe_tail(&run, name, observation, now);
-            }
-        }
-        batch.clear();
-    };
-    source.tailer.poll(&mut |event| match event {
-        TailEvent::Line { file, line } => {
-            lines += 1;
-                let observation = match parse_line(line, mapping) {
-                    Ok(LineOutcome::Observation(observation)) => Some(observation),
-                    Ok(LineOutcome::Ignored) => {
-                        ignored += 1;
-                        None
-                    }
-                    Err(error) => {
-                        metrics.count_parse_error(error.reason);
-                        tracing::debug!(file = %file.display(), reason = error.reason.as_label(), detail = %error.detail, "bad value skipped");
-                        // A bad descriptive field loses only itself: the throughput counts.
-                        error.kept.map(|kept| *kept)
-                    }
-                };
-                if let Some(observation) = observation {
-                    let index = match files.iter().position(|(path, _)| path == file) {
-                        Some(index) => index,
-                        None => {
-                            files.push((file.to_path_buf(), file.to_string_lossy().into_owned()));
-                            files.len() - 1
-                        }
-                    };
-                    batch.push((index, observation));
-                    if batch.len() >= BATCH {
-                        apply(&mut batch, &files);
-                        // The exporter's own counters keep pace during a long catch-up.
-                        metrics.lines_read.inc_by(lines - lines_reported);
-                        lines_reported = lines;
-                    }
-                }
-        }
-        TailEvent::LineTooLong { file, bytes } => {
-            lines += 1;
-            metrics.parse_errors.with_label_values(&["line_too_long"]).inc();
-            tracing::debug!(file = %file.display(), bytes, "over-long line skipped");
-        }
-        TailEvent::Opened { file, offset } => tracing::info!(file = %file.display(), offset, "following"),
-        TailEvent::Rotated { file } => {
-            metrics.file_rotations.inc();
-            tracing::info!(file = %file.display(), "rotated");
-        }
-        TailEvent::Truncated { file } => {
-            metrics.file_truncations.inc();
-            tracing::info!(file = %file.display(), "truncated");
-        }
-        TailEvent::Error { file, error } => tracing::warn!(file = %file.display(), %error, "cannot read"),
-    });
-    if !batch.is_empty() {
-        apply(&mut batch, &files);
-    }
-    metrics.lines_read.inc_by(lines - lines_reported);
-    metrics.lines_ignored.inc_by(ignored);
-    let bytes = source.tailer.bytes_read_total();
-    let new_bytes = bytes.saturating_sub(source.bytes_seen);
-    metrics.bytes_read.inc_by(new_bytes);
-    source.bytes_seen = bytes;
-    lines > 0 || new_bytes > 0
 }

@@ -1,6 +1,11 @@
-//! Getting observations in: log files tailed into lines, lines and push bodies parsed
-//! into [`schema::Observation`]s.
+//! Getting observations in: log files tailed into lines, lines read by a log format and push
+//! bodies parsed into [`observation::Observation`]s.
 
+pub mod format;
+pub mod json;
+pub mod mapping;
+pub mod observation;
 pub mod push;
-pub mod schema;
+pub mod quote;
 pub mod tail;
+pub mod values;

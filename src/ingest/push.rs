@@ -13,7 +13,8 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserialize, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize as DeriveDeserialize;
 
-use super::schema::{float_text, quote, Observation};
+use super::observation::{Field, Observation};
+use super::quote::{float_text, quote};
 
 /// The run a sample belongs to when it names none.
 pub const DEFAULT_RUN: &str = "default";
@@ -69,8 +70,12 @@ pub enum PushError {
         present: &'static str,
         missing: &'static str,
     },
-    #[error("send either `tokens_per_sec` or `tokens` and `seconds`, not both")]
-    ConflictingThroughput,
+    #[error("`{field}` is {}, above the limit of {}; check the units", float_text(*.value), float_text(*.limit))]
+    AboveLimit {
+        field: &'static str,
+        value: f64,
+        limit: f64,
+    },
     #[error("`{field}` must not be negative, got {}", float_text(*.value))]
     Negative { field: &'static str, value: f64 },
     #[error("`seconds` must be above 0, got 0; send the time the tokens took")]
@@ -498,11 +503,24 @@ impl WireSample {
             mfu => mfu,
         };
 
-        let (tokens_per_second, step_seconds) = match (tokens_per_sec, tokens, seconds) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-                return Err(PushError::ConflictingThroughput)
+        // The same per-field limits as every log format: one absurd sample must not turn a run's
+        // counters into infinities.
+        for (name, field, value) in [
+            ("tokens", Field::Tokens, tokens),
+            ("seconds", Field::StepSeconds, seconds),
+        ] {
+            if let Some(value) = value.filter(|v| *v > field.plausible_limit()) {
+                return Err(PushError::AboveLimit {
+                    field: name,
+                    value,
+                    limit: field.plausible_limit(),
+                });
             }
-            (Some(rate), None, None) => (at_most_max_rate("`tokens_per_sec`", rate)?, None),
+        }
+        let (tokens_per_second, step_seconds) = match (tokens_per_sec, tokens, seconds) {
+            // A rate beside a count: the count says how many tokens, the rate how fast, as in a
+            // log line with both.
+            (Some(rate), _, seconds) => (at_most_max_rate("`tokens_per_sec`", rate)?, seconds),
             (None, Some(_), Some(0.0)) => return Err(PushError::ZeroSeconds),
             (None, Some(tokens), Some(seconds)) => (
                 at_most_max_rate("`tokens` / `seconds`", tokens / seconds)?,
@@ -528,12 +546,11 @@ impl WireSample {
             observation: Observation {
                 tokens_per_second: Some(tokens_per_second),
                 tokens,
-                total_tokens: None,
                 step_seconds,
                 step,
                 loss,
-                timestamp_seconds: None,
                 reported_mfu: mfu,
+                ..Observation::default()
             },
         })
     }
@@ -827,17 +844,28 @@ mod tests {
         );
         check(r#"{"tokens": 4096}"#, "`tokens` needs `seconds` too; send `tokens` and `seconds` together, or `tokens_per_sec` alone");
         check(r#"{"seconds": 2}"#, "`seconds` needs `tokens` too; send `tokens` and `seconds` together, or `tokens_per_sec` alone");
+        // A rate beside a count is accepted, as in a log line: the count counts, the rate is
+        // the rate.
         check(
             r#"{"tokens_per_sec": 1, "tokens": 2, "seconds": 2}"#,
-            "send either `tokens_per_sec` or `tokens` and `seconds`, not both",
+            "default: tokens_per_second=1 tokens=2 step_seconds=2",
         );
         check(
             r#"{"tokens_per_sec": 1, "seconds": 2}"#,
-            "send either `tokens_per_sec` or `tokens` and `seconds`, not both",
+            "default: tokens_per_second=1 step_seconds=2",
         );
         check(
             r#"{"tokens_per_sec": 1, "tokens": 2}"#,
-            "send either `tokens_per_sec` or `tokens` and `seconds`, not both",
+            "default: tokens_per_second=1 tokens=2",
+        );
+        // The per-field limits of every log format apply: no counter can become infinite.
+        check(
+            r#"{"run": "r", "tokens": 1e300, "seconds": 1e290}"#,
+            "`tokens` is 1e300, above the limit of 10000000000000; check the units",
+        );
+        check(
+            r#"{"tokens": 1000, "seconds": 1e9}"#,
+            "`seconds` is 1000000000, above the limit of 604800; check the units",
         );
     }
 

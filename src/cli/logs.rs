@@ -1,0 +1,323 @@
+//! `mfu-exporter logs FILE --format NAME`: a dry run over one log, as `serve` would read it. Prints
+//! what each record yielded (fields, tokens, rate, MFU) or why it was ignored, then the totals.
+//! Exits 0 when the file could be read, whatever its lines yielded; non-zero for a bad format, a
+//! bad flag or an unreadable file.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::args::{HardwareArgs, ModelArgs};
+use super::serve::{unix_now, ScopeArg};
+use crate::config::{self, FileConfig, FlagConfig};
+use crate::ingest::format::records::SourceRecords;
+use crate::ingest::observation::{Observation, ParseErrorReason};
+use crate::ingest::quote::float_text;
+use crate::ingest::tail::ReadFrom;
+use crate::pipeline::{apply, Applied};
+use crate::state::{Observed, RunOptions, State, StateOptions};
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The log file to read.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The log format: a built-in name or the path of a format file [default: json].
+    #[arg(
+        long = "format",
+        visible_alias = "tail.format",
+        value_name = "NAME|PATH"
+    )]
+    pub format: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub hardware: HardwareArgs,
+    /// What the logged throughput covers [default: as the format says of each field].
+    #[arg(long = "tail.throughput-scope", value_enum, value_name = "SCOPE")]
+    pub tail_scope: Option<ScopeArg>,
+    /// Global tokens per optimizer step, for logs that give only step times.
+    #[arg(long = "tail.tokens-per-step", value_name = "N")]
+    pub tail_tokens_per_step: Option<f64>,
+    /// Records after a start or a restart kept out of the rates [default: the format's, else 1].
+    #[arg(long = "tail.warmup-steps", value_name = "N")]
+    pub tail_warmup_steps: Option<u32>,
+    /// Print only the totals.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Sums over the records of the file.
+#[derive(Debug, Default)]
+struct Totals {
+    lines: u64,
+    records: u64,
+    ignored: u64,
+    duplicates: u64,
+    errors: Vec<(ParseErrorReason, u64)>,
+    implausible: u64,
+    steady_mfu: Vec<[f64; 2]>,
+    reported_mfu: Option<f64>,
+}
+
+pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let flags = FlagConfig {
+        model: args.model.model.clone(),
+        seq_len: args.model.seq_len,
+        attention: args.model.attention.map(Into::into),
+        recompute: args.model.recompute.map(Into::into),
+        mtp: args.model.mtp,
+        gpu: args.hardware.gpu.clone(),
+        dtype: args.hardware.dtype.clone(),
+        gpus: args.hardware.gpus,
+        peak_tflops: args.hardware.peak_tflops,
+        tail_paths: vec![args.file.to_string_lossy().into_owned()],
+        tail_read_from: Some(ReadFrom::Beginning),
+        tail_scope: args.tail_scope.map(Into::into),
+        tail_format: args.format.clone(),
+        tail_tokens_per_step: args.tail_tokens_per_step,
+        tail_warmup_steps: args.tail_warmup_steps,
+        ..FlagConfig::default()
+    };
+    let config = config::resolve(FileConfig::default(), flags)?;
+    let tail = config
+        .tails
+        .first()
+        .context("internal: the file was not configured as a source")?
+        .clone();
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot read {}; check the path", args.file.display()))?;
+    let mut state = State::new(StateOptions {
+        stale_after_seconds: f64::INFINITY,
+        push_expire_after_seconds: f64::INFINITY,
+        push_max_runs: 0,
+        push_spec: Arc::clone(&config.spec),
+    });
+    state.add_tail_run(
+        &tail.run,
+        tail.scope,
+        Arc::clone(&config.spec),
+        RunOptions {
+            warmup_records: tail.warmup_records,
+            steps_from: tail.format.steps_from,
+        },
+    );
+    let spec = Arc::clone(&config.spec);
+    let peak = spec.peaks().first().map_or(0.0, |(_, peak)| *peak);
+    let formulas = spec.accounting.formulas();
+    let now = unix_now();
+    let name = args.file.to_string_lossy().into_owned();
+    let mut records = SourceRecords::new(Arc::clone(&tail.format));
+    records.opened(&args.file, true);
+    let mut totals = Totals::default();
+
+    println!(
+        "{}: format {}, model {}, {} x {} ({}), seq len {}, scope {}, warm-up {} record(s)",
+        args.file.display(),
+        tail.format.name,
+        spec.model_name,
+        spec.hardware.gpus,
+        spec.hardware.gpu_label,
+        spec.hardware.dtype,
+        spec.accounting.options.seq_len,
+        tail.scope.as_str(),
+        tail.warmup_records
+    );
+    let report = |line_number: u64, applied: Applied, totals: &mut Totals| {
+        let text = match applied {
+            Applied::Ignored => {
+                totals.ignored += 1;
+                "ignored: no field the format reads, or no throughput".to_owned()
+            }
+            Applied::Observed(observation, observed) => {
+                totals.records += 1;
+                describe(&observation, &observed, peak, &formulas, totals)
+            }
+            Applied::Error {
+                reason,
+                detail,
+                kept,
+            } => {
+                count_error(totals, reason);
+                match kept {
+                    Some((observation, observed)) => {
+                        totals.records += 1;
+                        format!(
+                            "{reason}: {detail}; kept the rest: {}",
+                            describe(&observation, &observed, peak, &formulas, totals)
+                        )
+                    }
+                    None => format!("{reason}: {detail}"),
+                }
+            }
+        };
+        if !args.quiet {
+            println!("line {line_number}: {text}");
+        }
+    };
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("reading {}", args.file.display()))?;
+        if read == 0 {
+            break;
+        }
+        totals.lines += 1;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let mut outcomes = Vec::new();
+        records.feed(&args.file, text, 0.0, &mut |file, outcome| {
+            outcomes.push((file.from_start, outcome));
+        });
+        for (from_start, outcome) in outcomes {
+            let applied = apply(&mut state, &tail, &name, outcome, now, from_start);
+            report(totals.lines, applied, &mut totals);
+        }
+    }
+    let mut outcomes = Vec::new();
+    records.flush_all(&mut |file, outcome| outcomes.push((file.from_start, outcome)));
+    for (from_start, outcome) in outcomes {
+        let applied = apply(&mut state, &tail, &name, outcome, now, from_start);
+        report(totals.lines, applied, &mut totals);
+    }
+
+    let run = state.run(&tail.run).context("internal: the run is gone")?;
+    println!();
+    println!("lines read          {}", totals.lines);
+    println!("records with data   {}", totals.records);
+    println!("ignored             {}", totals.ignored);
+    if totals.duplicates > 0 {
+        println!(
+            "ranks' copies       {} (a step already counted)",
+            totals.duplicates
+        );
+    }
+    for (reason, count) in &totals.errors {
+        println!("errors {:<12} {count}", reason.as_label());
+    }
+    if totals.implausible > 0 {
+        println!(
+            "implausible rates   {} (MFU above 100%: check --gpus, --tail.throughput-scope, --gpu)",
+            totals.implausible
+        );
+    }
+    println!("steps               {}", float_text(run.steps_total));
+    println!("tokens              {}", float_text(run.tokens_total));
+    println!("restarts            {}", run.restarts_total);
+    if let Some(step) = run.step {
+        println!("last step           {step}");
+    }
+    if let Some(loss) = run.loss {
+        println!("last loss           {loss}");
+    }
+    if !totals.steady_mfu.is_empty() {
+        let count = totals.steady_mfu.len() as f64;
+        for (index, (name, _)) in formulas.iter().enumerate() {
+            let mean = totals
+                .steady_mfu
+                .iter()
+                .map(|mfu| mfu.get(index).copied().unwrap_or(0.0))
+                .sum::<f64>()
+                / count;
+            println!(
+                "MFU {name:<15} {:.2}% (mean of {} records past warm-up)",
+                mean * 100.0,
+                totals.steady_mfu.len()
+            );
+        }
+    }
+    if let Some(reported) = totals.reported_mfu {
+        println!("MFU reported (last) {:.2}%", reported * 100.0);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn count_error(totals: &mut Totals, reason: ParseErrorReason) {
+    match totals.errors.iter_mut().find(|(r, _)| *r == reason) {
+        Some((_, count)) => *count += 1,
+        None => totals.errors.push((reason, 1)),
+    }
+}
+
+/// One record as a line: the fields it gave, then what the exporter made of them.
+fn describe(
+    observation: &Observation,
+    observed: &Observed,
+    peak: f64,
+    formulas: &[(&'static str, crate::accounting::flops::FormulaFlops); 2],
+    totals: &mut Totals,
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut add = |name: &str, value: Option<f64>| {
+        if let Some(value) = value {
+            parts.push(format!("{name}={}", float_text(value)));
+        }
+    };
+    add("step", observation.step.map(|s| s as f64));
+    add("loss", observation.loss);
+    add("tokens_per_second", observation.tokens_per_second);
+    add("tokens", observation.tokens);
+    add("tokens_per_step", observation.tokens_per_step);
+    add("samples_per_step", observation.samples_per_step);
+    add("total_tokens", observation.total_tokens);
+    add("step_seconds", observation.step_seconds);
+    add("elapsed_seconds", observation.elapsed_seconds);
+    add("timestamp", observation.timestamp_seconds);
+    add("reported_mfu", observation.reported_mfu);
+    add(
+        "reported_flops_per_second_per_gpu",
+        observation.reported_flops_per_second_per_gpu,
+    );
+    add("rank", observation.rank.map(f64::from));
+    if let Some(reported) = observation.reported_mfu {
+        totals.reported_mfu = Some(reported);
+    }
+    let mut text = parts.join(" ");
+    if observed.duplicate {
+        totals.duplicates += 1;
+        text.push_str(" -> a copy of a counted step (another rank): nothing added");
+        return text;
+    }
+    text.push_str(&format!(
+        " -> tokens {}",
+        observed
+            .tokens
+            .map_or_else(|| "none".to_owned(), float_text)
+    ));
+    if let Some(mfu) = observed.implausible_mfu {
+        totals.implausible += 1;
+        text.push_str(&format!(
+            ", rate implausible: MFU {:.0}% (left out)",
+            mfu * 100.0
+        ));
+        return text;
+    }
+    if let Some(rate) = observed.tokens_per_second {
+        let mfu = formulas.map(|(_, flops)| {
+            if peak > 0.0 {
+                rate * flops.training / peak
+            } else {
+                0.0
+            }
+        });
+        text.push_str(&format!(
+            ", {} tokens/s, MFU palm {:.2}% detailed {:.2}%",
+            float_text((rate * 10.0).round() / 10.0),
+            mfu[0] * 100.0,
+            mfu[1] * 100.0
+        ));
+        if observed.warmup {
+            text.push_str(" (warm-up: not in the rates)");
+        } else {
+            totals.steady_mfu.push(mfu);
+        }
+    }
+    text
+}

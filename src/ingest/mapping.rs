@@ -1,0 +1,374 @@
+//! Which keys of a JSON log line feed which [`Field`]: a list of [`FieldSpec`]s per field, compiled
+//! into a prefix tree over path segments that the JSON parser walks without allocating.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use super::observation::Field;
+use super::quote::{float_text, quote};
+
+/// A problem in a user's field mapping.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MappingError {
+    #[error(
+        "field path is empty; write a key such as \"tokens_per_sec\", a dotted path such as \"metrics.tps\" \
+         or a json pointer such as \"/metrics/tps\""
+    )]
+    EmptyPath,
+    #[error(
+        "field path {} has an empty segment; remove the doubled, leading or trailing \".\", \
+         or write a json pointer such as \"/metrics/tps\" for keys that contain dots",
+        quote(.path)
+    )]
+    EmptySegment { path: String },
+    #[error(
+        "json pointer {} has an invalid escape; inside a pointer write \"~0\" for \"~\" and \"~1\" for \"/\"",
+        quote(.pointer)
+    )]
+    InvalidPointerEscape { pointer: String },
+    #[error("unknown field {}; expected one of {}", quote(.name), Field::names())]
+    UnknownField { name: String },
+    #[error(
+        "scale {} for {} must be a finite number above 0, such as 0.001 for milliseconds or 0.01 for percent",
+        float_text(*.scale),
+        quote(.path)
+    )]
+    InvalidScale { path: String, scale: f64 },
+}
+
+/// Where a value sits in a log line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FieldPath {
+    /// A top-level key, matched exactly (it may contain dots or slashes when it comes from a JSON
+    /// pointer).
+    Key(String),
+    /// Keys of nested objects, outermost first; parsed from a dotted path or a JSON pointer. An
+    /// empty list matches nothing.
+    Pointer(Vec<String>),
+}
+
+impl FieldPath {
+    /// Parses user text: `"tps"` (a top-level key), `"metrics.tps"` (a dotted path) or
+    /// `"/metrics/tps"` (a JSON pointer, with `~0` for `~` and `~1` for `/`). A single segment
+    /// always becomes [`FieldPath::Key`], so `"/train.loss"` is the top-level key `train.loss`, and
+    /// `"train/loss"` is the top-level key `train/loss`.
+    pub fn parse(text: &str) -> Result<FieldPath, MappingError> {
+        if text.is_empty() {
+            return Err(MappingError::EmptyPath);
+        }
+        let segments = match text.strip_prefix('/') {
+            Some(pointer) => pointer
+                .split('/')
+                .map(unescape_pointer_segment)
+                .collect::<Option<Vec<String>>>()
+                .ok_or_else(|| MappingError::InvalidPointerEscape {
+                    pointer: text.to_owned(),
+                })?,
+            None => {
+                if text.split('.').any(str::is_empty) {
+                    return Err(MappingError::EmptySegment {
+                        path: text.to_owned(),
+                    });
+                }
+                text.split('.').map(str::to_owned).collect()
+            }
+        };
+        Ok(FieldPath::from_segments(segments))
+    }
+
+    fn from_segments(mut segments: Vec<String>) -> FieldPath {
+        if segments.len() == 1 {
+            if let Some(key) = segments.pop() {
+                return FieldPath::Key(key);
+            }
+        }
+        FieldPath::Pointer(segments)
+    }
+
+    /// The keys to follow, outermost first.
+    pub fn segments(&self) -> &[String] {
+        match self {
+            FieldPath::Key(key) => std::slice::from_ref(key),
+            FieldPath::Pointer(segments) => segments,
+        }
+    }
+}
+
+impl FromStr for FieldPath {
+    type Err = MappingError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        FieldPath::parse(text)
+    }
+}
+
+/// Writes the path the way [`FieldPath::parse`] reads it back: a plain key, a dotted path when
+/// every segment allows it, and a JSON pointer otherwise.
+impl fmt::Display for FieldPath {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let segments = self.segments();
+        let plain = |segment: &String| {
+            !segment.is_empty() && !segment.contains('.') && !segment.starts_with('/')
+        };
+        if !segments.is_empty() && segments.iter().all(plain) {
+            return formatter.write_str(&segments.join("."));
+        }
+        for segment in segments {
+            formatter.write_str("/")?;
+            formatter.write_str(&segment.replace('~', "~0").replace('/', "~1"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Undoes the `~0` and `~1` escapes of one JSON pointer segment; `None` for any other `~`.
+fn unescape_pointer_segment(segment: &str) -> Option<String> {
+    let mut unescaped = String::with_capacity(segment.len());
+    let mut chars = segment.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' {
+            match chars.next() {
+                Some('0') => unescaped.push('~'),
+                Some('1') => unescaped.push('/'),
+                _ => return None,
+            }
+        } else {
+            unescaped.push(c);
+        }
+    }
+    Some(unescaped)
+}
+
+/// One place to look for a field, and the factor that converts what is found there to the field's
+/// base unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldSpec {
+    pub path: FieldPath,
+    /// Multiplies the logged number: 0.001 for milliseconds, 0.01 for a percentage.
+    pub scale: f64,
+}
+
+impl FieldSpec {
+    /// A spec with a checked scale (finite and above 0).
+    pub fn new(path: FieldPath, scale: f64) -> Result<FieldSpec, MappingError> {
+        if scale.is_finite() && scale > 0.0 {
+            Ok(FieldSpec { path, scale })
+        } else {
+            Err(MappingError::InvalidScale {
+                path: path.to_string(),
+                scale,
+            })
+        }
+    }
+
+    /// A top-level key with scale 1.
+    pub fn key(key: &str) -> FieldSpec {
+        FieldSpec::scaled_key(key, 1.0)
+    }
+
+    pub fn scaled_key(key: &str, scale: f64) -> FieldSpec {
+        FieldSpec {
+            path: FieldPath::Key(key.to_owned()),
+            scale,
+        }
+    }
+}
+
+/// One value per [`Field`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct PerField<T>([T; Field::ALL.len()]);
+
+impl<T> PerField<T> {
+    pub(crate) fn get(&self, field: Field) -> &T {
+        // `Field::index` is below `Field::ALL.len()` by construction.
+        &self.0[field.index()]
+    }
+
+    pub(crate) fn get_mut(&mut self, field: Field) -> &mut T {
+        &mut self.0[field.index()]
+    }
+}
+
+/// Which log keys feed which [`Observation`] field: per field, a list of specs tried in order (the
+/// first present wins). Built from [`FieldMapping::default`] and changed with
+/// [`FieldMapping::with_override`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldMapping {
+    specs: PerField<Vec<FieldSpec>>,
+    /// The specs as a prefix tree over path segments, rebuilt whenever the specs change.
+    pub(crate) root: PathNode,
+}
+
+impl Default for FieldMapping {
+    /// The keys common training loops log: `tokens_per_sec`, `tokens_per_second`, `tps`,
+    /// `throughput`; `tokens`, `num_tokens`; `tokens_per_step`; `total_tokens`, `consumed_tokens`;
+    /// `dt`, `step_time` (seconds), `dt_ms`, `time_ms`, `elapsed_ms`, `iter_time_ms`, `step_time_ms`
+    /// (milliseconds); `step`, `iter`, `iteration`; `loss`; `time`, `timestamp`, `ts`; `mfu` (a
+    /// ratio), `mfu_percent`, `mfu_pct` (percent).
+    fn default() -> Self {
+        let keys = |keys: &[&str]| {
+            keys.iter()
+                .map(|key| FieldSpec::key(key))
+                .collect::<Vec<_>>()
+        };
+        let mut specs: PerField<Vec<FieldSpec>> = PerField::default();
+        *specs.get_mut(Field::TokensPerSecond) =
+            keys(&["tokens_per_sec", "tokens_per_second", "tps", "throughput"]);
+        *specs.get_mut(Field::Tokens) = keys(&["tokens", "num_tokens"]);
+        *specs.get_mut(Field::TokensPerStep) = keys(&["tokens_per_step"]);
+        *specs.get_mut(Field::TotalTokens) = keys(&["total_tokens", "consumed_tokens"]);
+        let mut step_seconds = keys(&["dt", "step_time"]);
+        step_seconds.extend(
+            [
+                "dt_ms",
+                "time_ms",
+                "elapsed_ms",
+                "iter_time_ms",
+                "step_time_ms",
+            ]
+            .map(|key| FieldSpec::scaled_key(key, 0.001)),
+        );
+        *specs.get_mut(Field::StepSeconds) = step_seconds;
+        *specs.get_mut(Field::Step) = keys(&["step", "iter", "iteration"]);
+        *specs.get_mut(Field::Loss) = keys(&["loss"]);
+        *specs.get_mut(Field::Timestamp) = keys(&["time", "timestamp", "ts"]);
+        *specs.get_mut(Field::ReportedMfu) = vec![
+            FieldSpec::key("mfu"),
+            FieldSpec::scaled_key("mfu_percent", 0.01),
+            FieldSpec::scaled_key("mfu_pct", 0.01),
+        ];
+        FieldMapping::from_specs(specs)
+    }
+}
+
+impl FieldMapping {
+    /// No key feeds any field.
+    pub fn empty() -> FieldMapping {
+        FieldMapping::from_specs(PerField::default())
+    }
+
+    fn from_specs(specs: PerField<Vec<FieldSpec>>) -> FieldMapping {
+        let root = PathNode::build(&specs);
+        FieldMapping { specs, root }
+    }
+
+    /// Replaces the list of specs for one field; an empty list turns the field off.
+    pub fn with_override(mut self, field: Field, specs: Vec<FieldSpec>) -> Self {
+        *self.specs.get_mut(field) = specs;
+        self.root = PathNode::build(&self.specs);
+        self
+    }
+
+    /// The specs for one field, in the order they are tried.
+    pub fn specs(&self, field: Field) -> &[FieldSpec] {
+        self.specs.get(field)
+    }
+}
+
+/// A node of the mapping's prefix tree: what the value at this path feeds, and the keys below it
+/// that matter.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct PathNode {
+    pub(crate) children: Vec<Child>,
+    pub(crate) targets: Vec<Target>,
+}
+
+/// A key below a node, with a fingerprint that settles most comparisons without a call to `memcmp`,
+/// which dominated the cost of matching short keys.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Child {
+    key: String,
+    fingerprint: KeyFingerprint,
+    node: PathNode,
+}
+
+/// A key's length and its first eight bytes; for keys up to eight bytes long it is the whole key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyFingerprint {
+    length: usize,
+    head: u64,
+}
+
+impl KeyFingerprint {
+    const HEAD_BYTES: usize = 8;
+
+    fn of(key: &[u8]) -> KeyFingerprint {
+        let mut head = [0; Self::HEAD_BYTES];
+        for (slot, byte) in head.iter_mut().zip(key) {
+            *slot = *byte;
+        }
+        KeyFingerprint {
+            length: key.len(),
+            head: u64::from_le_bytes(head),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Target {
+    pub(crate) field: Field,
+    /// The spec's position in its field's list; lower wins.
+    pub(crate) priority: usize,
+    pub(crate) spec: FieldSpec,
+}
+
+#[derive(Default)]
+struct PathNodeBuilder {
+    children: BTreeMap<String, PathNodeBuilder>,
+    targets: Vec<Target>,
+}
+
+impl PathNodeBuilder {
+    fn finish(self) -> PathNode {
+        PathNode {
+            children: self
+                .children
+                .into_iter()
+                .map(|(key, child)| Child {
+                    fingerprint: KeyFingerprint::of(key.as_bytes()),
+                    key,
+                    node: child.finish(),
+                })
+                .collect(),
+            targets: self.targets,
+        }
+    }
+}
+
+impl PathNode {
+    fn build(specs: &PerField<Vec<FieldSpec>>) -> PathNode {
+        let mut root = PathNodeBuilder::default();
+        for field in Field::ALL {
+            for (priority, spec) in specs.get(field).iter().enumerate() {
+                let segments = spec.path.segments();
+                if segments.is_empty() {
+                    continue;
+                }
+                let mut node = &mut root;
+                for segment in segments {
+                    node = node.children.entry(segment.clone()).or_default();
+                }
+                node.targets.push(Target {
+                    field,
+                    priority,
+                    spec: spec.clone(),
+                });
+            }
+        }
+        root.finish()
+    }
+
+    pub(crate) fn child(&self, key: &str) -> Option<&PathNode> {
+        let key = key.as_bytes();
+        let fingerprint = KeyFingerprint::of(key);
+        let tail = key.get(KeyFingerprint::HEAD_BYTES..);
+        self.children
+            .iter()
+            .find(|child| {
+                child.fingerprint == fingerprint
+                    && child.key.as_bytes().get(KeyFingerprint::HEAD_BYTES..) == tail
+            })
+            .map(|child| &child.node)
+    }
+}

@@ -1,0 +1,521 @@
+//! Values as logs write them, converted to a field's base unit: numbers in JSON or in text with
+//! thousands separators (`5,856`), SI suffixes (`441.0T`), percent signs (`34.29%`), durations
+//! (`0:32:48`, `1 day, 2:03:04`), and timestamps as Unix numbers or date-time text.
+//!
+//! A value is either converted, absent, or wrong:
+//! - absent: `nan`, `inf` and their spellings, a zero rate or token count (a placeholder: a
+//!   trainer that does not count tokens prints `0.00`), a negative ratio (nanoGPT's `-100.00%`
+//!   before its average starts). Absent values never reach a counter or a gauge.
+//! - wrong: text that is no number, a negative token count, rate or duration, a fractional step,
+//!   a ratio above 1, a value above [`Field::plausible_limit`]. The caller names the key.
+
+use super::observation::{Field, FieldKind, FieldValue};
+use super::quote::{float_text, quote};
+use std::fmt;
+
+/// A value as a parser meets it; strings are borrowed from the line.
+#[derive(Debug, Clone, Copy)]
+pub enum Raw<'a> {
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Str(&'a str),
+    Bool(bool),
+    Array,
+    Object,
+}
+
+impl fmt::Display for Raw<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Raw::Unsigned(value) => write!(formatter, "{value}"),
+            Raw::Signed(value) => write!(formatter, "{value}"),
+            Raw::Float(value) => formatter.write_str(&float_text(*value)),
+            Raw::Str(text) => write!(formatter, "string {}", quote(text)),
+            Raw::Bool(value) => write!(formatter, "boolean {value}"),
+            Raw::Array => formatter.write_str("an array"),
+            Raw::Object => formatter.write_str("an object"),
+        }
+    }
+}
+
+/// Converts one raw value into `field`'s base unit: `Ok(None)` when the value is absent (see the
+/// module doc), `Err` with what is wrong (the caller names the key). `scale` multiplies numbers
+/// (0.001 for milliseconds, 0.01 for percent, 1e12 for TFLOP/s); it does not apply to steps, to
+/// durations written as `H:MM:SS`, to date-time text, or to a number with a `%` sign or an SI
+/// suffix, which say their own unit.
+pub fn convert(field: Field, scale: f64, raw: Raw<'_>) -> Result<Option<FieldValue>, String> {
+    match field.kind() {
+        FieldKind::Count => convert_count(field, raw).map(|count| Some(FieldValue::Count(count))),
+        FieldKind::Timestamp => convert_timestamp(scale, raw).map(|t| Some(FieldValue::Real(t))),
+        FieldKind::Real => Ok(number(field, scale, raw)?.map(FieldValue::Real)),
+        FieldKind::Throughput | FieldKind::FlopsPerSecond | FieldKind::Seconds => {
+            let value = match raw {
+                Raw::Str(text) if field.kind() == FieldKind::Seconds => match duration_text(text) {
+                    Some(seconds) => Some(seconds),
+                    None => number(field, scale, raw)?,
+                },
+                _ => number(field, scale, raw)?,
+            };
+            let Some(value) = value else {
+                return Ok(None);
+            };
+            if value < 0.0 {
+                return Err(format!(
+                    "must be 0 or more, got {raw}; check that the key holds {field}"
+                ));
+            }
+            if value == 0.0 && field.kind() != FieldKind::Seconds {
+                return Ok(None);
+            }
+            let limit = field.plausible_limit();
+            if value > limit {
+                return Err(format!(
+                    "is {raw}, above the plausible limit of {} for {field}; check that the key holds {field} and its unit",
+                    float_text(limit)
+                ));
+            }
+            Ok(Some(FieldValue::Real(value)))
+        }
+        FieldKind::Ratio => {
+            let percent_sign = matches!(raw, Raw::Str(text) if text.trim_end().ends_with('%'));
+            let Some(value) = number(field, scale, raw)? else {
+                return Ok(None);
+            };
+            if value < 0.0 {
+                return Ok(None);
+            }
+            if value <= 1.0 {
+                Ok(Some(FieldValue::Real(value)))
+            } else if !percent_sign && scale == 1.0 && value <= 100.0 {
+                Err(format!(
+                    "must be a ratio from 0 to 1, got {raw}, which looks like percent; if the trainer logs \
+                     percent, give {field} the unit \"percent\" (a scale of 0.01)"
+                ))
+            } else {
+                Err(format!(
+                    "must be from 0 to 1 after scaling by {}, got {raw}; check the key and its unit",
+                    float_text(scale)
+                ))
+            }
+        }
+    }
+}
+
+/// A number from a JSON number or numeric text, times `scale`; `None` for `nan` and `inf`.
+fn number(field: Field, scale: f64, raw: Raw<'_>) -> Result<Option<f64>, String> {
+    let (value, scale) = match raw {
+        Raw::Unsigned(value) => (value as f64, scale),
+        Raw::Signed(value) => (value as f64, scale),
+        Raw::Float(value) => (value, scale),
+        Raw::Str(text) => {
+            let parsed = number_text(text).ok_or_else(|| not_a_number(field, raw))?;
+            // A `%` sign or an SI suffix says the unit; the spec's scale is for bare numbers.
+            let scale = if parsed.self_scaled { 1.0 } else { scale };
+            (parsed.value, scale)
+        }
+        Raw::Bool(_) | Raw::Array | Raw::Object => return Err(not_a_number(field, raw)),
+    };
+    if !value.is_finite() {
+        return Ok(None);
+    }
+    let scaled = apply_scale(value, scale);
+    if scaled.is_finite() {
+        Ok(Some(scaled))
+    } else {
+        Err(format!(
+            "is {raw}, which is not finite after scaling by {}; check the unit",
+            float_text(scale)
+        ))
+    }
+}
+
+/// Numeric text as a log writes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NumberText {
+    pub value: f64,
+    /// A `%` sign or an SI suffix gave the unit.
+    pub self_scaled: bool,
+}
+
+/// Reads `1234`, `-1.5e-3`, `5,856` (thousands separators in groups of three), `441.0T` (an SI
+/// suffix k, K, M, G, T or P), `34.29%` (a ratio of 0.3429), and `nan` / `inf` in any spelling
+/// (non-finite values). Surrounding whitespace is ignored.
+pub fn number_text(text: &str) -> Option<NumberText> {
+    let text = text.trim();
+    if let Some(value) = non_finite(text) {
+        return Some(NumberText {
+            value,
+            self_scaled: false,
+        });
+    }
+    let (body, factor) = match text.as_bytes().last()? {
+        b'%' => (text.get(..text.len() - 1)?, Some(0.01)),
+        b'k' | b'K' => (text.get(..text.len() - 1)?, Some(1e3)),
+        b'M' => (text.get(..text.len() - 1)?, Some(1e6)),
+        b'G' => (text.get(..text.len() - 1)?, Some(1e9)),
+        b'T' => (text.get(..text.len() - 1)?, Some(1e12)),
+        b'P' => (text.get(..text.len() - 1)?, Some(1e15)),
+        _ => (text, None),
+    };
+    let body = body.trim_end();
+    let value = plain_number(body)?;
+    Some(match factor {
+        // Dividing by 100 keeps 34.29% exactly 0.3429.
+        Some(0.01) => NumberText {
+            value: value / 100.0,
+            self_scaled: true,
+        },
+        Some(factor) => NumberText {
+            value: value * factor,
+            self_scaled: true,
+        },
+        None => NumberText {
+            value,
+            self_scaled: false,
+        },
+    })
+}
+
+fn non_finite(text: &str) -> Option<f64> {
+    let (negative, word) = match text.as_bytes().first()? {
+        b'-' => (true, text.get(1..)?),
+        b'+' => (false, text.get(1..)?),
+        _ => (false, text),
+    };
+    if word.eq_ignore_ascii_case("nan") {
+        Some(f64::NAN)
+    } else if word.eq_ignore_ascii_case("inf") || word.eq_ignore_ascii_case("infinity") {
+        Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        })
+    } else {
+        None
+    }
+}
+
+/// A decimal number, with thousands separators allowed only as `,` between groups of three digits
+/// before the decimal point.
+fn plain_number(text: &str) -> Option<f64> {
+    if !text.contains(',') {
+        // `parse` also takes "inf", "nan" and "infinity", handled before; refuse words here.
+        if text
+            .bytes()
+            .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
+        {
+            return None;
+        }
+        return text.parse().ok();
+    }
+    let (integer, rest) = match text.find(['.', 'e', 'E']) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let digits = integer.trim_start_matches(['-', '+']);
+    let mut groups = digits.split(',');
+    let first = groups.next()?;
+    let first_ok = (1..=3).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_digit());
+    let rest_ok = groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()));
+    if !first_ok || !rest_ok || rest.contains(',') {
+        return None;
+    }
+    let sign = &integer[..integer.len() - digits.len()];
+    format!("{sign}{}{rest}", digits.replace(',', ""))
+        .parse()
+        .ok()
+}
+
+/// Reads `H:MM:SS`, `MM:SS`, `H:MM:SS.fff` and `N day(s), H:MM:SS` (Python's `timedelta`) as
+/// seconds; `None` for anything else.
+pub fn duration_text(text: &str) -> Option<f64> {
+    let text = text.trim();
+    if !text.contains(':') {
+        return None;
+    }
+    let (days, clock) = match text.split_once(',') {
+        Some((days, clock)) => {
+            let days = days.trim();
+            let count = days
+                .strip_suffix("days")
+                .or_else(|| days.strip_suffix("day"))?
+                .trim();
+            let count: i64 = count.parse().ok()?;
+            (count, clock.trim())
+        }
+        None => (0, text),
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    let (hours, minutes, seconds) = match parts.as_slice() {
+        [hours, minutes, seconds] => (*hours, *minutes, *seconds),
+        [minutes, seconds] => ("0", *minutes, *seconds),
+        _ => return None,
+    };
+    let whole = |text: &str| -> Option<f64> {
+        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<f64>().ok())
+            .flatten()
+    };
+    let hours = whole(hours)?;
+    let minutes = whole(minutes)?;
+    let seconds_ok = !seconds.is_empty()
+        && seconds.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && seconds.bytes().next().is_some_and(|b| b.is_ascii_digit());
+    if !seconds_ok || minutes >= 60.0 {
+        return None;
+    }
+    let seconds: f64 = seconds.parse().ok()?;
+    if seconds >= 61.0 {
+        return None;
+    }
+    Some(days as f64 * 86_400.0 + hours * 3600.0 + minutes * 60.0 + seconds)
+}
+
+/// Multiplies by the scale, dividing instead when the scale is the inverse of a whole number, so
+/// that 41 at scale 0.01 gives exactly 0.41 rather than 0.41000000000000003.
+pub fn apply_scale(value: f64, scale: f64) -> f64 {
+    let inverse = 1.0 / scale;
+    if scale == 1.0 {
+        value
+    } else if inverse.fract() == 0.0 && inverse > 1.0 {
+        value / inverse
+    } else {
+        value * scale
+    }
+}
+
+fn not_a_number(field: Field, raw: Raw<'_>) -> String {
+    format!("must be a number or a numeric string, got {raw}; log a number there or map {field} to another key")
+}
+
+fn convert_count(field: Field, raw: Raw<'_>) -> Result<u64, String> {
+    let invalid =
+        || format!("must be a whole number 0 or more, got {raw}; log the {field} as an integer");
+    let whole = |value: f64| {
+        // 2^64 is exactly representable; every integral float below it fits a u64.
+        if value.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&value) {
+            Ok(value as u64)
+        } else {
+            Err(invalid())
+        }
+    };
+    let count = match raw {
+        Raw::Unsigned(value) => value,
+        Raw::Float(value) => whole(value)?,
+        Raw::Str(text) => {
+            let text = text.trim();
+            match text.parse::<u64>() {
+                Ok(value) => value,
+                Err(_) => whole(plain_number(text).ok_or_else(invalid)?)?,
+            }
+        }
+        Raw::Signed(_) | Raw::Bool(_) | Raw::Array | Raw::Object => return Err(invalid()),
+    };
+    if count as f64 > field.plausible_limit() {
+        return Err(format!(
+            "is {raw}, above the plausible limit of {} for {field}",
+            float_text(field.plausible_limit())
+        ));
+    }
+    Ok(count)
+}
+
+fn convert_timestamp(scale: f64, raw: Raw<'_>) -> Result<f64, String> {
+    let invalid = || {
+        format!(
+            "must be unix seconds (or milliseconds, microseconds, nanoseconds) or a date-time such as \
+             \"2024-05-01T12:00:00Z\" or \"2024-05-01 12:00:00,250\", got {raw}"
+        )
+    };
+    let number = match raw {
+        // Whole seconds and the fraction apart, so that nanoseconds keep their precision beyond
+        // 2^53.
+        Raw::Unsigned(value) if scale == 1.0 => {
+            let units_per_second: u64 = match value {
+                0..=100_000_000_000 => 1,
+                100_000_000_001..=100_000_000_000_000 => 1_000,
+                100_000_000_000_001..=100_000_000_000_000_000 => 1_000_000,
+                _ => 1_000_000_000,
+            };
+            let fraction = (value % units_per_second) as f64 / units_per_second as f64;
+            return Ok((value / units_per_second) as f64 + fraction);
+        }
+        Raw::Unsigned(value) => value as f64,
+        Raw::Signed(value) => value as f64,
+        Raw::Float(value) => value,
+        Raw::Str(text) => {
+            let text = text.trim();
+            match date_time_seconds(text) {
+                Some(seconds) if seconds >= 0.0 => return Ok(seconds),
+                Some(_) => return Err(format!("must not be before 1970, got {raw}")),
+                None => text.parse::<f64>().map_err(|_| invalid())?,
+            }
+        }
+        Raw::Bool(_) | Raw::Array | Raw::Object => return Err(invalid()),
+    };
+    let scaled = apply_scale(number, scale);
+    if !scaled.is_finite() {
+        return Err(invalid());
+    }
+    if scaled < 0.0 {
+        return Err(format!("must not be before 1970, got {raw}"));
+    }
+    // Unix seconds stay below 1e11 until the year 5138, so larger numbers are finer units.
+    Ok(if scaled > 1e17 {
+        scaled / 1e9
+    } else if scaled > 1e14 {
+        scaled / 1e6
+    } else if scaled > 1e11 {
+        scaled / 1e3
+    } else {
+        scaled
+    })
+}
+
+/// Reads a date-time as Unix seconds: RFC 3339 and ISO 8601 with an offset (`2024-05-01T12:00:00Z`,
+/// `+02:00`), or without one (`2024-05-01 12:00:00,250`, Python's logging default), which is taken
+/// as UTC: only differences between a log's own times matter.
+pub fn date_time_seconds(text: &str) -> Option<f64> {
+    // Only text that starts like a date reaches the parser: numbers are handled by the caller.
+    let bytes = text.as_bytes();
+    if bytes.len() < 10 || bytes.get(4) != Some(&b'-') {
+        return None;
+    }
+    let seconds = |timestamp: jiff::Timestamp| {
+        timestamp.as_second() as f64 + f64::from(timestamp.subsec_nanosecond()) / 1e9
+    };
+    if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
+        return Some(seconds(timestamp));
+    }
+    let civil: jiff::civil::DateTime = text.parse().ok()?;
+    // Python's logging writes `2024-05-01 12:00:00,250`; jiff reads the comma as well.
+    let timestamp = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    Some(seconds(timestamp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(field: Field, scale: f64, text: &str, expected: &str) {
+        let actual = match convert(field, scale, Raw::Str(text)) {
+            Ok(None) => "absent".to_owned(),
+            Ok(Some(FieldValue::Real(value))) => float_text(value),
+            Ok(Some(FieldValue::Count(count))) => count.to_string(),
+            Err(problem) => format!("error: {problem}"),
+        };
+        match expected.strip_suffix('…') {
+            Some(prefix) => assert!(actual.starts_with(prefix), "{text:?}: {actual}"),
+            None => assert_eq!(actual, expected, "{text:?}"),
+        }
+    }
+
+    #[test]
+    fn numbers_as_logs_write_them() {
+        use Field::*;
+        check(TokensPerSecond, 1.0, "5,856", "5856");
+        check(TokensPerSecond, 1.0, "1,234,567.5", "1234567.5");
+        check(TokensPerSecond, 1.0, " 739601 ", "739601");
+        check(TokensPerStep, 1.0, "1.04858e+06", "1048580");
+        check(
+            ReportedFlopsPerSecondPerGpu,
+            1.0,
+            "441.0T",
+            "441000000000000",
+        );
+        check(
+            ReportedFlopsPerSecondPerGpu,
+            1e12,
+            "339.16",
+            "339160000000000",
+        );
+        check(
+            ReportedFlopsPerSecondPerGpu,
+            1e12,
+            "441.0T",
+            "441000000000000",
+        );
+        check(TotalTokens, 1.0, "89.56P", "8.956e16");
+        check(TokensPerSecond, 1.0, "10.5k", "10500");
+        check(ReportedMfu, 1.0, "34.29%", "0.3429");
+        check(ReportedMfu, 0.01, "44.57", "0.4457");
+        check(ReportedMfu, 0.01, "44.57%", "0.4457");
+        check(ReportedMfu, 1.0, "0.41", "0.41");
+        check(
+            ReportedMfu,
+            1.0,
+            "41",
+            "error: must be a ratio from 0 to 1, got string \"41\", which looks like percent…",
+        );
+        check(ReportedMfu, 1.0, "120%", "error: must be from 0 to 1…");
+        check(Loss, 1.0, "2.5341", "2.5341");
+        check(Loss, 1.0, "-0.5", "-0.5");
+        check(Step, 1.0, "1,000", "1000");
+        check(Step, 1.0, "10", "10");
+        check(Step, 1.0, "1.5", "error: must be a whole number…");
+        check(TokensPerSecond, 1.0, "12,34", "error: must be a number…");
+        check(TokensPerSecond, 1.0, "1,2345", "error: must be a number…");
+        check(TokensPerSecond, 1.0, "abc", "error: must be a number…");
+        check(TokensPerSecond, 1.0, "0x10", "error: must be a number…");
+        check(TokensPerSecond, 1.0, "-5", "error: must be 0 or more…");
+        check(TokensPerSecond, 1.0, "2e12", "error: …");
+    }
+
+    #[test]
+    fn placeholders_and_sentinels_are_absent() {
+        use Field::*;
+        for text in ["nan", "NaN", "inf", "-inf", "Infinity", "0", "0.00", "0%"] {
+            check(TokensPerSecond, 1.0, text, "absent");
+        }
+        check(TotalTokens, 1.0, "0", "absent");
+        check(ReportedMfu, 1.0, "-100.00%", "absent");
+        check(ReportedMfu, 1.0, "nan", "absent");
+        check(Loss, 1.0, "nan", "absent");
+        check(ReportedFlopsPerSecondPerGpu, 1.0, "0.0", "absent");
+        // A zero duration is a real value (a step that took less than the log's resolution).
+        check(StepSeconds, 1.0, "0", "0");
+    }
+
+    #[test]
+    fn durations() {
+        use Field::*;
+        check(ElapsedSeconds, 1.0, "0:32:48", "1968");
+        check(ElapsedSeconds, 1.0, "1 day, 2:03:04", "93784");
+        check(ElapsedSeconds, 1.0, "3 days, 0:00:01.5", "259201.5");
+        check(ElapsedSeconds, 1.0, "12:30", "750");
+        check(StepSeconds, 0.001, "30.52", "0.03052");
+        check(StepSeconds, 0.001, "0:00:01", "1");
+        check(ElapsedSeconds, 1.0, "1:75:00", "error: must be a number…");
+        check(
+            ElapsedSeconds,
+            1.0,
+            "x day, 1:00:00",
+            "error: must be a number…",
+        );
+    }
+
+    #[test]
+    fn timestamps() {
+        use Field::*;
+        check(Timestamp, 1.0, "2024-05-01T12:00:00Z", "1714564800");
+        check(Timestamp, 1.0, "2024-05-01T14:00:00+02:00", "1714564800");
+        check(Timestamp, 1.0, "2024-05-01 12:00:00", "1714564800");
+        check(Timestamp, 1.0, "2024-05-01 12:00:00,250", "1714564800.25");
+        check(Timestamp, 1.0, "2024-05-01T12:00:00.5", "1714564800.5");
+        check(Timestamp, 1.0, "1714564800", "1714564800");
+        check(Timestamp, 1.0, "1714564800123", "1714564800.123");
+        check(
+            Timestamp,
+            1.0,
+            "2024-13-01 12:00:00",
+            "error: must be unix seconds…",
+        );
+        check(Timestamp, 1.0, "yesterday", "error: must be unix seconds…");
+        assert_eq!(
+            convert(Timestamp, 1.0, Raw::Unsigned(1_714_564_800_123_456_789)),
+            Ok(Some(FieldValue::Real(1_714_564_800.123_456_7)))
+        );
+    }
+}
