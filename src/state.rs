@@ -173,6 +173,9 @@ pub struct Observed {
     pub tokens_per_second: Option<f64>,
 }
 
+/// The longest log interval a fresh run's first record is believed to cover.
+const MAX_FIRST_INTERVAL_STEPS: u64 = 1000;
+
 /// A step counter that jumps forward by more than this is taken as one step (a garbled or
 /// re-numbered log), never as millions of steps' tokens.
 const MAX_STEPS_PER_RECORD: u64 = 1_000_000;
@@ -316,8 +319,14 @@ impl Run {
             if restarted_run {
                 return last_interval_steps.unwrap_or(1).min(step.max(1));
             }
+            // A first step far beyond any log interval is a resumed run (or an excerpt), whose
+            // earlier steps this log never showed: only its own step counts.
             match steps_from {
-                Some(from) if from_start && step >= from => step - from + 1,
+                Some(from)
+                    if from_start && step >= from && step - from < MAX_FIRST_INTERVAL_STEPS =>
+                {
+                    step - from + 1
+                }
                 _ => 1,
             }
         };

@@ -49,6 +49,9 @@ pub struct LogsArgs {
     /// Print only the totals.
     #[arg(long)]
     pub quiet: bool,
+    /// Print the totals as one JSON object (base units, ratios 0..1) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Sums over the records of the file.
@@ -115,18 +118,20 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     records.opened(&args.file, true);
     let mut totals = Totals::default();
 
-    println!(
-        "{}: format {}, model {}, {} x {} ({}), seq len {}, scope {}, warm-up {} record(s)",
-        args.file.display(),
-        tail.format.name,
-        spec.model_name,
-        spec.hardware.gpus,
-        spec.hardware.gpu_label,
-        spec.hardware.dtype,
-        spec.accounting.options.seq_len,
-        tail.scope.as_str(),
-        tail.warmup_records
-    );
+    if !args.json {
+        println!(
+            "{}: format {}, model {}, {} x {} ({}), seq len {}, scope {}, warm-up {} record(s)",
+            args.file.display(),
+            tail.format.name,
+            spec.model_name,
+            spec.hardware.gpus,
+            spec.hardware.gpu_label,
+            spec.hardware.dtype,
+            spec.accounting.options.seq_len,
+            tail.scope.as_str(),
+            tail.warmup_records
+        );
+    }
     let report = |line_number: u64, applied: Applied, totals: &mut Totals| {
         let text = match applied {
             Applied::Ignored => {
@@ -189,6 +194,48 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     }
 
     let run = state.run(&tail.run).context("internal: the run is gone")?;
+    let steady_mfu: Vec<(&str, f64)> = formulas
+        .iter()
+        .enumerate()
+        .filter(|_| !totals.steady_mfu.is_empty())
+        .map(|(index, (name, _))| {
+            let sum: f64 = totals
+                .steady_mfu
+                .iter()
+                .map(|mfu| mfu.get(index).copied().unwrap_or(0.0))
+                .sum();
+            (*name, sum / totals.steady_mfu.len() as f64)
+        })
+        .collect();
+    if args.json {
+        let errors: serde_json::Map<String, serde_json::Value> = totals
+            .errors
+            .iter()
+            .map(|(reason, count)| (reason.as_label().to_owned(), (*count).into()))
+            .collect();
+        let summary = serde_json::json!({
+            "file": args.file.to_string_lossy(),
+            "format": tail.format.name,
+            "lines": totals.lines,
+            "records": totals.records,
+            "ignored": totals.ignored,
+            "duplicates": totals.duplicates,
+            "errors": errors,
+            "implausible": totals.implausible,
+            "steps": run.steps_total,
+            "tokens": run.tokens_total,
+            "restarts": run.restarts_total,
+            "last_step": run.step,
+            "total_steps": run.total_steps,
+            "last_loss": run.loss,
+            "steady_records": totals.steady_mfu.len(),
+            "mfu": steady_mfu.iter().map(|(name, mfu)| ((*name).to_owned(), serde_json::Value::from(*mfu))).collect::<serde_json::Map<_, _>>(),
+            "reported_mfu": totals.reported_mfu,
+            "reported_flops_per_second_per_gpu": run.reported_flops_per_second_per_gpu,
+        });
+        println!("{summary}");
+        return Ok(ExitCode::SUCCESS);
+    }
     println!();
     println!("lines read          {}", totals.lines);
     println!("records with data   {}", totals.records);
@@ -212,29 +259,26 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     println!("tokens              {}", float_text(run.tokens_total));
     println!("restarts            {}", run.restarts_total);
     if let Some(step) = run.step {
-        println!("last step           {step}");
+        match run.total_steps {
+            Some(total) => println!("last step           {step} of {total}"),
+            None => println!("last step           {step}"),
+        }
     }
     if let Some(loss) = run.loss {
         println!("last loss           {loss}");
     }
-    if !totals.steady_mfu.is_empty() {
-        let count = totals.steady_mfu.len() as f64;
-        for (index, (name, _)) in formulas.iter().enumerate() {
-            let mean = totals
-                .steady_mfu
-                .iter()
-                .map(|mfu| mfu.get(index).copied().unwrap_or(0.0))
-                .sum::<f64>()
-                / count;
-            println!(
-                "MFU {name:<15} {:.2}% (mean of {} records past warm-up)",
-                mean * 100.0,
-                totals.steady_mfu.len()
-            );
-        }
+    for (name, mfu) in &steady_mfu {
+        println!(
+            "MFU {name:<15} {:.2}% (mean of {} records past warm-up)",
+            mfu * 100.0,
+            totals.steady_mfu.len()
+        );
     }
     if let Some(reported) = totals.reported_mfu {
         println!("MFU reported (last) {:.2}%", reported * 100.0);
+    }
+    if let Some(flops) = run.reported_flops_per_second_per_gpu {
+        println!("TFLOP/s/GPU reported (last) {:.1}", flops / 1e12);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -93,6 +93,42 @@ impl Observation {
         } == Observation::default()
     }
 
+    /// Fills the fields this observation lacks from `other` (values a log said once, such as
+    /// nanoGPT's tokens per iteration).
+    pub fn fill_missing(&mut self, other: &Observation) {
+        macro_rules! fill {
+            ($($field:ident),*) => {
+                $(if self.$field.is_none() { self.$field = other.$field; })*
+            };
+        }
+        fill!(
+            tokens_per_second,
+            tokens,
+            tokens_per_step,
+            samples_per_step,
+            total_tokens,
+            step_seconds,
+            elapsed_seconds,
+            step,
+            total_steps,
+            loss,
+            timestamp_seconds,
+            reported_mfu,
+            reported_flops_per_second_per_gpu,
+            rank
+        );
+        for field in [
+            Field::TokensPerSecond,
+            Field::Tokens,
+            Field::TokensPerStep,
+            Field::TotalTokens,
+        ] {
+            if other.per_device.get(field) {
+                self.per_device.set(field, true);
+            }
+        }
+    }
+
     /// Stores a converted value in its field.
     pub fn set(&mut self, field: Field, value: FieldValue) {
         let real = match value {

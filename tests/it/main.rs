@@ -2,6 +2,7 @@
 
 mod calc;
 mod deploy;
+mod formats;
 mod prometheus;
 mod reference;
 mod serve;

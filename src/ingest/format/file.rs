@@ -31,6 +31,11 @@ pub struct JsonSection {
     /// Whether the default keys of the `json` format are read as well [default: false].
     #[serde(default)]
     pub default_keys: bool,
+    /// Only lines holding this literal are read as JSON.
+    pub contains: Option<String>,
+    /// A regex for the text before the object, whose named groups are fields (a timestamp, a
+    /// rank); the JSON's own fields win.
+    pub prefix: Option<Spanned<String>>,
     #[serde(default)]
     pub keys: BTreeMap<Spanned<String>, KeyList>,
 }
@@ -57,6 +62,13 @@ impl KeyList {
 pub struct PatternSection {
     pub regex: Spanned<String>,
     pub contains: Option<String>,
+    /// The pattern's values hold for the rest of the file (a line the trainer prints once, such
+    /// as nanoGPT's `tokens per iteration will be: N`); the line itself is not a record.
+    #[serde(default)]
+    pub sticky: bool,
+    /// Units and scopes for this pattern only, over the format's `[fields]`.
+    #[serde(default)]
+    pub fields: BTreeMap<Spanned<String>, FieldSection>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -36,8 +36,25 @@ use super::observation::{Field, FieldKind, Observation};
 pub const QUIET_SECONDS: f64 = 1.0;
 
 /// The built-in formats: name and file text, compiled in.
-pub const BUILTIN: &[(&str, &str)] =
-    &[("json", include_str!("../../../configs/formats/json.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("json", include_str!("../../../configs/formats/json.toml")),
+    (
+        "torchtitan",
+        include_str!("../../../configs/formats/torchtitan.toml"),
+    ),
+    (
+        "megatron",
+        include_str!("../../../configs/formats/megatron.toml"),
+    ),
+    (
+        "nanogpt",
+        include_str!("../../../configs/formats/nanogpt.toml"),
+    ),
+    (
+        "fairseq",
+        include_str!("../../../configs/formats/fairseq.toml"),
+    ),
+];
 
 /// The name of the default format.
 pub const DEFAULT_FORMAT: &str = "json";
@@ -65,14 +82,17 @@ pub struct Format {
 pub(crate) struct JsonRule {
     pub(crate) mapping: FieldMapping,
     pub(crate) options: JsonOptions,
+    pub(crate) contains: Option<String>,
+    pub(crate) prefix: Option<Pattern>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
     pub(crate) contains: Option<String>,
     pub(crate) regex: Regex,
-    /// Capture group index and the field it fills.
-    pub(crate) groups: Vec<(usize, Field)>,
+    /// Capture group index, the field it fills, and the field's unit and scope.
+    pub(crate) groups: Vec<(usize, Field, FieldOptions)>,
+    pub(crate) sticky: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -223,25 +243,42 @@ impl Format {
                         }
                     }
                 }
+                let prefix = match &section.prefix {
+                    None => None,
+                    Some(regex) => Some(
+                        compile_pattern(regex, None, &options)
+                            .map_err(|m| error_at(Some(regex.span()), m))?,
+                    ),
+                };
                 Some(JsonRule {
                     mapping,
                     options: JsonOptions {
                         after_prefix: true,
                         python_literals: section.python_literals,
                     },
+                    contains: section.contains.filter(|c| !c.is_empty()),
+                    prefix,
                 })
             }
         };
         let mut patterns = Vec::new();
         for section in parsed.pattern {
-            let pattern = compile_pattern(&section.regex, section.contains, &[])
+            let mut pattern_options = options.clone();
+            for (name, field_section) in &section.fields {
+                let field = parse_field(name).map_err(|m| error_at(Some(name.span()), m))?;
+                let compiled = field_options(field, field_section)
+                    .map_err(|(span, m)| error_at(Some(span), m))?;
+                *pattern_options.get_mut(field) = compiled;
+            }
+            let mut pattern = compile_pattern(&section.regex, section.contains, &pattern_options)
                 .map_err(|m| error_at(Some(section.regex.span()), m))?;
+            pattern.sticky = section.sticky;
             patterns.push(pattern);
         }
         let block = match parsed.block {
             None => None,
             Some(section) => {
-                let header = compile_pattern(&section.header, None, &[])
+                let header = compile_pattern(&section.header, None, &options)
                     .map_err(|m| error_at(Some(section.header.span()), m))?;
                 let entry = compile_regex(&section.entry)
                     .map_err(|m| error_at(Some(section.entry.span()), m))?;
@@ -448,7 +485,7 @@ fn compile_regex(text: &Spanned<String>) -> Result<Regex, String> {
 fn compile_pattern(
     text: &Spanned<String>,
     contains: Option<String>,
-    allowed_extra: &[&str],
+    options: &PerField<FieldOptions>,
 ) -> Result<Pattern, String> {
     let regex = compile_regex(text)?;
     let mut groups = Vec::new();
@@ -456,21 +493,19 @@ fn compile_pattern(
         let Some(name) = name else {
             continue;
         };
-        if allowed_extra.contains(&name) {
-            continue;
-        }
         let field = name.parse::<Field>().map_err(|_| {
             format!(
                 "group (?P<{name}>...) names no field; name each group after a field ({}) or make it non-capturing with (?:...)",
                 Field::names()
             )
         })?;
-        groups.push((index, field));
+        groups.push((index, field, *options.get(field)));
     }
     Ok(Pattern {
         contains: contains.filter(|c| !c.is_empty()),
         regex,
         groups,
+        sticky: false,
     })
 }
 

@@ -46,6 +46,8 @@ struct FileRecords {
     path: Vec<u8>,
     name: Arc<str>,
     from_start: bool,
+    /// Values of sticky patterns, filled into the file's later records.
+    sticky: Option<Observation>,
     pending: Option<Pending>,
     document: Option<String>,
     last_line_seconds: f64,
@@ -117,7 +119,8 @@ impl SourceRecords {
             from_start: records.from_start,
         };
         let Some(block) = &format.block else {
-            emit(&name, parse_line(&format, line));
+            let outcome = line_with_sticky(&format, records, line);
+            emit(&name, outcome);
             return;
         };
         let text = match std::str::from_utf8(line) {
@@ -126,13 +129,17 @@ impl SourceRecords {
                 if let Some(pending) = records.pending.take() {
                     emit(&name, pending.fields.finish(&format));
                 }
-                emit(&name, parse_line(&format, line));
+                let outcome = line_with_sticky(&format, records, line);
+                emit(&name, outcome);
                 return;
             }
         };
         if let Some(captures) = block.header.regex.captures(&text) {
             if let Some(pending) = records.pending.take() {
-                emit(&name, pending.fields.finish(&format));
+                emit(
+                    &name,
+                    with_sticky(pending.fields.finish(&format), records.sticky.as_ref()),
+                );
             }
             let mut fields = Collector::default();
             fields.captures(&format, &block.header, &captures);
@@ -156,10 +163,14 @@ impl SourceRecords {
                 return;
             }
             if let Some(pending) = records.pending.take() {
-                emit(&name, pending.fields.finish(&format));
+                emit(
+                    &name,
+                    with_sticky(pending.fields.finish(&format), records.sticky.as_ref()),
+                );
             }
         }
-        emit(&name, parse_line(&format, line));
+        let outcome = line_with_sticky(&format, records, line);
+        emit(&name, outcome);
     }
 
     /// Flushes the pending blocks of files quiet for [`QUIET_SECONDS`].
@@ -209,6 +220,7 @@ impl SourceRecords {
             path: bytes.to_vec(),
             name: Arc::from(file.to_string_lossy().as_ref()),
             from_start: false,
+            sticky: None,
             pending: None,
             document: None,
             last_line_seconds: 0.0,
@@ -287,27 +299,72 @@ fn feed_document(records: &mut FileRecords, line: &[u8]) -> Option<String> {
     closed.then(|| records.document.take()).flatten()
 }
 
+/// A line as a record, with the file's sticky values filled in; a sticky line updates them and
+/// is no record itself.
+fn line_with_sticky(format: &Format, records: &mut FileRecords, line: &[u8]) -> RecordOutcome {
+    let (outcome, sticky) = parse_line_and_sticky(format, line);
+    if sticky {
+        if let Ok(LineOutcome::Observation(values)) = outcome {
+            let mut merged = values;
+            if let Some(previous) = &records.sticky {
+                merged.fill_missing(previous);
+            }
+            records.sticky = Some(merged);
+        }
+        return Ok(LineOutcome::Ignored);
+    }
+    with_sticky(outcome, records.sticky.as_ref())
+}
+
+fn with_sticky(mut outcome: RecordOutcome, sticky: Option<&Observation>) -> RecordOutcome {
+    if let Some(sticky) = sticky {
+        match &mut outcome {
+            Ok(LineOutcome::Observation(observation)) => observation.fill_missing(sticky),
+            Err(LineError {
+                kept: Some(kept), ..
+            }) => kept.fill_missing(sticky),
+            _ => {}
+        }
+    }
+    outcome
+}
+
 /// One line as a record of its own: the first pattern that matches, else the JSON rule, else
-/// nothing.
+/// nothing. A sticky pattern's values are returned as the record.
 pub fn parse_line(format: &Format, line: &[u8]) -> RecordOutcome {
-    if format.patterns.is_empty() && format.block.is_none() {
+    parse_line_and_sticky(format, line).0
+}
+
+/// [`parse_line`], and whether the record came from a sticky pattern.
+fn parse_line_and_sticky(format: &Format, line: &[u8]) -> (RecordOutcome, bool) {
+    if format.patterns.is_empty()
+        && format.block.is_none()
+        && format
+            .json
+            .as_ref()
+            .is_some_and(|json| json.contains.is_none() && json.prefix.is_none())
+    {
         return match &format.json {
-            Some(json) => scoped(format, parse_json_line(line, &json.mapping, json.options)),
-            None => Ok(LineOutcome::Ignored),
+            Some(json) => (
+                scoped(format, parse_json_line(line, &json.mapping, json.options)),
+                false,
+            ),
+            None => (Ok(LineOutcome::Ignored), false),
         };
     }
     let text = match std::str::from_utf8(line) {
         Ok(text) => text,
         Err(error) => {
-            return Err(LineError {
+            let error = LineError {
                 reason: ParseErrorReason::InvalidUtf8,
                 detail: format!(
-                "line is not valid utf-8 (invalid byte at offset {}) in {}; write the log as utf-8",
-                error.valid_up_to(),
-                quote(&String::from_utf8_lossy(line))
-            ),
+                    "line is not valid utf-8 (invalid byte at offset {}) in {}; write the log as utf-8",
+                    error.valid_up_to(),
+                    quote(&String::from_utf8_lossy(line))
+                ),
                 kept: None,
-            })
+            };
+            return (Err(error), false);
         }
     };
     let text = without_ansi(text);
@@ -322,16 +379,32 @@ pub fn parse_line(format: &Format, line: &[u8]) -> RecordOutcome {
         if let Some(captures) = pattern.regex.captures(&text) {
             let mut fields = Collector::default();
             fields.captures(format, pattern, &captures);
-            return fields.finish(format);
+            return (fields.finish(format), pattern.sticky);
         }
     }
-    match &format.json {
-        Some(json) => scoped(
-            format,
-            parse_json_line(text.as_bytes(), &json.mapping, json.options),
-        ),
-        None => Ok(LineOutcome::Ignored),
+    let Some(json) = &format.json else {
+        return (Ok(LineOutcome::Ignored), false);
+    };
+    if json
+        .contains
+        .as_deref()
+        .is_some_and(|literal| !text.contains(literal))
+    {
+        return (Ok(LineOutcome::Ignored), false);
     }
+    let mut outcome = scoped(
+        format,
+        parse_json_line(text.as_bytes(), &json.mapping, json.options),
+    );
+    if let (Some(prefix), Ok(LineOutcome::Observation(observation))) = (&json.prefix, &mut outcome)
+    {
+        if let Some(captures) = prefix.regex.captures(&text) {
+            let mut fields = Collector::default();
+            fields.captures(format, prefix, &captures);
+            observation.fill_missing(&fields.observation);
+        }
+    }
+    (outcome, false)
 }
 
 fn scoped(format: &Format, mut outcome: RecordOutcome) -> RecordOutcome {
@@ -380,10 +453,18 @@ struct Collector {
 
 impl Collector {
     fn captures(&mut self, format: &Format, pattern: &Pattern, captures: &regex::Captures<'_>) {
-        for (group, field) in &pattern.groups {
+        let _ = format;
+        for (group, field, options) in &pattern.groups {
             if let Some(found) = captures.get(*group) {
-                let scale = format.options.get(*field).scale;
-                self.record(*field, scale, Raw::Str(found.as_str()), field.as_str());
+                self.record(
+                    *field,
+                    options.scale,
+                    Raw::Str(found.as_str()),
+                    field.as_str(),
+                );
+                if options.per_device {
+                    self.observation.per_device.set(*field, true);
+                }
             }
         }
     }

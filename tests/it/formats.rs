@@ -1,0 +1,240 @@
+//! Every built-in log format on the real log excerpts in `tests/fixtures/logs/<format>/`, through
+//! `mfu-exporter logs`: the records, steps, loss and trainer figures each excerpt holds, and an
+//! MFU within 1 % of the one computed by hand from the log and the model and hardware of its
+//! source (`cases.toml` beside each format's fixtures says how each figure was derived).
+
+use std::path::Path;
+
+use crate::support::{repo_path, run};
+
+/// One `[[case]]` of a `cases.toml`.
+#[derive(Debug, serde::Deserialize)]
+struct Case {
+    file: String,
+    model: Option<String>,
+    gpu: Option<String>,
+    gpus: Option<u64>,
+    seq_len: Option<u64>,
+    dtype: Option<String>,
+    tokens_per_step: Option<f64>,
+    throughput_scope: Option<String>,
+    metric_lines: u64,
+    first_step: Option<u64>,
+    last_step: Option<u64>,
+    last_loss: Option<f64>,
+    reported_mfu_last: Option<f64>,
+    reported_tflops_per_gpu_last: Option<f64>,
+    mfu_palm_steady: Option<f64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Cases {
+    case: Vec<Case>,
+}
+
+fn close(actual: f64, expected: f64, relative: f64) -> bool {
+    (actual - expected).abs() <= relative * expected.abs().max(1e-12)
+}
+
+/// Runs `logs --json` for one case and returns the problems found, and a row for the table.
+fn check_case(format: &str, directory: &Path, case: &Case) -> (Vec<String>, String) {
+    let file = directory.join(&case.file);
+    let file_text = file.to_string_lossy().into_owned();
+    let models = repo_path("tests/fixtures/logs");
+    let model = case.model.as_deref().map(|model| {
+        if model.ends_with(".json") {
+            models.join(model).to_string_lossy().into_owned()
+        } else {
+            model.to_owned()
+        }
+    });
+    let gpus = case.gpus.map(|g| g.to_string());
+    let seq_len = case.seq_len.map(|s| s.to_string());
+    let tokens_per_step = case.tokens_per_step.map(|t| t.to_string());
+    let mut args: Vec<&str> = vec!["logs", &file_text, "--format", format, "--quiet", "--json"];
+    // A case without a model checks parsing only; any preset gives the counts.
+    args.extend(["--model", model.as_deref().unwrap_or("gpt2")]);
+    args.extend(["--gpu", case.gpu.as_deref().unwrap_or("h100-sxm")]);
+    for (flag, value) in [
+        ("--gpus", gpus.as_deref()),
+        ("--seq-len", seq_len.as_deref()),
+        ("--dtype", case.dtype.as_deref()),
+        ("--tail.tokens-per-step", tokens_per_step.as_deref()),
+        ("--tail.throughput-scope", case.throughput_scope.as_deref()),
+    ] {
+        if let Some(value) = value {
+            args.extend([flag, value]);
+        }
+    }
+    // An excerpt that starts mid-run has no warm-up line: its steady figure keeps every line.
+    if case.first_step.is_some_and(|step| step > 1) {
+        args.extend(["--tail.warmup-steps", "0"]);
+    }
+    if model.is_none() && seq_len.is_none() {
+        args.extend(["--seq-len", "1024"]);
+    }
+    let (ok, stdout, stderr) = run(&args);
+    let name = format!("{format}/{}", case.file);
+    if !ok {
+        return (
+            vec![format!("{name}: logs failed: {stderr}")],
+            String::new(),
+        );
+    }
+    let summary: serde_json::Value = match serde_json::from_str(stdout.trim()) {
+        Ok(summary) => summary,
+        Err(e) => {
+            return (
+                vec![format!("{name}: not json ({e}): {stdout}")],
+                String::new(),
+            )
+        }
+    };
+    let mut problems = Vec::new();
+    let number = |key: &str| summary.get(key).and_then(serde_json::Value::as_f64);
+    let records = number("records").unwrap_or(0.0) as u64;
+    if records != case.metric_lines {
+        problems.push(format!(
+            "{name}: {records} records with data, the excerpt has {}",
+            case.metric_lines
+        ));
+    }
+    if let Some(expected) = case.last_step {
+        let actual = summary.get("last_step").and_then(serde_json::Value::as_u64);
+        if actual != Some(expected) {
+            problems.push(format!("{name}: last step {actual:?}, expected {expected}"));
+        }
+    }
+    if let Some(expected) = case.last_loss {
+        match number("last_loss") {
+            Some(actual) if close(actual, expected, 1e-9) => {}
+            actual => problems.push(format!("{name}: last loss {actual:?}, expected {expected}")),
+        }
+    }
+    if let Some(expected) = case.reported_mfu_last {
+        match number("reported_mfu") {
+            Some(actual) if (actual - expected).abs() < 1e-9 => {}
+            actual => problems.push(format!(
+                "{name}: reported MFU {actual:?}, expected {expected}"
+            )),
+        }
+    }
+    if let Some(expected) = case.reported_tflops_per_gpu_last {
+        match number("reported_flops_per_second_per_gpu") {
+            Some(actual) if close(actual, expected * 1e12, 1e-9) => {}
+            actual => problems.push(format!(
+                "{name}: reported FLOP/s per GPU {actual:?}, expected {expected} TFLOP/s"
+            )),
+        }
+    }
+    let palm = summary
+        .pointer("/mfu/palm")
+        .and_then(serde_json::Value::as_f64);
+    let mut mfu_text = "-".to_owned();
+    if let (Some(expected), Some(_), Some(_)) = (case.mfu_palm_steady, &model, &case.gpu) {
+        match palm {
+            Some(actual) if close(actual, expected, 0.01) => {}
+            actual => problems.push(format!(
+                "{name}: steady palm MFU {actual:?}, computed by hand {expected} (tolerance 1%)"
+            )),
+        }
+        if let Some(actual) = palm {
+            mfu_text = format!(
+                "{:.2}% vs {:.2}% ({:+.2}%)",
+                actual * 100.0,
+                expected * 100.0,
+                (actual / expected - 1.0) * 100.0
+            );
+        }
+    }
+    let row = format!(
+        "| {format} | {} | {records} | {} | {} | {} | {mfu_text} |",
+        case.file,
+        number("steps").unwrap_or(0.0),
+        number("tokens").unwrap_or(0.0),
+        summary
+            .get("last_loss")
+            .map_or("-".to_owned(), ToString::to_string),
+    );
+    (problems, row)
+}
+
+#[test]
+fn every_format_reads_its_real_excerpts() {
+    let root = repo_path("tests/fixtures/logs");
+    let mut problems = Vec::new();
+    let mut rows = Vec::new();
+    let mut checked = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let directory = entry.path();
+        let cases_file = directory.join("cases.toml");
+        if !cases_file.exists() {
+            continue;
+        }
+        let format = entry.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&cases_file).unwrap();
+        let cases: Cases =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", cases_file.display()));
+        for case in &cases.case {
+            let (found, row) = check_case(&format, &directory, case);
+            problems.extend(found);
+            rows.push(row);
+            checked += 1;
+        }
+    }
+    eprintln!(
+        "| format | sample | records | steps | tokens | last loss | steady MFU (palm) vs by hand |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|");
+    for row in &rows {
+        eprintln!("{row}");
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} cases found under {}",
+        root.display()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn logs_refuses_a_bad_format_and_an_unreadable_file() {
+    let (ok, _, stderr) = run(&[
+        "logs",
+        "/nonexistent.log",
+        "--model",
+        "gpt2",
+        "--gpu",
+        "a100-sxm",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("cannot read /nonexistent.log"), "{stderr}");
+    let fixture = repo_path("tests/fixtures/logs/trainer.jsonl");
+    let fixture = fixture.to_string_lossy();
+    let (ok, _, stderr) = run(&[
+        "logs", &fixture, "--format", "nope", "--model", "gpt2", "--gpu", "a100-sxm",
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("no built-in format of that name"),
+        "{stderr}"
+    );
+    let (ok, stdout, _) = run(&[
+        "logs",
+        &fixture,
+        "--model",
+        "gpt2",
+        "--gpu",
+        "a100-sxm",
+        "--seq-len",
+        "1024",
+    ]);
+    assert!(ok);
+    assert!(stdout.contains("records with data"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("line 1: ")),
+        "{stdout}"
+    );
+}
