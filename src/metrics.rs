@@ -398,6 +398,18 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
             }
         },
     );
+    family(
+        out,
+        &live,
+        "training_reported_flops_per_second_per_gpu",
+        "gauge",
+        "The model FLOP/s per GPU the trainer reports itself (its own FLOP count).",
+        |run, f| {
+            if let Some(flops) = run.reported_flops_per_second_per_gpu {
+                f.sample("", &[("run", &run.name)], flops);
+            }
+        },
+    );
 
     let mut histogram = Family::new(
         out,

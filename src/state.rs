@@ -1125,4 +1125,146 @@ mod tests {
             .unwrap();
         assert_eq!(state.run("p").unwrap().tokens_total, 200.0);
     }
+
+    /// Issue 13, bug 4: one out-of-order timestamp is not integrated as elapsed time.
+    #[test]
+    fn bug4_out_of_order_timestamp_adds_no_time() {
+        let line = |ts: f64| {
+            obs(|o| {
+                o.tokens_per_second = Some(1000.0);
+                o.timestamp_seconds = Some(ts)
+            })
+        };
+        let lines: Vec<(&str, Observation)> = [100.0, 101.0, 102.0, 60.0, 103.0]
+            .into_iter()
+            .map(|ts| ("f", line(ts)))
+            .collect();
+        let run = check(ThroughputScope::Global, &lines);
+        assert_eq!(run.tokens_total, 3000.0);
+        assert_eq!(run.restarts_total, 0);
+    }
+
+    /// Issue 13, bug 6: a trainer clock that never advances cannot grow the rate window.
+    #[test]
+    fn bug6_constant_clock_keeps_the_window_bounded() {
+        let mut run = Run::new("r", Origin::Tail, ThroughputScope::Global, spec(8));
+        for i in 0..20_000 {
+            let o = obs(|o| {
+                o.tokens = Some(10.0);
+                o.timestamp_seconds = Some(1000.0)
+            });
+            run.observe("f", &o, 1000.0 + i as f64, false);
+        }
+        assert_eq!(run.tokens_total, 200_000.0);
+        let window = run.streams.get("f").map_or(0, |s| s.window.len());
+        assert!(window <= WINDOW_MAX_SAMPLES, "{window}");
+    }
+
+    /// Issue 13, bug 8: with per-file scope, steps count from every file, not only the first.
+    #[test]
+    fn bug8_per_file_steps_count_across_files() {
+        let line = |step| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens = Some(10.0)
+            })
+        };
+        let mut lines = Vec::new();
+        for step in 1..=10 {
+            lines.push(("rank0-attempt1.jsonl", line(step)));
+        }
+        for step in 11..=20 {
+            lines.push(("rank0-attempt2.jsonl", line(step)));
+        }
+        let run = check(ThroughputScope::PerFile, &lines);
+        assert_eq!(run.steps_total, 20.0);
+        assert_eq!(run.tokens_total, 200.0);
+    }
+
+    /// Two ranks in one file one step apart are neither restarts nor double counts.
+    #[test]
+    fn ranks_one_step_apart_are_not_restarts() {
+        let line = |step, rank| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens_per_step = Some(100.0);
+                o.rank = Some(rank)
+            })
+        };
+        let mut lines = Vec::new();
+        for step in 1..=100 {
+            lines.push(("f#rank0", line(step, 0)));
+            lines.push(("f#rank1", line(step - 1, 1)));
+        }
+        let run = check(ThroughputScope::AsLogged, &lines);
+        assert_eq!(run.restarts_total, 0);
+        assert_eq!(run.steps_total, 100.0);
+        assert_eq!(run.tokens_total, 100.0 * 100.0);
+    }
+
+    /// A record every K steps counts K steps and K steps' tokens; the first record of a fresh
+    /// log counts its own interval when the format knows where steps start; a rank's copy of a
+    /// step adds nothing.
+    #[test]
+    fn log_intervals_and_copies() {
+        let mut run = Run::new("r", Origin::Tail, ThroughputScope::AsLogged, spec(8));
+        run.options = RunOptions {
+            warmup_records: 1,
+            steps_from: Some(1),
+        };
+        let line = |step| {
+            obs(|o| {
+                o.step = Some(step);
+                o.samples_per_step = Some(4.0);
+                o.step_seconds = Some(2.0)
+            })
+        };
+        for (i, step) in [10, 20, 20, 30].into_iter().enumerate() {
+            run.observe("f", &line(step), 1000.0 + i as f64, true);
+        }
+        // gpt2 at seq len 1024: 4 sequences are 4096 tokens per step.
+        assert_eq!(run.steps_total, 30.0);
+        assert_eq!(run.tokens_total, 30.0 * 4096.0);
+        // The first record is the warm-up; the rate is 4096 / 2 s.
+        assert_eq!(run.tokens_per_second(1003.0, 300.0), Some(2048.0));
+    }
+
+    /// Per-device fields are multiplied by the GPUs, global ones are not: never twice.
+    #[test]
+    fn per_device_rate_beside_a_global_count() {
+        let mut o = obs(|o| {
+            o.step = Some(5);
+            o.tokens_per_second = Some(1000.0);
+            o.total_tokens = Some(10_000.0)
+        });
+        o.per_device.tokens_per_second = true;
+        let mut second = o;
+        second.step = Some(6);
+        second.total_tokens = Some(18_000.0);
+        let mut run = Run::new("r", Origin::Tail, ThroughputScope::AsLogged, spec(8));
+        run.observe("f", &o, 1000.0, false);
+        run.observe("f", &second, 1001.0, false);
+        assert_eq!(run.tokens_total, 8000.0);
+        assert_eq!(run.tokens_per_second(1001.0, 300.0), Some(8000.0));
+        // The user's scope wins: global means no multiplication at all.
+        let mut run = Run::new("r", Origin::Tail, ThroughputScope::Global, spec(8));
+        run.observe("f", &o, 1000.0, false);
+        run.observe("f", &second, 1001.0, false);
+        assert_eq!(run.tokens_per_second(1001.0, 300.0), Some(1000.0));
+    }
+
+    /// A rate beyond the peak stays out of the gauges and says so.
+    #[test]
+    fn implausible_rates_are_reported_not_averaged() {
+        let mut run = Run::new("r", Origin::Tail, ThroughputScope::Global, spec(1));
+        // gpt2 on one A100: 312 TF / ~0.87 GFLOP per token is about 360k tokens/s at MFU 1.
+        let fast = obs(|o| {
+            o.tokens_per_second = Some(5e6);
+            o.tokens = Some(5e6)
+        });
+        let observed = run.observe("f", &fast, 1000.0, false);
+        assert!(observed.implausible_mfu.is_some_and(|mfu| mfu > 1.0));
+        assert_eq!(run.tokens_per_second(1000.0, 300.0), None);
+        assert_eq!(run.tokens_total, 5e6);
+    }
 }

@@ -38,7 +38,7 @@ pub struct ServeArgs {
     /// Log level: error, warn, info, debug or trace [default: info].
     #[arg(long = "log.level", value_name = "LEVEL")]
     pub log_level: Option<String>,
-    /// A JSON-lines training log to tail: a path or a glob (repeatable; one run).
+    /// A training log to tail: a path or a glob (repeatable; one run).
     #[arg(long = "tail.path", value_name = "PATH|GLOB")]
     pub tail_paths: Vec<String>,
     /// Run name of the --tail.path logs [default: default].
@@ -47,7 +47,7 @@ pub struct ServeArgs {
     /// Where to start in logs that exist at start-up without a saved position [default: end].
     #[arg(long = "tail.read-from", value_enum, value_name = "WHERE")]
     pub tail_read_from: Option<ReadFromArg>,
-    /// What the logged throughput covers [default: global].
+    /// What the logged throughput covers [default: as the format says of each field].
     #[arg(long = "tail.throughput-scope", value_enum, value_name = "SCOPE")]
     pub tail_scope: Option<ScopeArg>,
     /// The log format: a built-in name (`mfu-exporter formats` lists them) or the path of a

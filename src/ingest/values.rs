@@ -149,31 +149,32 @@ pub fn number_text(text: &str) -> Option<NumberText> {
             self_scaled: false,
         });
     }
-    let (body, factor) = match text.as_bytes().last()? {
-        b'%' => (text.get(..text.len() - 1)?, Some(0.01)),
-        b'k' | b'K' => (text.get(..text.len() - 1)?, Some(1e3)),
-        b'M' => (text.get(..text.len() - 1)?, Some(1e6)),
-        b'G' => (text.get(..text.len() - 1)?, Some(1e9)),
-        b'T' => (text.get(..text.len() - 1)?, Some(1e12)),
-        b'P' => (text.get(..text.len() - 1)?, Some(1e15)),
+    let (body, exponent) = match text.as_bytes().last()? {
+        b'%' => (text.get(..text.len() - 1)?, Some(-2)),
+        b'k' | b'K' => (text.get(..text.len() - 1)?, Some(3)),
+        b'M' => (text.get(..text.len() - 1)?, Some(6)),
+        b'G' => (text.get(..text.len() - 1)?, Some(9)),
+        b'T' => (text.get(..text.len() - 1)?, Some(12)),
+        b'P' => (text.get(..text.len() - 1)?, Some(15)),
         _ => (text, None),
     };
     let body = body.trim_end();
     let value = plain_number(body)?;
-    Some(match factor {
-        // Dividing by 100 keeps 34.29% exactly 0.3429.
-        Some(0.01) => NumberText {
-            value: value / 100.0,
-            self_scaled: true,
-        },
-        Some(factor) => NumberText {
-            value: value * factor,
-            self_scaled: true,
-        },
-        None => NumberText {
+    let Some(exponent) = exponent else {
+        return Some(NumberText {
             value,
             self_scaled: false,
-        },
+        });
+    };
+    // Shifting the decimal point in the text keeps 34.29% exactly the double nearest 0.3429.
+    let shifted = if body.contains(['e', 'E', ',']) {
+        value * 10f64.powi(exponent)
+    } else {
+        format!("{body}e{exponent}").parse().ok()?
+    };
+    Some(NumberText {
+        value: shifted,
+        self_scaled: true,
     })
 }
 

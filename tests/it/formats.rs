@@ -238,3 +238,96 @@ fn logs_refuses_a_bad_format_and_an_unreadable_file() {
         "{stdout}"
     );
 }
+
+/// `serve` tails a real torchtitan log and a real OLMo-style block log to the same figures the
+/// dry run gives: the trainer's own MFU and FLOP/s exported as printed, tokens counted.
+#[test]
+fn serve_reads_a_text_format_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("train.log");
+    let fixture = repo_path("tests/fixtures/logs/torchtitan/ao-llama3-8b-bf16-8xh100.log");
+    let text = std::fs::read_to_string(&fixture).unwrap();
+    // Everything before the last step line first, then the rest: a live append.
+    let lines: Vec<&str> = text.lines().collect();
+    let last_step = lines.iter().rposition(|l| l.contains(" step: ")).unwrap();
+    let head = lines[..last_step].join("\n");
+    let tail = lines[last_step..].join("\n");
+    std::fs::write(&log, format!("{head}\n")).unwrap();
+    let log_text = log.to_string_lossy().into_owned();
+    let exporter = crate::support::Exporter::start(&[
+        "serve",
+        "--model",
+        "llama-3-8b",
+        "--gpu",
+        "h100-sxm",
+        "--gpus",
+        "8",
+        "--tail.format",
+        "torchtitan",
+        "--tail.path",
+        &log_text,
+        "--tail.read-from",
+        "beginning",
+        "--tail.run",
+        "titan",
+        "--stale-after",
+        "100000d",
+    ]);
+    exporter.wait_value("training_step{run=\"titan\"}", 30.0);
+    {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        writeln!(file, "{tail}").unwrap();
+    }
+    exporter.wait_value("training_step{run=\"titan\"}", 40.0);
+    let metrics = exporter.metrics();
+    let value = |series: &str| crate::support::sample(&metrics, series);
+    assert_eq!(
+        value("training_reported_mfu_ratio{run=\"titan\"}"),
+        Some(0.3684)
+    );
+    assert_eq!(
+        value("training_reported_flops_per_second_per_gpu{run=\"titan\"}"),
+        Some(364.36e12)
+    );
+    assert_eq!(value("training_steps_total{run=\"titan\"}"), Some(40.0));
+    // 8 GPUs x tps x the seconds between step lines: about 65,536 tokens a step for 39 steps.
+    let tokens = value("training_tokens_total{run=\"titan\"}").unwrap();
+    assert!((tokens / (39.0 * 65_536.0) - 1.0).abs() < 0.01, "{tokens}");
+    let mfu =
+        value("training_mfu_ratio{run=\"titan\",formula=\"palm\",peak_dtype=\"bf16\"}").unwrap();
+    assert!((0.36..0.375).contains(&mfu), "{mfu}");
+    assert_eq!(value("mfu_exporter_lines_ignored_total"), Some(1.0));
+}
+
+#[test]
+fn a_bad_format_file_stops_start_up_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let format = dir.path().join("mine.toml");
+    std::fs::write(
+        &format,
+        "description = \"x\"\n[[pattern]]\nregex = '(?P<tokens_per_sec>\\d+)'\n",
+    )
+    .unwrap();
+    let format_text = format.to_string_lossy().into_owned();
+    let (ok, _, stderr) = run(&[
+        "serve",
+        "--model",
+        "gpt2",
+        "--gpu",
+        "a100-sxm",
+        "--tail.path",
+        "/tmp/x.log",
+        "--tail.format",
+        &format_text,
+        "--web.listen-address",
+        "127.0.0.1:0",
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!(
+            "tail[0].format: {format_text}:3: group (?P<tokens_per_sec>...) names no field"
+        )),
+        "{stderr}"
+    );
+}
