@@ -36,8 +36,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::mapping::{FieldMapping, PathNode, PerField};
-use super::observation::{FieldValue, LineError, LineOutcome, Observation, ParseErrorReason};
+use super::mapping::{FieldMapping, PathNode};
+use super::observation::{Field, LineError, LineOutcome, Observation, ParseErrorReason};
 use super::quote::quote;
 use super::values::{convert, Raw};
 
@@ -170,12 +170,7 @@ fn walk_line(text: &str, mapping: &FieldMapping) -> Result<LineOutcome, LineErro
             kept: None,
         });
     }
-    let mut observation = Observation::default();
-    for field in super::observation::Field::ALL {
-        if let Some(found) = state.found.get(field) {
-            observation.set(field, found.value);
-        }
-    }
+    let observation = state.observation;
     if let Some(detail) = state.first_error {
         // A bad throughput field loses the line; a bad descriptive field only loses itself.
         let kept =
@@ -263,18 +258,27 @@ fn word_follows(text: &str, at: usize) -> bool {
 }
 
 /// What the walk over one line has found so far.
-#[derive(Default)]
 struct LineState {
-    found: PerField<Option<Found>>,
+    observation: Observation,
+    /// Per field, the position in its spec list of the spec that set it ([`UNSET`] for none).
+    priority: [u8; Field::ALL.len()],
     first_error: Option<String>,
     /// Whether any of the problems was in a throughput field.
     throughput_error: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Found {
-    priority: usize,
-    value: FieldValue,
+/// The priority of a field no spec has set; spec positions are capped below it.
+const UNSET: u8 = u8::MAX;
+
+impl Default for LineState {
+    fn default() -> Self {
+        LineState {
+            observation: Observation::default(),
+            priority: [UNSET; Field::ALL.len()],
+            first_error: None,
+            throughput_error: false,
+        }
+    }
 }
 
 impl LineState {
@@ -283,13 +287,15 @@ impl LineState {
         for target in &node.targets {
             match convert(target.field, target.spec.scale, raw) {
                 Ok(Some(value)) => {
-                    let slot = self.found.get_mut(target.field);
-                    // `<=`: a later duplicate of the same key replaces the earlier one.
-                    if slot.is_none_or(|found| target.priority <= found.priority) {
-                        *slot = Some(Found {
-                            priority: target.priority,
-                            value,
-                        });
+                    let priority = u8::try_from(target.priority)
+                        .unwrap_or(UNSET - 1)
+                        .min(UNSET - 1);
+                    if let Some(slot) = self.priority.get_mut(target.field.index()) {
+                        // `<=`: a later duplicate of the same key replaces the earlier one.
+                        if priority <= *slot {
+                            *slot = priority;
+                            self.observation.set(target.field, value);
+                        }
                     }
                 }
                 Ok(None) => {}

@@ -23,7 +23,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use regex::Regex;
+use regex::bytes::Regex;
 use toml::Spanned;
 
 use self::file::{FieldSection, FormatFile};
@@ -470,7 +470,9 @@ fn field_options(
 const REGEX_SIZE_LIMIT_BYTES: usize = 1 << 22;
 
 fn compile_regex(text: &Spanned<String>) -> Result<Regex, String> {
-    regex::RegexBuilder::new(text.get_ref())
+    regex::bytes::RegexBuilder::new(text.get_ref())
+        // Log lines are ASCII where it matters: ASCII classes keep the automata small and fast.
+        .unicode(false)
         .size_limit(REGEX_SIZE_LIMIT_BYTES)
         .build()
         .map_err(|error| {

@@ -134,7 +134,7 @@ impl SourceRecords {
                 return;
             }
         };
-        if let Some(captures) = block.header.regex.captures(&text) {
+        if let Some(captures) = block.header.regex.captures(text.as_bytes()) {
             if let Some(pending) = records.pending.take() {
                 emit(
                     &name,
@@ -147,13 +147,15 @@ impl SourceRecords {
             return;
         }
         if let Some(pending) = records.pending.as_mut() {
-            if let Some(captures) = block.entry.captures(&text) {
-                let key = captures
-                    .get(block.key_group)
-                    .map_or("", |m| m.as_str().trim());
-                let value = captures
-                    .get(block.value_group)
-                    .map_or("", |m| m.as_str().trim());
+            if let Some(captures) = block.entry.captures(text.as_bytes()) {
+                let text_of = |group: usize| {
+                    captures
+                        .get(group)
+                        .and_then(|m| std::str::from_utf8(m.as_bytes()).ok())
+                        .map_or("", str::trim)
+                };
+                let key = text_of(block.key_group);
+                let value = text_of(block.value_group);
                 if let Ok(found) = block.keys.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
                     if let Some((key, field)) = block.keys.get(found) {
                         let scale = format.options.get(*field).scale;
@@ -376,7 +378,7 @@ fn parse_line_and_sticky(format: &Format, line: &[u8]) -> (RecordOutcome, bool) 
         {
             continue;
         }
-        if let Some(captures) = pattern.regex.captures(&text) {
+        if let Some(captures) = pattern.regex.captures(text.as_bytes()) {
             let mut fields = Collector::default();
             fields.captures(format, pattern, &captures);
             return (fields.finish(format), pattern.sticky);
@@ -398,7 +400,7 @@ fn parse_line_and_sticky(format: &Format, line: &[u8]) -> (RecordOutcome, bool) 
     );
     if let (Some(prefix), Ok(LineOutcome::Observation(observation))) = (&json.prefix, &mut outcome)
     {
-        if let Some(captures) = prefix.regex.captures(&text) {
+        if let Some(captures) = prefix.regex.captures(text.as_bytes()) {
             let mut fields = Collector::default();
             fields.captures(format, prefix, &captures);
             observation.fill_missing(&fields.observation);
@@ -452,16 +454,18 @@ struct Collector {
 }
 
 impl Collector {
-    fn captures(&mut self, format: &Format, pattern: &Pattern, captures: &regex::Captures<'_>) {
+    fn captures(
+        &mut self,
+        format: &Format,
+        pattern: &Pattern,
+        captures: &regex::bytes::Captures<'_>,
+    ) {
         let _ = format;
         for (group, field, options) in &pattern.groups {
             if let Some(found) = captures.get(*group) {
-                self.record(
-                    *field,
-                    options.scale,
-                    Raw::Str(found.as_str()),
-                    field.as_str(),
-                );
+                // The line is UTF-8; a group that cuts a character in two holds no number.
+                let text = std::str::from_utf8(found.as_bytes()).unwrap_or("\u{fffd}");
+                self.record(*field, options.scale, Raw::Str(text), field.as_str());
                 if options.per_device {
                     self.observation.per_device.set(*field, true);
                 }
