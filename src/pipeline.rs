@@ -70,15 +70,15 @@ pub fn complete(config: &TailConfig, mut observation: Observation) -> Option<Obs
     if observation.tokens_per_step.is_none() && observation.samples_per_step.is_none() {
         observation.tokens_per_step = config.tokens_per_step;
     }
-    observation.has_throughput().then_some(observation)
+    (observation.has_throughput() || observation.has_progress()).then_some(observation)
 }
 
 /// The state's stream name of a record: its file, and its rank where the format tells ranks
 /// apart, so that each rank's steps are its own sequence.
-pub fn stream_name(file: &str, observation: &Observation) -> String {
+pub fn stream_name<'a>(file: &'a str, observation: &Observation) -> std::borrow::Cow<'a, str> {
     match observation.rank {
-        Some(rank) => format!("{file}#rank{rank}"),
-        None => file.to_owned(),
+        Some(rank) => std::borrow::Cow::Owned(format!("{file}#rank{rank}")),
+        None => std::borrow::Cow::Borrowed(file),
     }
 }
 

@@ -227,6 +227,8 @@ pub struct Run {
     last_interval_steps: Option<u64>,
     /// Records since the start or the last restart, for the warm-up.
     records_since_start: u32,
+    /// The MFU of one token per second by the larger formula, against the configured peak.
+    mfu_per_token_per_second: Option<f64>,
 }
 
 impl Run {
@@ -235,7 +237,6 @@ impl Run {
             name: name.to_string(),
             origin,
             scope,
-            spec,
             tokens_total: 0.0,
             steps_total: 0.0,
             model_flops_total: [0.0; 2],
@@ -254,6 +255,8 @@ impl Run {
             counted_step: None,
             last_interval_steps: None,
             records_since_start: 0,
+            mfu_per_token_per_second: mfu_per_token_per_second(&spec),
+            spec,
         }
     }
 
@@ -274,15 +277,8 @@ impl Run {
 
     /// The MFU a whole-run rate would give against the configured peak, by the larger formula.
     fn mfu_of_rate(&self, tokens_per_second: f64) -> Option<f64> {
-        let peak = self.spec.peaks().first().map(|(_, peak)| *peak)?;
-        let flops_per_token = self
-            .spec
-            .accounting
-            .formulas()
-            .iter()
-            .map(|(_, flops)| flops.training)
-            .fold(0.0, f64::max);
-        (peak > 0.0).then(|| tokens_per_second * flops_per_token / peak)
+        self.mfu_per_token_per_second
+            .map(|per_token_per_second| tokens_per_second * per_token_per_second)
     }
 
     /// Applies one observation from `stream` (a file path, a file and rank, or "push"), received
@@ -296,6 +292,12 @@ impl Run {
         from_start: bool,
     ) -> Observed {
         let mut observed = Observed::default();
+        if !observation.has_throughput() {
+            // A step or a loss without throughput moves the gauges and touches none of the
+            // counting state: the step that carries tokens still counts when it comes.
+            self.note_progress(observation, now);
+            return observed;
+        }
         let per_device = observation.per_device;
         let tokens_per_second = observation
             .tokens_per_second
@@ -540,6 +542,21 @@ impl Run {
                 .step
                 .max(if restarted { None } else { self.step });
         }
+        self.note_gauges(observation, now);
+        observed
+    }
+
+    /// The gauges of a record without throughput: the latest step (a restart moves it back),
+    /// loss, the trainer's own figures.
+    fn note_progress(&mut self, observation: &Observation, now: f64) {
+        if observation.step.is_some() {
+            self.step = observation.step;
+        }
+        self.note_gauges(observation, now);
+    }
+
+    /// Loss, the trainer's own figures, the planned steps and the time of the update.
+    fn note_gauges(&mut self, observation: &Observation, now: f64) {
         if observation.loss.is_some() {
             self.loss = observation.loss;
         }
@@ -553,7 +570,6 @@ impl Run {
             self.total_steps = observation.total_steps;
         }
         self.last_update = Some(now);
-        observed
     }
 
     /// Counts optimizer steps: `new_steps` when records carry a step counter (a line every N
@@ -611,6 +627,18 @@ impl Run {
                 .and_then(value),
         }
     }
+}
+
+/// The MFU one token per second gives against the run's configured peak, by the larger formula.
+fn mfu_per_token_per_second(spec: &RunSpec) -> Option<f64> {
+    let peak = spec.peaks().first().map(|(_, peak)| *peak)?;
+    let flops_per_token = spec
+        .accounting
+        .formulas()
+        .iter()
+        .map(|(_, flops)| flops.training)
+        .fold(0.0, f64::max);
+    (peak > 0.0).then(|| flops_per_token / peak)
 }
 
 fn positive_ratio(numerator: f64, denominator: f64) -> Option<f64> {
@@ -797,6 +825,47 @@ mod tests {
             run.observe(stream, o, 1000.0 + i as f64, false);
         }
         run
+    }
+
+    #[test]
+    fn a_step_without_throughput_moves_the_gauges_and_counts_nothing() {
+        let step_loss = |step: u64, loss: f64| {
+            obs(|o| {
+                o.step = Some(step);
+                o.loss = Some(loss)
+            })
+        };
+        let tokens = |step: u64| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens = Some(100.0)
+            })
+        };
+        // A loss line printed before its step's throughput line does not make that a copy.
+        let run = check(
+            ThroughputScope::Global,
+            &[
+                ("f", tokens(1)),
+                ("f", step_loss(2, 2.5)),
+                ("f", tokens(2)),
+                ("f", step_loss(3, 2.4)),
+            ],
+        );
+        assert_eq!(run.tokens_total, 200.0);
+        assert_eq!(run.steps_total, 2.0);
+        assert_eq!(run.step, Some(3));
+        assert_eq!(run.loss, Some(2.4));
+        assert_eq!(run.restarts_total, 0);
+        // Without any throughput: the latest step, also after a restart.
+        let run = check(
+            ThroughputScope::Global,
+            &[("f", step_loss(500, 1.0)), ("f", step_loss(10, 3.0))],
+        );
+        assert_eq!(
+            (run.step, run.tokens_total, run.steps_total),
+            (Some(10), 0.0, 0.0)
+        );
+        assert!(run.last_update.is_some());
     }
 
     #[test]

@@ -48,8 +48,8 @@ fuzz_target!(|data: &[u8]| {
             // Every resolved mapping must parse a line without trouble.
             for tail in &resolved.tails {
                 let _ = parse_line(
+                    &tail.format,
                     br#"{"tokens_per_sec": 1234.5, "step": 1, "metrics": {"tps": 2}}"#,
-                    &tail.mapping,
                 );
             }
         }

@@ -64,6 +64,8 @@ struct Totals {
     errors: Vec<(ParseErrorReason, u64)>,
     implausible: u64,
     steady_mfu: Vec<[f64; 2]>,
+    /// The run's tokens/s of every record past warm-up.
+    steady_rates: Vec<f64>,
     reported_mfu: Option<f64>,
 }
 
@@ -136,10 +138,10 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
         let text = match applied {
             Applied::Ignored => {
                 totals.ignored += 1;
-                "ignored: no field the format reads, or no throughput".to_owned()
+                "ignored: no field the format reads".to_owned()
             }
             Applied::Observed(observation, observed) => {
-                totals.records += 1;
+                totals.records += u64::from(observation.has_throughput());
                 describe(&observation, &observed, peak, &formulas, totals)
             }
             Applied::Error {
@@ -150,7 +152,7 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 count_error(totals, reason);
                 match kept {
                     Some((observation, observed)) => {
-                        totals.records += 1;
+                        totals.records += u64::from(observation.has_throughput());
                         format!(
                             "{reason}: {detail}; kept the rest: {}",
                             describe(&observation, &observed, peak, &formulas, totals)
@@ -207,6 +209,8 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
             (*name, sum / totals.steady_mfu.len() as f64)
         })
         .collect();
+    let steady_rate = (!totals.steady_rates.is_empty())
+        .then(|| totals.steady_rates.iter().sum::<f64>() / totals.steady_rates.len() as f64);
     if args.json {
         let errors: serde_json::Map<String, serde_json::Value> = totals
             .errors
@@ -229,6 +233,7 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
             "total_steps": run.total_steps,
             "last_loss": run.loss,
             "steady_records": totals.steady_mfu.len(),
+            "steady_tokens_per_second": steady_rate,
             "mfu": steady_mfu.iter().map(|(name, mfu)| ((*name).to_owned(), serde_json::Value::from(*mfu))).collect::<serde_json::Map<_, _>>(),
             "reported_mfu": totals.reported_mfu,
             "reported_flops_per_second_per_gpu": run.reported_flops_per_second_per_gpu,
@@ -238,7 +243,7 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     }
     println!();
     println!("lines read          {}", totals.lines);
-    println!("records with data   {}", totals.records);
+    println!("records with tokens {}", totals.records);
     println!("ignored             {}", totals.ignored);
     if totals.duplicates > 0 {
         println!(
@@ -324,6 +329,10 @@ fn describe(
         totals.reported_mfu = Some(reported);
     }
     let mut text = parts.join(" ");
+    if !observation.has_throughput() {
+        text.push_str(" -> no throughput: step and loss only, nothing counted");
+        return text;
+    }
     if observed.duplicate {
         totals.duplicates += 1;
         text.push_str(" -> a copy of a counted step (another rank): nothing added");
@@ -361,6 +370,7 @@ fn describe(
             text.push_str(" (warm-up: not in the rates)");
         } else {
             totals.steady_mfu.push(mfu);
+            totals.steady_rates.push(rate);
         }
     }
     text

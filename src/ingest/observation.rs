@@ -84,6 +84,29 @@ impl Observation {
             || self.samples_per_step.is_some()
     }
 
+    /// Whether the observation says where the run is, without throughput: a step, a loss or the
+    /// trainer's own figures. Such a record moves the run's gauges and counts nothing.
+    pub fn has_progress(&self) -> bool {
+        self.step.is_some()
+            || self.loss.is_some()
+            || self.reported_mfu.is_some()
+            || self.reported_flops_per_second_per_gpu.is_some()
+    }
+
+    /// Drops every throughput and clock field, keeping where the run is: a summary's rates mean
+    /// something else (a whole-run average, one device's share).
+    pub fn clear_throughput(&mut self) {
+        *self = Observation {
+            step: self.step,
+            total_steps: self.total_steps,
+            loss: self.loss,
+            reported_mfu: self.reported_mfu,
+            reported_flops_per_second_per_gpu: self.reported_flops_per_second_per_gpu,
+            rank: self.rank,
+            ..Observation::default()
+        };
+    }
+
     /// Whether the observation holds no field (the rank that printed it aside).
     pub fn is_empty(&self) -> bool {
         Observation {

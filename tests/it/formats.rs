@@ -24,6 +24,7 @@ struct Case {
     last_loss: Option<f64>,
     reported_mfu_last: Option<f64>,
     reported_tflops_per_gpu_last: Option<f64>,
+    tokens_per_second_per_gpu_steady: Option<f64>,
     mfu_palm_steady: Option<f64>,
 }
 
@@ -124,6 +125,15 @@ fn check_case(format: &str, directory: &Path, case: &Case) -> (Vec<String>, Stri
             Some(actual) if close(actual, expected * 1e12, 1e-9) => {}
             actual => problems.push(format!(
                 "{name}: reported FLOP/s per GPU {actual:?}, expected {expected} TFLOP/s"
+            )),
+        }
+    }
+    if let Some(expected) = case.tokens_per_second_per_gpu_steady {
+        let gpus = case.gpus.unwrap_or(1) as f64;
+        match number("steady_tokens_per_second").map(|rate| rate / gpus) {
+            Some(actual) if close(actual, expected, 0.01) => {}
+            actual => problems.push(format!(
+                "{name}: steady tokens/s per GPU {actual:?}, computed by hand {expected} (tolerance 1%)"
             )),
         }
     }
@@ -232,7 +242,7 @@ fn logs_refuses_a_bad_format_and_an_unreadable_file() {
         "1024",
     ]);
     assert!(ok);
-    assert!(stdout.contains("records with data"), "{stdout}");
+    assert!(stdout.contains("records with tokens"), "{stdout}");
     assert!(
         stdout.lines().any(|l| l.starts_with("line 1: ")),
         "{stdout}"

@@ -33,6 +33,10 @@ pub struct JsonSection {
     pub default_keys: bool,
     /// Only lines holding this literal are read as JSON.
     pub contains: Option<String>,
+    /// An object holding any of these keys is a summary (the end of training, an evaluation):
+    /// its step and loss are read, its throughput is not.
+    #[serde(default)]
+    pub summary_keys: Vec<String>,
     /// A regex for the text before the object, whose named groups are fields (a timestamp, a
     /// rank); the JSON's own fields win.
     pub prefix: Option<Spanned<String>>,

@@ -54,6 +54,26 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "fairseq",
         include_str!("../../../configs/formats/fairseq.toml"),
     ),
+    (
+        "llamafactory",
+        include_str!("../../../configs/formats/llamafactory.toml"),
+    ),
+    (
+        "hf-trainer",
+        include_str!("../../../configs/formats/hf-trainer.toml"),
+    ),
+    (
+        "hf-trainer-state",
+        include_str!("../../../configs/formats/hf-trainer-state.toml"),
+    ),
+    (
+        "maxtext",
+        include_str!("../../../configs/formats/maxtext.toml"),
+    ),
+    (
+        "torchtune",
+        include_str!("../../../configs/formats/torchtune.toml"),
+    ),
 ];
 
 /// The name of the default format.
@@ -83,7 +103,21 @@ pub(crate) struct JsonRule {
     pub(crate) mapping: FieldMapping,
     pub(crate) options: JsonOptions,
     pub(crate) contains: Option<String>,
+    /// The summary keys as they appear quoted in a line, `"key"` and `'key'`.
+    pub(crate) summary_keys: Vec<String>,
     pub(crate) prefix: Option<Pattern>,
+}
+
+impl JsonRule {
+    /// Whether the line holds one of the summary keys: a quoted key followed by `:`.
+    pub(crate) fn is_summary(&self, text: &str) -> bool {
+        self.summary_keys.iter().any(|quoted| {
+            text.match_indices(quoted.as_str()).any(|(at, _)| {
+                text.get(at + quoted.len()..)
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
+            })
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -257,6 +291,12 @@ impl Format {
                         python_literals: section.python_literals,
                     },
                     contains: section.contains.filter(|c| !c.is_empty()),
+                    summary_keys: section
+                        .summary_keys
+                        .iter()
+                        .filter(|key| !key.is_empty())
+                        .flat_map(|key| [format!("\"{key}\""), format!("'{key}'")])
+                        .collect(),
                     prefix,
                 })
             }

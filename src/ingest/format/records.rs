@@ -341,10 +341,9 @@ pub fn parse_line(format: &Format, line: &[u8]) -> RecordOutcome {
 fn parse_line_and_sticky(format: &Format, line: &[u8]) -> (RecordOutcome, bool) {
     if format.patterns.is_empty()
         && format.block.is_none()
-        && format
-            .json
-            .as_ref()
-            .is_some_and(|json| json.contains.is_none() && json.prefix.is_none())
+        && format.json.as_ref().is_some_and(|json| {
+            json.contains.is_none() && json.prefix.is_none() && json.summary_keys.is_empty()
+        })
     {
         return match &format.json {
             Some(json) => (
@@ -404,6 +403,15 @@ fn parse_line_and_sticky(format: &Format, line: &[u8]) -> (RecordOutcome, bool) 
             let mut fields = Collector::default();
             fields.captures(format, prefix, &captures);
             observation.fill_missing(&fields.observation);
+        }
+    }
+    if json.is_summary(&text) {
+        match &mut outcome {
+            Ok(LineOutcome::Observation(observation)) => observation.clear_throughput(),
+            Err(LineError {
+                kept: Some(kept), ..
+            }) => kept.clear_throughput(),
+            _ => {}
         }
     }
     (outcome, false)

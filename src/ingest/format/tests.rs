@@ -221,3 +221,39 @@ fn bad_format_files_name_the_line_and_the_fix() {
         .to_string();
     assert!(path.contains("cannot read the format file"), "{path}");
 }
+
+#[test]
+fn summary_objects_give_their_step_and_loss_but_no_rates() {
+    let format = format(
+        r#"
+[json]
+python_literals = true
+summary_keys = ["train_loss", "eval_loss"]
+[json.keys]
+step = ["step"]
+loss = ["loss", "train_loss"]
+total_tokens = ["num_input_tokens_seen"]
+elapsed_seconds = ["train_runtime"]
+"#,
+    );
+    let step = observe(
+        &format,
+        "{'loss': 2.3369, 'epoch': 1.0, 'num_input_tokens_seen': 19660800, 'train_runtime': 389.1}",
+    );
+    assert_eq!(step.total_tokens, Some(19660800.0));
+    assert_eq!(step.elapsed_seconds, Some(389.1));
+    let summary = observe(
+        &format,
+        "{'train_runtime': 425.4295, 'train_tokens_per_second': 1925.584, 'train_loss': 2.55, 'step': 100, 'num_input_tokens_seen': 19660800}",
+    );
+    assert_eq!(summary.step, Some(100));
+    assert_eq!(summary.loss, Some(2.55));
+    assert!(!summary.has_throughput());
+    assert_eq!(summary.elapsed_seconds, None);
+    // A key that only looks like one, inside a value, is no summary key.
+    let value = observe(
+        &format,
+        r#"{"loss": 1.5, "note": "train_loss", "num_input_tokens_seen": 10}"#,
+    );
+    assert!(value.has_throughput());
+}
