@@ -218,7 +218,8 @@ pub struct Run {
     restart_epoch: u64,
     /// The stream whose steps are counted when lines carry no step number.
     step_stream: Option<String>,
-    streams: HashMap<String, Stream>,
+    /// Keyed by file (and rank): looked up for every record, so hashed with foldhash, not SipHash.
+    streams: HashMap<String, Stream, foldhash::fast::RandomState>,
     pub options: RunOptions,
     /// The highest step counted since the last restart: a step at or below it is another rank's
     /// copy.
@@ -250,7 +251,7 @@ impl Run {
             last_update: None,
             restart_epoch: 0,
             step_stream: None,
-            streams: HashMap::new(),
+            streams: HashMap::default(),
             options: RunOptions::default(),
             counted_step: None,
             last_interval_steps: None,

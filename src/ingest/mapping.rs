@@ -271,11 +271,15 @@ impl FieldMapping {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct PathNode {
     pub(crate) children: Vec<Child>,
-    /// The children's fingerprints, in the same order, packed apart so that a lookup scans a
-    /// few cache lines rather than every child.
-    fingerprints: Vec<KeyFingerprint>,
+    /// An open-addressing table over the children's fingerprints: slot `hash & (len - 1)` and
+    /// the ones after it hold child indexes ([`EMPTY_SLOT`] ends a probe). A lookup costs a hash
+    /// and a probe or two, whatever the number of keys.
+    slots: Vec<u16>,
     pub(crate) targets: Vec<Target>,
 }
+
+/// A slot of [`PathNode::slots`] that holds no child.
+const EMPTY_SLOT: u16 = u16::MAX;
 
 /// A key below a node, with a fingerprint that settles most comparisons without a call to `memcmp`,
 /// which dominated the cost of matching short keys.
@@ -295,6 +299,11 @@ struct KeyFingerprint {
 
 impl KeyFingerprint {
     const HEAD_BYTES: usize = 8;
+
+    /// A multiplicative hash of the fingerprint; its high bits pick the slot.
+    fn hash(self) -> u64 {
+        (self.head ^ (self.length as u64).rotate_left(56)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
 
     fn of(key: &[u8]) -> KeyFingerprint {
         let mut head = [0; Self::HEAD_BYTES];
@@ -333,8 +342,21 @@ impl PathNodeBuilder {
                 node: child.finish(),
             })
             .collect();
+        // At least twice as many slots as children keeps probes short; a mapping has far fewer
+        // keys below one node than a u16 counts.
+        let size = (children.len() * 2).next_power_of_two().max(4);
+        let mut slots = vec![EMPTY_SLOT; size];
+        for (index, child) in children.iter().enumerate().take(usize::from(EMPTY_SLOT)) {
+            let mut slot = slot_of(child.fingerprint, size);
+            while slots.get(slot).is_some_and(|s| *s != EMPTY_SLOT) {
+                slot = (slot + 1) & (size - 1);
+            }
+            if let Some(s) = slots.get_mut(slot) {
+                *s = index as u16;
+            }
+        }
         PathNode {
-            fingerprints: children.iter().map(|child| child.fingerprint).collect(),
+            slots,
             children,
             targets: self.targets,
         }
@@ -365,16 +387,57 @@ impl PathNode {
     }
 
     pub(crate) fn child(&self, key: &str) -> Option<&PathNode> {
+        if self.children.is_empty() {
+            return None;
+        }
         let key = key.as_bytes();
         let fingerprint = KeyFingerprint::of(key);
         let tail = key.get(KeyFingerprint::HEAD_BYTES..);
-        self.fingerprints
-            .iter()
-            .zip(&self.children)
-            .find(|(candidate, child)| {
-                **candidate == fingerprint
-                    && child.key.as_bytes().get(KeyFingerprint::HEAD_BYTES..) == tail
+        let size = self.slots.len();
+        let mut slot = slot_of(fingerprint, size);
+        // Every table has an empty slot, so the probe ends; the bound is a second guard.
+        for _ in 0..size {
+            let index = *self.slots.get(slot)?;
+            let child = self.children.get(usize::from(index))?;
+            if child.fingerprint == fingerprint
+                && child.key.as_bytes().get(KeyFingerprint::HEAD_BYTES..) == tail
+            {
+                return Some(&child.node);
+            }
+            slot = (slot + 1) & (size - 1);
+        }
+        None
+    }
+}
+
+/// The first slot to probe for a fingerprint in a table of `size` (a power of two) slots.
+fn slot_of(fingerprint: KeyFingerprint, size: usize) -> usize {
+    (fingerprint.hash() >> (64 - size.trailing_zeros())) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_below_a_node_is_found_and_no_other() {
+        // Many keys, some sharing their first eight bytes, some shorter than eight.
+        let keys: Vec<String> = (0..200)
+            .map(|i| match i % 3 {
+                0 => format!("throughput/device/{i}"),
+                1 => format!("k{i}"),
+                _ => format!("throughput/{i}"),
             })
-            .map(|(_, child)| &child.node)
+            .collect();
+        let specs: Vec<FieldSpec> = keys.iter().map(|key| FieldSpec::key(key)).collect();
+        let mapping = FieldMapping::empty().with_override(Field::Loss, specs);
+        for key in &keys {
+            let node = mapping.root.child(key).unwrap_or_else(|| panic!("{key}"));
+            assert_eq!(node.targets.len(), 1, "{key}");
+        }
+        for missing in ["", "k", "k2000", "throughput/device/1", "throughput/device/00"] {
+            assert!(mapping.root.child(missing).is_none(), "{missing}");
+        }
+        assert!(FieldMapping::empty().root.child("loss").is_none());
     }
 }

@@ -153,9 +153,11 @@ pub fn number_text(text: &str) -> Option<NumberText> {
         b'%' => (text.get(..text.len() - 1)?, Some(-2)),
         b'k' | b'K' => (text.get(..text.len() - 1)?, Some(3)),
         b'M' => (text.get(..text.len() - 1)?, Some(6)),
-        b'G' => (text.get(..text.len() - 1)?, Some(9)),
+        // `B` is a billion, as OLMo-core prints counts from 1e9 to 1e12.
+        b'G' | b'B' => (text.get(..text.len() - 1)?, Some(9)),
         b'T' => (text.get(..text.len() - 1)?, Some(12)),
         b'P' => (text.get(..text.len() - 1)?, Some(15)),
+        b'E' => (text.get(..text.len() - 1)?, Some(18)),
         _ => (text, None),
     };
     let body = body.trim_end();
@@ -439,6 +441,13 @@ mod tests {
             "441000000000000",
         );
         check(TotalTokens, 1.0, "89.56P", "8.956e16");
+        check(TotalTokens, 1.0, "12.35B", "12350000000");
+        check(
+            ReportedFlopsPerSecondPerGpu,
+            1.0,
+            "0.0015E",
+            "1500000000000000",
+        );
         check(TokensPerSecond, 1.0, "10.5k", "10500");
         check(ReportedMfu, 1.0, "34.29%", "0.3429");
         check(ReportedMfu, 0.01, "44.57", "0.4457");

@@ -74,6 +74,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "torchtune",
         include_str!("../../../configs/formats/torchtune.toml"),
     ),
+    (
+        "olmo-core",
+        include_str!("../../../configs/formats/olmo-core.toml"),
+    ),
+    (
+        "composer",
+        include_str!("../../../configs/formats/composer.toml"),
+    ),
 ];
 
 /// The name of the default format.
