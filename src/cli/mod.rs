@@ -44,6 +44,9 @@ pub enum Command {
 /// Parses the process arguments and runs the chosen subcommand.
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+        stdout_closes_quietly();
+    }
     match cli.command {
         Command::Calc(args) => calc::run(&args),
         Command::Gpus(args) => gpus::run(&args),
@@ -52,5 +55,15 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&args),
         Command::Formats(args) => formats::run(&args),
         Command::Logs(args) => logs::run(&args),
+    }
+}
+
+/// An offline command piped into `head` ends quietly when the reader goes away, as Unix tools
+/// do, instead of panicking on the broken pipe. (The daemon keeps SIGPIPE ignored: a client that
+/// hangs up must not end it.)
+fn stdout_closes_quietly() {
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -435,7 +435,13 @@ mod tests {
             let node = mapping.root.child(key).unwrap_or_else(|| panic!("{key}"));
             assert_eq!(node.targets.len(), 1, "{key}");
         }
-        for missing in ["", "k", "k2000", "throughput/device/1", "throughput/device/00"] {
+        for missing in [
+            "",
+            "k",
+            "k2000",
+            "throughput/device/1",
+            "throughput/device/00",
+        ] {
             assert!(mapping.root.child(missing).is_none(), "{missing}");
         }
         assert!(FieldMapping::empty().root.child("loss").is_none());
