@@ -73,6 +73,11 @@ pub trait Backend: Send + Sync + 'static {
     fn push(&self, body: &[u8]) -> Result<usize, PushRejection>;
     /// Counts a push response by status code (the `mfu_exporter_push_requests_total{code}` counter).
     fn count_push_response(&self, code: u16);
+    /// Why the daemon can no longer do its job (its tailer stopped), if it cannot: `/-/healthy`
+    /// and `/-/ready` then answer 503 with the reason.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Why the backend refused a push; the message goes back to the client as `{"error": "<message>"}`.
@@ -159,6 +164,14 @@ where
             backend.count_push_response(response.status().as_u16());
             response
         }
+        HEALTHY_PATH | READY_PATH if backend.failure().is_some() => read_only(method, || {
+            let reason = backend.failure().unwrap_or_default();
+            text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT_CONTENT_TYPE,
+                format!("Unavailable: {reason}\n"),
+            )
+        }),
         HEALTHY_PATH => read_only(method, || {
             text_response(StatusCode::OK, TEXT_CONTENT_TYPE, "Healthy\n")
         }),

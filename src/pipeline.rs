@@ -187,6 +187,8 @@ pub fn tail_thread(
         wakeups.set_paths(&watch_paths(&sources));
         if let Some(primed) = primed.take() {
             let _ = primed.send(wakeups.stopper());
+        } else if failpoint_set("tail-panic") {
+            panic!("failpoint tail-panic");
         }
         unsaved |= advanced;
         if let Some(path) = state_file.as_deref() {
@@ -319,4 +321,10 @@ fn count(
             );
         }
     }
+}
+
+/// Whether the failpoint `name` is switched on by `MFU_EXPORTER_FAILPOINT`: the test suite's
+/// way to make the tailer fail inside the real binary, to check that a failure shows.
+fn failpoint_set(name: &str) -> bool {
+    std::env::var_os("MFU_EXPORTER_FAILPOINT").is_some_and(|value| value == name)
 }

@@ -169,6 +169,9 @@ pub struct Daemon {
     state: Mutex<State>,
     metrics: SelfMetrics,
     telemetry_path: String,
+    /// Set when the tailer thread ended without being asked to: the daemon is then unhealthy
+    /// and exits non-zero, so that a supervisor restarts it.
+    failure: std::sync::OnceLock<String>,
 }
 
 impl Sink for Daemon {
@@ -214,6 +217,10 @@ impl Backend for Daemon {
     fn count_push_response(&self, code: u16) {
         self.metrics.count_push_response(code);
     }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.get().cloned()
+    }
 }
 
 fn init_logging(level: &str) {
@@ -256,7 +263,11 @@ pub fn run_daemon(
         state: Mutex::new(state),
         metrics: self_metrics,
         telemetry_path: config.telemetry_path.clone(),
+        failure: std::sync::OnceLock::new(),
     });
+    // Fired by the tailer thread if it ends on its own: the server stops, the process fails.
+    let tailer_failed = Arc::new(tokio::sync::Notify::new());
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let options = Arc::new(HttpOptions {
         telemetry_path: config.telemetry_path.clone(),
         max_body_bytes: config.push.max_body_bytes,
@@ -282,7 +293,14 @@ pub fn run_daemon(
     // graceful stop rather than the default exit.
     let shutdown = {
         let _context = runtime.enter();
-        shutdown_signal()
+        let signal = shutdown_signal();
+        let failed = Arc::clone(&tailer_failed);
+        async move {
+            tokio::select! {
+                () = signal => {}
+                () = failed.notified() => {}
+            }
+        }
     };
 
     let tailer = if config.tails.is_empty() {
@@ -293,9 +311,26 @@ pub fn run_daemon(
         let tails = config.tails.clone();
         let state_file = config.state_file.clone();
         let (primed_sender, primed) = std::sync::mpsc::channel();
+        let watched = Arc::clone(&daemon);
+        let failed = Arc::clone(&tailer_failed);
+        let asked_to_stop = Arc::clone(&stopping);
         let handle = std::thread::Builder::new()
             .name("tail".into())
-            .spawn(move || pipeline::tail_thread(tails, state_file, sink, primed_sender))
+            .spawn(move || {
+                let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    pipeline::tail_thread(tails, state_file, sink, primed_sender)
+                }));
+                if asked_to_stop.load(std::sync::atomic::Ordering::SeqCst) && ended.is_ok() {
+                    return;
+                }
+                let reason = match ended {
+                    Ok(()) => "the tailer stopped".to_owned(),
+                    Err(panic) => format!("the tailer panicked: {}", panic_message(&*panic)),
+                };
+                tracing::error!(%reason, "logs are no longer followed; exiting so that a supervisor restarts the exporter");
+                let _ = watched.failure.set(reason);
+                failed.notify_one();
+            })
             .context("starting the tailer thread")?;
         // The first poll decides which files existed at start-up (read from
         // --tail.read-from) and which appear later (read from their first byte); announce
@@ -314,19 +349,22 @@ pub fn run_daemon(
         "listening"
     );
     on_listening(address);
-    let backend: Arc<dyn Backend> = daemon;
+    let backend: Arc<dyn Backend> = Arc::clone(&daemon) as _;
     runtime
         .block_on(http::serve(listener, backend, options, shutdown))
         .context("serving HTTP")?;
     // Stop the tailer after HTTP, so that it reads what is on disk and saves positions.
     if let Some((handle, stopper, primed)) = tailer {
-        // A tailer that was slower than the start-up wait still sends its stopper.
+        stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        // A tailer that was slower than the start-up wait still sends its stopper (or ends).
         if let Some(stopper) = stopper.or_else(|| primed.recv().ok()) {
             stopper.stop();
         }
-        if handle.join().is_err() {
-            tracing::error!("the tailer thread panicked");
-        }
+        let _ = handle.join();
+    }
+    if let Some(reason) = daemon.failure.get() {
+        tracing::error!(%reason, "shut down after a failure");
+        return Ok(ExitCode::FAILURE);
     }
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
@@ -362,4 +400,13 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         }
         tracing::info!("shutting down");
     }
+}
+
+/// The text of a panic's payload, where it has one.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
 }

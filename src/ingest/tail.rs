@@ -96,6 +96,7 @@
 //! rewrite to the very size that was read is seen at once only when the file system's clock
 //! moved the modification time, otherwise at the next write.
 
+mod expand;
 mod open_files;
 mod positions;
 mod reader;
@@ -112,7 +113,7 @@ pub use positions::{Positions, PositionsError};
 pub use wakeups::{Stopper, Wake, Wakeups, DEFAULT_POLL_INTERVAL};
 
 use open_files::Counted;
-use positions::{FileId, FilePosition, Fingerprint, FINGERPRINT_BYTES};
+use positions::{Edge, FileId, FilePosition, Fingerprint, FINGERPRINT_BYTES};
 use reader::{
     read_lines, start_of_unfinished_line, LineCursor, Piece, ReadLimits, READ_CHUNK_BYTES,
 };
@@ -235,6 +236,8 @@ struct OpenFile {
     file: File,
     id: FileId,
     fingerprint: Fingerprint,
+    /// The bytes before `read_end` when it was last reached.
+    edge: Edge,
     cursor: LineCursor,
     /// How far the file has been read; a size different from this means something changed.
     read_end: u64,
@@ -647,27 +650,27 @@ impl Tailer {
                     }
                 },
                 Pattern::Glob(glob) => {
-                    let paths = match glob::glob_with(glob, glob_options()) {
-                        Ok(paths) => paths,
-                        // Checked in `new`; nothing to expand if it happens anyway.
-                        Err(_) => continue,
-                    };
-                    for entry in paths {
-                        match entry {
-                            Ok(path) => match fs::metadata(&path) {
-                                Ok(metadata) if metadata.is_file() => {
-                                    found.insert(path, Found::File(metadata));
-                                }
-                                Ok(_) => {}
-                                Err(error) if is_absent(&error) => {}
-                                Err(error) => {
-                                    self.errors.report(&path, &error, sink);
-                                    found.insert(path, Found::Unknown);
-                                }
-                            },
+                    let expansion = expand::expand(glob);
+                    for path in expansion.paths {
+                        match fs::metadata(&path) {
+                            Ok(metadata) if metadata.is_file() => {
+                                found.insert(path, Found::File(metadata));
+                            }
+                            Ok(_) => {}
+                            Err(error) if is_absent(&error) => {}
                             Err(error) => {
-                                let path = error.path().to_path_buf();
-                                self.errors.report(&path, error.error(), sink);
+                                self.errors.report(&path, &error, sink);
+                                found.insert(path, Found::Unknown);
+                            }
+                        }
+                    }
+                    // A directory that could not be listed (EMFILE, a permission flicker) holds
+                    // what it held: its followed files keep their positions, never "deleted".
+                    for (directory, error) in &expansion.unlisted {
+                        self.errors.report(directory, error, sink);
+                        for path in self.files.keys() {
+                            if path.starts_with(directory) && !found.contains_key(path) {
+                                found.insert(path.clone(), Found::Unknown);
                             }
                         }
                     }
@@ -686,9 +689,7 @@ impl Tailer {
         rotated: bool,
         sink: &mut dyn FnMut(TailEvent<'_>),
     ) -> Option<u64> {
-        let opened = File::open(path).and_then(|file| {
-            // The handle's own metadata, not the earlier stat: the path may have changed between.
-            let metadata = file.metadata()?;
+        let opened = open_regular_file(path).and_then(|(file, metadata)| {
             let fingerprint = Fingerprint::read(&file, metadata.len())?;
             Ok((file, metadata, fingerprint))
         });
@@ -730,10 +731,12 @@ impl Tailer {
             sink(TailEvent::Rotated { file: path });
         }
         sink(TailEvent::Opened { file: path, offset });
+        let edge = Edge::read(&file, offset).unwrap_or(Edge::NONE);
         let open = OpenFile {
             file,
             id,
             fingerprint,
+            edge,
             cursor: LineCursor::at(offset),
             read_end: offset,
             modified: metadata.modified().ok(),
@@ -768,8 +771,14 @@ impl Tailer {
         let truncated = if size < open.cursor.scan_position() || size < open.read_end {
             true
         } else {
-            match open.fingerprint.matches(&open.file) {
-                Ok(matches) => !matches,
+            // The first bytes, then those at the edge of what was read: a rewrite with the same
+            // header that grew past the old offset changes the latter.
+            let same = open
+                .fingerprint
+                .matches(&open.file)
+                .and_then(|same| Ok(same && open.edge.matches(&open.file)?));
+            match same {
+                Ok(same) => !same,
                 Err(error) => {
                     self.errors.report(path, &error, sink);
                     return;
@@ -781,6 +790,7 @@ impl Tailer {
             open.cursor = LineCursor::at(0);
             open.read_end = 0;
             open.fingerprint = Fingerprint::EMPTY;
+            open.edge = Edge::NONE;
         }
     }
 
@@ -796,6 +806,7 @@ impl Tailer {
         };
         let (limits, cut_short) = settings.limits(&open.cursor, size);
         self.more_to_read |= cut_short;
+        let read_end_before = open.read_end;
         match read_open_file(
             path,
             open,
@@ -813,6 +824,12 @@ impl Tailer {
         if open.fingerprint.bytes < FINGERPRINT_BYTES && open.read_end > open.fingerprint.bytes {
             match Fingerprint::read(&open.file, open.read_end) {
                 Ok(fingerprint) => open.fingerprint = fingerprint,
+                Err(error) => self.errors.report(path, &error, sink),
+            }
+        }
+        if open.read_end != read_end_before {
+            match Edge::read(&open.file, open.read_end) {
+                Ok(edge) => open.edge = edge,
                 Err(error) => self.errors.report(path, &error, sink),
             }
         }
@@ -897,26 +914,45 @@ impl ReadSettings {
 /// Opens the file at `path` if it is the one `saved` describes (same device and inode, same
 /// first bytes, at least as long as the saved offset), ready to read from the saved offset.
 fn open_at_saved_position(path: &Path, saved: &FilePosition) -> Option<OpenFile> {
-    let file = File::open(path).ok()?;
-    let metadata = file.metadata().ok()?;
+    let (file, metadata) = open_regular_file(path).ok()?;
     let size = metadata.len();
-    let same_file = metadata.is_file()
-        && FileId::of(&metadata) == saved.id
+    let same_file = FileId::of(&metadata) == saved.id
         && saved.offset <= size
         && saved.fingerprint.matches(&file).unwrap_or(false);
     if !same_file {
         return None;
     }
     let fingerprint = Fingerprint::read(&file, size).ok()?;
+    let edge = Edge::read(&file, saved.offset).ok()?;
     Some(OpenFile {
         file,
         id: saved.id,
         fingerprint,
+        edge,
         cursor: LineCursor::at(saved.offset),
         read_end: saved.offset,
         modified: metadata.modified().ok(),
         _counted: Counted::new(),
     })
+}
+
+/// Opens `path` for reading without blocking (a FIFO or a device renamed over a log would
+/// otherwise hang the tailer in `open`), and returns it with its own metadata (not an earlier
+/// `stat`: the path may have changed between) if it is a regular file.
+fn open_regular_file(path: &Path) -> io::Result<(File, fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device is not followed)",
+        ));
+    }
+    Ok((file, metadata))
 }
 
 /// The regular files in directories, listed once per poll that needs them and looked up by

@@ -8,3 +8,4 @@ mod reference;
 mod serve;
 mod soak;
 mod support;
+mod tailer;

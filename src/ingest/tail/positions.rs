@@ -70,6 +70,48 @@ impl Fingerprint {
     }
 }
 
+/// A hash of the (up to [`FINGERPRINT_BYTES`]) bytes just before the offset read so far. A
+/// trainer that rewrites its log with the same first lines and writes past the old offset
+/// between two polls keeps the head fingerprint; the bytes at the old edge tell the rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Edge {
+    /// The offset the hashed bytes end at.
+    pub end: u64,
+    pub bytes: u64,
+    pub fnv1a64: u64,
+}
+
+impl Edge {
+    /// No bytes: matches every file.
+    pub const NONE: Edge = Edge {
+        end: 0,
+        bytes: 0,
+        fnv1a64: FNV_OFFSET_BASIS,
+    };
+
+    /// The edge of `file` at `end`.
+    pub fn read<R: ReadAt + ?Sized>(file: &R, end: u64) -> io::Result<Edge> {
+        let bytes = end.min(FINGERPRINT_BYTES);
+        let mut window = [0u8; FINGERPRINT_BYTES as usize];
+        let got = read_range(file, &mut window, end - bytes, bytes)?;
+        Ok(Edge {
+            end: (end - bytes) + got.len() as u64,
+            bytes: got.len() as u64,
+            fnv1a64: fnv1a64(got),
+        })
+    }
+
+    /// Whether `file` still holds the same bytes before [`Edge::end`].
+    pub fn matches<R: ReadAt + ?Sized>(&self, file: &R) -> io::Result<bool> {
+        if self.bytes == 0 {
+            return Ok(true);
+        }
+        let mut window = [0u8; FINGERPRINT_BYTES as usize];
+        let got = read_range(file, &mut window, self.end - self.bytes, self.bytes)?;
+        Ok(got.len() as u64 == self.bytes && fnv1a64(got) == self.fnv1a64)
+    }
+}
+
 /// Reads the first `min(wanted, FINGERPRINT_BYTES)` bytes of `file` into `head`, stopping
 /// early only at end of file, and returns them.
 fn read_head<'h, R: ReadAt + ?Sized>(
@@ -77,10 +119,22 @@ fn read_head<'h, R: ReadAt + ?Sized>(
     head: &'h mut [u8; FINGERPRINT_BYTES as usize],
     wanted: u64,
 ) -> io::Result<&'h [u8]> {
+    read_range(file, head, 0, wanted)
+}
+
+/// Reads `min(wanted, FINGERPRINT_BYTES)` bytes of `file` from `start` into `window`, stopping
+/// early only at end of file, and returns them.
+fn read_range<'h, R: ReadAt + ?Sized>(
+    file: &R,
+    window: &'h mut [u8; FINGERPRINT_BYTES as usize],
+    start: u64,
+    wanted: u64,
+) -> io::Result<&'h [u8]> {
+    let head = window;
     let wanted = usize::try_from(wanted.min(FINGERPRINT_BYTES)).unwrap_or(0);
     let mut got = 0;
     while let Some(space) = head.get_mut(got..wanted).filter(|space| !space.is_empty()) {
-        match file.read_at(space, got as u64) {
+        match file.read_at(space, start + got as u64) {
             Ok(0) => break,
             Ok(count) => got += count,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,

@@ -1064,3 +1064,95 @@ fn open_files_near_the_limit_are_warned_about() {
     logs.poll(&mut tailer);
     assert!(open_files::open_files() >= 1);
 }
+
+/// Issue: a name that is not UTF-8 in a globbed directory panicked the tailer thread.
+#[test]
+fn a_name_that_is_not_utf8_in_a_globbed_directory_is_skipped() {
+    use std::os::unix::ffi::OsStrExt;
+    let logs = Logs::new();
+    fs::create_dir(logs.path("d")).unwrap();
+    logs.write("d/train.jsonl", "1\n");
+    fs::write(
+        logs.path("d")
+            .join(std::ffi::OsStr::from_bytes(b"notes-\xe9.txt")),
+        "x",
+    )
+    .unwrap();
+    fs::write(
+        logs.path("d")
+            .join(std::ffi::OsStr::from_bytes(b"odd-\xe9.jsonl")),
+        "x",
+    )
+    .unwrap();
+    let mut tailer = logs.tailer(&["d/*.jsonl"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["d/train.jsonl: opened at 0", "d/train.jsonl: 1"]
+    );
+}
+
+/// Issue: a transient error listing a glob's directory made every file look deleted, and when
+/// they reappeared they were read again from byte 0.
+#[test]
+fn a_failed_directory_listing_keeps_files_and_positions() {
+    let logs = Logs::new();
+    fs::create_dir(logs.path("d")).unwrap();
+    logs.write("d/a.jsonl", "a1\n");
+    logs.write("d/b.jsonl", "b1\n");
+    let mut tailer = logs.tailer(&["d/*.jsonl"], ReadFrom::Beginning);
+    assert_eq!(logs.poll(&mut tailer).len(), 4);
+    logs.append("d/a.jsonl", "a2\n");
+    expand::fail_listings_for_test(true);
+    let during = logs.poll(&mut tailer);
+    expand::fail_listings_for_test(false);
+    assert_eq!(during, ["d: error Uncategorized"], "{during:?}");
+    assert_eq!(open_handles(&tailer, &logs.path("d/a.jsonl")), 1);
+    assert_eq!(logs.offset(&tailer, "d/a.jsonl"), Some(3));
+    // Listed again: only what is new is read, nothing twice.
+    assert_eq!(logs.poll(&mut tailer), ["d/a.jsonl: a2"]);
+}
+
+/// Issue: a FIFO renamed over the log between the stat and the open left the tailer blocked in
+/// `open()` for good.
+#[test]
+fn a_fifo_is_opened_without_blocking_and_refused() {
+    let logs = Logs::new();
+    let fifo = logs.path("train.log");
+    let c_path = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    let (done, result) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(open_regular_file(&path).map(|_| ()).map_err(|e| e.kind()));
+    });
+    let opened = result
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("opening a FIFO blocked");
+    assert_eq!(opened, Err(io::ErrorKind::InvalidInput));
+    // Through a poll: reported, not followed, not blocking.
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    assert_eq!(logs.poll(&mut tailer), ["train.log: error InvalidInput"]);
+}
+
+/// Issue: a trainer that rewrote its log with the same first 256 bytes and grew past the old
+/// size before the next poll lost the lines before the old offset.
+#[test]
+fn a_rewrite_with_the_same_header_past_the_old_size_is_a_truncation() {
+    let logs = Logs::new();
+    let header = format!("# {}\n", "h".repeat(300));
+    logs.write("train.log", &format!("{header}a 1\na 2\n"));
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    assert_eq!(logs.poll(&mut tailer).len(), 4);
+    logs.write("train.log", &format!("{header}b 1\nb 2\nb 3\n"));
+    let header_line = format!("train.log: {}", header.trim_end());
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "train.log: truncated",
+            &header_line,
+            "train.log: b 1",
+            "train.log: b 2",
+            "train.log: b 3"
+        ]
+    );
+}

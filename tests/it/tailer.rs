@@ -1,0 +1,84 @@
+//! Faults of the tailer through the real binary: what used to stop it, and that a tailer that
+//! stops anyway shows it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{binary, Exporter};
+
+/// Issue: a file whose name is not UTF-8 in a globbed directory panicked the tailer thread
+/// while `/-/ready` still said ready and tokens stayed 0.
+#[test]
+fn a_name_that_is_not_utf8_beside_a_globbed_log_is_skipped() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("train.jsonl"), "{\"tokens\": 10}\n").unwrap();
+    std::fs::write(d.join(std::ffi::OsStr::from_bytes(b"notes-\xe9.txt")), "").unwrap();
+    let glob = format!("{}/*.jsonl", d.display());
+    let exporter = Exporter::start(&[
+        "serve",
+        "--model",
+        "gpt2",
+        "--gpu",
+        "a100-sxm",
+        "--tail.path",
+        &glob,
+        "--tail.read-from",
+        "beginning",
+        "--tail.run",
+        "r",
+    ]);
+    exporter.wait_value("training_tokens_total{run=\"r\"}", 10.0);
+    assert_eq!(exporter.get("/-/ready").status, 200);
+    assert_eq!(exporter.get("/-/healthy").status, 200);
+}
+
+/// A tailer that dies (here by a failpoint) is logged, and the process exits non-zero instead
+/// of serving stale numbers as healthy.
+#[test]
+fn a_tailer_that_panics_is_logged_and_the_process_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("train.jsonl");
+    std::fs::write(&log, "{\"tokens\": 10}\n").unwrap();
+    let mut child = Command::new(binary())
+        .args([
+            "serve",
+            "--model",
+            "gpt2",
+            "--gpu",
+            "a100-sxm",
+            "--tail.path",
+        ])
+        .arg(&log)
+        .args(["--web.listen-address", "127.0.0.1:0"])
+        .env("MFU_EXPORTER_FAILPOINT", "tail-panic")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the exporter kept running after its tailer panicked");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr: Vec<String> = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    assert!(!status.success(), "{status:?}");
+    assert!(
+        stderr
+            .iter()
+            .any(|line| line.contains("the tailer panicked: failpoint tail-panic")),
+        "{stderr:#?}"
+    );
+}
