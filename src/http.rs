@@ -221,15 +221,20 @@ pub async fn serve(
         options,
         push_budget,
         connections,
+        connection_closed: Notify::new(),
     });
     let (stopping_sender, stopping_receiver) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
 
     loop {
+        // While the connections being evicted still hold their descriptors, new ones wait in the listen
+        // backlog instead of being accepted and closed.
+        let has_room = shared.lock_connections().has_room();
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
+            () = shared.connection_closed.notified(), if !has_room => {}
+            accepted = listener.accept(), if has_room => match accepted {
                 Ok((stream, peer)) => {
                     let evicted = Arc::new(Notify::new());
                     let admission = shared.lock_connections().admit(Arc::clone(&evicted));
@@ -295,6 +300,8 @@ struct Shared {
     push_budget: InflightBytes,
     /// Locked only for bookkeeping, never across an await.
     connections: Mutex<ConnectionTable<Arc<Notify>>>,
+    /// Woken whenever a connection's task ends.
+    connection_closed: Notify,
 }
 
 impl Shared {
@@ -321,6 +328,7 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let flood_ended = self.shared.lock_connections().remove(self.id);
+        self.shared.connection_closed.notify_one();
         if flood_ended {
             limits::release_freed_memory();
         }

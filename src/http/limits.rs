@@ -4,8 +4,8 @@
 //! - [`ConnectionTable`] admits connections up to `--web.max-connections`. Past it, each new connection
 //!   evicts the oldest idle one (waiting for a request head), or the oldest of all when none is idle, so that
 //!   a scraper is answered however many connections others hold. Connections being evicted still hold a
-//!   descriptor until their task ends, so at most [`EVICTION_SLACK`] more are open at once; past that a new
-//!   connection is closed as soon as it is accepted.
+//!   descriptor until their task ends, so at most [`EVICTION_SLACK`] more are open at once; past that the
+//!   server accepts nothing until one of them has closed.
 //! - [`WriteDeadline`] bounds the writing of a response: once a write would block, the response must be
 //!   written out within the deadline, or the connection fails.
 //! - [`InflightBytes`] is the shared budget of push body bytes (`--push.max-inflight-bytes`).
@@ -125,6 +125,11 @@ impl<C: Clone> ConnectionTable<C> {
             self.peak_since_trim = self.open.len();
         }
         flood_ended
+    }
+
+    /// Whether [`ConnectionTable::admit`] would admit a connection now.
+    pub fn has_room(&self) -> bool {
+        self.open.len() < self.max_connections.saturating_add(EVICTION_SLACK)
     }
 
     /// How many connections are open, those being evicted included.
@@ -384,6 +389,7 @@ mod tests {
                 Admission::Admitted { evict: Some(_), .. }
             ));
         }
+        assert!(!table.has_room());
         assert_eq!(table.admit(0), Admission::Refused);
         assert_eq!(table.len(), 2 + EVICTION_SLACK);
     }
