@@ -136,6 +136,11 @@ impl<C: Clone> ConnectionTable<C> {
     pub fn len(&self) -> usize {
         self.open.len()
     }
+
+    /// Whether no connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
 }
 
 /// Returns freed heap memory to the system. glibc keeps what many connection tasks freed in its arenas, so
@@ -402,7 +407,7 @@ mod tests {
         // The trim comes once the count falls to a quarter of the peak, and only once.
         assert_eq!(trims.iter().filter(|trim| **trim).count(), 1);
         assert_eq!(trims.iter().position(|trim| *trim), Some(74));
-        assert_eq!(table.len(), 0);
+        assert!(table.is_empty());
         assert!(!table.remove(12345), "removing an unknown id");
     }
 
