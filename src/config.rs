@@ -71,6 +71,8 @@ pub struct HardwareSection {
 pub struct WebSection {
     pub listen_address: Option<String>,
     pub telemetry_path: Option<String>,
+    pub max_connections: Option<usize>,
+    pub request_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,6 +87,7 @@ pub struct PushSection {
     pub token_file: Option<PathBuf>,
     pub allow_remote: Option<bool>,
     pub max_body_bytes: Option<u64>,
+    pub max_inflight_bytes: Option<u64>,
     pub expire_after: Option<String>,
     pub max_runs: Option<usize>,
 }
@@ -154,6 +157,8 @@ pub struct FlagConfig {
     pub peak_tflops: Option<f64>,
     pub listen_address: Option<String>,
     pub telemetry_path: Option<String>,
+    pub web_max_connections: Option<usize>,
+    pub web_request_timeout: Option<String>,
     pub log_level: Option<String>,
     pub tail_paths: Vec<String>,
     pub tail_run: Option<String>,
@@ -168,6 +173,7 @@ pub struct FlagConfig {
     pub push_token_file: Option<PathBuf>,
     pub push_allow_remote: bool,
     pub push_max_body_bytes: Option<u64>,
+    pub push_max_inflight_bytes: Option<u64>,
     pub push_expire_after: Option<String>,
     pub push_max_runs: Option<usize>,
 }
@@ -194,6 +200,8 @@ pub struct PushConfig {
     pub token: Option<String>,
     pub allow_remote: bool,
     pub max_body_bytes: u64,
+    /// The most push body bytes held at once, over all pushes.
+    pub max_inflight_bytes: u64,
     pub expire_after: Duration,
     pub max_runs: usize,
 }
@@ -203,6 +211,10 @@ pub struct PushConfig {
 pub struct ServeConfig {
     pub listen_address: SocketAddr,
     pub telemetry_path: String,
+    /// The most connections served at once, before the open-file limit lowers it.
+    pub max_connections: usize,
+    /// Bounds reading a request and writing its response.
+    pub request_timeout: Duration,
     pub log_level: String,
     pub spec: Arc<RunSpec>,
     pub tails: Vec<TailConfig>,
@@ -256,6 +268,16 @@ fn parse_duration(field: &str, text: &str, problems: &mut Vec<String>) -> Option
         }
     }
 }
+
+/// The default of `--web.max-connections`: far more than Prometheus and a few pushers need, and with the
+/// descriptor reserve within the common open-file limit of 1024.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
+/// The default of `--web.request-timeout`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default of `--push.max-inflight-bytes`: sixteen pushes of the largest default size.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: u64 = 16 << 20;
 
 /// Parses a listen address; `:port` (Prometheus style) listens on every interface.
 pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
@@ -410,6 +432,21 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
             "web.telemetry-path = {telemetry_path:?}: must start with '/' and not be one of /, /-/healthy, /-/ready, /api/v1/push"
         ));
     }
+    let max_connections = flags
+        .web_max_connections
+        .or(file.web.max_connections)
+        .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    if max_connections == 0 {
+        problems.push(format!(
+            "web.max-connections = 0: allow at least one connection (default {DEFAULT_MAX_CONNECTIONS})"
+        ));
+    }
+    let request_timeout = flags
+        .web_request_timeout
+        .or(file.web.request_timeout)
+        .map_or(Some(DEFAULT_REQUEST_TIMEOUT), |t| {
+            parse_duration("web.request-timeout", &t, &mut problems)
+        });
     let log_level = flags
         .log_level
         .or(file.log.level)
@@ -440,6 +477,19 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         .unwrap_or(1 << 20);
     if max_body_bytes == 0 {
         problems.push("push.max-body-bytes = 0: allow at least one byte (default 1048576)".into());
+    }
+    let max_inflight_bytes = flags
+        .push_max_inflight_bytes
+        .or(file.push.max_inflight_bytes)
+        .unwrap_or(DEFAULT_MAX_INFLIGHT_BYTES);
+    if max_inflight_bytes == 0 {
+        problems.push(format!(
+            "push.max-inflight-bytes = 0: allow at least one byte (default {DEFAULT_MAX_INFLIGHT_BYTES})"
+        ));
+    } else if max_body_bytes > 0 && max_inflight_bytes < max_body_bytes {
+        problems.push(format!(
+            "push.max-inflight-bytes = {max_inflight_bytes}: below push.max-body-bytes = {max_body_bytes}, so the largest pushes would always get 503; raise it to at least {max_body_bytes}"
+        ));
     }
     let max_runs = flags.push_max_runs.or(file.push.max_runs).unwrap_or(100);
     if max_runs == 0 {
@@ -493,8 +543,21 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
     if !problems.is_empty() {
         return Err(ConfigErrors(problems));
     }
-    let (Some(named), Some(hardware), Some(listen_address), Some(stale_after), Some(expire_after)) =
-        (named, hardware, listen_address, stale_after, expire_after)
+    let (
+        Some(named),
+        Some(hardware),
+        Some(listen_address),
+        Some(stale_after),
+        Some(expire_after),
+        Some(request_timeout),
+    ) = (
+        named,
+        hardware,
+        listen_address,
+        stale_after,
+        expire_after,
+        request_timeout,
+    )
     else {
         return Err(ConfigErrors(vec![
             "internal: a field failed without a message".into(),
@@ -514,6 +577,8 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
     Ok(ServeConfig {
         listen_address,
         telemetry_path,
+        max_connections,
+        request_timeout,
         log_level,
         spec,
         tails,
@@ -523,6 +588,7 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
             token,
             allow_remote,
             max_body_bytes,
+            max_inflight_bytes,
             expire_after,
             max_runs,
         },
@@ -754,6 +820,9 @@ mod tests {
         assert_eq!(config.push.expire_after, Duration::from_secs(3600));
         assert_eq!(config.push.max_body_bytes, 1 << 20);
         assert_eq!(config.push.max_runs, 100);
+        assert_eq!(config.push.max_inflight_bytes, 16 << 20);
+        assert_eq!(config.max_connections, 512);
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
         assert!(config.tails.is_empty(), "no tail source: push-only");
     }
 

@@ -2,12 +2,14 @@
 //!
 //! [`handle`] routes one request and is generic over the body, so every route and every push error is tested
 //! without a socket. [`serve`] runs hyper's HTTP/1.1 server on an accepted-connection loop with keep-alive,
-//! bounded request heads, a read timeout and a graceful shutdown.
+//! bounded request heads, a read timeout, a write timeout, a cap on open connections and a graceful shutdown
+//! (the limits are in [`limits`]).
 //!
 //! A push is checked in a fixed order, and the first failing check answers:
 //! method (405), bearer token (401), remote peer without a token (403), declared `Content-Length` over the cap
-//! (413, before any body byte is read), streamed body over the cap (413), body not complete in time (408), then
-//! the backend's verdict (400, 429 or 200). Every push response, whatever its status, is counted through
+//! (413, before any body byte is read), declared length beyond what is left of the in-flight budget (503),
+//! streamed body over the cap (413), streamed body beyond the in-flight budget (503), body not complete in time
+//! (408), then the backend's verdict (400, 429 or 200). Every push response, whatever its status, is counted through
 //! [`Backend::count_push_response`].
 //!
 //! The module knows nothing about metrics or push schemas: it moves bytes between sockets and the [`Backend`].
@@ -18,20 +20,25 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
 use hyper::header::{
-    HeaderValue, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE,
+    HeaderValue, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+    WWW_AUTHENTICATE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+
+pub mod limits;
+
+use limits::{Admission, ConnectionTable, InflightBytes, Reservation, WriteDeadline};
 
 /// The path of the push endpoint.
 pub const PUSH_PATH: &str = "/api/v1/push";
@@ -102,8 +109,15 @@ pub struct HttpOptions {
     pub push_token: Option<String>,
     /// Accept pushes without a token from peers other than loopback (`--push.allow-remote`).
     pub allow_remote_push: bool,
-    /// Bounds reading a request's headers and, for a push, its body.
+    /// Bounds reading a request's headers (and waiting for them on an idle keep-alive connection), reading a
+    /// push's body, and writing a response once a write would block.
     pub request_timeout: Duration,
+    /// The most connections served at once (`--web.max-connections`); past it a new connection evicts the
+    /// oldest idle one.
+    pub max_connections: usize,
+    /// The most push body bytes held at once, over all pushes (`--push.max-inflight-bytes`); past it a push
+    /// gets 503.
+    pub max_inflight_bytes: u64,
 }
 
 impl Default for HttpOptions {
@@ -114,6 +128,8 @@ impl Default for HttpOptions {
             push_token: None,
             allow_remote_push: false,
             request_timeout: Duration::from_secs(10),
+            max_connections: 512,
+            max_inflight_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -131,14 +147,18 @@ impl fmt::Debug for HttpOptions {
             )
             .field("allow_remote_push", &self.allow_remote_push)
             .field("request_timeout", &self.request_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_inflight_bytes", &self.max_inflight_bytes)
             .finish()
     }
 }
 
-/// Routes one request. Generic over the body so tests need no socket.
+/// Routes one request. Generic over the body so tests need no socket. `push_budget` is shared by every
+/// connection and holds the bytes of the push bodies being read.
 pub async fn handle<B>(
     backend: &dyn Backend,
     options: &HttpOptions,
+    push_budget: &InflightBytes,
     peer: SocketAddr,
     request: Request<B>,
 ) -> Response<Full<Bytes>>
@@ -160,7 +180,7 @@ where
     }
     match path {
         PUSH_PATH => {
-            let response = handle_push(backend, options, peer, request).await;
+            let response = handle_push(backend, options, push_budget, peer, request).await;
             backend.count_push_response(response.status().as_u16());
             response
         }
@@ -190,7 +210,10 @@ where
 /// (for at most [`SHUTDOWN_GRACE`]).
 ///
 /// Each connection runs in its own task. Idle keep-alive connections are closed at shutdown, and also once they
-/// have waited `request_timeout` for the next request's headers. Accept errors (such as EMFILE) are logged and
+/// have waited `request_timeout` for the next request's headers; a response not written out within
+/// `request_timeout` of the first write that would block closes its connection. At most `max_connections` are
+/// served at once: past that a new connection evicts the oldest idle one (or the oldest of all), so that a
+/// scraper is answered while others hold every connection. Accept errors (such as EMFILE) are logged and
 /// retried, never returned: the result is `Ok(())` once the server has stopped.
 pub async fn serve(
     listener: TcpListener,
@@ -204,21 +227,44 @@ pub async fn serve(
         .keep_alive(true)
         .header_read_timeout(options.request_timeout)
         .max_buf_size(MAX_CONNECTION_BUFFER_BYTES);
-    let shared = Arc::new(Shared { backend, options });
+    let connections = Mutex::new(ConnectionTable::new(options.max_connections));
+    let push_budget = InflightBytes::new(options.max_inflight_bytes);
+    let shared = Arc::new(Shared {
+        backend,
+        options,
+        push_budget,
+        connections,
+        connection_closed: Notify::new(),
+    });
     let (stopping_sender, stopping_receiver) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
 
     loop {
+        // While the connections being evicted still hold their descriptors, new ones wait in the listen
+        // backlog instead of being accepted and closed.
+        let has_room = shared.lock_connections().has_room();
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
+            () = shared.connection_closed.notified(), if !has_room => {}
+            accepted = listener.accept(), if has_room => match accepted {
                 Ok((stream, peer)) => {
+                    let evicted = Arc::new(Notify::new());
+                    let admission = shared.lock_connections().admit(Arc::clone(&evicted));
+                    let Admission::Admitted { id, evict } = admission else {
+                        tracing::debug!(%peer, "too many connections are closing; closed a new one at once");
+                        continue;
+                    };
+                    if let Some(victim) = evict {
+                        victim.notify_one();
+                    }
+                    let registration = Registration { shared: Arc::clone(&shared), id };
                     let connection = serve_connection(
                         builder.clone(),
                         stream,
                         peer,
-                        Arc::clone(&shared),
+                        registration,
+                        evicted,
                         stopping_receiver.clone(),
                     );
                     connections.spawn(connection);
@@ -264,27 +310,80 @@ pub async fn serve(
 struct Shared {
     backend: Arc<dyn Backend>,
     options: Arc<HttpOptions>,
+    push_budget: InflightBytes,
+    /// Locked only for bookkeeping, never across an await.
+    connections: Mutex<ConnectionTable<Arc<Notify>>>,
+    /// Woken whenever a connection's task ends.
+    connection_closed: Notify,
+}
+
+impl Shared {
+    fn lock_connections(&self) -> MutexGuard<'_, ConnectionTable<Arc<Notify>>> {
+        // The table stays consistent whatever panicked while holding it, so a poisoned lock is still usable.
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A connection's entry in the table, removed when the connection's task ends.
+struct Registration {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Registration {
+    fn set_idle(&self, idle: bool) {
+        self.shared.lock_connections().set_idle(self.id, idle);
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let flood_ended = self.shared.lock_connections().remove(self.id);
+        self.shared.connection_closed.notify_one();
+        if flood_ended {
+            limits::release_freed_memory();
+        }
+    }
 }
 
 async fn serve_connection(
     builder: hyper::server::conn::http1::Builder,
     stream: TcpStream,
     peer: SocketAddr,
-    shared: Arc<Shared>,
+    registration: Registration,
+    evicted: Arc<Notify>,
     mut stopping: watch::Receiver<bool>,
 ) {
     // Responses are written in one go, so Nagle's algorithm would only delay them.
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, %peer, "could not set TCP_NODELAY");
     }
-    let service = hyper::service::service_fn(move |request| {
-        let shared = Arc::clone(&shared);
-        async move {
-            let response = handle(shared.backend.as_ref(), &shared.options, peer, request).await;
-            Ok::<_, Infallible>(response)
-        }
-    });
-    let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
+    let registration = Arc::new(registration);
+    let request_timeout = registration.shared.options.request_timeout;
+    let service = {
+        let registration = Arc::clone(&registration);
+        hyper::service::service_fn(move |request| {
+            let registration = Arc::clone(&registration);
+            async move {
+                registration.set_idle(false);
+                let shared = &registration.shared;
+                let response = handle(
+                    shared.backend.as_ref(),
+                    &shared.options,
+                    &shared.push_budget,
+                    peer,
+                    request,
+                )
+                .await;
+                registration.set_idle(true);
+                Ok::<_, Infallible>(response)
+            }
+        })
+    };
+    let io = TokioIo::new(WriteDeadline::new(stream, request_timeout));
+    let mut connection = pin!(builder.serve_connection(io, service));
     let result = tokio::select! {
         // Stopping is checked first, so that a connection woken by both a request and the signal answers
         // that request with `Connection: close` and then ends.
@@ -292,6 +391,10 @@ async fn serve_connection(
         () = until_stopping(&mut stopping) => {
             connection.as_mut().graceful_shutdown();
             connection.await
+        }
+        () = evicted.notified() => {
+            tracing::debug!(%peer, "closed to make room for a new connection");
+            Ok(())
         }
         result = connection.as_mut() => result,
     };
@@ -320,6 +423,7 @@ fn is_per_connection_error(error: &io::Error) -> bool {
 async fn handle_push<B>(
     backend: &dyn Backend,
     options: &HttpOptions,
+    push_budget: &InflightBytes,
     peer: SocketAddr,
     request: Request<B>,
 ) -> Response<Full<Bytes>>
@@ -370,6 +474,11 @@ where
     if declared_bytes.is_some_and(|bytes| bytes > options.max_body_bytes) {
         return body_too_large(options.max_body_bytes);
     }
+    // The declared length is reserved before any body byte is read, so that pushes that declare a body and
+    // stall hold the budget they would fill; a chunked body reserves each piece as it arrives.
+    let Some(mut reservation) = push_budget.try_reserve(declared_bytes.unwrap_or(0)) else {
+        return push_budget_exhausted(push_budget);
+    };
     // The declared length (already known to be within the cap) sizes the buffer up to a bound; the buffer
     // grows past it, or for a chunked body, only as bytes arrive.
     let capacity_bytes = declared_bytes
@@ -378,7 +487,12 @@ where
         .min(MAX_PREALLOCATED_BODY_BYTES);
     let read = tokio::time::timeout(
         options.request_timeout,
-        read_body(request.into_body(), max_body_bytes, capacity_bytes),
+        read_body(
+            request.into_body(),
+            max_body_bytes,
+            capacity_bytes,
+            &mut reservation,
+        ),
     )
     .await;
     let body = match read {
@@ -394,6 +508,7 @@ where
             return response;
         }
         Ok(Err(BodyReadError::TooLarge)) => return body_too_large(options.max_body_bytes),
+        Ok(Err(BodyReadError::OverBudget)) => return push_budget_exhausted(push_budget),
         Ok(Err(BodyReadError::Stream(detail))) => {
             return json_error(
                 StatusCode::BAD_REQUEST,
@@ -402,7 +517,11 @@ where
         }
         Ok(Ok(body)) => body,
     };
-    match backend.push(&body) {
+    let pushed = backend.push(&body);
+    // The budget covers the body until the backend is done with it.
+    drop(body);
+    drop(reservation);
+    match pushed {
         Ok(accepted) => {
             let body = serde_json::json!({ "accepted": accepted }).to_string();
             text_response(StatusCode::OK, JSON_CONTENT_TYPE, body)
@@ -416,15 +535,17 @@ where
 
 enum BodyReadError {
     TooLarge,
+    OverBudget,
     Stream(String),
 }
 
 /// Reads the whole body into a buffer that starts with `capacity_bytes`, failing as soon as it passes
-/// `max_body_bytes`.
+/// `max_body_bytes`, or as soon as it holds more than `reservation` and the budget cannot grow it.
 async fn read_body<B>(
     body: B,
     max_body_bytes: usize,
     capacity_bytes: usize,
+    reservation: &mut Reservation<'_>,
 ) -> Result<Vec<u8>, BodyReadError>
 where
     B: Body<Data = Bytes>,
@@ -438,6 +559,11 @@ where
         if let Ok(data) = frame.into_data() {
             if data.len() > max_body_bytes.saturating_sub(collected.len()) {
                 return Err(BodyReadError::TooLarge);
+            }
+            let held_bytes =
+                u64::try_from(collected.len().saturating_add(data.len())).unwrap_or(u64::MAX);
+            if !reservation.try_grow(held_bytes.saturating_sub(reservation.bytes())) {
+                return Err(BodyReadError::OverBudget);
             }
             collected.extend_from_slice(&data);
         }
@@ -538,6 +664,24 @@ fn body_too_large(max_body_bytes: u64) -> Response<Full<Bytes>> {
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("the body is larger than {max_body_bytes} bytes; send fewer samples per push"),
     );
+    close_connection(&mut response);
+    response
+}
+
+/// 503 with `Retry-After`: the pushes being read hold the whole in-flight budget. The connection closes,
+/// because the body is left unread.
+fn push_budget_exhausted(push_budget: &InflightBytes) -> Response<Full<Bytes>> {
+    let mut response = json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!(
+            "pushes being received hold the whole --push.max-inflight-bytes budget of {} bytes; \
+             retry after a second",
+            push_budget.limit_bytes()
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     close_connection(&mut response);
     response
 }
@@ -717,7 +861,15 @@ mod tests {
         B: Body<Data = Bytes> + Send,
         B::Error: fmt::Display,
     {
-        let response = handle(backend, options, peer.parse().unwrap(), request).await;
+        let push_budget = InflightBytes::new(options.max_inflight_bytes);
+        let response = handle(
+            backend,
+            options,
+            &push_budget,
+            peer.parse().unwrap(),
+            request,
+        )
+        .await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let content_type = headers
@@ -1051,6 +1203,52 @@ mod tests {
         assert_eq!(header(&outcome, "connection"), "close");
         assert!(backend.pushes().is_empty());
         assert_eq!(backend.push_response_counts(), BTreeMap::from([(408, 1)]));
+    }
+
+    #[tokio::test]
+    async fn push_beyond_the_inflight_budget_is_503_with_retry_after() {
+        let options = HttpOptions {
+            max_inflight_bytes: 10,
+            ..HttpOptions::default()
+        };
+        let budget = InflightBytes::new(options.max_inflight_bytes);
+        let held = budget.try_reserve(6).unwrap();
+        let peer = LOCAL.parse().unwrap();
+        let chunked = |sizes: &[usize]| {
+            ChunkedBody(
+                sizes
+                    .iter()
+                    .map(|size| Bytes::from(vec![b'x'; *size]))
+                    .collect(),
+            )
+        };
+        for (headers, body, status) in [
+            (&[("content-length", "5")][..], chunked(&[5]), 503),
+            (&[("content-length", "4")][..], chunked(&[4]), 200),
+            (&[][..], chunked(&[2, 2, 1]), 503),
+            (&[][..], chunked(&[2, 2]), 200),
+        ] {
+            let backend = FakeBackend::default();
+            let request = request("POST", "/api/v1/push", headers, body);
+            let response = handle(&backend, &options, &budget, peer, request).await;
+            assert_eq!(response.status().as_u16(), status, "{headers:?}");
+            assert_eq!(
+                backend.push_response_counts(),
+                BTreeMap::from([(status, 1)])
+            );
+            if status == 503 {
+                assert_eq!(response.headers()[RETRY_AFTER], "1");
+                assert_eq!(response.headers()[CONNECTION], "close");
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let message = json["error"].as_str().unwrap();
+                assert!(message.contains("--push.max-inflight-bytes"), "{message}");
+                assert!(backend.pushes().is_empty());
+            }
+            assert_eq!(budget.used_bytes(), 6, "a finished push returns its bytes");
+        }
+        drop(held);
+        assert_eq!(budget.used_bytes(), 0);
     }
 
     #[tokio::test]

@@ -35,6 +35,14 @@ pub struct ServeArgs {
     /// Path under which to expose metrics [default: /metrics].
     #[arg(long = "web.telemetry-path", value_name = "PATH")]
     pub telemetry_path: Option<String>,
+    /// Most connections served at once; past it a new connection closes the oldest idle one
+    /// [default: 512].
+    #[arg(long = "web.max-connections", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Bounds reading a request, waiting on an idle connection and writing a response
+    /// [default: 10s].
+    #[arg(long = "web.request-timeout", value_name = "DURATION")]
+    pub request_timeout: Option<String>,
     /// Log level: error, warn, info, debug or trace [default: info].
     #[arg(long = "log.level", value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -80,6 +88,10 @@ pub struct ServeArgs {
     /// Largest push body accepted, in bytes [default: 1048576].
     #[arg(long = "push.max-body-bytes", value_name = "BYTES")]
     pub push_max_body_bytes: Option<u64>,
+    /// Most push body bytes held at once, over all pushes; past it a push gets 503
+    /// [default: 16777216].
+    #[arg(long = "push.max-inflight-bytes", value_name = "BYTES")]
+    pub push_max_inflight_bytes: Option<u64>,
     /// A pushed run expires after this long without pushes [default: 1h].
     #[arg(long = "push.expire-after", value_name = "DURATION")]
     pub push_expire_after: Option<String>,
@@ -125,6 +137,8 @@ impl ServeArgs {
             peak_tflops: self.hardware.peak_tflops,
             listen_address: self.listen_address.clone(),
             telemetry_path: self.telemetry_path.clone(),
+            web_max_connections: self.max_connections,
+            web_request_timeout: self.request_timeout.clone(),
             log_level: self.log_level.clone(),
             tail_paths: self.tail_paths.clone(),
             tail_run: self.tail_run.clone(),
@@ -142,6 +156,7 @@ impl ServeArgs {
             push_token_file: self.push_token_file.clone(),
             push_allow_remote: self.push_allow_remote,
             push_max_body_bytes: self.push_max_body_bytes,
+            push_max_inflight_bytes: self.push_max_inflight_bytes,
             push_expire_after: self.push_expire_after.clone(),
             push_max_runs: self.push_max_runs,
         }
@@ -240,11 +255,29 @@ pub fn run_daemon(
     on_listening: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<ExitCode> {
     init_logging(&config.log_level);
-    // The tailer holds one descriptor per followed file.
-    match crate::ingest::tail::raise_open_file_limit() {
-        Ok(limit) => tracing::debug!(limit, "open-file limit"),
-        Err(error) => tracing::warn!(%error, "cannot read the open-file limit"),
-    }
+    // The tailer holds one descriptor per followed file, and each connection holds one.
+    let max_connections = match crate::ingest::tail::raise_open_file_limit() {
+        Ok(limit) => {
+            tracing::debug!(limit, "open-file limit");
+            let cap = http::limits::connection_cap_for_descriptors(config.max_connections, limit);
+            if cap < config.max_connections {
+                tracing::warn!(
+                    requested = config.max_connections,
+                    max_connections = cap,
+                    open_file_limit = limit,
+                    reserved =
+                        http::limits::DESCRIPTOR_RESERVE + http::limits::EVICTION_SLACK as u64,
+                    "lowering --web.max-connections so that the tailer and the state file keep \
+                     descriptors under the open-file limit; raise LimitNOFILE to serve more"
+                );
+            }
+            cap
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the open-file limit");
+            config.max_connections
+        }
+    };
     let self_metrics = SelfMetrics::new().context("registering the exporter's own metrics")?;
     let mut state = State::new(StateOptions {
         stale_after_seconds: config.stale_after.as_secs_f64(),
@@ -273,7 +306,9 @@ pub fn run_daemon(
         max_body_bytes: config.push.max_body_bytes,
         push_token: config.push.token.clone(),
         allow_remote_push: config.push.allow_remote,
-        request_timeout: Duration::from_secs(10),
+        request_timeout: config.request_timeout,
+        max_connections,
+        max_inflight_bytes: config.push.max_inflight_bytes,
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()
