@@ -73,6 +73,7 @@ pub struct WebSection {
     pub telemetry_path: Option<String>,
     pub max_connections: Option<usize>,
     pub request_timeout: Option<String>,
+    pub ready_without_logs: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +160,7 @@ pub struct FlagConfig {
     pub telemetry_path: Option<String>,
     pub web_max_connections: Option<usize>,
     pub web_request_timeout: Option<String>,
+    pub web_ready_without_logs: bool,
     pub log_level: Option<String>,
     pub tail_paths: Vec<String>,
     pub tail_run: Option<String>,
@@ -215,6 +217,8 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Bounds reading a request and writing its response.
     pub request_timeout: Duration,
+    /// `/-/ready` answers ready even while no tailed log can be read.
+    pub ready_without_logs: bool,
     pub log_level: String,
     pub spec: Arc<RunSpec>,
     pub tails: Vec<TailConfig>,
@@ -432,6 +436,8 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
             "web.telemetry-path = {telemetry_path:?}: must start with '/' and not be one of /, /-/healthy, /-/ready, /api/v1/push"
         ));
     }
+    let ready_without_logs =
+        flags.web_ready_without_logs || file.web.ready_without_logs.unwrap_or(false);
     let max_connections = flags
         .web_max_connections
         .or(file.web.max_connections)
@@ -579,6 +585,7 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         telemetry_path,
         max_connections,
         request_timeout,
+        ready_without_logs,
         log_level,
         spec,
         tails,

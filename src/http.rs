@@ -85,6 +85,11 @@ pub trait Backend: Send + Sync + 'static {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// Why the daemon is not ready (no log it tails can be read), if it is not: `/-/ready`
+    /// answers 503 with the reason.
+    fn not_ready(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Why the backend refused a push; the message goes back to the client as `{"error": "<message>"}`.
@@ -190,6 +195,14 @@ where
                 StatusCode::SERVICE_UNAVAILABLE,
                 TEXT_CONTENT_TYPE,
                 format!("Unavailable: {reason}\n"),
+            )
+        }),
+        READY_PATH if backend.not_ready().is_some() => read_only(method, || {
+            let reason = backend.not_ready().unwrap_or_default();
+            text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT_CONTENT_TYPE,
+                format!("Not ready: {reason}\n"),
             )
         }),
         HEALTHY_PATH => read_only(method, || {

@@ -26,7 +26,13 @@ pub fn render(state: &State, now: f64, telemetry_path: &str) -> String {
     let mut rows = String::new();
     for run in state.runs() {
         let spec = &run.spec;
+        let unreadable = run
+            .source_files
+            .as_ref()
+            .filter(|files| files.following == 0)
+            .and_then(|files| files.problem.as_deref());
         let (status, age) = match run.last_update {
+            None if unreadable.is_some() => ("no readable log", String::from("never")),
             None => ("waiting for data", String::from("never")),
             Some(last) if run.is_stale(now, stale_after) => {
                 ("stale", format!("{:.0} s ago", now - last))
@@ -55,6 +61,13 @@ pub fn render(state: &State, now: f64, telemetry_path: &str) -> String {
             run.loss.map_or_else(|| "–".to_string(), |l| format!("{l:.4}")),
             status_class = status.replace(' ', "-"),
         );
+        if let Some(problem) = unreadable {
+            let _ = writeln!(
+                rows,
+                "<tr><td></td><td colspan=\"9\" class=\"problem\">log not read: {}</td></tr>",
+                escape(problem)
+            );
+        }
     }
     if rows.is_empty() {
         rows.push_str("<tr><td colspan=\"10\">No runs yet: configure a log to tail, or push to /api/v1/push.</td></tr>\n");

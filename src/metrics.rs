@@ -542,6 +542,36 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
             f.sample("", &labels, 1.0);
         },
     );
+    family(
+        out,
+        &runs,
+        "mfu_exporter_source_files",
+        "gauge",
+        "What a tailed run's log paths and globs named at the last poll, by state (following, missing, unreadable, not_a_regular_file).",
+        |run, f| {
+            if let Some(files) = &run.source_files {
+                for (state, count) in files.by_state() {
+                    f.sample("", &[("run", &run.name), ("state", state)], count as f64);
+                }
+            }
+        },
+    );
+    family(
+        out,
+        &runs,
+        "mfu_exporter_source_up",
+        "gauge",
+        "1 when at least one log file of the tailed run is being read, else 0.",
+        |run, f| {
+            if let Some(files) = &run.source_files {
+                f.sample(
+                    "",
+                    &[("run", &run.name)],
+                    f64::from(u8::from(files.following > 0)),
+                );
+            }
+        },
+    );
 }
 
 #[cfg(test)]

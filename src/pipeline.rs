@@ -47,6 +47,8 @@ struct Source {
     bytes_seen: u64,
     /// Whether the implausible-rate warning was given for this run.
     warned_implausible: bool,
+    /// The source files last handed to the state.
+    noted_files: Option<crate::ingest::tail::SourceFiles>,
 }
 
 /// What one record turned into before it reaches the state.
@@ -143,6 +145,7 @@ pub fn tail_thread(
                 config,
                 bytes_seen: 0,
                 warned_implausible: false,
+                noted_files: None,
             }
         })
         .collect();
@@ -270,6 +273,18 @@ fn poll_source(source: &mut Source, sink: &dyn Sink, monotonic_seconds: f64) -> 
             let applied = apply(guard, config, file.name, outcome, now, file.from_start);
             count(&applied, metrics, &mut ignored, config, warned, file.name);
         });
+    }
+    // What the patterns name, for the source gauges, readiness and the landing page.
+    let files = source.tailer.source_files();
+    if source.noted_files.as_ref() != Some(files) {
+        let guard = state.get_or_insert_with(|| sink.state());
+        guard.note_source_files(&config.run, files);
+        if files.following == 0 {
+            if let Some(problem) = &files.problem {
+                tracing::warn!(run = %config.run, %problem, "no log file of the run can be read");
+            }
+        }
+        source.noted_files = Some(files.clone());
     }
     drop(state);
     metrics.lines_read.inc_by(lines - lines_reported);

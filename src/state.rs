@@ -211,6 +211,8 @@ pub struct Run {
     pub reported_flops_per_second_per_gpu: Option<f64>,
     /// The steps the run is planned to take, where the log says.
     pub total_steps: Option<u64>,
+    /// For a tailed run, what its log patterns named at the last poll (None before it).
+    pub source_files: Option<crate::ingest::tail::SourceFiles>,
     pub step_durations: StepHistogram,
     /// Exporter time of the last observation; `None` before any.
     pub last_update: Option<f64>,
@@ -247,6 +249,7 @@ impl Run {
             reported_mfu: None,
             reported_flops_per_second_per_gpu: None,
             total_steps: None,
+            source_files: None,
             step_durations: StepHistogram::default(),
             last_update: None,
             restart_epoch: 0,
@@ -776,6 +779,27 @@ impl State {
 
     pub fn runs(&self) -> impl Iterator<Item = &Run> {
         self.runs.values()
+    }
+
+    /// Records what a tailed run's log patterns named at the tailer's last poll.
+    pub fn note_source_files(&mut self, run: &str, files: &crate::ingest::tail::SourceFiles) {
+        if let Some(run) = self.runs.get_mut(run) {
+            if run.source_files.as_ref() != Some(files) {
+                run.source_files = Some(files.clone());
+            }
+        }
+    }
+
+    /// The tailed runs none of whose log files can be read, with the first problem of each:
+    /// the daemon is not ready while every source is so.
+    pub fn unreadable_sources(&self) -> Vec<(&str, Option<&str>)> {
+        self.runs
+            .values()
+            .filter_map(|run| {
+                let files = run.source_files.as_ref()?;
+                (files.following == 0).then_some((run.name.as_str(), files.problem.as_deref()))
+            })
+            .collect()
     }
 
     pub fn run(&self, name: &str) -> Option<&Run> {

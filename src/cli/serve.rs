@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// [default: 10s].
     #[arg(long = "web.request-timeout", value_name = "DURATION")]
     pub request_timeout: Option<String>,
+    /// Answer `/-/ready` with 200 even while no tailed log file can be read (by default it is
+    /// 503 then, naming the path).
+    #[arg(long = "web.ready-without-logs")]
+    pub ready_without_logs: bool,
     /// Log level: error, warn, info, debug or trace [default: info].
     #[arg(long = "log.level", value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -138,6 +142,7 @@ impl ServeArgs {
             listen_address: self.listen_address.clone(),
             telemetry_path: self.telemetry_path.clone(),
             web_max_connections: self.max_connections,
+            web_ready_without_logs: self.ready_without_logs,
             web_request_timeout: self.request_timeout.clone(),
             log_level: self.log_level.clone(),
             tail_paths: self.tail_paths.clone(),
@@ -187,6 +192,8 @@ pub struct Daemon {
     /// Set when the tailer thread ended without being asked to: the daemon is then unhealthy
     /// and exits non-zero, so that a supervisor restarts it.
     failure: std::sync::OnceLock<String>,
+    /// See [`ServeConfig::ready_without_logs`].
+    ready_without_logs: bool,
 }
 
 impl Sink for Daemon {
@@ -235,6 +242,29 @@ impl Backend for Daemon {
 
     fn failure(&self) -> Option<String> {
         self.failure.get().cloned()
+    }
+
+    fn not_ready(&self) -> Option<String> {
+        if self.ready_without_logs {
+            return None;
+        }
+        let state = self.state();
+        let tailed = state
+            .runs()
+            .filter(|run| run.source_files.is_some())
+            .count();
+        let down = state.unreadable_sources();
+        if tailed == 0 || down.len() < tailed {
+            return None;
+        }
+        let problems: Vec<String> = down
+            .iter()
+            .map(|(run, problem)| format!("run {run}: {}", problem.unwrap_or("no file")))
+            .collect();
+        Some(format!(
+            "no log file can be read ({}); --web.ready-without-logs answers ready anyway",
+            problems.join("; ")
+        ))
     }
 }
 
@@ -297,6 +327,7 @@ pub fn run_daemon(
         metrics: self_metrics,
         telemetry_path: config.telemetry_path.clone(),
         failure: std::sync::OnceLock::new(),
+        ready_without_logs: config.ready_without_logs,
     });
     // Fired by the tailer thread if it ends on its own: the server stops, the process fails.
     let tailer_failed = Arc::new(tokio::sync::Notify::new());

@@ -195,11 +195,47 @@ pub struct PollSummary {
     pub more_to_read: bool,
 }
 
+/// What the patterns named at the last poll, by state: an operator's first question when a run
+/// shows no data is whether its log is being read at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceFiles {
+    /// Files being read.
+    pub following: u64,
+    /// Paths that name nothing, and globs that match no file.
+    pub missing: u64,
+    /// Paths and directories that could not be examined or opened (permissions, EMFILE).
+    pub unreadable: u64,
+    /// Paths that name a directory, FIFO, socket or device.
+    pub not_a_regular_file: u64,
+    /// The first problem, as a path and what is wrong with it, for the landing page.
+    pub problem: Option<String>,
+}
+
+impl SourceFiles {
+    /// The states as metric label values, with their counts.
+    pub fn by_state(&self) -> [(&'static str, u64); 4] {
+        [
+            ("following", self.following),
+            ("missing", self.missing),
+            ("unreadable", self.unreadable),
+            ("not_a_regular_file", self.not_a_regular_file),
+        ]
+    }
+
+    fn note(&mut self, path: &Path, what: &str) {
+        if self.problem.is_none() {
+            self.problem = Some(format!("{}: {what}", path.display()));
+        }
+    }
+}
+
 /// Follows the files named by a set of patterns. See the module documentation.
 pub struct Tailer {
     patterns: Vec<Pattern>,
     /// Patterns that could not be parsed, reported by the first poll.
     invalid_patterns: Vec<(PathBuf, io::Error)>,
+    /// The same patterns, kept for [`SourceFiles`].
+    invalid_globs: Vec<PathBuf>,
     read_from: ReadFrom,
     max_line_bytes: usize,
     max_bytes_per_poll: u64,
@@ -210,6 +246,8 @@ pub struct Tailer {
     files: BTreeMap<PathBuf, PathState>,
     errors: ErrorLog,
     polled: bool,
+    /// What the patterns named at the last poll.
+    source_files: SourceFiles,
     /// The one read buffer, reused for every file and every poll.
     buffer: Vec<u8>,
     bytes_read_total: u64,
@@ -295,6 +333,10 @@ impl Tailer {
         }
         Tailer {
             patterns,
+            invalid_globs: invalid_patterns
+                .iter()
+                .map(|(path, _)| path.clone())
+                .collect(),
             invalid_patterns,
             read_from: options.read_from,
             max_line_bytes: options.max_line_bytes,
@@ -304,6 +346,7 @@ impl Tailer {
             files: BTreeMap::new(),
             errors: ErrorLog::default(),
             polled: false,
+            source_files: SourceFiles::default(),
             buffer: Vec::new(),
             bytes_read_total: 0,
             known_paths: HashSet::new(),
@@ -424,12 +467,22 @@ impl Tailer {
         self.files.retain(|path, state| {
             state.current.is_some() || !state.draining.is_empty() || found.contains_key(path)
         });
+        self.source_files.following = self
+            .files
+            .values()
+            .filter(|state| state.current.is_some())
+            .count() as u64;
         self.saved.clear();
         self.errors.finish_poll();
         open_files::warn_if_near_limit();
         PollSummary {
             more_to_read: self.more_to_read,
         }
+    }
+
+    /// What the patterns named at the last poll, by state.
+    pub fn source_files(&self) -> &SourceFiles {
+        &self.source_files
     }
 
     /// Where each followed file was left off: what to save for a restart.
@@ -631,6 +684,12 @@ impl Tailer {
     /// paths that are not regular files.
     fn discover(&mut self, sink: &mut dyn FnMut(TailEvent<'_>)) -> BTreeMap<PathBuf, Found> {
         let mut found = BTreeMap::new();
+        let states = &mut self.source_files;
+        *states = SourceFiles::default();
+        for pattern in &self.invalid_globs {
+            states.unreadable += 1;
+            states.note(pattern, "not a valid glob");
+        }
         for pattern in &self.patterns {
             match pattern {
                 Pattern::Path(path) => match fs::metadata(path) {
@@ -641,32 +700,58 @@ impl Tailer {
                         let error =
                             io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
                         self.errors.report(path, &error, sink);
+                        states.not_a_regular_file += 1;
+                        states.note(path, "not a regular file; give the path of the log file");
                         found.insert(path.clone(), Found::Unknown);
                     }
-                    Err(error) if is_absent(&error) => {}
+                    Err(error) if is_absent(&error) => {
+                        states.missing += 1;
+                        states.note(
+                            path,
+                            "no such file; check the path (it is read once it appears)",
+                        );
+                    }
                     Err(error) => {
                         self.errors.report(path, &error, sink);
+                        states.unreadable += 1;
+                        states.note(path, &format!("{error}; check its permissions"));
                         found.insert(path.clone(), Found::Unknown);
                     }
                 },
                 Pattern::Glob(glob) => {
                     let expansion = expand::expand(glob);
+                    let mut files = 0;
                     for path in expansion.paths {
                         match fs::metadata(&path) {
                             Ok(metadata) if metadata.is_file() => {
+                                files += 1;
                                 found.insert(path, Found::File(metadata));
                             }
                             Ok(_) => {}
                             Err(error) if is_absent(&error) => {}
                             Err(error) => {
                                 self.errors.report(&path, &error, sink);
+                                states.unreadable += 1;
+                                states.note(&path, &format!("{error}; check its permissions"));
                                 found.insert(path, Found::Unknown);
                             }
                         }
                     }
+                    if files == 0 && expansion.unlisted.is_empty() {
+                        states.missing += 1;
+                        states.note(
+                            Path::new(glob),
+                            "the glob matches no file; check the directory and the pattern",
+                        );
+                    }
                     // A directory that could not be listed (EMFILE, a permission flicker) holds
                     // what it held: its followed files keep their positions, never "deleted".
                     for (directory, error) in &expansion.unlisted {
+                        states.unreadable += 1;
+                        states.note(
+                            directory,
+                            &format!("cannot list: {error}; check its permissions"),
+                        );
                         self.errors.report(directory, error, sink);
                         for path in self.files.keys() {
                             if path.starts_with(directory) && !found.contains_key(path) {
@@ -697,6 +782,15 @@ impl Tailer {
             Ok(opened) => opened,
             Err(error) if is_absent(&error) => return None,
             Err(error) => {
+                if error.kind() == io::ErrorKind::InvalidInput {
+                    self.source_files.not_a_regular_file += 1;
+                    self.source_files
+                        .note(path, "not a regular file; give the path of the log file");
+                } else {
+                    self.source_files.unreadable += 1;
+                    self.source_files
+                        .note(path, &format!("{error}; check its permissions"));
+                }
                 self.errors.report(path, &error, sink);
                 return None;
             }

@@ -82,3 +82,66 @@ fn a_tailer_that_panics_is_logged_and_the_process_exits_non_zero() {
         "{stderr:#?}"
     );
 }
+
+/// Issue: a wrong log path failed silently (ready, "waiting for data", no metric). Now the source
+/// gauges, `/-/ready` and the landing page say which path is wrong, until the file appears.
+#[test]
+fn a_wrong_log_path_shows_in_metrics_readiness_and_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("train.jsonl");
+    let log_text = log.to_string_lossy().into_owned();
+    let args = [
+        "serve",
+        "--model",
+        "gpt2",
+        "--gpu",
+        "a100-sxm",
+        "--tail.path",
+        &log_text,
+        "--tail.run",
+        "r",
+    ];
+    let exporter = Exporter::start(&args);
+    exporter.wait_value("mfu_exporter_source_up{run=\"r\"}", 0.0);
+    exporter.wait_value(
+        "mfu_exporter_source_files{run=\"r\",state=\"missing\"}",
+        1.0,
+    );
+    let ready = exporter.get("/-/ready");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert!(ready.body.contains(&log_text), "{}", ready.body);
+    assert_eq!(exporter.get("/-/healthy").status, 200);
+    let page = exporter.get("/").body;
+    assert!(
+        page.contains("no readable log") && page.contains("no such file"),
+        "{page}"
+    );
+    assert!(
+        exporter
+            .log
+            .lock()
+            .unwrap()
+            .contains("no log file of the run can be read"),
+        "{}",
+        exporter.log.lock().unwrap()
+    );
+
+    std::fs::write(&log, "{\"tokens\": 10}\n").unwrap();
+    exporter.wait_value("mfu_exporter_source_up{run=\"r\"}", 1.0);
+    exporter.wait_value(
+        "mfu_exporter_source_files{run=\"r\",state=\"following\"}",
+        1.0,
+    );
+    exporter.wait_value("training_tokens_total{run=\"r\"}", 10.0);
+    assert_eq!(exporter.get("/-/ready").status, 200);
+
+    // The flag that relaxes readiness.
+    let mut relaxed: Vec<&str> = args.to_vec();
+    let other = dir.path().join("other.jsonl");
+    let other_text = other.to_string_lossy().into_owned();
+    relaxed[6] = &other_text;
+    relaxed.push("--web.ready-without-logs");
+    let exporter = Exporter::start(&relaxed);
+    exporter.wait_value("mfu_exporter_source_up{run=\"r\"}", 0.0);
+    assert_eq!(exporter.get("/-/ready").status, 200);
+}
