@@ -399,6 +399,12 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
             .ok(),
     };
     let seq_len = flags.seq_len.or(file.model.seq_len);
+    if let Some(long) = seq_len.filter(|s| *s > crate::accounting::flops::MAX_SEQ_LEN) {
+        problems.push(format!(
+            "model.seq_len = {long}: above the limit of {} tokens; set the sequence length the job trains with",
+            crate::accounting::flops::MAX_SEQ_LEN
+        ));
+    }
     if seq_len == Some(0) {
         problems.push("model.seq_len = 0: set the sequence length the job trains with".into());
     }
@@ -546,6 +552,14 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
     }
 
     let state_file = flags.state_file.or(file.state_file);
+    if let Some(path) = &state_file {
+        if let Err(problem) = check_state_directory(path) {
+            problems.push(format!(
+                "state_file = {:?}: {problem}",
+                path.display().to_string()
+            ));
+        }
+    }
     if !problems.is_empty() {
         return Err(ConfigErrors(problems));
     }
@@ -621,6 +635,37 @@ struct TailFlags {
 /// format says: the first one, which holds compilation and start-up in every trainer we read.
 pub const DEFAULT_WARMUP_RECORDS: u32 = 1;
 
+/// The positions file's directory must exist and be writable: the file is replaced by a
+/// rename from a temporary file beside it.
+fn check_state_directory(path: &std::path::Path) -> Result<(), String> {
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(
+            "names a directory; give the path of a file, e.g. /var/lib/mfu-exporter/positions.json"
+                .into(),
+        );
+    }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    if !directory.is_dir() {
+        return Err(format!(
+            "its directory {} does not exist; create it or choose another path",
+            directory.display()
+        ));
+    }
+    let c_path = std::ffi::CString::new(directory.as_os_str().as_encoded_bytes())
+        .map_err(|_| "the path holds a NUL byte".to_string())?;
+    // SAFETY: a NUL-terminated path; access(2) only reads it.
+    if unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        return Err(format!(
+            "its directory {} is not writable by this user; fix its permissions or choose another path",
+            directory.display()
+        ));
+    }
+    Ok(())
+}
+
 fn resolve_tail(
     index: usize,
     section: TailSection,
@@ -635,6 +680,16 @@ fn resolve_tail(
             "{}: not set; give the log file path or glob, e.g. path = \"/logs/train-*.jsonl\"",
             field("path")
         ));
+    }
+    for pattern in &patterns {
+        if pattern.contains(['*', '?', '[']) {
+            if let Err(error) = glob::Pattern::new(pattern) {
+                problems.push(format!(
+                    "{} = {pattern:?}: not a valid glob ({error}); escape a literal `[` as `[[]`",
+                    field("path")
+                ));
+            }
+        }
     }
     let run = section.run.unwrap_or_else(|| "default".to_string());
     if let Err(e) = check_run_name(&run) {
@@ -816,6 +871,32 @@ mod tests {
         assert_eq!(config.tails[0].run, "pretrain");
         assert_eq!(config.tails[0].scope, ThroughputScope::PerGpu);
         assert_eq!(config.tails[0].read_from, ReadFrom::End);
+    }
+
+    #[test]
+    fn an_invalid_glob_an_absurd_seq_len_and_a_missing_state_directory_stop_start_up() {
+        let message = problems(
+            r#"
+            state_file = "/nonexistent/mfu-exporter/positions.json"
+            [model]
+            seq_len = 9223372036854775807
+            [[tail]]
+            path = "/tmp/["
+            "#,
+            flags(),
+        );
+        assert!(
+            message.contains("tail[0].path = \"/tmp/[\": not a valid glob"),
+            "{message}"
+        );
+        assert!(
+            message.contains("model.seq_len = 9223372036854775807: above the limit"),
+            "{message}"
+        );
+        assert!(
+            message.contains("state_file = \"/nonexistent/mfu-exporter/positions.json\": its directory /nonexistent/mfu-exporter does not exist"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -126,7 +126,24 @@ pub fn tail_thread(
         None => Positions::default(),
         Some(Ok(positions)) => positions,
         Some(Err(error)) => {
-            tracing::warn!(%error, "starting without saved positions");
+            let kept = match (&error, state_file.as_deref()) {
+                (crate::ingest::tail::PositionsError::Parse { .. }, Some(path)) => {
+                    Positions::set_aside(path)
+                        .map(|aside| aside.display().to_string())
+                        .unwrap_or_else(|error| format!("not kept ({error})"))
+                }
+                _ => "left in place".to_owned(),
+            };
+            let restart: Vec<String> = tails
+                .iter()
+                .map(|tail| format!("run {}: {}", tail.run, tail.read_from.describe()))
+                .collect();
+            tracing::warn!(
+                %error,
+                kept = %kept,
+                restart = %restart.join("; "),
+                "starting without saved positions: every file starts as --tail.read-from says"
+            );
             Positions::default()
         }
     };

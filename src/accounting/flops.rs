@@ -52,6 +52,10 @@ impl Recompute {
     }
 }
 
+/// The longest training sequence accepted, in tokens (2^25, past every context length trained
+/// today): beyond it a value is a typo, and the attention terms would lose all meaning.
+pub const MAX_SEQ_LEN: u64 = 1 << 25;
+
 /// What the FLOP counts depend on besides the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlopOptions {

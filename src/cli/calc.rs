@@ -69,6 +69,12 @@ pub fn resolve_model(args: &ModelArgs) -> anyhow::Result<(NamedModel, FlopOption
     if seq_len == 0 {
         bail!("--seq-len 0: a training sequence has at least one token; set --seq-len to the sequence length the job trains with");
     }
+    if seq_len > crate::accounting::flops::MAX_SEQ_LEN {
+        bail!(
+            "--seq-len {seq_len}: above the limit of {} tokens; set --seq-len to the sequence length the job trains with",
+            crate::accounting::flops::MAX_SEQ_LEN
+        );
+    }
     let options = FlopOptions {
         seq_len,
         attention: args.attention.map_or(AttentionCounting::Full, Into::into),

@@ -369,6 +369,15 @@ pub fn run_daemon(
         }
     };
 
+    // Held until the process exits: a second exporter on the same positions file refuses to
+    // start rather than overwrite what this one consumed.
+    let _state_lock = match &config.state_file {
+        Some(path) => Some(
+            crate::ingest::tail::StateLock::acquire(path)
+                .map_err(|problem| anyhow::anyhow!("--state-file: {problem}"))?,
+        ),
+        None => None,
+    };
     let tailer = if config.tails.is_empty() {
         tracing::info!("no log to tail: accepting pushes only");
         None
@@ -445,15 +454,29 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
         )
     };
     async move {
         #[cfg(unix)]
         match signals {
-            (Ok(mut terminate), Ok(mut interrupt)) => {
-                tokio::select! {
-                    _ = terminate.recv() => {}
-                    _ = interrupt.recv() => {}
+            (Ok(mut terminate), Ok(mut interrupt), hangup) => {
+                // SIGHUP (a closed terminal, a reload habit) must not end the daemon with its
+                // positions unsaved; it has nothing to reload, so it is logged and ignored.
+                let mut hangup = hangup.ok();
+                loop {
+                    tokio::select! {
+                        _ = terminate.recv() => break,
+                        _ = interrupt.recv() => break,
+                        Some(()) = async {
+                            match hangup.as_mut() {
+                                Some(hangup) => hangup.recv().await,
+                                None => std::future::pending().await,
+                            }
+                        } => {
+                            tracing::info!("SIGHUP ignored: restart the exporter to change its configuration");
+                        }
+                    }
                 }
             }
             _ => {

@@ -109,7 +109,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
 pub use open_files::{open_file_limit, raise_open_file_limit};
-pub use positions::{Positions, PositionsError};
+pub use positions::{Positions, PositionsError, StateLock};
 pub use wakeups::{Stopper, Wake, Wakeups, DEFAULT_POLL_INTERVAL};
 
 use open_files::Counted;
@@ -137,6 +137,18 @@ pub enum ReadFrom {
     /// From its current size: only what is written from now on.
     #[default]
     End,
+}
+
+impl ReadFrom {
+    /// Where a file without a saved position starts, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ReadFrom::Beginning => "files existing now are read from their first byte",
+            ReadFrom::End => {
+                "files existing now are read from their end, new ones from their first byte"
+            }
+        }
+    }
 }
 
 /// What to follow, and how.

@@ -145,3 +145,65 @@ fn a_wrong_log_path_shows_in_metrics_readiness_and_the_page() {
     exporter.wait_value("mfu_exporter_source_up{run=\"r\"}", 0.0);
     assert_eq!(exporter.get("/-/ready").status, 200);
 }
+
+/// The positions file: a second exporter on it refuses to start naming the first; a corrupt
+/// one is set aside with a warning that says where files restart; SIGHUP does not end the
+/// daemon.
+#[test]
+fn the_state_file_is_locked_kept_when_corrupt_and_sighup_is_survived() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("train.jsonl");
+    std::fs::write(&log, "{\"tokens\": 10}\n").unwrap();
+    let state = dir.path().join("positions.json");
+    std::fs::write(&state, "{not json").unwrap();
+    let (log_text, state_text) = (
+        log.to_string_lossy().into_owned(),
+        state.to_string_lossy().into_owned(),
+    );
+    let args = [
+        "serve",
+        "--model",
+        "gpt2",
+        "--gpu",
+        "a100-sxm",
+        "--tail.path",
+        &log_text,
+        "--tail.run",
+        "r",
+        "--tail.read-from",
+        "beginning",
+        "--state-file",
+        &state_text,
+    ];
+    let exporter = Exporter::start(&args);
+    exporter.wait_value("training_tokens_total{run=\"r\"}", 10.0);
+    let corrupt = dir.path().join("positions.json.corrupt");
+    assert_eq!(std::fs::read_to_string(&corrupt).unwrap(), "{not json");
+    let log_so_far = exporter.log.lock().unwrap().clone();
+    assert!(
+        log_so_far.contains("starting without saved positions")
+            && log_so_far.contains("read from their first byte"),
+        "{log_so_far}"
+    );
+
+    let mut second = args.to_vec();
+    second.extend(["--web.listen-address", "127.0.0.1:0"]);
+    let (ok, _, stderr) = crate::support::run(&second);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!(
+            "in use by another mfu-exporter (pid {})",
+            exporter.child.id()
+        )),
+        "{stderr}"
+    );
+
+    let _ = Command::new("kill")
+        .args(["-HUP", &exporter.child.id().to_string()])
+        .status();
+    crate::support::wait_for(Duration::from_secs(10), "the SIGHUP to be logged", || {
+        exporter.log.lock().unwrap().contains("SIGHUP ignored")
+    });
+    assert_eq!(exporter.get("/-/healthy").status, 200);
+    assert!(exporter.terminate().success());
+}

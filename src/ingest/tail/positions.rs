@@ -212,6 +212,16 @@ impl Positions {
         })
     }
 
+    /// Moves a positions file that cannot be read as positions aside, to `<path>.corrupt`, so
+    /// that the next save does not destroy what may be worth a look; returns the new path.
+    pub fn set_aside(path: &Path) -> io::Result<PathBuf> {
+        let mut aside = path.as_os_str().to_os_string();
+        aside.push(".corrupt");
+        let aside = PathBuf::from(aside);
+        fs::rename(path, &aside)?;
+        Ok(aside)
+    }
+
     /// Writes the positions so that a crash leaves either the old file or the new one: a
     /// temporary file in the same directory is written, flushed to disk and renamed over `path`.
     pub fn save_atomically(&self, path: &Path) -> Result<(), PositionsError> {
@@ -275,14 +285,68 @@ impl Positions {
     }
 }
 
+/// Writes a new file at `path` and flushes it to disk. The file must not exist (`O_EXCL`) and
+/// a symbolic link there is not followed (`O_NOFOLLOW`): a link planted at the temporary name
+/// cannot redirect the write. A leftover of a crashed save is removed and the write tried once
+/// more.
 fn write_and_sync(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let create = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(path)
+    };
+    let mut file = match create() {
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            create()?
+        }
+        other => other?,
+    };
     file.write_all(contents)?;
     file.sync_all()
+}
+
+/// An exclusive hold on a positions file for the life of one exporter: two exporters saving
+/// positions to one file would each overwrite what the other consumed.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+}
+
+impl StateLock {
+    /// Takes the lock `<path>.lock`, or says which process holds it.
+    pub fn acquire(path: &Path) -> Result<StateLock, String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::AsRawFd;
+        let mut lock_path = path.as_os_str().to_os_string();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|error| format!("cannot open {}: {error}", lock_path.display()))?;
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let holder = fs::read_to_string(&lock_path).unwrap_or_default();
+            return Err(format!(
+                "{} is in use by another mfu-exporter (pid {}); give each exporter its own --state-file",
+                path.display(),
+                holder.trim().parse::<u32>().map_or_else(|_| "unknown".to_owned(), |pid| pid.to_string())
+            ));
+        }
+        let _ = file.set_len(0);
+        let _ = write!(file, "{}", std::process::id());
+        Ok(StateLock { _file: file })
+    }
 }
 
 /// The on-disk schema of the positions file, kept apart from [`Positions`] so that the format
@@ -379,6 +443,52 @@ impl TryFrom<PositionsFile> for Positions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_planted_at_the_temporary_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("positions.json");
+        let target = dir.path().join("precious");
+        fs::write(&target, "keep me").unwrap();
+        let temporary = dir
+            .path()
+            .join(format!(".positions.json.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&target, &temporary).unwrap();
+        sample().save_atomically(&path).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "keep me");
+        assert_eq!(Positions::load(&path).unwrap(), sample());
+    }
+
+    #[test]
+    fn a_second_holder_of_the_state_file_is_refused_naming_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("positions.json");
+        let first = StateLock::acquire(&path).unwrap();
+        let refused = StateLock::acquire(&path).unwrap_err();
+        assert!(
+            refused.contains(&format!(
+                "in use by another mfu-exporter (pid {})",
+                std::process::id()
+            )),
+            "{refused}"
+        );
+        drop(first);
+        assert!(StateLock::acquire(&path).is_ok());
+    }
+
+    #[test]
+    fn a_corrupt_state_file_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("positions.json");
+        fs::write(&path, "{not json").unwrap();
+        assert!(matches!(
+            Positions::load(&path),
+            Err(PositionsError::Parse { .. })
+        ));
+        let aside = Positions::set_aside(&path).unwrap();
+        assert_eq!(fs::read_to_string(aside).unwrap(), "{not json");
+        assert_eq!(Positions::load(&path).unwrap(), Positions::default());
+    }
 
     fn sample() -> Positions {
         let mut files = BTreeMap::new();
