@@ -178,10 +178,19 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Seconds since the Unix epoch by the exporter's clock.
+///
+/// It is the wall clock read once, at the first call, plus the monotonic time since: staleness
+/// and push expiry measure real elapsed time, so a wall-clock step (NTP, a VM resumed, a manual
+/// `date`) neither expires every pushed run nor revives a stale one.
 pub fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    static START: std::sync::OnceLock<(f64, std::time::Instant)> = std::sync::OnceLock::new();
+    let (wall, monotonic) = START.get_or_init(|| {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        (wall, std::time::Instant::now())
+    });
+    wall + monotonic.elapsed().as_secs_f64()
 }
 
 /// The daemon's shared parts, as the HTTP layer and the tailer thread see them.

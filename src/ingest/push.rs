@@ -157,7 +157,8 @@ fn within_element(element: Option<usize>, error: PushError) -> PushError {
 }
 
 fn reader_error(error: &serde_json::Error) -> PushError {
-    let detail = error.to_string();
+    // serde quotes an unknown key whole: a megabyte of key must not come back as a megabyte.
+    let detail = crate::ingest::quote::cut_backticked(&error.to_string());
     match error.classify() {
         serde_json::error::Category::Data => PushError::InvalidField { detail },
         _ if detail.starts_with("number out of range") => PushError::NumberOutOfRange { detail },
@@ -773,6 +774,16 @@ mod tests {
         check(
             r#"{"tokens": 1, "tokens": 2, "seconds": 1}"#,
             "duplicate field `tokens` at line 1 column 22",
+        );
+        // A megabyte of key is quoted by its first 64 characters only.
+        let key = "k".repeat(1 << 20);
+        let message = parse_push(format!("{{\"{key}\": 1}}").as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(message.len() < 1024, "{} bytes", message.len());
+        assert!(
+            message.starts_with(&format!("unknown field `{}...`", "k".repeat(64))),
+            "{message}"
         );
     }
 

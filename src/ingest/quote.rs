@@ -22,6 +22,23 @@ pub fn cut(text: &str) -> String {
     }
 }
 
+/// A message from a parser (`unknown field `...`, expected ...`) with every stretch between
+/// backticks cut to [`QUOTE_LIMIT_CHARS`] characters: the parser quotes the input's own keys.
+pub fn cut_backticked(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(index, part)| {
+            if index % 2 == 1 {
+                cut(part)
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
 /// A float for a message: plain digits for everyday magnitudes, exponent notation for extreme ones.
 pub fn float_text(value: f64) -> String {
     let magnitude = value.abs();
