@@ -266,6 +266,9 @@ pub struct Tailer {
     /// Every path that has named a followed file: when one of them names a new file after
     /// being empty for a while (delete, then create), that is a rotation too.
     known_paths: HashSet<PathBuf>,
+    /// Paths that named a file at the first poll but could not be opened then: when they can,
+    /// the start-up choice (`read_from`) still applies to them.
+    unopened_at_start: HashSet<PathBuf>,
 }
 
 enum Pattern {
@@ -362,6 +365,7 @@ impl Tailer {
             buffer: Vec::new(),
             bytes_read_total: 0,
             known_paths: HashSet::new(),
+            unopened_at_start: HashSet::new(),
         }
     }
 
@@ -399,6 +403,13 @@ impl Tailer {
         }
 
         let found = self.discover(sink);
+        if first_poll {
+            for (path, found) in &found {
+                if matches!(found, Found::Unknown) {
+                    self.unopened_at_start.insert(path.clone());
+                }
+            }
+        }
         let mut renamed = if first_poll {
             self.recover_files_moved_while_stopped(&found)
         } else {
@@ -794,6 +805,9 @@ impl Tailer {
             Ok(opened) => opened,
             Err(error) if is_absent(&error) => return None,
             Err(error) => {
+                if first_poll {
+                    self.unopened_at_start.insert(path.to_path_buf());
+                }
                 if error.kind() == io::ErrorKind::InvalidInput {
                     self.source_files.not_a_regular_file += 1;
                     self.source_files
@@ -809,7 +823,8 @@ impl Tailer {
         };
         let id = FileId::of(&metadata);
         let size = metadata.len();
-        let offset = if first_poll {
+        let at_start = first_poll || self.unopened_at_start.remove(path);
+        let offset = if at_start {
             match self.saved.get(path) {
                 Some(saved)
                     if saved.id == id

@@ -1156,3 +1156,30 @@ fn a_rewrite_with_the_same_header_past_the_old_size_is_a_truncation() {
         ]
     );
 }
+
+/// Issue: a file unreadable at start-up and readable later was read from its first byte under
+/// `read-from end`; the start-up choice applies to it.
+#[test]
+fn a_file_unreadable_at_start_up_keeps_the_start_up_choice() {
+    let logs = Logs::new();
+    // Not readable as a log at the first poll: a FIFO stands at the path.
+    let c_path =
+        std::ffi::CString::new(logs.path("train.log").to_string_lossy().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::End);
+    assert_eq!(logs.poll(&mut tailer), ["train.log: error InvalidInput"]);
+    logs.remove("train.log");
+    logs.write("train.log", "old 1\nold 2\n");
+    assert_eq!(logs.poll(&mut tailer), ["train.log: opened at 12"]);
+    logs.append("train.log", "new\n");
+    assert_eq!(logs.poll(&mut tailer), ["train.log: new"]);
+    // A file that appears later is new: it is read from its first byte.
+    logs.write("other.log", "1\n");
+    let mut tailer = logs.tailer(&["other.log", "late.log"], ReadFrom::End);
+    logs.poll(&mut tailer);
+    logs.write("late.log", "first\n");
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["late.log: opened at 0", "late.log: first"]
+    );
+}
