@@ -339,6 +339,7 @@ fn golden_exposition_from_fixture_log() {
                 && !l.starts_with("# TYPE process_")
         })
         .filter(|l| !l.contains("mfu_exporter_build_info"))
+        .filter(|l| !l.contains("mfu_exporter_cpu_seconds_total"))
         .filter(|l| !l.starts_with("training_last_update_timestamp_seconds{"))
         .map(|l| format!("{l}\n"))
         .collect();
