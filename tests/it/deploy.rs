@@ -978,3 +978,47 @@ fn demo_runs_above_the_mfu_low_alert_threshold() {
         "the demo's lowest 5-minute MFU {lowest:.3} is within 2 points of TrainingMFULow's {threshold}"
     );
 }
+
+/// The Kubernetes example shows both layouts: every node logging its share
+/// (one exporter per node with the node's GPUs) and rank 0 logging the whole
+/// job (one exporter with all the job's GPUs, reading rank 0's log only).
+#[test]
+fn kubernetes_example_shows_both_throughput_layouts() {
+    let configmap = read("deploy/kubernetes/configmap.yaml");
+    let job = read("deploy/kubernetes/training-job.yaml");
+    let flag = |name: &str| -> u64 {
+        job.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("- --{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("training-job.yaml has no --{name}"))
+    };
+    let (nodes, per_node) = (flag("nnodes"), flag("nproc-per-node"));
+    let layout = |key: &str| -> String {
+        configmap
+            .lines()
+            .skip_while(|l| l.trim_start() != format!("{key}: |"))
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with("    "))
+            .map(|l| format!("{}\n", l.trim()))
+            .collect()
+    };
+    let per_node_layout = layout("config.toml");
+    assert!(
+        per_node_layout.contains(&format!("\ngpus = {per_node}\n")),
+        "config.toml: every node logs its share, so gpus is the node's {per_node}"
+    );
+    let rank0_layout = layout("config-rank0.toml");
+    assert!(
+        rank0_layout.contains(&format!("\ngpus = {}\n", nodes * per_node)),
+        "config-rank0.toml: rank 0 logs the whole job, so gpus is the job's {}",
+        nodes * per_node
+    );
+    assert!(
+        rank0_layout.contains("path = \"/logs/train-0.jsonl\""),
+        "config-rank0.toml reads rank 0's log only"
+    );
+    assert!(
+        job.contains("config-rank0.toml") && job.contains("--config=/etc/mfu-exporter/config.toml"),
+        "training-job.yaml says which layout it uses and where the other one goes"
+    );
+}
