@@ -762,7 +762,9 @@ mod tests {
             assert!((step.tokens as f64 / dt - rate).abs() < 0.06, "{line}");
             assert!((dt - step.step_seconds).abs() <= 5e-5 + 1e-12, "{line}");
             let mfu = value["mfu"].as_f64().unwrap();
-            assert!(mfu > 0.05 && mfu < 0.35, "{line}");
+            // The default trainer counts 6N per token: about 33 % at steady speed, jitter
+            // around it, less during the warm-up and the slow episode.
+            assert!(mfu > 0.05 && mfu < 0.45, "{line}");
         }
     }
 
