@@ -99,8 +99,9 @@ pub fn render(state: &State, now: f64, telemetry_path: &str) -> String {
 <h1>mfu-exporter</h1>
 <p>Model FLOPs Utilization of training runs. {spec_line}</p>
 <table>
-<tr><th>run</th><th>state</th><th>tokens/s (EMA)</th><th>tokens/s (1 min)</th><th>MFU palm</th><th>MFU detailed</th><th>MFU reported</th><th>step</th><th>loss</th><th>last data</th></tr>
+<tr><th>run</th><th>state</th><th>tokens/s (EMA)</th><th>tokens/s (1 min)</th><th>MFU palm (EMA, pauses out)</th><th>MFU detailed (EMA, pauses out)</th><th>MFU reported by the trainer</th><th>step</th><th>loss</th><th>last data</th></tr>
 {rows}</table>
+<p>MFU here is this exporter's <code>training_mfu_ratio</code>: the moving average (weight 0.1) of its steps' throughput, with checkpoint pauses and stalls left out, over this node's peak. MFU now, as the dashboard's Job MFU and the TrainingMFULow alert show it, is <code>job:training_mfu:ratio_rate5m</code>: <code>rate(training_model_flops_total[5m])</code> over the peak of all the job's nodes, pauses included, so it is lower by the share of time paused. The trainer's own figure uses its own FLOP count and peak. README.md, \"Which MFU is which\", lists every figure.</p>
 <p><a href=\"{path}\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a> · push: <code>POST /api/v1/push</code></p>
 </body></html>
 ",

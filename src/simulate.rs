@@ -51,7 +51,10 @@ const MAX_UNIX_MILLIS: i64 = 253_402_300_799_999;
 pub struct TrainingProfile {
     /// Global batch in tokens: 8 sequences × 8192 tokens = 65 536.
     pub tokens_per_step: u64,
-    /// Throughput of the whole job once warmed up; 46 000 tokens/s is about 36 % MFU for this job.
+    /// Throughput of the whole job once warmed up; 58 000 tokens/s (7 250 per GPU) is 42 % MFU
+    /// by the PaLM formula for this job between pauses, and about 40 % over any five minutes
+    /// with the checkpoint pauses counted: above the 35 % of the shipped `TrainingMFULow` alert,
+    /// so the demo does not alert on itself.
     pub steady_tokens_per_second: f64,
     /// Throughput ramps up over these first steps (compilation, cache warm-up).
     pub warmup_steps: u64,
@@ -78,11 +81,11 @@ impl Default for TrainingProfile {
     fn default() -> Self {
         TrainingProfile {
             tokens_per_step: 8 * 8192,
-            steady_tokens_per_second: 46_000.0,
+            steady_tokens_per_second: 58_000.0,
             warmup_steps: 8,
             noise: 0.03,
             slowdown: (40, 55, 0.6),
-            checkpoint_every: 30,
+            checkpoint_every: 100,
             checkpoint_seconds: 6.0,
             initial_loss: 10.5,
             final_loss: 2.2,
@@ -759,7 +762,9 @@ mod tests {
             assert!((step.tokens as f64 / dt - rate).abs() < 0.06, "{line}");
             assert!((dt - step.step_seconds).abs() <= 5e-5 + 1e-12, "{line}");
             let mfu = value["mfu"].as_f64().unwrap();
-            assert!(mfu > 0.05 && mfu < 0.35, "{line}");
+            // The default trainer counts 6N per token: about 33 % at steady speed, jitter
+            // around it, less during the warm-up and the slow episode.
+            assert!(mfu > 0.05 && mfu < 0.45, "{line}");
         }
     }
 

@@ -39,6 +39,9 @@ pub struct CalcArgs {
     /// Output for people (table) or for scripts (json).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Exit 0 even when the MFU comes out above 100 %, which no GPU can reach.
+    #[arg(long)]
+    pub allow_implausible: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -53,7 +56,42 @@ pub fn run(args: &CalcArgs) -> anyhow::Result<ExitCode> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Table => print!("{}", render_table(&report)),
     }
+    if let Some(warning) = implausible_mfu_warning(&report) {
+        eprintln!("mfu-exporter: warning: {warning}");
+        if !args.allow_implausible {
+            return Ok(ExitCode::from(IMPLAUSIBLE_EXIT_CODE));
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The exit status of a `calc` whose MFU is above 1 without `--allow-implausible`: the report was
+/// printed, but an input is probably wrong. Errors that print no report exit 2.
+pub const IMPLAUSIBLE_EXIT_CODE: u8 = 1;
+
+/// A warning naming the flags that are probably wrong, when an MFU against the configured peak
+/// is above 1: no GPU does more model FLOPs than its dense peak, so a figure above 100 % means
+/// the throughput covers more GPUs than `--gpus` says, or the peak is too low.
+pub fn implausible_mfu_warning(report: &Report) -> Option<String> {
+    let mfu = report.mfu.as_ref()?;
+    let highest = mfu.palm.max(mfu.detailed);
+    if highest <= 1.0 {
+        return None;
+    }
+    let hardware = report.hardware.as_ref()?;
+    Some(format!(
+        "MFU {} (palm {}, detailed {}) is above 100 %, which no GPU reaches: check --gpus {} (the GPUs \
+         whose combined throughput is given), --tokens-per-sec / --step-time (the whole job's \
+         throughput, not one GPU's), --dtype {} and --gpu {:?} (the peak, {}FLOP/s per GPU); pass \
+         --allow-implausible to exit 0 anyway",
+        units::percent(highest),
+        units::percent(mfu.palm),
+        units::percent(mfu.detailed),
+        hardware.gpus,
+        hardware.dtype,
+        hardware.gpu,
+        units::si(hardware.peak_flops_per_gpu).trim_end(),
+    ))
 }
 
 /// Resolves the model flags into a model and its FLOP options.

@@ -14,6 +14,7 @@ use clap::Args;
 use crate::config::{self, FileConfig, FlagConfig};
 use crate::ingest::tail::ReadFrom;
 use crate::simulate::{self, TrainingProfile};
+use crate::state::RunSpec;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -29,10 +30,20 @@ pub struct DemoArgs {
 }
 
 /// The demo's job: Llama-3-8B at 8192 tokens per sequence on 8 H100 SXM in bf16.
-const MODEL: &str = "llama-3-8b";
-const GPU: &str = "h100-sxm";
-const GPUS: u64 = 8;
-const SEQ_LEN: u64 = 8192;
+pub const MODEL: &str = "llama-3-8b";
+pub const GPU: &str = "h100-sxm";
+pub const GPUS: u64 = 8;
+pub const SEQ_LEN: u64 = 8192;
+
+/// The simulated trainer's profile for the demo's job: the default profile, reporting its own
+/// MFU the way nanoGPT does (6N per token) against the job's peak.
+pub fn profile(spec: &RunSpec) -> TrainingProfile {
+    TrainingProfile {
+        peak_flops: spec.hardware.peak_flops(),
+        flops_per_token: 6.0 * spec.accounting.params.matmul_active as f64,
+        ..TrainingProfile::default()
+    }
+}
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     // A fresh, private directory (removed when the demo ends), not a predictable path.
@@ -54,12 +65,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let config = config::resolve(FileConfig::default(), flags)?;
 
-    // The simulated trainer reports its own MFU the way nanoGPT does (6N per token).
-    let profile = TrainingProfile {
-        peak_flops: config.spec.hardware.peak_flops(),
-        flops_per_token: 6.0 * config.spec.accounting.params.matmul_active as f64,
-        ..TrainingProfile::default()
-    };
+    let profile = profile(&config.spec);
     let stop = Arc::new(AtomicBool::new(false));
     let trainer = {
         let stop = Arc::clone(&stop);

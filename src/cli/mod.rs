@@ -2,7 +2,7 @@
 
 mod args;
 mod calc;
-mod demo;
+pub mod demo;
 mod formats;
 mod gpus;
 mod logs;

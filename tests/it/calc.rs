@@ -93,13 +93,15 @@ fn torchtitan_llama3_8b_on_h100() {
 /// parameters less the position embedding, over an A100's 312 TFLOP/s.
 #[test]
 fn nanogpt_estimate_mfu_on_gpt2() {
-    // nanoGPT's train.py: 12 sequences × 40 accumulation steps of 1024 tokens per iteration.
-    let (fwdbwd_per_iter, block_size, dt) = (480.0, 1024.0, 0.35);
+    // nanoGPT's train.py: 12 sequences × 40 accumulation steps of 1024 tokens per iteration,
+    // split over 8 GPUs (each process runs 5 of the 40), so one GPU's `estimate_mfu` sees an
+    // eighth of the iteration's tokens in the same time.
+    let (fwdbwd_per_iter, block_size, dt, gpus) = (480.0, 1024.0, 0.35, 8.0);
     // GPT-2 124M has 124,439,808 parameters (transformers); nanoGPT's get_num_params
     // subtracts the 1024 × 768 position embedding.
     let n = 124_439_808.0 - 1024.0 * 768.0;
     let flops_per_token = 6.0 * n + 12.0 * 12.0 * 12.0 * 64.0 * block_size;
-    let expected = flops_per_token * block_size * fwdbwd_per_iter / dt / 312e12;
+    let expected = flops_per_token * block_size * (fwdbwd_per_iter / gpus) / dt / 312e12;
 
     let rate = (fwdbwd_per_iter * block_size / dt).to_string();
     let report = calc_json(&[
@@ -107,6 +109,8 @@ fn nanogpt_estimate_mfu_on_gpt2() {
         "gpt2",
         "--gpu",
         "a100-sxm",
+        "--gpus",
+        "8",
         "--tokens-per-sec",
         &rate,
     ]);
@@ -523,4 +527,60 @@ fn mtp_is_counted_by_both_formulas() {
         (palm / detailed - 1.0).abs() < 0.01,
         "palm {palm} vs detailed {detailed}"
     );
+}
+
+/// An MFU above 100 % (here the throughput of 8 GPUs given with `--gpus 1`) is printed, warned
+/// about naming the flags that are probably wrong, and exits 1 unless `--allow-implausible`.
+#[test]
+fn calc_warns_and_fails_when_mfu_exceeds_one() {
+    let job = [
+        "calc",
+        "--model",
+        "llama-3-8b",
+        "--seq-len",
+        "8192",
+        "--gpu",
+        "h100-sxm",
+        "--tokens-per-sec",
+        "46096",
+    ];
+    let with = |extra: &[&'static str]| {
+        let mut args = job.to_vec();
+        args.extend_from_slice(extra);
+        let output = std::process::Command::new(crate::support::binary())
+            .args(&args)
+            .output()
+            .expect("run calc");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    let (code, stdout, stderr) = with(&["--gpus", "1"]);
+    assert_eq!(code, Some(1), "stdout {stdout}, stderr {stderr}");
+    assert!(
+        stdout.contains("MFU"),
+        "the report is still printed: {stdout}"
+    );
+    for flag in [
+        "--gpus 1",
+        "--tokens-per-sec",
+        "--dtype bf16",
+        "--gpu",
+        "--allow-implausible",
+    ] {
+        assert!(stderr.contains(flag), "warning lacks {flag:?}: {stderr}");
+    }
+
+    let (code, stdout, stderr) = with(&["--gpus", "1", "--format", "json", "--allow-implausible"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("above 100 %"), "still warned: {stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert!(f64_at(&report, "/mfu/palm") > 1.0);
+
+    let (code, _, stderr) = with(&["--gpus", "8"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "no warning at 34 %: {stderr}");
 }

@@ -48,6 +48,7 @@ const CONTRACT_METRICS: &[&str] = &[
     "mfu_exporter_file_rotations_total",
     "mfu_exporter_file_truncations_total",
     "mfu_exporter_push_requests_total",
+    "mfu_exporter_cpu_seconds_total",
     "process_cpu_seconds_total",
     "process_resident_memory_bytes",
     "process_virtual_memory_bytes",
@@ -61,6 +62,14 @@ const CONTRACT_METRICS: &[&str] = &[
     "job:training_mfu:ratio_rate5m",
     "job:training_tokens:rate5m",
 ];
+
+/// Metrics of NVIDIA's dcgm-exporter that the GPU row shows, selected by the
+/// pods of the exporters rather than by the exporters' job and instance.
+const DCGM_METRICS: &[&str] = &["DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_DEV_GPU_UTIL"];
+
+/// The window of "MFU now", the one definition the dashboard, the recording
+/// rule `job:training_mfu:ratio_rate5m` and the TrainingMFULow alert share.
+const MFU_NOW_WINDOW: &str = "5m";
 
 /// The shortest explicit range window a rate may use instead of
 /// `$__rate_interval`: long windows are deliberate (effective MFU over 1h or
@@ -576,9 +585,10 @@ fn every_rate_uses_the_rate_interval_or_a_long_window() {
     for (panel, expr) in panel_queries(&dashboard) {
         for window in rate_windows(&expr) {
             let long = duration_seconds(&window).is_some_and(|s| s >= LONG_WINDOW_SECONDS);
+            let mfu_now = window == MFU_NOW_WINDOW && expr.contains("training_model_flops_total");
             assert!(
-                window == "$__rate_interval" || long,
-                "panel {panel:?}: window [{window}] is neither $__rate_interval nor at least {LONG_WINDOW_SECONDS}s in {expr:?}"
+                window == "$__rate_interval" || long || mfu_now,
+                "panel {panel:?}: window [{window}] is neither $__rate_interval, the MFU-now window of the FLOP counters nor at least {LONG_WINDOW_SECONDS}s in {expr:?}"
             );
         }
     }
@@ -632,7 +642,8 @@ fn every_metric_in_a_query_is_in_the_contract() {
         assert!(!found.is_empty(), "{where_}: no metric in {expr:?}");
         for selector in found {
             assert!(
-                CONTRACT_METRICS.contains(&selector.metric.as_str()),
+                CONTRACT_METRICS.contains(&selector.metric.as_str())
+                    || DCGM_METRICS.contains(&selector.metric.as_str()),
                 "{where_}: metric {:?} is not in the exporter's metric contract (query {expr:?})",
                 selector.metric
             );
@@ -645,6 +656,17 @@ fn every_selector_follows_the_template_variables() {
     let dashboard = dashboard();
     for (panel, expr) in panel_queries(&dashboard) {
         for selector in selectors(&expr) {
+            if DCGM_METRICS.contains(&selector.metric.as_str()) {
+                // dcgm-exporter's series carry the pod that uses the GPU.
+                for matcher in [r#"namespace=~"$namespace""#, r#"pod=~"$pod""#] {
+                    assert!(
+                        selector.matchers.contains(matcher),
+                        "panel {panel:?}: {} lacks {matcher} in {expr:?}",
+                        selector.metric
+                    );
+                }
+                continue;
+            }
             let mut required = vec![r#"job=~"$job""#, r#"instance=~"$instance""#];
             // Series of a run carry `run`; the exporter's own and `up` do not.
             if selector.metric.starts_with("training_") {
@@ -726,5 +748,277 @@ fn prometheusrule_carries_the_plain_rule_groups_verbatim() {
     assert!(
         operator.contains("\napiVersion: monitoring.coreos.com/v1\n"),
         "{operator_file} apiVersion"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// One definition of MFU now, one threshold.
+
+/// The threshold of TrainingMFULow: the number in its `... < X` condition.
+fn mfu_low_threshold() -> f64 {
+    let rules = read("deploy/prometheus/rules/mfu-exporter.rules.yml");
+    let condition = r#"job:training_mfu:ratio_rate5m{formula="palm"} < "#;
+    let start = rules
+        .find(condition)
+        .expect("TrainingMFULow compares job:training_mfu:ratio_rate5m with a threshold")
+        + condition.len();
+    let number: String = rules[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number
+        .parse()
+        .unwrap_or_else(|e| panic!("TrainingMFULow threshold {number:?}: {e}"))
+}
+
+#[test]
+fn dashboard_mfu_thresholds_equal_the_mfu_low_alert_threshold() {
+    let threshold = mfu_low_threshold();
+    let dashboard = dashboard();
+    let mut checked = 0;
+    for panel in data_panels(&dashboard) {
+        let defaults = &panel["fieldConfig"]["defaults"];
+        if defaults["unit"] != "percentunit" || !title(panel).contains("MFU") {
+            continue;
+        }
+        let Some(steps) = defaults["thresholds"]["steps"].as_array() else {
+            continue;
+        };
+        let values: Vec<f64> = steps.iter().filter_map(|s| s["value"].as_f64()).collect();
+        assert_eq!(
+            values,
+            [threshold],
+            "panel {:?}: its colours change at {values:?}, the TrainingMFULow alert at {threshold}",
+            title(panel)
+        );
+        assert_eq!(
+            steps[0]["color"],
+            "red",
+            "panel {:?}: below the threshold is red",
+            title(panel)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} MFU panels have thresholds");
+}
+
+#[test]
+fn mfu_now_is_the_five_minute_rate_of_the_recording_rule_and_the_alert() {
+    let rules = read("deploy/prometheus/rules/mfu-exporter.rules.yml");
+    assert!(
+        rules.contains(&format!(
+            "rate(training_model_flops_total[{MFU_NOW_WINDOW}])"
+        )),
+        "the recording rule's window is {MFU_NOW_WINDOW}"
+    );
+    let dashboard = dashboard();
+    for (panel, expr) in panel_queries(&dashboard) {
+        if !expr.contains("rate(training_model_flops_total") {
+            continue;
+        }
+        for window in rate_windows(&expr) {
+            let long = duration_seconds(&window).is_some_and(|s| s >= LONG_WINDOW_SECONDS);
+            assert!(
+                window == MFU_NOW_WINDOW || long,
+                "panel {panel:?}: MFU over [{window}] is neither MFU now ([{MFU_NOW_WINDOW}]) nor an effective MFU: {expr:?}"
+            );
+        }
+    }
+    let page = read("src/landing.rs");
+    assert!(
+        page.contains("job:training_mfu:ratio_rate5m"),
+        "the landing page says how its MFU relates to MFU now"
+    );
+}
+
+/// Effective MFU over 1h or 24h shows only once Prometheus holds that much of
+/// the run, and says so until then.
+#[test]
+fn effective_mfu_waits_for_enough_history() {
+    let dashboard = dashboard();
+    let mut checked = 0;
+    for panel in data_panels(&dashboard) {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap_or_default();
+            let long: Vec<String> = rate_windows(expr)
+                .into_iter()
+                .filter(|w| duration_seconds(w).is_some_and(|s| s >= LONG_WINDOW_SECONDS))
+                .collect();
+            if !expr.contains("training_model_flops_total") || long.is_empty() {
+                continue;
+            }
+            for window in long {
+                assert!(
+                    expr.contains(&format!("offset {window})")),
+                    "panel {:?}: effective MFU over [{window}] does not wait for {window} of history: {expr:?}",
+                    title(panel)
+                );
+            }
+            if panel["type"] == "stat" {
+                assert_eq!(
+                    panel["fieldConfig"]["defaults"]["noValue"],
+                    "not enough history yet",
+                    "panel {:?}",
+                    title(panel)
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "only {checked} effective-MFU queries");
+}
+
+/// With All selected, no panel counts another job's targets: the job and
+/// node variables list only targets that expose mfu_exporter_build_info,
+/// and the metrics every target has (`up`, `process_*`) are joined with it.
+#[test]
+fn panels_count_only_the_exporters_own_targets() {
+    let dashboard = dashboard();
+    for name in ["job", "instance"] {
+        let variable = variable(&dashboard, name);
+        let (selector, _) = variable_query(variable);
+        assert!(
+            selector.starts_with("mfu_exporter_build_info"),
+            "variable {name} lists the exporters' targets: {selector:?}"
+        );
+        assert!(
+            variable["allValue"].is_null(),
+            "variable {name}: All is the listed values, not a regex matching every target"
+        );
+    }
+    for (panel, expr) in panel_queries(&dashboard) {
+        for selector in selectors(&expr) {
+            if selector.metric == "up" || selector.metric.starts_with("process_") {
+                assert!(
+                    expr.contains("and on (job, instance)")
+                        && expr.contains("mfu_exporter_build_info{"),
+                    "panel {panel:?}: {} is not narrowed to the exporters' targets: {expr:?}",
+                    selector.metric
+                );
+            }
+        }
+    }
+    let cpu = panel_queries(&dashboard)
+        .into_iter()
+        .find(|(panel, _)| panel == "Exporter CPU")
+        .expect("an Exporter CPU panel");
+    assert!(
+        cpu.1.contains("rate(mfu_exporter_cpu_seconds_total{"),
+        "exporter CPU from the sub-second counter: {}",
+        cpu.1
+    );
+}
+
+#[test]
+fn dashboard_marks_restarts_and_shows_the_pods_gpus() {
+    let dashboard = dashboard();
+    let annotations = dashboard["annotations"]["list"].as_array().unwrap();
+    assert!(
+        annotations.iter().any(|a| a["expr"]
+            .as_str()
+            .is_some_and(|e| e.contains("training_restarts_total{"))),
+        "an annotation marks trainer restarts"
+    );
+    let queries = panel_queries(&dashboard);
+    for metric in DCGM_METRICS {
+        assert!(
+            queries.iter().any(|(_, expr)| expr.contains(metric)),
+            "a GPU panel shows {metric}"
+        );
+    }
+}
+
+/// The demo's simulated job, in normal operation, stays above the shipped
+/// TrainingMFULow threshold over every 5-minute window, checkpoint pauses
+/// and its slow episode included: the demo does not alert on itself.
+#[test]
+fn demo_runs_above_the_mfu_low_alert_threshold() {
+    use mfu_exporter::cli::demo;
+    use mfu_exporter::config::{self, FileConfig, FlagConfig};
+    use mfu_exporter::simulate::Simulation;
+
+    let flags = FlagConfig {
+        model: Some(demo::MODEL.into()),
+        seq_len: Some(demo::SEQ_LEN),
+        gpu: Some(demo::GPU.into()),
+        gpus: Some(demo::GPUS),
+        ..FlagConfig::default()
+    };
+    let config = config::resolve(FileConfig::default(), flags).expect("the demo's config");
+    let spec = &config.spec;
+    let flops_per_token = spec.accounting.palm.training;
+    let peak = spec.hardware.peak_flops();
+    let mut simulation = Simulation::new(demo::profile(spec), 42);
+    // (end time, tokens) of each step, pauses included in the clock.
+    let mut clock = 0.0;
+    let mut ends = vec![(0.0, 0.0)];
+    while clock < 3.0 * 3600.0 {
+        let step = simulation.next_step();
+        clock += step.pause_before_seconds + step.step_seconds;
+        ends.push((clock, step.tokens as f64));
+    }
+    let window = 300.0;
+    let threshold = mfu_low_threshold();
+    let mut lowest = f64::INFINITY;
+    let mut first = 0;
+    let mut tokens = 0.0;
+    for (time, step_tokens) in ends.iter().skip(1) {
+        tokens += step_tokens;
+        while ends[first + 1].0 <= time - window {
+            first += 1;
+            tokens -= ends[first].1;
+        }
+        if *time >= window {
+            let mfu = tokens * flops_per_token / (time - ends[first].0) / peak;
+            lowest = lowest.min(mfu);
+        }
+    }
+    assert!(
+        lowest > threshold + 0.02,
+        "the demo's lowest 5-minute MFU {lowest:.3} is within 2 points of TrainingMFULow's {threshold}"
+    );
+}
+
+/// The Kubernetes example shows both layouts: every node logging its share
+/// (one exporter per node with the node's GPUs) and rank 0 logging the whole
+/// job (one exporter with all the job's GPUs, reading rank 0's log only).
+#[test]
+fn kubernetes_example_shows_both_throughput_layouts() {
+    let configmap = read("deploy/kubernetes/configmap.yaml");
+    let job = read("deploy/kubernetes/training-job.yaml");
+    let flag = |name: &str| -> u64 {
+        job.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("- --{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("training-job.yaml has no --{name}"))
+    };
+    let (nodes, per_node) = (flag("nnodes"), flag("nproc-per-node"));
+    let layout = |key: &str| -> String {
+        configmap
+            .lines()
+            .skip_while(|l| l.trim_start() != format!("{key}: |"))
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with("    "))
+            .map(|l| format!("{}\n", l.trim()))
+            .collect()
+    };
+    let per_node_layout = layout("config.toml");
+    assert!(
+        per_node_layout.contains(&format!("\ngpus = {per_node}\n")),
+        "config.toml: every node logs its share, so gpus is the node's {per_node}"
+    );
+    let rank0_layout = layout("config-rank0.toml");
+    assert!(
+        rank0_layout.contains(&format!("\ngpus = {}\n", nodes * per_node)),
+        "config-rank0.toml: rank 0 logs the whole job, so gpus is the job's {}",
+        nodes * per_node
+    );
+    assert!(
+        rank0_layout.contains("path = \"/logs/train-0.jsonl\""),
+        "config-rank0.toml reads rank 0's log only"
+    );
+    assert!(
+        job.contains("config-rank0.toml") && job.contains("--config=/etc/mfu-exporter/config.toml"),
+        "training-job.yaml says which layout it uses and where the other one goes"
     );
 }

@@ -290,13 +290,28 @@ fn shipped_rules_and_dashboard_work_on_a_real_prometheus() {
             .replace("${instance}", &instance_regex)
             .replace("$instance", &instance_regex)
             .replace("${run}", "default")
-            .replace("$run", "default");
+            .replace("$run", "default")
+            .replace("$namespace", ".*")
+            .replace("$pod", ".*");
         let answer = prometheus.query(&filled);
         assert_eq!(
             answer["status"], "success",
             "panel {title:?}: {filled}\n{answer}"
         );
         let data = answer["data"]["result"].as_array().map_or(0, Vec::len);
+        if filled.contains("DCGM_") {
+            // dcgm-exporter is not running here: the GPU panels only have to parse.
+            continue;
+        }
+        if filled.contains(" offset 1h)") || filled.contains(" offset 24h)") {
+            // Effective MFU waits for an hour (a day) of the run's history, which a Prometheus
+            // started seconds ago lacks: the panel shows "not enough history yet".
+            assert_eq!(
+                data, 0,
+                "panel {title:?} shows effective MFU of a young run: {filled}"
+            );
+            continue;
+        }
         assert!(data > 0, "panel {title:?} returned no data: {filled}");
     }
 

@@ -339,6 +339,7 @@ fn golden_exposition_from_fixture_log() {
                 && !l.starts_with("# TYPE process_")
         })
         .filter(|l| !l.contains("mfu_exporter_build_info"))
+        .filter(|l| !l.contains("mfu_exporter_cpu_seconds_total"))
         .filter(|l| !l.starts_with("training_last_update_timestamp_seconds{"))
         .map(|l| format!("{l}\n"))
         .collect();
@@ -698,23 +699,25 @@ fn fp8_and_recompute_series_pass_promtool() {
 fn shipped_example_configs_are_accepted() {
     use mfu_exporter::config::{parse_file, resolve, FlagConfig};
     let configmap = fs::read_to_string(repo_path("deploy/kubernetes/configmap.yaml")).unwrap();
-    // The TOML is the block scalar under `config.toml: |`, indented by four spaces.
-    let embedded: String = configmap
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("config.toml: |"))
-        .skip(1)
-        .take_while(|l| l.is_empty() || l.starts_with("    "))
-        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
-        .collect();
-    assert!(
-        embedded.contains("[model]"),
-        "no config.toml in the ConfigMap"
-    );
+    // Each layout's TOML is the block scalar under `<key>.toml: |`, indented by four spaces.
+    let embedded = |key: &str| -> String {
+        configmap
+            .lines()
+            .skip_while(|l| l.trim_start() != format!("{key}: |"))
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with("    "))
+            .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+            .collect()
+    };
+    let mut configs = Vec::new();
+    for key in ["config.toml", "config-rank0.toml"] {
+        let text = embedded(key);
+        assert!(text.contains("[model]"), "no {key} in the ConfigMap");
+        configs.push((format!("configmap.yaml {key}"), text));
+    }
     let systemd = fs::read_to_string(repo_path("deploy/systemd/config.toml")).unwrap();
-    for (name, text) in [
-        ("configmap.yaml", embedded),
-        ("deploy/systemd/config.toml", systemd),
-    ] {
+    configs.push(("deploy/systemd/config.toml".to_string(), systemd));
+    for (name, text) in configs {
         let file = parse_file(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let config = resolve(file, FlagConfig::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!config.tails.is_empty(), "{name} tails no log");
