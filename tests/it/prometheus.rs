@@ -190,7 +190,7 @@ fn shipped_rules_and_dashboard_work_on_a_real_prometheus() {
                 while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(180) {
                     step += 1;
                     let body = format!(
-                        r#"{{"tokens": {}, "seconds": 0.1, "step": {step}, "loss": 2.5, "mfu": 0.2}}"#,
+                        r#"{{"tokens": {}, "seconds": 0.1, "step": {step}, "loss": 2.5, "mfu": 0.2, "gpus": 8}}"#,
                         rate / 10.0
                     );
                     let response = http(address, "POST", "/api/v1/push", &[], body.as_bytes());
