@@ -264,7 +264,8 @@ impl<'de> Visitor<'de> for BodyVisitor<'_> {
 /// One element of an array body. A struct would also accept an array of values by position, so
 /// elements are checked to be objects before the sample is read.
 enum WireElement {
-    Object(WireSample),
+    /// Boxed: a sample is far larger than the other variant.
+    Object(Box<WireSample>),
     Other(&'static str),
 }
 
@@ -284,7 +285,8 @@ impl<'de> Visitor<'de> for WireElementVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        WireSample::deserialize(MapAccessDeserializer::new(map)).map(WireElement::Object)
+        WireSample::deserialize(MapAccessDeserializer::new(map))
+            .map(|sample| WireElement::Object(Box::new(sample)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
