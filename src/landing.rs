@@ -40,12 +40,12 @@ pub fn render(state: &State, now: f64, telemetry_path: &str) -> String {
             Some(last) => ("live", format!("{:.0} s ago", (now - last).max(0.0))),
         };
         let rate = run.tokens_per_second(now, stale_after);
-        let peak = spec.hardware.peak_flops();
-        let mfu = |training_flops: f64| {
-            rate.map_or_else(
-                || "–".to_string(),
-                |r| units::percent(r * training_flops / peak),
-            )
+        // The peak at the configured precision, which comes first; none for a pushed run that
+        // named no GPUs.
+        let peak = run.peaks().first().map(|(_, peak)| *peak);
+        let mfu = |training_flops: f64| match (rate, peak) {
+            (Some(r), Some(peak)) => units::percent(r * training_flops / peak),
+            _ => "–".to_string(),
         };
         let _ = writeln!(
             rows,

@@ -386,10 +386,13 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
         },
     );
     // MFU counts model FLOPs; HFU adds recomputation and exists only when it is configured.
+    // A run without a peak (a push that named no GPUs) has no utilization.
     let utilization = |run: &Run, f: &mut Family<'_>, per_token: fn(&FormulaFlops) -> f64| {
         let Some(rate) = rate(run) else { return };
+        let peaks = run.peaks();
         for (formula, flops) in formulas(run) {
-            for (dtype, peak) in run.spec.peaks() {
+            for (dtype, peak) in &peaks {
+                let peak = *peak;
                 let labels = [
                     ("run", run.name.as_str()),
                     ("formula", formula),
@@ -466,9 +469,9 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
         &runs,
         "training_peak_flops_per_second",
         "gauge",
-        "Dense peak FLOP/s of all the run's GPUs, by precision.",
+        "Dense peak FLOP/s of the GPUs the run is credited with, by precision; absent until the run has data, and for a pushed run that named no GPUs.",
         |run, f| {
-            for (dtype, peak) in run.spec.peaks() {
+            for (dtype, peak) in run.peaks() {
                 f.sample(
                     "",
                     &[("run", &run.name), ("peak_dtype", dtype.as_str())],
@@ -482,8 +485,23 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
         &runs,
         "training_gpus",
         "gauge",
-        "GPUs the run's throughput covers.",
-        |run, f| f.sample("", &[("run", &run.name)], run.spec.hardware.gpus as f64),
+        "GPUs the run is credited with; absent until the run has data, and for a pushed run that named no GPUs.",
+        |run, f| {
+            if let (Some(gpus), Some(_)) = (run.gpus, run.last_update) {
+                f.sample("", &[("run", &run.name)], gpus as f64);
+            }
+        },
+    );
+    family(
+        out,
+        &runs,
+        "training_run_finished",
+        "gauge",
+        "1 once the run has ended (its log reached the planned steps, or a push said final), else 0.",
+        |run, f| {
+            let finished = if run.is_finished() { 1.0 } else { 0.0 };
+            f.sample("", &[("run", &run.name)], finished);
+        },
     );
     family(
         out,

@@ -15,6 +15,7 @@ use crate::accounting::gpus::Dtype;
 use crate::accounting::mfu::Hardware;
 use crate::accounting::Accounting;
 use crate::ingest::observation::Observation;
+use crate::ingest::push::PushSample;
 
 /// What a run is measured against: its model and its GPUs.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,6 +217,11 @@ pub struct Run {
     pub step_durations: StepHistogram,
     /// Exporter time of the last observation; `None` before any.
     pub last_update: Option<f64>,
+    /// The GPUs the run is credited with: a tailed run's configured GPUs, the `gpus` a push
+    /// named, or `None` for a pushed run that named none (it then has no peak and no MFU).
+    pub gpus: Option<u64>,
+    /// The last push said `"final": true`: the trainer ended the run.
+    pub ended_by_push: bool,
     /// Bumped by the first stream that sees the step counter go backwards.
     restart_epoch: u64,
     /// The stream whose steps are counted when lines carry no step number.
@@ -252,6 +258,11 @@ impl Run {
             source_files: None,
             step_durations: StepHistogram::default(),
             last_update: None,
+            gpus: match origin {
+                Origin::Tail => Some(spec.hardware.gpus),
+                Origin::Push => None,
+            },
+            ended_by_push: false,
             restart_epoch: 0,
             step_stream: None,
             streams: HashMap::default(),
@@ -259,8 +270,48 @@ impl Run {
             counted_step: None,
             last_interval_steps: None,
             records_since_start: 0,
-            mfu_per_token_per_second: mfu_per_token_per_second(&spec),
+            mfu_per_token_per_second: match origin {
+                Origin::Tail => mfu_per_token_per_second(&spec, Some(spec.hardware.gpus)),
+                Origin::Push => None,
+            },
             spec,
+        }
+    }
+
+    /// Credits the run with `gpus` GPUs (a push that names them).
+    pub fn set_gpus(&mut self, gpus: u64) {
+        if self.gpus != Some(gpus) {
+            self.gpus = Some(gpus);
+            self.mfu_per_token_per_second = mfu_per_token_per_second(&self.spec, Some(gpus));
+        }
+    }
+
+    /// The dense peak of the GPUs the run is credited with, by precision label. Empty for a run
+    /// that has never had data (it occupies no GPUs yet) and for a pushed run that named no GPUs:
+    /// peak capacity belongs to GPUs in use, never to a run merely declared.
+    pub fn peaks(&self) -> Vec<(Dtype, f64)> {
+        match (self.last_update, self.gpus) {
+            (Some(_), Some(gpus)) => self
+                .spec
+                .hardware
+                .peaks()
+                .into_iter()
+                .map(|(dtype, per_gpu)| (dtype, per_gpu * gpus as f64))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A finished run: the last push said `"final": true`, or the log's step reached the steps it
+    /// planned (`step >= total_steps`). A later record below the planned steps (a restart) or a
+    /// push without `final` makes it unfinished again.
+    pub fn is_finished(&self) -> bool {
+        match self.origin {
+            Origin::Push => self.ended_by_push,
+            Origin::Tail => matches!(
+                (self.step, self.total_steps),
+                (Some(step), Some(total)) if total > 0 && step >= total
+            ),
         }
     }
 
@@ -633,9 +684,11 @@ impl Run {
     }
 }
 
-/// The MFU one token per second gives against the run's configured peak, by the larger formula.
-fn mfu_per_token_per_second(spec: &RunSpec) -> Option<f64> {
-    let peak = spec.peaks().first().map(|(_, peak)| *peak)?;
+/// The MFU one token per second gives against the peak of `gpus` GPUs, by the larger formula;
+/// `None` without GPUs.
+fn mfu_per_token_per_second(spec: &RunSpec, gpus: Option<u64>) -> Option<f64> {
+    let per_gpu = spec.hardware.peaks().first().map(|(_, peak)| *peak)?;
+    let peak = per_gpu * gpus? as f64;
     let flops_per_token = spec
         .accounting
         .formulas()
@@ -717,22 +770,20 @@ impl State {
 
     /// Applies pushed observations, creating runs as needed. All or nothing: a batch that
     /// would exceed the run limit changes nothing.
-    pub fn observe_push(
-        &mut self,
-        samples: &[(String, Observation)],
-        now: f64,
-    ) -> Result<(), StateError> {
+    pub fn observe_push(&mut self, samples: &[PushSample], now: f64) -> Result<(), StateError> {
         self.expire(now);
         // A push must not blend into a run its log already measures.
-        if let Some((name, _)) = samples.iter().find(|(name, _)| {
+        if let Some(sample) = samples.iter().find(|sample| {
             self.runs
-                .get(name)
+                .get(&sample.run)
                 .is_some_and(|r| r.origin == Origin::Tail)
         }) {
-            return Err(StateError::TailedRun { run: name.clone() });
+            return Err(StateError::TailedRun {
+                run: sample.run.clone(),
+            });
         }
         let mut new_runs: Vec<&str> = Vec::new();
-        for (name, _) in samples {
+        for PushSample { run: name, .. } in samples {
             if !self.runs.contains_key(name) && !new_runs.contains(&name.as_str()) {
                 new_runs.push(name);
             }
@@ -749,13 +800,19 @@ impl State {
                 max_runs: self.options.push_max_runs,
             });
         }
-        for (name, observation) in samples {
+        for sample in samples {
+            let name = &sample.run;
             let spec = Arc::clone(&self.options.push_spec);
             let run = self
                 .runs
                 .entry(name.clone())
                 .or_insert_with(|| Run::new(name, Origin::Push, ThroughputScope::Global, spec));
-            let mut observation = *observation;
+            // GPUs once named stay named: a later push may leave them out.
+            if let Some(gpus) = sample.gpus {
+                run.set_gpus(gpus);
+            }
+            run.ended_by_push = sample.finished;
+            let mut observation = sample.observation;
             // A push of tokens/s alone is integrated over the time between pushes, by the
             // exporter's clock: a live push has no backlog to misread.
             if observation.tokens.is_none() && observation.timestamp_seconds.is_none() {
@@ -841,6 +898,16 @@ mod tests {
         let mut o = Observation::default();
         f(&mut o);
         o
+    }
+
+    /// A pushed sample that names no GPUs and does not end its run.
+    fn push(run: &str, observation: Observation) -> PushSample {
+        PushSample {
+            run: run.to_string(),
+            observation,
+            gpus: None,
+            finished: false,
+        }
     }
 
     /// Feeds observations to a fresh run and returns it.
@@ -1093,8 +1160,8 @@ mod tests {
     fn pushed_runs_are_limited_and_expire() {
         let mut state = state();
         let sample = |run: &str| {
-            (
-                run.to_string(),
+            push(
+                run,
                 obs(|o| {
                     o.tokens = Some(5.0);
                     o.step_seconds = Some(1.0)
@@ -1125,10 +1192,7 @@ mod tests {
             spec(8),
             RunOptions::default(),
         );
-        let sample = (
-            String::from("default"),
-            obs(|o| o.tokens_per_second = Some(100.0)),
-        );
+        let sample = push("default", obs(|o| o.tokens_per_second = Some(100.0)));
         let error = state.observe_push(&[sample], 1.0).unwrap_err();
         assert!(error.to_string().contains("tailed log"), "{error}");
         assert_eq!(state.run("default").unwrap().tokens_total, 0.0);
@@ -1207,10 +1271,7 @@ mod tests {
     #[test]
     fn push_rate_alone_integrates_over_exporter_time() {
         let mut state = state();
-        let sample = (
-            String::from("p"),
-            obs(|o| o.tokens_per_second = Some(100.0)),
-        );
+        let sample = push("p", obs(|o| o.tokens_per_second = Some(100.0)));
         state
             .observe_push(std::slice::from_ref(&sample), 10.0)
             .unwrap();
@@ -1360,5 +1421,71 @@ mod tests {
         assert!(observed.implausible_mfu.is_some_and(|mfu| mfu > 1.0));
         assert_eq!(run.tokens_per_second(1000.0, 300.0), None);
         assert_eq!(run.tokens_total, 5e6);
+    }
+
+    /// Peak capacity belongs to GPUs in use: a tailed run has its peak once it has had data; a
+    /// pushed run only once a push named its GPUs, and keeps them when later pushes leave them
+    /// out.
+    #[test]
+    fn peaks_belong_to_runs_that_use_gpus() {
+        let a100_bf16 = 312e12;
+        let peak = |run: &Run| run.peaks().first().map(|(_, peak)| *peak);
+        let mut tailed = Run::new("t", Origin::Tail, ThroughputScope::Global, spec(8));
+        assert_eq!((tailed.gpus, peak(&tailed)), (Some(8), None));
+        tailed.observe("f", &obs(|o| o.tokens_per_second = Some(1.0)), 1.0, false);
+        assert_eq!(peak(&tailed), Some(8.0 * a100_bf16));
+
+        let mut state = state();
+        let rate = obs(|o| o.tokens_per_second = Some(1000.0));
+        state
+            .observe_push(&[push("smoke-test", rate)], 10.0)
+            .unwrap();
+        let smoke = state.run("smoke-test").unwrap();
+        assert_eq!((smoke.gpus, peak(smoke)), (None, None));
+        // Its counters still count, but an implausibility check needs a peak.
+        let mut named = push("node", rate);
+        named.gpus = Some(2);
+        state.observe_push(&[named], 10.0).unwrap();
+        state.observe_push(&[push("node", rate)], 11.0).unwrap();
+        let node = state.run("node").unwrap();
+        assert_eq!((node.gpus, peak(node)), (Some(2), Some(2.0 * a100_bf16)));
+        assert!(node.tokens_total > 0.0);
+    }
+
+    /// A run ends with a push that says `final` or a log line at the planned steps; a restart
+    /// (a step below them) or a push without `final` resumes it.
+    #[test]
+    fn finished_runs() {
+        let line = |step, total| {
+            obs(|o| {
+                o.step = Some(step);
+                o.total_steps = total;
+                o.tokens = Some(10.0)
+            })
+        };
+        let cases: &[(&[Observation], bool)] = &[
+            (&[line(99, Some(100))], false),
+            (&[line(99, Some(100)), line(100, Some(100))], true),
+            (&[line(100, None)], false),
+            (&[line(100, Some(100)), line(1, Some(100))], false),
+            (&[line(5, Some(0))], false),
+        ];
+        for (lines, finished) in cases {
+            let mut run = Run::new("r", Origin::Tail, ThroughputScope::Global, spec(8));
+            for (i, o) in lines.iter().enumerate() {
+                run.observe("f", o, 1000.0 + i as f64, false);
+            }
+            assert_eq!(run.is_finished(), *finished, "{lines:?}");
+        }
+        let mut state = state();
+        let rate = obs(|o| o.tokens_per_second = Some(100.0));
+        let mut last = push("p", rate);
+        last.finished = true;
+        state.observe_push(&[push("p", rate)], 1.0).unwrap();
+        assert!(!state.run("p").unwrap().is_finished());
+        state.observe_push(&[last], 2.0).unwrap();
+        assert!(state.run("p").unwrap().is_finished());
+        state.observe_push(&[push("p", rate)], 3.0).unwrap();
+        assert!(!state.run("p").unwrap().is_finished());
     }
 }

@@ -12,7 +12,6 @@ use clap::{Args, ValueEnum};
 use super::args::{HardwareArgs, ModelArgs};
 use crate::config::{self, FileConfig, FlagConfig, ServeConfig};
 use crate::http::{self, Backend, HttpOptions, PushRejection};
-use crate::ingest::observation::Observation;
 use crate::ingest::push::parse_push;
 use crate::ingest::tail::ReadFrom;
 use crate::metrics::SelfMetrics;
@@ -232,10 +231,6 @@ impl Backend for Daemon {
 
     fn push(&self, body: &[u8]) -> Result<usize, PushRejection> {
         let samples = parse_push(body).map_err(|e| PushRejection::BadRequest(e.to_string()))?;
-        let samples: Vec<(String, Observation)> = samples
-            .into_iter()
-            .map(|s| (s.run, s.observation))
-            .collect();
         self.state()
             .observe_push(&samples, unix_now())
             .map_err(|e| match e {

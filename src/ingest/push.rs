@@ -2,7 +2,9 @@
 //!
 //! The body is one JSON object or a non-empty array of them (at most [`MAX_SAMPLES_PER_PUSH`]).
 //! Field names are fixed: `tokens_per_sec`, or `tokens` and `seconds` together; optional `step`,
-//! `loss`, `mfu` (a ratio) and `run` (default [`DEFAULT_RUN`]). An unknown field is an error, so a
+//! `loss`, `mfu` (a ratio), `gpus` (the GPUs the throughput covers: without it the run has no
+//! peak and no MFU), `final` (`true` when the run has ended) and `run` (default
+//! [`DEFAULT_RUN`]). An unknown field is an error, so a
 //! typo is never silently dropped, and a `null` value counts as absent. Every [`PushError`] is a
 //! client error whose message goes back to the client as is; an error inside an array names the
 //! element's 0-based index. The first problem in the body is the one reported.
@@ -25,6 +27,9 @@ pub const MAX_SAMPLES_PER_PUSH: usize = 10_000;
 /// Far beyond any cluster today; a larger figure is a unit mistake.
 pub const MAX_TOKENS_PER_SECOND: f64 = 1e12;
 
+/// The most GPUs one push may credit a run with; a larger figure is a mistake, not a cluster.
+pub const MAX_GPUS: u64 = 1_000_000;
+
 /// The longest run name, in characters.
 pub const MAX_RUN_NAME_CHARS: usize = 64;
 
@@ -33,6 +38,10 @@ pub const MAX_RUN_NAME_CHARS: usize = 64;
 pub struct PushSample {
     pub run: String,
     pub observation: Observation,
+    /// The GPUs the sample's throughput covers, when the client named them.
+    pub gpus: Option<u64>,
+    /// The client said `"final": true`: the run has ended.
+    pub finished: bool,
 }
 
 /// Why a push body was rejected. Each message is meant for the client (as `{"error": "..."}`,
@@ -88,6 +97,8 @@ pub enum PushError {
         what: &'static str,
         tokens_per_second: f64,
     },
+    #[error("`gpus` must be a whole number from 1 to {MAX_GPUS}, got {value}; send the GPUs the throughput covers")]
+    InvalidGpus { value: String },
     #[error("`step` must be a whole number 0 or more, got {value}")]
     InvalidStep { value: String },
     #[error("`mfu` must be a ratio from 0 to 1, got {}; divide a percentage by 100", float_text(*.value))]
@@ -254,7 +265,8 @@ impl<'de> Visitor<'de> for BodyVisitor<'_> {
 /// One element of an array body. A struct would also accept an array of values by position, so
 /// elements are checked to be objects before the sample is read.
 enum WireElement {
-    Object(WireSample),
+    /// Boxed: a sample is far larger than the other variant.
+    Object(Box<WireSample>),
     Other(&'static str),
 }
 
@@ -274,7 +286,8 @@ impl<'de> Visitor<'de> for WireElementVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        WireSample::deserialize(MapAccessDeserializer::new(map)).map(WireElement::Object)
+        WireSample::deserialize(MapAccessDeserializer::new(map))
+            .map(|sample| WireElement::Object(Box::new(sample)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -318,6 +331,9 @@ struct WireSample {
     step: Option<WireValue>,
     loss: Option<WireValue>,
     mfu: Option<WireValue>,
+    gpus: Option<WireValue>,
+    #[serde(rename = "final")]
+    finished: Option<WireValue>,
     run: Option<WireValue>,
     /// The client's clock, accepted and ignored: client timestamps never become sample
     /// timestamps, and the exporter times pushes by its own clock.
@@ -332,7 +348,7 @@ enum WireValue {
     Signed(i64),
     Float(f64),
     String(String),
-    Boolean,
+    Boolean(bool),
     Array,
     Object,
     Null,
@@ -343,7 +359,7 @@ impl WireValue {
         match self {
             WireValue::Unsigned(_) | WireValue::Signed(_) | WireValue::Float(_) => "number",
             WireValue::String(_) => "string",
-            WireValue::Boolean => "boolean",
+            WireValue::Boolean(_) => "boolean",
             WireValue::Array => "array",
             WireValue::Object => "object",
             WireValue::Null => "null",
@@ -386,8 +402,8 @@ impl<'de> Visitor<'de> for WireValueVisitor {
         Ok(WireValue::String(value))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(WireValue::Boolean)
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(WireValue::Boolean(value))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -473,6 +489,41 @@ fn step(value: Option<WireValue>) -> Result<Option<u64>, PushError> {
     }
 }
 
+/// A GPU count from 1 to [`MAX_GPUS`], or `None` when absent or null.
+fn gpus(value: Option<WireValue>) -> Result<Option<u64>, PushError> {
+    let invalid = |value: String| Err(PushError::InvalidGpus { value });
+    match value {
+        None | Some(WireValue::Null) => Ok(None),
+        Some(WireValue::Unsigned(gpus)) if (1..=MAX_GPUS).contains(&gpus) => Ok(Some(gpus)),
+        Some(WireValue::Unsigned(gpus)) => invalid(gpus.to_string()),
+        Some(WireValue::Signed(gpus)) => invalid(gpus.to_string()),
+        Some(WireValue::Float(gpus))
+            if gpus.fract() == 0.0 && (1.0..=MAX_GPUS as f64).contains(&gpus) =>
+        {
+            Ok(Some(gpus as u64))
+        }
+        Some(WireValue::Float(gpus)) => invalid(float_text(gpus)),
+        Some(other) => Err(PushError::WrongType {
+            field: "gpus",
+            expected: "a whole number",
+            got: other.kind(),
+        }),
+    }
+}
+
+/// `final`: a boolean, absent or null meaning `false`.
+fn finished(value: Option<WireValue>) -> Result<bool, PushError> {
+    match value {
+        None | Some(WireValue::Null) => Ok(false),
+        Some(WireValue::Boolean(finished)) => Ok(finished),
+        Some(other) => Err(PushError::WrongType {
+            field: "final",
+            expected: "true or false",
+            got: other.kind(),
+        }),
+    }
+}
+
 impl WireSample {
     fn into_sample(self) -> Result<PushSample, PushError> {
         let run = match self.run {
@@ -496,6 +547,8 @@ impl WireSample {
         let tokens = non_negative("tokens", number("tokens", self.tokens)?)?;
         let seconds = non_negative("seconds", number("seconds", self.seconds)?)?;
         let step = step(self.step)?;
+        let gpus = gpus(self.gpus)?;
+        let finished = finished(self.finished)?;
         let loss = number("loss", self.loss)?;
         let mfu = match number("mfu", self.mfu)? {
             Some(value) if !(0.0..=1.0).contains(&value) => {
@@ -553,6 +606,8 @@ impl WireSample {
                 reported_mfu: mfu,
                 ..Observation::default()
             },
+            gpus,
+            finished,
         })
     }
 }
@@ -589,7 +644,14 @@ mod tests {
             .iter()
             .filter_map(|(name, value)| value.map(|value| format!("{name}={}", float_text(value))))
             .collect();
-        format!("{}: {}", sample.run, fields.join(" "))
+        let mut text = format!("{}: {}", sample.run, fields.join(" "));
+        if let Some(gpus) = sample.gpus {
+            text.push_str(&format!(" gpus={gpus}"));
+        }
+        if sample.finished {
+            text.push_str(" final");
+        }
+        text
     }
 
     #[track_caller]
@@ -602,7 +664,7 @@ mod tests {
     }
 
     const EXPECTED_FIELDS: &str =
-        "expected one of `tokens_per_sec`, `tokens`, `seconds`, `step`, `loss`, `mfu`, `run`, `time`, `timestamp`, `ts`";
+        "expected one of `tokens_per_sec`, `tokens`, `seconds`, `step`, `loss`, `mfu`, `gpus`, `final`, `run`, `time`, `timestamp`, `ts`";
     const ALLOWED: &str = "use 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-'";
 
     #[test]
@@ -944,6 +1006,54 @@ mod tests {
         check(
             r#"{"tokens_per_sec": 1, "mfu": 1.0000001}"#,
             "`mfu` must be a ratio from 0 to 1, got 1.0000001; divide a percentage by 100",
+        );
+    }
+
+    /// `gpus` credits the run with GPUs (a whole number from 1 to [`MAX_GPUS`]); `final` ends it.
+    #[test]
+    fn gpus_and_final() {
+        check(
+            r#"{"tokens_per_sec": 1, "gpus": 8}"#,
+            "default: tokens_per_second=1 gpus=8",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "gpus": 8.0, "final": true}"#,
+            "default: tokens_per_second=1 gpus=8 final",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "gpus": 1000000, "final": false}"#,
+            "default: tokens_per_second=1 gpus=1000000",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "gpus": null, "final": null}"#,
+            "default: tokens_per_second=1",
+        );
+        let range = "must be a whole number from 1 to 1000000";
+        let fix = "send the GPUs the throughput covers";
+        for (gpus, shown) in [
+            ("0", "0"),
+            ("-8", "-8"),
+            ("2.5", "2.5"),
+            ("1000001", "1000001"),
+            ("1e300", "1e300"),
+            ("18446744073709551615", "18446744073709551615"),
+        ] {
+            check(
+                &format!(r#"{{"tokens_per_sec": 1, "gpus": {gpus}}}"#),
+                &format!("`gpus` {range}, got {shown}; {fix}"),
+            );
+        }
+        check(
+            r#"{"tokens_per_sec": 1, "gpus": "8"}"#,
+            "`gpus` must be a whole number, got string",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "final": 1}"#,
+            "`final` must be true or false, got number",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "final": "yes"}"#,
+            "`final` must be true or false, got string",
         );
     }
 

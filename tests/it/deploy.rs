@@ -1022,3 +1022,43 @@ fn kubernetes_example_shows_both_throughput_layouts() {
         "training-job.yaml says which layout it uses and where the other one goes"
     );
 }
+
+/// Every alert's `runbook_url` is absolute: the runbook in the repository Cargo.toml names,
+/// at an anchor that is one of the runbook's sections.
+#[test]
+fn runbook_urls_are_absolute_and_name_a_runbook_section() {
+    let cargo = read("Cargo.toml");
+    let repository = cargo
+        .lines()
+        .find_map(|line| line.strip_prefix("repository = "))
+        .map(|value| value.trim_matches('"'))
+        .expect("Cargo.toml names its repository");
+    let base = format!("{repository}/blob/main/deploy/prometheus/RUNBOOK.md#");
+    let runbook = read("deploy/prometheus/RUNBOOK.md");
+    let anchors: Vec<String> = runbook
+        .lines()
+        .filter_map(|line| line.strip_prefix("## "))
+        .map(|title| title.trim().to_lowercase())
+        .collect();
+    for file in [
+        "deploy/prometheus/rules/mfu-exporter.rules.yml",
+        "deploy/prometheus/prometheusrule.yaml",
+    ] {
+        let text = read(file);
+        let urls: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("runbook_url: "))
+            .map(|value| value.trim_matches('"'))
+            .collect();
+        assert_eq!(urls.len(), 6, "{file}: {urls:?}");
+        for url in urls {
+            let anchor = url
+                .strip_prefix(&base)
+                .unwrap_or_else(|| panic!("{file}: {url} does not start with {base}"));
+            assert!(
+                anchors.iter().any(|a| a == anchor),
+                "{file}: {url}: no section #{anchor} in RUNBOOK.md ({anchors:?})"
+            );
+        }
+    }
+}

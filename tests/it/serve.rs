@@ -663,7 +663,7 @@ fn fp8_and_recompute_series_pass_promtool() {
     ]);
     let (status, body) = push(
         &exporter,
-        r#"{"tokens_per_sec": 80000, "mfu": 0.3, "loss": 2.5, "step": 7}"#,
+        r#"{"tokens_per_sec": 80000, "mfu": 0.3, "loss": 2.5, "step": 7, "gpus": 8}"#,
         &[],
     );
     assert_eq!(status, 200, "{body}");
@@ -754,4 +754,71 @@ fn pushes_into_a_tailed_run_are_refused() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("tailed log"), "{body}");
     exporter.wait_value(TOKENS_TOTAL, 0.0);
+}
+
+/// The README's smoke-test push names no GPUs: its counters count, but it has no peak, no MFU
+/// and no GPUs, so it cannot dilute a job's MFU. A push with `gpus` has them; one with
+/// `"final": true` ends its run.
+#[test]
+fn a_push_without_gpus_has_no_peak_and_final_ends_the_run() {
+    let exporter = Exporter::start(&[
+        "serve",
+        "--model",
+        "llama-3-8b",
+        "--gpu",
+        "h100-sxm",
+        "--gpus",
+        "8",
+        "--recompute",
+        "selective",
+    ]);
+    let smoke =
+        r#"{"run": "smoke-test", "tokens": 524288, "seconds": 11.4, "step": 1200, "loss": 2.31}"#;
+    let named = r#"{"run": "node", "tokens_per_sec": 40000, "gpus": 8, "step": 3}"#;
+    for body in [smoke, named] {
+        let (status, answer) = push(&exporter, body, &[]);
+        assert_eq!(status, 200, "{answer}");
+    }
+    let metrics = exporter.metrics();
+    assert_eq!(
+        sample(&metrics, "training_tokens_total{run=\"smoke-test\"}"),
+        Some(524288.0)
+    );
+    for family in [
+        "training_peak_flops_per_second",
+        "training_mfu_ratio",
+        "training_hfu_ratio",
+        "training_gpus",
+    ] {
+        let smoke_series = format!("{family}{{run=\"smoke-test\"");
+        assert!(
+            !metrics.contains(&smoke_series),
+            "{smoke_series}\n{metrics}"
+        );
+        let node_series = format!("{family}{{run=\"node\"");
+        assert!(metrics.contains(&node_series), "{node_series}\n{metrics}");
+    }
+    assert_eq!(
+        sample(&metrics, "training_run_finished{run=\"node\"}"),
+        Some(0.0)
+    );
+    let (status, answer) = push(
+        &exporter,
+        r#"{"run": "node", "tokens_per_sec": 40000, "step": 4, "final": true}"#,
+        &[],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let metrics = exporter.metrics();
+    assert_eq!(
+        sample(&metrics, "training_run_finished{run=\"node\"}"),
+        Some(1.0)
+    );
+    // The GPUs a run was credited with stay when a later push leaves them out.
+    assert_eq!(sample(&metrics, "training_gpus{run=\"node\"}"), Some(8.0));
+    let (status, answer) = push(&exporter, r#"{"tokens_per_sec": 1, "gpus": 0}"#, &[]);
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer.contains("`gpus` must be a whole number from 1"),
+        "{answer}"
+    );
 }
