@@ -29,6 +29,13 @@
 //!   directory. It is read from its saved offset before the file that now has its path, like a
 //!   file rotated while running; one the patterns match is followed on under its new name. A file deleted meanwhile cannot be read, and the new one is read from
 //!   its first byte. Saved positions of paths the patterns do not name are left alone.
+//! - `two_rotations_while_stopped_read_the_whole_chain`: `log` → `log.1` → `log.2` while the
+//!   daemon was down leaves the saved file at `log.2` and a whole unread file at `log.1`. The
+//!   files beside the path named after it (`log.1`, `log-20240101`) and written to since the
+//!   saved file last was are read from their first byte after it, oldest first, each a
+//!   rotation; a compressed one (`.gz`, `.xz`, `.zst`, `.bz2`, `.lz4`) is reported as an
+//!   error, since its lines cannot be counted. A file with more than one poll reads holds
+//!   back the newer files of its path until it is read.
 //! - `file_that_does_not_exist_yet`: a path missing at start is not an error; when it
 //!   appears, it is read from its first byte, as is every file that appears after the first poll.
 //! - `glob_picks_up_new_files`: globs are expanded again on every poll.
@@ -411,7 +418,7 @@ impl Tailer {
             }
         }
         let mut renamed = if first_poll {
-            self.recover_files_moved_while_stopped(&found)
+            self.recover_files_moved_while_stopped(&found, sink)
         } else {
             Vec::new()
         };
@@ -577,6 +584,7 @@ impl Tailer {
     fn recover_files_moved_while_stopped(
         &mut self,
         found: &BTreeMap<PathBuf, Found>,
+        sink: &mut dyn FnMut(TailEvent<'_>),
     ) -> Vec<PathBuf> {
         let moved: Vec<(PathBuf, FilePosition)> = self
             .saved
@@ -602,6 +610,7 @@ impl Tailer {
                 Found::Unknown => None,
             })
             .collect();
+        let saved_ids: HashSet<FileId> = self.saved.values().map(|saved| saved.id).collect();
         let mut listings = DirectoryListings::default();
         let mut taken_over = Vec::new();
         for (path, saved) in moved {
@@ -624,11 +633,28 @@ impl Tailer {
                     taken_over.push(new_path);
                 }
             } else {
-                let draining = DrainingFile {
+                let rotated_since = listings.later_rotations(
+                    &path,
+                    &open,
+                    |candidate, id| {
+                        id == open.id
+                            || saved_ids.contains(&id)
+                            || found.contains_key(candidate)
+                            || self.matches_patterns(candidate)
+                    },
+                    sink,
+                );
+                let state = self.files.entry(path).or_default();
+                state.draining.push(DrainingFile {
                     open,
                     displaced_this_poll: true,
-                };
-                self.files.entry(path).or_default().draining.push(draining);
+                });
+                for later in rotated_since {
+                    state.draining.push(DrainingFile {
+                        open: later,
+                        displaced_this_poll: true,
+                    });
+                }
             }
         }
         taken_over
@@ -971,6 +997,11 @@ fn drain_old_files(
 ) -> bool {
     let mut backlog = false;
     state.draining.retain_mut(|draining| {
+        if backlog {
+            // An older file has more than this poll read: a newer one waits, so that lines
+            // come out in the order they were written.
+            return true;
+        }
         let keep_until_next_poll = std::mem::replace(&mut draining.displaced_this_poll, false);
         let open = &mut draining.open;
         let size = match open.file.metadata() {
@@ -1080,27 +1111,99 @@ fn open_regular_file(path: &Path) -> io::Result<(File, fs::Metadata)> {
 /// device and inode.
 #[derive(Default)]
 struct DirectoryListings {
-    listings: HashMap<PathBuf, Vec<(FileId, PathBuf)>>,
+    listings: HashMap<PathBuf, Vec<ListedFile>>,
 }
 
+/// A regular file in a directory listing.
+struct ListedFile {
+    id: FileId,
+    path: PathBuf,
+    modified: Option<SystemTime>,
+}
+
+/// Endings of rotated files that a compressor wrote: their lines cannot be read as text.
+const COMPRESSED_SUFFIXES: [&str; 5] = [".gz", ".xz", ".zst", ".bz2", ".lz4"];
+
 impl DirectoryListings {
+    fn listing(&mut self, directory: &Path) -> &[ListedFile] {
+        self.listings
+            .entry(directory.to_path_buf())
+            .or_insert_with(|| list_regular_files(directory))
+    }
+
     /// The paths in `directory` of the file `id`: usually none or one. Only the first
     /// [`MAX_DIRECTORY_ENTRIES_SCANNED`] entries are looked at; an unreadable directory has
     /// none.
     fn paths_of(&mut self, directory: &Path, id: FileId) -> Vec<PathBuf> {
-        let listing = self
-            .listings
-            .entry(directory.to_path_buf())
-            .or_insert_with(|| list_regular_files(directory));
-        listing
+        self.listing(directory)
             .iter()
-            .filter(|(file, _)| *file == id)
-            .map(|(_, path)| path.clone())
+            .filter(|file| file.id == id)
+            .map(|file| file.path.clone())
             .collect()
+    }
+
+    /// The files rotated from `path` after `moved` was (`log` → `log.1` → `log.2` while the
+    /// daemon was down leaves `log.2` as `moved` and the whole of `log.1` unread): the
+    /// regular files beside `path` named after it (`log.1`, `log-20240101`, `log.old`) and
+    /// written to since `moved` last was, oldest first, opened at their first byte. `skip`
+    /// leaves out the files that are read anyway (followed under their own name, or with a
+    /// saved position of their own). Compressed ones cannot be read: each is reported, so
+    /// that its lines are known to be missing.
+    fn later_rotations(
+        &mut self,
+        path: &Path,
+        moved: &OpenFile,
+        skip: impl Fn(&Path, FileId) -> bool,
+        sink: &mut dyn FnMut(TailEvent<'_>),
+    ) -> Vec<OpenFile> {
+        let (Some(since), Some(name)) = (moved.modified, path.file_name()) else {
+            return Vec::new();
+        };
+        let name = name.as_encoded_bytes();
+        let mut later: Vec<&ListedFile> = self
+            .listing(&parent_directory(path))
+            .iter()
+            .filter(|file| {
+                let Some(candidate) = file.path.file_name() else {
+                    return false;
+                };
+                let candidate = candidate.as_encoded_bytes();
+                candidate.len() > name.len()
+                    && candidate.starts_with(name)
+                    && matches!(candidate.get(name.len()), Some(b'.' | b'-' | b'_'))
+                    && file.modified.is_some_and(|modified| modified >= since)
+                    && !skip(&file.path, file.id)
+            })
+            .collect();
+        later.sort_by_key(|file| file.modified);
+        let mut opened = Vec::new();
+        for file in later {
+            let compressed = file.path.to_str().is_some_and(|path| {
+                COMPRESSED_SUFFIXES
+                    .iter()
+                    .any(|suffix| path.ends_with(suffix))
+            });
+            if compressed {
+                let error = io::Error::other(
+                    "rotated and compressed while the exporter was stopped: its lines are not counted",
+                );
+                sink(TailEvent::Error {
+                    file: &file.path,
+                    error: &error,
+                });
+                continue;
+            }
+            if let Some(open) = open_from_start(&file.path) {
+                // One more rotation of `path`, whose lines are read under its name.
+                sink(TailEvent::Rotated { file: path });
+                opened.push(open);
+            }
+        }
+        opened
     }
 }
 
-fn list_regular_files(directory: &Path) -> Vec<(FileId, PathBuf)> {
+fn list_regular_files(directory: &Path) -> Vec<ListedFile> {
     let Ok(entries) = fs::read_dir(directory) else {
         return Vec::new();
     };
@@ -1110,11 +1213,29 @@ fn list_regular_files(directory: &Path) -> Vec<(FileId, PathBuf)> {
             let entry = entry.ok()?;
             // Not following symbolic links: a link to the file is not where it was moved.
             let metadata = entry.metadata().ok()?;
-            metadata
-                .is_file()
-                .then(|| (FileId::of(&metadata), entry.path()))
+            metadata.is_file().then(|| ListedFile {
+                id: FileId::of(&metadata),
+                path: entry.path(),
+                modified: metadata.modified().ok(),
+            })
         })
         .collect()
+}
+
+/// Opens the regular file at `path` to be read from its first byte.
+fn open_from_start(path: &Path) -> Option<OpenFile> {
+    let (file, metadata) = open_regular_file(path).ok()?;
+    let fingerprint = Fingerprint::read(&file, metadata.len()).ok()?;
+    Some(OpenFile {
+        file,
+        id: FileId::of(&metadata),
+        fingerprint,
+        edge: Edge::NONE,
+        cursor: LineCursor::at(0),
+        read_end: 0,
+        modified: metadata.modified().ok(),
+        _counted: Counted::new(),
+    })
 }
 
 /// Reads one open file within `limits`, translating pieces into events and keeping its

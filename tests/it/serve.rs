@@ -305,6 +305,27 @@ fn restart_resumes_from_saved_position() {
     exporter.wait_value(TOKENS_TOTAL, tokens(4));
 }
 
+/// `log` → `log.1` → `log.2` while the exporter was down: the saved file (now `log.2`), the
+/// whole file between (now `log.1`) and the new `log` are all read, each line once.
+#[test]
+fn two_rotations_while_stopped_lose_no_line() {
+    let job = Job::new();
+    let state = job.path("positions.json").to_string_lossy().into_owned();
+    let exporter = job.serve(&["--state-file", &state]);
+    append(&job.log(), &lines(1, 2));
+    exporter.wait_value(TOKENS_TOTAL, tokens(2));
+    assert!(exporter.terminate().success());
+    append(&job.log(), &lines(3, 1));
+    fs::rename(job.log(), job.path("train.jsonl.1")).unwrap();
+    append(&job.log(), &lines(4, 3));
+    fs::rename(job.path("train.jsonl.1"), job.path("train.jsonl.2")).unwrap();
+    fs::rename(job.log(), job.path("train.jsonl.1")).unwrap();
+    append(&job.log(), &lines(7, 2));
+    let exporter = job.serve(&["--state-file", &state]);
+    exporter.wait_value(TOKENS_TOTAL, tokens(6));
+    exporter.wait_value("mfu_exporter_file_rotations_total", 2.0);
+}
+
 #[test]
 fn step_going_backwards_is_a_restart() {
     let job = Job::new();

@@ -784,6 +784,88 @@ fn described_lines(name: &str, first: u32, last: u32) -> Vec<String> {
 }
 
 #[test]
+fn two_rotations_while_stopped_read_the_whole_chain() {
+    let logs = Logs::new();
+    let mut writer = logs.writer("train.log");
+    writer.write_all(numbered_lines(1, 20).as_bytes()).unwrap();
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    assert_eq!(logs.poll(&mut tailer).len(), 21);
+    let saved = tailer.positions();
+    drop(tailer);
+    // An old rotation from before the saved position is not part of the chain.
+    logs.write("train.log.3", "old\n");
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    File::options()
+        .write(true)
+        .open(logs.path("train.log.3"))
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+
+    // While the daemon is down: more lines, a rotation, a whole file, a second rotation.
+    writer.write_all(numbered_lines(21, 25).as_bytes()).unwrap();
+    drop(writer);
+    logs.rename("train.log", "train.log.1");
+    logs.write("train.log", &numbered_lines(26, 30));
+    logs.rename("train.log.1", "train.log.2");
+    logs.rename("train.log", "train.log.1");
+    logs.write("train.log", &numbered_lines(31, 35));
+    // A compressed rotation cannot be read: it is reported, not skipped silently.
+    logs.write("train.log.2.gz", "\x1f\u{8b}");
+
+    let mut tailer = logs.tailer_with(
+        &["train.log"],
+        ReadFrom::End,
+        DEFAULT_MAX_LINE_BYTES,
+        &saved,
+    );
+    let mut expected = vec!["train.log: rotated".to_string()];
+    expected.extend(described_lines("train.log", 21, 25));
+    expected.extend(described_lines("train.log", 26, 30));
+    expected.push("train.log: rotated".into());
+    expected.push("train.log: opened at 0".into());
+    expected.extend(described_lines("train.log", 31, 35));
+    let (reported, read): (Vec<String>, Vec<String>) = logs
+        .poll(&mut tailer)
+        .into_iter()
+        .partition(|event| event.ends_with("error Other"));
+    assert_eq!(read, expected);
+    assert_eq!(reported, ["train.log.2.gz: error Other"]);
+    assert_eq!(logs.poll(&mut tailer), NOTHING);
+    assert_eq!(open_handles(&tailer, &logs.path("train.log")), 1);
+
+    // A chain read a piece per poll keeps its order.
+    let logs = Logs::new();
+    logs.write("train.log", &numbered_lines(1, 2));
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    logs.poll(&mut tailer);
+    let saved = tailer.positions();
+    drop(tailer);
+    logs.append("train.log", &numbered_lines(3, 400));
+    logs.rename("train.log", "train.log.1");
+    logs.write("train.log", &numbered_lines(401, 500));
+    logs.rename("train.log.1", "train.log.2");
+    logs.rename("train.log", "train.log.1");
+    logs.write("train.log", &numbered_lines(501, 510));
+    let mut tailer = logs.tailer_with(
+        &["train.log"],
+        ReadFrom::End,
+        DEFAULT_MAX_LINE_BYTES,
+        &saved,
+    );
+    tailer.set_max_bytes_per_poll(512);
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines.extend(
+            logs.poll(&mut tailer)
+                .into_iter()
+                .filter_map(|event| event.strip_prefix("train.log: ")?.parse::<u64>().ok()),
+        );
+    }
+    assert_eq!(lines, (3..=510).collect::<Vec<u64>>());
+}
+
+#[test]
 fn rotation_while_stopped_drains_the_old_file_from_its_saved_offset() {
     for rotated_name in ["train.log.1", "train.log-20240101", "train.log.old"] {
         let logs = Logs::new();
