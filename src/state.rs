@@ -8,7 +8,7 @@
 //! fast lines were read: catching up on a backlog adds tokens to the counters but
 //! does not look like a burst in `training_tokens_per_second`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use crate::accounting::gpus::Dtype;
@@ -782,21 +782,21 @@ impl State {
                 run: sample.run.clone(),
             });
         }
-        let mut new_runs: Vec<&str> = Vec::new();
+        // Constant work per sample, and none past the first run over the limit: a push that
+        // names thousands of new runs is refused as fast as one that names one too many.
+        let room = self.options.push_max_runs.saturating_sub(
+            self.runs
+                .values()
+                .filter(|r| r.origin == Origin::Push)
+                .count(),
+        );
+        let mut new_runs: HashSet<&str> = HashSet::new();
         for PushSample { run: name, .. } in samples {
-            if !self.runs.contains_key(name) && !new_runs.contains(&name.as_str()) {
-                new_runs.push(name);
+            if self.runs.contains_key(name) || !new_runs.insert(name) || new_runs.len() <= room {
+                continue;
             }
-        }
-        let pushed = self
-            .runs
-            .values()
-            .filter(|r| r.origin == Origin::Push)
-            .count();
-        if pushed + new_runs.len() > self.options.push_max_runs {
-            let run = new_runs.first().map_or_else(String::new, |r| r.to_string());
             return Err(StateError::TooManyRuns {
-                run,
+                run: name.clone(),
                 max_runs: self.options.push_max_runs,
             });
         }
@@ -917,6 +917,32 @@ mod tests {
             run.observe(stream, o, 1000.0 + i as f64, false);
         }
         run
+    }
+
+    #[test]
+    fn a_push_over_the_run_limit_is_refused_whole_and_fast() {
+        let mut state = state();
+        let tokens = obs(|o| o.tokens = Some(10.0));
+        state.observe_push(&[push("a", tokens)], 0.0).unwrap();
+        // One run of room: the second new name is the one named, and nothing is applied.
+        let many: Vec<PushSample> = (0..100_000)
+            .map(|i| push(&format!("run-{i}"), tokens))
+            .collect();
+        let started = std::time::Instant::now();
+        let refused = state.observe_push(&many, 1.0);
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(&refused, Err(StateError::TooManyRuns { run, max_runs: 2 }) if run == "run-1"),
+            "{refused:?}"
+        );
+        assert!(state.run("run-0").is_none());
+        assert_eq!(state.run("a").map(|r| r.tokens_total), Some(10.0));
+        // Refused at the third sample: far under a millisecond, not quadratic in the names.
+        assert!(elapsed < std::time::Duration::from_millis(50), "{elapsed:?}");
+        // Repeats of known and new names take no room twice.
+        let repeats = [push("a", tokens), push("b", tokens), push("b", tokens)];
+        state.observe_push(&repeats, 2.0).unwrap();
+        assert_eq!(state.run("b").map(|r| r.tokens_total), Some(20.0));
     }
 
     #[test]
