@@ -14,7 +14,8 @@ use crate::config::TailConfig;
 use crate::ingest::format::records::{RecordOutcome, SourceRecords};
 use crate::ingest::observation::{LineOutcome, Observation, ParseErrorReason};
 use crate::ingest::tail::{
-    Positions, Stopper, TailEvent, TailOptions, Tailer, Wake, Wakeups, DEFAULT_POLL_INTERVAL,
+    Changes, Positions, Stopper, TailEvent, TailOptions, Tailer, Wake, Wakeups,
+    DEFAULT_POLL_INTERVAL,
 };
 use crate::metrics::SelfMetrics;
 use crate::state::{Observed, State};
@@ -200,11 +201,20 @@ pub fn tail_thread(
         };
         let mut advanced = false;
         let monotonic = started.elapsed().as_secs_f64();
+        // The last poll before stopping looks at everything.
+        let changes = if stopping {
+            Changes::Everything
+        } else {
+            wakeups.take_changes()
+        };
         for source in &mut sources {
-            advanced |= poll_source(source, sink.as_ref(), monotonic);
+            advanced |= poll_source(source, &changes, sink.as_ref(), monotonic);
         }
         backlog = sources.iter().any(|source| source.tailer.has_backlog());
-        wakeups.set_paths(&watch_paths(&sources));
+        if changes == Changes::Everything {
+            // Only a full poll finds new files and directories to watch.
+            wakeups.set_paths(&watch_paths(&sources));
+        }
         if let Some(primed) = primed.take() {
             let _ = primed.send(wakeups.stopper());
         } else if failpoint_set("tail-panic") {
@@ -231,7 +241,12 @@ pub fn tail_thread(
 }
 
 /// Reads everything new of one run's logs into the state. True when anything was read.
-fn poll_source(source: &mut Source, sink: &dyn Sink, monotonic_seconds: f64) -> bool {
+fn poll_source(
+    source: &mut Source,
+    changes: &Changes,
+    sink: &dyn Sink,
+    monotonic_seconds: f64,
+) -> bool {
     let metrics = sink.metrics();
     let now = crate::cli::serve::unix_now();
     let (mut lines, mut ignored, mut lines_reported) = (0u64, 0u64, 0u64);
@@ -242,48 +257,50 @@ fn poll_source(source: &mut Source, sink: &dyn Sink, monotonic_seconds: f64) -> 
     // scrape waits for a few hundred microseconds at most and no record is copied into a queue.
     let mut state: Option<MutexGuard<'_, State>> = None;
     let mut held = 0usize;
-    source.tailer.poll(&mut |event| match event {
-        TailEvent::Line { file, line } => {
-            lines += 1;
-            let guard = state.get_or_insert_with(|| sink.state());
-            records.feed(file, line, monotonic_seconds, &mut |file, outcome| {
-                let applied = apply(guard, config, file.name, outcome, now, file.from_start);
-                count(&applied, metrics, &mut ignored, config, warned, file.name);
-            });
-            held += 1;
-            if held >= BATCH {
-                state = None;
-                held = 0;
-                // The exporter's own counters keep pace during a long catch-up.
-                metrics.lines_read.inc_by(lines - lines_reported);
-                lines_reported = lines;
+    source
+        .tailer
+        .poll_changes(changes, &mut |event| match event {
+            TailEvent::Line { file, line } => {
+                lines += 1;
+                let guard = state.get_or_insert_with(|| sink.state());
+                records.feed(file, line, monotonic_seconds, &mut |file, outcome| {
+                    let applied = apply(guard, config, file.name, outcome, now, file.from_start);
+                    count(&applied, metrics, &mut ignored, config, warned, file.name);
+                });
+                held += 1;
+                if held >= BATCH {
+                    state = None;
+                    held = 0;
+                    // The exporter's own counters keep pace during a long catch-up.
+                    metrics.lines_read.inc_by(lines - lines_reported);
+                    lines_reported = lines;
+                }
             }
-        }
-        TailEvent::LineTooLong { file, bytes } => {
-            lines += 1;
-            metrics
-                .parse_errors
-                .with_label_values(&["line_too_long"])
-                .inc();
-            tracing::debug!(file = %file.display(), bytes, "over-long line skipped");
-        }
-        TailEvent::Opened { file, offset } => {
-            tracing::info!(file = %file.display(), offset, "following");
-            records.opened(file, offset == 0);
-        }
-        TailEvent::Rotated { file } => {
-            metrics.file_rotations.inc();
-            tracing::info!(file = %file.display(), "rotated");
-        }
-        TailEvent::Truncated { file } => {
-            metrics.file_truncations.inc();
-            tracing::info!(file = %file.display(), "truncated");
-            records.opened(file, true);
-        }
-        TailEvent::Error { file, error } => {
-            tracing::warn!(file = %file.display(), %error, "cannot read")
-        }
-    });
+            TailEvent::LineTooLong { file, bytes } => {
+                lines += 1;
+                metrics
+                    .parse_errors
+                    .with_label_values(&["line_too_long"])
+                    .inc();
+                tracing::debug!(file = %file.display(), bytes, "over-long line skipped");
+            }
+            TailEvent::Opened { file, offset } => {
+                tracing::info!(file = %file.display(), offset, "following");
+                records.opened(file, offset == 0);
+            }
+            TailEvent::Rotated { file } => {
+                metrics.file_rotations.inc();
+                tracing::info!(file = %file.display(), "rotated");
+            }
+            TailEvent::Truncated { file } => {
+                metrics.file_truncations.inc();
+                tracing::info!(file = %file.display(), "truncated");
+                records.opened(file, true);
+            }
+            TailEvent::Error { file, error } => {
+                tracing::warn!(file = %file.display(), %error, "cannot read")
+            }
+        });
     if records.has_pending() {
         let guard = state.get_or_insert_with(|| sink.state());
         records.flush_quiet(monotonic_seconds, &mut |file, outcome| {

@@ -117,7 +117,7 @@ use std::time::SystemTime;
 
 pub use open_files::{open_file_limit, raise_open_file_limit};
 pub use positions::{Positions, PositionsError, StateLock};
-pub use wakeups::{Stopper, Wake, Wakeups, DEFAULT_POLL_INTERVAL};
+pub use wakeups::{Changes, Stopper, Wake, Wakeups, DEFAULT_POLL_INTERVAL};
 
 use open_files::Counted;
 use positions::{Edge, FileId, FilePosition, Fingerprint, FINGERPRINT_BYTES};
@@ -387,6 +387,53 @@ impl Tailer {
     /// Whether the last poll stopped short of the end of some file: see [`PollSummary`].
     pub fn has_backlog(&self) -> bool {
         self.more_to_read
+    }
+
+    /// Polls what `changes` names: everything ([`Tailer::poll`]), or only the files written
+    /// to. A written file is read as a full poll would read it (truncation and rewrites
+    /// included); anything a full poll would find out more about (a file not followed yet that
+    /// the patterns match, a path that names another file now, a path still draining an older
+    /// file, the first poll) makes this a full poll. Files the patterns do not name are
+    /// ignored: what a rotated file still gets is read by the next full poll.
+    pub fn poll_changes(
+        &mut self,
+        changes: &Changes,
+        sink: &mut dyn FnMut(TailEvent<'_>),
+    ) -> PollSummary {
+        let Changes::Files(written) = changes else {
+            return self.poll(sink);
+        };
+        if !self.polled || self.more_to_read {
+            return self.poll(sink);
+        }
+        let mut to_read = Vec::new();
+        for path in written {
+            // A watch on `.` names `./train.jsonl` for the pattern `train.jsonl`.
+            let path = path.strip_prefix(".").unwrap_or(path);
+            match self.files.get(path) {
+                Some(state) if state.draining.is_empty() => {
+                    let Some(open) = &state.current else {
+                        return self.poll(sink);
+                    };
+                    match fs::metadata(path) {
+                        Ok(metadata) if FileId::of(&metadata) == open.id => {
+                            to_read.push((path, metadata));
+                        }
+                        _ => return self.poll(sink),
+                    }
+                }
+                Some(_) => return self.poll(sink),
+                None if self.matches_patterns(path) => return self.poll(sink),
+                None => {}
+            }
+        }
+        for (path, metadata) in &to_read {
+            self.check_truncation(path, metadata, sink);
+            self.read_current(path, metadata.len(), sink);
+        }
+        PollSummary {
+            more_to_read: self.more_to_read,
+        }
     }
 
     /// Discovers files (expanding globs), detects rotation and truncation, and hands every

@@ -79,6 +79,12 @@ impl Logs {
         )
     }
 
+    fn poll_changes(&self, tailer: &mut Tailer, changes: &Changes) -> Vec<String> {
+        let mut events = Vec::new();
+        tailer.poll_changes(changes, &mut |event| events.push(self.describe(&event)));
+        events
+    }
+
     fn poll(&self, tailer: &mut Tailer) -> Vec<String> {
         let mut seen = Vec::new();
         tailer.poll(&mut |event| seen.push(self.describe(&event)));
@@ -781,6 +787,57 @@ fn numbered_lines(first: u32, last: u32) -> String {
 /// The descriptions of lines `first..=last` of `name`.
 fn described_lines(name: &str, first: u32, last: u32) -> Vec<String> {
     (first..=last).map(|n| format!("{name}: {n}")).collect()
+}
+
+/// A wake-up that names only files written to reads those and lists nothing: a new file the
+/// glob matches waits for the next full poll unless the wake-up names it.
+#[test]
+fn a_poll_of_written_files_reads_only_those() {
+    let logs = Logs::new();
+    logs.write("a.jsonl", "1\n");
+    logs.write("b.jsonl", "1\n");
+    let mut tailer = logs.tailer(&["*.jsonl"], ReadFrom::Beginning);
+    // The first poll is always a full one.
+    let only_a = Changes::Files([logs.path("a.jsonl")].into());
+    assert_eq!(
+        logs.poll_changes(&mut tailer, &only_a),
+        [
+            "a.jsonl: opened at 0",
+            "a.jsonl: 1",
+            "b.jsonl: opened at 0",
+            "b.jsonl: 1"
+        ]
+    );
+    logs.append("a.jsonl", "2\n");
+    logs.append("b.jsonl", "2\n");
+    logs.write("c.jsonl", "1\n");
+    assert_eq!(logs.poll_changes(&mut tailer, &only_a), ["a.jsonl: 2"]);
+    // A file outside the patterns is not a reason to look further.
+    let elsewhere = Changes::Files([logs.path("notes.txt")].into());
+    assert_eq!(logs.poll_changes(&mut tailer, &elsewhere), NOTHING);
+    // A written file the patterns match but that is not followed yet: a full poll.
+    let only_c = Changes::Files([logs.path("c.jsonl")].into());
+    assert_eq!(
+        logs.poll_changes(&mut tailer, &only_c),
+        ["b.jsonl: 2", "c.jsonl: opened at 0", "c.jsonl: 1"]
+    );
+    // A truncated file is found by a partial poll too.
+    logs.write("a.jsonl", "x\n");
+    assert_eq!(
+        logs.poll_changes(&mut tailer, &only_a),
+        ["a.jsonl: truncated", "a.jsonl: x"]
+    );
+    // A path that names another file now: a full poll, which sees the rotation.
+    logs.rename("a.jsonl", "a.jsonl.1");
+    logs.write("a.jsonl", "y\n");
+    assert_eq!(
+        logs.poll_changes(&mut tailer, &only_a),
+        ["a.jsonl: rotated", "a.jsonl: opened at 0", "a.jsonl: y"]
+    );
+    assert_eq!(
+        logs.poll_changes(&mut tailer, &Changes::Everything),
+        NOTHING
+    );
 }
 
 #[test]

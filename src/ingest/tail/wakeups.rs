@@ -5,6 +5,12 @@
 //! that is lost, coalesced with others or never sent (network file systems, a full inotify
 //! queue) delays reading by at most one interval and loses nothing.
 //!
+//! Each wake-up says what changed ([`Wakeups::take_changes`]): when every event since the last
+//! one was data written to named files, only those files need reading, and a glob over
+//! thousands of files is not listed and stat'ed again for every line a trainer writes. The
+//! periodic tick, and any other event (a file created, renamed or removed, a dropped queue),
+//! asks for a full poll.
+//!
 //! Waiting is a plain blocking channel receive with a timeout, so an idle daemon wakes once per
 //! interval and no more. (A Tokio timer of a second wakes its thread twice: once when the
 //! timer wheel moves the timer down a level, once when it fires.)
@@ -13,10 +19,48 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use notify::event::ModifyKind;
 use notify::{EventKind, RecursiveMode, Watcher};
+
+/// The most files a wake-up names before it asks for a full poll instead.
+const MAX_CHANGED_FILES: usize = 256;
+
+/// What changed since the last wake-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// Anything may have: list and examine every pattern.
+    Everything,
+    /// Only data was written, to these files.
+    Files(BTreeSet<PathBuf>),
+}
+
+impl Changes {
+    /// Adds what one watcher event says.
+    fn note(&mut self, event: &notify::Result<notify::Event>) {
+        let written = match event {
+            Ok(event) => {
+                matches!(event.kind, EventKind::Modify(ModifyKind::Data(_)))
+                    && !event.paths.is_empty()
+                    && !event.need_rescan()
+            }
+            Err(_) => false,
+        };
+        let too_many = match (&mut *self, event) {
+            (Changes::Files(files), Ok(event)) if written => {
+                files.extend(event.paths.iter().cloned());
+                files.len() > MAX_CHANGED_FILES
+            }
+            (Changes::Everything, _) => false,
+            (Changes::Files(_), _) => true,
+        };
+        if too_many {
+            *self = Changes::Everything;
+        }
+    }
+}
 
 /// The default time between polls when no event arrives.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -53,6 +97,9 @@ pub struct Wakeups {
     /// ancestor.
     watched: BTreeSet<PathBuf>,
     events: mpsc::Receiver<()>,
+    /// What the events since the last [`Wakeups::take_changes`] said; the tick sets it to
+    /// everything.
+    changes: Arc<Mutex<Changes>>,
     stopper: Stopper,
     poll_interval: Duration,
     /// When the next periodic poll is due; `None` before the first wait, which returns at once.
@@ -82,11 +129,17 @@ impl Wakeups {
             stopped: Arc::new(AtomicBool::new(false)),
             sender: sender.clone(),
         };
+        let changes = Arc::new(Mutex::new(Changes::Everything));
         let watcher = if poll_only {
             None
         } else {
+            let changes = Arc::clone(&changes);
             let handler = move |event: notify::Result<notify::Event>| {
                 if is_wakeup(&event) {
+                    changes
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .note(&event);
                     // A full channel already holds a wakeup; a closed one has no reader left.
                     let _ = sender.try_send(());
                 }
@@ -97,6 +150,7 @@ impl Wakeups {
             watcher,
             watched: BTreeSet::new(),
             events,
+            changes,
             stopper,
             // A zero interval would make every wait return at once.
             poll_interval: poll_interval.max(Duration::from_millis(1)),
@@ -168,6 +222,7 @@ impl Wakeups {
         let now = Instant::now();
         let Some(next_tick) = self.next_tick else {
             self.next_tick = Some(now + self.poll_interval);
+            self.note_everything();
             return Some(Wake::Poll);
         };
         let timeout = next_tick.saturating_duration_since(now);
@@ -176,14 +231,28 @@ impl Wakeups {
             return Some(Wake::Stop);
         }
         match received {
-            // The poll about to happen makes the next periodic one a full interval away; a tick
-            // that came late does the same rather than bunching the ones after it.
+            // An event: the periodic poll stays due when it was. Only data written to named
+            // files asks for less than a full poll.
+            Ok(()) if Instant::now() < next_tick => return Some(Wake::Poll),
             Ok(()) => {}
             Err(RecvTimeoutError::Timeout) if timeout > limit => return None,
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
+        // The tick: a full poll, and the next one a full interval away (a tick that came late
+        // does the same rather than bunching the ones after it).
+        self.note_everything();
         self.next_tick = Some(Instant::now() + self.poll_interval);
         Some(Wake::Poll)
+    }
+
+    /// What changed since the last call: what the poll after a [`Wake::Poll`] has to look at.
+    pub fn take_changes(&mut self) -> Changes {
+        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *changes, Changes::Files(BTreeSet::new()))
+    }
+
+    fn note_everything(&self) {
+        *self.changes.lock().unwrap_or_else(PoisonError::into_inner) = Changes::Everything;
     }
 }
 
@@ -219,8 +288,9 @@ fn nearest_existing_directory(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify::event::{AccessKind, CreateKind, ModifyKind};
+    use notify::event::{AccessKind, CreateKind};
     use std::fs;
+    use std::io::Write;
 
     const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -283,6 +353,78 @@ mod tests {
         let stopping = std::thread::spawn(move || stopper.stop());
         assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Stop));
         stopping.join().unwrap();
+    }
+
+    #[test]
+    fn a_wakeup_names_the_files_written_and_anything_else_is_everything() {
+        let directory = tempfile::TempDir::new().unwrap();
+        let log = directory.path().join("train.jsonl");
+        fs::write(&log, "").unwrap();
+        let mut wakeups = Wakeups::new(
+            &[directory.path().to_path_buf()],
+            false,
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+        // The first poll is a full one.
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        assert_eq!(wakeups.take_changes(), Changes::Everything);
+        // Appends: only the file written.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(b"{}\n")
+            .unwrap();
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        let deadline = Instant::now() + DEADLINE;
+        let changes = loop {
+            match wakeups.take_changes() {
+                Changes::Files(files) if files.is_empty() && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                changes => break changes,
+            }
+        };
+        assert_eq!(changes, Changes::Files([log.clone()].into()));
+        // A new file: everything.
+        fs::write(directory.path().join("train-2.jsonl"), "{}\n").unwrap();
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match wakeups.take_changes() {
+                Changes::Everything => break,
+                Changes::Files(files) if files.is_empty() || Instant::now() < deadline => {
+                    assert!(Instant::now() < deadline, "no full poll after a create");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Changes::Files(files) => panic!("{files:?}"),
+            }
+        }
+        // Events that say nothing about data, and too many files, are everything too.
+        let mut changes = Changes::Files(BTreeSet::new());
+        changes.note(&Err(notify::Error::generic("queue overflow")));
+        assert_eq!(changes, Changes::Everything);
+        let mut changes = Changes::Files(BTreeSet::new());
+        for i in 0..=MAX_CHANGED_FILES {
+            let write = notify::Event::new(EventKind::Modify(ModifyKind::Data(
+                notify::event::DataChange::Any,
+            )))
+            .add_path(PathBuf::from(format!("log-{i}")));
+            changes.note(&Ok(write));
+        }
+        assert_eq!(changes, Changes::Everything);
+        // The tick asks for a full poll.
+        let mut ticking = Wakeups::new(
+            &[directory.path().to_path_buf()],
+            true,
+            Duration::from_millis(10),
+        )
+        .unwrap();
+        for _ in 0..2 {
+            assert_eq!(ticking.wait_at_most(DEADLINE), Some(Wake::Poll));
+            assert_eq!(ticking.take_changes(), Changes::Everything);
+        }
     }
 
     #[test]
