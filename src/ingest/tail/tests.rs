@@ -1322,3 +1322,72 @@ fn a_file_unreadable_at_start_up_keeps_the_start_up_choice() {
         ["late.log: opened at 0", "late.log: first"]
     );
 }
+
+/// The file operations of the `tail_files` fuzz target, replayed from one input: each byte is
+/// one operation (`byte % 8`: 0-2 append lines, 3 rotate, 4 truncate, 5 rewrite, 6 delete,
+/// 7 poll). Returns every line that came out.
+fn replay_file_operations(data: &[u8]) -> Vec<String> {
+    let logs = Logs::new();
+    let mut tailer = logs.tailer(&["train.log"], ReadFrom::Beginning);
+    let mut next = 0u64;
+    let mut lines = |count: u64| -> String {
+        let text: String = (next..next + count)
+            .map(|n| format!("line-{n:010}\n"))
+            .collect();
+        next += count;
+        text
+    };
+    let mut clock = std::time::SystemTime::now();
+    let mut seen = Vec::new();
+    let path = logs.path("train.log");
+    for &byte in data {
+        match byte % 8 {
+            0..=2 => logs.append("train.log", &lines(1 + u64::from(byte / 8 % 4))),
+            3 => {
+                let _ = fs::rename(&path, logs.path("train.log.1"));
+            }
+            4 => {
+                if let Ok(file) = OpenOptions::new().write(true).open(&path) {
+                    file.set_len(0).unwrap();
+                }
+            }
+            5 => {
+                if path.exists() {
+                    fs::write(&path, lines(1 + u64::from(byte / 8 % 8))).unwrap();
+                    clock += std::time::Duration::from_secs(1);
+                    let file = OpenOptions::new().write(true).open(&path).unwrap();
+                    file.set_modified(clock).unwrap();
+                }
+            }
+            6 => {
+                let _ = fs::remove_file(&path);
+            }
+            _ => seen.extend(logs.poll(&mut tailer)),
+        }
+    }
+    seen.extend(logs.poll(&mut tailer));
+    seen
+}
+
+/// The input that ran past the `tail_files` fuzz target's 10 s timeout
+/// (`fuzz/artifacts/tail_files/timeout-1de33bc…`): rotations, rewrites in place, a truncation
+/// and a deletion between polls.
+#[test]
+fn fuzz_tail_files_timeout_input_finishes() {
+    let input = [
+        0x09, 0xf8, 0x8f, 0x93, 0xef, 0xfa, 0x8f, 0x93, 0x8f, 0x6d, 0x05, 0x70, 0x6c, 0x10, 0x05,
+        0x97, 0x76, 0x5f, 0x4b, 0x5f, 0x4b,
+    ];
+    let started = std::time::Instant::now();
+    let seen = replay_file_operations(&input);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // And it is counted right: each line once, every line still in the file out.
+    let lines: Vec<&String> = seen.iter().filter(|e| e.contains(": line-")).collect();
+    let unique: HashSet<&&String> = lines.iter().collect();
+    assert_eq!(unique.len(), lines.len(), "{seen:?}");
+    assert!(!lines.is_empty());
+}
