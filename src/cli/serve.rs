@@ -351,7 +351,7 @@ pub fn run_daemon(
         .build()
         .context("starting the async runtime")?;
     let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(config.listen_address))
+        .block_on(async { listen(config.listen_address) })
         .with_context(|| {
             format!(
                 "cannot listen on {}; choose another --web.listen-address",
@@ -502,4 +502,21 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|text| (*text).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".to_owned())
+}
+
+/// The pending connections the kernel keeps for `accept` (capped by `net.core.somaxconn`). Far
+/// more than Tokio's default of 1,024: in a flood of connections, a full queue drops the
+/// scraper's SYN, and the retransmission a second later makes the scrape late.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `address` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as a restart needs).
+fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
