@@ -17,6 +17,10 @@ use crate::accounting::Accounting;
 use crate::ingest::observation::Observation;
 use crate::ingest::push::PushSample;
 
+pub mod goodput;
+
+use goodput::{Goodput, StepRecord};
+
 /// What a run is measured against: its model and its GPUs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSpec {
@@ -238,6 +242,13 @@ pub struct Run {
     records_since_start: u32,
     /// The MFU of one token per second by the larger formula, against the configured peak.
     mfu_per_token_per_second: Option<f64>,
+    /// Where the run's wall-clock time went, from the trainer's timestamps.
+    pub goodput: Goodput,
+    /// Records arrive as the trainer writes them (a push, or a log past its start-up backlog):
+    /// a record without a timestamp may then be timed by its arrival.
+    pub live: bool,
+    /// Records with steps that had no timestamp and arrived in a backlog: no goodput for them.
+    pub untimed_backlog_records: u64,
 }
 
 impl Run {
@@ -274,6 +285,9 @@ impl Run {
                 Origin::Tail => mfu_per_token_per_second(&spec, Some(spec.hardware.gpus)),
                 Origin::Push => None,
             },
+            goodput: Goodput::default(),
+            live: origin == Origin::Push,
+            untimed_backlog_records: 0,
             spec,
         }
     }
@@ -597,13 +611,51 @@ impl Run {
                 .step
                 .max(if restarted { None } else { self.step });
         }
+        // Per file, every rank logs the same steps: one stream's records time them.
+        let timing_stream = self.scope != ThroughputScope::PerFile
+            || self.step_stream.as_deref() == Some(stream_name);
+        if !duplicate && timing_stream {
+            self.note_goodput(observation, tokens, restarted, now);
+        }
         self.note_gauges(observation, now);
         observed
+    }
+
+    /// Adds a record that completed steps to the goodput, timed by the trainer's timestamp, or by
+    /// its arrival when records arrive live. An elapsed clock is not used: it starts again with
+    /// every restart, so the time across one would be lost.
+    fn note_goodput(
+        &mut self,
+        observation: &Observation,
+        tokens: Option<f64>,
+        restarted: bool,
+        now: f64,
+    ) {
+        let time_seconds = match observation.timestamp_seconds {
+            Some(timestamp) => timestamp,
+            None if self.live => now,
+            None => {
+                self.untimed_backlog_records += 1;
+                return;
+            }
+        };
+        self.goodput.observe(&StepRecord {
+            time_seconds,
+            step: observation.step,
+            step_seconds: observation.step_seconds,
+            tokens,
+            restarted,
+        });
     }
 
     /// The gauges of a record without throughput: the latest step (a restart moves it back),
     /// loss, the trainer's own figures.
     fn note_progress(&mut self, observation: &Observation, now: f64) {
+        // A line the trainer timestamped before its first step (start-up messages) starts the
+        // run's clock for the start-up badput.
+        if let Some(timestamp) = observation.timestamp_seconds {
+            self.goodput.note_seen(timestamp);
+        }
         if observation.step.is_some() {
             self.step = observation.step;
         }
@@ -861,6 +913,14 @@ impl State {
 
     pub fn run(&self, name: &str) -> Option<&Run> {
         self.runs.get(name)
+    }
+
+    /// A tailed run's logs have been read to their end once: records from now on arrive as the
+    /// trainer writes them.
+    pub fn note_live(&mut self, run: &str) {
+        if let Some(run) = self.runs.get_mut(run) {
+            run.live = true;
+        }
     }
 }
 
