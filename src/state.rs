@@ -929,6 +929,7 @@ mod tests {
     use super::*;
     use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
     use crate::accounting::mfu::resolve_hardware;
+    use goodput::BadputSource;
 
     fn spec(gpus: u64) -> Arc<RunSpec> {
         let model = crate::model_config::load("gpt2").unwrap().model;
@@ -977,6 +978,56 @@ mod tests {
             run.observe(stream, o, 1000.0 + i as f64, false);
         }
         run
+    }
+
+    #[test]
+    fn goodput_of_an_untimed_log_comes_from_arrival_times_only_once_lines_arrive_live() {
+        let step = |step: u64| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens = Some(100.0)
+            })
+        };
+        let mut run = Run::new("r", Origin::Tail, ThroughputScope::Global, spec(8));
+        // The start-up backlog: read in a burst, its arrival times mean nothing.
+        for s in 1..=50 {
+            run.observe("f", &step(s), 1000.0 + s as f64 * 0.001, true);
+        }
+        assert!(!run.goodput.has_records());
+        assert_eq!(run.untimed_backlog_records, 50);
+        // Live lines, every 10 s, then a 100 s pause.
+        run.live = true;
+        for s in 51..=60 {
+            run.observe("f", &step(s), 2000.0 + (s - 51) as f64 * 10.0, false);
+        }
+        run.observe("f", &step(61), 2190.0, false);
+        assert_eq!(run.untimed_backlog_records, 50);
+        assert!((run.goodput.goodput_seconds() - 100.0).abs() < 1e-9);
+        assert!((run.goodput.badput_seconds(BadputSource::Stall) - 90.0).abs() < 1e-9);
+        assert_eq!(run.goodput.ideal_step_seconds(), Some(10.0));
+    }
+
+    #[test]
+    fn goodput_follows_a_restart_the_state_detects() {
+        let step = |step: u64, time: f64| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens = Some(100.0);
+                o.timestamp_seconds = Some(time)
+            })
+        };
+        let mut lines: Vec<(&str, Observation)> =
+            (1..=30).map(|s| ("f", step(s, 10.0 * s as f64))).collect();
+        // A new log file after a crash, resuming from step 20 a minute later.
+        lines.extend((21..=40).map(|s| ("g", step(s, 350.0 + 10.0 * (s - 21) as f64))));
+        let run = check(ThroughputScope::Global, &lines);
+        assert_eq!(run.restarts_total, 1);
+        let goodput = &run.goodput;
+        // Steps 21..=30 redone.
+        assert!((goodput.badput_seconds(BadputSource::WastedProgress) - 100.0).abs() < 1e-9);
+        assert!((goodput.wasted_tokens() - 1000.0).abs() < 1e-9);
+        assert!((goodput.badput_seconds(BadputSource::Recovery) - 40.0).abs() < 1e-9);
+        assert!((goodput.goodput_seconds() - 390.0).abs() < 1e-9);
     }
 
     #[test]
