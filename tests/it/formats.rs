@@ -21,6 +21,8 @@ struct Case {
     metric_lines: u64,
     first_step: Option<u64>,
     last_step: Option<u64>,
+    /// The steps the log says the run will take (`training_steps_planned`).
+    steps_planned: Option<u64>,
     last_loss: Option<f64>,
     reported_mfu_last: Option<f64>,
     reported_tflops_per_gpu_last: Option<f64>,
@@ -104,6 +106,12 @@ fn check_case(format: &str, directory: &Path, case: &Case) -> (Vec<String>, Stri
         let actual = summary.get("last_step").and_then(serde_json::Value::as_u64);
         if actual != Some(expected) {
             problems.push(format!("{name}: last step {actual:?}, expected {expected}"));
+        }
+    }
+    if let Some(expected) = case.steps_planned {
+        let actual = summary.get("total_steps").and_then(serde_json::Value::as_u64);
+        if actual != Some(expected) {
+            problems.push(format!("{name}: steps planned {actual:?}, expected {expected}"));
         }
     }
     if let Some(expected) = case.last_loss {
