@@ -109,9 +109,13 @@ fn check_case(format: &str, directory: &Path, case: &Case) -> (Vec<String>, Stri
         }
     }
     if let Some(expected) = case.steps_planned {
-        let actual = summary.get("total_steps").and_then(serde_json::Value::as_u64);
+        let actual = summary
+            .get("total_steps")
+            .and_then(serde_json::Value::as_u64);
         if actual != Some(expected) {
-            problems.push(format!("{name}: steps planned {actual:?}, expected {expected}"));
+            problems.push(format!(
+                "{name}: steps planned {actual:?}, expected {expected}"
+            ));
         }
     }
     if let Some(expected) = case.last_loss {
