@@ -28,10 +28,11 @@ logs ``step = S + 1`` at that step's end, which is below the last step: a restar
 
 How to run
 ----------
-    python3 -m venv /tmp/gpvenv && /tmp/gpvenv/bin/pip install ml-goodput-measurement==0.2.3
+    python3 -m venv /tmp/gpvenv
+    /tmp/gpvenv/bin/pip install -r tools/reference/goodput-requirements.txt
     /tmp/gpvenv/bin/python tools/reference/goodput.py
 
-Pinned: ``ml-goodput-measurement==0.2.3`` (PyPI, 2026), Python 3.11. The calculator reads no
+Pinned in ``goodput-requirements.txt``: ``ml-goodput-measurement==0.2.3`` (PyPI), Python 3.11. The calculator reads no
 clock for these numbers because every timeline ends with ``record_job_end_time``.
 """
 
