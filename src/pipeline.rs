@@ -311,7 +311,7 @@ fn poll_source(source: &mut Source, sink: &dyn Sink, monotonic_seconds: f64) -> 
     if !source.live && !source.tailer.has_backlog() {
         source.live = true;
         let guard = state.get_or_insert_with(|| sink.state());
-        guard.note_live(&config.run);
+        guard.note_live(&config.run, now);
     }
     drop(state);
     metrics.lines_read.inc_by(lines - lines_reported);

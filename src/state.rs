@@ -249,6 +249,9 @@ pub struct Run {
     pub live: bool,
     /// Records with steps that had no timestamp and arrived in a backlog: no goodput for them.
     pub untimed_backlog_records: u64,
+    /// Exporter time at which records began to arrive live: the first sight of a fresh run
+    /// whose log carries no timestamps.
+    live_since: Option<f64>,
 }
 
 impl Run {
@@ -288,6 +291,7 @@ impl Run {
             goodput: Goodput::default(),
             live: origin == Origin::Push,
             untimed_backlog_records: 0,
+            live_since: None,
             spec,
         }
     }
@@ -633,7 +637,16 @@ impl Run {
     ) {
         let time_seconds = match observation.timestamp_seconds {
             Some(timestamp) => timestamp,
-            None if self.live => now,
+            None if self.live => {
+                // A fresh run (nothing read from a backlog) starts at the exporter's first sight
+                // of it live: the time before its first step is start-up.
+                if self.untimed_backlog_records == 0 && !self.goodput.has_records() {
+                    if let Some(since) = self.live_since.filter(|since| *since <= now) {
+                        self.goodput.note_seen(since);
+                    }
+                }
+                now
+            }
             None => {
                 self.untimed_backlog_records += 1;
                 return;
@@ -915,11 +928,12 @@ impl State {
         self.runs.get(name)
     }
 
-    /// A tailed run's logs have been read to their end once: records from now on arrive as the
-    /// trainer writes them.
-    pub fn note_live(&mut self, run: &str) {
+    /// A tailed run's logs have been read to their end once, at `now`: records from now on
+    /// arrive as the trainer writes them.
+    pub fn note_live(&mut self, run: &str, now: f64) {
         if let Some(run) = self.runs.get_mut(run) {
             run.live = true;
+            run.live_since.get_or_insert(now);
         }
     }
 }
@@ -997,6 +1011,7 @@ mod tests {
         assert_eq!(run.untimed_backlog_records, 50);
         // Live lines, every 10 s, then a 100 s pause.
         run.live = true;
+        run.live_since = Some(1500.0);
         for s in 51..=60 {
             run.observe("f", &step(s), 2000.0 + (s - 51) as f64 * 10.0, false);
         }
@@ -1005,6 +1020,26 @@ mod tests {
         assert!((run.goodput.goodput_seconds() - 100.0).abs() < 1e-9);
         assert!((run.goodput.badput_seconds(BadputSource::Stall) - 90.0).abs() < 1e-9);
         assert_eq!(run.goodput.ideal_step_seconds(), Some(10.0));
+        // After a backlog, the time before the first live line is not start-up.
+        assert_eq!(run.goodput.badput_seconds(BadputSource::Startup), 0.0);
+    }
+
+    #[test]
+    fn a_fresh_untimed_log_starts_up_from_the_first_sight_of_it_live() {
+        let mut state = state();
+        state.add_tail_run("r", ThroughputScope::Global, spec(8), RunOptions::default());
+        // The log was empty when the exporter looked at t=1000; steps every 10 s from t=1100.
+        state.note_live("r", 1000.0);
+        for s in 1..=5 {
+            let o = obs(|o| {
+                o.step = Some(s);
+                o.tokens = Some(100.0)
+            });
+            state.observe_tail("r", "f", &o, 1090.0 + 10.0 * s as f64, true);
+        }
+        let goodput = &state.run("r").unwrap().goodput;
+        assert!((goodput.badput_seconds(BadputSource::Startup) - 90.0).abs() < 1e-9);
+        assert!((goodput.goodput_seconds() - 50.0).abs() < 1e-9);
     }
 
     #[test]

@@ -353,3 +353,59 @@ fn a_bad_format_file_stops_start_up_naming_the_line() {
         "{stderr}"
     );
 }
+
+/// `logs` on a real log whose lines carry no timestamp says why it shows no goodput; on one
+/// whose lines do, it shows goodput and badput that add up to the log's time span.
+#[test]
+fn logs_says_when_a_log_has_no_timestamps_for_goodput() {
+    let untimed =
+        repo_path("tests/fixtures/logs/megatron/juwels-gpt-13b-32xa100-seconds-default3.log");
+    let (ok, stdout, stderr) = run(&[
+        "logs",
+        "--format",
+        "megatron",
+        "--model",
+        "llama-3-8b",
+        "--gpu",
+        "a100-sxm",
+        "--gpus",
+        "32",
+        untimed.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("goodput             none: the log's step records carry no timestamp: goodput is counted only from lines that arrive live"),
+        "{stdout}"
+    );
+    let timed = repo_path("tests/fixtures/logs/megatron/mixtral-8x7b-16xh100.log");
+    let (ok, stdout, stderr) = run(&[
+        "logs",
+        "--json",
+        "--format",
+        "megatron",
+        "--model",
+        "mixtral-8x7b",
+        "--gpu",
+        "h100-sxm",
+        "--gpus",
+        "16",
+        timed.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    let goodput = &summary["goodput"];
+    let seconds = goodput["seconds"].as_f64().expect("goodput of a timed log");
+    let badput: f64 = goodput["badput_seconds"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(serde_json::Value::as_f64)
+        .sum();
+    let elapsed = goodput["elapsed_seconds"].as_f64().unwrap();
+    assert!(seconds > 0.0, "{goodput}");
+    assert!(
+        (seconds + badput - elapsed).abs() < 1e-6 * elapsed,
+        "goodput {seconds} + badput {badput} against the span {elapsed}"
+    );
+}
