@@ -191,6 +191,16 @@ fn goodput_and_badput_match_ml_goodput_measurement() {
                 "{name:<16} {what:<66} ours {mine:>10.3}  reference {theirs:>10.3}  {verdict}"
             );
         }
+        let buckets: Vec<String> = ours
+            .badput
+            .iter()
+            .map(|(source, seconds)| format!("{}={seconds:.3}", source.as_str()))
+            .collect();
+        println!(
+            "{name:<16} ours: goodput={:.3} {}",
+            ours.goodput,
+            buckets.join(" ")
+        );
         // The deviation is a small number: within 1 % of it, or half a millisecond.
         let deviation = reference(&fixture, "step_time_deviation_seconds");
         println!(
