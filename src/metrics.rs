@@ -13,6 +13,7 @@ use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEnc
 
 use crate::accounting::flops::{FormulaFlops, Recompute};
 use crate::ingest::observation::ParseErrorReason;
+use crate::state::goodput::BadputSource;
 use crate::state::{Run, State};
 
 /// Reasons a line is counted in `mfu_exporter_parse_errors_total`, all present from start-up.
@@ -351,6 +352,80 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
         "counter",
         "Trainer restarts seen (the step counter went backwards).",
         |run, f| f.sample("", &[("run", &run.name)], run.restarts_total as f64),
+    );
+    // Goodput and badput exist from a run's first timed step record on.
+    let timed: Vec<&Run> = runs
+        .iter()
+        .copied()
+        .filter(|r| r.goodput.has_records())
+        .collect();
+    family(
+        out,
+        &timed,
+        "training_goodput_seconds_total",
+        "counter",
+        "Seconds of steps whose progress was kept, at the ideal step time, from the trainer's timestamps.",
+        |run, f| f.sample("", &[("run", &run.name)], run.goodput.goodput_seconds()),
+    );
+    family(
+        out,
+        &timed,
+        "training_badput_seconds_total",
+        "counter",
+        "Seconds of the run that made no kept progress, by source: startup, wasted_progress, recovery, stall, slow_steps, other.",
+        |run, f| {
+            for source in BadputSource::ALL {
+                f.sample(
+                    "",
+                    &[("run", &run.name), ("source", source.as_str())],
+                    run.goodput.badput_seconds(source),
+                );
+            }
+        },
+    );
+    family(
+        out,
+        &timed,
+        "training_wasted_tokens_total",
+        "counter",
+        "Tokens of steps redone after a restart (already counted in training_tokens_total once before).",
+        |run, f| f.sample("", &[("run", &run.name)], run.goodput.wasted_tokens()),
+    );
+    family(
+        out,
+        &runs,
+        "training_ideal_step_seconds",
+        "gauge",
+        "The ideal step time: the mean of recent step times, steps under 1 s and above median + 3 MAD dropped.",
+        |run, f| {
+            if let Some(ideal) = run.goodput.ideal_step_seconds() {
+                f.sample("", &[("run", &run.name)], ideal);
+            }
+        },
+    );
+    family(
+        out,
+        &runs,
+        "training_step_time_deviation_seconds",
+        "gauge",
+        "p90 of the last 100 steps' deviation from the ideal step time minus the median of the 1000 before.",
+        |run, f| {
+            if let Some(deviation) = run.goodput.step_time_deviation_seconds() {
+                f.sample("", &[("run", &run.name)], deviation);
+            }
+        },
+    );
+    family(
+        out,
+        &runs,
+        "training_steps_planned",
+        "gauge",
+        "The steps the run is planned to take, where its log says.",
+        |run, f| {
+            if let Some(total) = run.total_steps {
+                f.sample("", &[("run", &run.name)], total as f64);
+            }
+        },
     );
 
     // Rates and utilizations: absent while a run is stale.

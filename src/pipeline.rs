@@ -50,6 +50,8 @@ struct Source {
     warned_implausible: bool,
     /// The source files last handed to the state.
     noted_files: Option<crate::ingest::tail::SourceFiles>,
+    /// The logs have been read to their end once: later lines arrive live.
+    live: bool,
 }
 
 /// What one record turned into before it reaches the state.
@@ -164,6 +166,7 @@ pub fn tail_thread(
                 bytes_seen: 0,
                 warned_implausible: false,
                 noted_files: None,
+                live: false,
             }
         })
         .collect();
@@ -319,6 +322,13 @@ fn poll_source(
             }
         }
         source.noted_files = Some(files.clone());
+    }
+    // The lines of this poll were read as a backlog or live; from the first poll that reached
+    // every file's end on, the next ones are live.
+    if !source.live && !source.tailer.has_backlog() {
+        source.live = true;
+        let guard = state.get_or_insert_with(|| sink.state());
+        guard.note_live(&config.run, now);
     }
     drop(state);
     metrics.lines_read.inc_by(lines - lines_reported);

@@ -17,6 +17,10 @@ use crate::accounting::Accounting;
 use crate::ingest::observation::Observation;
 use crate::ingest::push::PushSample;
 
+pub mod goodput;
+
+use goodput::{Goodput, StepRecord};
+
 /// What a run is measured against: its model and its GPUs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSpec {
@@ -238,6 +242,16 @@ pub struct Run {
     records_since_start: u32,
     /// The MFU of one token per second by the larger formula, against the configured peak.
     mfu_per_token_per_second: Option<f64>,
+    /// Where the run's wall-clock time went, from the trainer's timestamps.
+    pub goodput: Goodput,
+    /// Records arrive as the trainer writes them (a push, or a log past its start-up backlog):
+    /// a record without a timestamp may then be timed by its arrival.
+    pub live: bool,
+    /// Records with steps that had no timestamp and arrived in a backlog: no goodput for them.
+    pub untimed_backlog_records: u64,
+    /// Exporter time at which records began to arrive live: the first sight of a fresh run
+    /// whose log carries no timestamps.
+    live_since: Option<f64>,
 }
 
 impl Run {
@@ -274,6 +288,10 @@ impl Run {
                 Origin::Tail => mfu_per_token_per_second(&spec, Some(spec.hardware.gpus)),
                 Origin::Push => None,
             },
+            goodput: Goodput::default(),
+            live: origin == Origin::Push,
+            untimed_backlog_records: 0,
+            live_since: None,
             spec,
         }
     }
@@ -597,13 +615,60 @@ impl Run {
                 .step
                 .max(if restarted { None } else { self.step });
         }
+        // Per file, every rank logs the same steps: one stream's records time them.
+        let timing_stream = self.scope != ThroughputScope::PerFile
+            || self.step_stream.as_deref() == Some(stream_name);
+        if !duplicate && timing_stream {
+            self.note_goodput(observation, tokens, restarted, now);
+        }
         self.note_gauges(observation, now);
         observed
+    }
+
+    /// Adds a record that completed steps to the goodput, timed by the trainer's timestamp, or by
+    /// its arrival when records arrive live. An elapsed clock is not used: it starts again with
+    /// every restart, so the time across one would be lost.
+    fn note_goodput(
+        &mut self,
+        observation: &Observation,
+        tokens: Option<f64>,
+        restarted: bool,
+        now: f64,
+    ) {
+        let time_seconds = match observation.timestamp_seconds {
+            Some(timestamp) => timestamp,
+            None if self.live => {
+                // A fresh run (nothing read from a backlog) starts at the exporter's first sight
+                // of it live: the time before its first step is start-up.
+                if self.untimed_backlog_records == 0 && !self.goodput.has_records() {
+                    if let Some(since) = self.live_since.filter(|since| *since <= now) {
+                        self.goodput.note_seen(since);
+                    }
+                }
+                now
+            }
+            None => {
+                self.untimed_backlog_records += 1;
+                return;
+            }
+        };
+        self.goodput.observe(&StepRecord {
+            time_seconds,
+            step: observation.step,
+            step_seconds: observation.step_seconds,
+            tokens,
+            restarted,
+        });
     }
 
     /// The gauges of a record without throughput: the latest step (a restart moves it back),
     /// loss, the trainer's own figures.
     fn note_progress(&mut self, observation: &Observation, now: f64) {
+        // A line the trainer timestamped before its first step (start-up messages) starts the
+        // run's clock for the start-up badput.
+        if let Some(timestamp) = observation.timestamp_seconds {
+            self.goodput.note_seen(timestamp);
+        }
         if observation.step.is_some() {
             self.step = observation.step;
         }
@@ -862,6 +927,15 @@ impl State {
     pub fn run(&self, name: &str) -> Option<&Run> {
         self.runs.get(name)
     }
+
+    /// A tailed run's logs have been read to their end once, at `now`: records from now on
+    /// arrive as the trainer writes them.
+    pub fn note_live(&mut self, run: &str, now: f64) {
+        if let Some(run) = self.runs.get_mut(run) {
+            run.live = true;
+            run.live_since.get_or_insert(now);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -869,6 +943,7 @@ mod tests {
     use super::*;
     use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
     use crate::accounting::mfu::resolve_hardware;
+    use goodput::BadputSource;
 
     fn spec(gpus: u64) -> Arc<RunSpec> {
         let model = crate::model_config::load("gpt2").unwrap().model;
@@ -946,6 +1021,77 @@ mod tests {
         let repeats = [push("a", tokens), push("b", tokens), push("b", tokens)];
         state.observe_push(&repeats, 2.0).unwrap();
         assert_eq!(state.run("b").map(|r| r.tokens_total), Some(20.0));
+    }
+
+    #[test]
+    fn goodput_of_an_untimed_log_comes_from_arrival_times_only_once_lines_arrive_live() {
+        let step = |step: u64| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens = Some(100.0)
+            })
+        };
+        let mut run = Run::new("r", Origin::Tail, ThroughputScope::Global, spec(8));
+        // The start-up backlog: read in a burst, its arrival times mean nothing.
+        for s in 1..=50 {
+            run.observe("f", &step(s), 1000.0 + s as f64 * 0.001, true);
+        }
+        assert!(!run.goodput.has_records());
+        assert_eq!(run.untimed_backlog_records, 50);
+        // Live lines, every 10 s, then a 100 s pause.
+        run.live = true;
+        run.live_since = Some(1500.0);
+        for s in 51..=60 {
+            run.observe("f", &step(s), 2000.0 + (s - 51) as f64 * 10.0, false);
+        }
+        run.observe("f", &step(61), 2190.0, false);
+        assert_eq!(run.untimed_backlog_records, 50);
+        assert!((run.goodput.goodput_seconds() - 100.0).abs() < 1e-9);
+        assert!((run.goodput.badput_seconds(BadputSource::Stall) - 90.0).abs() < 1e-9);
+        assert_eq!(run.goodput.ideal_step_seconds(), Some(10.0));
+        // After a backlog, the time before the first live line is not start-up.
+        assert_eq!(run.goodput.badput_seconds(BadputSource::Startup), 0.0);
+    }
+
+    #[test]
+    fn a_fresh_untimed_log_starts_up_from_the_first_sight_of_it_live() {
+        let mut state = state();
+        state.add_tail_run("r", ThroughputScope::Global, spec(8), RunOptions::default());
+        // The log was empty when the exporter looked at t=1000; steps every 10 s from t=1100.
+        state.note_live("r", 1000.0);
+        for s in 1..=5 {
+            let o = obs(|o| {
+                o.step = Some(s);
+                o.tokens = Some(100.0)
+            });
+            state.observe_tail("r", "f", &o, 1090.0 + 10.0 * s as f64, true);
+        }
+        let goodput = &state.run("r").unwrap().goodput;
+        assert!((goodput.badput_seconds(BadputSource::Startup) - 90.0).abs() < 1e-9);
+        assert!((goodput.goodput_seconds() - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn goodput_follows_a_restart_the_state_detects() {
+        let step = |step: u64, time: f64| {
+            obs(|o| {
+                o.step = Some(step);
+                o.tokens = Some(100.0);
+                o.timestamp_seconds = Some(time)
+            })
+        };
+        let mut lines: Vec<(&str, Observation)> =
+            (1..=30).map(|s| ("f", step(s, 10.0 * s as f64))).collect();
+        // A new log file after a crash, resuming from step 20 a minute later.
+        lines.extend((21..=40).map(|s| ("g", step(s, 350.0 + 10.0 * (s - 21) as f64))));
+        let run = check(ThroughputScope::Global, &lines);
+        assert_eq!(run.restarts_total, 1);
+        let goodput = &run.goodput;
+        // Steps 21..=30 redone.
+        assert!((goodput.badput_seconds(BadputSource::WastedProgress) - 100.0).abs() < 1e-9);
+        assert!((goodput.wasted_tokens() - 1000.0).abs() < 1e-9);
+        assert!((goodput.badput_seconds(BadputSource::Recovery) - 40.0).abs() < 1e-9);
+        assert!((goodput.goodput_seconds() - 390.0).abs() < 1e-9);
     }
 
     #[test]

@@ -19,7 +19,8 @@ use crate::ingest::observation::{Observation, ParseErrorReason};
 use crate::ingest::quote::float_text;
 use crate::ingest::tail::ReadFrom;
 use crate::pipeline::{apply, Applied};
-use crate::state::{Observed, RunOptions, State, StateOptions};
+use crate::state::goodput::BadputSource;
+use crate::state::{Observed, Run, RunOptions, State, StateOptions};
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -237,6 +238,7 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
             "mfu": steady_mfu.iter().map(|(name, mfu)| ((*name).to_owned(), serde_json::Value::from(*mfu))).collect::<serde_json::Map<_, _>>(),
             "reported_mfu": totals.reported_mfu,
             "reported_flops_per_second_per_gpu": run.reported_flops_per_second_per_gpu,
+            "goodput": goodput_json(run),
         });
         println!("{summary}");
         return Ok(ExitCode::SUCCESS);
@@ -285,7 +287,85 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     if let Some(flops) = run.reported_flops_per_second_per_gpu {
         println!("TFLOP/s/GPU reported (last) {:.1}", flops / 1e12);
     }
+    print_goodput(run);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a log has no goodput: its step records carry no timestamp, and a file read at once is a
+/// backlog, whose arrival times say nothing of the trainer's.
+const UNTIMED_NOTE: &str = "the log's step records carry no timestamp: goodput is counted only from lines that arrive live (serve, past the start-up backlog), never from a file read at once";
+
+fn goodput_json(run: &Run) -> serde_json::Value {
+    let goodput = &run.goodput;
+    if !goodput.has_records() {
+        return serde_json::json!({
+            "seconds": null,
+            "untimed_records": run.untimed_backlog_records,
+            "note": (run.untimed_backlog_records > 0).then_some(UNTIMED_NOTE),
+        });
+    }
+    let badput: serde_json::Map<String, serde_json::Value> = BadputSource::ALL
+        .iter()
+        .map(|source| {
+            (
+                source.as_str().to_owned(),
+                goodput.badput_seconds(*source).into(),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "seconds": goodput.goodput_seconds(),
+        "badput_seconds": badput,
+        "elapsed_seconds": goodput.elapsed_seconds(),
+        "wasted_tokens": goodput.wasted_tokens(),
+        "ideal_step_seconds": goodput.ideal_step_seconds(),
+        "step_time_deviation_seconds": goodput.step_time_deviation_seconds(),
+        "untimed_records": run.untimed_backlog_records,
+    })
+}
+
+fn print_goodput(run: &Run) {
+    let goodput = &run.goodput;
+    if !goodput.has_records() {
+        if run.untimed_backlog_records > 0 {
+            println!("goodput             none: {UNTIMED_NOTE}");
+        }
+        return;
+    }
+    let elapsed = goodput.elapsed_seconds();
+    let share = |seconds: f64| {
+        if elapsed > 0.0 {
+            format!(" ({:.1}%)", 100.0 * seconds / elapsed)
+        } else {
+            String::new()
+        }
+    };
+    println!(
+        "goodput             {}s of {}s{}",
+        float_text(goodput.goodput_seconds()),
+        float_text(elapsed),
+        share(goodput.goodput_seconds())
+    );
+    for source in BadputSource::ALL {
+        let seconds = goodput.badput_seconds(source);
+        if seconds > 0.0 {
+            println!(
+                "badput {:<12} {}s{}",
+                source.as_str(),
+                float_text(seconds),
+                share(seconds)
+            );
+        }
+    }
+    if let Some(ideal) = goodput.ideal_step_seconds() {
+        println!("ideal step          {}s", float_text(ideal));
+    }
+    if run.untimed_backlog_records > 0 {
+        println!(
+            "untimed records     {} ({UNTIMED_NOTE})",
+            run.untimed_backlog_records
+        );
+    }
 }
 
 fn count_error(totals: &mut Totals, reason: ParseErrorReason) {

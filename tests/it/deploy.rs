@@ -20,6 +20,9 @@ const CONTRACT_METRICS: &[&str] = &[
     "training_steps_total",
     "training_model_flops_total",
     "training_restarts_total",
+    "training_goodput_seconds_total",
+    "training_badput_seconds_total",
+    "training_wasted_tokens_total",
     // Gauges absent while a run is stale.
     "training_tokens_per_second",
     "training_achieved_flops_per_second",
@@ -39,6 +42,10 @@ const CONTRACT_METRICS: &[&str] = &[
     "training_loss",
     "training_last_update_timestamp_seconds",
     "training_run_info",
+    // Gauges present once the log gives them.
+    "training_ideal_step_seconds",
+    "training_step_time_deviation_seconds",
+    "training_steps_planned",
     // The exporter's own.
     "mfu_exporter_build_info",
     "mfu_exporter_lines_read_total",
@@ -61,11 +68,21 @@ const CONTRACT_METRICS: &[&str] = &[
     // Recording rules.
     "job:training_mfu:ratio_rate5m",
     "job:training_tokens:rate5m",
+    "gpu:training_tensor_active:ratio",
+    "gpu:training_hardware_bound:ratio",
+    "job:training_tensor_active:ratio",
+    "job:training_hardware_bound:ratio",
+    "job:training_hardware_bound_flops_per_second",
 ];
 
 /// Metrics of NVIDIA's dcgm-exporter that the GPU row shows, selected by the
 /// pods of the exporters rather than by the exporters' job and instance.
-const DCGM_METRICS: &[&str] = &["DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "DCGM_FI_DEV_GPU_UTIL"];
+const DCGM_METRICS: &[&str] = &[
+    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+    "DCGM_FI_DEV_GPU_UTIL",
+    "DCGM_FI_DEV_SM_CLOCK",
+    "DCGM_FI_DEV_MAX_SM_CLOCK",
+];
 
 /// The window of "MFU now", the one definition the dashboard, the recording
 /// rule `job:training_mfu:ratio_rate5m` and the TrainingMFULow alert share.
@@ -1050,7 +1067,15 @@ fn runbook_urls_are_absolute_and_name_a_runbook_section() {
             .filter_map(|line| line.trim().strip_prefix("runbook_url: "))
             .map(|value| value.trim_matches('"'))
             .collect();
-        assert_eq!(urls.len(), 6, "{file}: {urls:?}");
+        let alerts = text
+            .lines()
+            .filter(|line| line.trim().starts_with("- alert: "))
+            .count();
+        assert_eq!(
+            urls.len(),
+            alerts,
+            "{file}: one runbook_url per alert: {urls:?}"
+        );
         for url in urls {
             let anchor = url
                 .strip_prefix(&base)

@@ -21,6 +21,8 @@ struct Case {
     metric_lines: u64,
     first_step: Option<u64>,
     last_step: Option<u64>,
+    /// The steps the log says the run will take (`training_steps_planned`).
+    steps_planned: Option<u64>,
     last_loss: Option<f64>,
     reported_mfu_last: Option<f64>,
     reported_tflops_per_gpu_last: Option<f64>,
@@ -104,6 +106,16 @@ fn check_case(format: &str, directory: &Path, case: &Case) -> (Vec<String>, Stri
         let actual = summary.get("last_step").and_then(serde_json::Value::as_u64);
         if actual != Some(expected) {
             problems.push(format!("{name}: last step {actual:?}, expected {expected}"));
+        }
+    }
+    if let Some(expected) = case.steps_planned {
+        let actual = summary
+            .get("total_steps")
+            .and_then(serde_json::Value::as_u64);
+        if actual != Some(expected) {
+            problems.push(format!(
+                "{name}: steps planned {actual:?}, expected {expected}"
+            ));
         }
     }
     if let Some(expected) = case.last_loss {
@@ -339,5 +351,61 @@ fn a_bad_format_file_stops_start_up_naming_the_line() {
             "tail[0].format: {format_text}:3: group (?P<tokens_per_sec>...) names no field"
         )),
         "{stderr}"
+    );
+}
+
+/// `logs` on a real log whose lines carry no timestamp says why it shows no goodput; on one
+/// whose lines do, it shows goodput and badput that add up to the log's time span.
+#[test]
+fn logs_says_when_a_log_has_no_timestamps_for_goodput() {
+    let untimed =
+        repo_path("tests/fixtures/logs/megatron/juwels-gpt-13b-32xa100-seconds-default3.log");
+    let (ok, stdout, stderr) = run(&[
+        "logs",
+        "--format",
+        "megatron",
+        "--model",
+        "llama-3-8b",
+        "--gpu",
+        "a100-sxm",
+        "--gpus",
+        "32",
+        untimed.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("goodput             none: the log's step records carry no timestamp: goodput is counted only from lines that arrive live"),
+        "{stdout}"
+    );
+    let timed = repo_path("tests/fixtures/logs/megatron/mixtral-8x7b-16xh100.log");
+    let (ok, stdout, stderr) = run(&[
+        "logs",
+        "--json",
+        "--format",
+        "megatron",
+        "--model",
+        "mixtral-8x7b",
+        "--gpu",
+        "h100-sxm",
+        "--gpus",
+        "16",
+        timed.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    let goodput = &summary["goodput"];
+    let seconds = goodput["seconds"].as_f64().expect("goodput of a timed log");
+    let badput: f64 = goodput["badput_seconds"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(serde_json::Value::as_f64)
+        .sum();
+    let elapsed = goodput["elapsed_seconds"].as_f64().unwrap();
+    assert!(seconds > 0.0, "{goodput}");
+    assert!(
+        (seconds + badput - elapsed).abs() < 1e-6 * elapsed,
+        "goodput {seconds} + badput {badput} against the span {elapsed}"
     );
 }

@@ -3,6 +3,7 @@
 mod calc;
 mod deploy;
 mod formats;
+mod goodput;
 mod limits;
 mod prometheus;
 mod reference;

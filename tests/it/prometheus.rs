@@ -2,6 +2,11 @@
 //! loopback (three nodes of one job with different throughputs), scraped by Prometheus
 //! with `deploy/prometheus/rules/mfu-exporter.rules.yml`.
 //!
+//! A dcgm-exporter exposition (`tests/fixtures/dcgm/`, a real one with its values changed) is
+//! served from a file beside them, and the first exporter is scraped with that GPU's pod as
+//! its `namespace` and `pod` target labels, as a PodMonitor gives them: the hardware-bound
+//! rules join the GPU to the job, and its alert sees the job's MFU above the bound.
+//!
 //! Needs `prometheus` and `promtool` (Debian's `prometheus` package). Without them the
 //! test prints a notice and returns; with `CI` set it fails instead, so CI can never
 //! pass by skipping it.
@@ -21,6 +26,11 @@ use crate::support::{http, repo_path, wait_for, Exporter};
 const JOB: &str = "mfu-exporter/test";
 /// Tokens per second of each node (8 × H100 each).
 const NODE_TOKENS_PER_SECOND: [f64; 3] = [20_000.0, 25_000.0, 30_000.0];
+/// A real dcgm-exporter exposition, its values changed (see its SOURCES.md).
+const DCGM_EXPOSITION: &str = "tests/fixtures/dcgm/rtx4000ada-gpu-operator-v25.10.prom";
+/// The pod the exposition's GPU is allocated to.
+const DCGM_NAMESPACE: &str = "default";
+const DCGM_POD: &str = "cuda-75454ffb9f-8ljq7";
 /// The window of the test's evaluation of the recording rule's expression.
 const WINDOW_SECONDS: u64 = 20;
 
@@ -202,21 +212,25 @@ fn shipped_rules_and_dashboard_work_on_a_real_prometheus() {
         })
         .collect();
 
+    let dcgm = serve_file(&repo_path(DCGM_EXPOSITION));
+
     let data = scratch.path().join("data");
     fs::create_dir_all(&data).unwrap();
     backfill_history(&promtool, &data, scratch.path(), &instances);
     let rules = repo_path("deploy/prometheus/rules/mfu-exporter.rules.yml");
-    let targets = instances
+    let targets = instances[1..]
         .iter()
         .map(|i| format!("\"{i}\""))
         .collect::<Vec<_>>()
         .join(", ");
     let config = scratch.path().join("prometheus.yml");
+    // The first node is scraped with the pod of the exposition's GPU, as a PodMonitor labels it.
     fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: \"{JOB}\"\n    static_configs:\n      - targets: [{targets}]\n",
-            rules.display()
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: \"{JOB}\"\n    static_configs:\n      - targets: [\"{}\"]\n        labels: {{namespace: \"{DCGM_NAMESPACE}\", pod: \"{DCGM_POD}\"}}\n      - targets: [{targets}]\n  - job_name: \"dcgm-exporter\"\n    static_configs:\n      - targets: [\"{dcgm}\"]\n",
+            rules.display(),
+            instances[0],
         ),
     )
     .unwrap();
@@ -242,6 +256,9 @@ fn shipped_rules_and_dashboard_work_on_a_real_prometheus() {
             .vector(&format!("up{{job=\"{JOB}\"}} == 1"))
             .len()
             == 3
+    });
+    wait_for(Duration::from_secs(30), "the dcgm-exporter file up", || {
+        prometheus.vector("up{job=\"dcgm-exporter\"} == 1").len() == 1
     });
 
     // (a) The recording rule's own expression over a window the test can fill equals the
@@ -361,8 +378,9 @@ fn shipped_rules_and_dashboard_work_on_a_real_prometheus() {
             "panel {title:?}: {filled}\n{answer}"
         );
         let data = answer["data"]["result"].as_array().map_or(0, Vec::len);
-        if filled.contains("DCGM_") {
-            // dcgm-exporter is not running here: the GPU panels only have to parse.
+        if filled.contains("training_steps_planned") {
+            // Pushes do not say how many steps a run plans (a log does): time to finish only
+            // has to parse here.
             continue;
         }
         if filled.contains(" offset 1h)") || filled.contains(" offset 24h)") {
@@ -376,6 +394,84 @@ fn shipped_rules_and_dashboard_work_on_a_real_prometheus() {
         }
         assert!(data > 0, "panel {title:?} returned no data: {filled}");
     }
+
+    // (b') The hardware bound: the exposition's one GPU, tensor-active 0.1, joined to the job
+    // by its pod. The exposition has no DCGM_FI_DEV_MAX_SM_CLOCK (it is not among
+    // dcgm-exporter's default counters), so the clock factor is 1 and the bound is 0.1.
+    let value = |expr: &str| -> Option<f64> {
+        let series = prometheus.vector(expr);
+        assert!(series.len() <= 1, "{expr}: {series:?}");
+        series.first()?["value"][1].as_str()?.parse().ok()
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "the hardware bound of the job",
+        || {
+            value(&format!(
+                "job:training_hardware_bound:ratio{{job=\"{JOB}\"}}"
+            ))
+            .is_some()
+        },
+    );
+    let gpu = prometheus.vector(&format!(
+        "gpu:training_tensor_active:ratio{{job=\"{JOB}\"}}"
+    ));
+    assert_eq!(gpu.len(), 1, "the exposition's GPU joins the job: {gpu:?}");
+    assert_eq!(gpu[0]["metric"]["pod"], DCGM_POD, "{gpu:?}");
+    assert_eq!(
+        gpu[0]["metric"]["host"], "lke529760-766837-0a634ab30000",
+        "{gpu:?}"
+    );
+    let bound = value(&format!(
+        "job:training_hardware_bound:ratio{{job=\"{JOB}\"}}"
+    ))
+    .unwrap();
+    assert!((bound - 0.1).abs() < 1e-12, "hardware bound {bound}");
+    let bound_flops = value(&format!(
+        "job:training_hardware_bound_flops_per_second{{job=\"{JOB}\"}}"
+    ))
+    .unwrap();
+    assert!(
+        (bound_flops / (0.1 * peak) - 1.0).abs() < 1e-9,
+        "hardware bound {bound_flops} FLOP/s, expected 0.1 x {peak}"
+    );
+    // The job's MFU (about 18 %) and the trainer's (20 %) are above 1.2 x 0.1 + 0.02. The alert's
+    // own expression, with the job MFU over the window the test fills, selects both figures;
+    // the trainer's figure, which needs no window, makes the alert pending (it fires after 15
+    // minutes).
+    assert!(
+        expected > 1.2 * bound + 0.02,
+        "the scenario must exceed the bound"
+    );
+    let above = rule_expression(&rules_text, "TrainingMFUAboveHardware")
+        .replace("job:training_mfu:ratio_rate5m", &format!("({job_mfu})"));
+    let figures: Vec<String> = prometheus
+        .vector(&above)
+        .iter()
+        .filter(|a| a["metric"]["job"] == JOB)
+        .filter_map(|a| Some(a["metric"]["figure"].as_str()?.to_string()))
+        .collect();
+    assert_eq!(figures.len(), 2, "{figures:?}");
+    assert!(
+        figures.iter().any(|f| f == "computed") && figures.iter().any(|f| f == "reported"),
+        "{figures:?}"
+    );
+    wait_for(
+        Duration::from_secs(60),
+        "TrainingMFUAboveHardware to be pending for the reported MFU",
+        || {
+            prometheus
+                .vector("ALERTS{alertname=\"TrainingMFUAboveHardware\"}")
+                .iter()
+                .any(|a| a["metric"]["figure"] == "reported" && a["metric"]["job"] == JOB)
+        },
+    );
+    assert!(
+        prometheus
+            .vector("ALERTS{alertname=\"TrainingTensorCoresIdle\"}")
+            .is_empty(),
+        "the tensor cores are busy enough"
+    );
 
     // (c) A job at about 18% MFU makes the low-MFU alert pending or firing.
     assert!(
@@ -400,6 +496,35 @@ fn shipped_rules_and_dashboard_work_on_a_real_prometheus() {
         pusher.join().unwrap();
     }
     smoke.join().unwrap();
+}
+
+/// Serves `path`'s bytes to every request on a loopback port, as an exporter serves /metrics;
+/// returns the address. The server thread lives as long as the test process.
+fn serve_file(path: &Path) -> SocketAddr {
+    use std::io::{Read, Write};
+    let body = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    address
 }
 
 fn collect_queries(panels: &Value, out: &mut Vec<(String, String)>) {

@@ -336,6 +336,31 @@ fn step_going_backwards_is_a_restart() {
     exporter.wait_value("training_step{run=\"r\"}", 2.0);
 }
 
+/// A log without timestamps: the lines of the start-up backlog get no goodput (the time they
+/// were read says nothing of the trainer's clock), the lines that arrive live are timed by their
+/// arrival.
+#[test]
+fn untimed_log_gets_goodput_only_from_lines_that_arrive_live() {
+    const GOODPUT: &str = "training_goodput_seconds_total{run=\"r\"}";
+    let job = Job::new();
+    append(&job.log(), &lines(1, 5));
+    let exporter = job.serve(&["--tail.read-from", "beginning"]);
+    exporter.wait_value(TOKENS_TOTAL, tokens(5));
+    assert_eq!(exporter.value(GOODPUT), None, "no goodput from a backlog");
+    for step in 6..=8 {
+        append(&job.log(), &line(step));
+        exporter.wait_value(TOKENS_TOTAL, tokens(step));
+    }
+    let metrics = exporter.metrics();
+    let goodput = sample(&metrics, GOODPUT).expect("goodput from live lines");
+    assert!(goodput > 0.0, "goodput {goodput}");
+    // The lines say each step took 1 s: the ideal step.
+    assert_eq!(
+        sample(&metrics, "training_ideal_step_seconds{run=\"r\"}"),
+        Some(1.0)
+    );
+}
+
 /// The fixture log through the real binary against a golden exposition. Re-bless with
 /// `BLESS=1 cargo test golden`.
 #[test]
