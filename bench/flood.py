@@ -76,7 +76,7 @@ def main():
         try:
             scrape(port)
             break
-        except OSError:
+        except (OSError, RuntimeError):
             if time.monotonic() > deadline:
                 sys.exit("the exporter did not start")
             time.sleep(0.05)
