@@ -153,6 +153,16 @@ pub struct GpuSpec {
     pub vendor: &'static str,
     /// Dense (never 2:4 sparse) peaks of a single device, in FLOP/s.
     pub peak_flops_per_second: PeakFlops,
+    /// The device memory of one device, in bytes. Vendors' memory "GB" are binary (an H100's
+    /// 80 GB of HBM3 is five 16 GiB stacks, of which nvidia-smi reports 81,559 MiB), so a figure
+    /// of N GB is N GiB here. Where one entry covers two memory sizes, the smaller one is given,
+    /// so that a plan made with it fits on either part.
+    pub memory_bytes: u64,
+    /// Peak DRAM (HBM or GDDR) bandwidth of one device, in bytes per second; vendors' TB/s are
+    /// decimal. Where one entry covers two memory sizes, the smaller part's bandwidth is given.
+    pub memory_bandwidth_bytes_per_second: f64,
+    /// The vendor document the memory size and bandwidth come from.
+    pub memory_source: &'static str,
     /// The vendor document the figures come from.
     pub source: &'static str,
     /// What a reader needs to apply the figures correctly, or "" when nothing is special.
@@ -179,6 +189,16 @@ impl GpuSpec {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+
+    /// The device memory of one device, in bytes.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_bytes
+    }
+
+    /// Peak DRAM bandwidth of one device, in bytes per second.
+    pub fn memory_bandwidth_bytes_per_second(&self) -> f64 {
+        self.memory_bandwidth_bytes_per_second
     }
 
     /// The precisions this chip has a peak for, in the order of [`Dtype::ALL`].
@@ -354,6 +374,9 @@ fn join_alternatives(ids: &[&str]) -> String {
     }
 }
 
+/// One gibibyte: vendors' memory capacities are printed in binary gigabytes.
+const GIB: u64 = 1 << 30;
+
 // The table. Each entry says where its figures come from; the comment above it names the
 // independent public table it was checked against, and any arithmetic done on the vendor figures.
 static GPUS: &[GpuSpec] = &[
@@ -372,6 +395,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 16 * GIB,
+        memory_bandwidth_bytes_per_second: 900e9,
+        memory_source: "NVIDIA Tesla V100 datasheet (2020): 16 or 32 GB HBM2 at 900 GB/s; the smaller 16 GB module is given",
         source: "NVIDIA Tesla V100 GPU datasheet (2020, volta-v100-datasheet-update-us-1165301-r5)",
         note: "",
     },
@@ -389,6 +415,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 16 * GIB,
+        memory_bandwidth_bytes_per_second: 900e9,
+        memory_source: "NVIDIA Tesla V100 datasheet (2020): 16 or 32 GB HBM2 at 900 GB/s; the smaller 16 GB card is given",
         source: "NVIDIA Tesla V100 GPU datasheet (2020, volta-v100-datasheet-update-us-1165301-r5)",
         note: "the V100S PCIe card is faster and is not covered by this entry",
     },
@@ -413,6 +442,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 40 * GIB,
+        memory_bandwidth_bytes_per_second: 1555e9,
+        memory_source: "NVIDIA A100 datasheet (2021): 40 GB HBM2 at 1,555 GB/s or 80 GB HBM2e at 2,039 GB/s; the smaller 40 GB module is given",
         source: "NVIDIA A100 Tensor Core GPU datasheet (2021, nvidia-a100-datasheet-us-nvidia-1758950-r4)",
         note: "the 40GB and 80GB modules share these peaks",
     },
@@ -435,6 +467,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 40 * GIB,
+        memory_bandwidth_bytes_per_second: 1555e9,
+        memory_source: "NVIDIA A100 datasheet (2021): 40 GB HBM2 at 1,555 GB/s or 80 GB HBM2e at 1,935 GB/s; the smaller 40 GB card is given",
         source: "NVIDIA A100 Tensor Core GPU datasheet (2021, nvidia-a100-datasheet-us-nvidia-1758950-r4)",
         note: "the card's lower power limit makes these peaks harder to sustain than on SXM4",
     },
@@ -453,6 +488,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 24 * GIB,
+        memory_bandwidth_bytes_per_second: 600e9,
+        memory_source: "NVIDIA A10 datasheet (2021): 24 GB GDDR6 at 600 GB/s",
         source: "NVIDIA A10 Tensor Core GPU datasheet (2021)",
         note: "the AWS A10G is a different part and is not covered by this entry",
     },
@@ -471,6 +509,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(242.5e12),
             fp4: None,
         },
+        memory_bytes: 24 * GIB,
+        memory_bandwidth_bytes_per_second: 300e9,
+        memory_source: "NVIDIA L4 datasheet (2023): 24 GB GDDR6 at 300 GB/s",
         source: "NVIDIA L4 Tensor Core GPU datasheet (2023)",
         note: "",
     },
@@ -490,6 +531,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(733e12),
             fp4: None,
         },
+        memory_bytes: 48 * GIB,
+        memory_bandwidth_bytes_per_second: 864e9,
+        memory_source: "NVIDIA L40S datasheet (2023): 48 GB GDDR6 at 864 GB/s",
         source: "NVIDIA L40S GPU datasheet (2023)",
         note: "the L40 without the S is a slower part and is not covered by this entry",
     },
@@ -509,6 +553,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1978.9e12),
             fp4: None,
         },
+        memory_bytes: 80 * GIB,
+        memory_bandwidth_bytes_per_second: 3.35e12,
+        memory_source: "NVIDIA H100 datasheet (2023), SXM column: 80 GB HBM3 at 3.35 TB/s",
         source: "NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022), H100 SXM5 column",
         note: "",
     },
@@ -527,6 +574,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1513e12),
             fp4: None,
         },
+        memory_bytes: 80 * GIB,
+        memory_bandwidth_bytes_per_second: 2.0e12,
+        memory_source: "NVIDIA H100 datasheet (2023), PCIe column: 80 GB HBM2e at 2 TB/s",
         source: "NVIDIA H100 Tensor Core GPU datasheet (2023), H100 PCIe column",
         note: "",
     },
@@ -545,6 +595,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1670.5e12),
             fp4: None,
         },
+        memory_bytes: 94 * GIB,
+        memory_bandwidth_bytes_per_second: 3.9e12,
+        memory_source: "NVIDIA H100 datasheet (2024), NVL column: 94 GB HBM3 at 3.9 TB/s per GPU",
         source: "NVIDIA H100 Tensor Core GPU datasheet (2024), H100 NVL column",
         note: "per GPU; early datasheets printed figures for an NVLink-bridged pair, twice these",
     },
@@ -564,6 +617,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1978.9e12),
             fp4: None,
         },
+        memory_bytes: 141 * GIB,
+        memory_bandwidth_bytes_per_second: 4.8e12,
+        memory_source: "NVIDIA H200 datasheet (2024), SXM column: 141 GB HBM3e at 4.8 TB/s",
         source: "NVIDIA H200 Tensor Core GPU datasheet (2024), H200 SXM column; dense values from the NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022)",
         note: "SXM part; the H200 NVL card (\"NVIDIA H200 NVL\") has lower clocks and is not covered",
     },
@@ -583,6 +639,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1978.9e12),
             fp4: None,
         },
+        memory_bytes: 80 * GIB,
+        memory_bandwidth_bytes_per_second: 3.35e12,
+        memory_source: "NVIDIA H800 SXM5 product brief: 80 GB HBM3 at 3.35 TB/s, as the H100 SXM5",
         source: "NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022), H100 SXM5 column, whose SM count and clocks the H800 SXM5 shares",
         note: "SXM5 part; the H800 PCIe card (\"NVIDIA H800 PCIe\") is slower and is not covered",
     },
@@ -603,6 +662,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(4.5e15),
             fp4: Some(9e15),
         },
+        memory_bytes: 180 * GIB,
+        memory_bandwidth_bytes_per_second: 7.7e12,
+        memory_source: "NVIDIA Blackwell datasheet (2024), HGX B200 individual GPU: 180 GB HBM3e at 7.7 TB/s (HGX B200 board: 1.4 TB, 62 TB/s)",
         source: "NVIDIA Blackwell datasheet (2024), HGX B200 individual GPU column; https://nvdam.widen.net/s/wwnsxrhm2w/blackwell-datasheet-3384703",
         note: "",
     },
@@ -621,6 +683,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(5e15),
             fp4: Some(10e15),
         },
+        memory_bytes: 186 * GIB,
+        memory_bandwidth_bytes_per_second: 8e12,
+        memory_source: "NVIDIA GB200 NVL72 datasheet (2024): 13.4 TB HBM3e at 576 TB/s for 72 GPUs, 186 GB at 8 TB/s each",
         source: "NVIDIA Blackwell datasheet (2024), GB200 NVL72 individual GPU column; https://nvdam.widen.net/s/wwnsxrhm2w/blackwell-datasheet-3384703",
         note: "per Blackwell GPU: a GB200 superchip carries two, and nvidia-smi lists each one",
     },
@@ -640,6 +705,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 64 * GIB,
+        memory_bandwidth_bytes_per_second: 1.6384e12,
+        memory_source: "AMD Instinct MI250X data sheet (2021): 128 GB HBM2e at 3.2768 TB/s per package, halved per GCD",
         source: "AMD Instinct MI250X accelerator data sheet (2021)",
         note: "per GCD: an MI250X package has two, and ROCm shows each as its own device",
     },
@@ -659,6 +727,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(2614.9e12),
             fp4: None,
         },
+        memory_bytes: 192 * GIB,
+        memory_bandwidth_bytes_per_second: 5.3e12,
+        memory_source: "AMD Instinct MI300X data sheet (2023): 192 GB HBM3 at 5.3 TB/s",
         source: "AMD Instinct MI300X accelerator data sheet (2023)",
         note: "the VF alias is the SR-IOV virtual function some clouds expose; it is the whole GPU",
     },
@@ -677,6 +748,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(2614.9e12),
             fp4: None,
         },
+        memory_bytes: 256 * GIB,
+        memory_bandwidth_bytes_per_second: 6e12,
+        memory_source: "AMD Instinct MI325X data sheet (2024): 256 GB HBM3E at 6 TB/s",
         source: "AMD Instinct MI325X accelerator data sheet (2024)",
         note: "",
     },
@@ -695,6 +769,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(865e12),
             fp4: None,
         },
+        memory_bytes: 96 * GIB,
+        memory_bandwidth_bytes_per_second: 2.45e12,
+        memory_source: "Intel Gaudi 2 product brief (2022): 96 GB HBM2E at 2.45 TB/s",
         source: "Intel Gaudi 3 AI Accelerator white paper (2024), Gaudi 2 comparison; Intel Hot Chips 2024 Gaudi 3 presentation",
         note: "Intel publishes no FP32, TF32 or FP16 peaks for Gaudi 2, so those are left out rather than guessed",
     },
@@ -714,6 +791,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1835e12),
             fp4: None,
         },
+        memory_bytes: 128 * GIB,
+        memory_bandwidth_bytes_per_second: 3.7e12,
+        memory_source: "Intel Gaudi 3 AI Accelerator white paper (2024): 128 GB HBM2E at 3.7 TB/s",
         source: "Intel Gaudi 3 AI Accelerator white paper (2024); Intel Hot Chips 2024 Gaudi 3 presentation",
         note: "vendor peak at a 1750 MHz matrix-engine clock; parts held at 1600 MHz peak near 1677e12",
     },
@@ -733,6 +813,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 32 * GIB,
+        memory_bandwidth_bytes_per_second: 1.2e12,
+        memory_source: "Google Cloud TPU v4 documentation: 32 GiB HBM2 at 1,200 GB/s per chip",
         source: "Google Cloud TPU v4 system architecture documentation; Jouppi et al., TPU v4 (ISCA 2023)",
         note: "per chip",
     },
@@ -751,6 +834,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 16 * GIB,
+        memory_bandwidth_bytes_per_second: 819e9,
+        memory_source: "Google Cloud TPU v5e documentation: 16 GiB HBM2 at 819 GB/s per chip",
         source: "Google Cloud TPU v5e documentation (2023)",
         note: "per chip; JAX reports it as \"TPU v5 lite\"",
     },
@@ -768,6 +854,9 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 95 * GIB,
+        memory_bandwidth_bytes_per_second: 2.765e12,
+        memory_source: "Google Cloud TPU v5p documentation: 95 GiB HBM2e at 2,765 GB/s per chip",
         source: "Google Cloud TPU v5p documentation (2023)",
         note: "per chip; JAX reports it as \"TPU v5\"",
     },
@@ -1072,6 +1161,41 @@ mod tests {
             assert!(!gpu.name.is_empty() && !gpu.vendor.is_empty(), "{}", gpu.id);
             assert!(gpu.source.len() > 20, "{} has no real source", gpu.id);
         }
+    }
+
+    #[test]
+    fn memory_size_and_bandwidth_are_plausible_and_sourced() {
+        for gpu in all() {
+            let gib = gpu.memory_bytes() as f64 / GIB as f64;
+            assert!((8.0..=1024.0).contains(&gib), "{}: {gib} GiB", gpu.id);
+            let bandwidth = gpu.memory_bandwidth_bytes_per_second();
+            assert!(
+                bandwidth.is_finite() && (1e11..=2e13).contains(&bandwidth),
+                "{}: {bandwidth}",
+                gpu.id
+            );
+            assert!(
+                gpu.memory_source.len() > 20,
+                "{} has no memory source",
+                gpu.id
+            );
+        }
+    }
+
+    #[test]
+    fn published_memory_figures_hold() {
+        // nvidia-smi reports 81,559 MiB on an H100 80GB HBM3: within 1 % of 80 GiB, reserved
+        // memory aside.
+        let h100 = spec("NVIDIA H100 80GB HBM3");
+        assert_eq!(h100.memory_bytes(), 80 * GIB);
+        assert!((h100.memory_bytes() as f64 - 81_559.0 * 1024.0 * 1024.0).abs() / 1e9 < 1.0);
+        assert_eq!(h100.memory_bandwidth_bytes_per_second(), 3.35e12);
+        assert_eq!(spec("h200").memory_bytes(), 141 * GIB);
+        assert_eq!(spec("h200").memory_bandwidth_bytes_per_second(), 4.8e12);
+        assert_eq!(spec("mi300x").memory_bytes(), 192 * GIB);
+        assert_eq!(spec("mi300x").memory_bandwidth_bytes_per_second(), 5.3e12);
+        // One entry for the 40 GB and 80 GB A100 modules gives the smaller one.
+        assert_eq!(spec("NVIDIA A100-SXM4-80GB").memory_bytes(), 40 * GIB);
     }
 
     #[test]

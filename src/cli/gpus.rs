@@ -1,4 +1,4 @@
-//! `mfu-exporter gpus`: the dense peak table with each figure's source.
+//! `mfu-exporter gpus`: the dense peak table, memory size and bandwidth, with each figure's source.
 
 use std::process::ExitCode;
 
@@ -14,12 +14,14 @@ pub struct GpusArgs {
 }
 
 pub fn run(args: &GpusArgs) -> anyhow::Result<ExitCode> {
-    println!("Dense peak TFLOP/s per device (never 2:4 sparse), by precision.\n");
+    println!(
+        "Dense peak TFLOP/s per device (never 2:4 sparse), by precision; device memory (GiB) and its bandwidth (TB/s).\n"
+    );
     print!("{:<10}", "GPU");
     for dtype in Dtype::ALL {
         print!(" {:>9}", dtype.as_str());
     }
-    println!("  NAME");
+    println!(" {:>7} {:>7}  NAME", "mem GiB", "TB/s");
     for spec in gpus::all() {
         print!("{:<10}", spec.id);
         for dtype in Dtype::ALL {
@@ -29,7 +31,12 @@ pub fn run(args: &GpusArgs) -> anyhow::Result<ExitCode> {
                 .map_or_else(|| "-".to_string(), |peak| format!("{:.1}", peak / 1e12));
             print!(" {cell:>9}");
         }
-        println!("  {}", spec.name);
+        println!(
+            " {:>7} {:>7.2}  {}",
+            spec.memory_bytes() >> 30,
+            spec.memory_bandwidth_bytes_per_second() / 1e12,
+            spec.name
+        );
     }
     println!("\nSources:");
     for spec in gpus::all() {
@@ -39,6 +46,7 @@ pub fn run(args: &GpusArgs) -> anyhow::Result<ExitCode> {
             format!(" ({})", spec.note)
         };
         println!("  {:<10} {}{}", spec.id, spec.source, note);
+        println!("  {:<10} memory: {}", "", spec.memory_source);
         if args.aliases && !spec.aliases.is_empty() {
             println!("  {:<10} aliases: {}", "", spec.aliases.join(", "));
         }
