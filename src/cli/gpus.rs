@@ -17,13 +17,13 @@ pub fn run(args: &GpusArgs) -> anyhow::Result<ExitCode> {
     println!(
         "Dense peak TFLOP/s per device (never 2:4 sparse), by precision; device memory (GiB) and its bandwidth (TB/s).\n"
     );
-    print!("{:<10}", "GPU");
+    print!("{:<15}", "GPU");
     for dtype in Dtype::ALL {
         print!(" {:>9}", dtype.as_str());
     }
-    println!(" {:>7} {:>7}  NAME", "mem GiB", "TB/s");
+    println!(" {:>7} {:>7} {:<9}  NAME", "mem GiB", "TB/s", "basis");
     for spec in gpus::all() {
-        print!("{:<10}", spec.id);
+        print!("{:<15}", spec.id);
         for dtype in Dtype::ALL {
             let cell = spec
                 .peak_flops_per_second
@@ -32,9 +32,10 @@ pub fn run(args: &GpusArgs) -> anyhow::Result<ExitCode> {
             print!(" {cell:>9}");
         }
         println!(
-            " {:>7} {:>7.2}  {}",
+            " {:>7} {:>7.2} {:<9}  {}",
             spec.memory_bytes() >> 30,
             spec.memory_bandwidth_bytes_per_second() / 1e12,
+            spec.basis.as_str(),
             spec.name
         );
     }
@@ -45,10 +46,10 @@ pub fn run(args: &GpusArgs) -> anyhow::Result<ExitCode> {
         } else {
             format!(" ({})", spec.note)
         };
-        println!("  {:<10} {}{}", spec.id, spec.source, note);
-        println!("  {:<10} memory: {}", "", spec.memory_source);
+        println!("  {:<15} {}{}", spec.id, spec.source, note);
+        println!("  {:<15} memory: {}", "", spec.memory_source);
         if args.aliases && !spec.aliases.is_empty() {
-            println!("  {:<10} aliases: {}", "", spec.aliases.join(", "));
+            println!("  {:<15} aliases: {}", "", spec.aliases.join(", "));
         }
     }
     Ok(ExitCode::SUCCESS)
