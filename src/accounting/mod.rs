@@ -3,6 +3,7 @@
 //! Pure: no I/O, no clock, no async, no serde, no metrics. Everything else in the
 //! crate computes through here, so that `calc` and `serve` can never disagree.
 
+pub mod conventions;
 pub mod flops;
 pub mod gpus;
 pub mod mfu;
