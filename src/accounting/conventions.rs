@@ -81,7 +81,8 @@ impl Convention {
             }
             Convention::Maxtext => {
                 "calculate_tflops_training_per_device: projections, MLP, router, shared and top-k \
-                 experts, MLA, MTP, unembedding; causal attention, exact sliding windows"
+                 experts, MLA, MTP, unembedding; causal attention, exact sliding windows \
+                 where local and global layers mix"
             }
             Convention::OlmoCore => {
                 "num_flops_per_token: 6 × the parameters of attention, feed-forward (experts × \
@@ -442,10 +443,22 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
     };
     let core =
         |window: Option<f64>| 2.0 * heads * shape.attention.qk_plus_v() * causal_keys(window);
+    // MaxText counts windows in the decoders that mix local and global layers (Gemma 2 and 3,
+    // GPT-OSS); a model with one window on every layer (Mistral) takes its default path, which
+    // counts every layer as global.
+    let windowed = shape
+        .layers
+        .iter()
+        .filter(|l| l.sliding_window.is_some())
+        .count();
+    let mixed = windowed > 0 && windowed < shape.layers.len();
     let layers: f64 = shape
         .layers
         .iter()
-        .map(|l| ffn(&l.ffn) + projections + core(l.sliding_window))
+        .map(|l| {
+            let window = if mixed { l.sliding_window } else { None };
+            ffn(&l.ffn) + projections + core(window)
+        })
         .sum();
     let mtp = shape
         .layers
@@ -548,6 +561,8 @@ mod tests {
     fn sliding_windows_reach_olmo_core_and_maxtext_only() {
         let full = llama(false, None);
         let windowed = llama(false, Some(64));
+        let mut mixed = llama(false, None);
+        mixed.layers[0].sliding_window = Some(64);
         for convention in [
             Convention::Torchtitan,
             Convention::Megatron,
@@ -559,18 +574,28 @@ mod tests {
                 "{convention}"
             );
         }
-        // OLMo-core: 12·H·Q·min(W, T) per layer.
-        let olmo_saving = 2.0 * 12.0 * 4.0 * 16.0 * (256.0 - 64.0);
+        // OLMo-core: 12·H·Q·min(W, T) per layer, on every windowed layer.
+        let olmo_saving_per_layer = 12.0 * 4.0 * 16.0 * (256.0 - 64.0);
         assert_eq!(
             count(Convention::OlmoCore, &full, 256) - count(Convention::OlmoCore, &windowed, 256),
-            olmo_saving
+            2.0 * olmo_saving_per_layer
         );
-        // MaxText: 4·(T·W − W²/2)/T·H·Q forward per layer instead of 2·T·H·Q.
+        assert_eq!(
+            count(Convention::OlmoCore, &full, 256) - count(Convention::OlmoCore, &mixed, 256),
+            olmo_saving_per_layer
+        );
+        // MaxText: one window on every layer is its default path (Mistral), which counts none;
+        // where local and global layers mix, a local layer's forward is 4·(T·W − W²/2)/T·H·Q
+        // instead of 2·T·H·Q.
+        assert_eq!(
+            count(Convention::Maxtext, &full, 256),
+            count(Convention::Maxtext, &windowed, 256)
+        );
         let local = 4.0 * (256.0 * 64.0 - 0.5 * 64.0 * 64.0) / 256.0 * 4.0 * 16.0;
         let global = 2.0 * 256.0 * 4.0 * 16.0;
         assert_eq!(
-            count(Convention::Maxtext, &full, 256) - count(Convention::Maxtext, &windowed, 256),
-            3.0 * 2.0 * (global - local)
+            count(Convention::Maxtext, &full, 256) - count(Convention::Maxtext, &mixed, 256),
+            3.0 * (global - local)
         );
     }
 
