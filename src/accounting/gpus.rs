@@ -1155,7 +1155,7 @@ static GPUS: &[GpuSpec] = &[
     GpuSpec {
         id: "t4",
         name: "NVIDIA Tesla T4",
-        aliases: &["Tesla T4", "NVIDIA T4"],
+        aliases: &["Tesla T4"],
         vendor: "NVIDIA",
         peak_flops_per_second: PeakFlops {
             fp32: Some(8.1e12),
