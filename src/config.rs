@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
 use crate::accounting::gpus::Dtype;
 use crate::accounting::mfu;
-use crate::accounting::Accounting;
+use crate::accounting::{Accounting, Formula};
 use crate::ingest::format::{Format, DEFAULT_FORMAT};
 use crate::ingest::mapping::{FieldPath, FieldSpec};
 use crate::ingest::observation::Field;
@@ -55,6 +55,8 @@ pub struct ModelSection {
     pub attention: Option<String>,
     pub recompute: Option<String>,
     pub mtp: Option<bool>,
+    /// The `formula` label values exported, comma-separated (default `palm,detailed`).
+    pub formula: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +154,8 @@ pub struct FlagConfig {
     pub attention: Option<AttentionCounting>,
     pub recompute: Option<Recompute>,
     pub mtp: bool,
+    /// `--formula`: the `formula` label values, comma-separated.
+    pub formula: Option<String>,
     pub gpu: Option<String>,
     pub dtype: Option<String>,
     pub gpus: Option<u64>,
@@ -324,6 +328,39 @@ pub fn parse_read_from(text: &str) -> Result<ReadFrom, String> {
     }
 }
 
+/// Parses `--formula` / `model.formula`: known names, each once, at least one.
+pub fn parse_formulas(text: &str) -> Result<Vec<Formula>, String> {
+    let known = || {
+        Formula::all()
+            .iter()
+            .map(|f| f.label())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut formulas = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        if name.is_empty() {
+            return Err(format!(
+                "model.formula (--formula) = {text:?}: an empty name; list formulas separated by commas, e.g. \"palm,detailed,megatron\" (known: {})",
+                known()
+            ));
+        }
+        let Some(formula) = Formula::from_label(name) else {
+            return Err(format!(
+                "model.formula (--formula) = {text:?}: unknown formula {name:?}; use some of {}",
+                known()
+            ));
+        };
+        if formulas.contains(&formula) {
+            return Err(format!(
+                "model.formula (--formula) = {text:?}: {name:?} is listed twice; list each formula once"
+            ));
+        }
+        formulas.push(formula);
+    }
+    Ok(formulas)
+}
+
 fn parse_attention(text: &str) -> Result<AttentionCounting, String> {
     match text {
         "full" => Ok(AttentionCounting::Full),
@@ -369,6 +406,13 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
     }
 
     // Model and hardware.
+    let formulas = match flags.formula.as_deref().or(file.model.formula.as_deref()) {
+        Some(text) => parse_formulas(text).unwrap_or_else(|e| {
+            problems.push(e);
+            Formula::DEFAULT.to_vec()
+        }),
+        None => Formula::DEFAULT.to_vec(),
+    };
     let model_spec = flags.model.or(file.model.model);
     let attention = match (flags.attention, file.model.attention.as_deref()) {
         (Some(a), _) => a,
@@ -591,7 +635,7 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
     };
     let spec = Arc::new(RunSpec {
         model_name: named.name.clone(),
-        accounting: Accounting::new(&named.model, options),
+        accounting: Accounting::with_formulas(&named.model, options, &formulas),
         hardware,
     });
     Ok(ServeConfig {
@@ -834,6 +878,38 @@ mod tests {
     fn problems(toml_text: &str, flags: FlagConfig) -> String {
         let file = parse_file(toml_text).unwrap();
         resolve(file, flags).map(|_| ()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn formula_key_and_flag_choose_the_exported_formulas() {
+        let labels = |config: &ServeConfig| -> Vec<&'static str> {
+            config
+                .spec
+                .accounting
+                .formulas()
+                .iter()
+                .map(|(label, _)| *label)
+                .collect()
+        };
+        let default = resolve(parse_file("").unwrap(), flags()).unwrap();
+        assert_eq!(labels(&default), ["palm", "detailed"]);
+        let file = parse_file("[model]\nformula = \"palm, detailed, olmo_core\"").unwrap();
+        let from_file = resolve(file, flags()).unwrap();
+        assert_eq!(labels(&from_file), ["palm", "detailed", "olmo_core"]);
+        let file = parse_file("[model]\nformula = \"palm\"").unwrap();
+        let flag_wins = resolve(
+            file,
+            FlagConfig {
+                formula: Some("megatron,detailed".into()),
+                ..flags()
+            },
+        )
+        .unwrap();
+        assert_eq!(labels(&flag_wins), ["megatron", "detailed"]);
+        let message = problems("[model]\nformula = \"palm,flops\"", flags());
+        assert!(message.contains("model.formula"), "{message}");
+        assert!(message.contains("\"flops\""), "{message}");
+        assert!(message.contains("torchtitan"), "{message}");
     }
 
     #[test]

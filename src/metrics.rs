@@ -340,8 +340,8 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
         "counter",
         "Model FLOPs of the tokens trained on (forward and backward), by formula.",
         |run, f| {
-            for ((formula, _), total) in formulas(run).iter().zip(run.model_flops_total) {
-                f.sample("", &[("run", &run.name), ("formula", formula)], total);
+            for ((formula, _), total) in formulas(run).iter().zip(&run.model_flops_total) {
+                f.sample("", &[("run", &run.name), ("formula", formula)], *total);
             }
         },
     );

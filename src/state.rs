@@ -208,7 +208,7 @@ pub struct Run {
     pub tokens_total: f64,
     pub steps_total: f64,
     /// Model FLOPs by formula, in the order of [`Accounting::formulas`].
-    pub model_flops_total: [f64; 2],
+    pub model_flops_total: Vec<f64>,
     pub restarts_total: u64,
     pub step: Option<u64>,
     pub loss: Option<f64>,
@@ -262,7 +262,7 @@ impl Run {
             scope,
             tokens_total: 0.0,
             steps_total: 0.0,
-            model_flops_total: [0.0; 2],
+            model_flops_total: vec![0.0; spec.accounting.formulas().len()],
             restarts_total: 0,
             step: None,
             loss: None,
@@ -749,17 +749,15 @@ impl Run {
     }
 }
 
-/// The MFU one token per second gives against the peak of `gpus` GPUs, by the larger formula;
+/// The MFU one token per second gives against the peak of `gpus` GPUs, by the larger of this
+/// tool's two formulas (palm, detailed);
 /// `None` without GPUs.
 fn mfu_per_token_per_second(spec: &RunSpec, gpus: Option<u64>) -> Option<f64> {
     let per_gpu = spec.hardware.peaks().first().map(|(_, peak)| *peak)?;
     let peak = per_gpu * gpus? as f64;
-    let flops_per_token = spec
-        .accounting
-        .formulas()
-        .iter()
-        .map(|(_, flops)| flops.training)
-        .fold(0.0, f64::max);
+    // This tool's own counts, not a framework's exported beside them (nanoGPT counts every
+    // expert of an MoE model, which would make every record look implausible).
+    let flops_per_token = spec.accounting.own_training_flops_per_token();
     (peak > 0.0).then(|| flops_per_token / peak)
 }
 

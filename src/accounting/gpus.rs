@@ -1,5 +1,6 @@
 //! Owns the table of dense peak tensor FLOP/s per precision for real accelerators, and the lookup
-//! from the names that `nvidia-smi`, `rocm-smi`, `hl-smi` and JAX print to an entry of that table.
+//! from the names that `nvidia-smi`, `rocm-smi`, `hl-smi`, JAX and the Neuron tools print to an entry
+//! of that table, with each device's memory size and bandwidth.
 //!
 //! Every figure is a vendor peak for one device as the operating system sees it (one GPU, one
 //! MI250X graphics compute die, one TPU chip), in FLOP/s in base units, and always the dense rate.
@@ -94,7 +95,7 @@ impl FromStr for Dtype {
 pub enum GpuError {
     /// The name matched no id or alias exactly.
     #[error(
-        "unknown gpu {name:?}{}; known ids: {known}; pass one of these ids or the exact device name that nvidia-smi, rocm-smi or hl-smi prints",
+        "unknown gpu {name:?}{}; known ids: {known}; pass one of these ids or the exact device name that nvidia-smi, rocm-smi, hl-smi, jax.devices() or the neuron tools print",
         did_you_mean(.suggestion)
     )]
     UnknownGpu {
@@ -141,6 +142,27 @@ impl PeakFlops {
     }
 }
 
+/// Where a chip's peaks come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeakBasis {
+    /// The vendor's printed figures (datasheet, whitepaper or documentation), halved where they
+    /// are printed with sparsity.
+    Datasheet,
+    /// Computed where the vendor prints none: SM or CU count x boost clock x FLOPs per clock, or
+    /// the figures of a sibling part with the same compute configuration (named in the source).
+    Derived,
+}
+
+impl PeakBasis {
+    /// The lowercase word `gpus` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeakBasis::Datasheet => "datasheet",
+            PeakBasis::Derived => "derived",
+        }
+    }
+}
+
 /// One accelerator model and its dense peaks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GpuSpec {
@@ -153,7 +175,19 @@ pub struct GpuSpec {
     pub vendor: &'static str,
     /// Dense (never 2:4 sparse) peaks of a single device, in FLOP/s.
     pub peak_flops_per_second: PeakFlops,
-    /// The vendor document the figures come from.
+    /// The device memory of one device, in bytes. Vendors' memory "GB" are binary (an H100's
+    /// 80 GB of HBM3 is five 16 GiB stacks, of which nvidia-smi reports 81,559 MiB), so a figure
+    /// of N GB is N GiB here. Where one entry covers two memory sizes, the smaller one is given,
+    /// so that a plan made with it fits on either part.
+    pub memory_bytes: u64,
+    /// Peak DRAM (HBM or GDDR) bandwidth of one device, in bytes per second; vendors' TB/s are
+    /// decimal. Where one entry covers two memory sizes, the smaller part's bandwidth is given.
+    pub memory_bandwidth_bytes_per_second: f64,
+    /// The vendor document the memory size and bandwidth come from.
+    pub memory_source: &'static str,
+    /// Whether the peaks are the vendor's printed figures or derived from the chip's configuration.
+    pub basis: PeakBasis,
+    /// The vendor document the figures come from, or how they were derived.
     pub source: &'static str,
     /// What a reader needs to apply the figures correctly, or "" when nothing is special.
     pub note: &'static str,
@@ -179,6 +213,16 @@ impl GpuSpec {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+
+    /// The device memory of one device, in bytes.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_bytes
+    }
+
+    /// Peak DRAM bandwidth of one device, in bytes per second.
+    pub fn memory_bandwidth_bytes_per_second(&self) -> f64 {
+        self.memory_bandwidth_bytes_per_second
     }
 
     /// The precisions this chip has a peak for, in the order of [`Dtype::ALL`].
@@ -354,6 +398,9 @@ fn join_alternatives(ids: &[&str]) -> String {
     }
 }
 
+/// One gibibyte: vendors' memory capacities are printed in binary gigabytes.
+const GIB: u64 = 1 << 30;
+
 // The table. Each entry says where its figures come from; the comment above it names the
 // independent public table it was checked against, and any arithmetic done on the vendor figures.
 static GPUS: &[GpuSpec] = &[
@@ -372,6 +419,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 16 * GIB,
+        memory_bandwidth_bytes_per_second: 900e9,
+        memory_source: "NVIDIA Tesla V100 datasheet (2020): 16 or 32 GB HBM2 at 900 GB/s; the smaller 16 GB module is given",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA Tesla V100 GPU datasheet (2020, volta-v100-datasheet-update-us-1165301-r5)",
         note: "",
     },
@@ -389,6 +440,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 16 * GIB,
+        memory_bandwidth_bytes_per_second: 900e9,
+        memory_source: "NVIDIA Tesla V100 datasheet (2020): 16 or 32 GB HBM2 at 900 GB/s; the smaller 16 GB card is given",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA Tesla V100 GPU datasheet (2020, volta-v100-datasheet-update-us-1165301-r5)",
         note: "the V100S PCIe card is faster and is not covered by this entry",
     },
@@ -413,6 +468,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 40 * GIB,
+        memory_bandwidth_bytes_per_second: 1555e9,
+        memory_source: "NVIDIA A100 datasheet (2021): 40 GB HBM2 at 1,555 GB/s or 80 GB HBM2e at 2,039 GB/s; the smaller 40 GB module is given",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA A100 Tensor Core GPU datasheet (2021, nvidia-a100-datasheet-us-nvidia-1758950-r4)",
         note: "the 40GB and 80GB modules share these peaks",
     },
@@ -435,6 +494,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 40 * GIB,
+        memory_bandwidth_bytes_per_second: 1555e9,
+        memory_source: "NVIDIA A100 datasheet (2021): 40 GB HBM2 at 1,555 GB/s or 80 GB HBM2e at 1,935 GB/s; the smaller 40 GB card is given",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA A100 Tensor Core GPU datasheet (2021, nvidia-a100-datasheet-us-nvidia-1758950-r4)",
         note: "the card's lower power limit makes these peaks harder to sustain than on SXM4",
     },
@@ -453,8 +516,12 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 24 * GIB,
+        memory_bandwidth_bytes_per_second: 600e9,
+        memory_source: "NVIDIA A10 datasheet (2021): 24 GB GDDR6 at 600 GB/s",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA A10 Tensor Core GPU datasheet (2021)",
-        note: "the AWS A10G is a different part and is not covered by this entry",
+        note: "the AWS A10G is a different part and is its own entry",
     },
     // The datasheet prints only sparse tensor figures (TF32 120, BF16/FP16 242, FP8 485); halved
     // here. Checked against a public spec compilation that lists 60 / 121 / 242 dense.
@@ -471,6 +538,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(242.5e12),
             fp4: None,
         },
+        memory_bytes: 24 * GIB,
+        memory_bandwidth_bytes_per_second: 300e9,
+        memory_source: "NVIDIA L4 datasheet (2023): 24 GB GDDR6 at 300 GB/s",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA L4 Tensor Core GPU datasheet (2023)",
         note: "",
     },
@@ -490,8 +561,12 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(733e12),
             fp4: None,
         },
+        memory_bytes: 48 * GIB,
+        memory_bandwidth_bytes_per_second: 864e9,
+        memory_source: "NVIDIA L40S datasheet (2023): 48 GB GDDR6 at 864 GB/s",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA L40S GPU datasheet (2023)",
-        note: "the L40 without the S is a slower part and is not covered by this entry",
+        note: "the L40 without the S is a slower part and is its own entry",
     },
     // The whitepaper gives dense figures to one decimal; the datasheet's 989 / 1979 / 3958 are
     // sparse and rounded. Checked against torchtitan (989e12 BF16) and PyTorch Lightning
@@ -509,6 +584,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1978.9e12),
             fp4: None,
         },
+        memory_bytes: 80 * GIB,
+        memory_bandwidth_bytes_per_second: 3.35e12,
+        memory_source: "NVIDIA H100 datasheet (2023), SXM column: 80 GB HBM3 at 3.35 TB/s",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022), H100 SXM5 column",
         note: "",
     },
@@ -527,6 +606,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1513e12),
             fp4: None,
         },
+        memory_bytes: 80 * GIB,
+        memory_bandwidth_bytes_per_second: 2.0e12,
+        memory_source: "NVIDIA H100 datasheet (2023), PCIe column: 80 GB HBM2e at 2 TB/s",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA H100 Tensor Core GPU datasheet (2023), H100 PCIe column",
         note: "",
     },
@@ -545,6 +628,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1670.5e12),
             fp4: None,
         },
+        memory_bytes: 94 * GIB,
+        memory_bandwidth_bytes_per_second: 3.9e12,
+        memory_source: "NVIDIA H100 datasheet (2024), NVL column: 94 GB HBM3 at 3.9 TB/s per GPU",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA H100 Tensor Core GPU datasheet (2024), H100 NVL column",
         note: "per GPU; early datasheets printed figures for an NVLink-bridged pair, twice these",
     },
@@ -564,8 +651,12 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1978.9e12),
             fp4: None,
         },
+        memory_bytes: 141 * GIB,
+        memory_bandwidth_bytes_per_second: 4.8e12,
+        memory_source: "NVIDIA H200 datasheet (2024), SXM column: 141 GB HBM3e at 4.8 TB/s",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA H200 Tensor Core GPU datasheet (2024), H200 SXM column; dense values from the NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022)",
-        note: "SXM part; the H200 NVL card (\"NVIDIA H200 NVL\") has lower clocks and is not covered",
+        note: "SXM part; the H200 NVL card (\"NVIDIA H200 NVL\") has lower clocks and is its own entry",
     },
     // The H800 SXM5 keeps the H100 SXM5 tensor configuration and clocks and cuts only NVLink
     // bandwidth and FP64, so it takes the same dense figures. Checked against NVIDIA's
@@ -583,8 +674,12 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1978.9e12),
             fp4: None,
         },
+        memory_bytes: 80 * GIB,
+        memory_bandwidth_bytes_per_second: 3.35e12,
+        memory_source: "NVIDIA H800 SXM5 product brief: 80 GB HBM3 at 3.35 TB/s, as the H100 SXM5",
+        basis: PeakBasis::Derived,
         source: "NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022), H100 SXM5 column, whose SM count and clocks the H800 SXM5 shares",
-        note: "SXM5 part; the H800 PCIe card (\"NVIDIA H800 PCIe\") is slower and is not covered",
+        note: "SXM5 part; the H800 PCIe card (\"NVIDIA H800 PCIe\") is slower and is its own entry",
     },
     // The datasheet's per-GPU HGX B200 column prints FP4 18, FP8 9, BF16/FP16 4.5 and TF32 2.2
     // PFLOPS with sparsity; halved here. TF32 runs at exactly half the BF16 rate, so the printed
@@ -603,6 +698,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(4.5e15),
             fp4: Some(9e15),
         },
+        memory_bytes: 180 * GIB,
+        memory_bandwidth_bytes_per_second: 7.7e12,
+        memory_source: "NVIDIA Blackwell datasheet (2024), HGX B200 individual GPU: 180 GB HBM3e at 7.7 TB/s (HGX B200 board: 1.4 TB, 62 TB/s)",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA Blackwell datasheet (2024), HGX B200 individual GPU column; https://nvdam.widen.net/s/wwnsxrhm2w/blackwell-datasheet-3384703",
         note: "",
     },
@@ -621,6 +720,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(5e15),
             fp4: Some(10e15),
         },
+        memory_bytes: 186 * GIB,
+        memory_bandwidth_bytes_per_second: 8e12,
+        memory_source: "NVIDIA GB200 NVL72 datasheet (2024): 13.4 TB HBM3e at 576 TB/s for 72 GPUs, 186 GB at 8 TB/s each",
+        basis: PeakBasis::Datasheet,
         source: "NVIDIA Blackwell datasheet (2024), GB200 NVL72 individual GPU column; https://nvdam.widen.net/s/wwnsxrhm2w/blackwell-datasheet-3384703",
         note: "per Blackwell GPU: a GB200 superchip carries two, and nvidia-smi lists each one",
     },
@@ -640,6 +743,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 64 * GIB,
+        memory_bandwidth_bytes_per_second: 1.6384e12,
+        memory_source: "AMD Instinct MI250X data sheet (2021): 128 GB HBM2e at 3.2768 TB/s per package, halved per GCD",
+        basis: PeakBasis::Datasheet,
         source: "AMD Instinct MI250X accelerator data sheet (2021)",
         note: "per GCD: an MI250X package has two, and ROCm shows each as its own device",
     },
@@ -659,6 +766,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(2614.9e12),
             fp4: None,
         },
+        memory_bytes: 192 * GIB,
+        memory_bandwidth_bytes_per_second: 5.3e12,
+        memory_source: "AMD Instinct MI300X data sheet (2023): 192 GB HBM3 at 5.3 TB/s",
+        basis: PeakBasis::Datasheet,
         source: "AMD Instinct MI300X accelerator data sheet (2023)",
         note: "the VF alias is the SR-IOV virtual function some clouds expose; it is the whole GPU",
     },
@@ -677,6 +788,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(2614.9e12),
             fp4: None,
         },
+        memory_bytes: 256 * GIB,
+        memory_bandwidth_bytes_per_second: 6e12,
+        memory_source: "AMD Instinct MI325X data sheet (2024): 256 GB HBM3E at 6 TB/s",
+        basis: PeakBasis::Datasheet,
         source: "AMD Instinct MI325X accelerator data sheet (2024)",
         note: "",
     },
@@ -695,6 +810,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(865e12),
             fp4: None,
         },
+        memory_bytes: 96 * GIB,
+        memory_bandwidth_bytes_per_second: 2.45e12,
+        memory_source: "Intel Gaudi 2 product brief (2022): 96 GB HBM2E at 2.45 TB/s",
+        basis: PeakBasis::Datasheet,
         source: "Intel Gaudi 3 AI Accelerator white paper (2024), Gaudi 2 comparison; Intel Hot Chips 2024 Gaudi 3 presentation",
         note: "Intel publishes no FP32, TF32 or FP16 peaks for Gaudi 2, so those are left out rather than guessed",
     },
@@ -714,6 +833,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: Some(1835e12),
             fp4: None,
         },
+        memory_bytes: 128 * GIB,
+        memory_bandwidth_bytes_per_second: 3.7e12,
+        memory_source: "Intel Gaudi 3 AI Accelerator white paper (2024): 128 GB HBM2E at 3.7 TB/s",
+        basis: PeakBasis::Datasheet,
         source: "Intel Gaudi 3 AI Accelerator white paper (2024); Intel Hot Chips 2024 Gaudi 3 presentation",
         note: "vendor peak at a 1750 MHz matrix-engine clock; parts held at 1600 MHz peak near 1677e12",
     },
@@ -733,6 +856,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 32 * GIB,
+        memory_bandwidth_bytes_per_second: 1.2e12,
+        memory_source: "Google Cloud TPU v4 documentation: 32 GiB HBM2 at 1,200 GB/s per chip",
+        basis: PeakBasis::Datasheet,
         source: "Google Cloud TPU v4 system architecture documentation; Jouppi et al., TPU v4 (ISCA 2023)",
         note: "per chip",
     },
@@ -751,6 +878,10 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 16 * GIB,
+        memory_bandwidth_bytes_per_second: 819e9,
+        memory_source: "Google Cloud TPU v5e documentation: 16 GiB HBM2 at 819 GB/s per chip",
+        basis: PeakBasis::Datasheet,
         source: "Google Cloud TPU v5e documentation (2023)",
         note: "per chip; JAX reports it as \"TPU v5 lite\"",
     },
@@ -768,8 +899,623 @@ static GPUS: &[GpuSpec] = &[
             fp8: None,
             fp4: None,
         },
+        memory_bytes: 95 * GIB,
+        memory_bandwidth_bytes_per_second: 2.765e12,
+        memory_source: "Google Cloud TPU v5p documentation: 95 GiB HBM2e at 2,765 GB/s per chip",
+        basis: PeakBasis::Datasheet,
         source: "Google Cloud TPU v5p documentation (2023)",
         note: "per chip; JAX reports it as \"TPU v5\"",
+    },
+    // The HGX page prints FP4 both ways (144 sparse, 108 dense for 8 GPUs) and the rest with
+    // sparsity; every figure is divided by 8 GPUs and the sparse ones halved. nvidia-smi and
+    // torch.cuda.get_device_name() print "NVIDIA B300 SXM6 AC" (pytorch/ao#3640,
+    // NVIDIA/cosmos-framework#114). Checked against torchtitan's get_peak_flops (2.25e15 BF16,
+    // pytorch/torchtitan#2884).
+    GpuSpec {
+        id: "b300",
+        name: "NVIDIA B300 (HGX, Blackwell Ultra)",
+        aliases: &["NVIDIA B300 SXM6 AC", "NVIDIA B300"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(75e12),
+            tf32: Some(1.125e15),
+            fp16: Some(2.25e15),
+            bf16: Some(2.25e15),
+            fp8: Some(4.5e15),
+            fp4: Some(13.5e15),
+        },
+        memory_bytes: 270 * GIB,
+        memory_bandwidth_bytes_per_second: 7.7e12,
+        memory_source: "NVIDIA Blackwell Ultra datasheet, HGX B300 per GPU: 270 GB HBM3e at 7.7 TB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA HGX platform specifications (2025), HGX B300 column for 8 GPUs: FP4 144 | 108 PFLOPS (sparse | dense), FP8 72, BF16 36, TF32 18 PFLOPS sparse, FP32 600 TFLOPS; https://www.nvidia.com/en-us/data-center/hgx/",
+        note: "per GPU; \"NVIDIA GB300\" is the faster Grace-attached part and is its own entry",
+    },
+    // Per GPU: each rack figure divided by 72, the sparse ones halved. The CUDA name is "NVIDIA
+    // GB300" (compute capability 10.3), which must never match "NVIDIA B300".
+    GpuSpec {
+        id: "gb300",
+        name: "NVIDIA GB300 Blackwell Ultra GPU",
+        aliases: &["NVIDIA GB300"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: None,
+            tf32: Some(1.25e15),
+            fp16: Some(2.5e15),
+            bf16: Some(2.5e15),
+            fp8: Some(5e15),
+            fp4: Some(15e15),
+        },
+        memory_bytes: 279 * GIB,
+        memory_bandwidth_bytes_per_second: 8e12,
+        memory_source: "NVIDIA GB300 NVL72 specifications: 20 TB HBM3e at 576 TB/s for 72 GPUs, 279 GB at 8 TB/s each",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA GB300 NVL72 specifications (2025) for 72 GPUs: FP4 1,440 | 1,080 PFLOPS (sparse | dense), FP8 720, BF16 360, TF32 180 PFLOPS sparse; https://www.nvidia.com/en-us/data-center/gb300-nvl72/",
+        note: "per Blackwell Ultra GPU; NVIDIA prints no FP32 figure for GB300, so FP32 is refused rather than guessed",
+    },
+    // The figures are the dense column of NVIDIA's H20 specification (the sparse column doubles
+    // them). Checked against volcengine/verl's get_device_flops, which uses 148e12 for "NVIDIA
+    // H20", and a measured 136.5 TFLOP/s BF16 GEMM on it.
+    GpuSpec {
+        id: "h20",
+        name: "NVIDIA H20 96GB",
+        aliases: &["NVIDIA H20"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(44e12),
+            tf32: Some(74e12),
+            fp16: Some(148e12),
+            bf16: Some(148e12),
+            fp8: Some(296e12),
+            fp4: None,
+        },
+        memory_bytes: 96 * GIB,
+        memory_bandwidth_bytes_per_second: 4.0e12,
+        memory_source: "NVIDIA H20 product specification (2024): 96 GB HBM3 at 4.0 TB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA H20 product specification (2024) as distributed to OEMs, not published on nvidia.com: FP32 44, TF32 74, FP16/BF16 148, FP8 296 TFLOPS dense",
+        note: "the export part with 78 SMs; the 141 GB H20 refresh is not covered",
+    },
+    // The H800 PCIe cuts only NVLink and FP64 from the H100 PCIe (114 SMs, as device logs print),
+    // so it takes the H100 PCIe dense figures.
+    GpuSpec {
+        id: "h800-pcie",
+        name: "NVIDIA H800 PCIe 80GB",
+        aliases: &["NVIDIA H800 PCIe"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(51e12),
+            tf32: Some(378e12),
+            fp16: Some(756.5e12),
+            bf16: Some(756.5e12),
+            fp8: Some(1.513e15),
+            fp4: None,
+        },
+        memory_bytes: 80 * GIB,
+        memory_bandwidth_bytes_per_second: 2.0e12,
+        memory_source: "NVIDIA H800 PCIe product brief: 80 GB HBM2e at 2 TB/s, as the H100 PCIe",
+        basis: PeakBasis::Derived,
+        source: "NVIDIA H100 Tensor Core GPU datasheet (2023), H100 PCIe column, whose 114 SMs and clocks the H800 PCIe shares",
+        note: "",
+    },
+    // The A800 cuts only NVLink bandwidth (400 GB/s) from the A100, so it takes the A100 dense
+    // figures.
+    GpuSpec {
+        id: "a800-sxm",
+        name: "NVIDIA A800 SXM4 80GB",
+        aliases: &["NVIDIA A800-SXM4-80GB", "A800-SXM4-80GB"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(19.5e12),
+            tf32: Some(156e12),
+            fp16: Some(312e12),
+            bf16: Some(312e12),
+            fp8: None,
+            fp4: None,
+        },
+        memory_bytes: 80 * GIB,
+        memory_bandwidth_bytes_per_second: 2.039e12,
+        memory_source: "NVIDIA A800 product brief: 80 GB HBM2e at 2,039 GB/s, as the A100 SXM4 80GB",
+        basis: PeakBasis::Derived,
+        source: "NVIDIA A100 Tensor Core GPU datasheet (2021), SXM4 column, whose 108 SMs and clocks the A800 shares",
+        note: "",
+    },
+    // The A800 PCIe keeps the A100 PCIe compute; nvidia-smi prints "NVIDIA A800 80GB PCIe".
+    GpuSpec {
+        id: "a800-pcie",
+        name: "NVIDIA A800 PCIe 80GB",
+        aliases: &["NVIDIA A800 80GB PCIe"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(19.5e12),
+            tf32: Some(156e12),
+            fp16: Some(312e12),
+            bf16: Some(312e12),
+            fp8: None,
+            fp4: None,
+        },
+        memory_bytes: 80 * GIB,
+        memory_bandwidth_bytes_per_second: 1.935e12,
+        memory_source: "NVIDIA A800 PCIe product brief: 80 GB HBM2e at 1,935 GB/s, as the A100 80GB PCIe",
+        basis: PeakBasis::Derived,
+        source: "NVIDIA A100 Tensor Core GPU datasheet (2021), PCIe column, whose 108 SMs and clocks the A800 PCIe shares",
+        note: "",
+    },
+    // The datasheet prints the NVL card's tensor figures with sparsity; halved here. Checked
+    // against torchtitan's H100 NVL figure (835e12), the same clocks.
+    GpuSpec {
+        id: "h200-nvl",
+        name: "NVIDIA H200 NVL 141GB",
+        aliases: &["NVIDIA H200 NVL"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(60e12),
+            tf32: Some(417.5e12),
+            fp16: Some(835.5e12),
+            bf16: Some(835.5e12),
+            fp8: Some(1.6705e15),
+            fp4: None,
+        },
+        memory_bytes: 141 * GIB,
+        memory_bandwidth_bytes_per_second: 4.8e12,
+        memory_source: "NVIDIA H200 datasheet (2024), H200 NVL column: 141 GB HBM3e at 4.8 TB/s (nvidia-smi reports 143,771 MiB)",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA H200 Tensor Core GPU datasheet (2024), H200 NVL column: TF32 835, BF16/FP16 1,671, FP8 3,341 TFLOPS with sparsity",
+        note: "the PCIe card, with lower clocks than the H200 SXM",
+    },
+    // The datasheet prints dense and sparse side by side; the dense column is used.
+    GpuSpec {
+        id: "l40",
+        name: "NVIDIA L40",
+        aliases: &["NVIDIA L40"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(90.5e12),
+            tf32: Some(90.5e12),
+            fp16: Some(181.05e12),
+            bf16: Some(181.05e12),
+            fp8: Some(362e12),
+            fp4: None,
+        },
+        memory_bytes: 48 * GIB,
+        memory_bandwidth_bytes_per_second: 864e9,
+        memory_source: "NVIDIA L40 datasheet (2022): 48 GB GDDR6 at 864 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA L40 GPU datasheet (2022): TF32 90.5 | 181, BF16/FP16 181.05 | 362.1, FP8 362 | 724 TFLOPS (dense | sparse), FP32 90.5",
+        note: "not the L40S (faster) nor the L4 (smaller)",
+    },
+    // The datasheet prints dense and sparse side by side; the dense column is used.
+    GpuSpec {
+        id: "a40",
+        name: "NVIDIA A40",
+        aliases: &["NVIDIA A40"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(37.4e12),
+            tf32: Some(74.8e12),
+            fp16: Some(149.7e12),
+            bf16: Some(149.7e12),
+            fp8: None,
+            fp4: None,
+        },
+        memory_bytes: 48 * GIB,
+        memory_bandwidth_bytes_per_second: 696e9,
+        memory_source: "NVIDIA A40 datasheet (2021): 48 GB GDDR6 at 696 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA A40 datasheet (2021): TF32 74.8 | 149.6, BF16/FP16 149.7 | 299.4 TFLOPS (dense | sparse), FP32 37.4",
+        note: "",
+    },
+    // The datasheet prints dense and sparse side by side; the dense column is used.
+    GpuSpec {
+        id: "a30",
+        name: "NVIDIA A30",
+        aliases: &["NVIDIA A30"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(10.3e12),
+            tf32: Some(82e12),
+            fp16: Some(165e12),
+            bf16: Some(165e12),
+            fp8: None,
+            fp4: None,
+        },
+        memory_bytes: 24 * GIB,
+        memory_bandwidth_bytes_per_second: 933e9,
+        memory_source: "NVIDIA A30 datasheet (2021): 24 GB HBM2 at 933 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA A30 datasheet (2021): TF32 82 | 165, BF16/FP16 165 | 330 TFLOPS (dense | sparse), FP32 10.3",
+        note: "",
+    },
+    // AWS publishes no tensor figures, so they are derived. The A10G runs FP16/BF16 with FP32
+    // accumulate at half the FP16-accumulate rate, as GeForce GA102 does: a BF16 GEMM measured at
+    // 69.5 TFLOP/s and TF32 at 34.7 on an A10G (zzc0721/torch-performance-test-data#126) fit
+    // these, and no full-rate figure (140e12) would.
+    GpuSpec {
+        id: "a10g",
+        name: "NVIDIA A10G (AWS)",
+        aliases: &["NVIDIA A10G"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(35.02e12),
+            tf32: Some(35.02e12),
+            fp16: Some(70.04e12),
+            bf16: Some(70.04e12),
+            fp8: None,
+            fp4: None,
+        },
+        memory_bytes: 24 * GIB,
+        memory_bandwidth_bytes_per_second: 600e9,
+        memory_source: "AWS EC2 G5 instance documentation: 24 GB GDDR6 per A10G at 600 GB/s",
+        basis: PeakBasis::Derived,
+        source: "derived: 80 SMs x 1710 MHz boost x 512 FP16 FLOPs/clock/SM with FP32 accumulate (256 for TF32; 10,240 FP32 lanes x 2); AWS publishes no per-precision figures",
+        note: "AWS's GA102 part; not the NVIDIA A10 (72 SMs, full-rate FP32 accumulate)",
+    },
+    // Turing has no structured sparsity, so the datasheet's figures are dense. nvidia-smi prints
+    // "Tesla T4".
+    GpuSpec {
+        id: "t4",
+        name: "NVIDIA Tesla T4",
+        aliases: &["Tesla T4"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(8.1e12),
+            tf32: None,
+            fp16: Some(65e12),
+            bf16: None,
+            fp8: None,
+            fp4: None,
+        },
+        memory_bytes: 16 * GIB,
+        memory_bandwidth_bytes_per_second: 320e9,
+        memory_source: "NVIDIA T4 datasheet (2019): 16 GB GDDR6 at 320 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA T4 Tensor Core GPU datasheet (2019): FP32 8.1, mixed-precision FP16/FP32 65 TFLOPS",
+        note: "Turing tensor cores take FP16 only: BF16 and TF32 are refused",
+    },
+    // GeForce cards run FP16/BF16 tensor math with FP32 accumulate at half the FP16-accumulate
+    // rate; training accumulates in FP32, so those figures are used.
+    GpuSpec {
+        id: "rtx-4090",
+        name: "NVIDIA GeForce RTX 4090",
+        aliases: &["NVIDIA GeForce RTX 4090"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(82.6e12),
+            tf32: Some(82.6e12),
+            fp16: Some(165.2e12),
+            bf16: Some(165.2e12),
+            fp8: Some(330.3e12),
+            fp4: None,
+        },
+        memory_bytes: 24 * GIB,
+        memory_bandwidth_bytes_per_second: 1008e9,
+        memory_source: "NVIDIA Ada whitepaper (2022): 24 GB GDDR6X at 1,008 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA Ada GPU Architecture whitepaper (2022), Appendix A, RTX 4090: FP16/BF16 tensor with FP32 accumulate 165.2 | 330.4, FP8 330.3 | 660.6, TF32 82.6 | 165.2 TFLOPS (dense | sparse)",
+        note: "FP32-accumulate rates, which training uses; GeForce runs FP16 accumulate at twice these",
+    },
+    // As for the RTX 4090, the FP32-accumulate column is used (nvidia-smi: "NVIDIA GeForce RTX
+    // 3090", pytorch/pytorch#75198).
+    GpuSpec {
+        id: "rtx-3090",
+        name: "NVIDIA GeForce RTX 3090",
+        aliases: &["NVIDIA GeForce RTX 3090"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(35.6e12),
+            tf32: Some(35.6e12),
+            fp16: Some(71e12),
+            bf16: Some(71e12),
+            fp8: None,
+            fp4: None,
+        },
+        memory_bytes: 24 * GIB,
+        memory_bandwidth_bytes_per_second: 936e9,
+        memory_source: "NVIDIA GA102 whitepaper (2020): 24 GB GDDR6X at 936 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA Ampere GA102 GPU Architecture whitepaper (2020), Appendix A, RTX 3090: FP16/BF16 tensor with FP32 accumulate 71 | 142, TF32 35.6 | 71 TFLOPS (dense | sparse)",
+        note: "FP32-accumulate rates, which training uses",
+    },
+    // The datasheet's 309.7 TFLOPS is FP16 with sparsity; halved here, and TF32 is half of that.
+    GpuSpec {
+        id: "rtx-a6000",
+        name: "NVIDIA RTX A6000",
+        aliases: &["NVIDIA RTX A6000"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(38.7e12),
+            tf32: Some(77.4e12),
+            fp16: Some(154.85e12),
+            bf16: Some(154.85e12),
+            fp8: None,
+            fp4: None,
+        },
+        memory_bytes: 48 * GIB,
+        memory_bandwidth_bytes_per_second: 768e9,
+        memory_source: "NVIDIA RTX A6000 datasheet (2021): 48 GB GDDR6 at 768 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA RTX A6000 datasheet (2021): tensor performance 309.7 TFLOPS with sparsity, FP32 38.7 TFLOPS",
+        note: "torchtitan's table (pytorch/torchtitan#2884) uses 309.7e12, the sparse figure",
+    },
+    // The datasheet's 1,457 TFLOPS is FP8 with sparsity; halved here, and professional Ada runs
+    // FP32 accumulate at full rate, so BF16 is half of FP8 and TF32 a quarter.
+    GpuSpec {
+        id: "rtx-6000-ada",
+        name: "NVIDIA RTX 6000 Ada Generation",
+        aliases: &["NVIDIA RTX 6000 Ada Generation"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(91.1e12),
+            tf32: Some(182.1e12),
+            fp16: Some(364.25e12),
+            bf16: Some(364.25e12),
+            fp8: Some(728.5e12),
+            fp4: None,
+        },
+        memory_bytes: 48 * GIB,
+        memory_bandwidth_bytes_per_second: 960e9,
+        memory_source: "NVIDIA RTX 6000 Ada datasheet (2023): 48 GB GDDR6 at 960 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA RTX 6000 Ada Generation datasheet (2023): FP8 tensor 1,457 TFLOPS with sparsity, FP32 91.1; Ada whitepaper ratios for TF32 and BF16",
+        note: "",
+    },
+    // NVIDIA prints only the FP4 figure with sparsity and FP32, so the tensor rates are derived
+    // from the SM count and boost clock; the derived FP4 (2,015 dense, 4,030 sparse) agrees with
+    // the printed 4,000.
+    GpuSpec {
+        id: "rtx-pro-6000",
+        name: "NVIDIA RTX PRO 6000 Blackwell",
+        aliases: &["NVIDIA RTX PRO 6000 Blackwell Workstation Edition", "NVIDIA RTX PRO 6000 Blackwell Server Edition"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(125e12),
+            tf32: Some(251.9e12),
+            fp16: Some(503.8e12),
+            bf16: Some(503.8e12),
+            fp8: Some(1.0076e15),
+            fp4: Some(2.0152e15),
+        },
+        memory_bytes: 96 * GIB,
+        memory_bandwidth_bytes_per_second: 1792e9,
+        memory_source: "NVIDIA RTX PRO 6000 Blackwell datasheet (2025): 96 GB GDDR7 at 1,792 GB/s",
+        basis: PeakBasis::Derived,
+        source: "derived: 188 SMs x 2617 MHz boost x 1,024 FP16 FLOPs/clock/SM with FP32 accumulate (x2 for FP8, x4 for FP4); matches the datasheet's 4,000 FP4 AI TOPS with sparsity and 125 TFLOPS FP32",
+        note: "the 600 W Workstation and Server Editions; the 300 W Max-Q card has lower clocks and is not covered",
+    },
+    // The one vendor figure, 1 PFLOP FP4 with sparsity, is halved; its clock and per-SM rates for
+    // other precisions are not published.
+    GpuSpec {
+        id: "gb10",
+        name: "NVIDIA GB10 (DGX Spark)",
+        aliases: &["NVIDIA GB10"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: None,
+            tf32: None,
+            fp16: None,
+            bf16: None,
+            fp8: None,
+            fp4: Some(500e12),
+        },
+        memory_bytes: 128 * GIB,
+        memory_bandwidth_bytes_per_second: 273e9,
+        memory_source: "NVIDIA DGX Spark datasheet (2025): 128 GB LPDDR5x unified memory at 273 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA DGX Spark datasheet (2025): up to 1 PFLOP FP4 with sparsity",
+        note: "NVIDIA publishes only the FP4 figure, so every other precision is refused rather than guessed",
+    },
+    // As for the RTX 4090, the FP32-accumulate column is used; FP4 has no half-rate mode.
+    GpuSpec {
+        id: "rtx-5090",
+        name: "NVIDIA GeForce RTX 5090",
+        aliases: &["NVIDIA GeForce RTX 5090"],
+        vendor: "NVIDIA",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(104.8e12),
+            tf32: Some(104.8e12),
+            fp16: Some(209.5e12),
+            bf16: Some(209.5e12),
+            fp8: Some(419e12),
+            fp4: Some(1.676e15),
+        },
+        memory_bytes: 32 * GIB,
+        memory_bandwidth_bytes_per_second: 1792e9,
+        memory_source: "NVIDIA RTX Blackwell whitepaper (2025): 32 GB GDDR7 at 1,792 GB/s",
+        basis: PeakBasis::Datasheet,
+        source: "NVIDIA RTX Blackwell GPU Architecture whitepaper (2025), Appendix A, RTX 5090: FP16/BF16 tensor with FP32 accumulate 209.5 | 419, FP8 with FP32 accumulate 419 | 838, FP4 1,676 | 3,352 TFLOPS (dense | sparse)",
+        note: "FP32-accumulate rates, which training uses",
+    },
+    // The data sheet prints dense figures and doubles them for sparsity; the dense ones are used.
+    GpuSpec {
+        id: "mi300a",
+        name: "AMD Instinct MI300A",
+        aliases: &["AMD Instinct MI300A"],
+        vendor: "AMD",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(122.6e12),
+            tf32: Some(490.3e12),
+            fp16: Some(980.6e12),
+            bf16: Some(980.6e12),
+            fp8: Some(1.9612e15),
+            fp4: None,
+        },
+        memory_bytes: 128 * GIB,
+        memory_bandwidth_bytes_per_second: 5.3e12,
+        memory_source: "AMD Instinct MI300A data sheet (2023): 128 GB HBM3 unified at 5.3 TB/s",
+        basis: PeakBasis::Datasheet,
+        source: "AMD Instinct MI300A APU data sheet (2023): FP32 matrix 122.6, TF32 490.3, FP16/BF16 980.6, FP8 1,961.2 TFLOPS dense",
+        note: "228 CUs at 2100 MHz",
+    },
+    // AMD prints dense figures to one decimal of a petaFLOP; the exact values come from the CU
+    // count and peak clock the data sheet gives.
+    GpuSpec {
+        id: "mi350x",
+        name: "AMD Instinct MI350X",
+        aliases: &["AMD Instinct MI350X"],
+        vendor: "AMD",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(144.2e12),
+            tf32: None,
+            fp16: Some(2.3069e15),
+            bf16: Some(2.3069e15),
+            fp8: Some(4.6137e15),
+            fp4: Some(9.2275e15),
+        },
+        memory_bytes: 288 * GIB,
+        memory_bandwidth_bytes_per_second: 8e12,
+        memory_source: "AMD Instinct MI350X data sheet (2025): 288 GB HBM3E at 8 TB/s",
+        basis: PeakBasis::Datasheet,
+        source: "AMD Instinct MI350X data sheet (2025): FP16/BF16 2.3, FP8 4.6, MXFP4 9.2 PFLOPS dense, FP32 matrix 144.2 TFLOPS; exact values 256 CUs x 2200 MHz x 4,096 BF16 FLOPs/clock/CU",
+        note: "CDNA 4 has no TF32 matrix rate, so TF32 is refused",
+    },
+    // As for the MI350X, at the MI355X's 2400 MHz peak clock.
+    GpuSpec {
+        id: "mi355x",
+        name: "AMD Instinct MI355X",
+        aliases: &["AMD Instinct MI355X"],
+        vendor: "AMD",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(157.3e12),
+            tf32: None,
+            fp16: Some(2.5166e15),
+            bf16: Some(2.5166e15),
+            fp8: Some(5.0332e15),
+            fp4: Some(10.0663e15),
+        },
+        memory_bytes: 288 * GIB,
+        memory_bandwidth_bytes_per_second: 8e12,
+        memory_source: "AMD Instinct MI355X data sheet (2025): 288 GB HBM3E at 8 TB/s",
+        basis: PeakBasis::Datasheet,
+        source: "AMD Instinct MI355X data sheet (2025): FP16/BF16 2.5, FP8 5.0, MXFP4 10.1 PFLOPS dense, FP32 matrix 157.3 TFLOPS; exact values 256 CUs x 2400 MHz x 4,096 BF16 FLOPs/clock/CU",
+        note: "CDNA 4 has no TF32 matrix rate, so TF32 is refused",
+    },
+    // One CDNA 2 die (104 CUs), as one MI250X GCD but at its own clock.
+    GpuSpec {
+        id: "mi210",
+        name: "AMD Instinct MI210",
+        aliases: &["AMD Instinct MI210"],
+        vendor: "AMD",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(45.3e12),
+            tf32: None,
+            fp16: Some(181e12),
+            bf16: Some(181e12),
+            fp8: None,
+            fp4: None,
+        },
+        memory_bytes: 64 * GIB,
+        memory_bandwidth_bytes_per_second: 1.6384e12,
+        memory_source: "AMD Instinct MI210 data sheet (2022): 64 GB HBM2e at 1.6384 TB/s",
+        basis: PeakBasis::Datasheet,
+        source: "AMD Instinct MI210 data sheet (2022): FP32 matrix 45.3, FP16/BF16 181 TFLOPS",
+        note: "CDNA 2 has no TF32 or FP8 matrix rate",
+    },
+    // JAX's device_kind is "TPU v6 lite" (as MaxText and JAX's own tests spell it).
+    GpuSpec {
+        id: "tpu-v6e",
+        name: "Google Cloud TPU v6e (Trillium)",
+        aliases: &["TPU v6 lite", "TPU v6e", "v6e"],
+        vendor: "Google",
+        peak_flops_per_second: PeakFlops {
+            fp32: None,
+            tf32: None,
+            fp16: None,
+            bf16: Some(918e12),
+            fp8: Some(918e12),
+            fp4: None,
+        },
+        memory_bytes: 32 * GIB,
+        memory_bandwidth_bytes_per_second: 1.64e12,
+        memory_source: "Google Cloud TPU v6e documentation: 32 GiB HBM at 1,640 GB/s per chip",
+        basis: PeakBasis::Datasheet,
+        source: "Google Cloud TPU v6e documentation (2024) and the TPU7x comparison table: 918 TFLOPs BF16 and 918 FP8 per chip; https://docs.cloud.google.com/tpu/docs/tpu7x",
+        note: "per chip; JAX reports it as \"TPU v6 lite\"; FP8 runs at the BF16 rate",
+    },
+    // JAX's device_kind is "TPU7x" (JAX's tests and MaxText).
+    GpuSpec {
+        id: "tpu-v7",
+        name: "Google Cloud TPU7x (Ironwood)",
+        aliases: &["TPU7x", "TPU v7", "TPU v7x"],
+        vendor: "Google",
+        peak_flops_per_second: PeakFlops {
+            fp32: None,
+            tf32: None,
+            fp16: None,
+            bf16: Some(2.307e15),
+            fp8: Some(4.614e15),
+            fp4: None,
+        },
+        memory_bytes: 192 * GIB,
+        memory_bandwidth_bytes_per_second: 7.37e12,
+        memory_source: "Google Cloud TPU7x documentation: 192 GiB HBM per chip at 7.37 TB/s",
+        basis: PeakBasis::Datasheet,
+        source: "Google Cloud TPU7x (Ironwood) documentation (2025): 2,307 TFLOPs BF16 and 4,614 FP8 per chip; https://docs.cloud.google.com/tpu/docs/tpu7x",
+        note: "per chip of two TensorCores; where JAX lists each TensorCore as its own device, each device has half of this",
+    },
+    // AWS prints dense and sparse separately; the dense ones are used.
+    GpuSpec {
+        id: "trainium2",
+        name: "AWS Trainium2 (one chip)",
+        aliases: &["Trainium2", "trn2"],
+        vendor: "AWS",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(181e12),
+            tf32: Some(667e12),
+            fp16: Some(667e12),
+            bf16: Some(667e12),
+            fp8: Some(1.299e15),
+            fp4: None,
+        },
+        memory_bytes: 96 * GIB,
+        memory_bandwidth_bytes_per_second: 2.9e12,
+        memory_source: "AWS Neuron documentation, Trainium2: 96 GiB HBM at 2.9 TB/s per chip",
+        basis: PeakBasis::Datasheet,
+        source: "AWS Neuron documentation, Trainium2 architecture: eight NeuronCore-v3 deliver 1,299 FP8, 667 BF16/FP16/TF32 and 181 FP32 TFLOPS dense (2,563 sparse); https://awsdocs-neuron.readthedocs-hosted.com/en/latest/about-neuron/arch/neuron-hardware/trainium2.html",
+        note: "per chip of eight NeuronCore-v3; TF32 runs at the BF16 rate. The Neuron frameworks list logical NeuronCores, which are the trainium2-lnc2 entry",
+    },
+    // Neuron frameworks show each logical NeuronCore as a device; the Tensor Engine figures are
+    // per physical core, doubled for LNC=2, as torchtitan's get_peak_flops does
+    // (pytorch/torchtitan#2382).
+    GpuSpec {
+        id: "trainium2-lnc2",
+        name: "AWS Trainium2 logical NeuronCore (LNC=2)",
+        aliases: &["NC_v3d"],
+        vendor: "AWS",
+        peak_flops_per_second: PeakFlops {
+            fp32: None,
+            tf32: Some(158e12),
+            fp16: Some(158e12),
+            bf16: Some(158e12),
+            fp8: Some(316e12),
+            fp4: None,
+        },
+        memory_bytes: 24 * GIB,
+        memory_bandwidth_bytes_per_second: 725e9,
+        memory_source: "a quarter of the Trainium2 chip's 96 GiB and 2.9 TB/s, since LNC=2 makes four logical cores of its eight",
+        basis: PeakBasis::Datasheet,
+        source: "AWS Neuron documentation, NeuronCore-v3: 79 BF16/FP16/TF32 and 158 cFP8 TFLOPS per physical core, two per logical core at LNC=2; https://awsdocs-neuron.readthedocs-hosted.com/en/latest/about-neuron/arch/neuron-hardware/neuron-core-v3.html",
+        note: "the device jax-neuronx and torch-neuronx list on Trainium2 with the default LNC=2 (device_kind \"NC_v3d\"); tensor engine only, as torchtitan counts it",
+    },
+    // AWS prints one figure for the 16-bit, TF32 and cFP8 tensor rates.
+    GpuSpec {
+        id: "trainium1",
+        name: "AWS Trainium (one chip)",
+        aliases: &["Trainium", "trn1"],
+        vendor: "AWS",
+        peak_flops_per_second: PeakFlops {
+            fp32: Some(47.5e12),
+            tf32: Some(190e12),
+            fp16: Some(190e12),
+            bf16: Some(190e12),
+            fp8: Some(190e12),
+            fp4: None,
+        },
+        memory_bytes: 32 * GIB,
+        memory_bandwidth_bytes_per_second: 820e9,
+        memory_source: "AWS Neuron documentation, Trainium: 32 GiB HBM at 820 GiB/s per chip",
+        basis: PeakBasis::Datasheet,
+        source: "AWS Neuron documentation, Trainium architecture: two NeuronCore-v2 deliver 190 FP16/BF16/cFP8/TF32 and 47.5 FP32 TFLOPS; https://awsdocs-neuron.readthedocs-hosted.com/en/latest/general/arch/neuron-hardware/trainium.html",
+        note: "per chip of two NeuronCore-v2; TF32 and cFP8 run at the BF16 rate",
     },
 ];
 
@@ -834,6 +1580,42 @@ mod tests {
             ("HL-325L", "gaudi3"),
             ("TPU v5 lite", "tpu-v5e"),
             ("TPU v5", "tpu-v5p"),
+            // Names as real tools print them; the issue or log each was read from is cited in
+            // the comment above its entry.
+            ("NVIDIA B300 SXM6 AC", "b300"),
+            ("NVIDIA GB300", "gb300"),
+            ("NVIDIA H20", "h20"),
+            ("NVIDIA H800 PCIe", "h800-pcie"),
+            ("NVIDIA A800-SXM4-80GB", "a800-sxm"),
+            ("NVIDIA A800 80GB PCIe", "a800-pcie"),
+            ("NVIDIA H200 NVL", "h200-nvl"),
+            ("NVIDIA L40", "l40"),
+            ("NVIDIA A40", "a40"),
+            ("NVIDIA A30", "a30"),
+            ("NVIDIA A10G", "a10g"),
+            ("Tesla T4", "t4"),
+            ("NVIDIA GeForce RTX 4090", "rtx-4090"),
+            ("NVIDIA GeForce RTX 3090", "rtx-3090"),
+            ("NVIDIA GeForce RTX 5090", "rtx-5090"),
+            ("NVIDIA RTX A6000", "rtx-a6000"),
+            ("NVIDIA RTX 6000 Ada Generation", "rtx-6000-ada"),
+            (
+                "NVIDIA RTX PRO 6000 Blackwell Workstation Edition",
+                "rtx-pro-6000",
+            ),
+            (
+                "NVIDIA RTX PRO 6000 Blackwell Server Edition",
+                "rtx-pro-6000",
+            ),
+            ("NVIDIA GB10", "gb10"),
+            ("AMD Instinct MI300A", "mi300a"),
+            ("AMD Instinct MI350X", "mi350x"),
+            ("AMD Instinct MI355X", "mi355x"),
+            ("AMD Instinct MI210", "mi210"),
+            ("TPU v6 lite", "tpu-v6e"),
+            ("TPU7x", "tpu-v7"),
+            ("NC_v3d", "trainium2-lnc2"),
+            ("Trainium2", "trainium2"),
         ];
         for (name, id) in cases {
             assert_eq!(spec(name).id, id, "{name:?}");
@@ -856,21 +1638,60 @@ mod tests {
         assert_eq!(spec("l40s").id, "l40s");
         assert_eq!(spec("NVIDIA L4 ").id, "l4");
         let near_misses = [
-            "NVIDIA L40",
             "NVIDIA L4S",
-            "NVIDIA A10G",
-            "NVIDIA H200 NVL",
-            "NVIDIA H800 PCIe",
-            "NVIDIA H20",
+            "NVIDIA L40G",
+            "NVIDIA H20-3e",
+            "NVIDIA B300 SXM6",
+            "NVIDIA GB300 NVL",
+            "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition",
+            "NVIDIA GeForce RTX 4090 Laptop GPU",
             "AMD Instinct MI250X / MI250",
+            "AMD Instinct MI350",
             "TPU v4 lite",
+            "TPU v7 lite",
         ];
         for near in near_misses {
             let (_, _, message) = unknown_gpu(near);
             assert!(message.contains(&format!("{near:?}")), "{message}");
         }
-        let (suggestion, _, _) = unknown_gpu("NVIDIA L40");
-        assert_eq!(suggestion.as_deref(), Some("l4 or l40s"));
+        let (suggestion, _, _) = unknown_gpu("NVIDIA L40G");
+        assert_eq!(suggestion.as_deref(), Some("l40s or l40"));
+    }
+
+    #[test]
+    fn names_that_contain_another_chips_name_resolve_to_their_own_chip() {
+        // Substring matching gets each of these wrong: GB300 contains B300, L40S contains L40 and
+        // L4, H200 NVL contains H200, A10G contains A10, the RTX PRO 6000 contains "RTX 6000".
+        let cases = [
+            ("NVIDIA GB300", "gb300"),
+            ("NVIDIA B300", "b300"),
+            ("NVIDIA GB200", "gb200"),
+            ("NVIDIA B200", "b200"),
+            ("NVIDIA L40S", "l40s"),
+            ("NVIDIA L40", "l40"),
+            ("NVIDIA L4", "l4"),
+            ("NVIDIA H200 NVL", "h200-nvl"),
+            ("NVIDIA H200", "h200"),
+            ("NVIDIA H20", "h20"),
+            ("NVIDIA H800 PCIe", "h800-pcie"),
+            ("NVIDIA H800", "h800"),
+            ("NVIDIA A10G", "a10g"),
+            ("NVIDIA A10", "a10"),
+            ("NVIDIA RTX 6000 Ada Generation", "rtx-6000-ada"),
+            (
+                "NVIDIA RTX PRO 6000 Blackwell Server Edition",
+                "rtx-pro-6000",
+            ),
+            ("AMD Instinct MI300A", "mi300a"),
+            ("AMD Instinct MI300X", "mi300x"),
+        ];
+        for (name, id) in cases {
+            assert_eq!(spec(name).id, id, "{name:?}");
+        }
+        assert_ne!(
+            spec("gb300").peak(Dtype::Bf16),
+            spec("b300").peak(Dtype::Bf16)
+        );
     }
 
     #[test]
@@ -886,7 +1707,7 @@ mod tests {
         assert_eq!(message, message.to_lowercase());
 
         let (suggestion, _, _) = unknown_gpu("mi300");
-        assert_eq!(suggestion.as_deref(), Some("mi300x"));
+        assert_eq!(suggestion.as_deref(), Some("mi300x or mi300a"));
         let (suggestion, _, _) = unknown_gpu("NVIDIA A100-SXM4-80G");
         assert_eq!(suggestion.as_deref(), Some("a100-sxm"));
     }
@@ -931,9 +1752,80 @@ mod tests {
 
     #[test]
     fn every_chip_has_a_half_precision_peak() {
-        for gpu in all() {
+        // The GB10's vendor prints only an FP4 figure, so it alone has no 16-bit peak.
+        for gpu in all().iter().filter(|gpu| gpu.id != "gb10") {
             let peaks = gpu.peak_flops_per_second;
             assert!(peaks.bf16.is_some() || peaks.fp16.is_some(), "{}", gpu.id);
+        }
+        assert_eq!(spec("gb10").available_dtypes(), vec![Dtype::Fp4]);
+        assert!(spec("gb10").peak(Dtype::Bf16).is_err());
+    }
+
+    #[test]
+    fn the_table_covers_the_chips_people_train_on() {
+        assert!(all().len() >= 45, "{} entries", all().len());
+        for id in [
+            "b300",
+            "gb300",
+            "h20",
+            "h800-pcie",
+            "a800-sxm",
+            "a800-pcie",
+            "h200-nvl",
+            "l40",
+            "a40",
+            "a30",
+            "a10g",
+            "t4",
+            "rtx-4090",
+            "rtx-3090",
+            "rtx-a6000",
+            "rtx-6000-ada",
+            "rtx-pro-6000",
+            "gb10",
+            "mi300a",
+            "mi350x",
+            "mi355x",
+            "tpu-v6e",
+            "tpu-v7",
+            "trainium2",
+        ] {
+            assert!(all().iter().any(|gpu| gpu.id == id), "{id} is missing");
+        }
+    }
+
+    #[test]
+    fn derived_figures_follow_from_units_clock_and_rate() {
+        // Recomputed here from the configuration each source names: units x clock x FLOPs per
+        // clock per unit, so a typo in the table's figure cannot pass.
+        let cases = [
+            ("a10g", Dtype::Bf16, 80.0 * 1.710e9 * 512.0),
+            ("a10g", Dtype::Tf32, 80.0 * 1.710e9 * 256.0),
+            ("rtx-pro-6000", Dtype::Bf16, 188.0 * 2.617e9 * 1024.0),
+            ("rtx-pro-6000", Dtype::Fp4, 188.0 * 2.617e9 * 4096.0),
+            ("mi350x", Dtype::Bf16, 256.0 * 2.2e9 * 4096.0),
+            ("mi355x", Dtype::Bf16, 256.0 * 2.4e9 * 4096.0),
+            ("mi355x", Dtype::Fp8, 256.0 * 2.4e9 * 8192.0),
+            ("mi300a", Dtype::Bf16, 228.0 * 2.1e9 * 2048.0),
+            ("mi300x", Dtype::Bf16, 304.0 * 2.1e9 * 2048.0),
+        ];
+        for (id, dtype, expected) in cases {
+            let peak = spec(id).peak(dtype).unwrap_or_default();
+            assert!(
+                (peak / expected - 1.0).abs() < 2e-3,
+                "{id} {dtype}: {peak} vs {expected}"
+            );
+        }
+        for gpu in all() {
+            if gpu.basis == PeakBasis::Derived {
+                let source = gpu.source.to_lowercase();
+                assert!(
+                    source.starts_with("derived") || source.contains("shares"),
+                    "{} is derived but its source does not say how: {}",
+                    gpu.id,
+                    gpu.source
+                );
+            }
         }
     }
 
@@ -957,8 +1849,10 @@ mod tests {
                 );
             }
             // Tensor cores and matrix cores run TF32 at half the 16-bit rate, so a table mixing
-            // a sparse figure with a dense one breaks this ratio.
-            if let (Some(tf32), Some(bf16)) = (peaks.tf32, peaks.bf16) {
+            // a sparse figure with a dense one breaks this ratio. Trainium runs TF32 at the
+            // BF16 rate, so the check is for GPUs.
+            let gpu_vendor = gpu.vendor == "NVIDIA" || gpu.vendor == "AMD";
+            if let (Some(tf32), Some(bf16), true) = (peaks.tf32, peaks.bf16, gpu_vendor) {
                 let ratio = bf16 / tf32;
                 assert!((1.95..=2.05).contains(&ratio), "{}: {ratio}", gpu.id);
             }
@@ -981,6 +1875,16 @@ mod tests {
         assert_eq!(spec("tpu-v4").peak(Dtype::Bf16), Ok(275e12));
         assert_eq!(spec("mi250x").peak(Dtype::Bf16), Ok(191.5e12));
         assert_eq!(spec("mi300x").peak(Dtype::Bf16), Ok(1307.4e12));
+        // torchtitan's get_peak_flops (pytorch/torchtitan#2884, #2382): B300 2.25e15, GB300
+        // 2.5e15, a Trainium2 logical core at LNC=2 2 x 79e12; verl's get_device_flops: H20 148e12;
+        // MaxText's table: TPU v6 lite 918e12.
+        assert_eq!(spec("NVIDIA B300 SXM6 AC").peak(Dtype::Bf16), Ok(2.25e15));
+        assert_eq!(spec("NVIDIA GB300").peak(Dtype::Bf16), Ok(2.5e15));
+        assert_eq!(spec("NC_v3d").peak(Dtype::Bf16), Ok(158e12));
+        assert_eq!(spec("NVIDIA H20").peak(Dtype::Bf16), Ok(148e12));
+        assert_eq!(spec("TPU v6 lite").peak(Dtype::Bf16), Ok(918e12));
+        // Sparse figures halved: the RTX A6000's datasheet 309.7e12 is with sparsity.
+        assert_eq!(spec("NVIDIA RTX A6000").peak(Dtype::Bf16), Ok(154.85e12));
     }
 
     #[test]
@@ -1003,6 +1907,12 @@ mod tests {
         assert!(spec("tpu-v4").peak(Dtype::Fp8).is_err());
         assert!(spec("h100-sxm").peak(Dtype::Fp4).is_err());
         assert!(spec("b200").peak(Dtype::Fp4).is_ok());
+        // Precisions a chip lacks stay refused: Turing has no BF16, CDNA 4 no TF32, the GB300
+        // no published FP32.
+        assert!(spec("t4").peak(Dtype::Bf16).is_err());
+        assert!(spec("mi355x").peak(Dtype::Tf32).is_err());
+        assert!(spec("gb300").peak(Dtype::Fp32).is_err());
+        assert!(spec("rtx-3090").peak(Dtype::Fp8).is_err());
     }
 
     #[test]
@@ -1072,6 +1982,41 @@ mod tests {
             assert!(!gpu.name.is_empty() && !gpu.vendor.is_empty(), "{}", gpu.id);
             assert!(gpu.source.len() > 20, "{} has no real source", gpu.id);
         }
+    }
+
+    #[test]
+    fn memory_size_and_bandwidth_are_plausible_and_sourced() {
+        for gpu in all() {
+            let gib = gpu.memory_bytes() as f64 / GIB as f64;
+            assert!((8.0..=1024.0).contains(&gib), "{}: {gib} GiB", gpu.id);
+            let bandwidth = gpu.memory_bandwidth_bytes_per_second();
+            assert!(
+                bandwidth.is_finite() && (1e11..=2e13).contains(&bandwidth),
+                "{}: {bandwidth}",
+                gpu.id
+            );
+            assert!(
+                gpu.memory_source.len() > 20,
+                "{} has no memory source",
+                gpu.id
+            );
+        }
+    }
+
+    #[test]
+    fn published_memory_figures_hold() {
+        // nvidia-smi reports 81,559 MiB on an H100 80GB HBM3: within 1 % of 80 GiB, reserved
+        // memory aside.
+        let h100 = spec("NVIDIA H100 80GB HBM3");
+        assert_eq!(h100.memory_bytes(), 80 * GIB);
+        assert!((h100.memory_bytes() as f64 - 81_559.0 * 1024.0 * 1024.0).abs() / 1e9 < 1.0);
+        assert_eq!(h100.memory_bandwidth_bytes_per_second(), 3.35e12);
+        assert_eq!(spec("h200").memory_bytes(), 141 * GIB);
+        assert_eq!(spec("h200").memory_bandwidth_bytes_per_second(), 4.8e12);
+        assert_eq!(spec("mi300x").memory_bytes(), 192 * GIB);
+        assert_eq!(spec("mi300x").memory_bandwidth_bytes_per_second(), 5.3e12);
+        // One entry for the 40 GB and 80 GB A100 modules gives the smaller one.
+        assert_eq!(spec("NVIDIA A100-SXM4-80GB").memory_bytes(), 40 * GIB);
     }
 
     #[test]

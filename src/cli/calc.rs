@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::args::{HardwareArgs, ModelArgs};
+use crate::accounting::conventions;
 use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
 use crate::accounting::gpus::Dtype;
 use crate::accounting::mfu::{self, Hardware, Throughput};
@@ -42,6 +43,10 @@ pub struct CalcArgs {
     /// Exit 0 even when the MFU comes out above 100 %, which no GPU can reach.
     #[arg(long)]
     pub allow_implausible: bool,
+    /// Also give FLOPs per token (and MFU, with a throughput) as torchtitan, Megatron-LM,
+    /// MaxText, OLMo-core, nanoGPT and the PaLM appendix count them.
+    #[arg(long)]
+    pub conventions: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -187,6 +192,21 @@ pub struct Report {
     pub mfu: Option<Utilization>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hfu: Option<Utilization>,
+    /// With `--conventions`: each framework's count, keyed by `Convention::key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conventions: Option<std::collections::BTreeMap<&'static str, ConventionReport>>,
+}
+
+/// One framework's count of the same model, sequence length and throughput.
+#[derive(Debug, Serialize)]
+pub struct ConventionReport {
+    /// Training (forward and backward) FLOPs per token.
+    pub flops_per_token: f64,
+    /// Against the configured precision's peak, when a throughput is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfu: Option<f64>,
+    /// What the framework's count includes.
+    pub includes: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -356,7 +376,32 @@ pub fn build(args: &CalcArgs) -> anyhow::Result<Report> {
         ),
         _ => (None, None, None),
     };
+    let conventions = args.conventions.then(|| {
+        conventions::all(&named.model, &accounting.params, &options)
+            .into_iter()
+            .map(|(convention, flops_per_token)| {
+                let mfu = match (&hardware, tokens_per_second) {
+                    (Some(hw), Some(rate)) => Some(mfu::utilization(
+                        rate,
+                        flops_per_token,
+                        hw.gpus,
+                        hw.peak_flops_per_gpu,
+                    )),
+                    _ => None,
+                };
+                (
+                    convention.key(),
+                    ConventionReport {
+                        flops_per_token,
+                        mfu,
+                        includes: convention.includes(),
+                    },
+                )
+            })
+            .collect()
+    });
     Ok(Report {
+        conventions,
         model: model_facts(&named.name, &named.model),
         seq_len: options.seq_len,
         attention: options.attention.as_str(),
@@ -573,5 +618,51 @@ pub fn render_table(report: &Report) -> String {
             );
         }
     }
+    if let Some(conventions) = &report.conventions {
+        render_conventions(&mut out, report, conventions);
+    }
     out
+}
+
+/// The `--conventions` block: ours first, then each framework, in `Convention::ALL` order.
+fn render_conventions(
+    out: &mut String,
+    report: &Report,
+    conventions: &std::collections::BTreeMap<&'static str, ConventionReport>,
+) {
+    use std::fmt::Write as _;
+    let with_mfu = report.mfu.is_some();
+    let _ = writeln!(
+        out,
+        "\nBy framework (training FLOPs per token{})",
+        if with_mfu {
+            ", MFU vs the same peak"
+        } else {
+            ""
+        }
+    );
+    let mfu_cell = |mfu: Option<f64>| mfu.map(units::percent).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  {:<12} {:>18} {:>9}  this tool's per-component count ({} attention)",
+        "ours",
+        format!(
+            "{}FLOP",
+            units::si(report.flops_per_token.detailed.training)
+        ),
+        mfu_cell(report.mfu.as_ref().map(|m| m.detailed)),
+        report.attention
+    );
+    for convention in conventions::Convention::ALL {
+        if let Some(c) = conventions.get(convention.key()) {
+            let _ = writeln!(
+                out,
+                "  {:<12} {:>18} {:>9}  {}",
+                convention.key(),
+                format!("{}FLOP", units::si(c.flops_per_token)),
+                mfu_cell(c.mfu),
+                c.includes
+            );
+        }
+    }
 }

@@ -114,7 +114,11 @@ pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     );
     let spec = Arc::clone(&config.spec);
     let peak = spec.peaks().first().map_or(0.0, |(_, peak)| *peak);
-    let formulas = spec.accounting.formulas();
+    // The dry run shows this tool's two counts, whatever `--formula` adds to the exposition.
+    let formulas = [
+        ("palm", spec.accounting.palm),
+        ("detailed", spec.accounting.detailed.totals),
+    ];
     let now = unix_now();
     let name = args.file.to_string_lossy().into_owned();
     let mut records = SourceRecords::new(Arc::clone(&tail.format));

@@ -29,6 +29,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub hardware: HardwareArgs,
     /// Address to listen on for /metrics and pushes [default: 0.0.0.0:10077].
+    /// The `formula` label values to export, comma-separated: palm, detailed, torchtitan,
+    /// megatron, maxtext, olmo_core, nanogpt [default: palm,detailed].
+    #[arg(long, value_name = "NAMES")]
+    pub formula: Option<String>,
     #[arg(long = "web.listen-address", value_name = "ADDRESS")]
     pub listen_address: Option<String>,
     /// Path under which to expose metrics [default: /metrics].
@@ -132,6 +136,7 @@ impl ServeArgs {
             model: self.model.model.clone(),
             seq_len: self.model.seq_len,
             attention: self.model.attention.map(Into::into),
+            formula: self.formula.clone(),
             recompute: self.model.recompute.map(Into::into),
             mtp: self.model.mtp,
             gpu: self.hardware.gpu.clone(),

@@ -348,13 +348,27 @@ fn models_and_gpus_list_everything() {
     }
     let (ok, stdout, _) = run(&["gpus"]);
     assert!(ok);
-    for gpu in ["h100-sxm", "l40s", "mi300x", "tpu-v5p", "gaudi3"] {
+    for gpu in [
+        "h100-sxm",
+        "l40s",
+        "mi300x",
+        "tpu-v5p",
+        "gaudi3",
+        "b300",
+        "gb300",
+        "rtx-4090",
+        "tpu-v7",
+        "trainium2",
+        "mi355x",
+    ] {
         assert!(stdout.contains(gpu), "gpus lacks {gpu}");
     }
     assert!(
         stdout.to_lowercase().contains("datasheet"),
         "gpus must name its sources"
     );
+    assert!(stdout.contains("derived"), "gpus must mark derived peaks");
+    assert!(stdout.contains("mem GiB"), "gpus must show memory");
 }
 
 fn write_config(dir: &tempfile::TempDir, name: &str, json: &str) -> String {

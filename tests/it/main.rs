@@ -1,6 +1,7 @@
 //! Integration tests: the real binary, driven as a user drives it.
 
 mod calc;
+mod conventions;
 mod deploy;
 mod formats;
 mod goodput;

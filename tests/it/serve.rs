@@ -868,3 +868,74 @@ fn a_push_without_gpus_has_no_peak_and_final_ends_the_run() {
         "{answer}"
     );
 }
+
+/// `--formula` adds frameworks' counts to the `formula` label values, each equal to what
+/// `calc --conventions` gives; the default stays `palm,detailed`.
+#[test]
+fn formula_flag_exports_the_conventions_asked_for() {
+    let job = Job::new();
+    let exporter = job.serve(&["--formula", "palm,detailed,megatron,nanogpt"]);
+    append(&job.log(), &lines(1, 3));
+    exporter.wait_value(TOKENS_TOTAL, tokens(3));
+    let exposition = exporter.metrics();
+    let report = crate::support::calc_json(&["--model", "gpt2", "--conventions"]);
+    for formula in ["megatron", "nanogpt"] {
+        let series = format!("training_model_flops_per_token{{run=\"r\",formula=\"{formula}\"}}");
+        let exported =
+            sample(&exposition, &series).unwrap_or_else(|| panic!("{series}: {exposition}"));
+        let expected =
+            crate::support::f64_at(&report, &format!("/conventions/{formula}/flops_per_token"));
+        assert!(
+            (exported / expected - 1.0).abs() < 1e-12,
+            "{formula}: {exported} vs {expected}"
+        );
+        let total = format!("training_model_flops_total{{run=\"r\",formula=\"{formula}\"}}");
+        let counted = sample(&exposition, &total).unwrap_or_else(|| panic!("{total}"));
+        assert!(
+            (counted / (tokens(3) * expected) - 1.0).abs() < 1e-9,
+            "{formula}: {counted}"
+        );
+    }
+    assert!(exposition.contains("formula=\"palm\""));
+    assert!(!exposition.contains("formula=\"torchtitan\""));
+
+    let other = Job::new();
+    let default = other.serve(&[]);
+    append(&other.log(), &lines(1, 3));
+    default.wait_value(TOKENS_TOTAL, tokens(3));
+    let exposition = default.metrics();
+    assert!(exposition.contains("formula=\"detailed\""));
+    assert!(!exposition.contains("formula=\"megatron\""));
+}
+
+#[test]
+fn formula_flag_refuses_unknown_and_repeated_names() {
+    for (value, needle) in [
+        ("palm,megatorn", "unknown formula \"megatorn\""),
+        ("palm,palm", "listed twice"),
+        ("palm,,detailed", "empty name"),
+    ] {
+        let (ok, _, stderr) = crate::support::run(&[
+            "serve",
+            "--model",
+            "gpt2",
+            "--gpu",
+            "a100-sxm",
+            "--formula",
+            value,
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ]);
+        assert!(!ok, "{value}");
+        assert!(
+            stderr.contains("--formula") && stderr.contains(needle),
+            "{value}: {stderr}"
+        );
+        if needle.starts_with("unknown") {
+            assert!(
+                stderr.contains("olmo_core"),
+                "lists the known names: {stderr}"
+            );
+        }
+    }
+}
