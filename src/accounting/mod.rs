@@ -8,6 +8,7 @@ pub mod gpus;
 pub mod mfu;
 pub mod model;
 pub mod params;
+pub mod plan;
 
 use flops::{DetailedFlops, FlopOptions, FormulaFlops};
 use model::Model;
