@@ -4,6 +4,8 @@ mod calc;
 mod deploy;
 mod formats;
 mod limits;
+mod plan_megatron;
+mod plan_memory;
 mod prometheus;
 mod reference;
 mod serve;
