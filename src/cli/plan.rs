@@ -211,20 +211,20 @@ pub struct LayoutReport {
 pub struct MemoryReport {
     /// Which pipeline stage the figures are for (the most loaded).
     pub stage: u64,
-    pub parameters: f64,
-    pub weights: f64,
-    pub gradients: f64,
-    pub optimizer_states: f64,
-    pub master_weights: f64,
-    pub activations: f64,
-    pub temporary: f64,
-    pub total: f64,
+    pub parameters: u64,
+    pub weights: u64,
+    pub gradients: u64,
+    pub optimizer_states: u64,
+    pub master_weights: u64,
+    pub activations: u64,
+    pub temporary: u64,
+    pub total: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub capacity: Option<f64>,
+    pub capacity: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fits: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub over_by: Option<f64>,
+    pub over_by: Option<u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fixes: Vec<FixReport>,
 }
@@ -232,7 +232,7 @@ pub struct MemoryReport {
 #[derive(Debug, Serialize)]
 pub struct FixReport {
     pub change: String,
-    pub total: f64,
+    pub total: u64,
     pub fits: bool,
 }
 
@@ -427,7 +427,7 @@ fn memory_report(model: &Model, config: &MemoryConfig, capacity: Option<f64>) ->
             .into_iter()
             .map(|f| FixReport {
                 change: f.change,
-                total: f.total_bytes.round(),
+                total: f.total_bytes.round() as u64,
                 fits: f.fits,
             })
             .collect(),
@@ -435,17 +435,19 @@ fn memory_report(model: &Model, config: &MemoryConfig, capacity: Option<f64>) ->
     };
     MemoryReport {
         stage: m.stage,
-        parameters: m.parameters.round(),
-        weights: m.weights.round(),
-        gradients: m.gradients.round(),
-        optimizer_states: m.optimizer_states.round(),
-        master_weights: m.master_weights.round(),
-        activations: m.activations.round(),
-        temporary: m.temporary.round(),
-        total: total.round(),
-        capacity,
+        parameters: m.parameters.round() as u64,
+        weights: m.weights.round() as u64,
+        gradients: m.gradients.round() as u64,
+        optimizer_states: m.optimizer_states.round() as u64,
+        master_weights: m.master_weights.round() as u64,
+        activations: m.activations.round() as u64,
+        temporary: m.temporary.round() as u64,
+        total: total.round() as u64,
+        capacity: capacity.map(|c| c.round() as u64),
         fits,
-        over_by: capacity.filter(|c| total > *c).map(|c| (total - c).round()),
+        over_by: capacity
+            .filter(|c| total > *c)
+            .map(|c| (total - c).round() as u64),
         fixes,
     }
 }
@@ -676,8 +678,8 @@ pub fn sweep_chart(model: &str, points: &[SweepEntry]) -> Chart {
     }
 }
 
-fn gib(bytes: f64) -> String {
-    format!("{:.2} GiB", bytes / (1u64 << 30) as f64)
+fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
 /// The report for people.
@@ -715,7 +717,7 @@ pub fn render_table(report: &Report) -> String {
         out,
         "\nMemory per GPU (estimate; pipeline stage {}, {} parameters)",
         m.stage,
-        units::si(m.parameters).trim_end()
+        units::count(m.parameters)
     );
     for (name, value) in [
         ("weights", m.weights),
@@ -730,14 +732,19 @@ pub fn render_table(report: &Report) -> String {
     }
     match (m.capacity, m.fits) {
         (Some(c), Some(true)) => {
-            let _ = writeln!(out, "  fits in {} ({} free)", gib(c), gib(c - m.total));
+            let _ = writeln!(
+                out,
+                "  fits in {} ({} free)",
+                gib(c),
+                gib(c.saturating_sub(m.total))
+            );
         }
         (Some(c), Some(false)) => {
             let _ = writeln!(
                 out,
                 "  does not fit in {}: over by {}",
                 gib(c),
-                gib(m.over_by.unwrap_or(0.0))
+                gib(m.over_by.unwrap_or(0))
             );
             if !m.fixes.is_empty() {
                 let _ = writeln!(out, "  changes, cheapest first:");

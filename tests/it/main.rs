@@ -4,6 +4,7 @@ mod calc;
 mod deploy;
 mod formats;
 mod limits;
+mod plan;
 mod plan_megatron;
 mod plan_memory;
 mod prometheus;
