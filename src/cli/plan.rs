@@ -780,7 +780,18 @@ pub fn render_table(report: &Report) -> String {
             "  {:>6} {:>10} {:>10} {:>14} {:>9} {:>5}",
             "micro", "tokens", "MFU bound", "min intensity", "bound by", "fits"
         );
-        for p in &r.points {
+        // The rows up to the first micro-batch that does not fit (and the chosen one); the
+        // JSON has them all.
+        let first_over = r.points.iter().position(|p| p.fits == Some(false));
+        let chosen = r
+            .micro_batch_size
+            .and_then(|b| r.points.iter().position(|p| p.micro_batch_size == b));
+        let last = match (first_over, chosen) {
+            (Some(over), Some(c)) => over.max(c),
+            (Some(over), None) => over,
+            (None, _) => r.points.len().saturating_sub(1),
+        };
+        for p in r.points.iter().take(last + 1) {
             let _ = writeln!(
                 out,
                 "  {:>6} {:>10} {:>10} {:>14.0} {:>9} {:>5}",

@@ -45,11 +45,16 @@ impl Layout {
         (self.dense_data_parallel() / self.expert.max(1)).max(1)
     }
 
-    /// The layout as flags, for messages.
+    /// The layout as flags, for messages, with the GPUs it fills.
     pub fn flags(&self) -> String {
         format!(
-            "--tensor-parallel {} --pipeline-parallel {} --context-parallel {} --data-parallel {} --expert-parallel {}",
-            self.tensor, self.pipeline, self.context, self.data, self.expert
+            "--tensor-parallel {} --pipeline-parallel {} --context-parallel {} --data-parallel {} --expert-parallel {} ({} GPUs)",
+            self.tensor,
+            self.pipeline,
+            self.context,
+            self.data,
+            self.expert,
+            self.world_size()
         )
     }
 }
@@ -260,19 +265,41 @@ fn refusal(layout: &Layout, flag: &'static str, reason: String, working: &[u64])
         "--context-parallel" => layout.context,
         _ => layout.expert,
     };
-    let below = working.iter().copied().filter(|v| *v < value).max();
-    let above = working.iter().copied().filter(|v| *v > value).min();
-    let mut candidates: Vec<u64> = below.into_iter().chain(above).collect();
-    candidates.sort_by_key(|v| v.abs_diff(value));
     let world = layout.world_size();
+    // A degree that keeps the GPU count (through the data-parallel degree) is the better
+    // suggestion; expert parallelism does not change the GPU count.
+    let keeps_world = |v: u64| {
+        if flag == "--expert-parallel" {
+            return true;
+        }
+        let others = with(layout, flag, v).world_size() / layout.data.max(1);
+        others > 0 && world % others == 0
+    };
+    let keeping: Vec<u64> = working
+        .iter()
+        .copied()
+        .filter(|v| keeps_world(*v))
+        .collect();
+    let around = |pool: &[u64]| {
+        let below = pool.iter().copied().filter(|v| *v < value).max();
+        let above = pool.iter().copied().filter(|v| *v > value).min();
+        let mut both: Vec<u64> = below.into_iter().chain(above).collect();
+        both.sort_by_key(|v| v.abs_diff(value));
+        both
+    };
+    // First the nearest that keep the GPU count, then the nearest on another GPU count.
+    let mut candidates = around(&keeping);
+    for v in around(working) {
+        if !candidates.contains(&v) {
+            candidates.push(v);
+        }
+    }
     let nearest = candidates
         .into_iter()
         .map(|v| {
             let mut l = with(layout, flag, v);
-            // Keep the GPU count where the new degree allows it (not for expert parallelism,
-            // which does not change the world size).
             if flag != "--expert-parallel" {
-                let others = l.world_size() / l.data;
+                let others = l.world_size() / l.data.max(1);
                 if others > 0 && world % others == 0 {
                     l.data = world / others;
                 }
@@ -323,7 +350,12 @@ mod tests {
     fn layers_by_pipeline_experts_by_expert_parallel_and_world_size() {
         let err = validate(&llama_8b(), &layout(1, 5, 1), 8192, None).unwrap_err();
         assert_eq!((err.flag, err.value), ("--pipeline-parallel", 5));
-        assert_eq!(err.nearest, vec![layout(1, 4, 1), layout(1, 8, 1)]);
+        // The 5 GPUs the layout fills fit pipeline parallelism 1 (data 5); 4 and 8 stages
+        // divide the layers on other GPU counts.
+        assert_eq!(
+            err.nearest,
+            vec![layout(1, 1, 5), layout(1, 4, 1), layout(1, 8, 1)]
+        );
         let dense_ep = Layout {
             expert: 2,
             data: 2,

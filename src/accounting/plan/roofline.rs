@@ -135,7 +135,12 @@ fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Ker
     match layer.ffn {
         FeedForward::Dense(mlp) => mlp_kernels(&mut kernels, m, h, &mlp, t, e, 1.0),
         FeedForward::MixtureOfExperts(moe) => {
-            kernels.push(matmul(m, h, moe.num_experts as f64, e, 1.0));
+            // The router's few columns keep it below the ridge point at any batch; it is too
+            // small to decide whether the step is compute-bound.
+            kernels.push(Kernel {
+                weight_matmul: false,
+                ..matmul(m, h, moe.num_experts as f64, e, 1.0)
+            });
             let ep = shape.expert_parallel.max(1) as f64;
             let local_experts = moe.num_experts as f64 / ep;
             // Tokens from the expert-parallel group spread evenly over the experts.
