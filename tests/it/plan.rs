@@ -368,7 +368,7 @@ fn llama_3_405b_gpu_hours_reproduce_from_tokens_parameters_and_mfu() {
 
 /// PaLM 540B: 780 B tokens, 238.3 k tokens/s on 6,144 TPU v4 chips, 46.2 % MFU with
 /// self-attention counted, and 2,527.2 ZFLOPs of training compute (6N·D) (Chowdhery et al.
-/// 2022, arXiv:2204.02311, §4, Appendix B and Table 22).
+/// 2022, arXiv:2204.02311, §4, Appendix B and its training-compute table).
 #[test]
 fn palm_compute_and_mfu_reproduce_from_tokens_parameters_and_throughput() {
     let config = repo_path("tests/fixtures/plan/palm-540b.json");
@@ -399,7 +399,7 @@ fn palm_compute_and_mfu_reproduce_from_tokens_parameters_and_throughput() {
 }
 
 /// Chinchilla: 70 B parameters on 1.4 T tokens, with the compute budget of Gopher,
-/// 5.76 × 10²³ FLOPs (Hoffmann et al. 2022, arXiv:2203.15556, §1 and §4.1), which the
+/// 5.76 × 10²³ FLOPs (Hoffmann et al. 2022, arXiv:2203.15556), which the
 /// paper's `C ≈ 6ND` gives within 2.1 %. The architecture is not a bundled preset, so this
 /// checks the time-and-cost core directly.
 #[test]
