@@ -7,6 +7,7 @@
 //! the measured bytes are compared with the estimate within the bounds written below.
 
 use mfu_exporter::accounting::flops::Recompute;
+use mfu_exporter::accounting::model::{Attention, FeedForward, Model};
 use mfu_exporter::accounting::params;
 use mfu_exporter::accounting::plan::activations;
 use mfu_exporter::accounting::plan::layout::Layout;
@@ -162,5 +163,68 @@ fn activation_estimate_is_within_the_stated_bounds_of_the_measured_bytes() {
             (ratios[0] / ratios[1] - 1.0).abs() < 0.005,
             "{name}: {ratios:?}"
         );
+    }
+}
+
+/// What `transformers`' unfused Llama-style modules keep beyond the fused-kernel estimate, per
+/// layer, in bytes, each term read off `layer_1_by_module` in the fixture and written here as
+/// a formula of the shapes (bf16, `sb` tokens):
+/// - each RMSNorm upcasts its input: an fp32 copy (4 bytes per element) and its fp32
+///   reciprocal RMS (4 bytes per token and normalised row);
+/// - SwiGLU as three `Linear`s and a `mul` keeps four intermediates of width f, not three;
+/// - Qwen3's per-head query and key norms keep, besides that fp32 copy, their bf16 output
+///   before the weight (6 bytes per element, 4 per row);
+/// - eager attention keeps the fp32 softmax (4 bytes per score) besides its bf16 copy, and
+///   the keys and values repeated to every query head.
+fn transformers_extras(model: &Model, tokens: f64, seq_len: f64, eager: bool) -> f64 {
+    let Attention::Standard(a) = model.attention else {
+        panic!("a Llama-style model");
+    };
+    let FeedForward::Dense(mlp) = model.layers[0].ffn else {
+        panic!("a dense model");
+    };
+    let h = model.hidden_size as f64;
+    let (heads, kv, dh) = (a.num_heads as f64, a.num_kv_heads as f64, a.head_dim as f64);
+    let norms = 2.0 * (4.0 * tokens * h + 4.0 * tokens);
+    let swiglu = 2.0 * tokens * mlp.intermediate_size as f64;
+    let qk_norms = if a.qk_norm {
+        6.0 * tokens * (heads + kv) * dh + 4.0 * tokens * (heads + kv)
+    } else {
+        0.0
+    };
+    let eager_attention = if eager {
+        4.0 * heads * seq_len * tokens + 2.0 * 2.0 * (heads - kv) * dh * tokens
+    } else {
+        0.0
+    };
+    norms + swiglu + qk_norms + eager_attention
+}
+
+#[test]
+fn the_gap_to_transformers_is_exactly_its_unfused_kernels() {
+    let fixture = fixture();
+    for case in fixture["cases"].as_array().unwrap() {
+        let model = model_config::from_value(&case["config"]).unwrap();
+        if memory::trains_with_dropout(&model) {
+            // GPT-2's unfused tanh GeLU and its dropout kernels are not modelled here.
+            continue;
+        }
+        for run in case["activations"].as_array().unwrap() {
+            let seq_len = run["seq_len"].as_u64().unwrap();
+            let batch = run["batch"].as_u64().unwrap();
+            let eager = run["attn_implementation"] == "eager";
+            let c = config(2.0, batch, seq_len, !eager);
+            let options = memory::activation_options(&model, &c);
+            let estimate = activations::layer(&model, &model.layers[0], &options).total();
+            let tokens = (batch * seq_len) as f64;
+            let expected = estimate + transformers_extras(&model, tokens, seq_len as f64, eager);
+            // The second layer (the first also keeps the embedding's output).
+            let measured = run["per_layer_bytes"][1].as_f64().unwrap();
+            assert_eq!(
+                measured, expected,
+                "{} {} {seq_len}: measured, fused estimate + transformers' extras",
+                case["name"], run["attn_implementation"]
+            );
+        }
     }
 }

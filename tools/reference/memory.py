@@ -28,7 +28,10 @@ For each small model below, built with ``AutoModelForCausalLM.from_config`` on C
   keeps its whole buffer alive, as it does on a GPU), and storages that belong to a
   parameter are not activations and are skipped. A forward pre-hook / hook on each
   decoder layer attributes a storage to the layer that first saved it; the rest
-  (embedding, final norm, LM head, loss) is ``outside_layers_bytes``. Models run in
+  (embedding, final norm, LM head, loss) is ``outside_layers_bytes``.
+  ``layer_1_by_module`` splits the second layer's bytes by the innermost module that
+  was running when each storage was first saved, and its dtype (the attention core,
+  rotary embedding and softmax run inside ``self_attn`` itself). Models run in
   bfloat16, ``model.train()``, batch ``b`` at two sequence lengths, with
   ``attn_implementation`` ``eager`` and ``sdpa``.
 
@@ -151,7 +154,9 @@ def activation_bytes(config, attn, seq_len):
     model = build(config, torch.bfloat16, attn)
     param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen = {}
+    # The decoder layer (or "outside") and the innermost module inside it that is running.
     current = ["outside"]
+    stack = []
 
     def enter(i):
         def hook(_module, _args):
@@ -162,15 +167,29 @@ def activation_bytes(config, attn, seq_len):
     def leave(_module, _args, _out):
         current[0] = "outside"
 
-    for i, layer in enumerate(layers_of(model)):
+    layers = layers_of(model)
+    for i, layer in enumerate(layers):
         layer.register_forward_pre_hook(enter(i))
         layer.register_forward_hook(leave)
+        for name, sub in layer.named_modules():
+            if not name:
+                continue
+
+            def push(_m, _a, name=name):
+                stack.append(name)
+
+            def pop(_m, _a, _o):
+                stack.pop()
+
+            sub.register_forward_pre_hook(push)
+            sub.register_forward_hook(pop)
 
     def pack(t):
         storage = t.untyped_storage()
         ptr = storage.data_ptr()
         if ptr not in param_storages and ptr not in seen:
-            seen[ptr] = (current[0], storage.nbytes())
+            where = stack[-1] if stack and current[0] != "outside" else "(layer itself)"
+            seen[ptr] = (current[0], where, storage.nbytes(), str(t.dtype).replace("torch.", ""))
         return t
 
     torch.manual_seed(1)
@@ -179,21 +198,27 @@ def activation_bytes(config, attn, seq_len):
         loss = model(input_ids=ids, labels=ids).loss
     per_layer = {}
     outside = 0
-    for where, nbytes in seen.values():
-        if where == "outside":
+    # Bytes of the second layer (the first also keeps the embedding's output) by module.
+    breakdown = {}
+    for layer_index, where, nbytes, dtype in seen.values():
+        if layer_index == "outside":
             outside += nbytes
         else:
-            per_layer[where] = per_layer.get(where, 0) + nbytes
+            per_layer[layer_index] = per_layer.get(layer_index, 0) + nbytes
+            if layer_index == 1:
+                key = "%s (%s)" % (where, dtype)
+                breakdown[key] = breakdown.get(key, 0) + nbytes
     del loss
-    layers = [per_layer.get(i, 0) for i in range(len(layers_of(model)))]
+    counts = [per_layer.get(i, 0) for i in range(len(layers))]
     return dict(
         attn_implementation=attn,
         seq_len=seq_len,
         batch=BATCH,
         dtype="bfloat16",
-        per_layer_bytes=layers,
+        per_layer_bytes=counts,
         outside_layers_bytes=outside,
-        total_bytes=outside + sum(layers),
+        total_bytes=outside + sum(counts),
+        layer_1_by_module=dict(sorted(breakdown.items())),
     )
 
 
