@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of the crate.
 
 pub mod accounting;
+pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod http;

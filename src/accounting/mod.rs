@@ -9,6 +9,7 @@ pub mod gpus;
 pub mod mfu;
 pub mod model;
 pub mod params;
+pub mod plan;
 
 use std::fmt;
 

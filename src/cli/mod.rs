@@ -7,6 +7,7 @@ mod formats;
 mod gpus;
 mod logs;
 mod models;
+mod plan;
 pub mod serve;
 
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Answer offline: parameters, FLOPs per token with a breakdown, and MFU for a throughput.
     Calc(calc::CalcArgs),
+    /// Plan a run: memory per GPU, the micro-batch a target MFU needs (roofline model), time and
+    /// cost to train, and FLOPs across sequence lengths.
+    Plan(Box<plan::PlanArgs>),
     /// Print the GPU peak table (dense FLOP/s per precision) with each figure's source.
     Gpus(gpus::GpusArgs),
     /// List the bundled model presets.
@@ -49,6 +53,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::Calc(args) => calc::run(&args),
+        Command::Plan(args) => plan::run(&args),
         Command::Gpus(args) => gpus::run(&args),
         Command::Models(args) => models::run(&args),
         Command::Serve(args) => serve::run(&args),
