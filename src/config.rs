@@ -16,6 +16,7 @@ use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
 use crate::accounting::gpus::Dtype;
 use crate::accounting::mfu;
 use crate::accounting::Accounting;
+use crate::http::web_config::{self, WebConfig};
 use crate::ingest::format::{Format, DEFAULT_FORMAT};
 use crate::ingest::mapping::{FieldPath, FieldSpec};
 use crate::ingest::observation::Field;
@@ -74,12 +75,15 @@ pub struct WebSection {
     pub max_connections: Option<usize>,
     pub request_timeout: Option<String>,
     pub ready_without_logs: Option<bool>,
+    /// The exporter-toolkit web config file (TLS, basic auth).
+    pub config_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
     pub level: Option<String>,
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,7 +165,9 @@ pub struct FlagConfig {
     pub web_max_connections: Option<usize>,
     pub web_request_timeout: Option<String>,
     pub web_ready_without_logs: bool,
+    pub web_config_file: Option<PathBuf>,
     pub log_level: Option<String>,
+    pub log_format: Option<String>,
     pub tail_paths: Vec<String>,
     pub tail_run: Option<String>,
     pub tail_read_from: Option<ReadFrom>,
@@ -219,7 +225,10 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// `/-/ready` answers ready even while no tailed log can be read.
     pub ready_without_logs: bool,
+    /// TLS, basic auth and response headers from `--web.config.file`; all off without it.
+    pub web: WebConfig,
     pub log_level: String,
+    pub log_format: LogFormat,
     pub spec: Arc<RunSpec>,
     pub tails: Vec<TailConfig>,
     pub state_file: Option<PathBuf>,
@@ -345,6 +354,28 @@ fn parse_recompute(text: &str) -> Result<Recompute, String> {
 
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 
+/// How the daemon writes its own log (`--log.format`), as Prometheus exporters do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `key=value` pairs, one event a line (the default).
+    #[default]
+    Logfmt,
+    /// One JSON object a line.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LogFormat, String> {
+        match text {
+            "logfmt" => Ok(LogFormat::Logfmt),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("log.format = {other:?}: use logfmt or json")),
+        }
+    }
+}
+
 /// Run names: 1 to 64 letters, digits, `_`, `-` or `.` (the same rule as pushes).
 pub fn check_run_name(name: &str) -> Result<(), String> {
     crate::ingest::push::validate_run_name(name).map_err(|e| e.to_string())
@@ -469,6 +500,21 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
             LOG_LEVELS.join(", ")
         ));
     }
+    let log_format = flags
+        .log_format
+        .or(file.log.format)
+        .map_or(Ok(LogFormat::default()), |text| text.parse())
+        .unwrap_or_else(|problem| {
+            problems.push(problem);
+            LogFormat::default()
+        });
+    let web = match flags.web_config_file.or(file.web.config_file) {
+        None => WebConfig::default(),
+        Some(path) => web_config::load(&path).unwrap_or_else(|found| {
+            problems.extend(found);
+            WebConfig::default()
+        }),
+    };
 
     // Durations and push.
     let stale_after = flags
@@ -600,7 +646,9 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         max_connections,
         request_timeout,
         ready_without_logs,
+        web,
         log_level,
+        log_format,
         spec,
         tails,
         state_file,

@@ -46,9 +46,16 @@ pub struct ServeArgs {
     /// 503 then, naming the path).
     #[arg(long = "web.ready-without-logs")]
     pub ready_without_logs: bool,
+    /// The Prometheus exporter-toolkit web config file (YAML): TLS (`tls_server_config`) and
+    /// basic auth (`basic_auth_users`, bcrypt hashes) on every route. Read at start-up.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
     /// Log level: error, warn, info, debug or trace [default: info].
     #[arg(long = "log.level", value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Log format of the daemon's own log: logfmt or json [default: logfmt].
+    #[arg(long = "log.format", value_name = "FORMAT")]
+    pub log_format: Option<String>,
     /// A training log to tail: a path or a glob (repeatable; one run).
     #[arg(long = "tail.path", value_name = "PATH|GLOB")]
     pub tail_paths: Vec<String>,
@@ -143,7 +150,9 @@ impl ServeArgs {
             web_max_connections: self.max_connections,
             web_ready_without_logs: self.ready_without_logs,
             web_request_timeout: self.request_timeout.clone(),
+            web_config_file: self.web_config_file.clone(),
             log_level: self.log_level.clone(),
+            log_format: self.log_format.clone(),
             tail_paths: self.tail_paths.clone(),
             tail_run: self.tail_run.clone(),
             tail_read_from: self.tail_read_from.map(|r| match r {
@@ -344,6 +353,7 @@ pub fn run_daemon(
         request_timeout: config.request_timeout,
         max_connections,
         max_inflight_bytes: config.push.max_inflight_bytes,
+        web: config.web.clone(),
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -10,3 +10,4 @@ mod serve;
 mod soak;
 mod support;
 mod tailer;
+mod web;
