@@ -2,6 +2,7 @@
 
 mod calc;
 mod deploy;
+mod exposition;
 mod formats;
 mod limits;
 mod prometheus;

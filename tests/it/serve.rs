@@ -600,8 +600,20 @@ fn promtool() -> Option<PathBuf> {
     found
 }
 
-fn promtool_check_metrics(exposition: &str) {
-    let Some(promtool) = promtool() else { return };
+pub fn promtool_check_metrics(exposition: &str) {
+    let Some((success, report)) = promtool_metrics_report(exposition) else {
+        return;
+    };
+    assert!(
+        success && report.trim().is_empty(),
+        "promtool check metrics:\n{report}"
+    );
+}
+
+/// What `promtool check metrics` says of an exposition (whether it passed, and its report);
+/// `None` where promtool is not installed outside CI.
+pub fn promtool_metrics_report(exposition: &str) -> Option<(bool, String)> {
+    let promtool = promtool()?;
     let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -618,10 +630,7 @@ fn promtool_check_metrics(exposition: &str) {
     let output = child.wait_with_output().unwrap();
     let report = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && report.trim().is_empty(),
-        "promtool check metrics:\n{report}"
-    );
+    Some((output.status.success(), report))
 }
 
 /// The demo, as a new user runs it: live values within seconds, and an exposition that

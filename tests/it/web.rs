@@ -182,7 +182,7 @@ fn the_example_web_config_serves_tls_with_basic_auth_on_every_route() {
     assert_eq!(get("/nowhere", Some(&right)).status, 404);
 
     // Pushes: the push token alone passes; neither user nor token is 401.
-    let body = br#"{"tokens_per_sec": 1000, "step": 1}"#;
+    let body = br#"{"tokens_per_second": 1000, "step": 1}"#;
     let push = |headers: &[(&str, &str)]| {
         https(
             exporter.address,
