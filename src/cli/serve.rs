@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::args::{HardwareArgs, ModelArgs};
-use crate::config::{self, FileConfig, FlagConfig, ServeConfig};
+use crate::config::{self, FlagConfig, ServeConfig};
 use crate::http::{self, Backend, HttpOptions, PushRejection};
 use crate::ingest::push::parse_push;
 use crate::ingest::tail::ReadFrom;
@@ -177,11 +177,7 @@ impl ServeArgs {
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let file = match &args.config {
-        Some(path) => config::read_file(path)?,
-        None => FileConfig::default(),
-    };
-    let config = config::resolve(file, args.flags())?;
+    let config = config::load(args.config.as_deref(), args.flags())?;
     run_daemon(config, |_| {})
 }
 

@@ -831,3 +831,33 @@ fn a_push_without_gpus_has_no_peak_and_final_ends_the_run() {
         "{answer}"
     );
 }
+
+/// Issue 11, finding 6: a config file's type errors, unknown keys and invalid values stop
+/// start-up once, all named, with a flag's problem in the same list.
+#[test]
+fn every_config_problem_is_reported_at_once() {
+    let job = Job::new();
+    let config = job.path("config.toml");
+    fs::write(
+        &config,
+        "[hardware]\ngpu = \"a100-sxm\"\ngpus = \"eight\"\ngpu_count = 8\ndtype = \"int3\"\n[model]\nmodel = \"gpt2\"\nseq_len = \"2048\"\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = crate::support::run(&[
+        "serve",
+        "--config",
+        &config.to_string_lossy(),
+        "--log.format",
+        "xml",
+    ]);
+    assert!(!ok);
+    for needle in [
+        "hardware.gpus: invalid type: string \"eight\"",
+        "hardware.gpu_count: unknown field `gpu_count`",
+        "model.seq_len: invalid type: string \"2048\"",
+        "hardware.dtype",
+        "log.format = \"xml\": use logfmt or json",
+    ] {
+        assert!(stderr.contains(needle), "lacks {needle:?}:\n{stderr}");
+    }
+}
