@@ -277,23 +277,12 @@ impl Backend for Daemon {
     }
 }
 
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::new(format!("mfu_exporter={level},warn"));
-    // A second initialisation (tests, demo after serve) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
-}
-
 /// Runs the daemon until SIGTERM or SIGINT. `on_listening` gets the bound address.
 pub fn run_daemon(
     config: ServeConfig,
     on_listening: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<ExitCode> {
-    init_logging(&config.log_level);
+    super::logging::init(&config.log_level, config.log_format);
     // The tailer holds one descriptor per followed file, and each connection holds one.
     let max_connections = match crate::ingest::tail::raise_open_file_limit() {
         Ok(limit) => {

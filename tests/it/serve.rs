@@ -861,3 +861,87 @@ fn every_config_problem_is_reported_at_once() {
         assert!(stderr.contains(needle), "lacks {needle:?}:\n{stderr}");
     }
 }
+
+/// `--version` names the version and the git revision the binary was built from, which is
+/// this checkout's `git rev-parse` where git can read it, else "unknown".
+#[test]
+fn version_names_the_revision() {
+    let (ok, stdout, stderr) = crate::support::run(&["--version"]);
+    assert!(ok, "{stderr}");
+    let revision = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    let expected_revision = std::env::var("MFU_EXPORTER_REVISION")
+        .ok()
+        .or(revision)
+        .unwrap_or_else(|| "unknown".into());
+    let expected = format!(
+        "mfu-exporter {} (revision {expected_revision}, rustc ",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        stdout.starts_with(&expected),
+        "{stdout:?} lacks {expected:?}"
+    );
+}
+
+/// `--log.format json`: every line of the daemon's log is one JSON object with `ts`, `level`
+/// and `msg`, and the fields of the event beside them.
+#[test]
+fn json_log_lines_are_objects() {
+    let mut child = std::process::Command::new(crate::support::binary())
+        .args([
+            "serve",
+            "--model",
+            "gpt2",
+            "--gpu",
+            "a100-sxm",
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--log.format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen: Vec<String> = Vec::new();
+    let listening = loop {
+        let line = receiver
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no listening line: {seen:?}"));
+        let value: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            value["ts"].is_string() && value["level"].is_string(),
+            "{line}"
+        );
+        seen.push(line);
+        if value["msg"] == "listening" {
+            break value;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(listening["level"], "info");
+    assert!(
+        listening["address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "{listening}"
+    );
+    assert_eq!(listening["model"], "gpt2");
+}
