@@ -11,4 +11,5 @@ mod serve;
 mod soak;
 mod support;
 mod tailer;
+mod tidy;
 mod web;
