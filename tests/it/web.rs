@@ -280,3 +280,118 @@ fn a_bad_web_config_stops_start_up_naming_each_field() {
         "{stderr}"
     );
 }
+
+/// Prometheus itself (Debian's 2.42 in CI) scrapes the example web config's exporter over
+/// HTTPS with basic auth, as `deploy/prometheus/prometheus.yml`'s commented example does: the
+/// target with the right password is up and its series arrive; the one with a wrong password
+/// is down.
+#[test]
+fn a_real_prometheus_scrapes_over_tls_with_basic_auth() {
+    let Some(prometheus_bin) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("prometheus"))
+            .find(|p| p.is_file())
+    }) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "prometheus is required in CI (apt-get install prometheus)"
+        );
+        eprintln!("notice: prometheus not installed; skipping the TLS scrape test");
+        return;
+    };
+    let dir = web_config_dir("");
+    let exporter = start(dir.path(), &[]);
+    let client = client_config(false);
+    let authorization = basic(USER, PASSWORD);
+    let pushed = https(
+        exporter.address,
+        &client,
+        "POST",
+        "/api/v1/push",
+        &[("Authorization", &authorization)],
+        br#"{"tps": 1000, "step": 1, "gpus": 1}"#,
+    )
+    .unwrap();
+    assert_eq!(pushed.status, 200, "{}", pushed.body);
+
+    let right = dir.path().join("password");
+    let wrong = dir.path().join("wrong-password");
+    std::fs::write(&right, PASSWORD).unwrap();
+    std::fs::write(&wrong, "dave124").unwrap();
+    let job = |name: &str, password: &Path| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n      server_name: localhost\n    basic_auth:\n      username: {USER}\n      password_file: {password}\n    static_configs:\n      - targets: [\"{target}\"]\n",
+            ca = tls_fixture("ca.pem").display(),
+            password = password.display(),
+            target = exporter.address,
+        )
+    };
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n{}{}",
+            job("secure", &right),
+            job("wrong", &wrong)
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(prometheus_bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    // `query` is sent with its braces and quotes percent-encoded.
+    let value = |query: &str| -> Option<f64> {
+        let encoded: String = query
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect();
+        let response = http(
+            address,
+            "GET",
+            &format!("/api/v1/query?query={encoded}"),
+            &[],
+            b"",
+        );
+        let answer: serde_json::Value = serde_json::from_str(&response.body).ok()?;
+        answer["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::support::wait_for(Duration::from_secs(30), "prometheus to be ready", || {
+            TcpStream::connect(address).is_ok()
+                && http(address, "GET", "/-/ready", &[], b"").status == 200
+        });
+        crate::support::wait_for(Duration::from_secs(60), "both targets scraped", || {
+            value("up{job=\"secure\"}") == Some(1.0) && value("up{job=\"wrong\"}") == Some(0.0)
+        });
+        crate::support::wait_for(Duration::from_secs(30), "the pushed run's tokens", || {
+            value("training_tokens_total{job=\"secure\",run=\"default\"}").is_some()
+        });
+        assert_eq!(
+            value("training_tokens_total{job=\"wrong\"}"),
+            None,
+            "a scrape refused with 401 stores no series"
+        );
+    }));
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
