@@ -335,6 +335,14 @@ pub fn parse_file_with_problems(text: &str) -> Result<(FileConfig, Vec<String>),
         }
     }
     drop_bad_keys::<FileConfig>(&mut table, "", &mut problems);
+    for problem in &mut problems {
+        let line = problem
+            .split_once(": ")
+            .and_then(|(field, _)| line_of_key(text, field));
+        if let Some(line) = line {
+            problem.push_str(&format!(" (line {line})"));
+        }
+    }
     match FileConfig::deserialize(toml::Value::Table(table)) {
         Ok(file) => Ok((file, problems)),
         // Every key left was read on its own; together they are read the same way.
@@ -343,6 +351,44 @@ pub fn parse_file_with_problems(text: &str) -> Result<(FileConfig, Vec<String>),
             Ok((FileConfig::default(), problems))
         }
     }
+}
+
+/// The 1-based line of the key that `field` names (`stale_after`, `hardware.gpus`, `tail[1].run`,
+/// `tail[0].fields.loss`) where it is written as `key = ...` under its table's header; `None` for
+/// keys written otherwise (inline tables, dotted keys).
+fn line_of_key(text: &str, field: &str) -> Option<usize> {
+    let (table, key) = field.rsplit_once('.').unwrap_or(("", field));
+    let mut current = String::new();
+    let mut tails = 0_usize;
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix("[[").and_then(|l| l.split_once("]]")) {
+            let name = header.0.trim();
+            current = if name == "tail" {
+                tails += 1;
+                format!("tail[{}]", tails - 1)
+            } else {
+                name.to_owned()
+            };
+            continue;
+        }
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split_once(']')) {
+            let name = header.0.trim();
+            current = match (name.strip_prefix("tail."), tails.checked_sub(1)) {
+                (Some(rest), Some(last)) => format!("tail[{last}].{rest}"),
+                _ => name.to_owned(),
+            };
+            continue;
+        }
+        let Some((written, _)) = line.split_once('=') else {
+            continue;
+        };
+        let written = written.trim().trim_matches('"');
+        if current == table && written == key {
+            return Some(index + 1);
+        }
+    }
+    None
 }
 
 /// serde says only "did not match any variant" of the keys that take several shapes; this says
@@ -393,8 +439,10 @@ fn drop_bad_keys<T: serde::de::DeserializeOwned>(
             } else {
                 format!("{path}.{key}")
             };
+            // The reader adds "\nin `key`", which the field already says.
             let message = error.to_string();
-            problems.push(format!("{field}: {}", explain_untagged(message.trim_end())));
+            let message = message.lines().next().unwrap_or_default().trim_end();
+            problems.push(format!("{field}: {}", explain_untagged(message)));
             table.remove(&key);
         }
     }
@@ -1201,7 +1249,7 @@ mod tests {
         for needle in [
             "stale_afer: unknown field `stale_afer`",
             "model.seq_len: invalid type: string \"2048\", expected u64",
-            "hardware.gpus: invalid type: string \"eight\", expected u64",
+            "hardware.gpus: invalid type: string \"eight\", expected u64 (line 8)",
             "hardware.gpu_count: unknown field `gpu_count`, expected one of `gpu`, `dtype`, `gpus`, `peak_tflops`",
             "web.max_connections: invalid value: integer `-1`, expected usize",
             "tail[0].poll: invalid type: string \"yes\", expected a boolean",
@@ -1211,6 +1259,16 @@ mod tests {
             assert!(message.contains(needle), "lacks {needle:?}:\n{message}");
         }
         assert_eq!(problems.len(), 8, "{message}");
+        // Each with the line it is on (the text's first line is empty).
+        for (field, line) in [
+            ("stale_afer", 2),
+            ("hardware.gpus", 8),
+            ("tail[0].fields.loss", 17),
+            ("tail[1].pth", 19),
+        ] {
+            let problem = problems.iter().find(|p| p.starts_with(field)).unwrap();
+            assert!(problem.ends_with(&format!("(line {line})")), "{problem}");
+        }
         // What was valid is kept, and its own problems come in the same report.
         assert_eq!(file.model.model.as_deref(), Some("gpt2"));
         assert!(matches!(&file.tail[0].path, OneOrMany::One(path) if path == "/logs/a.jsonl"));
