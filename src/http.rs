@@ -462,8 +462,8 @@ async fn serve_connection(
             }
         })
     };
-    let stream = WriteDeadline::new(stream, request_timeout);
     let Some(tls) = registration.shared.options.web.tls.clone() else {
+        let stream = WriteDeadline::new(stream, request_timeout);
         drive_connection(
             builder,
             TokioIo::new(stream),
@@ -475,20 +475,34 @@ async fn serve_connection(
         .await;
         return;
     };
-    // The handshake is bounded like a request head, so that a client that opens a connection and
-    // says nothing holds it no longer than an idle plain-HTTP one.
+    // The first byte and the handshake are bounded together like a request head, so that a
+    // client that opens a connection and says nothing holds it no longer than an idle
+    // plain-HTTP one; stopping and eviction end the wait.
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let handshake = tokio::select! {
+    let opening = async {
+        let mut first = [0_u8; 1];
+        // Plain HTTP opens with a method's capital letters, TLS with a record type (0x16).
+        if matches!(stream.peek(&mut first).await, Ok(1) if first[0].is_ascii_uppercase()) {
+            return Opening::PlainHttp(stream);
+        }
+        Opening::Tls(
+            acceptor
+                .accept(WriteDeadline::new(stream, request_timeout))
+                .await
+                .map(Box::new),
+        )
+    };
+    let opening = tokio::select! {
         biased;
         () = until_stopping(&mut stopping) => return,
         () = evicted.notified() => return,
-        handshake = tokio::time::timeout(request_timeout, acceptor.accept(stream)) => handshake,
+        opening = tokio::time::timeout(request_timeout, opening) => opening,
     };
-    match handshake {
-        Ok(Ok(stream)) => {
+    match opening {
+        Ok(Opening::Tls(Ok(stream))) => {
             drive_connection(
                 builder,
-                TokioIo::new(stream),
+                TokioIo::new(*stream),
                 service,
                 peer,
                 evicted,
@@ -496,12 +510,32 @@ async fn serve_connection(
             )
             .await;
         }
-        Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+        Ok(Opening::PlainHttp(mut stream)) => {
+            // As Go's server answers, so that `curl http://` says what is wrong instead of
+            // failing with a handshake error.
+            let _ = tokio::time::timeout(
+                request_timeout,
+                tokio::io::AsyncWriteExt::write_all(&mut stream, PLAIN_HTTP_TO_TLS_RESPONSE),
+            )
+            .await;
+        }
+        Ok(Opening::Tls(Err(error))) => tracing::debug!(%error, %peer, "TLS handshake failed"),
         Err(_elapsed) => {
             tracing::debug!(%peer, "TLS handshake did not finish within the request timeout")
         }
     }
 }
+
+/// How a connection to the TLS server opened.
+enum Opening {
+    /// With plain HTTP: it gets [`PLAIN_HTTP_TO_TLS_RESPONSE`].
+    PlainHttp(TcpStream),
+    /// With a TLS handshake, and how it ended (boxed: a TLS connection is far larger).
+    Tls(io::Result<Box<tokio_rustls::server::TlsStream<WriteDeadline<TcpStream>>>>),
+}
+
+/// The answer to plain HTTP on the TLS port, Go's words.
+const PLAIN_HTTP_TO_TLS_RESPONSE: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 /// Serves HTTP/1.1 on one connection (plain or TLS) until it ends, is evicted or the server stops.
 async fn drive_connection<I, S>(

@@ -200,9 +200,14 @@ fn the_example_web_config_serves_tls_with_basic_auth_on_every_route() {
     // A user passes basic auth, and then the push still needs its token.
     assert_eq!(push(&[("Authorization", &right)]).status, 401);
 
-    // Plain HTTP to the TLS port gets no HTTP answer.
+    // Plain HTTP to the TLS port is told so, as Go's server tells it, and gets nothing else.
     let plain = http(exporter.address, "GET", "/metrics", &[], b"");
-    assert_eq!(plain.status, 0, "{}", plain.headers);
+    assert_eq!(plain.status, 400, "{}", plain.headers);
+    assert!(
+        plain.body.contains("HTTP request to an HTTPS server"),
+        "{}",
+        plain.body
+    );
 }
 
 #[test]
