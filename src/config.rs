@@ -16,6 +16,7 @@ use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
 use crate::accounting::gpus::Dtype;
 use crate::accounting::mfu;
 use crate::accounting::{Accounting, Formula};
+use crate::http::web_config::{self, WebConfig};
 use crate::ingest::format::{Format, DEFAULT_FORMAT};
 use crate::ingest::mapping::{FieldPath, FieldSpec};
 use crate::ingest::observation::Field;
@@ -76,12 +77,15 @@ pub struct WebSection {
     pub max_connections: Option<usize>,
     pub request_timeout: Option<String>,
     pub ready_without_logs: Option<bool>,
+    /// The exporter-toolkit web config file (TLS, basic auth).
+    pub config_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
     pub level: Option<String>,
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,7 +169,9 @@ pub struct FlagConfig {
     pub web_max_connections: Option<usize>,
     pub web_request_timeout: Option<String>,
     pub web_ready_without_logs: bool,
+    pub web_config_file: Option<PathBuf>,
     pub log_level: Option<String>,
+    pub log_format: Option<String>,
     pub tail_paths: Vec<String>,
     pub tail_run: Option<String>,
     pub tail_read_from: Option<ReadFrom>,
@@ -223,7 +229,10 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// `/-/ready` answers ready even while no tailed log can be read.
     pub ready_without_logs: bool,
+    /// TLS, basic auth and response headers from `--web.config.file`; all off without it.
+    pub web: WebConfig,
     pub log_level: String,
+    pub log_format: LogFormat,
     pub spec: Arc<RunSpec>,
     pub tails: Vec<TailConfig>,
     pub state_file: Option<PathBuf>,
@@ -247,16 +256,200 @@ impl std::fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// Reads and parses a config file; errors name the file, line and field.
+/// Reads and parses a config file; every problem names the file and the field.
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigErrors> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigErrors(vec![format!("config file {}: {e}", path.display())]))?;
-    parse_file(&text)
-        .map_err(|e| ConfigErrors(vec![format!("config file {}: {e}", path.display())]))
+    let (file, problems) = read_file_with_problems(path)?;
+    if problems.is_empty() {
+        Ok(file)
+    } else {
+        Err(ConfigErrors(problems))
+    }
 }
 
+/// Reads a config file, keeping what is valid: the config without its bad keys, and one problem
+/// (naming the file and the field) per bad key. Only a file that cannot be read or is not TOML
+/// at all is an error on its own.
+pub fn read_file_with_problems(path: &Path) -> Result<(FileConfig, Vec<String>), ConfigErrors> {
+    let name = |problem: &str| format!("config file {}: {problem}", path.display());
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigErrors(vec![name(&e.to_string())]))?;
+    let (file, problems) =
+        parse_file_with_problems(&text).map_err(|e| ConfigErrors(vec![name(&e)]))?;
+    Ok((file, problems.iter().map(|problem| name(problem)).collect()))
+}
+
+/// Merges a config file (if any) and the flags and validates the result, reporting the file's
+/// type errors and unknown keys together with every other problem.
+pub fn load(path: Option<&Path>, flags: FlagConfig) -> Result<ServeConfig, ConfigErrors> {
+    let (file, mut problems) = match path {
+        Some(path) => read_file_with_problems(path)?,
+        None => (FileConfig::default(), Vec::new()),
+    };
+    match resolve(file, flags) {
+        Ok(config) if problems.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigErrors(problems)),
+        Err(ConfigErrors(more)) => {
+            problems.extend(more);
+            Err(ConfigErrors(problems))
+        }
+    }
+}
+
+/// Parses a config file's text; every problem is in the message, one a line.
 pub fn parse_file(text: &str) -> Result<FileConfig, String> {
-    toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', "\n    "))
+    let (file, problems) = parse_file_with_problems(text)?;
+    if problems.is_empty() {
+        Ok(file)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Parses a config file's text, collecting every type error and unknown key (each naming its
+/// field, such as `hardware.gpus` or `tail[1].fields.loss`) and dropping those keys, so that one
+/// run reports them all. A syntax error stops at once: TOML cannot be read past it.
+pub fn parse_file_with_problems(text: &str) -> Result<(FileConfig, Vec<String>), String> {
+    // Nearly every file is valid: read it in one go, and take it apart only to explain a problem.
+    if let Ok(file) = toml::from_str::<FileConfig>(text) {
+        return Ok((file, Vec::new()));
+    }
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.to_string().trim_end().replace('\n', "\n    "))?;
+    let mut problems = Vec::new();
+    drop_bad_keys_of::<ModelSection>(&mut table, "model", &mut problems);
+    drop_bad_keys_of::<HardwareSection>(&mut table, "hardware", &mut problems);
+    drop_bad_keys_of::<WebSection>(&mut table, "web", &mut problems);
+    drop_bad_keys_of::<LogSection>(&mut table, "log", &mut problems);
+    drop_bad_keys_of::<PushSection>(&mut table, "push", &mut problems);
+    if let Some(toml::Value::Array(tails)) = table.get_mut("tail") {
+        for (index, tail) in tails.iter_mut().enumerate() {
+            let path = format!("tail[{index}]");
+            if let toml::Value::Table(tail) = tail {
+                if let Some(toml::Value::Table(fields)) = tail.get_mut("fields") {
+                    let fields_path = format!("{path}.fields");
+                    drop_bad_keys::<BTreeMap<String, FieldValue>>(
+                        fields,
+                        &fields_path,
+                        &mut problems,
+                    );
+                }
+                drop_bad_keys::<TailSection>(tail, &path, &mut problems);
+            }
+        }
+    }
+    drop_bad_keys::<FileConfig>(&mut table, "", &mut problems);
+    for problem in &mut problems {
+        let line = problem
+            .split_once(": ")
+            .and_then(|(field, _)| line_of_key(text, field));
+        if let Some(line) = line {
+            problem.push_str(&format!(" (line {line})"));
+        }
+    }
+    match FileConfig::deserialize(toml::Value::Table(table)) {
+        Ok(file) => Ok((file, problems)),
+        // Every key left was read on its own; together they are read the same way.
+        Err(error) => {
+            problems.push(error.to_string().trim_end().to_owned());
+            Ok((FileConfig::default(), problems))
+        }
+    }
+}
+
+/// The 1-based line of the key that `field` names (`stale_after`, `hardware.gpus`, `tail[1].run`,
+/// `tail[0].fields.loss`) where it is written as `key = ...` under its table's header; `None` for
+/// keys written otherwise (inline tables, dotted keys).
+fn line_of_key(text: &str, field: &str) -> Option<usize> {
+    let (table, key) = field.rsplit_once('.').unwrap_or(("", field));
+    let mut current = String::new();
+    let mut tails = 0_usize;
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix("[[").and_then(|l| l.split_once("]]")) {
+            let name = header.0.trim();
+            current = if name == "tail" {
+                tails += 1;
+                format!("tail[{}]", tails - 1)
+            } else {
+                name.to_owned()
+            };
+            continue;
+        }
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split_once(']')) {
+            let name = header.0.trim();
+            current = match (name.strip_prefix("tail."), tails.checked_sub(1)) {
+                (Some(rest), Some(last)) => format!("tail[{last}].{rest}"),
+                _ => name.to_owned(),
+            };
+            continue;
+        }
+        let Some((written, _)) = line.split_once('=') else {
+            continue;
+        };
+        let written = written.trim().trim_matches('"');
+        if current == table && written == key {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
+/// serde says only "did not match any variant" of the keys that take several shapes; this says
+/// which shapes.
+fn explain_untagged(message: &str) -> String {
+    message
+        .replace(
+            "data did not match any variant of untagged enum FieldValue",
+            "expected a key path such as \"metrics.loss\", a list of them, or { path = \"...\", scale = 0.001 }",
+        )
+        .replace(
+            "data did not match any variant of untagged enum OneOrMany",
+            "expected a path or glob, or a list of them",
+        )
+}
+
+/// [`drop_bad_keys`] on the table `table[name]`, if it is one (if it is not, the check of the
+/// table holding it says so).
+fn drop_bad_keys_of<T: serde::de::DeserializeOwned>(
+    table: &mut toml::Table,
+    name: &str,
+    problems: &mut Vec<String>,
+) {
+    if let Some(toml::Value::Table(section)) = table.get_mut(name) {
+        drop_bad_keys::<T>(section, name, problems);
+    }
+}
+
+/// Removes from `table` each key that `T` refuses (unknown, or of the wrong type), with a problem
+/// naming `path.key`. Every key of the config's tables is optional, so each is tried on its own.
+fn drop_bad_keys<T: serde::de::DeserializeOwned>(
+    table: &mut toml::Table,
+    path: &str,
+    problems: &mut Vec<String>,
+) {
+    if T::deserialize(toml::Value::Table(table.clone())).is_ok() {
+        return;
+    }
+    let keys: Vec<String> = table.keys().cloned().collect();
+    for key in keys {
+        let Some(value) = table.get(&key) else {
+            continue;
+        };
+        let alone: toml::Table = [(key.clone(), value.clone())].into_iter().collect();
+        if let Err(error) = T::deserialize(toml::Value::Table(alone)) {
+            let field = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            // The reader adds "\nin `key`", which the field already says.
+            let message = error.to_string();
+            let message = message.lines().next().unwrap_or_default().trim_end();
+            problems.push(format!("{field}: {}", explain_untagged(message)));
+            table.remove(&key);
+        }
+    }
 }
 
 fn parse_duration(field: &str, text: &str, problems: &mut Vec<String>) -> Option<Duration> {
@@ -381,6 +574,28 @@ fn parse_recompute(text: &str) -> Result<Recompute, String> {
 }
 
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+/// How the daemon writes its own log (`--log.format`), as Prometheus exporters do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `key=value` pairs, one event a line (the default).
+    #[default]
+    Logfmt,
+    /// One JSON object a line.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LogFormat, String> {
+        match text {
+            "logfmt" => Ok(LogFormat::Logfmt),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("log.format = {other:?}: use logfmt or json")),
+        }
+    }
+}
 
 /// Run names: 1 to 64 letters, digits, `_`, `-` or `.` (the same rule as pushes).
 pub fn check_run_name(name: &str) -> Result<(), String> {
@@ -513,6 +728,21 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
             LOG_LEVELS.join(", ")
         ));
     }
+    let log_format = flags
+        .log_format
+        .or(file.log.format)
+        .map_or(Ok(LogFormat::default()), |text| text.parse())
+        .unwrap_or_else(|problem| {
+            problems.push(problem);
+            LogFormat::default()
+        });
+    let web = match flags.web_config_file.or(file.web.config_file) {
+        None => WebConfig::default(),
+        Some(path) => web_config::load(&path).unwrap_or_else(|found| {
+            problems.extend(found);
+            WebConfig::default()
+        }),
+    };
 
     // Durations and push.
     let stale_after = flags
@@ -644,7 +874,9 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         max_connections,
         request_timeout,
         ready_without_logs,
+        web,
         log_level,
+        log_format,
         spec,
         tails,
         state_file,
@@ -1062,6 +1294,68 @@ mod tests {
     fn unknown_keys_are_refused_with_their_name() {
         let error = parse_file("[hardware]\ngpu_count = 8\n").unwrap_err();
         assert!(error.contains("gpu_count"), "{error}");
+    }
+
+    /// Issue 11, finding 6: six mistakes took four rounds. Every type error and unknown key is
+    /// reported at once, each naming its field, together with the problems of what was valid.
+    #[test]
+    fn every_type_error_and_unknown_key_is_reported_at_once() {
+        let text = r#"
+            stale_afer = "5m"
+            [model]
+            model = "gpt2"
+            seq_len = "2048"
+            [hardware]
+            gpu = "a100-sxm"
+            gpus = "eight"
+            gpu_count = 8
+            dtype = "int3"
+            [web]
+            max_connections = -1
+            [[tail]]
+            path = "/logs/a.jsonl"
+            poll = "yes"
+            [tail.fields]
+            loss = 5
+            [[tail]]
+            pth = "/logs/b.jsonl"
+            "#;
+        let (file, problems) = parse_file_with_problems(text).unwrap();
+        let message = problems.join("\n");
+        for needle in [
+            "stale_afer: unknown field `stale_afer`",
+            "model.seq_len: invalid type: string \"2048\", expected u64",
+            "hardware.gpus: invalid type: string \"eight\", expected u64 (line 8)",
+            "hardware.gpu_count: unknown field `gpu_count`, expected one of `gpu`, `dtype`, `gpus`, `peak_tflops`",
+            "web.max_connections: invalid value: integer `-1`, expected usize",
+            "tail[0].poll: invalid type: string \"yes\", expected a boolean",
+            "tail[0].fields.loss: expected a key path such as \"metrics.loss\", a list of them, or { path",
+            "tail[1].pth: unknown field `pth`",
+        ] {
+            assert!(message.contains(needle), "lacks {needle:?}:\n{message}");
+        }
+        assert_eq!(problems.len(), 8, "{message}");
+        // Each with the line it is on (the text's first line is empty).
+        for (field, line) in [
+            ("stale_afer", 2),
+            ("hardware.gpus", 8),
+            ("tail[0].fields.loss", 17),
+            ("tail[1].pth", 19),
+        ] {
+            let problem = problems.iter().find(|p| p.starts_with(field)).unwrap();
+            assert!(problem.ends_with(&format!("(line {line})")), "{problem}");
+        }
+        // What was valid is kept, and its own problems come in the same report.
+        assert_eq!(file.model.model.as_deref(), Some("gpt2"));
+        assert!(matches!(&file.tail[0].path, OneOrMany::One(path) if path == "/logs/a.jsonl"));
+        let resolved = resolve(file, FlagConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(resolved.contains("hardware.dtype"), "{resolved}");
+        assert!(resolved.contains("tail[1].path: not set"), "{resolved}");
+        // A syntax error stops at once, with its line.
+        let error = parse_file("[model\nmodel = 1\n").unwrap_err();
+        assert!(error.contains("line 1"), "{error}");
     }
 
     #[test]

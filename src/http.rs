@@ -36,7 +36,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+pub mod basic_auth;
+pub mod exposition;
 pub mod limits;
+pub mod web_config;
 
 use limits::{Admission, ConnectionTable, InflightBytes, Reservation, WriteDeadline};
 
@@ -123,6 +126,8 @@ pub struct HttpOptions {
     /// The most push body bytes held at once, over all pushes (`--push.max-inflight-bytes`); past it a push
     /// gets 503.
     pub max_inflight_bytes: u64,
+    /// TLS, basic auth and response headers from `--web.config.file`.
+    pub web: web_config::WebConfig,
 }
 
 impl Default for HttpOptions {
@@ -135,6 +140,7 @@ impl Default for HttpOptions {
             request_timeout: Duration::from_secs(10),
             max_connections: 512,
             max_inflight_bytes: 16 * 1024 * 1024,
+            web: web_config::WebConfig::default(),
         }
     }
 }
@@ -154,13 +160,78 @@ impl fmt::Debug for HttpOptions {
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_inflight_bytes", &self.max_inflight_bytes)
+            .field("tls", &self.web.tls.is_some())
+            .field("basic_auth", &self.web.basic_auth)
             .finish()
     }
 }
 
-/// Routes one request. Generic over the body so tests need no socket. `push_budget` is shared by every
-/// connection and holds the bytes of the push bodies being read.
+/// Answers one request: basic auth first when the web config asks for it (a push that presents the
+/// push token passes without it), then the route, then the web config's response headers. Generic over
+/// the body so tests need no socket. `push_budget` is shared by every connection and holds the bytes of
+/// the push bodies being read.
 pub async fn handle<B>(
+    backend: &dyn Backend,
+    options: &HttpOptions,
+    push_budget: &InflightBytes,
+    peer: SocketAddr,
+    request: Request<B>,
+) -> Response<Full<Bytes>>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: fmt::Display,
+{
+    let mut response = match &options.web.basic_auth {
+        Some(users) if !passes_basic_auth(users, options, &request).await => {
+            let response = unauthorized();
+            if request.uri().path() == PUSH_PATH {
+                backend.count_push_response(response.status().as_u16());
+            }
+            response
+        }
+        _ => route(backend, options, push_budget, peer, request).await,
+    };
+    for (name, value) in &options.web.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+/// Whether a request may pass the web config's basic auth: it presents one of its users, or it is a
+/// push that presents the push token (the pusher's own credential, which takes the one `Authorization`
+/// header a request has).
+async fn passes_basic_auth<B>(
+    users: &Arc<basic_auth::BasicAuth>,
+    options: &HttpOptions,
+    request: &Request<B>,
+) -> bool {
+    let authorization = request.headers().get(AUTHORIZATION);
+    if request.uri().path() == PUSH_PATH {
+        if let Some(token) = &options.push_token {
+            if presents_token(authorization, token) {
+                return true;
+            }
+        }
+    }
+    users.allows(authorization.map(HeaderValue::as_bytes)).await
+}
+
+/// 401 with `WWW-Authenticate: Basic`, so that a browser asks for a user and password.
+fn unauthorized() -> Response<Full<Bytes>> {
+    let mut response = text_response(
+        StatusCode::UNAUTHORIZED,
+        TEXT_CONTENT_TYPE,
+        "Unauthorized: give a user and password of the web config's basic_auth_users\n",
+    );
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"mfu-exporter\", charset=\"UTF-8\""),
+    );
+    response
+}
+
+/// Routes one request.
+async fn route<B>(
     backend: &dyn Backend,
     options: &HttpOptions,
     push_budget: &InflightBytes,
@@ -176,11 +247,7 @@ where
     // The telemetry path is checked first so that it wins even if it is configured as one of the fixed paths.
     if path == options.telemetry_path {
         return read_only(method, || {
-            text_response(
-                StatusCode::OK,
-                METRICS_CONTENT_TYPE,
-                backend.render_metrics(),
-            )
+            exposition::respond(request.headers(), &backend.render_metrics())
         });
     }
     match path {
@@ -395,7 +462,94 @@ async fn serve_connection(
             }
         })
     };
-    let io = TokioIo::new(WriteDeadline::new(stream, request_timeout));
+    let Some(tls) = registration.shared.options.web.tls.clone() else {
+        let stream = WriteDeadline::new(stream, request_timeout);
+        drive_connection(
+            builder,
+            TokioIo::new(stream),
+            service,
+            peer,
+            evicted,
+            stopping,
+        )
+        .await;
+        return;
+    };
+    // The first byte and the handshake are bounded together like a request head, so that a
+    // client that opens a connection and says nothing holds it no longer than an idle
+    // plain-HTTP one; stopping and eviction end the wait.
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let opening = async {
+        let mut first = [0_u8; 1];
+        // Plain HTTP opens with a method's capital letters, TLS with a record type (0x16).
+        if matches!(stream.peek(&mut first).await, Ok(1) if first[0].is_ascii_uppercase()) {
+            return Opening::PlainHttp(stream);
+        }
+        Opening::Tls(
+            acceptor
+                .accept(WriteDeadline::new(stream, request_timeout))
+                .await
+                .map(Box::new),
+        )
+    };
+    let opening = tokio::select! {
+        biased;
+        () = until_stopping(&mut stopping) => return,
+        () = evicted.notified() => return,
+        opening = tokio::time::timeout(request_timeout, opening) => opening,
+    };
+    match opening {
+        Ok(Opening::Tls(Ok(stream))) => {
+            drive_connection(
+                builder,
+                TokioIo::new(*stream),
+                service,
+                peer,
+                evicted,
+                stopping,
+            )
+            .await;
+        }
+        Ok(Opening::PlainHttp(mut stream)) => {
+            // As Go's server answers, so that `curl http://` says what is wrong instead of
+            // failing with a handshake error.
+            let _ = tokio::time::timeout(
+                request_timeout,
+                tokio::io::AsyncWriteExt::write_all(&mut stream, PLAIN_HTTP_TO_TLS_RESPONSE),
+            )
+            .await;
+        }
+        Ok(Opening::Tls(Err(error))) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+        Err(_elapsed) => {
+            tracing::debug!(%peer, "TLS handshake did not finish within the request timeout")
+        }
+    }
+}
+
+/// How a connection to the TLS server opened.
+enum Opening {
+    /// With plain HTTP: it gets [`PLAIN_HTTP_TO_TLS_RESPONSE`].
+    PlainHttp(TcpStream),
+    /// With a TLS handshake, and how it ended (boxed: a TLS connection is far larger).
+    Tls(io::Result<Box<tokio_rustls::server::TlsStream<WriteDeadline<TcpStream>>>>),
+}
+
+/// The answer to plain HTTP on the TLS port, Go's words.
+const PLAIN_HTTP_TO_TLS_RESPONSE: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// Serves HTTP/1.1 on one connection (plain or TLS) until it ends, is evicted or the server stops.
+async fn drive_connection<I, S>(
+    builder: hyper::server::conn::http1::Builder,
+    io: I,
+    service: S,
+    peer: SocketAddr,
+    evicted: Arc<Notify>,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = Full<Bytes>>,
+    S::Future: Send,
+{
     let mut connection = pin!(builder.serve_connection(io, service));
     let result = tokio::select! {
         // Stopping is checked first, so that a connection woken by both a request and the signal answers

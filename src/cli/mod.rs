@@ -5,6 +5,7 @@ mod calc;
 pub mod demo;
 mod formats;
 mod gpus;
+mod logging;
 mod logs;
 mod models;
 mod plan;
@@ -16,9 +17,20 @@ use clap::{Parser, Subcommand};
 
 pub use args::{AttentionArg, HardwareArgs, ModelArgs, RecomputeArg};
 
+/// What `--version` prints after the name: the version, the git revision built from and the
+/// compiler (`build.rs`), as Prometheus exporters print theirs.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("MFU_EXPORTER_REVISION"),
+    ", rustc ",
+    env!("MFU_EXPORTER_RUSTC"),
+    ")"
+);
+
 /// Model FLOPs Utilization of training jobs, for Prometheus.
 #[derive(Debug, Parser)]
-#[command(name = "mfu-exporter", version, about, long_about = None)]
+#[command(name = "mfu-exporter", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::args::{HardwareArgs, ModelArgs};
-use crate::config::{self, FileConfig, FlagConfig, ServeConfig};
+use crate::config::{self, FlagConfig, ServeConfig};
 use crate::http::{self, Backend, HttpOptions, PushRejection};
 use crate::ingest::push::parse_push;
 use crate::ingest::tail::ReadFrom;
@@ -50,9 +50,16 @@ pub struct ServeArgs {
     /// 503 then, naming the path).
     #[arg(long = "web.ready-without-logs")]
     pub ready_without_logs: bool,
+    /// The Prometheus exporter-toolkit web config file (YAML): TLS (`tls_server_config`) and
+    /// basic auth (`basic_auth_users`, bcrypt hashes) on every route. Read at start-up.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
     /// Log level: error, warn, info, debug or trace [default: info].
     #[arg(long = "log.level", value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Log format of the daemon's own log: logfmt or json [default: logfmt].
+    #[arg(long = "log.format", value_name = "FORMAT")]
+    pub log_format: Option<String>,
     /// A training log to tail: a path or a glob (repeatable; one run).
     #[arg(long = "tail.path", value_name = "PATH|GLOB")]
     pub tail_paths: Vec<String>,
@@ -148,7 +155,9 @@ impl ServeArgs {
             web_max_connections: self.max_connections,
             web_ready_without_logs: self.ready_without_logs,
             web_request_timeout: self.request_timeout.clone(),
+            web_config_file: self.web_config_file.clone(),
             log_level: self.log_level.clone(),
+            log_format: self.log_format.clone(),
             tail_paths: self.tail_paths.clone(),
             tail_run: self.tail_run.clone(),
             tail_read_from: self.tail_read_from.map(|r| match r {
@@ -173,11 +182,7 @@ impl ServeArgs {
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let file = match &args.config {
-        Some(path) => config::read_file(path)?,
-        None => FileConfig::default(),
-    };
-    let config = config::resolve(file, args.flags())?;
+    let config = config::load(args.config.as_deref(), args.flags())?;
     run_daemon(config, |_| {})
 }
 
@@ -277,23 +282,12 @@ impl Backend for Daemon {
     }
 }
 
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::new(format!("mfu_exporter={level},warn"));
-    // A second initialisation (tests, demo after serve) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
-}
-
 /// Runs the daemon until SIGTERM or SIGINT. `on_listening` gets the bound address.
 pub fn run_daemon(
     config: ServeConfig,
     on_listening: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<ExitCode> {
-    init_logging(&config.log_level);
+    super::logging::init(&config.log_level, config.log_format);
     // The tailer holds one descriptor per followed file, and each connection holds one.
     let max_connections = match crate::ingest::tail::raise_open_file_limit() {
         Ok(limit) => {
@@ -349,6 +343,7 @@ pub fn run_daemon(
         request_timeout: config.request_timeout,
         max_connections,
         max_inflight_bytes: config.push.max_inflight_bytes,
+        web: config.web.clone(),
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -1,22 +1,28 @@
 //! Validates the body of `POST /api/v1/push` into [`PushSample`]s for named runs.
 //!
 //! The body is one JSON object or a non-empty array of them (at most [`MAX_SAMPLES_PER_PUSH`]).
-//! Field names are fixed: `tokens_per_sec`, or `tokens` and `seconds` together; optional `step`,
-//! `loss`, `mfu` (a ratio), `gpus` (the GPUs the throughput covers: without it the run has no
-//! peak and no MFU), `final` (`true` when the run has ended) and `run` (default
-//! [`DEFAULT_RUN`]). An unknown field is an error, so a
-//! typo is never silently dropped, and a `null` value counts as absent. Every [`PushError`] is a
-//! client error whose message goes back to the client as is; an error inside an array names the
-//! element's 0-based index. The first problem in the body is the one reported.
+//! A sample gives a rate (`tokens_per_sec`), or `tokens` and `seconds` together; optional `step`,
+//! `loss`, `mfu` (a ratio), `tokens_per_step`, `total_tokens`, `gpus` (the GPUs the throughput
+//! covers: without it the run has no peak and no MFU), `final` (`true` when the run has ended),
+//! `run` (default [`DEFAULT_RUN`]) and a client clock (`timestamp`, `time`, `ts`: ignored). Each
+//! field also answers to the keys the default log mapping gives it (`tokens_per_second`, `tps`,
+//! `throughput`, `dt`, `step_time`, `dt_ms`, `iter`, `mfu_percent`, ... with their scales; see
+//! [`FieldMapping::default`]), and numbers may be written as logs write them (`"1,234"`, `"1.2k"`,
+//! `"34%"`, `"0:00:02"`): one trainer snippet serves a log and a push. An unknown field, a field
+//! given twice, or two names of one field is an error, so a typo is never silently dropped; a
+//! `null` value counts as absent. Every [`PushError`] is a client error whose message goes back
+//! to the client as is; an error inside an array names the element's 0-based index. The first
+//! problem in the body is the one reported.
 
 use std::fmt;
 
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserialize, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize as DeriveDeserialize;
 
-use super::observation::{Field, Observation};
+use super::mapping::{FieldMapping, FieldPath};
+use super::observation::{Field, FieldKind, Observation};
 use super::quote::{float_text, quote};
+use super::values::{apply_scale, duration_text, number_text};
 
 /// The run a sample belongs to when it names none.
 pub const DEFAULT_RUN: &str = "default";
@@ -68,10 +74,12 @@ pub enum PushError {
     InvalidField { detail: String },
     #[error("`{field}` must be {expected}, got {got}")]
     WrongType {
-        field: &'static str,
+        field: String,
         expected: &'static str,
         got: &'static str,
     },
+    #[error("`{field}` must be a number, got string {}; write it as a log would, e.g. 1234.5, \"1,234\", \"1.2k\" or \"34%\"", quote(.text))]
+    NotANumber { field: String, text: String },
     #[error("a push needs `tokens_per_sec`, or `tokens` and `seconds`")]
     MissingThroughput,
     #[error("`{present}` needs `{missing}` too; send `tokens` and `seconds` together, or `tokens_per_sec` alone")]
@@ -81,12 +89,12 @@ pub enum PushError {
     },
     #[error("`{field}` is {}, above the limit of {}; check the units", float_text(*.value), float_text(*.limit))]
     AboveLimit {
-        field: &'static str,
+        field: String,
         value: f64,
         limit: f64,
     },
     #[error("`{field}` must not be negative, got {}", float_text(*.value))]
-    Negative { field: &'static str, value: f64 },
+    Negative { field: String, value: f64 },
     #[error("`seconds` must be above 0, got 0; send the time the tokens took")]
     ZeroSeconds,
     #[error(
@@ -94,7 +102,7 @@ pub enum PushError {
          check the units"
     )]
     TooFast {
-        what: &'static str,
+        what: String,
         tokens_per_second: f64,
     },
     #[error("`gpus` must be a whole number from 1 to {MAX_GPUS}, got {value}; send the GPUs the throughput covers")]
@@ -320,25 +328,151 @@ impl<'de> Visitor<'de> for WireElementVisitor {
     }
 }
 
-/// A sample as the client wrote it. Values of any JSON type are accepted here so that a wrong type
-/// gets a message naming the field; unknown and repeated fields are rejected by the reader.
-#[derive(DeriveDeserialize)]
-#[serde(deny_unknown_fields)]
+/// The push's fields. Each is fed by its own name and by every top-level key that the default log
+/// mapping ([`FieldMapping::default`]) gives the log field behind it, with that key's scale: one
+/// list of names serves logs and pushes, so one trainer snippet serves both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    TokensPerSec,
+    Tokens,
+    Seconds,
+    Step,
+    Loss,
+    Mfu,
+    TokensPerStep,
+    TotalTokens,
+    Gpus,
+    Final,
+    Run,
+    Timestamp,
+}
+
+/// Each slot, its own name and the log field whose keys also feed it.
+const SLOTS: [(Slot, &str, Option<Field>); 12] = [
+    (
+        Slot::TokensPerSec,
+        "tokens_per_sec",
+        Some(Field::TokensPerSecond),
+    ),
+    (Slot::Tokens, "tokens", Some(Field::Tokens)),
+    (Slot::Seconds, "seconds", Some(Field::StepSeconds)),
+    (Slot::Step, "step", Some(Field::Step)),
+    (Slot::Loss, "loss", Some(Field::Loss)),
+    (Slot::Mfu, "mfu", Some(Field::ReportedMfu)),
+    (
+        Slot::TokensPerStep,
+        "tokens_per_step",
+        Some(Field::TokensPerStep),
+    ),
+    (Slot::TotalTokens, "total_tokens", Some(Field::TotalTokens)),
+    (Slot::Gpus, "gpus", None),
+    (Slot::Final, "final", None),
+    (Slot::Run, "run", None),
+    (Slot::Timestamp, "timestamp", Some(Field::Timestamp)),
+];
+
+/// Every accepted key with its slot and scale, each slot's own name first, then the log
+/// mapping's keys for it in the mapping's order.
+fn accepted_keys() -> &'static [(String, Slot, f64)] {
+    static KEYS: std::sync::OnceLock<Vec<(String, Slot, f64)>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mapping = FieldMapping::default();
+        let mut keys: Vec<(String, Slot, f64)> = Vec::new();
+        for (slot, name, field) in SLOTS {
+            keys.push((name.to_owned(), slot, 1.0));
+            let logged = field.map(|field| mapping.specs(field)).unwrap_or_default();
+            for spec in logged {
+                if let FieldPath::Key(key) = &spec.path {
+                    if !keys.iter().any(|(known, _, _)| known == key) {
+                        keys.push((key.clone(), slot, spec.scale));
+                    }
+                }
+            }
+        }
+        keys
+    })
+}
+
+/// "expected one of `tokens_per_sec`, ..." for an unknown key, as serde words it.
+fn expected_keys() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let names: Vec<String> = accepted_keys()
+            .iter()
+            .map(|(key, _, _)| format!("`{key}`"))
+            .collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+/// One value as the client gave it: the key it used, the value, and the key's scale.
+#[derive(Debug, Clone, PartialEq)]
+struct Given {
+    key: String,
+    value: WireValue,
+    scale: f64,
+}
+
+/// A sample as the client wrote it, by slot. Values of any JSON type are accepted here so that a
+/// wrong type gets a message naming the key; unknown keys, repeated keys and two keys of one slot
+/// are rejected while reading.
+#[derive(Default)]
 struct WireSample {
-    tokens_per_sec: Option<WireValue>,
-    tokens: Option<WireValue>,
-    seconds: Option<WireValue>,
-    step: Option<WireValue>,
-    loss: Option<WireValue>,
-    mfu: Option<WireValue>,
-    gpus: Option<WireValue>,
-    #[serde(rename = "final")]
-    finished: Option<WireValue>,
-    run: Option<WireValue>,
-    /// The client's clock, accepted and ignored: client timestamps never become sample
-    /// timestamps, and the exporter times pushes by its own clock.
-    #[serde(rename = "timestamp", alias = "time", alias = "ts")]
-    _timestamp: Option<WireValue>,
+    given: [Option<Given>; SLOTS.len()],
+}
+
+impl WireSample {
+    fn take(&mut self, slot: Slot) -> Option<Given> {
+        // `Slot` discriminants are the indexes of `SLOTS`.
+        self.given[slot as usize].take()
+    }
+}
+
+impl<'de> Deserialize<'de> for WireSample {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(WireSampleVisitor)
+    }
+}
+
+struct WireSampleVisitor;
+
+impl<'de> Visitor<'de> for WireSampleVisitor {
+    type Value = WireSample;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a json object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut sample = WireSample::default();
+        while let Some(key) = map.next_key::<String>()? {
+            let Some((_, slot, scale)) = accepted_keys().iter().find(|(known, _, _)| *known == key)
+            else {
+                return Err(de::Error::custom(format!(
+                    "unknown field `{key}`, {}",
+                    expected_keys()
+                )));
+            };
+            let entry = &mut sample.given[*slot as usize];
+            if let Some(earlier) = entry.as_ref() {
+                return Err(de::Error::custom(if earlier.key == key {
+                    format!("duplicate field `{key}`")
+                } else {
+                    format!(
+                        "`{}` and `{key}` give the same field; send one of them",
+                        earlier.key
+                    )
+                }));
+            }
+            let value: WireValue = map.next_value()?;
+            *entry = Some(Given {
+                key,
+                value,
+                scale: *scale,
+            });
+        }
+        Ok(sample)
+    }
 }
 
 /// Any non-null JSON value; only numbers and strings keep their content.
@@ -421,40 +555,65 @@ impl<'de> Visitor<'de> for WireValueVisitor {
     }
 }
 
-/// A finite number, or `None` when the field is absent or null.
-fn number(field: &'static str, value: Option<WireValue>) -> Result<Option<f64>, PushError> {
-    let number = match value {
-        None | Some(WireValue::Null) => return Ok(None),
-        Some(WireValue::Unsigned(value)) => value as f64,
-        Some(WireValue::Signed(value)) => value as f64,
-        Some(WireValue::Float(value)) => value,
-        Some(other) => {
+/// A finite number in the field's base unit (a JSON number, or numeric text as logs write it:
+/// `"1,234"`, `"1.2k"`, `"34%"`, and `"0:00:02"` for seconds), times the key's scale unless the
+/// text says its own unit; `None` when absent, null, or `nan`/`inf` text (as in a log).
+fn number(field: Field, given: Option<&Given>) -> Result<Option<f64>, PushError> {
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    let (number, scale) = match &given.value {
+        WireValue::Null => return Ok(None),
+        WireValue::Unsigned(value) => (*value as f64, given.scale),
+        WireValue::Signed(value) => (*value as f64, given.scale),
+        WireValue::Float(value) => (*value, given.scale),
+        WireValue::String(text) => match (field.kind(), duration_text(text)) {
+            (FieldKind::Seconds, Some(seconds)) if text.contains(':') => (seconds, 1.0),
+            _ => match number_text(text) {
+                Some(parsed) if !parsed.value.is_finite() => return Ok(None),
+                Some(parsed) => (
+                    parsed.value,
+                    if parsed.self_scaled { 1.0 } else { given.scale },
+                ),
+                None => {
+                    return Err(PushError::NotANumber {
+                        field: given.key.clone(),
+                        text: text.clone(),
+                    })
+                }
+            },
+        },
+        other => {
             return Err(PushError::WrongType {
-                field,
+                field: given.key.clone(),
                 expected: "a number",
                 got: other.kind(),
             })
         }
     };
-    // The JSON reader rejects numbers beyond a 64-bit float, so this only guards against a change
-    // there.
-    if number.is_finite() {
-        Ok(Some(number))
+    let scaled = apply_scale(number, scale);
+    // The JSON reader rejects numbers beyond a 64-bit float; a scale or an SI suffix can still
+    // overflow.
+    if scaled.is_finite() {
+        Ok(Some(scaled))
     } else {
         Err(PushError::NumberOutOfRange {
-            detail: format!("`{field}` is not finite"),
+            detail: format!("`{}` is not finite", given.key),
         })
     }
 }
 
-fn non_negative(field: &'static str, value: Option<f64>) -> Result<Option<f64>, PushError> {
-    match value {
-        Some(value) if value < 0.0 => Err(PushError::Negative { field, value }),
+fn non_negative(given: Option<&Given>, value: Option<f64>) -> Result<Option<f64>, PushError> {
+    match (given, value) {
+        (Some(given), Some(value)) if value < 0.0 => Err(PushError::Negative {
+            field: given.key.clone(),
+            value,
+        }),
         _ => Ok(value),
     }
 }
 
-fn at_most_max_rate(what: &'static str, tokens_per_second: f64) -> Result<f64, PushError> {
+fn at_most_max_rate(what: String, tokens_per_second: f64) -> Result<f64, PushError> {
     if tokens_per_second > MAX_TOKENS_PER_SECOND {
         Err(PushError::TooFast {
             what,
@@ -465,24 +624,39 @@ fn at_most_max_rate(what: &'static str, tokens_per_second: f64) -> Result<f64, P
     }
 }
 
-fn step(value: Option<WireValue>) -> Result<Option<u64>, PushError> {
-    match value {
-        None | Some(WireValue::Null) => Ok(None),
-        Some(WireValue::Unsigned(step)) => Ok(Some(step)),
-        Some(WireValue::Signed(step)) => Err(PushError::InvalidStep {
+/// Numeric text as a JSON number, for the whole-number fields (`step`, `gpus`).
+fn whole_number_value(given: Option<Given>) -> Option<Given> {
+    given.map(|mut given| {
+        if let WireValue::String(text) = &given.value {
+            if let Some(parsed) = number_text(text).filter(|parsed| !parsed.self_scaled) {
+                given.value = WireValue::Float(parsed.value);
+            }
+        }
+        given
+    })
+}
+
+fn step(given: Option<Given>) -> Result<Option<u64>, PushError> {
+    let Some(given) = whole_number_value(given) else {
+        return Ok(None);
+    };
+    match given.value {
+        WireValue::Null => Ok(None),
+        WireValue::Unsigned(step) => Ok(Some(step)),
+        WireValue::Signed(step) => Err(PushError::InvalidStep {
             value: step.to_string(),
         }),
         // 2^64 is exactly representable; every integral float below it fits a u64.
-        Some(WireValue::Float(step))
+        WireValue::Float(step)
             if step.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&step) =>
         {
             Ok(Some(step as u64))
         }
-        Some(WireValue::Float(step)) => Err(PushError::InvalidStep {
+        WireValue::Float(step) => Err(PushError::InvalidStep {
             value: float_text(step),
         }),
-        Some(other) => Err(PushError::WrongType {
-            field: "step",
+        other => Err(PushError::WrongType {
+            field: given.key,
             expected: "a whole number",
             got: other.kind(),
         }),
@@ -490,21 +664,24 @@ fn step(value: Option<WireValue>) -> Result<Option<u64>, PushError> {
 }
 
 /// A GPU count from 1 to [`MAX_GPUS`], or `None` when absent or null.
-fn gpus(value: Option<WireValue>) -> Result<Option<u64>, PushError> {
+fn gpus(given: Option<Given>) -> Result<Option<u64>, PushError> {
     let invalid = |value: String| Err(PushError::InvalidGpus { value });
-    match value {
-        None | Some(WireValue::Null) => Ok(None),
-        Some(WireValue::Unsigned(gpus)) if (1..=MAX_GPUS).contains(&gpus) => Ok(Some(gpus)),
-        Some(WireValue::Unsigned(gpus)) => invalid(gpus.to_string()),
-        Some(WireValue::Signed(gpus)) => invalid(gpus.to_string()),
-        Some(WireValue::Float(gpus))
+    let Some(given) = whole_number_value(given) else {
+        return Ok(None);
+    };
+    match given.value {
+        WireValue::Null => Ok(None),
+        WireValue::Unsigned(gpus) if (1..=MAX_GPUS).contains(&gpus) => Ok(Some(gpus)),
+        WireValue::Unsigned(gpus) => invalid(gpus.to_string()),
+        WireValue::Signed(gpus) => invalid(gpus.to_string()),
+        WireValue::Float(gpus)
             if gpus.fract() == 0.0 && (1.0..=MAX_GPUS as f64).contains(&gpus) =>
         {
             Ok(Some(gpus as u64))
         }
-        Some(WireValue::Float(gpus)) => invalid(float_text(gpus)),
-        Some(other) => Err(PushError::WrongType {
-            field: "gpus",
+        WireValue::Float(gpus) => invalid(float_text(gpus)),
+        other => Err(PushError::WrongType {
+            field: given.key,
             expected: "a whole number",
             got: other.kind(),
         }),
@@ -512,21 +689,36 @@ fn gpus(value: Option<WireValue>) -> Result<Option<u64>, PushError> {
 }
 
 /// `final`: a boolean, absent or null meaning `false`.
-fn finished(value: Option<WireValue>) -> Result<bool, PushError> {
-    match value {
+fn finished(given: Option<Given>) -> Result<bool, PushError> {
+    match given.map(|given| given.value) {
         None | Some(WireValue::Null) => Ok(false),
         Some(WireValue::Boolean(finished)) => Ok(finished),
         Some(other) => Err(PushError::WrongType {
-            field: "final",
+            field: "final".to_owned(),
             expected: "true or false",
             got: other.kind(),
         }),
     }
 }
 
+/// A token count or rate of the push: numeric, not negative, within the field's limit.
+fn tokens_field(field: Field, given: Option<&Given>) -> Result<Option<f64>, PushError> {
+    let value = non_negative(given, number(field, given)?)?;
+    match (given, value) {
+        (Some(given), Some(value)) if value > field.plausible_limit() => {
+            Err(PushError::AboveLimit {
+                field: given.key.clone(),
+                value,
+                limit: field.plausible_limit(),
+            })
+        }
+        _ => Ok(value),
+    }
+}
+
 impl WireSample {
-    fn into_sample(self) -> Result<PushSample, PushError> {
-        let run = match self.run {
+    fn into_sample(mut self) -> Result<PushSample, PushError> {
+        let run = match self.take(Slot::Run).map(|given| given.value) {
             None | Some(WireValue::Null) => DEFAULT_RUN.to_owned(),
             Some(WireValue::String(run)) => {
                 validate_run_name(&run)?;
@@ -534,50 +726,81 @@ impl WireSample {
             }
             Some(other) => {
                 return Err(PushError::WrongType {
-                    field: "run",
+                    field: "run".to_owned(),
                     expected: "a string",
                     got: other.kind(),
                 })
             }
         };
+        // The client's clock is accepted and ignored: client timestamps never become sample
+        // timestamps, and the exporter times pushes by its own clock.
+        let _ = self.take(Slot::Timestamp);
+        let rate_given = self.take(Slot::TokensPerSec);
+        let tokens_given = self.take(Slot::Tokens);
+        let seconds_given = self.take(Slot::Seconds);
         let tokens_per_sec = non_negative(
-            "tokens_per_sec",
-            number("tokens_per_sec", self.tokens_per_sec)?,
+            rate_given.as_ref(),
+            number(Field::TokensPerSecond, rate_given.as_ref())?,
         )?;
-        let tokens = non_negative("tokens", number("tokens", self.tokens)?)?;
-        let seconds = non_negative("seconds", number("seconds", self.seconds)?)?;
-        let step = step(self.step)?;
-        let gpus = gpus(self.gpus)?;
-        let finished = finished(self.finished)?;
-        let loss = number("loss", self.loss)?;
-        let mfu = match number("mfu", self.mfu)? {
+        let tokens = non_negative(
+            tokens_given.as_ref(),
+            number(Field::Tokens, tokens_given.as_ref())?,
+        )?;
+        let seconds = non_negative(
+            seconds_given.as_ref(),
+            number(Field::StepSeconds, seconds_given.as_ref())?,
+        )?;
+        let step = step(self.take(Slot::Step))?;
+        let gpus = gpus(self.take(Slot::Gpus))?;
+        let finished = finished(self.take(Slot::Final))?;
+        let loss = number(Field::Loss, self.take(Slot::Loss).as_ref())?;
+        let mfu_given = self.take(Slot::Mfu);
+        let mfu = match number(Field::ReportedMfu, mfu_given.as_ref())? {
             Some(value) if !(0.0..=1.0).contains(&value) => {
                 return Err(PushError::MfuOutOfRange { value })
             }
             mfu => mfu,
         };
+        let tokens_per_step = tokens_field(
+            Field::TokensPerStep,
+            self.take(Slot::TokensPerStep).as_ref(),
+        )?;
+        let total_tokens = tokens_field(Field::TotalTokens, self.take(Slot::TotalTokens).as_ref())?;
 
         // The same per-field limits as every log format: one absurd sample must not turn a run's
         // counters into infinities.
-        for (name, field, value) in [
-            ("tokens", Field::Tokens, tokens),
-            ("seconds", Field::StepSeconds, seconds),
+        for (given, field, value) in [
+            (&tokens_given, Field::Tokens, tokens),
+            (&seconds_given, Field::StepSeconds, seconds),
         ] {
-            if let Some(value) = value.filter(|v| *v > field.plausible_limit()) {
-                return Err(PushError::AboveLimit {
-                    field: name,
-                    value,
-                    limit: field.plausible_limit(),
-                });
+            if let (Some(given), Some(value)) = (given, value) {
+                if value > field.plausible_limit() {
+                    return Err(PushError::AboveLimit {
+                        field: given.key.clone(),
+                        value,
+                        limit: field.plausible_limit(),
+                    });
+                }
             }
         }
+        let key_of = |given: &Option<Given>| {
+            given
+                .as_ref()
+                .map_or_else(String::new, |given| given.key.clone())
+        };
         let (tokens_per_second, step_seconds) = match (tokens_per_sec, tokens, seconds) {
             // A rate beside a count: the count says how many tokens, the rate how fast, as in a
             // log line with both.
-            (Some(rate), _, seconds) => (at_most_max_rate("`tokens_per_sec`", rate)?, seconds),
+            (Some(rate), _, seconds) => (
+                at_most_max_rate(format!("`{}`", key_of(&rate_given)), rate)?,
+                seconds,
+            ),
             (None, Some(_), Some(0.0)) => return Err(PushError::ZeroSeconds),
             (None, Some(tokens), Some(seconds)) => (
-                at_most_max_rate("`tokens` / `seconds`", tokens / seconds)?,
+                at_most_max_rate(
+                    format!("`{}` / `{}`", key_of(&tokens_given), key_of(&seconds_given)),
+                    tokens / seconds,
+                )?,
                 Some(seconds),
             ),
             (None, Some(_), None) => {
@@ -600,6 +823,8 @@ impl WireSample {
             observation: Observation {
                 tokens_per_second: Some(tokens_per_second),
                 tokens,
+                tokens_per_step,
+                total_tokens,
                 step_seconds,
                 step,
                 loss,
@@ -633,6 +858,7 @@ mod tests {
         let reals = [
             ("tokens_per_second", observation.tokens_per_second),
             ("tokens", observation.tokens),
+            ("tokens_per_step", observation.tokens_per_step),
             ("total_tokens", observation.total_tokens),
             ("step_seconds", observation.step_seconds),
             ("step", observation.step.map(|step| step as f64)),
@@ -663,8 +889,9 @@ mod tests {
         );
     }
 
+    /// Each push field's own name, then the default log mapping's keys for it (`mapping.rs`).
     const EXPECTED_FIELDS: &str =
-        "expected one of `tokens_per_sec`, `tokens`, `seconds`, `step`, `loss`, `mfu`, `gpus`, `final`, `run`, `time`, `timestamp`, `ts`";
+        "expected one of `tokens_per_sec`, `tokens_per_second`, `tps`, `throughput`, `tokens`, `num_tokens`, `seconds`, `dt`, `step_time`, `dt_ms`, `time_ms`, `elapsed_ms`, `iter_time_ms`, `step_time_ms`, `step`, `iter`, `iteration`, `loss`, `mfu`, `mfu_percent`, `mfu_pct`, `tokens_per_step`, `total_tokens`, `consumed_tokens`, `gpus`, `final`, `run`, `timestamp`, `time`, `ts`";
     const ALLOWED: &str = "use 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-'";
 
     #[test]
@@ -830,8 +1057,13 @@ mod tests {
             &format!("unknown field `Loss`, {EXPECTED_FIELDS} at line 1 column 28"),
         );
         check(
-            r#"[{"tokens_per_sec": 1}, {"tokens_per_sec": 1}, {"tokens_per_sec": 1}, {"tps": 1}]"#,
-            &format!("element 3: unknown field `tps`, {EXPECTED_FIELDS} at line 1 column 76"),
+            r#"[{"tokens_per_sec": 1}, {"tokens_per_sec": 1}, {"tokens_per_sec": 1}, {"tpm": 1}]"#,
+            &format!("element 3: unknown field `tpm`, {EXPECTED_FIELDS} at line 1 column 76"),
+        );
+        // Two names of one field are one field given twice.
+        check(
+            r#"{"tokens_per_sec": 5, "tps": 5}"#,
+            "`tokens_per_sec` and `tps` give the same field; send one of them at line 1 column 27",
         );
         check(
             r#"{"tokens": 1, "tokens": 2, "seconds": 1}"#,
@@ -852,8 +1084,8 @@ mod tests {
     #[test]
     fn wrong_types() {
         check(
-            r#"{"tokens_per_sec": "5"}"#,
-            "`tokens_per_sec` must be a number, got string",
+            r#"{"tokens_per_sec": "fast"}"#,
+            "`tokens_per_sec` must be a number, got string \"fast\"; write it as a log would, e.g. 1234.5, \"1,234\", \"1.2k\" or \"34%\"",
         );
         check(
             r#"{"tokens_per_sec": true}"#,
@@ -864,27 +1096,15 @@ mod tests {
             "`tokens_per_sec` must be a number, got array",
         );
         check(
-            r#"{"tokens_per_sec": {"value": 5}}"#,
-            "`tokens_per_sec` must be a number, got object",
-        );
-        check(
-            r#"{"tokens": "1", "seconds": 1}"#,
-            "`tokens` must be a number, got string",
+            r#"{"tps": {"value": 5}}"#,
+            "`tps` must be a number, got object",
         );
         check(
             r#"{"tokens": 1, "seconds": false}"#,
             "`seconds` must be a number, got boolean",
         );
         check(
-            r#"{"tokens_per_sec": 1, "loss": "2.5"}"#,
-            "`loss` must be a number, got string",
-        );
-        check(
-            r#"{"tokens_per_sec": 1, "mfu": "40%"}"#,
-            "`mfu` must be a number, got string",
-        );
-        check(
-            r#"{"tokens_per_sec": 1, "step": "3"}"#,
+            r#"{"tokens_per_sec": 1, "step": "three"}"#,
             "`step` must be a whole number, got string",
         );
         check(
@@ -902,6 +1122,65 @@ mod tests {
                 "]".repeat(100_000)
             ),
             "`loss` must be a number, got array",
+        );
+    }
+
+    /// The log parser's names and number forms (`mapping.rs`, `values.rs`) work in a push: the
+    /// same JSON line the trainer logs can be pushed.
+    #[test]
+    fn log_names_and_number_forms() {
+        for key in ["tokens_per_sec", "tokens_per_second", "tps", "throughput"] {
+            check(
+                &format!(r#"{{"{key}": 1234.5}}"#),
+                "default: tokens_per_second=1234.5",
+            );
+        }
+        check(r#"{"tokens_per_sec": "5"}"#, "default: tokens_per_second=5");
+        check(
+            r#"{"tokens_per_sec": "1,234"}"#,
+            "default: tokens_per_second=1234",
+        );
+        check(
+            r#"{"tps": "1.5k", "loss": "2.5"}"#,
+            "default: tokens_per_second=1500 loss=2.5",
+        );
+        check(
+            r#"{"num_tokens": 4096, "dt": 2}"#,
+            "default: tokens_per_second=2048 tokens=4096 step_seconds=2",
+        );
+        check(
+            r#"{"tokens": "4096", "step_time": "2"}"#,
+            "default: tokens_per_second=2048 tokens=4096 step_seconds=2",
+        );
+        check(
+            r#"{"tokens": 4096, "dt_ms": 500}"#,
+            "default: tokens_per_second=8192 tokens=4096 step_seconds=0.5",
+        );
+        check(
+            r#"{"tokens": 4096, "seconds": "0:00:02"}"#,
+            "default: tokens_per_second=2048 tokens=4096 step_seconds=2",
+        );
+        check(
+            r#"{"tps": 1, "iter": "12", "mfu": "40%"}"#,
+            "default: tokens_per_second=1 step=12 reported_mfu=0.4",
+        );
+        check(
+            r#"{"tps": 1, "mfu_percent": 40}"#,
+            "default: tokens_per_second=1 reported_mfu=0.4",
+        );
+        check(
+            r#"{"tps": 1, "total_tokens": 1000000, "tokens_per_step": 4096}"#,
+            "default: tokens_per_second=1 tokens_per_step=4096 total_tokens=1000000",
+        );
+        check(
+            r#"{"tps": "nan", "loss": 1}"#,
+            "a push needs `tokens_per_sec`, or `tokens` and `seconds`",
+        );
+        check(r#"{"tps": -1}"#, "`tps` must not be negative, got -1");
+        check(r#"{"dt": 2}"#, "`seconds` needs `tokens` too; send `tokens` and `seconds` together, or `tokens_per_sec` alone");
+        check(
+            r#"{"tps": 1, "mfu_percent": 4000}"#,
+            "`mfu` must be a ratio from 0 to 1, got 40; divide a percentage by 100",
         );
     }
 
@@ -1043,8 +1322,13 @@ mod tests {
                 &format!("`gpus` {range}, got {shown}; {fix}"),
             );
         }
+        // Numbers in strings, as a log writes them.
         check(
             r#"{"tokens_per_sec": 1, "gpus": "8"}"#,
+            "default: tokens_per_second=1 gpus=8",
+        );
+        check(
+            r#"{"tokens_per_sec": 1, "gpus": "eight"}"#,
             "`gpus` must be a whole number, got string",
         );
         check(

@@ -3,6 +3,7 @@
 mod calc;
 mod conventions;
 mod deploy;
+mod exposition;
 mod formats;
 mod goodput;
 mod limits;
@@ -15,3 +16,5 @@ mod serve;
 mod soak;
 mod support;
 mod tailer;
+mod tidy;
+mod web;

@@ -646,8 +646,20 @@ fn promtool() -> Option<PathBuf> {
     found
 }
 
-fn promtool_check_metrics(exposition: &str) {
-    let Some(promtool) = promtool() else { return };
+pub fn promtool_check_metrics(exposition: &str) {
+    let Some((success, report)) = promtool_metrics_report(exposition) else {
+        return;
+    };
+    assert!(
+        success && report.trim().is_empty(),
+        "promtool check metrics:\n{report}"
+    );
+}
+
+/// What `promtool check metrics` says of an exposition (whether it passed, and its report);
+/// `None` where promtool is not installed outside CI.
+pub fn promtool_metrics_report(exposition: &str) -> Option<(bool, String)> {
+    let promtool = promtool()?;
     let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -664,10 +676,7 @@ fn promtool_check_metrics(exposition: &str) {
     let output = child.wait_with_output().unwrap();
     let report = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && report.trim().is_empty(),
-        "promtool check metrics:\n{report}"
-    );
+    Some((output.status.success(), report))
 }
 
 /// The demo, as a new user runs it: live values within seconds, and an exposition that
@@ -938,4 +947,118 @@ fn formula_flag_refuses_unknown_and_repeated_names() {
             );
         }
     }
+}
+
+/// Issue 11, finding 6: a config file's type errors, unknown keys and invalid values stop
+/// start-up once, all named, with a flag's problem in the same list.
+#[test]
+fn every_config_problem_is_reported_at_once() {
+    let job = Job::new();
+    let config = job.path("config.toml");
+    fs::write(
+        &config,
+        "[hardware]\ngpu = \"a100-sxm\"\ngpus = \"eight\"\ngpu_count = 8\ndtype = \"int3\"\n[model]\nmodel = \"gpt2\"\nseq_len = \"2048\"\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = crate::support::run(&[
+        "serve",
+        "--config",
+        &config.to_string_lossy(),
+        "--log.format",
+        "xml",
+    ]);
+    assert!(!ok);
+    for needle in [
+        "hardware.gpus: invalid type: string \"eight\"",
+        "hardware.gpu_count: unknown field `gpu_count`",
+        "model.seq_len: invalid type: string \"2048\"",
+        "hardware.dtype",
+        "log.format = \"xml\": use logfmt or json",
+    ] {
+        assert!(stderr.contains(needle), "lacks {needle:?}:\n{stderr}");
+    }
+}
+
+/// `--version` names the version and the git revision the binary was built from, which is
+/// this checkout's `git rev-parse` where git can read it, else "unknown".
+#[test]
+fn version_names_the_revision() {
+    let (ok, stdout, stderr) = crate::support::run(&["--version"]);
+    assert!(ok, "{stderr}");
+    let revision = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    let expected_revision = std::env::var("MFU_EXPORTER_REVISION")
+        .ok()
+        .or(revision)
+        .unwrap_or_else(|| "unknown".into());
+    let expected = format!(
+        "mfu-exporter {} (revision {expected_revision}, rustc ",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        stdout.starts_with(&expected),
+        "{stdout:?} lacks {expected:?}"
+    );
+}
+
+/// `--log.format json`: every line of the daemon's log is one JSON object with `ts`, `level`
+/// and `msg`, and the fields of the event beside them.
+#[test]
+fn json_log_lines_are_objects() {
+    let mut child = std::process::Command::new(crate::support::binary())
+        .args([
+            "serve",
+            "--model",
+            "gpt2",
+            "--gpu",
+            "a100-sxm",
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--log.format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen: Vec<String> = Vec::new();
+    let listening = loop {
+        let line = receiver
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no listening line: {seen:?}"));
+        let value: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            value["ts"].is_string() && value["level"].is_string(),
+            "{line}"
+        );
+        seen.push(line);
+        if value["msg"] == "listening" {
+            break value;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(listening["level"], "info");
+    assert!(
+        listening["address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "{listening}"
+    );
+    assert_eq!(listening["model"], "gpt2");
 }
