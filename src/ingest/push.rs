@@ -788,6 +788,10 @@ impl WireSample {
                 .as_ref()
                 .map_or_else(String::new, |given| given.key.clone())
         };
+        // A step that took no time is no step time (and, with tokens, no rate).
+        if seconds == Some(0.0) {
+            return Err(PushError::ZeroSeconds);
+        }
         let (tokens_per_second, step_seconds) = match (tokens_per_sec, tokens, seconds) {
             // A rate beside a count: the count says how many tokens, the rate how fast, as in a
             // log line with both.
@@ -795,7 +799,6 @@ impl WireSample {
                 at_most_max_rate(format!("`{}`", key_of(&rate_given)), rate)?,
                 seconds,
             ),
-            (None, Some(_), Some(0.0)) => return Err(PushError::ZeroSeconds),
             (None, Some(tokens), Some(seconds)) => (
                 at_most_max_rate(
                     format!("`{}` / `{}`", key_of(&tokens_given), key_of(&seconds_given)),
@@ -1254,6 +1257,11 @@ mod tests {
         );
         check(
             r#"{"tokens": 5, "seconds": 0.0}"#,
+            "`seconds` must be above 0, got 0; send the time the tokens took",
+        );
+        // Beside a rate, `seconds` is a step time: none that took no time (fuzz: push_body).
+        check(
+            r#"{"tokens_per_sec": 0,                "seconds":0}"#,
             "`seconds` must be above 0, got 0; send the time the tokens took",
         );
         check(
