@@ -15,8 +15,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::accounting::model::{
-    Attention, Family, FeedForward, LatentAttention, Layer, MixtureOfExperts, Mlp, Model, Norm,
-    StandardAttention,
+    Attention, AttentionLayer, AttentionWindow, Family, FeedForward, LatentAttention, Layer, Mixer,
+    MixtureOfExperts, Mlp, Model, Norm, QkNorm, StandardAttention,
 };
 use crate::accounting::params;
 
@@ -459,7 +459,7 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
         head_dim,
         qkv_bias: bias,
         output_bias: bias,
-        qk_norm: false,
+        qk_norm: QkNorm::None,
     });
     let mlp = Mlp {
         gated: false,
@@ -473,12 +473,11 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
         tie_word_embeddings: tie,
         learned_positions: Some(positions),
         norm: Norm::LayerNorm { bias },
-        attention,
         layers: vec![
-            Layer {
-                ffn: FeedForward::Dense(mlp),
-                sliding_window: None
-            };
+            Layer::new(
+                Mixer::Attention(AttentionLayer::full(attention)),
+                FeedForward::Dense(mlp)
+            );
             layers as usize
         ],
         mtp_modules: 0,
@@ -676,7 +675,11 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         head_dim,
         qkv_bias,
         output_bias,
-        qk_norm: matches!(family, Family::Qwen3 | Family::Qwen3Moe),
+        qk_norm: if matches!(family, Family::Qwen3 | Family::Qwen3Moe) {
+            QkNorm::PerHead
+        } else {
+            QkNorm::None
+        },
     });
     let dense = Mlp {
         gated: true,
@@ -693,10 +696,9 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
                 (Some(moe), true) => FeedForward::MixtureOfExperts(*moe),
                 _ => FeedForward::Dense(dense),
             };
-            Layer {
-                ffn,
-                sliding_window,
-            }
+            let mixer = AttentionLayer::full(attention)
+                .with_window(AttentionWindow::sliding(sliding_window));
+            Layer::new(Mixer::Attention(mixer), ffn)
         })
         .collect();
     Ok(Model {
@@ -706,7 +708,6 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         tie_word_embeddings: tie,
         learned_positions: None,
         norm: Norm::RmsNorm,
-        attention,
         layers,
         mtp_modules: 0,
         default_seq_len: default_seq_len(
@@ -832,6 +833,7 @@ fn moe_block(
         }),
         // Qwen2-MoE builds the shared expert's gate even when the shared expert has no width.
         shared_expert_gate: family == Family::Qwen2Moe,
+        router_bias: false,
         router_correction_bias: false,
     }))
 }
@@ -1032,6 +1034,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
                 bias: mlp_bias,
             }),
             shared_expert_gate: false,
+            router_bias: false,
             router_correction_bias: v3,
         })
     };
@@ -1042,12 +1045,12 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
         bias: mlp_bias,
     };
     let layers = (0..layer_count)
-        .map(|index| Layer {
-            ffn: match moe {
+        .map(|index| {
+            let ffn = match moe {
                 Some(moe) if rule.is_sparse(index) => FeedForward::MixtureOfExperts(moe),
                 _ => FeedForward::Dense(dense),
-            },
-            sliding_window: None,
+            };
+            Layer::new(Mixer::Attention(AttentionLayer::full(attention)), ffn)
         })
         .collect();
     let mtp_modules = if v3 {
@@ -1062,7 +1065,6 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
         tie_word_embeddings: tie,
         learned_positions: None,
         norm: Norm::RmsNorm,
-        attention,
         layers,
         mtp_modules,
         default_seq_len: default_seq_len(
@@ -1086,8 +1088,21 @@ mod tests {
             .unwrap()
             .layers
             .iter()
-            .map(|l| l.sliding_window)
+            .map(|l| match l.mixer {
+                Mixer::Attention(AttentionLayer {
+                    window: AttentionWindow::Sliding(w),
+                    ..
+                }) => Some(w),
+                Mixer::Attention(_) => None,
+            })
             .collect()
+    }
+
+    fn attention(model: &Model) -> Attention {
+        model
+            .first_attention()
+            .expect("an attention layer")
+            .attention
     }
 
     const LAYERS: &str = r#""num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 4, "num_experts": 4, "num_experts_per_tok": 2, "use_sliding_window": true, "sliding_window": 8"#;
@@ -1150,9 +1165,9 @@ mod tests {
         );
         // Optional fields: null asks for the computed value.
         let llama = model(r#"{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": null, "head_dim": null}"#).unwrap();
-        assert_eq!(llama.attention.qk_head_dim(), 16);
+        assert_eq!(attention(&llama).qk_head_dim(), 16);
         let qwen2 = model(r#"{"model_type": "qwen2", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": null}"#).unwrap();
-        let Attention::Standard(a) = qwen2.attention else {
+        let Attention::Standard(a) = attention(&qwen2) else {
             panic!("standard attention")
         };
         assert_eq!(a.num_kv_heads, 4);
@@ -1174,7 +1189,7 @@ mod tests {
     fn explicit_null_q_lora_rank_differs_from_absent() {
         let absent = model(r#"{"model_type": "deepseek_v3"}"#).unwrap();
         let null = model(r#"{"model_type": "deepseek_v3", "q_lora_rank": null}"#).unwrap();
-        let rank = |m: &Model| match m.attention {
+        let rank = |m: &Model| match attention(m) {
             Attention::Latent(a) => a.q_lora_rank,
             Attention::Standard(_) => panic!("latent attention"),
         };

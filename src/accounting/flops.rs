@@ -11,7 +11,7 @@
 //! equals what `torch.utils.flop_counter.FlopCounterMode` measures on the eager
 //! reference implementation with full attention.
 
-use super::model::{Attention, FeedForward, Layer, Model};
+use super::model::{Attention, AttentionWindow, FeedForward, Layer, Mixer, Model};
 use super::params::ParameterCounts;
 
 /// How the attention-matrix matmuls are counted.
@@ -90,15 +90,30 @@ pub struct DetailedFlops {
     pub components: Vec<Component>,
 }
 
-/// Keys one query is counted against, with an optional sliding window.
-fn keys_per_query(seq_len: u64, sliding_window: Option<u64>, counting: AttentionCounting) -> f64 {
+/// Keys one query is counted against in a layer whose queries see `window`.
+fn keys_per_query(seq_len: u64, window: AttentionWindow, counting: AttentionCounting) -> f64 {
     let t = seq_len as f64;
-    let window = sliding_window.map_or(t, |w| (w as f64).min(t));
-    match counting {
-        AttentionCounting::Full => window,
-        // With a causal mask query i sees min(i + 1, window) keys; in the continuous
-        // limit the mean is window − window²/(2T), which is T/2 without a window.
-        AttentionCounting::Causal => window - window * window / (2.0 * t),
+    match window {
+        AttentionWindow::Full | AttentionWindow::Sliding(_) => {
+            let window = match window {
+                AttentionWindow::Sliding(w) => (w as f64).min(t),
+                _ => t,
+            };
+            match counting {
+                AttentionCounting::Full => window,
+                // With a causal mask query i sees min(i + 1, window) keys; in the continuous
+                // limit the mean is window − window²/(2T), which is T/2 without a window.
+                AttentionCounting::Causal => window - window * window / (2.0 * t),
+            }
+        }
+        AttentionWindow::Chunked(c) => {
+            let chunk = (c as f64).min(t);
+            match counting {
+                AttentionCounting::Full => chunk,
+                // Query j of its chunk sees j + 1 keys: half the chunk on average.
+                AttentionCounting::Causal => chunk / 2.0,
+            }
+        }
     }
 }
 
@@ -119,11 +134,17 @@ pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> F
         0.0
     };
     let n = params.matmul_active as f64 + mtp_weights;
-    let h = model.attention.num_heads() as f64;
-    let two_q = (model.attention.qk_head_dim() + model.attention.v_head_dim()) as f64;
-    let layers = model.layers.len() as f64 + mtp_modules;
-    let attention_forward =
-        layers * 2.0 * h * two_q * keys_per_query(options.seq_len, None, options.attention);
+    let keys = keys_per_query(options.seq_len, AttentionWindow::Full, options.attention);
+    // Σ over attention layers of H·2Q (the MTP modules' layers are shaped like the last).
+    let heads_times_width = |layer: &Layer| match &layer.mixer {
+        Mixer::Attention(a) => {
+            a.attention.num_heads() as f64
+                * (a.attention.qk_head_dim() + a.attention.v_head_dim()) as f64
+        }
+    };
+    let mtp_layers = model.layers.last().map_or(0.0, heads_times_width) * mtp_modules;
+    let layers: f64 = model.layers.iter().map(heads_times_width).sum::<f64>() + mtp_layers;
+    let attention_forward = layers * 2.0 * keys;
     let forward = 2.0 * n + attention_forward;
     let training = 3.0 * forward;
     let hardware = match options.recompute {
@@ -171,8 +192,19 @@ impl Tally {
 /// Adds the forward matmuls of one decoder layer.
 fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOptions) {
     let d = model.hidden_size as f64;
-    let keys = keys_per_query(options.seq_len, layer.sliding_window, options.attention);
-    match model.attention {
+    match &layer.mixer {
+        Mixer::Attention(attention) => {
+            let keys = keys_per_query(options.seq_len, attention.window, options.attention);
+            add_attention(tally, d, &attention.attention, keys);
+        }
+    }
+    add_feed_forward(tally, d, &layer.ffn);
+}
+
+/// Adds the forward matmuls of one softmax-attention layer whose queries see `keys` keys.
+/// Attention sinks and logit soft-capping are elementwise: they cost nothing here.
+fn add_attention(tally: &mut Tally, d: f64, attention: &Attention, keys: f64) {
+    match *attention {
         Attention::Standard(a) => {
             let (h, kv, hd) = (a.num_heads as f64, a.num_kv_heads as f64, a.head_dim as f64);
             tally.add("attention_qkv", 2.0 * d * (h + 2.0 * kv) * hd);
@@ -205,7 +237,11 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
             tally.add("attention_output", 2.0 * h * v * d);
         }
     }
-    match layer.ffn {
+}
+
+/// Adds the forward matmuls of one feed-forward block (a MoE block: the routed top-k only).
+fn add_feed_forward(tally: &mut Tally, d: f64, ffn: &FeedForward) {
+    match *ffn {
         FeedForward::Dense(mlp) => {
             tally.add(
                 "mlp",
@@ -285,8 +321,10 @@ pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounting::model::{
+        AttentionLayer, FeedForward, Mlp, Norm, QkNorm, StandardAttention,
+    };
     use crate::accounting::model::{Family, Model};
-    use crate::accounting::model::{FeedForward, Mlp, Norm, StandardAttention};
     use crate::accounting::params;
 
     /// A small Mistral-like model: 2 layers, d=64, 4 heads of 16, 2 KV heads, window `w`.
@@ -298,23 +336,25 @@ mod tests {
             tie_word_embeddings: false,
             learned_positions: None,
             norm: Norm::RmsNorm,
-            attention: Attention::Standard(StandardAttention {
-                num_heads: 4,
-                num_kv_heads: 2,
-                head_dim: 16,
-                qkv_bias: false,
-                output_bias: false,
-                qk_norm: false,
-            }),
             layers: vec![
-                Layer {
-                    ffn: FeedForward::Dense(Mlp {
+                Layer::new(
+                    Mixer::Attention(
+                        AttentionLayer::full(Attention::Standard(StandardAttention {
+                            num_heads: 4,
+                            num_kv_heads: 2,
+                            head_dim: 16,
+                            qkv_bias: false,
+                            output_bias: false,
+                            qk_norm: QkNorm::None,
+                        }))
+                        .with_window(AttentionWindow::sliding(window)),
+                    ),
+                    FeedForward::Dense(Mlp {
                         gated: true,
                         intermediate_size: 128,
-                        bias: false
+                        bias: false,
                     }),
-                    sliding_window: window,
-                };
+                );
                 2
             ],
             mtp_modules: 0,

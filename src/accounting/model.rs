@@ -68,8 +68,9 @@ pub struct Model {
     /// Rows of a learned position-embedding table (GPT-2's `wpe`); `None` for rotary models.
     pub learned_positions: Option<u64>,
     pub norm: Norm,
-    pub attention: Attention,
-    /// One entry per decoder layer, in order.
+    /// One entry per decoder layer, in order: each says its own token mixer, feed-forward
+    /// block and norms, so hybrid models (sliding and full attention, linear attention,
+    /// Mamba layers) are described layer by layer.
     pub layers: Vec<Layer>,
     /// DeepSeek-V3 multi-token-prediction modules (`num_nextn_predict_layers`).
     pub mtp_modules: u64,
@@ -137,8 +138,20 @@ pub struct StandardAttention {
     pub qkv_bias: bool,
     /// A bias on the output projection.
     pub output_bias: bool,
-    /// Per-head RMSNorm on queries and keys (Qwen3).
-    pub qk_norm: bool,
+    /// Norms on queries and keys.
+    pub qk_norm: QkNorm,
+}
+
+/// Norms on the queries and keys of an attention layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QkNorm {
+    None,
+    /// One norm of width `head_dim` shared by every head, for queries and one for keys
+    /// (Qwen3, Gemma 3, GLM-4.5): `2 · head_dim` weights.
+    PerHead,
+    /// One norm over all query heads and one over all key heads (OLMo 2, OLMoE) or
+    /// per-head weights (Cohere): `(num_heads + num_kv_heads) · head_dim` weights.
+    AllHeads,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,12 +167,100 @@ pub struct LatentAttention {
     pub bias: bool,
 }
 
-/// One decoder layer: attention (shared shape, from [`Model::attention`]) and a feed-forward block.
+impl Model {
+    /// The attention of the first attention layer: the shape `calc` shows and PaLM's
+    /// `H·Q` when every layer has the same one.
+    pub fn first_attention(&self) -> Option<&AttentionLayer> {
+        self.layers.iter().find_map(|layer| layer.mixer.attention())
+    }
+}
+
+/// One decoder layer: a token mixer, a feed-forward block, and its norms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layer {
+    pub mixer: Mixer,
     pub ffn: FeedForward,
-    /// Keys a query may attend to in this layer, when the layer uses sliding-window attention.
-    pub sliding_window: Option<u64>,
+    /// Norms of width `hidden_size` of the model's [`Norm`] kind in this layer: 2 for the
+    /// usual pre-attention and pre-feed-forward pair, 4 for Gemma 2/3 (pre and post
+    /// feed-forward norms added), 1 for Cohere (one norm shared by the parallel blocks),
+    /// 2 for OLMo 2 (post-attention and post-feed-forward only).
+    pub norms: u64,
+}
+
+impl Layer {
+    /// A layer with the usual two norms.
+    pub fn new(mixer: Mixer, ffn: FeedForward) -> Layer {
+        Layer {
+            mixer,
+            ffn,
+            norms: 2,
+        }
+    }
+}
+
+/// What mixes information across the tokens of a layer.
+///
+/// Only softmax attention so far; linear attention (Gated DeltaNet) and Mamba-2 mixers
+/// are further variants, each counted by its own arms in `params` and `flops`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mixer {
+    Attention(AttentionLayer),
+}
+
+impl Mixer {
+    /// The softmax attention of this mixer, if it is one.
+    pub fn attention(&self) -> Option<&AttentionLayer> {
+        match self {
+            Mixer::Attention(attention) => Some(attention),
+        }
+    }
+}
+
+/// A softmax-attention layer: its projections and which keys a query sees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttentionLayer {
+    pub attention: Attention,
+    pub window: AttentionWindow,
+    /// Rotary position embedding on this layer (Llama 4's NoPE layers have none). Costs
+    /// no parameter and no matmul; kept so a layer says what it is.
+    pub rope: bool,
+    /// A learned attention-sink logit per head (GPT-OSS): `num_heads` parameters, no matmul.
+    pub sinks: bool,
+}
+
+impl AttentionLayer {
+    /// Full attention with rotary embeddings and no sinks.
+    pub fn full(attention: Attention) -> AttentionLayer {
+        AttentionLayer {
+            attention,
+            window: AttentionWindow::Full,
+            rope: true,
+            sinks: false,
+        }
+    }
+
+    /// The same projections with `window`.
+    pub fn with_window(self, window: AttentionWindow) -> AttentionLayer {
+        AttentionLayer { window, ..self }
+    }
+}
+
+/// Which keys a query of an attention layer may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionWindow {
+    /// Every earlier key of the sequence.
+    Full,
+    /// The last `W` keys (sliding-window attention).
+    Sliding(u64),
+    /// The keys of its own chunk of `C` tokens (Llama 4's chunked attention).
+    Chunked(u64),
+}
+
+impl AttentionWindow {
+    /// The window for a config's optional `sliding_window`.
+    pub fn sliding(window: Option<u64>) -> AttentionWindow {
+        window.map_or(AttentionWindow::Full, AttentionWindow::Sliding)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +298,8 @@ pub struct MixtureOfExperts {
     pub shared: Option<Mlp>,
     /// A sigmoid gate `Linear(hidden, 1)` on the shared expert (Qwen2-MoE).
     pub shared_expert_gate: bool,
+    /// A bias on the router's `Linear(hidden, num_experts)` (GPT-OSS).
+    pub router_bias: bool,
     /// Per-expert router score-correction biases (DeepSeek-V3). A parameter in
     /// DeepSeek's own code, a buffer in `transformers`: reported, never counted in totals.
     pub router_correction_bias: bool,

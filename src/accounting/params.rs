@@ -10,7 +10,10 @@
 //! - `active_without_input_embedding` is DeepSeek's convention (its 37 B).
 //! - Multi-token-prediction modules are reported on their own, never added to `total`.
 
-use super::model::{Attention, FeedForward, MixtureOfExperts, Mlp, Model, Norm};
+use super::model::{
+    Attention, AttentionLayer, FeedForward, Layer, Mixer, MixtureOfExperts, Mlp, Model, Norm,
+    QkNorm,
+};
 
 /// Parameter counts of a model, in parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +76,7 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
     let mut layers_inactive: u64 = 0;
     let mut router_correction_biases: u64 = 0;
     for layer in &model.layers {
-        let (total, inactive) = layer_params(model, &layer.ffn)?;
+        let (total, inactive) = layer_params(model, layer)?;
         layers_total = layers_total.checked_add(total)?;
         layers_inactive = layers_inactive.checked_add(inactive)?;
         if let FeedForward::MixtureOfExperts(moe) = layer.ffn {
@@ -136,20 +139,30 @@ fn norm_params(norm: Norm, width: u64) -> Option<u64> {
 }
 
 /// Parameters of one decoder layer: (all of them, those a token does not use).
-fn layer_params(model: &Model, ffn: &FeedForward) -> Option<(u64, u64)> {
+fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
     let d = model.hidden_size;
-    let norms = product(&[2, norm_params(model.norm, d)?])?;
-    let attention = attention_params(model)?;
-    let (ffn_total, ffn_inactive) = match ffn {
+    let norms = product(&[layer.norms, norm_params(model.norm, d)?])?;
+    let mixer = match &layer.mixer {
+        Mixer::Attention(attention) => attention_layer_params(d, attention)?,
+    };
+    let (ffn_total, ffn_inactive) = match &layer.ffn {
         FeedForward::Dense(mlp) => (mlp_params(d, mlp)?, 0),
         FeedForward::MixtureOfExperts(moe) => moe_params(d, moe)?,
     };
-    Some((sum(&[norms, attention, ffn_total])?, ffn_inactive))
+    Some((sum(&[norms, mixer, ffn_total])?, ffn_inactive))
 }
 
-fn attention_params(model: &Model) -> Option<u64> {
-    let d = model.hidden_size;
-    match model.attention {
+fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
+    let sinks = if layer.sinks {
+        layer.attention.num_heads()
+    } else {
+        0
+    };
+    sum(&[attention_params(d, &layer.attention)?, sinks])
+}
+
+fn attention_params(d: u64, attention: &Attention) -> Option<u64> {
+    match *attention {
         Attention::Standard(a) => {
             let q = product(&[a.num_heads, a.head_dim])?;
             let kv = product(&[a.num_kv_heads, a.head_dim])?;
@@ -160,11 +173,11 @@ fn attention_params(model: &Model) -> Option<u64> {
                 0
             };
             let output_bias = if a.output_bias { d } else { 0 };
-            // Qwen3 normalises each query and key head with an RMSNorm of width head_dim.
-            let qk_norm = if a.qk_norm {
-                product(&[2, a.head_dim])?
-            } else {
-                0
+            let qk_norm = match a.qk_norm {
+                QkNorm::None => 0,
+                // Qwen3 normalises each query and key head with an RMSNorm of width head_dim.
+                QkNorm::PerHead => product(&[2, a.head_dim])?,
+                QkNorm::AllHeads => sum(&[q, kv])?,
             };
             sum(&[weights, qkv_bias, output_bias, qk_norm])
         }
@@ -217,8 +230,10 @@ fn moe_params(d: u64, moe: &MixtureOfExperts) -> Option<(u64, u64)> {
         None => 0,
     };
     let shared_gate = if moe.shared_expert_gate { d } else { 0 };
+    let router_bias = if moe.router_bias { moe.num_experts } else { 0 };
     let total = sum(&[
         router,
+        router_bias,
         product(&[moe.num_experts, expert])?,
         shared,
         shared_gate,
@@ -236,7 +251,7 @@ fn mtp_params(model: &Model) -> Option<(u64, u64)> {
     }
     let d = model.hidden_size;
     let (block, block_inactive) = match model.layers.last() {
-        Some(layer) => layer_params(model, &layer.ffn)?,
+        Some(layer) => layer_params(model, layer)?,
         None => (0, 0),
     };
     let norm = norm_params(model.norm, d)?;

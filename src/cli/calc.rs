@@ -278,16 +278,18 @@ fn model_facts(name: &str, model: &Model) -> ModelFacts {
         FeedForward::MixtureOfExperts(moe) => Some(moe),
         FeedForward::Dense(_) => None,
     });
-    let (key_value_heads, head_dim) = match model.attention {
-        Attention::Standard(a) => (Some(a.num_kv_heads), a.head_dim),
-        Attention::Latent(a) => (None, a.qk_nope_head_dim + a.qk_rope_head_dim),
+    let attention = model.first_attention().map(|layer| layer.attention);
+    let (key_value_heads, head_dim) = match attention {
+        Some(Attention::Standard(a)) => (Some(a.num_kv_heads), a.head_dim),
+        Some(Attention::Latent(a)) => (None, a.qk_nope_head_dim + a.qk_rope_head_dim),
+        None => (None, 0),
     };
     ModelFacts {
         name: name.to_string(),
         model_type: model.family.model_type(),
         layers: model.layers.len() as u64,
         hidden_size: model.hidden_size,
-        attention_heads: model.attention.num_heads(),
+        attention_heads: attention.map_or(0, |a| a.num_heads()),
         key_value_heads,
         head_dim,
         vocab_size: model.vocab_size,
