@@ -20,6 +20,8 @@ use crate::accounting::model::{
 };
 use crate::accounting::params;
 
+mod hybrid;
+
 /// The bundled presets: name, official config.json.
 pub const PRESETS: &[(&str, &str)] = &[
     ("gpt2", include_str!("../configs/models/gpt2.json")),
@@ -166,6 +168,7 @@ fn supported() -> String {
         .iter()
         .filter(|f| **f != Family::NanoGpt)
         .map(|f| f.model_type())
+        .chain(hybrid::MULTIMODAL.iter().map(|(name, _)| *name))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -182,6 +185,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
             .iter()
             .copied()
             .find(|f| f.model_type() == model_type && *f != Family::NanoGpt)
+            .or_else(|| hybrid::multimodal_family(model_type))
             .ok_or_else(|| ModelConfigError::UnknownModelType {
                 value: model_type.clone(),
                 supported: supported(),
@@ -209,6 +213,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     let model = match family {
         Family::Gpt2 | Family::NanoGpt => gpt2(&config, family),
         Family::DeepseekV2 | Family::DeepseekV3 => deepseek(&config, family),
+        family if hybrid::handles(family) => hybrid::build(&config, family),
         _ => llama_like(&config, family),
     }?;
     // Each field is bounded, but their products may still overflow (a huge width times a huge
@@ -1093,7 +1098,7 @@ mod tests {
                     window: AttentionWindow::Sliding(w),
                     ..
                 }) => Some(w),
-                Mixer::Attention(_) => None,
+                _ => None,
             })
             .collect()
     }

@@ -20,10 +20,16 @@ pub enum Family {
     Gemma,
     DeepseekV2,
     DeepseekV3,
+    Llama4,
+    Qwen3Next,
+    Qwen35Moe,
+    DeepseekV32,
+    GlmMoeDsa,
+    NemotronH,
 }
 
 impl Family {
-    pub const ALL: [Family; 12] = [
+    pub const ALL: [Family; 18] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -36,6 +42,12 @@ impl Family {
         Family::Gemma,
         Family::DeepseekV2,
         Family::DeepseekV3,
+        Family::Llama4,
+        Family::Qwen3Next,
+        Family::Qwen35Moe,
+        Family::DeepseekV32,
+        Family::GlmMoeDsa,
+        Family::NemotronH,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -53,6 +65,14 @@ impl Family {
             Family::Gemma => "gemma",
             Family::DeepseekV2 => "deepseek_v2",
             Family::DeepseekV3 => "deepseek_v3",
+            // The text model's type; the multimodal `llama4` (and `qwen3_5_moe`) configs
+            // are accepted too, their text model read from `text_config`.
+            Family::Llama4 => "llama4_text",
+            Family::Qwen3Next => "qwen3_next",
+            Family::Qwen35Moe => "qwen3_5_moe_text",
+            Family::DeepseekV32 => "deepseek_v32",
+            Family::GlmMoeDsa => "glm_moe_dsa",
+            Family::NemotronH => "nemotron_h",
         }
     }
 }
@@ -200,11 +220,16 @@ impl Layer {
 
 /// What mixes information across the tokens of a layer.
 ///
-/// Only softmax attention so far; linear attention (Gated DeltaNet) and Mamba-2 mixers
-/// are further variants, each counted by its own arms in `params` and `flops`.
+/// Each variant is counted by its own arms in `params` and `flops`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mixer {
     Attention(AttentionLayer),
+    /// Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5).
+    GatedDeltaNet(GatedDeltaNet),
+    /// A Mamba-2 selective state-space mixer (Nemotron-H).
+    Mamba2(Mamba2),
+    /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
+    None,
 }
 
 impl Mixer {
@@ -212,8 +237,80 @@ impl Mixer {
     pub fn attention(&self) -> Option<&AttentionLayer> {
         match self {
             Mixer::Attention(attention) => Some(attention),
+            Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::None => None,
         }
     }
+}
+
+/// Gated DeltaNet, as `transformers`' `torch_chunk_gated_delta_rule` computes it: queries
+/// and keys of `num_key_heads` heads (repeated to the value heads), values and the output
+/// gate `z` of `num_value_heads` heads, a causal depthwise convolution over q, k and v, a
+/// per-head decay and learning rate (`a`, `b`), and the delta rule in chunks of
+/// [`GatedDeltaNet::CHUNK`] tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatedDeltaNet {
+    pub num_key_heads: u64,
+    pub num_value_heads: u64,
+    pub key_head_dim: u64,
+    pub value_head_dim: u64,
+    pub conv_kernel: u64,
+}
+
+impl GatedDeltaNet {
+    /// The chunk of the reference's chunked delta rule (and of flash-linear-attention's).
+    pub const CHUNK: u64 = 64;
+
+    pub fn key_dim(&self) -> u64 {
+        self.num_key_heads * self.key_head_dim
+    }
+
+    pub fn value_dim(&self) -> u64 {
+        self.num_value_heads * self.value_head_dim
+    }
+
+    /// Channels of the depthwise convolution: q, k and v.
+    pub fn conv_dim(&self) -> u64 {
+        2 * self.key_dim() + self.value_dim()
+    }
+}
+
+/// A Mamba-2 mixer as `transformers`' `mamba2_chunk_scan` (the SSD algorithm) computes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mamba2 {
+    pub num_heads: u64,
+    pub head_dim: u64,
+    pub state_size: u64,
+    pub num_groups: u64,
+    pub conv_kernel: u64,
+    /// Tokens per chunk of the SSD scan (`chunk_size`).
+    pub chunk_size: u64,
+    /// A bias on the convolution (`use_conv_bias`).
+    pub conv_bias: bool,
+    /// Biases on `in_proj` and `out_proj` (`use_bias`).
+    pub projection_bias: bool,
+}
+
+impl Mamba2 {
+    /// Width of the SSM input and output, `num_heads · head_dim`.
+    pub fn inner_dim(&self) -> u64 {
+        self.num_heads * self.head_dim
+    }
+
+    /// Channels of the depthwise convolution: x, B and C.
+    pub fn conv_dim(&self) -> u64 {
+        self.inner_dim() + 2 * self.num_groups * self.state_size
+    }
+}
+
+/// DeepSeek Sparse Attention's lightning indexer: it scores every key with
+/// `num_heads` heads of `head_dim` from the query latent (`q_lora_rank` wide) and picks
+/// the top-k keys the main attention sees. It runs without gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DsaIndexer {
+    pub num_heads: u64,
+    pub head_dim: u64,
+    /// Width of the query latent its query projection reads (`q_lora_rank`).
+    pub query_rank: u64,
 }
 
 /// A softmax-attention layer: its projections and which keys a query sees.
@@ -226,6 +323,12 @@ pub struct AttentionLayer {
     pub rope: bool,
     /// A learned attention-sink logit per head (GPT-OSS): `num_heads` parameters, no matmul.
     pub sinks: bool,
+    /// `q_proj` also produces a sigmoid gate for every output channel (Qwen3-Next's gated
+    /// attention): it is twice as wide.
+    pub output_gate: bool,
+    /// This layer's own DSA indexer; a DSA layer without one reuses an earlier layer's
+    /// selection (GLM-5's shared layers). Its window is [`AttentionWindow::TopK`].
+    pub indexer: Option<DsaIndexer>,
 }
 
 impl AttentionLayer {
@@ -236,6 +339,8 @@ impl AttentionLayer {
             window: AttentionWindow::Full,
             rope: true,
             sinks: false,
+            output_gate: false,
+            indexer: None,
         }
     }
 
@@ -254,6 +359,8 @@ pub enum AttentionWindow {
     Sliding(u64),
     /// The keys of its own chunk of `C` tokens (Llama 4's chunked attention).
     Chunked(u64),
+    /// The `k` keys a DSA indexer selects (`index_topk`), all of them while there are fewer.
+    TopK(u64),
 }
 
 impl AttentionWindow {
@@ -267,6 +374,9 @@ impl AttentionWindow {
 pub enum FeedForward {
     Dense(Mlp),
     MixtureOfExperts(MixtureOfExperts),
+    /// No feed-forward: a block that is only a token mixer (Nemotron-H's Mamba and
+    /// attention blocks).
+    None,
 }
 
 /// A feed-forward block of two (plain) or three (gated: SwiGLU, GeGLU) matrices.

@@ -11,8 +11,8 @@
 //! - Multi-token-prediction modules are reported on their own, never added to `total`.
 
 use super::model::{
-    Attention, AttentionLayer, FeedForward, Layer, Mixer, MixtureOfExperts, Mlp, Model, Norm,
-    QkNorm,
+    Attention, AttentionLayer, DsaIndexer, FeedForward, GatedDeltaNet, Layer, Mamba2, Mixer,
+    MixtureOfExperts, Mlp, Model, Norm, QkNorm,
 };
 
 /// Parameter counts of a model, in parameters.
@@ -144,10 +144,14 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
     let norms = product(&[layer.norms, norm_params(model.norm, d)?])?;
     let mixer = match &layer.mixer {
         Mixer::Attention(attention) => attention_layer_params(d, attention)?,
+        Mixer::GatedDeltaNet(gdn) => gated_delta_net_params(d, gdn)?,
+        Mixer::Mamba2(mamba) => mamba2_params(d, mamba)?,
+        Mixer::None => 0,
     };
     let (ffn_total, ffn_inactive) = match &layer.ffn {
         FeedForward::Dense(mlp) => (mlp_params(d, mlp)?, 0),
         FeedForward::MixtureOfExperts(moe) => moe_params(d, moe)?,
+        FeedForward::None => (0, 0),
     };
     Some((sum(&[norms, mixer, ffn_total])?, ffn_inactive))
 }
@@ -158,7 +162,78 @@ fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
     } else {
         0
     };
-    sum(&[attention_params(d, &layer.attention)?, sinks])
+    // The output gate doubles q_proj (and its bias).
+    let output_gate = match (layer.output_gate, layer.attention) {
+        (true, Attention::Standard(a)) => {
+            let q = product(&[a.num_heads, a.head_dim])?;
+            sum(&[product(&[d, q])?, if a.qkv_bias { q } else { 0 }])?
+        }
+        _ => 0,
+    };
+    let indexer = match layer.indexer {
+        Some(indexer) => dsa_indexer_params(d, &indexer)?,
+        None => 0,
+    };
+    sum(&[
+        attention_params(d, &layer.attention)?,
+        sinks,
+        output_gate,
+        indexer,
+    ])
+}
+
+/// DSA indexer: `wq_b` (query latent → heads), `wk` (hidden → one key head), `k_norm`
+/// (a LayerNorm with bias), `weights_proj` (hidden → one weight per head).
+fn dsa_indexer_params(d: u64, indexer: &DsaIndexer) -> Option<u64> {
+    sum(&[
+        product(&[indexer.query_rank, indexer.num_heads, indexer.head_dim])?,
+        product(&[d, indexer.head_dim])?,
+        product(&[2, indexer.head_dim])?,
+        product(&[d, indexer.num_heads])?,
+    ])
+}
+
+/// Gated DeltaNet: the q, k, v, z and b, a input projections, the depthwise convolution
+/// (no bias), `dt_bias` and `A_log` per value head, the gated RMSNorm of one value head,
+/// and `out_proj`.
+fn gated_delta_net_params(d: u64, gdn: &GatedDeltaNet) -> Option<u64> {
+    let projections = product(&[
+        d,
+        sum(&[
+            product(&[2, gdn.key_dim()])?,
+            product(&[2, gdn.value_dim()])?,
+            product(&[2, gdn.num_value_heads])?,
+        ])?,
+    ])?;
+    sum(&[
+        projections,
+        product(&[gdn.conv_dim(), gdn.conv_kernel])?,
+        product(&[2, gdn.num_value_heads])?,
+        gdn.value_head_dim,
+        product(&[gdn.value_dim(), d])?,
+    ])
+}
+
+/// Mamba-2: `in_proj` (gate z, x, B, C and dt), the depthwise convolution, `dt_bias`,
+/// `A_log` and `D` per head, the gated RMSNorm over the inner width, and `out_proj`.
+fn mamba2_params(d: u64, mamba: &Mamba2) -> Option<u64> {
+    let inner = mamba.inner_dim();
+    let in_width = sum(&[inner, mamba.conv_dim(), mamba.num_heads])?;
+    let projection_bias = if mamba.projection_bias {
+        sum(&[in_width, d])?
+    } else {
+        0
+    };
+    let conv_bias = if mamba.conv_bias { mamba.conv_dim() } else { 0 };
+    sum(&[
+        product(&[d, in_width])?,
+        product(&[mamba.conv_dim(), mamba.conv_kernel])?,
+        conv_bias,
+        product(&[3, mamba.num_heads])?,
+        inner,
+        product(&[inner, d])?,
+        projection_bias,
+    ])
 }
 
 fn attention_params(d: u64, attention: &Attention) -> Option<u64> {

@@ -276,7 +276,7 @@ pub struct Utilization {
 fn model_facts(name: &str, model: &Model) -> ModelFacts {
     let moe = model.layers.iter().find_map(|layer| match layer.ffn {
         FeedForward::MixtureOfExperts(moe) => Some(moe),
-        FeedForward::Dense(_) => None,
+        FeedForward::Dense(_) | FeedForward::None => None,
     });
     let attention = model.first_attention().map(|layer| layer.attention);
     let (key_value_heads, head_dim) = match attention {
