@@ -479,12 +479,14 @@ fn dsa(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
     for (key, value) in dsa_defaults(family) {
         filled.entry(key).or_insert(Value::from(value));
     }
-    let kinds = layer_kinds(
-        config,
-        "mlp_layer_types",
-        super::layer_count(&Config { object: &filled }, &["num_hidden_layers"], 61)?,
-        &["dense", "sparse"],
-    )?;
+    let layers = super::layer_count(&Config { object: &filled }, &["num_hidden_layers"], 61)?;
+    // These classes take min(first_k_dense_replace, num_hidden_layers) dense layers.
+    let first_dense = Config { object: &filled }.u64_or(&["first_k_dense_replace"], 3)?;
+    filled.insert(
+        "first_k_dense_replace".into(),
+        Value::from(first_dense.min(layers)),
+    );
+    let kinds = layer_kinds(config, "mlp_layer_types", layers, &["dense", "sparse"])?;
     if kinds.is_some() {
         // Every layer MoE first; the dense ones are put back below.
         filled.insert("first_k_dense_replace".into(), Value::from(0));
@@ -760,4 +762,119 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         mtp_modules: 0,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 4096)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model_config::{parse, ModelConfigError};
+
+    /// The refused field and the start of its problem.
+    fn refused(json: &str) -> (&'static str, String) {
+        match parse(json) {
+            Err(ModelConfigError::Invalid { field, problem, .. }) => (field, problem),
+            other => panic!("{json}: expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn inconsistent_layer_patterns_name_the_field() {
+        let cases = [
+            (
+                r#"{"model_type": "qwen3_next", "num_hidden_layers": 3, "layer_types": ["linear_attention", "full_attention"]}"#,
+                "layer_types",
+                "must have one entry per layer",
+            ),
+            (
+                r#"{"model_type": "qwen3_next", "num_hidden_layers": 2, "layer_types": ["linear_attention", "sliding_attention"]}"#,
+                "layer_types",
+                "is not a layer kind",
+            ),
+            (
+                r#"{"model_type": "llama4_text", "num_hidden_layers": 2, "no_rope_layers": [1, 0, 1]}"#,
+                "no_rope_layers",
+                "must have one entry per layer",
+            ),
+            (
+                r#"{"model_type": "llama4_text", "num_hidden_layers": 4, "moe_layers": [4]}"#,
+                "moe_layers",
+                "names a layer past the last one",
+            ),
+            (
+                r#"{"model_type": "nemotron_h", "hybrid_override_pattern": "M-X*"}"#,
+                "hybrid_override_pattern",
+                "has 'X'",
+            ),
+            (
+                r#"{"model_type": "nemotron_h", "hybrid_override_pattern": "M-M*", "num_hidden_layers": 5}"#,
+                "num_hidden_layers",
+                "differs from the 4 blocks",
+            ),
+            (
+                r#"{"model_type": "glm_moe_dsa", "num_hidden_layers": 2, "indexer_types": ["shared", "full"]}"#,
+                "indexer_types",
+                "the first layer has no earlier indexer",
+            ),
+            (
+                r#"{"model_type": "deepseek_v32", "num_hidden_layers": 2, "mlp_layer_types": ["dense", "moe"]}"#,
+                "mlp_layer_types",
+                "is not a layer kind",
+            ),
+            (
+                r#"{"model_type": "deepseek_v32", "q_lora_rank": null}"#,
+                "q_lora_rank",
+                "is required",
+            ),
+            (
+                r#"{"model_type": "qwen3_next", "linear_num_key_heads": 3, "linear_num_value_heads": 32}"#,
+                "linear_num_value_heads",
+                "must be a multiple",
+            ),
+            (
+                r#"{"model_type": "nemotron_h", "moe_latent_size": 1024}"#,
+                "moe_latent_size",
+                "latent MoE",
+            ),
+        ];
+        for (json, field, problem) in cases {
+            let (got_field, got_problem) = refused(json);
+            assert_eq!(got_field, field, "{json}");
+            assert!(got_problem.starts_with(problem), "{json}: {got_problem}");
+        }
+    }
+
+    #[test]
+    fn multimodal_configs_are_read_through_their_text_config() {
+        let text = r#"{"model_type": "llama4_text", "hidden_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+            "intermediate_size": 32, "intermediate_size_mlp": 96, "vocab_size": 256}"#;
+        let multimodal = r#"{"model_type": "llama4", "text_config": {"hidden_size": 64,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "head_dim": 16, "intermediate_size": 32, "intermediate_size_mlp": 96,
+            "vocab_size": 256}, "vision_config": {"hidden_size": 1408}}"#;
+        assert_eq!(parse(text).unwrap(), parse(multimodal).unwrap());
+        let qwen = parse(r#"{"model_type": "qwen3_5_moe"}"#).unwrap();
+        assert_eq!(
+            qwen,
+            parse(r#"{"model_type": "qwen3_5_moe_text"}"#).unwrap()
+        );
+        assert_eq!(qwen.layers.len(), 40);
+    }
+
+    #[test]
+    fn the_unknown_type_message_lists_the_multimodal_names() {
+        match parse(r#"{"model_type": "llama5"}"#) {
+            Err(ModelConfigError::UnknownModelType { supported, .. }) => {
+                for name in [
+                    "llama4",
+                    "llama4_text",
+                    "qwen3_5_moe",
+                    "nemotron_h",
+                    "glm_moe_dsa",
+                ] {
+                    assert!(supported.contains(name), "{supported}");
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

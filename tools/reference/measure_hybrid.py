@@ -480,6 +480,18 @@ def cases():
         source="Qwen/Qwen3-Next-80B-A3B-Instruct config.json; see SOURCES.md in this directory.",
     )
 
+    q3n_real = copy.deepcopy(out[-1]["config"])
+    q3n_real.update({"num_hidden_layers": 4, "num_experts": 16})
+    add(
+        "qwen3-next-80b-a3b-4layer-16experts",
+        "qwen3-next-80b-a3b with 4 layers (3 Gated DeltaNet, 1 gated attention) and 16 experts "
+        "(top-10 kept): every width real, on CPU so that routing runs.",
+        q3n_real,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
+        source="Reduced from qwen3-next-80b-a3b (same widths).",
+    )
+
     # ---- Qwen3.5-MoE --------------------------------------------------------------------------
     q35 = {
         "model_type": "qwen3_5_moe_text",
@@ -521,6 +533,17 @@ def cases():
         },
         method="meta",
         notes=["Parameters only: the language model's FLOPs are those of tiny-qwen3-5-moe-text."],
+    )
+
+    add(
+        "qwen3.5-35b-a3b",
+        "Qwen3.5-35B-A3B (qwen3_5_moe): the defaults of Qwen3_5MoeTextConfig and "
+        "Qwen3_5MoeVisionConfig, which transformers documents as that checkpoint's, built on the meta "
+        "device; params.total is the language model, params.vision the vision tower and merger.",
+        {"model_type": "qwen3_5_moe", "text_config": {}, "vision_config": {}},
+        method="meta",
+        source="transformers 5.24 configuration_qwen3_5_moe.py defaults (checkpoint Qwen/Qwen3.5-35B-A3B); "
+        "see SOURCES.md in this directory.",
     )
 
     # ---- Llama 4 -----------------------------------------------------------------------------
@@ -594,6 +617,38 @@ def cases():
         notes=["Parameters only: Llama4ForConditionalGeneration.forward fails in transformers 5.24 "
                "(it reads outputs.image_outputs from the text model's output), and the language model's "
                "FLOPs are those of tiny-llama4-text."],
+    )
+
+    scout_text = {
+        "vocab_size": 202048, "hidden_size": 5120, "intermediate_size": 8192,
+        "intermediate_size_mlp": 16384, "num_hidden_layers": 48, "num_attention_heads": 40,
+        "num_key_value_heads": 8, "head_dim": 128, "num_local_experts": 16, "num_experts_per_tok": 1,
+        "interleave_moe_layer_step": 1, "use_qk_norm": True, "no_rope_layer_interval": 4,
+        "attention_chunk_size": 8192, "attention_bias": False, "tie_word_embeddings": False,
+        "max_position_embeddings": 10485760,
+    }
+    vision = {
+        "hidden_size": 1408, "intermediate_size": 5632, "num_hidden_layers": 34, "num_attention_heads": 16,
+        "image_size": 336, "patch_size": 14, "vision_output_dim": 4096, "projector_input_dim": 4096,
+        "projector_output_dim": 4096, "pixel_shuffle_ratio": 0.5, "num_channels": 3,
+    }
+    add(
+        "llama-4-scout-17b-16e",
+        "Llama-4-Scout-17B-16E config.json shape fields (text_config and vision_config), built on the "
+        "meta device; params.total is the language model, params.vision the vision tower and projector.",
+        {"model_type": "llama4", "text_config": scout_text, "vision_config": vision},
+        method="meta",
+        source="meta-llama/Llama-4-Scout-17B-16E config.json; see SOURCES.md in this directory.",
+    )
+    maverick_text = dict(scout_text, num_local_experts=128, interleave_moe_layer_step=2, use_qk_norm=False,
+                         max_position_embeddings=1048576)
+    add(
+        "llama-4-maverick-17b-128e",
+        "Llama-4-Maverick-17B-128E config.json shape fields: 128 experts on every other layer, dense "
+        "layers of intermediate_size_mlp 16384, no qk norm; built on the meta device.",
+        {"model_type": "llama4", "text_config": maverick_text, "vision_config": vision},
+        method="meta",
+        source="meta-llama/Llama-4-Maverick-17B-128E config.json; see SOURCES.md in this directory.",
     )
 
     # ---- DeepSeek-V3.2 / GLM-5 (DSA) -----------------------------------------------------------
@@ -827,6 +882,17 @@ def cases():
         },
         method="meta",
         source="nvidia/NVIDIA-Nemotron-Nano-9B-v2 config.json; see SOURCES.md in this directory.",
+    )
+    nh_real = copy.deepcopy([c for c in out if c["name"] == "nemotron-h-8b"][0]["config"])
+    nh_real["hybrid_override_pattern"] = "M-M*"
+    add(
+        "nemotron-h-8b-4blocks",
+        "nemotron-h-8b with the pattern M-M* (two Mamba-2 blocks, an MLP block, an attention block): "
+        "every width real, on CPU.",
+        nh_real,
+        seq_lens=(128, 256),
+        notes=[conv_note, mamba_note],
+        source="Reduced from nemotron-h-8b (same widths).",
     )
     return out
 
