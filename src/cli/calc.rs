@@ -481,7 +481,7 @@ pub fn render_table(report: &Report) -> String {
     let _ = writeln!(
         out,
         "\nFLOPs per token        {:>18} {:>18} {:>18}",
-        "forward", "training (3×)", "hardware"
+        "forward", "training", "hardware"
     );
     let flops = |value: f64| format!("{}FLOP", units::si(value));
     let _ = writeln!(

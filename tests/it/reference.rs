@@ -233,3 +233,58 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
     }
     assert!(measured >= 20, "only {measured} measured hybrid cases");
 }
+
+/// Published sizes of the real hybrid configs, rounded as their authors round them: the
+/// measured counts must round to the same figures.
+///
+/// - Qwen3-Next-80B-A3B: "80B in total and 3B activated", "Non-Embedding: 79B" (model
+///   card, https://hf-p-cfw.fyan.top/Qwen/Qwen3-Next-80B-A3B-Instruct/resolve/main/README.md).
+/// - Llama 4 Scout / Maverick: "17B activated" for both (model cards,
+///   https://huggingface.co/meta-llama/Llama-4-Scout-17B-16E); their 109B and 400B
+///   totals include the vision tower, which `params.total` leaves out.
+/// - DeepSeek-V3.2-Exp: 671B total, 37B activated, DeepSeek's convention without the input
+///   embedding (as DeepSeek-V3, https://huggingface.co/deepseek-ai/DeepSeek-V3.2-Exp).
+/// - GLM-5: 744B total, 40B active (https://huggingface.co/zai-org/GLM-5).
+/// - Nemotron-H-8B: 8B (https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K).
+#[test]
+fn hybrid_real_configs_round_to_their_published_sizes() {
+    // (fixture, which count, published billions, how far rounding may take it)
+    let cases: &[(&str, &str, f64, f64)] = &[
+        ("qwen3-next-80b-a3b", "total", 80.0, 0.5),
+        ("qwen3-next-80b-a3b", "non_embedding", 79.0, 0.5),
+        (
+            "qwen3-next-80b-a3b",
+            "active_without_input_embedding",
+            3.0,
+            0.6,
+        ),
+        ("llama-4-scout-17b-16e", "active", 17.0, 0.5),
+        ("llama-4-maverick-17b-128e", "active", 17.0, 0.5),
+        ("deepseek-v3.2-exp", "total", 671.0, 1.0),
+        (
+            "deepseek-v3.2-exp",
+            "active_without_input_embedding",
+            37.0,
+            0.5,
+        ),
+        ("glm-5", "total", 744.0, 0.5),
+        ("glm-5", "active_without_input_embedding", 40.0, 1.0),
+        ("nemotron-h-8b", "total", 8.0, 0.5),
+    ];
+    for (name, count, published, slack) in cases {
+        let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let params = accounting(&case, 1).params;
+        let ours = match *count {
+            "total" => params.total,
+            "non_embedding" => params.non_embedding,
+            "active" => params.active,
+            _ => params.active_without_input_embedding,
+        } as f64
+            / 1e9;
+        assert!(
+            (ours - published).abs() <= *slack,
+            "{name}: {count} {ours:.2} B, published {published} B"
+        );
+    }
+}
