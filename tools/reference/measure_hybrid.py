@@ -883,6 +883,36 @@ def cases():
         method="meta",
         source="nvidia/NVIDIA-Nemotron-Nano-9B-v2 config.json; see SOURCES.md in this directory.",
     )
+    def reduced(name, new_name, description, overrides, seq_lens, notes):
+        cfg = copy.deepcopy([c for c in out if c["name"] == name][0]["config"])
+        target = cfg.get("text_config", cfg)
+        target.update(overrides)
+        if "text_config" in cfg:
+            cfg = {"model_type": "llama4_text", **cfg["text_config"]}
+        add(new_name, description, cfg, seq_lens=seq_lens, notes=notes,
+            source=f"Reduced from {name} (same widths except the vocabulary).")
+
+    real_note = ("vocab_size cut to 1024 (only the embedding and the LM head depend on it) so that the "
+                 "real widths fit in memory with gradients.")
+    reduced("deepseek-v3.2-exp", "deepseek-v3.2-exp-1layer-16experts",
+            "deepseek-v3.2-exp with one MoE layer of 16 routed experts (8 groups of 2, 4 groups and 8 experts "
+            "per token), vocabulary 1024: MLA, the indexer (64 heads of 128 from the 1536-wide query latent) "
+            "and the experts at their real widths, on CPU.",
+            {"num_hidden_layers": 1, "first_k_dense_replace": 0, "n_routed_experts": 16, "vocab_size": 1024,
+             "num_nextn_predict_layers": 0},
+            (64, 128), [real_note])
+    reduced("glm-5", "glm-5-2layers-16experts",
+            "glm-5 with a dense layer and a MoE layer of 16 experts (top-8), vocabulary 1024, the second "
+            "layer sharing the first one's indexer (indexer_types [full, shared]), on CPU.",
+            {"num_hidden_layers": 2, "first_k_dense_replace": 1, "n_routed_experts": 16, "vocab_size": 1024,
+             "indexer_types": ["full", "shared"]},
+            (64, 128), [real_note])
+    reduced("llama-4-scout-17b-16e", "llama-4-scout-1layer-4experts",
+            "Llama 4 Scout's text model with one layer (RoPE, chunked attention) of 4 experts (top-1, the "
+            "shared expert), vocabulary 1024, on CPU.",
+            {"num_hidden_layers": 1, "num_local_experts": 4, "vocab_size": 1024},
+            (64, 128), [real_note, "Llama 4 experts: the reference evaluates all 4 experts on every token."])
+    out[-1]["experts"] = llama4_experts
     nh_real = copy.deepcopy([c for c in out if c["name"] == "nemotron-h-8b"][0]["config"])
     nh_real["hybrid_override_pattern"] = "M-M*"
     add(
