@@ -877,4 +877,93 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    use crate::accounting::flops::{
+        detailed, AttentionCounting, DetailedFlops, FlopOptions, Recompute,
+    };
+
+    fn flops(json: &str, seq_len: u64, attention: AttentionCounting) -> DetailedFlops {
+        let options = FlopOptions {
+            seq_len,
+            attention,
+            include_mtp: false,
+            recompute: Recompute::None,
+        };
+        detailed(&parse(json).unwrap(), &options)
+    }
+
+    fn component(flops: &DetailedFlops, name: &str) -> f64 {
+        flops
+            .components
+            .iter()
+            .find(|c| c.name == name)
+            .map_or(0.0, |c| c.forward)
+    }
+
+    const DSA: &str = r#"{"model_type": "deepseek_v32", "vocab_size": 256, "hidden_size": 64,
+        "intermediate_size": 128, "num_hidden_layers": 1, "first_k_dense_replace": 1,
+        "num_attention_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16,
+        "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 12,
+        "index_n_heads": 4, "index_head_dim": 16, "index_topk": 64}"#;
+
+    #[test]
+    fn dsa_attends_to_the_top_k_and_its_indexer_scores_every_key_without_backward() {
+        let full = flops(DSA, 256, AttentionCounting::Full);
+        // Main attention: 64 keys per query (2 · 64 · H · (nope + rope)).
+        assert_eq!(
+            component(&full, "attention_scores"),
+            2.0 * 64.0 * 4.0 * 24.0
+        );
+        // Causal: a query sees min(i + 1, 64) keys, 64 − 64²/512 = 56 on average.
+        let causal = flops(DSA, 256, AttentionCounting::Causal);
+        assert_eq!(
+            component(&causal, "attention_scores"),
+            2.0 * 56.0 * 4.0 * 24.0
+        );
+        // The indexer: projections plus scores over all 256 keys (128 causal).
+        let projections = 2.0 * 32.0 * 4.0 * 16.0 + 2.0 * 64.0 * 16.0 + 2.0 * 64.0 * 4.0;
+        let scores = |keys: f64| keys * (2.0 * 4.0 * 16.0 + 2.0 * 4.0);
+        assert_eq!(component(&full, "dsa_indexer"), projections + scores(256.0));
+        assert_eq!(
+            component(&causal, "dsa_indexer"),
+            projections + scores(128.0)
+        );
+        let indexer = component(&full, "dsa_indexer");
+        assert_eq!(
+            full.totals.training,
+            full.totals.forward + 2.0 * (full.totals.forward - indexer)
+        );
+    }
+
+    #[test]
+    fn linear_layers_do_not_change_with_causal_counting_and_chunks_halve() {
+        let qwen = r#"{"model_type": "qwen3_next", "num_hidden_layers": 4}"#;
+        let full = flops(qwen, 4096, AttentionCounting::Full);
+        let causal = flops(qwen, 4096, AttentionCounting::Causal);
+        for name in [
+            "linear_attention_core",
+            "linear_attention_in",
+            "linear_attention_conv",
+        ] {
+            assert!(component(&full, name) > 0.0, "{name}");
+            assert_eq!(component(&full, name), component(&causal, name), "{name}");
+        }
+        assert_eq!(
+            component(&causal, "attention_scores") * 2.0,
+            component(&full, "attention_scores")
+        );
+        // Llama 4: 3 chunked layers of 8192 and one NoPE layer at 16384 tokens.
+        let llama = r#"{"model_type": "llama4_text", "num_hidden_layers": 4}"#;
+        let full = flops(llama, 16384, AttentionCounting::Full);
+        let per_key = 2.0 * 40.0 * 128.0;
+        assert_eq!(
+            component(&full, "attention_scores"),
+            per_key * (3.0 * 8192.0 + 16384.0)
+        );
+        let causal = flops(llama, 16384, AttentionCounting::Causal);
+        assert_eq!(
+            component(&causal, "attention_scores"),
+            per_key * (3.0 * 4096.0 + 8192.0)
+        );
+    }
 }
