@@ -334,6 +334,7 @@ mod tests {
             hidden_size: 64,
             vocab_size: 100,
             tie_word_embeddings: false,
+            lm_head_bias: false,
             learned_positions: None,
             norm: Norm::RmsNorm,
             layers: vec![
@@ -359,6 +360,7 @@ mod tests {
             ],
             mtp_modules: 0,
             default_seq_len: 64,
+            vision: None,
         }
     }
 
