@@ -148,6 +148,9 @@ pub enum VisionTower {
         image_size: u64,
         /// Width of the language model the projector maps into.
         text_hidden_size: u64,
+        /// The attention-pooling head (`vision_use_head`), built even where Gemma 3 never
+        /// runs it; Gemma 3's released configs switch it off.
+        pooling_head: bool,
     },
     /// Pixtral (Mistral 3): unbiased attention, a gated MLP, RMSNorms, rotary positions;
     /// the projector is an RMSNorm, a patch merger and a two-layer MLP.

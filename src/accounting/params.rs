@@ -136,6 +136,7 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
             encoder,
             image_size,
             text_hidden_size,
+            pooling_head,
         } => {
             let VisionEncoder {
                 hidden_size: d,
@@ -156,12 +157,26 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
                 d,
             ])?;
             let post_layernorm = product(&[2, d])?;
+            // Probe, in_proj (3d×d + 3d), out_proj, LayerNorm, MLP.
+            let head = if pooling_head {
+                sum(&[
+                    d,
+                    product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                    product(&[2, d])?,
+                    product(&[2, d, i])?,
+                    i,
+                    d,
+                ])?
+            } else {
+                0
+            };
             // mm_input_projection_weight and mm_soft_emb_norm.
             let projector = sum(&[product(&[d, text_hidden_size])?, d])?;
             sum(&[
                 embeddings,
                 product(&[layers, layer])?,
                 post_layernorm,
+                head,
                 projector,
             ])
         }

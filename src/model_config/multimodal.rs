@@ -114,6 +114,18 @@ fn vision_tower(
                 encoder,
                 image_size: field(vision, "image_size", 224)?,
                 text_hidden_size,
+                pooling_head: match vision.get("vision_use_head") {
+                    None | Some(Value::Null) => true,
+                    Some(Value::Bool(head)) => *head,
+                    Some(other) => {
+                        return Err(invalid(
+                            "vision_config.vision_use_head",
+                            &other.to_string(),
+                            "must be true or false",
+                            "write a JSON boolean",
+                        ))
+                    }
+                },
             })
         }
         Composite::Mistral3 => {
