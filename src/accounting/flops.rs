@@ -433,6 +433,7 @@ mod tests {
             hidden_size: 64,
             vocab_size: 100,
             tie_word_embeddings: false,
+            lm_head_bias: false,
             learned_positions: None,
             norm: Norm::RmsNorm,
             layers: vec![
@@ -458,6 +459,7 @@ mod tests {
             ],
             mtp_modules: 0,
             default_seq_len: 64,
+            vision: None,
         }
     }
 

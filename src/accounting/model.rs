@@ -26,10 +26,28 @@ pub enum Family {
     DeepseekV32,
     GlmMoeDsa,
     NemotronH,
+    Phi3,
+    Granite,
+    Smollm3,
+    KimiK2,
+    Mistral3,
+    Ministral3,
+    Cohere,
+    Olmo2,
+    Olmoe,
+    Starcoder2,
+    MinimaxM2,
+    Gemma2,
+    Gemma3Text,
+    Gemma3,
+    GptOss,
+    Glm4Moe,
+    HunyuanV1Moe,
+    Ernie45Moe,
 }
 
 impl Family {
-    pub const ALL: [Family; 18] = [
+    pub const ALL: [Family; 36] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -48,6 +66,24 @@ impl Family {
         Family::DeepseekV32,
         Family::GlmMoeDsa,
         Family::NemotronH,
+        Family::Phi3,
+        Family::Granite,
+        Family::Smollm3,
+        Family::KimiK2,
+        Family::Mistral3,
+        Family::Ministral3,
+        Family::Cohere,
+        Family::Olmo2,
+        Family::Olmoe,
+        Family::Starcoder2,
+        Family::MinimaxM2,
+        Family::Gemma2,
+        Family::Gemma3Text,
+        Family::Gemma3,
+        Family::GptOss,
+        Family::Glm4Moe,
+        Family::HunyuanV1Moe,
+        Family::Ernie45Moe,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -73,6 +109,24 @@ impl Family {
             Family::DeepseekV32 => "deepseek_v32",
             Family::GlmMoeDsa => "glm_moe_dsa",
             Family::NemotronH => "nemotron_h",
+            Family::Phi3 => "phi3",
+            Family::Granite => "granite",
+            Family::Smollm3 => "smollm3",
+            Family::KimiK2 => "kimi_k2",
+            Family::Mistral3 => "mistral3",
+            Family::Ministral3 => "ministral3",
+            Family::Cohere => "cohere",
+            Family::Olmo2 => "olmo2",
+            Family::Olmoe => "olmoe",
+            Family::Starcoder2 => "starcoder2",
+            Family::MinimaxM2 => "minimax_m2",
+            Family::Gemma2 => "gemma2",
+            Family::Gemma3Text => "gemma3_text",
+            Family::Gemma3 => "gemma3",
+            Family::GptOss => "gpt_oss",
+            Family::Glm4Moe => "glm4_moe",
+            Family::HunyuanV1Moe => "hunyuan_v1_moe",
+            Family::Ernie45Moe => "ernie4_5_moe",
         }
     }
 }
@@ -85,6 +139,9 @@ pub struct Model {
     pub vocab_size: u64,
     /// The LM head reuses the token embedding matrix.
     pub tie_word_embeddings: bool,
+    /// A bias on the LM head (ERNIE 4.5 with `use_bias`), a parameter even when the
+    /// head's weight is tied.
+    pub lm_head_bias: bool,
     /// Rows of a learned position-embedding table (GPT-2's `wpe`); `None` for rotary models.
     pub learned_positions: Option<u64>,
     pub norm: Norm,
@@ -96,6 +153,45 @@ pub struct Model {
     pub mtp_modules: u64,
     /// The context length the config was trained for, used when no sequence length is given.
     pub default_seq_len: u64,
+    /// The vision tower and projector of a multimodal model: counted apart, never in the
+    /// language model's totals or FLOPs.
+    pub vision: Option<VisionTower>,
+}
+
+/// The image encoder of a multimodal model, and the projector into the language model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisionTower {
+    /// SigLIP (Gemma 3): biased attention and MLP, LayerNorms with bias, a learned position
+    /// embedding per patch; the projector is one matrix and an RMSNorm.
+    Siglip {
+        encoder: VisionEncoder,
+        image_size: u64,
+        /// Width of the language model the projector maps into.
+        text_hidden_size: u64,
+        /// The attention-pooling head (`vision_use_head`), built even where Gemma 3 never
+        /// runs it; Gemma 3's released configs switch it off.
+        pooling_head: bool,
+    },
+    /// Pixtral (Mistral 3): unbiased attention, a gated MLP, RMSNorms, rotary positions;
+    /// the projector is an RMSNorm, a patch merger and a two-layer MLP.
+    Pixtral {
+        encoder: VisionEncoder,
+        text_hidden_size: u64,
+        spatial_merge_size: u64,
+        /// How many encoder layers' features are concatenated into the projector.
+        feature_layers: u64,
+        projector_bias: bool,
+    },
+}
+
+/// The shape of a ViT-style encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisionEncoder {
+    pub hidden_size: u64,
+    pub intermediate_size: u64,
+    pub layers: u64,
+    pub patch_size: u64,
+    pub num_channels: u64,
 }
 
 /// Which normalisation the model uses, which decides its parameter count.
@@ -169,9 +265,15 @@ pub enum QkNorm {
     /// One norm of width `head_dim` shared by every head, for queries and one for keys
     /// (Qwen3, Gemma 3, GLM-4.5): `2 · head_dim` weights.
     PerHead,
-    /// One norm over all query heads and one over all key heads (OLMo 2, OLMoE) or
+    /// One norm over all query heads and one over all key heads (OLMo 2, MiniMax-M2) or
     /// per-head weights (Cohere): `(num_heads + num_kv_heads) · head_dim` weights.
     AllHeads,
+    /// Norms of these widths, where the reference sizes them otherwise (OLMoE: the query
+    /// norm is `hidden_size` wide whatever `head_dim` is).
+    Widths {
+        query: u64,
+        key: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,7 +512,17 @@ pub struct MixtureOfExperts {
     pub shared_expert_gate: bool,
     /// A bias on the router's `Linear(hidden, num_experts)` (GPT-OSS).
     pub router_bias: bool,
-    /// Per-expert router score-correction biases (DeepSeek-V3). A parameter in
-    /// DeepSeek's own code, a buffer in `transformers`: reported, never counted in totals.
-    pub router_correction_bias: bool,
+    /// Per-expert router score-correction biases.
+    pub router_correction: RouterCorrection,
+}
+
+/// Per-expert score-correction biases of a router (auxiliary-loss-free balancing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterCorrection {
+    None,
+    /// A buffer in `transformers` (DeepSeek-V3, GLM-4.5, MiniMax-M2; a parameter in
+    /// DeepSeek's own code): reported, never counted in totals.
+    Buffer,
+    /// A parameter in `transformers` (ERNIE 4.5's `moe_statics`): counted in totals.
+    Parameter,
 }

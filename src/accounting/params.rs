@@ -12,7 +12,7 @@
 
 use super::model::{
     Attention, AttentionLayer, DsaIndexer, FeedForward, GatedDeltaNet, Layer, Mamba2, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, QkNorm,
+    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder, VisionTower,
 };
 
 /// Parameter counts of a model, in parameters.
@@ -35,6 +35,8 @@ pub struct ParameterCounts {
     pub mtp_active: u64,
     /// Router score-correction biases (DeepSeek-V3), not part of `total`.
     pub router_correction_biases: u64,
+    /// The vision tower and projector of a multimodal model, not part of `total`.
+    pub vision: Option<u64>,
 }
 
 /// Counts the parameters of `model`.
@@ -54,6 +56,7 @@ pub fn count(model: &Model) -> ParameterCounts {
         mtp: u64::MAX,
         mtp_active: u64::MAX,
         router_correction_biases: u64::MAX,
+        vision: None,
     })
 }
 
@@ -71,6 +74,11 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         token_embedding
     };
     let final_norm = norm_params(model.norm, d)?;
+    let lm_head_bias = if model.lm_head_bias {
+        model.vocab_size
+    } else {
+        0
+    };
 
     let mut layers_total: u64 = 0;
     let mut layers_inactive: u64 = 0;
@@ -80,7 +88,7 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         layers_total = layers_total.checked_add(total)?;
         layers_inactive = layers_inactive.checked_add(inactive)?;
         if let FeedForward::MixtureOfExperts(moe) = layer.ffn {
-            if moe.router_correction_bias {
+            if moe.router_correction == RouterCorrection::Buffer {
                 router_correction_biases = router_correction_biases.checked_add(moe.num_experts)?;
             }
         }
@@ -93,6 +101,7 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         layers_total,
         final_norm,
         lm_head,
+        lm_head_bias,
     ])?;
     // Below, everything subtracted is part of what it is subtracted from, so nothing underflows.
     let active = total - layers_inactive;
@@ -113,7 +122,99 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         mtp,
         mtp_active,
         router_correction_biases,
+        vision: match &model.vision {
+            Some(tower) => Some(vision_params(tower)?),
+            None => None,
+        },
     })
+}
+
+/// Parameters of a vision tower and its projector, as `transformers` builds them.
+fn vision_params(tower: &VisionTower) -> Option<u64> {
+    match *tower {
+        VisionTower::Siglip {
+            encoder,
+            image_size,
+            text_hidden_size,
+            pooling_head,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // Conv2d patch embedding with bias, one learned position per patch.
+            let patches = product(&[image_size / p.max(1), image_size / p.max(1)])?;
+            let embeddings = sum(&[product(&[c, p, p, d])?, d, product(&[patches, d])?])?;
+            // Two LayerNorms, q/k/v/out with biases, fc1 and fc2 with biases.
+            let layer = sum(&[
+                product(&[4, d])?,
+                product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                product(&[2, d, i])?,
+                i,
+                d,
+            ])?;
+            let post_layernorm = product(&[2, d])?;
+            // Probe, in_proj (3d×d + 3d), out_proj, LayerNorm, MLP.
+            let head = if pooling_head {
+                sum(&[
+                    d,
+                    product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                    product(&[2, d])?,
+                    product(&[2, d, i])?,
+                    i,
+                    d,
+                ])?
+            } else {
+                0
+            };
+            // mm_input_projection_weight and mm_soft_emb_norm.
+            let projector = sum(&[product(&[d, text_hidden_size])?, d])?;
+            sum(&[
+                embeddings,
+                product(&[layers, layer])?,
+                post_layernorm,
+                head,
+                projector,
+            ])
+        }
+        VisionTower::Pixtral {
+            encoder,
+            text_hidden_size,
+            spatial_merge_size,
+            feature_layers,
+            projector_bias,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // Conv2d patch embedding without bias, ln_pre.
+            let embeddings = sum(&[product(&[c, p, p, d])?, d])?;
+            // Two RMSNorms, q/k/v/o without biases, a gated MLP without biases.
+            let layer = sum(&[
+                product(&[2, d])?,
+                product(&[4, d, d])?,
+                product(&[3, d, i])?,
+            ])?;
+            let t = text_hidden_size;
+            let bias = u64::from(projector_bias);
+            let projector = sum(&[
+                d,
+                product(&[d, spatial_merge_size, spatial_merge_size, d])?,
+                product(&[d, feature_layers, t])?,
+                product(&[bias, t])?,
+                product(&[t, t])?,
+                product(&[bias, t])?,
+            ])?;
+            sum(&[embeddings, product(&[layers, layer])?, projector])
+        }
+    }
 }
 
 /// The product of `factors`, or `None` when it does not fit 64 bits.
@@ -253,6 +354,7 @@ fn attention_params(d: u64, attention: &Attention) -> Option<u64> {
                 // Qwen3 normalises each query and key head with an RMSNorm of width head_dim.
                 QkNorm::PerHead => product(&[2, a.head_dim])?,
                 QkNorm::AllHeads => sum(&[q, kv])?,
+                QkNorm::Widths { query, key } => sum(&[query, key])?,
             };
             sum(&[weights, qkv_bias, output_bias, qk_norm])
         }
@@ -305,7 +407,9 @@ fn moe_params(d: u64, moe: &MixtureOfExperts) -> Option<(u64, u64)> {
         None => 0,
     };
     let shared_gate = if moe.shared_expert_gate { d } else { 0 };
-    let router_bias = if moe.router_bias { moe.num_experts } else { 0 };
+    // A router bias, and score-correction biases where they are parameters.
+    let router_bias = u64::from(moe.router_bias) * moe.num_experts
+        + u64::from(moe.router_correction == RouterCorrection::Parameter) * moe.num_experts;
     let total = sum(&[
         router,
         router_bias,

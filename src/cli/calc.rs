@@ -215,6 +215,9 @@ pub struct Params {
     pub matmul_active: u64,
     pub mtp: u64,
     pub router_correction_biases: u64,
+    /// A multimodal model's vision tower and projector, never in `total`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vision: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -374,6 +377,7 @@ pub fn build(args: &CalcArgs) -> anyhow::Result<Report> {
             matmul_active: p.matmul_active,
             mtp: p.mtp,
             router_correction_biases: p.router_correction_biases,
+            vision: p.vision,
         },
         flops_per_token: FlopsPerToken {
             palm: formula(accounting.palm),
@@ -475,6 +479,9 @@ pub fn render_table(report: &Report) -> String {
             "router correction biases (buffers, not in total)",
             p.router_correction_biases,
         );
+    }
+    if let Some(vision) = p.vision {
+        row("vision tower and projector (not in total)", vision);
     }
 
     let f = &report.flops_per_token;

@@ -3,8 +3,9 @@
 //!
 //! Each takes the defaults of its `transformers` 5.24 configuration class and builds the
 //! layers its modelling code builds, layer by layer. A multimodal config (`llama4`,
-//! `qwen3_5_moe`) is read through its `text_config`: the language model is what MFU is
-//! about.
+//! `qwen3_5_moe`) with a `text_config` is unwrapped by `multimodal.rs`; one without is
+//! read here with the text class's defaults. The language model is what MFU is about;
+//! these vision towers are not counted yet.
 
 use serde_json::{Map, Value};
 
@@ -14,7 +15,8 @@ use super::{
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, DsaIndexer, Family, FeedForward, GatedDeltaNet,
-    Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm, StandardAttention,
+    Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection,
+    StandardAttention,
 };
 
 /// Multimodal `model_type`s whose language model is one of these families.
@@ -245,7 +247,7 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
         shared: Some(gated(expert_size)),
         shared_expert_gate: false,
         router_bias: false,
-        router_correction_bias: false,
+        router_correction: RouterCorrection::None,
     };
     let moe_layers = match config.object.get("moe_layers") {
         None | Some(Value::Null) => {
@@ -316,6 +318,8 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
         hidden_size: d,
         vocab_size: vocab,
         tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
+        lm_head_bias: false,
+        vision: None,
         learned_positions: None,
         norm: Norm::RmsNorm,
         layers,
@@ -382,7 +386,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
             // The shared expert's sigmoid gate is built whatever its width.
             shared_expert_gate: true,
             router_bias: false,
-            router_correction_bias: false,
+            router_correction: RouterCorrection::None,
         })
     };
     let (step, dense_layers, dense) = if next {
@@ -428,6 +432,8 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
         hidden_size: d,
         vocab_size: vocab,
         tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
+        lm_head_bias: false,
+        vision: None,
         learned_positions: None,
         norm: Norm::RmsNorm,
         layers,
@@ -727,7 +733,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         )),
         shared_expert_gate: false,
         router_bias: false,
-        router_correction_bias: true,
+        router_correction: RouterCorrection::Buffer,
     };
     if kinds.iter().any(|k| k == "moe") {
         check_top_k(top_k, num_experts, "n_routed_experts")?;
@@ -756,6 +762,8 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         hidden_size: d,
         vocab_size: vocab,
         tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
+        lm_head_bias: false,
+        vision: None,
         learned_positions: None,
         norm: Norm::RmsNorm,
         layers,

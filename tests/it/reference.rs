@@ -60,6 +60,19 @@ fn parameter_counts_equal_the_reference_implementation() {
     }
 }
 
+/// A multimodal model's vision tower and projector are counted apart, exactly.
+#[test]
+fn vision_towers_are_counted_apart_exactly() {
+    let mut composites = 0;
+    for (path, case) in fixtures() {
+        let counted = accounting(&case, 1).params.vision;
+        let expected = case["params"]["vision"].as_u64();
+        assert_eq!(counted, expected, "{}: vision parameters", path.display());
+        composites += usize::from(expected.is_some());
+    }
+    assert!(composites >= 4, "only {composites} multimodal fixtures");
+}
+
 #[test]
 fn detailed_flops_equal_the_measured_matmul_flops() {
     let mut measured_cases = 0;
