@@ -10,15 +10,19 @@
 //! is at most [`MAX_INTEGER`], the layer count at most [`MAX_LAYERS`], and a config whose
 //! parameter count would not fit 64 bits is refused as [`ModelConfigError::TooLarge`].
 
+mod multimodal;
+
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use crate::accounting::model::{
-    Attention, Family, FeedForward, LatentAttention, Layer, MixtureOfExperts, Mlp, Model, Norm,
-    StandardAttention,
+    Attention, AttentionLayer, AttentionWindow, Family, FeedForward, LatentAttention, Layer, Mixer,
+    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, StandardAttention,
 };
 use crate::accounting::params;
+
+mod hybrid;
 
 /// The bundled presets: name, official config.json.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -83,8 +87,12 @@ pub enum ModelConfigError {
     NotAnObject(&'static str),
     #[error("model config has no `model_type`; add one of: {supported} (or give a nanoGPT config with n_layer, n_head, n_embd)")]
     NoModelType { supported: String },
-    #[error("unsupported `model_type` {value:?}; supported: {supported}")]
-    UnknownModelType { value: String, supported: String },
+    #[error("unsupported `model_type` {value:?}; the nearest supported type is {nearest:?}; supported: {supported}")]
+    UnknownModelType {
+        value: String,
+        nearest: &'static str,
+        supported: String,
+    },
     #[error("missing required field `{field}`: {fix}")]
     Missing { field: &'static str, fix: String },
     #[error("invalid `{field}` = {value}: {problem}; {fix}")]
@@ -166,8 +174,20 @@ fn supported() -> String {
         .iter()
         .filter(|f| **f != Family::NanoGpt)
         .map(|f| f.model_type())
+        .chain(hybrid::MULTIMODAL.iter().map(|(name, _)| *name))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The supported `model_type` closest to `value` by edit distance (case and `-`/`_` aside).
+fn nearest_model_type(value: &str) -> &'static str {
+    let normalized = value.to_ascii_lowercase().replace('-', "_");
+    Family::ALL
+        .iter()
+        .filter(|f| **f != Family::NanoGpt)
+        .map(|f| f.model_type())
+        .min_by_key(|name| strsim::levenshtein(&normalized, name))
+        .unwrap_or("llama")
 }
 
 /// Builds a [`Model`] from a parsed config.json.
@@ -176,14 +196,21 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Value::Object(object) => object,
         other => return Err(ModelConfigError::NotAnObject(json_kind(other))),
     };
+    // A composite (multimodal) config: the language model is its text_config.
+    if let Some(Value::Object(text)) = object.get("text_config") {
+        let model = multimodal::model(object, text)?;
+        return checked(model);
+    }
     let config = Config { object };
     let family = match object.get("model_type") {
         Some(Value::String(model_type)) => Family::ALL
             .iter()
             .copied()
             .find(|f| f.model_type() == model_type && *f != Family::NanoGpt)
+            .or_else(|| hybrid::multimodal_family(model_type))
             .ok_or_else(|| ModelConfigError::UnknownModelType {
                 value: model_type.clone(),
+                nearest: nearest_model_type(model_type),
                 supported: supported(),
             })?,
         Some(other) => {
@@ -208,9 +235,42 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     };
     let model = match family {
         Family::Gpt2 | Family::NanoGpt => gpt2(&config, family),
-        Family::DeepseekV2 | Family::DeepseekV3 => deepseek(&config, family),
+        Family::DeepseekV2 | Family::DeepseekV3 | Family::KimiK2 => deepseek(&config, family),
+        family if hybrid::handles(family) => hybrid::build(&config, family),
+        Family::Gemma3 | Family::Mistral3 => {
+            // A composite type without text_config: the default text sub-config.
+            let mut with_text = object.clone();
+            with_text.insert(
+                "text_config".into(),
+                Value::Object(default_text_config(family)),
+            );
+            return checked(multimodal::model(&with_text, &default_text_config(family))?);
+        }
         _ => llama_like(&config, family),
     }?;
+    checked(model)
+}
+
+/// The text sub-config a composite class builds when its config gives none.
+fn default_text_config(family: Family) -> Map<String, Value> {
+    let json = match family {
+        // Mistral3Config's SubConfigSpec init_kwargs for its text_config.
+        Family::Mistral3 => serde_json::json!({
+            "model_type": "mistral", "head_dim": 128, "hidden_size": 5120,
+            "intermediate_size": 32768, "max_position_embeddings": 131072,
+            "num_attention_heads": 32, "num_hidden_layers": 40, "num_key_value_heads": 8,
+            "sliding_window": null, "vocab_size": 131072
+        }),
+        _ => serde_json::json!({ "model_type": "gemma3_text" }),
+    };
+    match json {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// `model`, unless its parameter count does not fit 64 bits.
+fn checked(model: Model) -> Result<Model, ModelConfigError> {
     // Each field is bounded, but their products may still overflow (a huge width times a huge
     // expert count): refuse what the accounting could not count.
     if params::checked_count(&model).is_none() {
@@ -459,7 +519,7 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
         head_dim,
         qkv_bias: bias,
         output_bias: bias,
-        qk_norm: false,
+        qk_norm: QkNorm::None,
     });
     let mlp = Mlp {
         gated: false,
@@ -471,18 +531,19 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
         hidden_size: d,
         vocab_size: vocab,
         tie_word_embeddings: tie,
+        lm_head_bias: false,
         learned_positions: Some(positions),
         norm: Norm::LayerNorm { bias },
-        attention,
         layers: vec![
-            Layer {
-                ffn: FeedForward::Dense(mlp),
-                sliding_window: None
-            };
+            Layer::new(
+                Mixer::Attention(AttentionLayer::full(attention)),
+                FeedForward::Dense(mlp)
+            );
             layers as usize
         ],
         mtp_modules: 0,
         default_seq_len: positions,
+        vision: None,
     })
 }
 
@@ -515,6 +576,9 @@ struct LlamaDefaults {
     /// "as many as the attention heads". Elsewhere `null` is refused, as `transformers` does.
     kv_heads_nullable: bool,
     head_dim: Option<u64>,
+    /// `head_dim: null` means hidden_size / num_attention_heads even though the class has a
+    /// fixed default (Ministral 3, GPT-OSS, Hunyuan fill it in `__post_init__`).
+    head_dim_nullable: bool,
     tie: bool,
     max_positions: u64,
 }
@@ -529,6 +593,7 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
         kv_heads: None,
         kv_heads_nullable: true,
         head_dim: None,
+        head_dim_nullable: false,
         tie: false,
         max_positions: 2048,
     };
@@ -594,13 +659,256 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             head_dim: Some(256),
             tie: true,
             max_positions: 8192,
+            ..base
+        },
+        Family::Phi3 => LlamaDefaults {
+            vocab: 32064,
+            hidden: 3072,
+            intermediate: 8192,
+            max_positions: 4096,
+            ..base
+        },
+        Family::Smollm3 => LlamaDefaults {
+            vocab: 128256,
+            hidden: 2048,
+            layers: 36,
+            heads: 16,
+            kv_heads: Some(4),
+            tie: true,
+            max_positions: 32768,
+            ..base
+        },
+        Family::Ministral3 => LlamaDefaults {
+            vocab: 131072,
+            intermediate: 14336,
+            layers: 34,
+            kv_heads: Some(8),
+            head_dim: Some(128),
+            head_dim_nullable: true,
+            max_positions: 262144,
+            ..base
+        },
+        Family::Cohere => LlamaDefaults {
+            vocab: 256000,
+            hidden: 8192,
+            intermediate: 22528,
+            layers: 40,
+            heads: 64,
+            tie: true,
+            max_positions: 8192,
+            ..base
+        },
+        Family::Olmo2 => LlamaDefaults {
+            vocab: 50304,
+            ..base
+        },
+        Family::Olmoe => LlamaDefaults {
+            vocab: 50304,
+            hidden: 2048,
+            intermediate: 2048,
+            layers: 16,
+            heads: 16,
+            max_positions: 4096,
+            ..base
+        },
+        Family::Starcoder2 => LlamaDefaults {
+            vocab: 49152,
+            hidden: 3072,
+            intermediate: 12288,
+            layers: 30,
+            heads: 24,
+            kv_heads: Some(2),
+            kv_heads_nullable: false,
+            tie: true,
+            max_positions: 4096,
+            ..base
+        },
+        Family::MinimaxM2 => LlamaDefaults {
+            vocab: 200064,
+            hidden: 3072,
+            intermediate: 1536,
+            layers: 62,
+            heads: 48,
+            kv_heads: Some(8),
+            kv_heads_nullable: false,
+            head_dim: Some(128),
+            max_positions: 196608,
+            ..base
+        },
+        Family::Gemma2 => LlamaDefaults {
+            vocab: 256000,
+            hidden: 2304,
+            intermediate: 9216,
+            layers: 26,
+            heads: 8,
+            kv_heads: Some(4),
+            kv_heads_nullable: false,
+            head_dim: Some(256),
+            tie: true,
+            max_positions: 8192,
+            ..base
+        },
+        Family::Gemma3Text => LlamaDefaults {
+            vocab: 262208,
+            hidden: 2304,
+            intermediate: 9216,
+            layers: 26,
+            heads: 8,
+            kv_heads: Some(4),
+            kv_heads_nullable: false,
+            head_dim: Some(256),
+            tie: true,
+            max_positions: 131072,
+            ..base
+        },
+        Family::GptOss => LlamaDefaults {
+            vocab: 201088,
+            hidden: 2880,
+            intermediate: 2880,
+            layers: 36,
+            heads: 64,
+            kv_heads: Some(8),
+            head_dim: Some(64),
+            head_dim_nullable: true,
+            max_positions: 131072,
+            ..base
+        },
+        Family::Glm4Moe => LlamaDefaults {
+            vocab: 151552,
+            intermediate: 10944,
+            layers: 46,
+            heads: 96,
+            kv_heads: Some(8),
+            kv_heads_nullable: false,
+            max_positions: 131072,
+            ..base
+        },
+        Family::HunyuanV1Moe => LlamaDefaults {
+            vocab: 290943,
+            head_dim_nullable: true,
+            ..base
+        },
+        Family::Ernie45Moe => LlamaDefaults {
+            vocab: 103424,
+            hidden: 2560,
+            intermediate: 12288,
+            layers: 28,
+            heads: 20,
+            kv_heads: Some(4),
+            kv_heads_nullable: false,
+            tie: true,
+            max_positions: 131072,
+            ..base
         },
         _ => base,
     }
 }
 
-/// Llama, Mistral, Mixtral, Qwen2/3 (dense and MoE) and Gemma: standard attention,
-/// RMSNorm, gated MLPs (SwiGLU, or GeGLU for Gemma: three matrices either way).
+/// What a family's decoder layer holds besides the shared shapes: norms, biases, q/k norms.
+struct LayerTraits {
+    norm: Norm,
+    norms_per_layer: u64,
+    qk_norm: QkNorm,
+    qkv_bias: bool,
+    output_bias: bool,
+    mlp: Mlp,
+    sinks: bool,
+    lm_head_bias: bool,
+}
+
+fn layer_traits(
+    config: &Config,
+    family: Family,
+    shape: (u64, u64, u64),
+    intermediate: u64,
+) -> Result<LayerTraits, ModelConfigError> {
+    let (d, heads, kv_heads) = shape;
+    let attention_bias = |default: bool| config.bool_or(&["attention_bias"], default);
+    let (qkv_bias, output_bias) = match family {
+        // Qwen2 hard-codes biases on q, k and v, none on the output projection.
+        Family::Qwen2 => (true, false),
+        Family::Qwen2Moe => (config.bool_or(&["qkv_bias"], true)?, false),
+        // GLM-4.5: q, k and v take attention_bias; the output projection never has one.
+        Family::Glm4Moe => (attention_bias(false)?, false),
+        Family::GptOss => {
+            let bias = attention_bias(true)?;
+            (bias, bias)
+        }
+        Family::Starcoder2 => {
+            let bias = config.bool_or(&["use_bias"], true)?;
+            (bias, bias)
+        }
+        Family::Ernie45Moe => {
+            let bias = config.bool_or(&["use_bias"], false)?;
+            (bias, bias)
+        }
+        Family::Llama
+        | Family::Qwen3
+        | Family::Qwen3Moe
+        | Family::Gemma
+        | Family::Granite
+        | Family::Smollm3
+        | Family::Cohere
+        | Family::Olmo2
+        | Family::Olmoe
+        | Family::Gemma2
+        | Family::Gemma3Text
+        | Family::HunyuanV1Moe => {
+            let bias = attention_bias(false)?;
+            (bias, bias)
+        }
+        _ => (false, false),
+    };
+    let mlp_bias = match family {
+        Family::Llama | Family::Granite | Family::Smollm3 => {
+            config.bool_or(&["mlp_bias"], false)?
+        }
+        Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
+        Family::Ernie45Moe => config.bool_or(&["use_bias"], false)?,
+        _ => false,
+    };
+    let qk_norm = match family {
+        Family::Qwen3 | Family::Qwen3Moe | Family::Gemma3Text | Family::HunyuanV1Moe => {
+            QkNorm::PerHead
+        }
+        Family::Glm4Moe if config.bool_or(&["use_qk_norm"], false)? => QkNorm::PerHead,
+        Family::Cohere if config.bool_or(&["use_qk_norm"], false)? => QkNorm::AllHeads,
+        Family::Olmo2 | Family::MinimaxM2 => QkNorm::AllHeads,
+        // OLMoE sizes its norms from hidden_size, whatever head_dim is.
+        Family::Olmoe => QkNorm::Widths {
+            query: d,
+            key: (d / heads) * kv_heads,
+        },
+        _ => QkNorm::None,
+    };
+    Ok(LayerTraits {
+        norm: match family {
+            Family::Starcoder2 => Norm::LayerNorm { bias: true },
+            // CohereLayerNorm has a weight and no bias.
+            Family::Cohere => Norm::LayerNorm { bias: false },
+            _ => Norm::RmsNorm,
+        },
+        norms_per_layer: match family {
+            Family::Gemma2 | Family::Gemma3Text => 4,
+            Family::Cohere => 1,
+            _ => 2,
+        },
+        qk_norm,
+        qkv_bias,
+        output_bias,
+        mlp: Mlp {
+            gated: family != Family::Starcoder2,
+            intermediate_size: intermediate,
+            bias: mlp_bias,
+        },
+        sinks: family == Family::GptOss,
+        lm_head_bias: family == Family::Ernie45Moe && config.bool_or(&["use_bias"], false)?,
+    })
+}
+
+/// Llama-style models: standard attention, one norm kind, dense or MoE feed-forward
+/// blocks; each family's differences come from [`llama_defaults`], [`layer_traits`],
+/// [`attention_windows`], [`moe_block`] and [`sparse_layer_rule`].
 fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
     let defaults = llama_defaults(family);
     let d = config.positive_or(&["hidden_size"], defaults.hidden)?;
@@ -647,7 +955,7 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         // An explicit null asks for hidden_size / num_attention_heads where the class
         // declares head_dim optional; where it has a fixed default, null is refused.
         None if config.is_null("head_dim") => {
-            if defaults.head_dim.is_some() {
+            if defaults.head_dim.is_some() && !defaults.head_dim_nullable {
                 return Err(null_refused("head_dim"));
             }
             divide_heads(d, heads, "hidden_size", "num_attention_heads")?
@@ -658,55 +966,47 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         },
     };
     let tie = config.bool_or(&["tie_word_embeddings"], defaults.tie)?;
-
-    let (qkv_bias, output_bias) = match family {
-        // Qwen2 hard-codes biases on q, k and v, none on the output projection.
-        Family::Qwen2 => (true, false),
-        Family::Qwen2Moe => (config.bool_or(&["qkv_bias"], true)?, false),
-        Family::Llama | Family::Qwen3 | Family::Qwen3Moe | Family::Gemma => {
-            let bias = config.bool_or(&["attention_bias"], false)?;
-            (bias, bias)
-        }
-        _ => (false, false),
-    };
-    let mlp_bias = family == Family::Llama && config.bool_or(&["mlp_bias"], false)?;
+    let traits = layer_traits(config, family, (d, heads, kv_heads), intermediate)?;
     let attention = Attention::Standard(StandardAttention {
         num_heads: heads,
         num_kv_heads: kv_heads,
         head_dim,
-        qkv_bias,
-        output_bias,
-        qk_norm: matches!(family, Family::Qwen3 | Family::Qwen3Moe),
+        qkv_bias: traits.qkv_bias,
+        output_bias: traits.output_bias,
+        qk_norm: traits.qk_norm,
     });
-    let dense = Mlp {
-        gated: true,
-        intermediate_size: intermediate,
-        bias: mlp_bias,
-    };
-    let windows = sliding_windows(config, family, layer_count)?;
-    let moe = moe_block(config, family)?;
+    let windows = attention_windows(config, family, layer_count)?;
+    let rope = rope_layers(config, family, layer_count)?;
+    let moe = moe_block(config, family, layer_count)?;
     let sparse_layers = sparse_layer_rule(config, family, layer_count)?;
-    let layers = (0..layer_count)
-        .zip(windows)
-        .map(|(index, sliding_window)| {
-            let ffn = match (&moe, sparse_layers.is_sparse(index)) {
-                (Some(moe), true) => FeedForward::MixtureOfExperts(*moe),
-                _ => FeedForward::Dense(dense),
-            };
-            Layer {
-                ffn,
-                sliding_window,
-            }
-        })
-        .collect();
+    let mut layers = Vec::with_capacity(layer_count as usize);
+    for (index, (window, rope)) in (0..layer_count).zip(windows.into_iter().zip(rope)) {
+        let ffn = match (&moe, sparse_layers.is_sparse(index)) {
+            (Some(moe), true) => FeedForward::MixtureOfExperts(moe.for_layer(index)),
+            _ => FeedForward::Dense(traits.mlp),
+        };
+        let mixer = AttentionLayer {
+            attention,
+            window,
+            rope,
+            sinks: traits.sinks,
+            output_gate: false,
+            indexer: None,
+        };
+        layers.push(Layer {
+            mixer: Mixer::Attention(mixer),
+            ffn,
+            norms: traits.norms_per_layer,
+        });
+    }
     Ok(Model {
         family,
         hidden_size: d,
         vocab_size: vocab,
         tie_word_embeddings: tie,
+        lm_head_bias: traits.lm_head_bias,
         learned_positions: None,
-        norm: Norm::RmsNorm,
-        attention,
+        norm: traits.norm,
         layers,
         mtp_modules: 0,
         default_seq_len: default_seq_len(
@@ -714,15 +1014,58 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             &["max_position_embeddings"],
             defaults.max_positions,
         )?,
+        vision: None,
     })
 }
 
-/// The sliding window of each layer, as each family's configuration class decides it.
-fn sliding_windows(
+/// The attention kinds `layer_types` may name for the families read here.
+const LAYER_KINDS: &[&str] = &["full_attention", "sliding_attention"];
+
+/// `layer_types` when the config gives it: one known kind per layer, `true` for sliding.
+fn layer_types(config: &Config, layers: u64) -> Result<Option<Vec<bool>>, ModelConfigError> {
+    let types = match config.object.get("layer_types") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(types)) => types,
+        Some(other) => {
+            return Err(invalid(
+                "layer_types",
+                &other.to_string(),
+                "must be a list of attention kinds, one per layer",
+                "write e.g. [\"sliding_attention\", \"full_attention\"], or remove it to take the model's default pattern",
+            ))
+        }
+    };
+    if types.len() as u64 != layers {
+        return Err(invalid(
+            "layer_types",
+            &format!("a list of {}", types.len()),
+            &format!("must have one entry per layer (num_hidden_layers = {layers})"),
+            "list one attention kind per layer, or remove it to take the model's default pattern",
+        ));
+    }
+    types
+        .iter()
+        .enumerate()
+        .map(|(index, kind)| match kind.as_str() {
+            Some("sliding_attention") => Ok(true),
+            Some("full_attention") => Ok(false),
+            _ => Err(ModelConfigError::Invalid {
+                field: "layer_types",
+                value: kind.to_string(),
+                problem: format!("layer {index} has an unknown attention kind for this model_type"),
+                fix: format!("use one of: {}", LAYER_KINDS.join(", ")),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// The attention window of each layer, as each family's configuration class decides it.
+fn attention_windows(
     config: &Config,
     family: Family,
     layers: u64,
-) -> Result<Vec<Option<u64>>, ModelConfigError> {
+) -> Result<Vec<AttentionWindow>, ModelConfigError> {
     let window = |default: Option<u64>| -> Result<Option<u64>, ModelConfigError> {
         match config.field(&["sliding_window"]) {
             (_, Field::Absent) => Ok(default),
@@ -733,10 +1076,61 @@ fn sliding_windows(
             },
         }
     };
-    let all = |w: Option<u64>| vec![w; layers as usize];
+    let all = |w: Option<u64>| vec![AttentionWindow::sliding(w); layers as usize];
+    // Layers marked sliding in `kinds` get window `w`, the others full attention.
+    let by_kind = |kinds: Vec<bool>, w: Option<u64>| -> Vec<AttentionWindow> {
+        kinds
+            .into_iter()
+            .map(|sliding| match (sliding, w) {
+                (true, Some(w)) => AttentionWindow::Sliding(w),
+                _ => AttentionWindow::Full,
+            })
+            .collect()
+    };
     match family {
         Family::Mistral => Ok(all(window(Some(4096))?)),
-        Family::Mixtral => Ok(all(window(None)?)),
+        // One window (or none) for every layer.
+        Family::Mixtral | Family::Phi3 | Family::Ministral3 | Family::Starcoder2 => {
+            Ok(all(window(None)?))
+        }
+        Family::Gemma2 | Family::Gemma3Text | Family::GptOss => {
+            let mut w = window(Some(if family == Family::GptOss { 128 } else { 4096 }))?;
+            if family == Family::Gemma3Text
+                && config.bool_or(&["use_bidirectional_attention"], false)?
+            {
+                // Gemma 3's configuration class halves a bidirectional window (exclusive bounds).
+                w = w.map(|w| w / 2 + 1);
+            }
+            let kinds = match layer_types(config, layers)? {
+                Some(kinds) => kinds,
+                None => {
+                    // Gemma 3: every `sliding_window_pattern`-th layer is full; Gemma 2 and
+                    // GPT-OSS alternate, starting with a sliding layer.
+                    let pattern = if family == Family::Gemma3Text {
+                        config.positive_or(&["sliding_window_pattern"], 6)?
+                    } else {
+                        2
+                    };
+                    (0..layers).map(|i| (i + 1) % pattern != 0).collect()
+                }
+            };
+            Ok(by_kind(kinds, w))
+        }
+        Family::Smollm3 => {
+            let w = window(None)?;
+            let kinds = match layer_types(config, layers)? {
+                Some(kinds) => kinds,
+                None => {
+                    // SmolLM3 slides only on its no-RoPE layers, with use_sliding_window.
+                    let sliding = config.bool_or(&["use_sliding_window"], false)? && w.is_some();
+                    rope_layers(config, family, layers)?
+                        .into_iter()
+                        .map(|rope| sliding && !rope)
+                        .collect()
+                }
+            };
+            Ok(by_kind(kinds, w))
+        }
         Family::Qwen2 | Family::Qwen2Moe | Family::Qwen3 | Family::Qwen3Moe => {
             // Qwen applies a window only with use_sliding_window.
             if !config.bool_or(&["use_sliding_window"], false)? {
@@ -747,51 +1141,86 @@ fn sliding_windows(
                 // Qwen3-MoE has no per-layer types: every layer gets the window.
                 return Ok(all(w));
             }
-            if let Some(Value::Array(types)) = config.object.get("layer_types") {
-                if types.len() as u64 != layers {
-                    return Err(invalid(
-                        "layer_types",
-                        &format!("a list of {}", types.len()),
-                        &format!("must have one entry per layer ({layers})"),
-                        "list one attention type per layer",
-                    ));
-                }
-                return Ok(types
-                    .iter()
-                    .map(|t| {
-                        (t.as_str() == Some("sliding_attention"))
-                            .then_some(w)
-                            .flatten()
-                    })
-                    .collect());
+            if let Some(kinds) = layer_types(config, layers)? {
+                return Ok(by_kind(kinds, w));
             }
             let max_window_layers = config.u64_or(&["max_window_layers"], 28)?;
-            Ok((0..layers)
+            let kinds = (0..layers)
                 .map(|i| {
-                    let sliding = if family == Family::Qwen2Moe {
+                    if family == Family::Qwen2Moe {
                         // Qwen2-MoE's default layer types: every other layer, from the
                         // first, below max_window_layers.
                         (i + 1) % 2 == 1 && i < max_window_layers
                     } else {
                         // Qwen2 and Qwen3: the layers from max_window_layers on.
                         i >= max_window_layers
-                    };
-                    sliding.then_some(w).flatten()
+                    }
                 })
-                .collect())
+                .collect();
+            Ok(by_kind(kinds, w))
         }
         _ => Ok(all(None)),
+    }
+}
+
+/// Which layers apply rotary embeddings (SmolLM3's `no_rope_layers`: 0 marks a NoPE layer).
+fn rope_layers(
+    config: &Config,
+    family: Family,
+    layers: u64,
+) -> Result<Vec<bool>, ModelConfigError> {
+    if family != Family::Smollm3 {
+        return Ok(vec![true; layers as usize]);
+    }
+    let flags = config.u64_list("no_rope_layers")?;
+    if flags.is_empty() {
+        let interval = config.positive_or(&["no_rope_layer_interval"], 4)?;
+        return Ok((0..layers).map(|i| (i + 1) % interval != 0).collect());
+    }
+    if flags.len() as u64 != layers {
+        return Err(invalid(
+            "no_rope_layers",
+            &format!("a list of {}", flags.len()),
+            &format!("must have one entry per layer (num_hidden_layers = {layers})"),
+            "list 1 (RoPE) or 0 (no RoPE) for each layer",
+        ));
+    }
+    Ok(flags.into_iter().map(|flag| flag != 0).collect())
+}
+
+/// A MoE block, with the per-layer top-k of configs that list one (Hunyuan's `moe_topk`).
+struct MoeBlock {
+    block: MixtureOfExperts,
+    per_layer_top_k: Vec<u64>,
+}
+
+impl MoeBlock {
+    fn for_layer(&self, index: u64) -> MixtureOfExperts {
+        match self.per_layer_top_k.get(index as usize) {
+            Some(top_k) => MixtureOfExperts {
+                top_k: *top_k,
+                ..self.block
+            },
+            None => self.block,
+        }
     }
 }
 
 fn moe_block(
     config: &Config,
     family: Family,
-) -> Result<Option<MixtureOfExperts>, ModelConfigError> {
+    layers: u64,
+) -> Result<Option<MoeBlock>, ModelConfigError> {
     let (experts_keys, default_experts): (&[&'static str], u64) = match family {
         Family::Mixtral => (&["num_local_experts", "num_experts"], 8),
         Family::Qwen2Moe => (&["num_experts"], 60),
         Family::Qwen3Moe => (&["num_experts", "num_local_experts"], 128),
+        Family::Olmoe => (&["num_experts", "num_local_experts"], 64),
+        Family::MinimaxM2 => (&["num_local_experts", "num_experts"], 256),
+        Family::GptOss => (&["num_local_experts", "num_experts"], 128),
+        Family::Glm4Moe => (&["n_routed_experts", "num_local_experts"], 128),
+        Family::HunyuanV1Moe => (&["num_experts", "num_local_experts"], 1),
+        Family::Ernie45Moe => (&["moe_num_experts", "num_experts"], 64),
         _ => return Ok(None),
     };
     let num_experts = config.u64_or(experts_keys, default_experts)?;
@@ -799,40 +1228,109 @@ fn moe_block(
         // Qwen's MoE classes fall back to dense MLPs with no experts.
         return Ok(None);
     }
-    let default_top_k = match family {
-        Family::Mixtral => 2,
-        Family::Qwen2Moe => 4,
-        _ => 8,
+    let (top_k_keys, default_top_k): (&[&'static str], u64) = match family {
+        Family::Mixtral => (&["num_experts_per_tok"], 2),
+        Family::Qwen2Moe | Family::GptOss => (&["num_experts_per_tok", "experts_per_token"], 4),
+        Family::HunyuanV1Moe => (&["moe_topk", "num_experts_per_tok"], 1),
+        Family::Ernie45Moe => (&["moe_k", "num_experts_per_tok"], 6),
+        _ => (&["num_experts_per_tok"], 8),
     };
-    let top_k = config.positive_or(&["num_experts_per_tok"], default_top_k)?;
+    // Hunyuan's moe_topk may list one value per layer.
+    let mut per_layer_top_k = Vec::new();
+    let top_k = match config.field(top_k_keys) {
+        (key, Field::Present(Value::Array(items))) if family == Family::HunyuanV1Moe => {
+            if items.len() as u64 != layers {
+                return Err(invalid(
+                    key,
+                    &format!("a list of {}", items.len()),
+                    &format!("must have one entry per layer (num_hidden_layers = {layers})"),
+                    "give one top-k per layer, or a single number",
+                ));
+            }
+            for item in items {
+                let k = as_u64(key, item)?;
+                if k == 0 {
+                    return Err(invalid(
+                        key,
+                        "0",
+                        "must be at least 1",
+                        "set the number of experts each token is routed to",
+                    ));
+                }
+                check_top_k(k, num_experts, config.field(experts_keys).0)?;
+                per_layer_top_k.push(k);
+            }
+            per_layer_top_k.iter().copied().max().unwrap_or(1)
+        }
+        _ => config.positive_or(top_k_keys, default_top_k)?,
+    };
     check_top_k(top_k, num_experts, config.field(experts_keys).0)?;
+    let intermediate = |default: u64| config.positive_or(&["intermediate_size"], default);
+    let moe_intermediate = |default: u64| config.positive_or(&["moe_intermediate_size"], default);
     let (expert_size, shared) = match family {
-        Family::Mixtral => (config.positive_or(&["intermediate_size"], 14336)?, None),
+        Family::Mixtral => (intermediate(14336)?, None),
         Family::Qwen2Moe => {
             let shared = config.u64_or(&["shared_expert_intermediate_size"], 5632)?;
-            (
-                config.positive_or(&["moe_intermediate_size"], 1408)?,
-                (shared > 0).then_some(shared),
-            )
+            (moe_intermediate(1408)?, (shared > 0).then_some(shared))
         }
-        _ => (config.positive_or(&["moe_intermediate_size"], 768)?, None),
+        Family::Olmoe => (intermediate(2048)?, None),
+        Family::MinimaxM2 => (intermediate(1536)?, None),
+        Family::GptOss => (intermediate(2880)?, None),
+        // Hunyuan's experts and its one shared MLP are intermediate_size wide (transformers
+        // reads neither moe_intermediate_size nor num_shared_expert).
+        Family::HunyuanV1Moe => {
+            let size = intermediate(11008)?;
+            (size, Some(size))
+        }
+        Family::Glm4Moe | Family::Ernie45Moe => {
+            let glm = family == Family::Glm4Moe;
+            let size = moe_intermediate(if glm { 1408 } else { 1536 })?;
+            let shared_key = if glm {
+                "n_shared_experts"
+            } else {
+                "moe_num_shared_experts"
+            };
+            let count = config.u64_or(&[shared_key], if glm { 1 } else { 2 })?;
+            // The shared experts are fused into one MLP `count` times as wide.
+            let width = size.checked_mul(count).ok_or_else(|| {
+                invalid(
+                    shared_key,
+                    &count.to_string(),
+                    &format!("times moe_intermediate_size = {size} does not fit 64 bits"),
+                    "check both for a typo or a unit mistake",
+                )
+            })?;
+            (size, (width > 0).then_some(width))
+        }
+        _ => (moe_intermediate(768)?, None),
     };
-    Ok(Some(MixtureOfExperts {
-        num_experts,
-        top_k,
-        expert: Mlp {
-            gated: true,
-            intermediate_size: expert_size,
-            bias: false,
+    // GPT-OSS's experts carry biases on both projections.
+    let bias = family == Family::GptOss;
+    let shared_bias = family == Family::Ernie45Moe && config.bool_or(&["use_bias"], false)?;
+    Ok(Some(MoeBlock {
+        block: MixtureOfExperts {
+            num_experts,
+            top_k,
+            expert: Mlp {
+                gated: true,
+                intermediate_size: expert_size,
+                bias,
+            },
+            shared: shared.map(|size| Mlp {
+                gated: true,
+                intermediate_size: size,
+                bias: shared_bias,
+            }),
+            // Qwen2-MoE builds the shared expert's gate even when the shared expert has no width.
+            shared_expert_gate: family == Family::Qwen2Moe,
+            router_bias: family == Family::GptOss,
+            router_correction: match family {
+                Family::MinimaxM2 | Family::Glm4Moe => RouterCorrection::Buffer,
+                Family::Ernie45Moe => RouterCorrection::Parameter,
+                _ => RouterCorrection::None,
+            },
         },
-        shared: shared.map(|size| Mlp {
-            gated: true,
-            intermediate_size: size,
-            bias: false,
-        }),
-        // Qwen2-MoE builds the shared expert's gate even when the shared expert has no width.
-        shared_expert_gate: family == Family::Qwen2Moe,
-        router_correction_bias: false,
+        per_layer_top_k,
     }))
 }
 
@@ -860,10 +1358,16 @@ enum SparseLayers {
         step: u64,
         dense: Vec<u64>,
     },
-    /// DeepSeek: every layer from first_k_dense_replace on (`transformers` reads no
-    /// moe_layer_freq).
+    /// DeepSeek and GLM-4.5: every layer from first_k_dense_replace on (`transformers`
+    /// reads no moe_layer_freq).
     FromLayer {
         first: u64,
+    },
+    /// ERNIE 4.5: (index + 1) divisible by the interval, between the start and end indices.
+    Interval {
+        interval: u64,
+        start: u64,
+        end: u64,
     },
 }
 
@@ -875,6 +1379,11 @@ impl SparseLayers {
                 !dense.contains(&index) && (index + 1) % step == 0
             }
             SparseLayers::FromLayer { first } => index >= *first,
+            SparseLayers::Interval {
+                interval,
+                start,
+                end,
+            } => (index + 1) % interval == 0 && index >= *start && index <= *end,
         }
     }
 }
@@ -898,13 +1407,41 @@ fn sparse_layer_rule(
             }
             Ok(SparseLayers::Qwen { step, dense })
         }
+        Family::Glm4Moe => {
+            let first = config.u64_or(&["first_k_dense_replace"], 1)?;
+            if first > layers {
+                return Err(invalid(
+                    "first_k_dense_replace",
+                    &first.to_string(),
+                    &format!("is more than num_hidden_layers = {layers}"),
+                    "give the number of leading dense layers",
+                ));
+            }
+            Ok(SparseLayers::FromLayer { first })
+        }
+        Family::Ernie45Moe => {
+            let interval = config.positive_or(&["moe_layer_interval"], 1)?;
+            let start = config.u64_or(&["moe_layer_start_index"], 1)?;
+            // -1 (the default) means the last layer.
+            let end = match config.object.get("moe_layer_end_index") {
+                None | Some(Value::Null) => layers.saturating_sub(1),
+                Some(value) if value.as_i64() == Some(-1) => layers.saturating_sub(1),
+                Some(value) => as_u64("moe_layer_end_index", value)?,
+            };
+            Ok(SparseLayers::Interval {
+                interval,
+                start,
+                end,
+            })
+        }
         _ => Ok(SparseLayers::All),
     }
 }
 
 /// DeepSeek-V2 and V3: multi-head latent attention and DeepSeekMoE.
 fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
-    let v3 = family == Family::DeepseekV3;
+    // Kimi K2 is DeepSeek-V3's architecture under its own model_type: V3's defaults.
+    let v3 = matches!(family, Family::DeepseekV3 | Family::KimiK2);
     let d = config.positive_or(&["hidden_size"], if v3 { 7168 } else { 4096 })?;
     let layer_count = layer_count(config, &["num_hidden_layers"], if v3 { 61 } else { 32 })?;
     let heads = config.positive_or(&["num_attention_heads"], if v3 { 128 } else { 32 })?;
@@ -1032,7 +1569,12 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
                 bias: mlp_bias,
             }),
             shared_expert_gate: false,
-            router_correction_bias: v3,
+            router_bias: false,
+            router_correction: if v3 {
+                RouterCorrection::Buffer
+            } else {
+                RouterCorrection::None
+            },
         })
     };
     let rule = SparseLayers::FromLayer { first: first_dense };
@@ -1042,12 +1584,12 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
         bias: mlp_bias,
     };
     let layers = (0..layer_count)
-        .map(|index| Layer {
-            ffn: match moe {
+        .map(|index| {
+            let ffn = match moe {
                 Some(moe) if rule.is_sparse(index) => FeedForward::MixtureOfExperts(moe),
                 _ => FeedForward::Dense(dense),
-            },
-            sliding_window: None,
+            };
+            Layer::new(Mixer::Attention(AttentionLayer::full(attention)), ffn)
         })
         .collect();
     let mtp_modules = if v3 {
@@ -1060,9 +1602,9 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
         hidden_size: d,
         vocab_size: vocab,
         tie_word_embeddings: tie,
+        lm_head_bias: false,
         learned_positions: None,
         norm: Norm::RmsNorm,
-        attention,
         layers,
         mtp_modules,
         default_seq_len: default_seq_len(
@@ -1070,6 +1612,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             &["max_position_embeddings"],
             if v3 { 4096 } else { 2048 },
         )?,
+        vision: None,
     })
 }
 
@@ -1086,8 +1629,21 @@ mod tests {
             .unwrap()
             .layers
             .iter()
-            .map(|l| l.sliding_window)
+            .map(|l| match l.mixer {
+                Mixer::Attention(AttentionLayer {
+                    window: AttentionWindow::Sliding(w),
+                    ..
+                }) => Some(w),
+                _ => None,
+            })
             .collect()
+    }
+
+    fn attention(model: &Model) -> Attention {
+        model
+            .first_attention()
+            .expect("an attention layer")
+            .attention
     }
 
     const LAYERS: &str = r#""num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 4, "num_experts": 4, "num_experts_per_tok": 2, "use_sliding_window": true, "sliding_window": 8"#;
@@ -1150,9 +1706,9 @@ mod tests {
         );
         // Optional fields: null asks for the computed value.
         let llama = model(r#"{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": null, "head_dim": null}"#).unwrap();
-        assert_eq!(llama.attention.qk_head_dim(), 16);
+        assert_eq!(attention(&llama).qk_head_dim(), 16);
         let qwen2 = model(r#"{"model_type": "qwen2", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": null}"#).unwrap();
-        let Attention::Standard(a) = qwen2.attention else {
+        let Attention::Standard(a) = attention(&qwen2) else {
             panic!("standard attention")
         };
         assert_eq!(a.num_kv_heads, 4);
@@ -1174,7 +1730,7 @@ mod tests {
     fn explicit_null_q_lora_rank_differs_from_absent() {
         let absent = model(r#"{"model_type": "deepseek_v3"}"#).unwrap();
         let null = model(r#"{"model_type": "deepseek_v3", "q_lora_rank": null}"#).unwrap();
-        let rank = |m: &Model| match m.attention {
+        let rank = |m: &Model| match attention(m) {
             Attention::Latent(a) => a.q_lora_rank,
             Attention::Standard(_) => panic!("latent attention"),
         };

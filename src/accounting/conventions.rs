@@ -26,7 +26,7 @@
 use std::fmt;
 
 use super::flops::{self, AttentionCounting, FlopOptions};
-use super::model::{Attention, FeedForward, Model};
+use super::model::{Attention, AttentionWindow, FeedForward, Model};
 use super::params::ParameterCounts;
 
 /// A framework's way of counting model FLOPs.
@@ -209,6 +209,7 @@ struct MlpShape {
 
 #[derive(Clone, Copy)]
 enum FfnShape {
+    None,
     Dense(MlpShape),
     Moe {
         experts: f64,
@@ -220,6 +221,8 @@ enum FfnShape {
 
 #[derive(Clone, Copy)]
 struct LayerShape {
+    /// The layer has softmax attention.
+    attention: bool,
     ffn: FfnShape,
     sliding_window: Option<f64>,
 }
@@ -230,7 +233,20 @@ impl Shape {
             matrices: m.matrices() as f64,
             intermediate: m.intermediate_size as f64,
         };
-        let attention = match model.attention {
+        // Every attention layer of the models these conventions describe has one shape; a model
+        // without softmax attention (none is supported today) would have no attention terms.
+        let no_attention = Attention::Standard(super::model::StandardAttention {
+            num_heads: 0,
+            num_kv_heads: 0,
+            head_dim: 0,
+            qkv_bias: false,
+            output_bias: false,
+            qk_norm: super::model::QkNorm::None,
+        });
+        let first = model
+            .first_attention()
+            .map_or(no_attention, |a| a.attention);
+        let attention = match first {
             Attention::Standard(a) => AttentionShape::Standard {
                 heads: a.num_heads as f64,
                 kv_heads: a.num_kv_heads as f64,
@@ -250,6 +266,7 @@ impl Shape {
             .iter()
             .map(|layer| LayerShape {
                 ffn: match &layer.ffn {
+                    FeedForward::None => FfnShape::None,
                     FeedForward::Dense(m) => FfnShape::Dense(mlp(m)),
                     FeedForward::MixtureOfExperts(moe) => FfnShape::Moe {
                         experts: moe.num_experts as f64,
@@ -258,15 +275,20 @@ impl Shape {
                         shared: moe.shared.as_ref().map(mlp),
                     },
                 },
-                sliding_window: layer.sliding_window.map(|w| w as f64),
+                attention: layer.mixer.attention().is_some(),
+                // A query of a chunked layer sees at most its chunk, as of a sliding one its
+                // window; a DSA layer's selected keys are no window the frameworks know.
+                sliding_window: layer.mixer.attention().and_then(|a| match a.window {
+                    AttentionWindow::Sliding(w) | AttentionWindow::Chunked(w) => Some(w as f64),
+                    AttentionWindow::Full | AttentionWindow::TopK(_) => None,
+                }),
             })
             .collect::<Vec<_>>();
         Shape {
             hidden: model.hidden_size as f64,
             vocab: model.vocab_size as f64,
             tied: model.tie_word_embeddings,
-            block_norm_params: layers.len() as f64
-                * 2.0
+            block_norm_params: model.layers.iter().map(|l| l.norms).sum::<u64>() as f64
                 * model.norm.params(model.hidden_size) as f64,
             attention,
             layers,
@@ -276,6 +298,11 @@ impl Shape {
 
     fn num_layers(&self) -> f64 {
         self.layers.len() as f64
+    }
+
+    /// The layers with softmax attention (not Gated DeltaNet, Mamba-2 or none).
+    fn attention_layers(&self) -> f64 {
+        self.layers.iter().filter(|l| l.attention).count() as f64
     }
 }
 
@@ -320,6 +347,7 @@ fn olmo_core(shape: &Shape, params: &ParameterCounts, seq_len: f64) -> f64 {
     let attention: f64 = shape
         .layers
         .iter()
+        .filter(|layer| layer.attention)
         .map(|layer| {
             let keys = layer.sliding_window.map_or(seq_len, |w| w.min(seq_len));
             6.0 * shape.attention.heads() * shape.attention.qk_plus_v() * keys
@@ -340,6 +368,7 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
     // 3 (forward, wgrad, dgrad) × 2 (multiply-add).
     let gemm = 6.0;
     let ffn = |ffn: &FfnShape| match *ffn {
+        FfnShape::None => 0.0,
         FfnShape::Dense(m) => gemm * d * m.intermediate * m.matrices,
         FfnShape::Moe {
             top_k,
@@ -389,7 +418,7 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
     let layers: f64 = shape.layers.iter().map(|l| ffn(&l.ffn)).sum();
     // MTP modules repeat the last layer's feed-forward kind.
     let mtp_ffn = shape.layers.last().map_or(0.0, |l| ffn(&l.ffn)) * mtp_modules;
-    let attention_layers = shape.num_layers() + mtp_modules;
+    let attention_layers = shape.attention_layers() + mtp_modules;
     let mtp_norms_and_projection = gemm * mtp_modules * (3.0 * d + 2.0 * d * d);
     let logits = gemm * d * megatron_padded_vocab(shape.vocab as u64) as f64 * (mtp_modules + 1.0);
     layers
@@ -405,6 +434,7 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
     // `calculate_ffn_mamtul_tflops_per_device`: 2·d·I per matrix (len(mlp_activations) + 1 of them).
     let mlp = |m: MlpShape| 2.0 * d * m.intermediate * m.matrices;
     let ffn = |ffn: &FfnShape| match *ffn {
+        FfnShape::None => 0.0,
         FfnShape::Dense(m) => mlp(m),
         FfnShape::Moe {
             experts,
@@ -457,7 +487,12 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
         .iter()
         .map(|l| {
             let window = if mixed { l.sliding_window } else { None };
-            ffn(&l.ffn) + projections + core(window)
+            let attention = if l.attention {
+                projections + core(window)
+            } else {
+                0.0
+            };
+            ffn(&l.ffn) + attention
         })
         .sum();
     let mtp = shape
@@ -472,39 +507,52 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::super::model::{
-        Family, LatentAttention, Layer, MixtureOfExperts, Mlp, Norm, StandardAttention,
+        AttentionLayer, Family, LatentAttention, Layer, Mixer, MixtureOfExperts, Mlp, Norm, QkNorm,
+        RouterCorrection, StandardAttention,
     };
     use super::super::params;
     use super::*;
 
+    /// Changes the attention of an attention layer.
+    fn set_attention(layer: &mut Layer, change: impl Fn(&mut AttentionLayer)) {
+        if let Mixer::Attention(attention) = &mut layer.mixer {
+            change(attention);
+        }
+    }
+
     /// A small Llama-shaped model: d 64, 2 layers, 4 heads of 16, 2 KV heads, I 128, vocab 1000.
     fn llama(tied: bool, window: Option<u64>) -> Model {
+        let attention = Attention::Standard(StandardAttention {
+            num_heads: 4,
+            num_kv_heads: 2,
+            head_dim: 16,
+            qkv_bias: false,
+            output_bias: false,
+            qk_norm: QkNorm::None,
+        });
         Model {
             family: Family::Llama,
             hidden_size: 64,
             vocab_size: 1000,
             tie_word_embeddings: tied,
+            lm_head_bias: false,
             learned_positions: None,
             norm: Norm::RmsNorm,
-            attention: Attention::Standard(StandardAttention {
-                num_heads: 4,
-                num_kv_heads: 2,
-                head_dim: 16,
-                qkv_bias: false,
-                output_bias: false,
-                qk_norm: false,
-            }),
             layers: vec![
-                Layer {
-                    ffn: FeedForward::Dense(Mlp {
+                Layer::new(
+                    Mixer::Attention(
+                        AttentionLayer::full(attention)
+                            .with_window(AttentionWindow::sliding(window)),
+                    ),
+                    FeedForward::Dense(Mlp {
                         gated: true,
                         intermediate_size: 128,
                         bias: false,
                     }),
-                    sliding_window: window,
-                };
+                );
                 2
             ],
+            vision: None,
             mtp_modules: 0,
             default_seq_len: 256,
         }
@@ -562,7 +610,9 @@ mod tests {
         let full = llama(false, None);
         let windowed = llama(false, Some(64));
         let mut mixed = llama(false, None);
-        mixed.layers[0].sliding_window = Some(64);
+        set_attention(&mut mixed.layers[0], |a| {
+            a.window = AttentionWindow::Sliding(64)
+        });
         for convention in [
             Convention::Torchtitan,
             Convention::Megatron,
@@ -638,7 +688,8 @@ mod tests {
                 expert,
                 shared: None,
                 shared_expert_gate: false,
-                router_correction_bias: false,
+                router_bias: false,
+                router_correction: RouterCorrection::None,
             });
         }
         let dense = llama(false, None);
@@ -678,7 +729,7 @@ mod tests {
     #[test]
     fn latent_attention_and_mtp_follow_megatron_and_maxtext() {
         let mut model = llama(false, None);
-        model.attention = Attention::Latent(LatentAttention {
+        let latent = Attention::Latent(LatentAttention {
             num_heads: 4,
             q_lora_rank: Some(32),
             kv_lora_rank: 16,
@@ -687,6 +738,9 @@ mod tests {
             v_head_dim: 16,
             bias: false,
         });
+        for layer in &mut model.layers {
+            set_attention(layer, |a| a.attention = latent);
+        }
         model.mtp_modules = 1;
         let p = params::count(&model);
         let without = training_flops_per_token(Convention::Megatron, &model, &p, &options(256));

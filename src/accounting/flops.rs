@@ -11,7 +11,9 @@
 //! equals what `torch.utils.flop_counter.FlopCounterMode` measures on the eager
 //! reference implementation with full attention.
 
-use super::model::{Attention, FeedForward, Layer, Model};
+use super::model::{
+    Attention, AttentionWindow, DsaIndexer, FeedForward, GatedDeltaNet, Layer, Mamba2, Mixer, Model,
+};
 use super::params::ParameterCounts;
 
 /// How the attention-matrix matmuls are counted.
@@ -90,15 +92,32 @@ pub struct DetailedFlops {
     pub components: Vec<Component>,
 }
 
-/// Keys one query is counted against, with an optional sliding window.
-fn keys_per_query(seq_len: u64, sliding_window: Option<u64>, counting: AttentionCounting) -> f64 {
+/// Keys one query is counted against in a layer whose queries see `window`.
+pub fn keys_per_query(seq_len: u64, window: AttentionWindow, counting: AttentionCounting) -> f64 {
     let t = seq_len as f64;
-    let window = sliding_window.map_or(t, |w| (w as f64).min(t));
-    match counting {
-        AttentionCounting::Full => window,
-        // With a causal mask query i sees min(i + 1, window) keys; in the continuous
-        // limit the mean is window − window²/(2T), which is T/2 without a window.
-        AttentionCounting::Causal => window - window * window / (2.0 * t),
+    match window {
+        AttentionWindow::Full | AttentionWindow::Sliding(_) | AttentionWindow::TopK(_) => {
+            let window = match window {
+                // A DSA query attends to the k keys its indexer selects, all while there
+                // are fewer: a causal query i sees min(i + 1, k), as in a sliding window.
+                AttentionWindow::Sliding(w) | AttentionWindow::TopK(w) => (w as f64).min(t),
+                _ => t,
+            };
+            match counting {
+                AttentionCounting::Full => window,
+                // With a causal mask query i sees min(i + 1, window) keys; in the continuous
+                // limit the mean is window − window²/(2T), which is T/2 without a window.
+                AttentionCounting::Causal => window - window * window / (2.0 * t),
+            }
+        }
+        AttentionWindow::Chunked(c) => {
+            let chunk = (c as f64).min(t);
+            match counting {
+                AttentionCounting::Full => chunk,
+                // Query j of its chunk sees j + 1 keys: half the chunk on average.
+                AttentionCounting::Causal => chunk / 2.0,
+            }
+        }
     }
 }
 
@@ -119,11 +138,19 @@ pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> F
         0.0
     };
     let n = params.matmul_active as f64 + mtp_weights;
-    let h = model.attention.num_heads() as f64;
-    let two_q = (model.attention.qk_head_dim() + model.attention.v_head_dim()) as f64;
-    let layers = model.layers.len() as f64 + mtp_modules;
-    let attention_forward =
-        layers * 2.0 * h * two_q * keys_per_query(options.seq_len, None, options.attention);
+    let keys = keys_per_query(options.seq_len, AttentionWindow::Full, options.attention);
+    // Σ over attention layers of H·2Q (the MTP modules' layers are shaped like the last).
+    let heads_times_width = |layer: &Layer| match &layer.mixer {
+        Mixer::Attention(a) => {
+            a.attention.num_heads() as f64
+                * (a.attention.qk_head_dim() + a.attention.v_head_dim()) as f64
+        }
+        // Linear attention and Mamba layers have no T-proportional term in PaLM's formula.
+        Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::None => 0.0,
+    };
+    let mtp_layers = model.layers.last().map_or(0.0, heads_times_width) * mtp_modules;
+    let layers: f64 = model.layers.iter().map(heads_times_width).sum::<f64>() + mtp_layers;
+    let attention_forward = layers * 2.0 * keys;
     let forward = 2.0 * n + attention_forward;
     let training = 3.0 * forward;
     let hardware = match options.recompute {
@@ -171,8 +198,96 @@ impl Tally {
 /// Adds the forward matmuls of one decoder layer.
 fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOptions) {
     let d = model.hidden_size as f64;
-    let keys = keys_per_query(options.seq_len, layer.sliding_window, options.attention);
-    match model.attention {
+    match &layer.mixer {
+        Mixer::Attention(attention) => {
+            let keys = keys_per_query(options.seq_len, attention.window, options.attention);
+            add_attention(tally, d, &attention.attention, keys);
+            // The gate half of a gated q_proj (only standard attention has one).
+            if let (true, Attention::Standard(a)) = (attention.output_gate, attention.attention) {
+                tally.add(
+                    "attention_gate",
+                    2.0 * d * a.num_heads as f64 * a.head_dim as f64,
+                );
+            }
+            if let Some(indexer) = attention.indexer {
+                let all_keys =
+                    keys_per_query(options.seq_len, AttentionWindow::Full, options.attention);
+                add_dsa_indexer(tally, d, &indexer, all_keys);
+            }
+        }
+        Mixer::GatedDeltaNet(gdn) => add_gated_delta_net(tally, d, gdn, options.seq_len),
+        Mixer::Mamba2(mamba) => add_mamba2(tally, d, mamba, options.seq_len),
+        Mixer::None => {}
+    }
+    add_feed_forward(tally, d, &layer.ffn);
+}
+
+/// DSA indexer, forward only (it runs without gradients): its projections (`wq_b` from the
+/// query latent, `wk`, `weights_proj`), the scores `q·k` of every head against every key,
+/// and their weighted sum over heads.
+fn add_dsa_indexer(tally: &mut Tally, d: f64, indexer: &DsaIndexer, keys: f64) {
+    let (h, hd, rank) = (
+        indexer.num_heads as f64,
+        indexer.head_dim as f64,
+        indexer.query_rank as f64,
+    );
+    let projections = 2.0 * rank * h * hd + 2.0 * d * hd + 2.0 * d * h;
+    let scores = 2.0 * keys * h * hd + 2.0 * keys * h;
+    tally.add("dsa_indexer", projections + scores);
+}
+
+/// Gated DeltaNet, the matmuls of `torch_chunk_gated_delta_rule` per value head and
+/// token, with chunk `C` (64, or the sequence when shorter), key width `dk`, value
+/// width `dv`: `k_β·kᵀ` and `q·kᵀ` within the chunk (`4·C·dk`), the intra-chunk
+/// attention times the new values (`2·C·dv`), and the state's three products
+/// (read by the keys, read by the queries, update: `6·dk·dv`). The two triangular
+/// solves of the UT transform are not counted (the reference's solver is not a matmul).
+fn add_gated_delta_net(tally: &mut Tally, d: f64, gdn: &GatedDeltaNet, seq_len: u64) {
+    let (dk, dv) = (gdn.key_head_dim as f64, gdn.value_head_dim as f64);
+    let chunk = GatedDeltaNet::CHUNK.min(seq_len) as f64;
+    let input_width = 2.0 * (gdn.key_dim() + gdn.value_dim() + gdn.num_value_heads) as f64;
+    tally.add("linear_attention_in", 2.0 * d * input_width);
+    tally.add(
+        "linear_attention_conv",
+        2.0 * gdn.conv_dim() as f64 * gdn.conv_kernel as f64,
+    );
+    let per_head = 4.0 * chunk * dk + 2.0 * chunk * dv + 6.0 * dk * dv;
+    tally.add(
+        "linear_attention_core",
+        gdn.num_value_heads as f64 * per_head,
+    );
+    tally.add("linear_attention_output", 2.0 * gdn.value_dim() as f64 * d);
+}
+
+/// Mamba-2, the matmuls of `mamba2_chunk_scan` (SSD) per head and token, with chunk `L`
+/// (`chunk_size`, or the sequence when shorter), head width `p`, state `n` and
+/// `c = ⌈T/L⌉` chunks: `C·Bᵀ` within the chunk (`2·L·n`), its product with `x`
+/// (`2·L·p`), the chunk states and their read by `C` (`2·p·n` each), and the recurrence
+/// over chunk states, `2·(c+1)²·p·n` per sequence.
+fn add_mamba2(tally: &mut Tally, d: f64, mamba: &Mamba2, seq_len: u64) {
+    let (p, n) = (mamba.head_dim as f64, mamba.state_size as f64);
+    let t = seq_len.max(1) as f64;
+    let chunk = mamba.chunk_size.min(seq_len).max(1) as f64;
+    let chunks = seq_len.div_ceil(mamba.chunk_size.max(1)) as f64;
+    let inner = mamba.inner_dim() as f64;
+    let in_width = (mamba.inner_dim() + mamba.conv_dim() + mamba.num_heads) as f64;
+    tally.add("mamba_in", 2.0 * d * in_width);
+    tally.add(
+        "mamba_conv",
+        2.0 * mamba.conv_dim() as f64 * mamba.conv_kernel as f64,
+    );
+    let per_head = 2.0 * chunk * n
+        + 2.0 * chunk * p
+        + 4.0 * p * n
+        + 2.0 * (chunks + 1.0) * (chunks + 1.0) * p * n / t;
+    tally.add("mamba_scan", mamba.num_heads as f64 * per_head);
+    tally.add("mamba_output", 2.0 * inner * d);
+}
+
+/// Adds the forward matmuls of one softmax-attention layer whose queries see `keys` keys.
+/// Attention sinks and logit soft-capping are elementwise: they cost nothing here.
+fn add_attention(tally: &mut Tally, d: f64, attention: &Attention, keys: f64) {
+    match *attention {
         Attention::Standard(a) => {
             let (h, kv, hd) = (a.num_heads as f64, a.num_kv_heads as f64, a.head_dim as f64);
             tally.add("attention_qkv", 2.0 * d * (h + 2.0 * kv) * hd);
@@ -205,7 +320,11 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
             tally.add("attention_output", 2.0 * h * v * d);
         }
     }
-    match layer.ffn {
+}
+
+/// Adds the forward matmuls of one feed-forward block (a MoE block: the routed top-k only).
+fn add_feed_forward(tally: &mut Tally, d: f64, ffn: &FeedForward) {
+    match *ffn {
         FeedForward::Dense(mlp) => {
             tally.add(
                 "mlp",
@@ -223,6 +342,7 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
             let gate = if moe.shared_expert_gate { 2.0 * d } else { 0.0 };
             tally.add("moe_shared_experts", shared + gate);
         }
+        FeedForward::None => {}
     }
 }
 
@@ -237,11 +357,24 @@ const LAYER_COMPONENTS: &[&str] = &[
     "attention_scores",
     "attention_values",
     "attention_output",
+    "attention_gate",
+    "dsa_indexer",
+    "linear_attention_in",
+    "linear_attention_conv",
+    "linear_attention_core",
+    "linear_attention_output",
+    "mamba_in",
+    "mamba_conv",
+    "mamba_scan",
+    "mamba_output",
     "mlp",
     "moe_router",
     "moe_experts",
     "moe_shared_experts",
 ];
+
+/// Components that run without gradients: forward only, no backward.
+pub const FORWARD_ONLY_COMPONENTS: &[&str] = &["dsa_indexer"];
 
 /// Counts every matmul of the forward pass, component by component.
 pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
@@ -266,7 +399,9 @@ pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
         tally.add("mtp", model.mtp_modules as f64 * per_module);
     }
     let forward: f64 = tally.components.iter().map(|c| c.forward).sum();
-    let training = 3.0 * forward;
+    // Backward is twice the forward of every matmul that is back-propagated; the DSA
+    // indexer runs without gradients (training = forward + 2 × (forward − indexer)).
+    let training = 3.0 * forward - 2.0 * tally.sum_of(FORWARD_ONLY_COMPONENTS);
     let hardware = match options.recompute {
         Recompute::None => training,
         Recompute::Selective => training + attention_core,
@@ -285,8 +420,10 @@ pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounting::model::{
+        AttentionLayer, FeedForward, Mlp, Norm, QkNorm, StandardAttention,
+    };
     use crate::accounting::model::{Family, Model};
-    use crate::accounting::model::{FeedForward, Mlp, Norm, StandardAttention};
     use crate::accounting::params;
 
     /// A small Mistral-like model: 2 layers, d=64, 4 heads of 16, 2 KV heads, window `w`.
@@ -296,29 +433,33 @@ mod tests {
             hidden_size: 64,
             vocab_size: 100,
             tie_word_embeddings: false,
+            lm_head_bias: false,
             learned_positions: None,
             norm: Norm::RmsNorm,
-            attention: Attention::Standard(StandardAttention {
-                num_heads: 4,
-                num_kv_heads: 2,
-                head_dim: 16,
-                qkv_bias: false,
-                output_bias: false,
-                qk_norm: false,
-            }),
             layers: vec![
-                Layer {
-                    ffn: FeedForward::Dense(Mlp {
+                Layer::new(
+                    Mixer::Attention(
+                        AttentionLayer::full(Attention::Standard(StandardAttention {
+                            num_heads: 4,
+                            num_kv_heads: 2,
+                            head_dim: 16,
+                            qkv_bias: false,
+                            output_bias: false,
+                            qk_norm: QkNorm::None,
+                        }))
+                        .with_window(AttentionWindow::sliding(window)),
+                    ),
+                    FeedForward::Dense(Mlp {
                         gated: true,
                         intermediate_size: 128,
-                        bias: false
+                        bias: false,
                     }),
-                    sliding_window: window,
-                };
+                );
                 2
             ],
             mtp_modules: 0,
             default_seq_len: 64,
+            vision: None,
         }
     }
 

@@ -20,10 +20,34 @@ pub enum Family {
     Gemma,
     DeepseekV2,
     DeepseekV3,
+    Llama4,
+    Qwen3Next,
+    Qwen35Moe,
+    DeepseekV32,
+    GlmMoeDsa,
+    NemotronH,
+    Phi3,
+    Granite,
+    Smollm3,
+    KimiK2,
+    Mistral3,
+    Ministral3,
+    Cohere,
+    Olmo2,
+    Olmoe,
+    Starcoder2,
+    MinimaxM2,
+    Gemma2,
+    Gemma3Text,
+    Gemma3,
+    GptOss,
+    Glm4Moe,
+    HunyuanV1Moe,
+    Ernie45Moe,
 }
 
 impl Family {
-    pub const ALL: [Family; 12] = [
+    pub const ALL: [Family; 36] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -36,6 +60,30 @@ impl Family {
         Family::Gemma,
         Family::DeepseekV2,
         Family::DeepseekV3,
+        Family::Llama4,
+        Family::Qwen3Next,
+        Family::Qwen35Moe,
+        Family::DeepseekV32,
+        Family::GlmMoeDsa,
+        Family::NemotronH,
+        Family::Phi3,
+        Family::Granite,
+        Family::Smollm3,
+        Family::KimiK2,
+        Family::Mistral3,
+        Family::Ministral3,
+        Family::Cohere,
+        Family::Olmo2,
+        Family::Olmoe,
+        Family::Starcoder2,
+        Family::MinimaxM2,
+        Family::Gemma2,
+        Family::Gemma3Text,
+        Family::Gemma3,
+        Family::GptOss,
+        Family::Glm4Moe,
+        Family::HunyuanV1Moe,
+        Family::Ernie45Moe,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -53,6 +101,32 @@ impl Family {
             Family::Gemma => "gemma",
             Family::DeepseekV2 => "deepseek_v2",
             Family::DeepseekV3 => "deepseek_v3",
+            // The text model's type; the multimodal `llama4` (and `qwen3_5_moe`) configs
+            // are accepted too, their text model read from `text_config`.
+            Family::Llama4 => "llama4_text",
+            Family::Qwen3Next => "qwen3_next",
+            Family::Qwen35Moe => "qwen3_5_moe_text",
+            Family::DeepseekV32 => "deepseek_v32",
+            Family::GlmMoeDsa => "glm_moe_dsa",
+            Family::NemotronH => "nemotron_h",
+            Family::Phi3 => "phi3",
+            Family::Granite => "granite",
+            Family::Smollm3 => "smollm3",
+            Family::KimiK2 => "kimi_k2",
+            Family::Mistral3 => "mistral3",
+            Family::Ministral3 => "ministral3",
+            Family::Cohere => "cohere",
+            Family::Olmo2 => "olmo2",
+            Family::Olmoe => "olmoe",
+            Family::Starcoder2 => "starcoder2",
+            Family::MinimaxM2 => "minimax_m2",
+            Family::Gemma2 => "gemma2",
+            Family::Gemma3Text => "gemma3_text",
+            Family::Gemma3 => "gemma3",
+            Family::GptOss => "gpt_oss",
+            Family::Glm4Moe => "glm4_moe",
+            Family::HunyuanV1Moe => "hunyuan_v1_moe",
+            Family::Ernie45Moe => "ernie4_5_moe",
         }
     }
 }
@@ -65,16 +139,59 @@ pub struct Model {
     pub vocab_size: u64,
     /// The LM head reuses the token embedding matrix.
     pub tie_word_embeddings: bool,
+    /// A bias on the LM head (ERNIE 4.5 with `use_bias`), a parameter even when the
+    /// head's weight is tied.
+    pub lm_head_bias: bool,
     /// Rows of a learned position-embedding table (GPT-2's `wpe`); `None` for rotary models.
     pub learned_positions: Option<u64>,
     pub norm: Norm,
-    pub attention: Attention,
-    /// One entry per decoder layer, in order.
+    /// One entry per decoder layer, in order: each says its own token mixer, feed-forward
+    /// block and norms, so hybrid models (sliding and full attention, linear attention,
+    /// Mamba layers) are described layer by layer.
     pub layers: Vec<Layer>,
     /// DeepSeek-V3 multi-token-prediction modules (`num_nextn_predict_layers`).
     pub mtp_modules: u64,
     /// The context length the config was trained for, used when no sequence length is given.
     pub default_seq_len: u64,
+    /// The vision tower and projector of a multimodal model: counted apart, never in the
+    /// language model's totals or FLOPs.
+    pub vision: Option<VisionTower>,
+}
+
+/// The image encoder of a multimodal model, and the projector into the language model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisionTower {
+    /// SigLIP (Gemma 3): biased attention and MLP, LayerNorms with bias, a learned position
+    /// embedding per patch; the projector is one matrix and an RMSNorm.
+    Siglip {
+        encoder: VisionEncoder,
+        image_size: u64,
+        /// Width of the language model the projector maps into.
+        text_hidden_size: u64,
+        /// The attention-pooling head (`vision_use_head`), built even where Gemma 3 never
+        /// runs it; Gemma 3's released configs switch it off.
+        pooling_head: bool,
+    },
+    /// Pixtral (Mistral 3): unbiased attention, a gated MLP, RMSNorms, rotary positions;
+    /// the projector is an RMSNorm, a patch merger and a two-layer MLP.
+    Pixtral {
+        encoder: VisionEncoder,
+        text_hidden_size: u64,
+        spatial_merge_size: u64,
+        /// How many encoder layers' features are concatenated into the projector.
+        feature_layers: u64,
+        projector_bias: bool,
+    },
+}
+
+/// The shape of a ViT-style encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisionEncoder {
+    pub hidden_size: u64,
+    pub intermediate_size: u64,
+    pub layers: u64,
+    pub patch_size: u64,
+    pub num_channels: u64,
 }
 
 /// Which normalisation the model uses, which decides its parameter count.
@@ -137,8 +254,26 @@ pub struct StandardAttention {
     pub qkv_bias: bool,
     /// A bias on the output projection.
     pub output_bias: bool,
-    /// Per-head RMSNorm on queries and keys (Qwen3).
-    pub qk_norm: bool,
+    /// Norms on queries and keys.
+    pub qk_norm: QkNorm,
+}
+
+/// Norms on the queries and keys of an attention layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QkNorm {
+    None,
+    /// One norm of width `head_dim` shared by every head, for queries and one for keys
+    /// (Qwen3, Gemma 3, GLM-4.5): `2 · head_dim` weights.
+    PerHead,
+    /// One norm over all query heads and one over all key heads (OLMo 2, MiniMax-M2) or
+    /// per-head weights (Cohere): `(num_heads + num_kv_heads) · head_dim` weights.
+    AllHeads,
+    /// Norms of these widths, where the reference sizes them otherwise (OLMoE: the query
+    /// norm is `hidden_size` wide whatever `head_dim` is).
+    Widths {
+        query: u64,
+        key: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,18 +289,196 @@ pub struct LatentAttention {
     pub bias: bool,
 }
 
-/// One decoder layer: attention (shared shape, from [`Model::attention`]) and a feed-forward block.
+impl Model {
+    /// The attention of the first attention layer: the shape `calc` shows and PaLM's
+    /// `H·Q` when every layer has the same one.
+    pub fn first_attention(&self) -> Option<&AttentionLayer> {
+        self.layers.iter().find_map(|layer| layer.mixer.attention())
+    }
+}
+
+/// One decoder layer: a token mixer, a feed-forward block, and its norms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layer {
+    pub mixer: Mixer,
     pub ffn: FeedForward,
-    /// Keys a query may attend to in this layer, when the layer uses sliding-window attention.
-    pub sliding_window: Option<u64>,
+    /// Norms of width `hidden_size` of the model's [`Norm`] kind in this layer: 2 for the
+    /// usual pre-attention and pre-feed-forward pair, 4 for Gemma 2/3 (pre and post
+    /// feed-forward norms added), 1 for Cohere (one norm shared by the parallel blocks),
+    /// 2 for OLMo 2 (post-attention and post-feed-forward only).
+    pub norms: u64,
+}
+
+impl Layer {
+    /// A layer with the usual two norms.
+    pub fn new(mixer: Mixer, ffn: FeedForward) -> Layer {
+        Layer {
+            mixer,
+            ffn,
+            norms: 2,
+        }
+    }
+}
+
+/// What mixes information across the tokens of a layer.
+///
+/// Each variant is counted by its own arms in `params` and `flops`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mixer {
+    Attention(AttentionLayer),
+    /// Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5).
+    GatedDeltaNet(GatedDeltaNet),
+    /// A Mamba-2 selective state-space mixer (Nemotron-H).
+    Mamba2(Mamba2),
+    /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
+    None,
+}
+
+impl Mixer {
+    /// The softmax attention of this mixer, if it is one.
+    pub fn attention(&self) -> Option<&AttentionLayer> {
+        match self {
+            Mixer::Attention(attention) => Some(attention),
+            Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::None => None,
+        }
+    }
+}
+
+/// Gated DeltaNet, as `transformers`' `torch_chunk_gated_delta_rule` computes it: queries
+/// and keys of `num_key_heads` heads (repeated to the value heads), values and the output
+/// gate `z` of `num_value_heads` heads, a causal depthwise convolution over q, k and v, a
+/// per-head decay and learning rate (`a`, `b`), and the delta rule in chunks of
+/// [`GatedDeltaNet::CHUNK`] tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatedDeltaNet {
+    pub num_key_heads: u64,
+    pub num_value_heads: u64,
+    pub key_head_dim: u64,
+    pub value_head_dim: u64,
+    pub conv_kernel: u64,
+}
+
+impl GatedDeltaNet {
+    /// The chunk of the reference's chunked delta rule (and of flash-linear-attention's).
+    pub const CHUNK: u64 = 64;
+
+    pub fn key_dim(&self) -> u64 {
+        self.num_key_heads * self.key_head_dim
+    }
+
+    pub fn value_dim(&self) -> u64 {
+        self.num_value_heads * self.value_head_dim
+    }
+
+    /// Channels of the depthwise convolution: q, k and v.
+    pub fn conv_dim(&self) -> u64 {
+        2 * self.key_dim() + self.value_dim()
+    }
+}
+
+/// A Mamba-2 mixer as `transformers`' `mamba2_chunk_scan` (the SSD algorithm) computes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mamba2 {
+    pub num_heads: u64,
+    pub head_dim: u64,
+    pub state_size: u64,
+    pub num_groups: u64,
+    pub conv_kernel: u64,
+    /// Tokens per chunk of the SSD scan (`chunk_size`).
+    pub chunk_size: u64,
+    /// A bias on the convolution (`use_conv_bias`).
+    pub conv_bias: bool,
+    /// Biases on `in_proj` and `out_proj` (`use_bias`).
+    pub projection_bias: bool,
+}
+
+impl Mamba2 {
+    /// Width of the SSM input and output, `num_heads · head_dim`.
+    pub fn inner_dim(&self) -> u64 {
+        self.num_heads * self.head_dim
+    }
+
+    /// Channels of the depthwise convolution: x, B and C.
+    pub fn conv_dim(&self) -> u64 {
+        self.inner_dim() + 2 * self.num_groups * self.state_size
+    }
+}
+
+/// DeepSeek Sparse Attention's lightning indexer: it scores every key with
+/// `num_heads` heads of `head_dim` from the query latent (`q_lora_rank` wide) and picks
+/// the top-k keys the main attention sees. It runs without gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DsaIndexer {
+    pub num_heads: u64,
+    pub head_dim: u64,
+    /// Width of the query latent its query projection reads (`q_lora_rank`).
+    pub query_rank: u64,
+}
+
+/// A softmax-attention layer: its projections and which keys a query sees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttentionLayer {
+    pub attention: Attention,
+    pub window: AttentionWindow,
+    /// Rotary position embedding on this layer (Llama 4's NoPE layers have none). Costs
+    /// no parameter and no matmul; kept so a layer says what it is.
+    pub rope: bool,
+    /// A learned attention-sink logit per head (GPT-OSS): `num_heads` parameters, no matmul.
+    pub sinks: bool,
+    /// `q_proj` also produces a sigmoid gate for every output channel (Qwen3-Next's gated
+    /// attention): it is twice as wide.
+    pub output_gate: bool,
+    /// This layer's own DSA indexer; a DSA layer without one reuses an earlier layer's
+    /// selection (GLM-5's shared layers). Its window is [`AttentionWindow::TopK`].
+    pub indexer: Option<DsaIndexer>,
+}
+
+impl AttentionLayer {
+    /// Full attention with rotary embeddings and no sinks.
+    pub fn full(attention: Attention) -> AttentionLayer {
+        AttentionLayer {
+            attention,
+            window: AttentionWindow::Full,
+            rope: true,
+            sinks: false,
+            output_gate: false,
+            indexer: None,
+        }
+    }
+
+    /// The same projections with `window`.
+    pub fn with_window(self, window: AttentionWindow) -> AttentionLayer {
+        AttentionLayer { window, ..self }
+    }
+}
+
+/// Which keys a query of an attention layer may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionWindow {
+    /// Every earlier key of the sequence.
+    Full,
+    /// The last `W` keys (sliding-window attention).
+    Sliding(u64),
+    /// The keys of its own chunk of `C` tokens (Llama 4's chunked attention).
+    Chunked(u64),
+    /// The `k` keys a DSA indexer selects (`index_topk`), all of them while there are fewer.
+    TopK(u64),
+}
+
+impl AttentionWindow {
+    /// The window for a config's optional `sliding_window`.
+    pub fn sliding(window: Option<u64>) -> AttentionWindow {
+        window.map_or(AttentionWindow::Full, AttentionWindow::Sliding)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedForward {
     Dense(Mlp),
     MixtureOfExperts(MixtureOfExperts),
+    /// No feed-forward: a block that is only a token mixer (Nemotron-H's Mamba and
+    /// attention blocks).
+    None,
 }
 
 /// A feed-forward block of two (plain) or three (gated: SwiGLU, GeGLU) matrices.
@@ -197,7 +510,19 @@ pub struct MixtureOfExperts {
     pub shared: Option<Mlp>,
     /// A sigmoid gate `Linear(hidden, 1)` on the shared expert (Qwen2-MoE).
     pub shared_expert_gate: bool,
-    /// Per-expert router score-correction biases (DeepSeek-V3). A parameter in
-    /// DeepSeek's own code, a buffer in `transformers`: reported, never counted in totals.
-    pub router_correction_bias: bool,
+    /// A bias on the router's `Linear(hidden, num_experts)` (GPT-OSS).
+    pub router_bias: bool,
+    /// Per-expert router score-correction biases.
+    pub router_correction: RouterCorrection,
+}
+
+/// Per-expert score-correction biases of a router (auxiliary-loss-free balancing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterCorrection {
+    None,
+    /// A buffer in `transformers` (DeepSeek-V3, GLM-4.5, MiniMax-M2; a parameter in
+    /// DeepSeek's own code): reported, never counted in totals.
+    Buffer,
+    /// A parameter in `transformers` (ERNIE 4.5's `moe_statics`): counted in totals.
+    Parameter,
 }

@@ -10,7 +10,10 @@
 //! - `active_without_input_embedding` is DeepSeek's convention (its 37 B).
 //! - Multi-token-prediction modules are reported on their own, never added to `total`.
 
-use super::model::{Attention, FeedForward, MixtureOfExperts, Mlp, Model, Norm};
+use super::model::{
+    Attention, AttentionLayer, DsaIndexer, FeedForward, GatedDeltaNet, Layer, Mamba2, Mixer,
+    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder, VisionTower,
+};
 
 /// Parameter counts of a model, in parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,8 @@ pub struct ParameterCounts {
     pub mtp_active: u64,
     /// Router score-correction biases (DeepSeek-V3), not part of `total`.
     pub router_correction_biases: u64,
+    /// The vision tower and projector of a multimodal model, not part of `total`.
+    pub vision: Option<u64>,
 }
 
 /// Counts the parameters of `model`.
@@ -51,6 +56,7 @@ pub fn count(model: &Model) -> ParameterCounts {
         mtp: u64::MAX,
         mtp_active: u64::MAX,
         router_correction_biases: u64::MAX,
+        vision: None,
     })
 }
 
@@ -68,16 +74,21 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         token_embedding
     };
     let final_norm = norm_params(model.norm, d)?;
+    let lm_head_bias = if model.lm_head_bias {
+        model.vocab_size
+    } else {
+        0
+    };
 
     let mut layers_total: u64 = 0;
     let mut layers_inactive: u64 = 0;
     let mut router_correction_biases: u64 = 0;
     for layer in &model.layers {
-        let (total, inactive) = layer_params(model, &layer.ffn)?;
+        let (total, inactive) = layer_params(model, layer)?;
         layers_total = layers_total.checked_add(total)?;
         layers_inactive = layers_inactive.checked_add(inactive)?;
         if let FeedForward::MixtureOfExperts(moe) = layer.ffn {
-            if moe.router_correction_bias {
+            if moe.router_correction == RouterCorrection::Buffer {
                 router_correction_biases = router_correction_biases.checked_add(moe.num_experts)?;
             }
         }
@@ -90,6 +101,7 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         layers_total,
         final_norm,
         lm_head,
+        lm_head_bias,
     ])?;
     // Below, everything subtracted is part of what it is subtracted from, so nothing underflows.
     let active = total - layers_inactive;
@@ -110,7 +122,99 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         mtp,
         mtp_active,
         router_correction_biases,
+        vision: match &model.vision {
+            Some(tower) => Some(vision_params(tower)?),
+            None => None,
+        },
     })
+}
+
+/// Parameters of a vision tower and its projector, as `transformers` builds them.
+fn vision_params(tower: &VisionTower) -> Option<u64> {
+    match *tower {
+        VisionTower::Siglip {
+            encoder,
+            image_size,
+            text_hidden_size,
+            pooling_head,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // Conv2d patch embedding with bias, one learned position per patch.
+            let patches = product(&[image_size / p.max(1), image_size / p.max(1)])?;
+            let embeddings = sum(&[product(&[c, p, p, d])?, d, product(&[patches, d])?])?;
+            // Two LayerNorms, q/k/v/out with biases, fc1 and fc2 with biases.
+            let layer = sum(&[
+                product(&[4, d])?,
+                product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                product(&[2, d, i])?,
+                i,
+                d,
+            ])?;
+            let post_layernorm = product(&[2, d])?;
+            // Probe, in_proj (3d×d + 3d), out_proj, LayerNorm, MLP.
+            let head = if pooling_head {
+                sum(&[
+                    d,
+                    product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                    product(&[2, d])?,
+                    product(&[2, d, i])?,
+                    i,
+                    d,
+                ])?
+            } else {
+                0
+            };
+            // mm_input_projection_weight and mm_soft_emb_norm.
+            let projector = sum(&[product(&[d, text_hidden_size])?, d])?;
+            sum(&[
+                embeddings,
+                product(&[layers, layer])?,
+                post_layernorm,
+                head,
+                projector,
+            ])
+        }
+        VisionTower::Pixtral {
+            encoder,
+            text_hidden_size,
+            spatial_merge_size,
+            feature_layers,
+            projector_bias,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // Conv2d patch embedding without bias, ln_pre.
+            let embeddings = sum(&[product(&[c, p, p, d])?, d])?;
+            // Two RMSNorms, q/k/v/o without biases, a gated MLP without biases.
+            let layer = sum(&[
+                product(&[2, d])?,
+                product(&[4, d, d])?,
+                product(&[3, d, i])?,
+            ])?;
+            let t = text_hidden_size;
+            let bias = u64::from(projector_bias);
+            let projector = sum(&[
+                d,
+                product(&[d, spatial_merge_size, spatial_merge_size, d])?,
+                product(&[d, feature_layers, t])?,
+                product(&[bias, t])?,
+                product(&[t, t])?,
+                product(&[bias, t])?,
+            ])?;
+            sum(&[embeddings, product(&[layers, layer])?, projector])
+        }
+    }
 }
 
 /// The product of `factors`, or `None` when it does not fit 64 bits.
@@ -136,20 +240,119 @@ fn norm_params(norm: Norm, width: u64) -> Option<u64> {
 }
 
 /// Parameters of one decoder layer: (all of them, those a token does not use).
-fn layer_params(model: &Model, ffn: &FeedForward) -> Option<(u64, u64)> {
-    let d = model.hidden_size;
-    let norms = product(&[2, norm_params(model.norm, d)?])?;
-    let attention = attention_params(model)?;
-    let (ffn_total, ffn_inactive) = match ffn {
-        FeedForward::Dense(mlp) => (mlp_params(d, mlp)?, 0),
-        FeedForward::MixtureOfExperts(moe) => moe_params(d, moe)?,
+/// One decoder layer's parameters: all of them, and those of its routed experts (none for a
+/// dense layer). `None` where a count overflows, which [`checked_count`] refuses for a whole
+/// model.
+pub fn layer_counts(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
+    let (total, _) = layer_params(model, layer)?;
+    let experts = match &layer.ffn {
+        FeedForward::MixtureOfExperts(moe) => {
+            product(&[moe.num_experts, mlp_params(model.hidden_size, &moe.expert)?])?
+        }
+        FeedForward::Dense(_) | FeedForward::None => 0,
     };
-    Some((sum(&[norms, attention, ffn_total])?, ffn_inactive))
+    Some((total, experts))
 }
 
-fn attention_params(model: &Model) -> Option<u64> {
+fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
     let d = model.hidden_size;
-    match model.attention {
+    let norms = product(&[layer.norms, norm_params(model.norm, d)?])?;
+    let mixer = match &layer.mixer {
+        Mixer::Attention(attention) => attention_layer_params(d, attention)?,
+        Mixer::GatedDeltaNet(gdn) => gated_delta_net_params(d, gdn)?,
+        Mixer::Mamba2(mamba) => mamba2_params(d, mamba)?,
+        Mixer::None => 0,
+    };
+    let (ffn_total, ffn_inactive) = match &layer.ffn {
+        FeedForward::Dense(mlp) => (mlp_params(d, mlp)?, 0),
+        FeedForward::MixtureOfExperts(moe) => moe_params(d, moe)?,
+        FeedForward::None => (0, 0),
+    };
+    Some((sum(&[norms, mixer, ffn_total])?, ffn_inactive))
+}
+
+fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
+    let sinks = if layer.sinks {
+        layer.attention.num_heads()
+    } else {
+        0
+    };
+    // The output gate doubles q_proj (and its bias).
+    let output_gate = match (layer.output_gate, layer.attention) {
+        (true, Attention::Standard(a)) => {
+            let q = product(&[a.num_heads, a.head_dim])?;
+            sum(&[product(&[d, q])?, if a.qkv_bias { q } else { 0 }])?
+        }
+        _ => 0,
+    };
+    let indexer = match layer.indexer {
+        Some(indexer) => dsa_indexer_params(d, &indexer)?,
+        None => 0,
+    };
+    sum(&[
+        attention_params(d, &layer.attention)?,
+        sinks,
+        output_gate,
+        indexer,
+    ])
+}
+
+/// DSA indexer: `wq_b` (query latent → heads), `wk` (hidden → one key head), `k_norm`
+/// (a LayerNorm with bias), `weights_proj` (hidden → one weight per head).
+fn dsa_indexer_params(d: u64, indexer: &DsaIndexer) -> Option<u64> {
+    sum(&[
+        product(&[indexer.query_rank, indexer.num_heads, indexer.head_dim])?,
+        product(&[d, indexer.head_dim])?,
+        product(&[2, indexer.head_dim])?,
+        product(&[d, indexer.num_heads])?,
+    ])
+}
+
+/// Gated DeltaNet: the q, k, v, z and b, a input projections, the depthwise convolution
+/// (no bias), `dt_bias` and `A_log` per value head, the gated RMSNorm of one value head,
+/// and `out_proj`.
+fn gated_delta_net_params(d: u64, gdn: &GatedDeltaNet) -> Option<u64> {
+    let projections = product(&[
+        d,
+        sum(&[
+            product(&[2, gdn.key_dim()])?,
+            product(&[2, gdn.value_dim()])?,
+            product(&[2, gdn.num_value_heads])?,
+        ])?,
+    ])?;
+    sum(&[
+        projections,
+        product(&[gdn.conv_dim(), gdn.conv_kernel])?,
+        product(&[2, gdn.num_value_heads])?,
+        gdn.value_head_dim,
+        product(&[gdn.value_dim(), d])?,
+    ])
+}
+
+/// Mamba-2: `in_proj` (gate z, x, B, C and dt), the depthwise convolution, `dt_bias`,
+/// `A_log` and `D` per head, the gated RMSNorm over the inner width, and `out_proj`.
+fn mamba2_params(d: u64, mamba: &Mamba2) -> Option<u64> {
+    let inner = mamba.inner_dim();
+    let in_width = sum(&[inner, mamba.conv_dim(), mamba.num_heads])?;
+    let projection_bias = if mamba.projection_bias {
+        sum(&[in_width, d])?
+    } else {
+        0
+    };
+    let conv_bias = if mamba.conv_bias { mamba.conv_dim() } else { 0 };
+    sum(&[
+        product(&[d, in_width])?,
+        product(&[mamba.conv_dim(), mamba.conv_kernel])?,
+        conv_bias,
+        product(&[3, mamba.num_heads])?,
+        inner,
+        product(&[inner, d])?,
+        projection_bias,
+    ])
+}
+
+fn attention_params(d: u64, attention: &Attention) -> Option<u64> {
+    match *attention {
         Attention::Standard(a) => {
             let q = product(&[a.num_heads, a.head_dim])?;
             let kv = product(&[a.num_kv_heads, a.head_dim])?;
@@ -160,11 +363,12 @@ fn attention_params(model: &Model) -> Option<u64> {
                 0
             };
             let output_bias = if a.output_bias { d } else { 0 };
-            // Qwen3 normalises each query and key head with an RMSNorm of width head_dim.
-            let qk_norm = if a.qk_norm {
-                product(&[2, a.head_dim])?
-            } else {
-                0
+            let qk_norm = match a.qk_norm {
+                QkNorm::None => 0,
+                // Qwen3 normalises each query and key head with an RMSNorm of width head_dim.
+                QkNorm::PerHead => product(&[2, a.head_dim])?,
+                QkNorm::AllHeads => sum(&[q, kv])?,
+                QkNorm::Widths { query, key } => sum(&[query, key])?,
             };
             sum(&[weights, qkv_bias, output_bias, qk_norm])
         }
@@ -217,8 +421,12 @@ fn moe_params(d: u64, moe: &MixtureOfExperts) -> Option<(u64, u64)> {
         None => 0,
     };
     let shared_gate = if moe.shared_expert_gate { d } else { 0 };
+    // A router bias, and score-correction biases where they are parameters.
+    let router_bias = u64::from(moe.router_bias) * moe.num_experts
+        + u64::from(moe.router_correction == RouterCorrection::Parameter) * moe.num_experts;
     let total = sum(&[
         router,
+        router_bias,
         product(&[moe.num_experts, expert])?,
         shared,
         shared_gate,
@@ -236,7 +444,7 @@ fn mtp_params(model: &Model) -> Option<(u64, u64)> {
     }
     let d = model.hidden_size;
     let (block, block_inactive) = match model.layers.last() {
-        Some(layer) => layer_params(model, &layer.ffn)?,
+        Some(layer) => layer_params(model, layer)?,
         None => (0, 0),
     };
     let norm = norm_params(model.norm, d)?;

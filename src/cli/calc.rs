@@ -235,6 +235,9 @@ pub struct Params {
     pub matmul_active: u64,
     pub mtp: u64,
     pub router_correction_biases: u64,
+    /// A multimodal model's vision tower and projector, never in `total`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vision: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -296,18 +299,20 @@ pub struct Utilization {
 fn model_facts(name: &str, model: &Model) -> ModelFacts {
     let moe = model.layers.iter().find_map(|layer| match layer.ffn {
         FeedForward::MixtureOfExperts(moe) => Some(moe),
-        FeedForward::Dense(_) => None,
+        FeedForward::Dense(_) | FeedForward::None => None,
     });
-    let (key_value_heads, head_dim) = match model.attention {
-        Attention::Standard(a) => (Some(a.num_kv_heads), a.head_dim),
-        Attention::Latent(a) => (None, a.qk_nope_head_dim + a.qk_rope_head_dim),
+    let attention = model.first_attention().map(|layer| layer.attention);
+    let (key_value_heads, head_dim) = match attention {
+        Some(Attention::Standard(a)) => (Some(a.num_kv_heads), a.head_dim),
+        Some(Attention::Latent(a)) => (None, a.qk_nope_head_dim + a.qk_rope_head_dim),
+        None => (None, 0),
     };
     ModelFacts {
         name: name.to_string(),
         model_type: model.family.model_type(),
         layers: model.layers.len() as u64,
         hidden_size: model.hidden_size,
-        attention_heads: model.attention.num_heads(),
+        attention_heads: attention.map_or(0, |a| a.num_heads()),
         key_value_heads,
         head_dim,
         vocab_size: model.vocab_size,
@@ -417,6 +422,7 @@ pub fn build(args: &CalcArgs) -> anyhow::Result<Report> {
             matmul_active: p.matmul_active,
             mtp: p.mtp,
             router_correction_biases: p.router_correction_biases,
+            vision: p.vision,
         },
         flops_per_token: FlopsPerToken {
             palm: formula(accounting.palm),
@@ -519,12 +525,15 @@ pub fn render_table(report: &Report) -> String {
             p.router_correction_biases,
         );
     }
+    if let Some(vision) = p.vision {
+        row("vision tower and projector (not in total)", vision);
+    }
 
     let f = &report.flops_per_token;
     let _ = writeln!(
         out,
         "\nFLOPs per token        {:>18} {:>18} {:>18}",
-        "forward", "training (3×)", "hardware"
+        "forward", "training", "hardware"
     );
     let flops = |value: f64| format!("{}FLOP", units::si(value));
     let _ = writeln!(

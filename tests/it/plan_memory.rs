@@ -7,7 +7,7 @@
 //! the measured bytes are compared with the estimate within the bounds written below.
 
 use mfu_exporter::accounting::flops::Recompute;
-use mfu_exporter::accounting::model::{Attention, FeedForward, Model};
+use mfu_exporter::accounting::model::{Attention, FeedForward, Model, QkNorm};
 use mfu_exporter::accounting::params;
 use mfu_exporter::accounting::plan::activations;
 use mfu_exporter::accounting::plan::layout::Layout;
@@ -177,7 +177,7 @@ fn activation_estimate_is_within_the_stated_bounds_of_the_measured_bytes() {
 /// - eager attention keeps the fp32 softmax (4 bytes per score) besides its bf16 copy, and
 ///   the keys and values repeated to every query head.
 fn transformers_extras(model: &Model, tokens: f64, seq_len: f64, eager: bool) -> f64 {
-    let Attention::Standard(a) = model.attention else {
+    let Some(Attention::Standard(a)) = model.first_attention().map(|layer| layer.attention) else {
         panic!("a Llama-style model");
     };
     let FeedForward::Dense(mlp) = model.layers[0].ffn else {
@@ -187,7 +187,7 @@ fn transformers_extras(model: &Model, tokens: f64, seq_len: f64, eager: bool) ->
     let (heads, kv, dh) = (a.num_heads as f64, a.num_kv_heads as f64, a.head_dim as f64);
     let norms = 2.0 * (4.0 * tokens * h + 4.0 * tokens);
     let swiglu = 2.0 * tokens * mlp.intermediate_size as f64;
-    let qk_norms = if a.qk_norm {
+    let qk_norms = if a.qk_norm != QkNorm::None {
         6.0 * tokens * (heads + kv) * dh + 4.0 * tokens * (heads + kv)
     } else {
         0.0

@@ -60,6 +60,19 @@ fn parameter_counts_equal_the_reference_implementation() {
     }
 }
 
+/// A multimodal model's vision tower and projector are counted apart, exactly.
+#[test]
+fn vision_towers_are_counted_apart_exactly() {
+    let mut composites = 0;
+    for (path, case) in fixtures() {
+        let counted = accounting(&case, 1).params.vision;
+        let expected = case["params"]["vision"].as_u64();
+        assert_eq!(counted, expected, "{}: vision parameters", path.display());
+        composites += usize::from(expected.is_some());
+    }
+    assert!(composites >= 4, "only {composites} multimodal fixtures");
+}
+
 #[test]
 fn detailed_flops_equal_the_measured_matmul_flops() {
     let mut measured_cases = 0;
@@ -121,5 +134,170 @@ fn deepseek_correction_biases_and_mtp_are_reported_apart() {
                 path.display()
             );
         }
+    }
+}
+
+/// The hybrid and sparse layer kinds (`tests/fixtures/reference/hybrid/`, made by
+/// `tools/reference/measure_hybrid.py`): Gated DeltaNet, Mamba-2, DSA, Llama 4.
+fn hybrid_fixtures() -> Vec<(PathBuf, Value)> {
+    let dir = repo_path("tests/fixtures/reference/hybrid");
+    let mut cases: Vec<(PathBuf, Value)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            (path, serde_json::from_str(&text).unwrap())
+        })
+        .collect();
+    cases.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(cases.len() >= 15, "found {} hybrid fixtures", cases.len());
+    cases
+}
+
+fn component(accounting: &Accounting, name: &str) -> f64 {
+    accounting
+        .detailed
+        .components
+        .iter()
+        .find(|c| c.name == name)
+        .map_or(0.0, |c| c.forward)
+}
+
+fn assert_close(ours: f64, theirs: f64, what: &str) {
+    let relative = if theirs == 0.0 {
+        ours.abs()
+    } else {
+        (ours / theirs - 1.0).abs()
+    };
+    assert!(relative < 1e-9, "{what}: ours {ours}, reference {theirs}");
+}
+
+#[test]
+fn hybrid_parameter_counts_equal_the_reference_implementation() {
+    for (path, case) in hybrid_fixtures() {
+        let params = accounting(&case, 1).params;
+        assert_eq!(
+            params.total,
+            case["params"]["total"].as_u64().unwrap(),
+            "{}: total parameters (the language model of a multimodal config)",
+            path.display()
+        );
+        if let Some(buffers) = case["params"]["buffers_not_counted"].as_object() {
+            let expected: u64 = buffers.values().filter_map(Value::as_u64).sum();
+            assert_eq!(
+                params.router_correction_biases,
+                expected,
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The detailed count equals the measured FLOPs once the fixture's explained
+/// adjustments are made (the reference's dense Llama 4 experts, its over-counted
+/// depthwise-convolution backward, the Gated DeltaNet solves' backward, eager attention
+/// past a chunk or past the DSA top-k); every other FLOP is `FlopCounterMode`'s own.
+#[test]
+fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
+    let mut measured = 0;
+    for (path, case) in hybrid_fixtures() {
+        for flops in case["flops"].as_array().unwrap() {
+            let seq_len = flops["seq_len"].as_u64().unwrap();
+            let tokens = (seq_len * flops["batch"].as_u64().unwrap()) as f64;
+            let what = format!("{} at seq_len {seq_len}", path.display());
+            let ours = accounting(&case, seq_len);
+            let reconciled = &flops["reconciliation"];
+            assert_close(
+                ours.detailed.totals.forward * tokens,
+                reconciled["model_forward"].as_f64().unwrap(),
+                &format!("{what}: forward"),
+            );
+            assert_close(
+                ours.detailed.totals.training * tokens,
+                reconciled["model_training"].as_f64().unwrap(),
+                &format!("{what}: training"),
+            );
+            let parts = &flops["parts"];
+            if let Some(core) = parts["gdn_core"].as_f64() {
+                assert_close(
+                    component(&ours, "linear_attention_core") * tokens,
+                    core,
+                    &format!("{what}: Gated DeltaNet chunked delta rule"),
+                );
+            }
+            if let Some(indexer) = parts["self_attn_indexer"].as_f64() {
+                assert_close(
+                    component(&ours, "dsa_indexer") * tokens,
+                    indexer,
+                    &format!("{what}: DSA indexer"),
+                );
+            }
+            if let Some(routed) = flops["experts"]["routed_top_k_forward"].as_f64() {
+                assert_close(
+                    component(&ours, "moe_experts") * tokens,
+                    routed,
+                    &format!("{what}: Llama 4 routed experts"),
+                );
+            }
+            measured += 1;
+        }
+    }
+    assert!(measured >= 20, "only {measured} measured hybrid cases");
+}
+
+/// Published sizes of the real hybrid configs, rounded as their authors round them: the
+/// measured counts must round to the same figures.
+///
+/// - Qwen3-Next-80B-A3B: "80B in total and 3B activated", "Non-Embedding: 79B" (model
+///   card, https://hf-p-cfw.fyan.top/Qwen/Qwen3-Next-80B-A3B-Instruct/resolve/main/README.md).
+/// - Llama 4 Scout / Maverick: "17B activated" for both (model cards,
+///   https://huggingface.co/meta-llama/Llama-4-Scout-17B-16E); their 109B and 400B
+///   totals include the vision tower, which `params.total` leaves out.
+/// - DeepSeek-V3.2-Exp: 671B total, 37B activated, DeepSeek's convention without the input
+///   embedding (as DeepSeek-V3, https://huggingface.co/deepseek-ai/DeepSeek-V3.2-Exp).
+/// - GLM-5: 744B total, 40B active (https://huggingface.co/zai-org/GLM-5).
+/// - Nemotron-H-8B: 8B (https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K).
+#[test]
+fn hybrid_real_configs_round_to_their_published_sizes() {
+    // (fixture, which count, published billions, how far rounding may take it)
+    let cases: &[(&str, &str, f64, f64)] = &[
+        ("qwen3-next-80b-a3b", "total", 80.0, 0.5),
+        ("qwen3-next-80b-a3b", "non_embedding", 79.0, 0.5),
+        (
+            "qwen3-next-80b-a3b",
+            "active_without_input_embedding",
+            3.0,
+            0.6,
+        ),
+        ("llama-4-scout-17b-16e", "active", 17.0, 0.5),
+        ("llama-4-maverick-17b-128e", "active", 17.0, 0.5),
+        ("deepseek-v3.2-exp", "total", 671.0, 1.0),
+        (
+            "deepseek-v3.2-exp",
+            "active_without_input_embedding",
+            37.0,
+            0.5,
+        ),
+        ("glm-5", "total", 744.0, 0.5),
+        ("glm-5", "active_without_input_embedding", 40.0, 1.0),
+        ("nemotron-h-8b", "total", 8.0, 0.5),
+    ];
+    for (name, count, published, slack) in cases {
+        let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let params = accounting(&case, 1).params;
+        let ours = match *count {
+            "total" => params.total,
+            "non_embedding" => params.non_embedding,
+            "active" => params.active,
+            _ => params.active_without_input_embedding,
+        } as f64
+            / 1e9;
+        assert!(
+            (ours - published).abs() <= *slack,
+            "{name}: {count} {ours:.2} B, published {published} B"
+        );
     }
 }

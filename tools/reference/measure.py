@@ -79,7 +79,7 @@ from collections import OrderedDict
 import torch
 import transformers
 from torch.utils.flop_counter import FlopCounterMode
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "reference")
@@ -518,6 +518,107 @@ def tiny_cases():
     return cases
 
 
+# Small variants of the model types added for issue 8. Each is measured at two sequence
+# lengths, both within every sliding window (the eager reference multiplies the full T x T
+# score matrix whatever the window, so only S <= W compares like with like).
+NEW_TYPE_SEQ_LENS = (16, 48)
+TINY = {
+    "vocab_size": 128, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "pad_token_id": 0, "bos_token_id": 1,
+    "eos_token_id": 2,
+}
+TINY_PIXTRAL = {
+    "model_type": "pixtral", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 1,
+    "num_attention_heads": 2, "head_dim": 16, "patch_size": 4, "image_size": 16,
+}
+TINY_SIGLIP = {
+    "model_type": "siglip_vision_model", "hidden_size": 32, "intermediate_size": 48,
+    "num_hidden_layers": 1, "num_attention_heads": 2, "patch_size": 4, "image_size": 16,
+}
+
+
+def new_type_cases():
+    variants = [
+        ("tiny-phi3", "Phi-3: fused qkv_proj and gate_up_proj, one sliding window (64) on every layer.",
+         {"model_type": "phi3", **TINY, "sliding_window": 64}),
+        ("tiny-granite", "Granite with attention_bias and mlp_bias (multipliers change no matmul).",
+         {"model_type": "granite", **TINY, "attention_bias": True, "mlp_bias": True,
+          "embedding_multiplier": 12.0, "attention_multiplier": 0.5, "logits_scaling": 8.0}),
+        ("tiny-smollm3", "SmolLM3: tied head, NoPE every 4th layer, sliding window on the NoPE layers.",
+         {"model_type": "smollm3", **TINY, "num_hidden_layers": 4, "use_sliding_window": True,
+          "sliding_window": 64}),
+        ("tiny-kimi-k2", "kimi_k2 (built as deepseek_v3: transformers has no kimi_k2 type), MLA + MoE.",
+         {"model_type": "kimi_k2", "vocab_size": 256, "hidden_size": 64, "intermediate_size": 160,
+          "moe_intermediate_size": 24, "num_hidden_layers": 3, "num_attention_heads": 4,
+          "num_key_value_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16, "qk_nope_head_dim": 16,
+          "qk_rope_head_dim": 8, "v_head_dim": 12, "n_routed_experts": 8, "num_experts_per_tok": 2,
+          "n_group": 1, "topk_group": 1, "n_shared_experts": 1, "first_k_dense_replace": 1,
+          "num_nextn_predict_layers": 0}),
+        ("tiny-ministral3", "Ministral 3 text model, explicit head_dim 16.",
+         {"model_type": "ministral3", **TINY, "head_dim": 16}),
+        ("tiny-mistral3", "Mistral 3 composite: a Ministral 3 text_config and a 1-layer Pixtral vision tower (counted apart).",
+         {"model_type": "mistral3", "text_config": {"model_type": "ministral3", **TINY, "head_dim": 16},
+          "vision_config": TINY_PIXTRAL, "image_token_index": 1000}),
+        ("tiny-cohere", "Cohere: one LayerNorm per layer (parallel blocks), q/k LayerNorms per head, tied head.",
+         {"model_type": "cohere", **TINY, "use_qk_norm": True}),
+        ("tiny-olmo2", "OLMo 2: post-attention and post-feed-forward norms only, q/k norms over all heads.",
+         {"model_type": "olmo2", **TINY}),
+        ("tiny-olmoe", "OLMoE: 4 experts top-2, q/k norms over all heads.",
+         {"model_type": "olmoe", **TINY, "num_experts": 4, "num_experts_per_tok": 2}),
+        ("tiny-starcoder2", "Starcoder2: biased projections, non-gated MLP, LayerNorm with bias, window 64 on every layer.",
+         {"model_type": "starcoder2", **TINY, "sliding_window": 64}),
+        ("tiny-minimax-m2", "MiniMax-M2: 4 experts top-2, q/k norms over all heads, correction-bias buffers.",
+         {"model_type": "minimax_m2", **TINY, "head_dim": 16, "num_local_experts": 4,
+          "num_experts_per_tok": 2}),
+        ("tiny-gemma2", "Gemma 2: pre/post feed-forward norms, alternating sliding (64) / full layers, soft-capping.",
+         {"model_type": "gemma2", **TINY, "num_hidden_layers": 4, "head_dim": 16, "sliding_window": 64}),
+        ("tiny-gemma3-text", "Gemma 3 text: q/k norms, 4 norms per layer, sliding_window_pattern 3.",
+         {"model_type": "gemma3_text", **TINY, "num_hidden_layers": 3, "head_dim": 16,
+          "sliding_window": 64, "sliding_window_pattern": 3}),
+        ("tiny-gemma3", "Gemma 3 composite: gemma3_text text_config and a 1-layer SigLIP vision tower (counted apart).",
+         {"model_type": "gemma3", "text_config": {"model_type": "gemma3_text", **TINY, "head_dim": 16,
+          "sliding_window": 64}, "vision_config": TINY_SIGLIP, "mm_tokens_per_image": 4,
+          "image_token_index": 1000, "boi_token_index": 3, "eoi_token_index": 4}),
+        ("tiny-gpt-oss", "GPT-OSS: sinks, q/k/v/o biases, 4 biased experts top-2 with a biased router, alternating windows.",
+         {"model_type": "gpt_oss", **TINY, "head_dim": 16, "num_local_experts": 4,
+          "num_experts_per_tok": 2, "sliding_window": 64}),
+        ("tiny-glm4-moe", "GLM-4.5: biased q/k/v, q/k norm, partial rotary, 1 dense layer then MoE with a shared expert.",
+         {"model_type": "glm4_moe", **TINY, "num_hidden_layers": 3, "attention_bias": True,
+          "use_qk_norm": True, "partial_rotary_factor": 0.5, "n_routed_experts": 4,
+          "num_experts_per_tok": 2, "moe_intermediate_size": 32, "n_shared_experts": 1,
+          "first_k_dense_replace": 1, "n_group": 1, "topk_group": 1}),
+        ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
+         {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
+        ("tiny-ernie4-5-moe", "ERNIE 4.5 MoE with use_bias (LM-head bias too), MoE from layer 1, correction-bias parameters.",
+         {"model_type": "ernie4_5_moe", **TINY, "num_hidden_layers": 3, "use_bias": True,
+          "moe_num_experts": 4, "moe_k": 2, "moe_intermediate_size": 32, "moe_num_shared_experts": 1,
+          "moe_layer_start_index": 1}),
+    ]
+    cases = []
+    for name, description, config in variants:
+        for seq_len in NEW_TYPE_SEQ_LENS:
+            cases.append(dict(name=f"{name}-s{seq_len}", description=description, config=config,
+                              seq_len=seq_len, batch=1, method="cpu"))
+    return cases
+
+
+# Real configs (public copies of the official config.json; sources in
+# tools/reference/configs/SOURCES.md), built on the meta device for parameters.
+REAL_DIR = os.path.join(ROOT, "tools", "reference", "configs")
+
+
+def real_config_cases():
+    cases = []
+    for path in sorted(glob.glob(os.path.join(REAL_DIR, "*.json"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        with open(path) as f:
+            cfg = json.load(f)
+        cases.append(dict(name=f"real-{name}",
+                          description=f"tools/reference/configs/{name}.json (see SOURCES.md there), built on the meta device.",
+                          config=cfg, seq_len=None, batch=1, method="meta"))
+    return cases
+
+
 # Presets from configs/models: name -> (seq_len for FLOPs or None, reduced-layer overrides or None)
 DENSE_FLOP_PRESETS = {"gpt2": 1024}
 DEFAULT_DENSE_T = 2048
@@ -577,21 +678,30 @@ def preset_cases():
     return cases
 
 
+# model_types transformers does not know, built as the type whose architecture they share.
+MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
+COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3"}
+
+
 def make_config(cfg: dict):
     d = copy.deepcopy(cfg)
     model_type = d.pop("model_type")
+    if "text_config" in d and model_type == "ministral3":
+        model_type = "mistral3"  # a composite named after its text model
+    model_type = MODEL_TYPE_ALIASES.get(model_type, model_type)
     return AutoConfig.for_model(model_type, **d)
 
 
 def build_model(cfg: dict, method: str, dtype=torch.float32):
     config = make_config(cfg)
     kwargs = dict(attn_implementation="eager", experts_implementation="eager", dtype=dtype)
+    auto = AutoModelForImageTextToText if "text_config" in cfg else AutoModelForCausalLM
     if method == "meta":
         with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config, **kwargs)
+            model = auto.from_config(config, **kwargs)
     else:
         torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_config(config, **kwargs)
+        model = auto.from_config(config, **kwargs)
     model.eval()
     return model
 
@@ -603,15 +713,23 @@ def group_name(name: str) -> str:
     return LAYER_RE.sub(r"\1\2.*.", name)
 
 
+VISION_RE = re.compile(r"(^|\.)(vision_tower|multi_modal_projector)\.")
+
+
 def count_params(model):
+    """(language-model total, by module, buffers, vision tower + projector or None)."""
     by = OrderedDict()
     total = 0
+    vision = None
     for name, p in model.named_parameters():
         n = p.numel()
+        if VISION_RE.search(name):
+            vision = (vision or 0) + n
+            continue
         total += n
         k = group_name(name)
         by[k] = by.get(k, 0) + n
-    assert total == sum(p.numel() for p in model.parameters())
+    assert total + (vision or 0) == sum(p.numel() for p in model.parameters())
     param_names = {n for n, _ in model.named_parameters(remove_duplicate=False)}
     state = set(model.state_dict().keys())
     buffers = OrderedDict()
@@ -619,7 +737,7 @@ def count_params(model):
         if name in state and name not in param_names:
             k = group_name(name)
             buffers[k] = buffers.get(k, 0) + b.numel()
-    return total, by, buffers
+    return total, by, buffers, vision
 
 
 def moe_info(model, cfg):
@@ -629,15 +747,19 @@ def moe_info(model, cfg):
     for name, mod in model.named_modules():
         if name.endswith(".mlp.experts"):
             n_moe += 1
-            inter = mod.down_proj.shape[-1]
+            # GPT-OSS stores down_proj transposed (E, I, H): take the module's own width.
+            inter = getattr(mod, "intermediate_size", None) or getattr(mod, "intermediate_dim", None) or mod.down_proj.shape[-1]
     if not n_moe:
         return 0, None, None, None
-    config = model.config
-    return n_moe, config.num_experts_per_tok, config.hidden_size, inter
+    config = model.config.get_text_config()
+    top_k = config.num_experts_per_tok
+    if isinstance(top_k, list):  # Hunyuan's per-layer moe_topk: no single expected figure
+        return 0, None, None, None
+    return n_moe, top_k, config.hidden_size, inter
 
 
 def measure_flops(model, cfg, seq_len, batch, device):
-    vocab = model.config.vocab_size
+    vocab = model.config.get_text_config().vocab_size
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(0, vocab, (batch, seq_len), generator=g)
     # An explicit all-ones 2-D attention mask: without it transformers' mask code inspects
@@ -728,8 +850,10 @@ def run_case(case):
     dtype = getattr(torch, case.get("dtype", "float32"))
     t0 = time.time()
     model = build_model(cfg, method, dtype)
-    total, by, buffers = count_params(model)
+    total, by, buffers, vision = count_params(model)
     params = OrderedDict(total=total, by_module=by)
+    if vision is not None:
+        params["vision"] = vision
     if buffers:
         params["buffers_not_counted"] = buffers
     if cfg.get("model_type") == "deepseek_v3" and cfg.get("num_nextn_predict_layers", 0):
@@ -793,7 +917,7 @@ def write_defaults():
 def main(argv):
     os.makedirs(OUT_DIR, exist_ok=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    cases = tiny_cases() + preset_cases()
+    cases = tiny_cases() + preset_cases() + new_type_cases() + real_config_cases()
     if "--list" in argv:
         for c in cases:
             print(c["name"])

@@ -15,7 +15,7 @@
 //! saves in `transformers`, whose unfused kernels keep more.
 
 use crate::accounting::flops::Recompute;
-use crate::accounting::model::{Attention, FeedForward, Layer, Mlp, Model};
+use crate::accounting::model::{Attention, FeedForward, Layer, Mixer, Mlp, Model};
 
 /// What the activations depend on besides the model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,9 +79,10 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
     let mask = if options.dropout { 1.0 } else { 0.0 };
     // Two norm inputs, the attention and MLP inputs, two dropout masks.
     let mut outside = sb * h * (4.0 * e + 2.0 * mask);
-    let heads = model.attention.num_heads() as f64;
-    let mut inside = match model.attention {
-        Attention::Standard(a) => {
+    let attention = layer.mixer.attention().map(|a| a.attention);
+    let heads = attention.map_or(0.0, |a| a.num_heads() as f64);
+    let mut inside = match (attention, &layer.mixer) {
+        (Some(Attention::Standard(a)), _) => {
             let (q, kv) = (
                 (a.num_heads * a.head_dim) as f64,
                 (a.num_kv_heads * a.head_dim) as f64,
@@ -89,7 +90,7 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
             // Queries, keys, values and the output projection's input.
             sb * e * (q + 2.0 * kv + q)
         }
-        Attention::Latent(a) => {
+        (Some(Attention::Latent(a)), _) => {
             let qk = (a.qk_nope_head_dim + a.qk_rope_head_dim) as f64;
             let v = a.v_head_dim as f64;
             outside += sb
@@ -99,8 +100,23 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
                     + a.q_lora_rank.map_or(0.0, |r| r as f64));
             sb * e * heads * (qk + qk + v + v)
         }
+        // Linear mixers keep their projections' outputs before and after the depthwise
+        // convolution, the output gate and the core's output: an estimate by the same rule as
+        // attention's (each tensor a matmul or the core reads back), not a measured count.
+        (None, Mixer::GatedDeltaNet(g)) => {
+            sb * e * (2.0 * g.conv_dim() as f64 + 2.0 * g.value_dim() as f64)
+        }
+        (None, Mixer::Mamba2(m)) => {
+            sb * e * (2.0 * m.conv_dim() as f64 + 2.0 * m.inner_dim() as f64)
+        }
+        (None, _) => {
+            // A feed-forward block alone has one norm input and one dropout mask.
+            outside -= sb * h * (e + mask);
+            0.0
+        }
     };
     match layer.ffn {
+        FeedForward::None => outside -= sb * h * (e + mask),
         FeedForward::Dense(mlp) => inside += sb * e * mlp_intermediates(&mlp),
         FeedForward::MixtureOfExperts(moe) => {
             let routed = moe.top_k as f64;
@@ -175,34 +191,36 @@ pub fn logits(model: &Model, options: &ActivationOptions) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounting::model::{Family, Norm, StandardAttention};
+    use crate::accounting::model::{AttentionLayer, Family, Norm, QkNorm, StandardAttention};
 
     /// A GPT-style layer: a heads of h/a, 4h GeLU MLP.
     fn gpt(h: u64, a: u64) -> Model {
+        let attention = Attention::Standard(StandardAttention {
+            num_heads: a,
+            num_kv_heads: a,
+            head_dim: h / a,
+            qkv_bias: true,
+            output_bias: true,
+            qk_norm: QkNorm::None,
+        });
         Model {
             family: Family::Gpt2,
             hidden_size: h,
             vocab_size: 1000,
             tie_word_embeddings: true,
+            lm_head_bias: false,
             learned_positions: Some(1024),
             norm: Norm::LayerNorm { bias: true },
-            attention: Attention::Standard(StandardAttention {
-                num_heads: a,
-                num_kv_heads: a,
-                head_dim: h / a,
-                qkv_bias: true,
-                output_bias: true,
-                qk_norm: false,
-            }),
-            layers: vec![Layer {
-                ffn: FeedForward::Dense(Mlp {
+            layers: vec![Layer::new(
+                Mixer::Attention(AttentionLayer::full(attention)),
+                FeedForward::Dense(Mlp {
                     gated: false,
                     intermediate_size: 4 * h,
                     bias: true,
                 }),
-                sliding_window: None,
-            }],
+            )],
             mtp_modules: 0,
+            vision: None,
             default_seq_len: 1024,
         }
     }

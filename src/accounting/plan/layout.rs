@@ -114,7 +114,9 @@ pub fn validate(
             });
         }
     }
-    let heads = model.attention.num_heads();
+    // The attention of the first attention layer; a model without one has no heads to split.
+    let attention = model.first_attention().map(|a| a.attention);
+    let heads = attention.map_or(0, |a| a.num_heads());
     if heads % layout.tensor != 0 {
         return Err(refusal(
             layout,
@@ -123,7 +125,7 @@ pub fn validate(
             &divisors(heads),
         ));
     }
-    if let Attention::Standard(a) = model.attention {
+    if let Some(Attention::Standard(a)) = attention {
         if a.num_kv_heads % layout.tensor != 0 {
             return Err(refusal(
                 layout,
@@ -236,7 +238,7 @@ pub fn validate(
 pub fn num_experts(model: &Model) -> Option<u64> {
     model.layers.iter().find_map(|layer| match layer.ffn {
         FeedForward::MixtureOfExperts(moe) => Some(moe.num_experts),
-        FeedForward::Dense(_) => None,
+        FeedForward::Dense(_) | FeedForward::None => None,
     })
 }
 

@@ -11,8 +11,10 @@
 //! ridge point, peak FLOP/s over HBM bandwidth. Communication, kernel launches and pipeline
 //! bubbles are not modelled, so the MFU it allows is a ceiling.
 
-use crate::accounting::flops::AttentionCounting;
-use crate::accounting::model::{Attention, FeedForward, Layer, Mlp, Model};
+use crate::accounting::flops::{keys_per_query, AttentionCounting};
+use crate::accounting::model::{
+    Attention, AttentionLayer, FeedForward, GatedDeltaNet, Layer, Mixer, Mlp, Model,
+};
 
 /// The chip and what the matmuls run at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,14 +92,18 @@ fn mlp_kernels(kernels: &mut Vec<Kernel>, m: f64, h: f64, mlp: &Mlp, t: f64, e: 
     kernels.push(elementwise(count * e * m * (up + f)));
 }
 
-fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Kernel> {
-    let m =
-        shape.micro_batch_size as f64 * shape.seq_len as f64 / shape.context_parallel.max(1) as f64;
-    let h = model.hidden_size as f64;
-    let t = shape.tensor_parallel.max(1) as f64;
-    let heads = model.attention.num_heads() as f64 / t;
-    let mut kernels = Vec::new();
-    let (qkv, out, qk_dim, v_dim) = match model.attention {
+/// The projections and the score and value products of one softmax-attention layer.
+fn attention_kernels(
+    kernels: &mut Vec<Kernel>,
+    layer: &AttentionLayer,
+    m: f64,
+    h: f64,
+    t: f64,
+    shape: &Shape,
+    e: f64,
+) {
+    let heads = layer.attention.num_heads() as f64 / t;
+    let (qkv, out, qk_dim, v_dim) = match layer.attention {
         Attention::Standard(a) => (
             ((a.num_heads + 2 * a.num_kv_heads) * a.head_dim) as f64 / t,
             (a.num_heads * a.head_dim) as f64 / t,
@@ -116,23 +122,76 @@ fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Ker
         }
     };
     kernels.push(matmul(m, h, qkv, e, 1.0));
-    let keys = {
-        let s = shape.seq_len as f64;
-        let window = layer.sliding_window.map_or(s, |w| (w as f64).min(s));
-        match shape.attention {
-            AttentionCounting::Full => window,
-            AttentionCounting::Causal => window - window * window / (2.0 * s),
-        }
-    };
+    let keys = keys_per_query(shape.seq_len, layer.window, shape.attention);
     kernels.push(Kernel {
         flops: 2.0 * m * keys * heads * (qk_dim + v_dim),
         bytes: e * m * (qkv + out),
         weight_matmul: false,
     });
     kernels.push(matmul(m, out, h, e, 1.0));
+}
+
+/// A linear-time mixer (Gated DeltaNet, Mamba-2): its input projection `h → in_width`, a core
+/// of `core_flops_per_token` that reads and writes its inputs and outputs once, and its output
+/// projection `out_width → h`.
+fn linear_mixer_kernels(
+    kernels: &mut Vec<Kernel>,
+    (m, h, e): (f64, f64, f64),
+    in_width: f64,
+    core_flops_per_token: f64,
+    out_width: f64,
+) {
+    kernels.push(matmul(m, h, in_width, e, 1.0));
+    kernels.push(Kernel {
+        flops: m * core_flops_per_token,
+        bytes: e * m * (in_width + out_width),
+        weight_matmul: false,
+    });
+    kernels.push(matmul(m, out_width, h, e, 1.0));
+}
+
+fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Kernel> {
+    let m =
+        shape.micro_batch_size as f64 * shape.seq_len as f64 / shape.context_parallel.max(1) as f64;
+    let h = model.hidden_size as f64;
+    let t = shape.tensor_parallel.max(1) as f64;
+    let mut kernels = Vec::new();
+    match &layer.mixer {
+        Mixer::Attention(attention) => {
+            attention_kernels(&mut kernels, attention, m, h, t, shape, e);
+        }
+        Mixer::GatedDeltaNet(g) => {
+            let in_width = 2.0 * (g.key_dim() + g.value_dim() + g.num_value_heads) as f64 / t;
+            let heads = g.num_value_heads as f64 / t;
+            let chunk = GatedDeltaNet::CHUNK.min(shape.seq_len) as f64;
+            let (dk, dv) = (g.key_head_dim as f64, g.value_head_dim as f64);
+            linear_mixer_kernels(
+                &mut kernels,
+                (m, h, e),
+                in_width,
+                heads * (4.0 * chunk * dk + 2.0 * chunk * dv + 6.0 * dk * dv),
+                g.value_dim() as f64 / t,
+            );
+        }
+        Mixer::Mamba2(mamba) => {
+            let in_width = (mamba.inner_dim() + mamba.conv_dim() + mamba.num_heads) as f64 / t;
+            let heads = mamba.num_heads as f64 / t;
+            let chunk = mamba.chunk_size.min(shape.seq_len).max(1) as f64;
+            let (p, n) = (mamba.head_dim as f64, mamba.state_size as f64);
+            linear_mixer_kernels(
+                &mut kernels,
+                (m, h, e),
+                in_width,
+                heads * (2.0 * chunk * n + 2.0 * chunk * p + 4.0 * p * n),
+                mamba.inner_dim() as f64 / t,
+            );
+        }
+        Mixer::None => {}
+    }
     // Two norms (read and write) and two residual adds (two reads, one write).
     kernels.push(elementwise(e * m * h * (2.0 * 2.0 + 2.0 * 3.0)));
     match layer.ffn {
+        FeedForward::None => {}
         FeedForward::Dense(mlp) => mlp_kernels(&mut kernels, m, h, &mlp, t, e, 1.0),
         FeedForward::MixtureOfExperts(moe) => {
             // The router's few columns keep it below the ridge point at any batch; it is too

@@ -9,7 +9,8 @@
 //! when there is more than one stage.
 
 use super::layout::Layout;
-use crate::accounting::model::{Attention, FeedForward, Mlp, Model};
+use crate::accounting::model::{Attention, FeedForward, Layer, Model, QkNorm};
+use crate::accounting::params;
 
 /// Parameters of one decoder layer by how they are split.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -43,75 +44,60 @@ impl StageShard {
     }
 }
 
-fn mlp(d: f64, mlp: &Mlp) -> f64 {
-    let i = mlp.intermediate_size as f64;
-    let bias = if mlp.bias {
-        (mlp.matrices() - 1) as f64 * i + d
-    } else {
-        0.0
-    };
-    mlp.matrices() as f64 * d * i + bias
-}
-
-fn attention(model: &Model) -> (f64, f64) {
-    let d = model.hidden_size as f64;
-    match model.attention {
+/// The parameters of an attention layer that tensor parallelism replicates rather than
+/// splits: the output bias, q/k norms, and MLA's down projections and their norms.
+fn attention_replicated(d: f64, attention: &Attention) -> f64 {
+    match *attention {
         Attention::Standard(a) => {
-            let q = (a.num_heads * a.head_dim) as f64;
-            let kv = (a.num_kv_heads * a.head_dim) as f64;
-            let mut split = 2.0 * d * q + 2.0 * d * kv;
-            if a.qkv_bias {
-                split += q + 2.0 * kv;
-            }
-            let mut replicated = if a.output_bias { d } else { 0.0 };
-            if a.qk_norm {
-                replicated += 2.0 * a.head_dim as f64;
-            }
-            (split, replicated)
+            let head = a.head_dim as f64;
+            let output_bias = if a.output_bias { d } else { 0.0 };
+            let qk_norm = match a.qk_norm {
+                QkNorm::None => 0.0,
+                QkNorm::PerHead => 2.0 * head,
+                QkNorm::AllHeads => (a.num_heads + a.num_kv_heads) as f64 * head,
+                QkNorm::Widths { query, key } => (query + key) as f64,
+            };
+            output_bias + qk_norm
         }
         Attention::Latent(a) => {
-            let h = a.num_heads as f64;
-            let qk = (a.qk_nope_head_dim + a.qk_rope_head_dim) as f64;
             let bias = if a.bias { 1.0 } else { 0.0 };
             let (rank_kv, rope) = (a.kv_lora_rank as f64, a.qk_rope_head_dim as f64);
-            // The down projections and their norms are replicated (Megatron's MLA keeps them
-            // whole); the up projections and the output are split by heads.
-            let mut replicated = d * (rank_kv + rope) + bias * (rank_kv + rope) + rank_kv;
-            let mut split = rank_kv * h * (a.qk_nope_head_dim + a.v_head_dim) as f64
-                + h * a.v_head_dim as f64 * d;
-            replicated += bias * d;
-            match a.q_lora_rank {
-                Some(rank) => {
-                    let rank = rank as f64;
-                    replicated += d * rank + bias * rank + rank;
-                    split += rank * h * qk;
-                }
-                None => split += d * h * qk,
+            // Megatron's MLA keeps the down projections and their norms whole.
+            let mut replicated =
+                d * (rank_kv + rope) + bias * (rank_kv + rope) + rank_kv + bias * d;
+            if let Some(rank) = a.q_lora_rank {
+                let rank = rank as f64;
+                replicated += d * rank + bias * rank + rank;
             }
-            (split, replicated)
+            replicated
         }
     }
 }
 
-/// The parameters of one decoder layer with feed-forward block `ffn`.
-pub fn layer_parameters(model: &Model, ffn: &FeedForward) -> LayerParameters {
+/// The parameters of one decoder layer, split as tensor and expert parallelism split them.
+/// The layer's total is the parameter count's own ([`params::layer_counts`]), so one GPU of
+/// a single-GPU layout holds exactly the counted parameters; of it, the norms, the replicated
+/// parts of attention and the router stay whole on every tensor-parallel rank, the routed
+/// experts go to expert parallelism, and the rest (projections, MLPs, linear mixers) is split.
+pub fn layer_parameters(model: &Model, layer: &Layer) -> LayerParameters {
     let d = model.hidden_size as f64;
-    let (attention_split, attention_replicated) = attention(model);
-    let norms = 2.0 * model.norm.params(model.hidden_size) as f64;
-    match ffn {
-        FeedForward::Dense(m) => LayerParameters {
-            tensor_split: attention_split + mlp(d, m),
-            replicated: attention_replicated + norms,
-            experts: 0.0,
-        },
-        FeedForward::MixtureOfExperts(moe) => LayerParameters {
-            tensor_split: attention_split + moe.shared.map_or(0.0, |s| mlp(d, &s)),
-            replicated: attention_replicated
-                + norms
-                + d * moe.num_experts as f64
-                + if moe.shared_expert_gate { d } else { 0.0 },
-            experts: moe.num_experts as f64 * mlp(d, &moe.expert),
-        },
+    let (total, experts) = params::layer_counts(model, layer).unwrap_or((0, 0));
+    let norms = layer.norms as f64 * model.norm.params(model.hidden_size) as f64;
+    let attention = layer
+        .mixer
+        .attention()
+        .map_or(0.0, |a| attention_replicated(d, &a.attention));
+    let router = match &layer.ffn {
+        FeedForward::MixtureOfExperts(moe) => {
+            d * moe.num_experts as f64 + if moe.shared_expert_gate { d } else { 0.0 }
+        }
+        FeedForward::Dense(_) | FeedForward::None => 0.0,
+    };
+    let replicated = norms + attention + router;
+    LayerParameters {
+        tensor_split: total as f64 - experts as f64 - replicated,
+        replicated,
+        experts: experts as f64,
     }
 }
 
@@ -149,7 +135,7 @@ pub fn stages(model: &Model, layout: &Layout) -> Vec<StageShard> {
                 .skip(start as usize)
                 .take((end - start) as usize)
             {
-                let p = layer_parameters(model, &layer.ffn);
+                let p = layer_parameters(model, layer);
                 split += p.tensor_split;
                 replicated += p.replicated;
                 experts += p.experts;

@@ -7,7 +7,7 @@
 //! share grows, because each token costs more.
 
 use crate::accounting::flops::{self, AttentionCounting, FlopOptions};
-use crate::accounting::model::Model;
+use crate::accounting::model::{AttentionWindow, Mixer, Model};
 
 /// One way of counting at one length.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,7 +31,9 @@ pub struct SweepPoint {
 pub fn with_sliding_window(model: &Model, window: u64) -> Model {
     let mut windowed = model.clone();
     for layer in &mut windowed.layers {
-        layer.sliding_window = Some(window);
+        if let Mixer::Attention(attention) = &mut layer.mixer {
+            attention.window = AttentionWindow::Sliding(window);
+        }
     }
     windowed
 }

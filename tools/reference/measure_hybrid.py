@@ -1,0 +1,945 @@
+#!/usr/bin/env python3
+"""Reference measurements for the hybrid and sparse layer kinds of mfu-exporter.
+
+README
+======
+
+What this measures
+------------------
+The same quantities as ``measure.py`` (read its README first), for the model types
+whose layers are not all softmax attention plus an MLP:
+
+* ``llama4`` / ``llama4_text``: top-1 routed expert plus a shared expert, MoE every
+  ``interleave_moe_layer_step`` layers, dense layers ``intermediate_size_mlp`` wide,
+  chunked attention on the RoPE layers, full attention on the NoPE layers;
+* ``qwen3_next``, ``qwen3_5_moe`` / ``qwen3_5_moe_text``: Gated DeltaNet linear
+  attention on most layers (``layer_types``), gated query projection on the others,
+  a shared expert with its sigmoid gate;
+* ``deepseek_v32``, ``glm_moe_dsa``: DeepSeek Sparse Attention, MLA plus a per-layer
+  indexer that scores every key and runs under ``torch.no_grad()``;
+* ``nemotron_h``: one mixer per block (Mamba-2, attention, MLP or MoE) chosen by
+  ``hybrid_override_pattern``.
+
+For every case it records ``params`` (as ``measure.py``; for a multimodal
+``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
+is the language model -- the decoder, its embeddings and LM head -- and
+``params.vision`` is the rest: vision tower, projector, audio tower), and, for the
+small CPU cases, ``flops`` at each sequence length of ``seq_lens``:
+
+* ``forward`` / ``forward_backward`` and ``by_op`` / ``by_op_forward_backward``:
+  ``FlopCounterMode`` totals, exactly as ``measure.py`` measures them (eager
+  attention, eager experts, the model's own causal-LM loss);
+* ``modules``: forward FLOPs per module, the decoder layer index replaced by ``*``
+  (so ``model.layers.*.linear_attn`` is the sum over the layers that have it);
+  a module's figure includes its children;
+* ``parts``: the figures the Rust tests compare component by component, each
+  derived from ``modules`` / ``by_op`` only (never from a formula): for example
+  ``gdn_core`` is ``linear_attn`` minus its input and output projections minus the
+  convolution, and ``indexer`` is the ``self_attn.indexer`` modules.
+
+What the reference computes that the model does not need, and the reverse
+-------------------------------------------------------------------------
+Each fixture's ``notes`` say which of these apply; the Rust tests subtract them
+from the measured figures explicitly.
+
+* **Depthwise conv1d** (Gated DeltaNet and Mamba-2): ``FlopCounterMode`` counts the
+  forward over ``T + K - 1`` output positions (the causal padding, cut afterwards)
+  and the backward as if the convolution were dense (``aten.convolution_backward``
+  is ``channels + 1`` times the forward for a depthwise kernel). The model costs
+  ``2 * channels * K`` per token forward and twice that backward.
+* **Gated DeltaNet triangular solves**: ``torch.linalg.solve_triangular`` is not a
+  counted operator (0 FLOPs forward), but its backward's ``grad_A = -grad_B @ X^T``
+  is a counted matmul. The model count leaves the solves out, forward and backward.
+* **Gated DeltaNet chunk padding**: the reference pads the sequence to a multiple
+  of its chunk (64); the cases here use multiples of 64.
+* **Llama 4 experts**: ``Llama4TextExperts`` runs every expert on every token
+  (``torch.bmm`` over ``num_local_experts`` copies of the tokens, most multiplied by
+  a zero router score); the model FLOPs are the routed ``top_k`` experts only.
+  ``flops[*].experts`` records both figures.
+* **DSA indexer**: runs under ``torch.no_grad()``: it appears in the forward and
+  never in the backward. The main attention in eager mode multiplies every key
+  (the indexer's top-k becomes a mask), so at ``seq_len <= index_topk`` it computes
+  what the model needs; past ``index_topk`` the model attends to ``index_topk`` keys.
+* **Chunked attention** (Llama 4): eager attention multiplies the full ``T x T``
+  scores under a chunk mask; at ``seq_len <= attention_chunk_size`` that is what the
+  model needs.
+
+Requirements and how to re-run
+------------------------------
+Python 3.11, torch 2.15.0 (CPU), transformers 5.24.0, as ``measure.py``. From the
+repository root::
+
+    python3 tools/reference/measure_hybrid.py            # all cases
+    python3 tools/reference/measure_hybrid.py tiny-qwen3-next   # only these
+    python3 tools/reference/measure_hybrid.py --list
+
+Output goes to ``tests/fixtures/reference/hybrid/``. The real configs are built on
+the meta device (parameters only); the small ones on CPU in float32. A full run
+takes a few minutes on 2 cores and under 4 GiB of memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import sys
+import time
+from collections import OrderedDict
+
+import torch
+import transformers
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure import ROOT, count_params  # noqa: E402
+
+OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "reference", "hybrid")
+MULTIMODAL = {"llama4", "qwen3_5_moe", "gemma4"}
+# Parameter-name prefixes of the language model inside a *ForConditionalGeneration.
+LANGUAGE_PREFIXES = ("model.language_model.", "language_model.", "lm_head.")
+
+
+def make_config(cfg: dict):
+    d = copy.deepcopy(cfg)
+    return AutoConfig.for_model(d.pop("model_type"), **d)
+
+
+def build(cfg: dict, method: str):
+    config = make_config(cfg)
+    kwargs = dict(attn_implementation="eager", experts_implementation="eager", dtype=torch.float32)
+    auto = AutoModelForImageTextToText if cfg["model_type"] in MULTIMODAL else AutoModelForCausalLM
+    if method == "meta":
+        with torch.device("meta"):
+            model = auto.from_config(config, **kwargs)
+    else:
+        torch.manual_seed(0)
+        model = auto.from_config(config, **kwargs)
+    model.eval()
+    return model
+
+
+def split_params(model, cfg):
+    total, by, buffers = count_params(model)
+    params = OrderedDict()
+    if cfg["model_type"] in MULTIMODAL:
+        language = sum(n for k, n in by.items() if k.startswith(LANGUAGE_PREFIXES))
+        vision = OrderedDict((k, n) for k, n in by.items() if not k.startswith(LANGUAGE_PREFIXES))
+        params["total"] = language
+        params["vision"] = sum(vision.values())
+        params["vision_by_module"] = vision
+        params["model_total"] = total
+        params["by_module"] = OrderedDict((k, n) for k, n in by.items() if k.startswith(LANGUAGE_PREFIXES))
+    else:
+        params["total"] = total
+        params["by_module"] = by
+    if buffers:
+        params["buffers_not_counted"] = buffers
+    return params
+
+
+LAYER_RE = re.compile(r"(^|\.)(layers)\.\d+\.")
+
+
+def module_key(name: str) -> str:
+    # FlopCounterMode names modules "<Class>.model.layers.0.mlp"; drop the class.
+    name = name.split(".", 1)[1] if "." in name else ""
+    name = LAYER_RE.sub(r"\1\2.*.", name + ".").rstrip(".")
+    return name
+
+
+def language_input_ids(model, batch, seq_len):
+    config = model.config
+    text = getattr(config, "text_config", None) or config
+    g = torch.Generator().manual_seed(1)
+    # Stay clear of special image/video/audio token ids, which a multimodal model
+    # would try to replace with vision features.
+    high = min(text.vocab_size, 1000)
+    return torch.randint(0, high, (batch, seq_len), generator=g)
+
+
+def measure(model, batch, seq_len):
+    ids = language_input_ids(model, batch, seq_len)
+    mask = torch.ones(batch, seq_len, dtype=torch.long)
+
+    def collect(counter):
+        counts = counter.get_flop_counts()
+        glob = counts.get("Global", {})
+        by_op = OrderedDict(sorted((str(k), int(v)) for k, v in glob.items()))
+        modules = OrderedDict()
+        for name, ops in counts.items():
+            if name == "Global":
+                continue
+            key = module_key(name)
+            if not key:
+                continue
+            modules[key] = modules.get(key, 0) + sum(int(v) for v in ops.values())
+        conv = sum(int(v) for k, v in glob.items() if str(k) == "aten.convolution")
+        return int(counter.get_total_flops()), by_op, modules, conv
+
+    with torch.no_grad():
+        fc = FlopCounterMode(display=False)
+        with fc:
+            model(input_ids=ids, attention_mask=mask, use_cache=False)
+    fwd, fwd_by_op, modules, _ = collect(fc)
+    model.zero_grad(set_to_none=True)
+    fc = FlopCounterMode(display=False)
+    with fc:
+        out = model(input_ids=ids, attention_mask=mask, labels=ids, use_cache=False)
+        out.loss.backward()
+    fb, fb_by_op, _, _ = collect(fc)
+    model.zero_grad(set_to_none=True)
+    return OrderedDict(
+        seq_len=seq_len,
+        batch=batch,
+        forward=fwd,
+        forward_backward=fb,
+        by_op=fwd_by_op,
+        by_op_forward_backward=fb_by_op,
+        modules=OrderedDict(sorted(modules.items())),
+    )
+
+
+def parts(model_type, m):
+    """Figures derived from the measured modules, for component-level comparisons."""
+    mods = m["modules"]
+    get = lambda k: mods.get(k, 0)  # noqa: E731
+    p = OrderedDict()
+    conv = m["by_op"].get("aten.convolution", 0)
+    if conv:
+        p["conv1d_forward"] = conv
+        p["conv1d_backward"] = m["by_op_forward_backward"].get("aten.convolution_backward", 0)
+    if "model.layers.*.linear_attn" in mods or "model.language_model.layers.*.linear_attn" in mods:
+        base = "model.layers.*.linear_attn" if "model.layers.*.linear_attn" in mods else "model.language_model.layers.*.linear_attn"
+        projections = sum(
+            v for k, v in mods.items() if k.startswith(base + ".") and k.count(".") == base.count(".") + 1
+        )
+        p["gdn_projections"] = projections
+        p["gdn_core"] = get(base) - projections - conv
+    if "model.layers.*.mixer" in mods:
+        # Nemotron-H: the Mamba-2 mixers are the blocks with an in_proj.
+        p["mamba_projections"] = get("model.layers.*.mixer.in_proj") + get("model.layers.*.mixer.out_proj")
+    for suffix in ("self_attn.indexer", "feed_forward.experts", "mlp.experts", "mixer.experts"):
+        for prefix in ("model.layers.*.", "model.language_model.layers.*."):
+            if prefix + suffix in mods:
+                p[suffix.replace(".", "_")] = get(prefix + suffix)
+    return p
+
+
+def run_case(case):
+    t0 = time.time()
+    cfg = case["config"]
+    model = build(cfg, case["method"])
+    params = split_params(model, cfg)
+    flops = []
+    if case["method"] == "cpu":
+        for seq_len in case.get("seq_lens", []):
+            m = measure(model, case.get("batch", 1), seq_len)
+            m["parts"] = parts(cfg["model_type"], m)
+            extra = case.get("experts")
+            if extra:
+                m["experts"] = extra(model, m)
+            m["reconciliation"] = reconcile(model, m)
+            flops.append(m)
+    fixture = OrderedDict(
+        case=case["name"],
+        description=case["description"],
+        source=case.get("source"),
+        config=cfg,
+        params=params,
+        flops=flops,
+        notes=case.get("notes", []),
+        method=case["method"],
+        dtype="float32",
+        attn_implementation="eager",
+        experts_implementation="eager",
+        model_class=type(model).__name__,
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+    )
+    os.makedirs(OUT_DIR, exist_ok=True)
+    with open(os.path.join(OUT_DIR, f"{case['name']}.json"), "w") as f:
+        json.dump(fixture, f, indent=2)
+        f.write("\n")
+    summary = " ".join(f"T={m['seq_len']}:fwd={m['forward']},fb={m['forward_backward']}" for m in flops)
+    print(f"{case['name']}: params={params['total']} vision={params.get('vision')} {summary} ({time.time() - t0:.1f}s)")
+    del model
+
+
+def text_config(model):
+    return getattr(model.config, "text_config", None) or model.config
+
+
+def reconcile(model, m):
+    """From the measured FLOPs to the model FLOPs, one explained adjustment at a time.
+
+    Every ``adjustments`` entry has the FLOPs to subtract from the measured forward
+    (``forward``) and from the measured forward+backward (``training``). The result,
+    ``model_forward`` / ``model_training``, is what the model itself costs under the
+    README's counting rules: the routed experts only, each depthwise convolution at
+    2*channels*K per token forward and twice that backward, no triangular solves,
+    backward = 2 x forward for every other matmul, the DSA indexer forward only.
+    """
+    text = text_config(model)
+    tokens = m["seq_len"] * m["batch"]
+    T, B = m["seq_len"], m["batch"]
+    adj = []
+
+    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name)]
+    if convs:
+        counted_fwd = m["by_op"].get("aten.convolution", 0)
+        counted_bwd = m["by_op_forward_backward"].get("aten.convolution_backward", 0)
+        model_fwd = sum(2 * mod.weight.shape[0] * mod.weight.shape[-1] * tokens for mod in convs)
+        adj.append(OrderedDict(
+            what="depthwise conv1d: the reference counts T+K-1 output positions forward and a dense "
+            "convolution backward; the model 2*channels*K per token forward, twice that backward",
+            forward=counted_fwd - model_fwd,
+            training=(counted_fwd + counted_bwd) - 3 * model_fwd,
+        ))
+    gdn = [mod for name, mod in model.named_modules() if type(mod).__name__.endswith("GatedDeltaNet")]
+    if gdn:
+        C = 64
+        chunks = -(-T // C)
+        assert T % C == 0, "the GDN cases use multiples of the chunk"
+        g = gdn[0]
+        hv, dk, dv = g.num_v_heads, g.head_k_dim, g.head_v_dim
+        n = len(gdn)
+        solve = n * B * hv * chunks * 2 * C * C * (dk + dv)
+        # First chunk: the zero initial state needs no gradient (two matmuls lose their
+        # grad-of-state half); last chunk: the final state update is unused (no backward).
+        boundaries = n * B * hv * (2 + 2) * 2 * C * dk * dv
+        adj.append(OrderedDict(
+            what="Gated DeltaNet: backward matmul of each triangular solve (grad_A = -grad_B @ X^T; the "
+            "solves themselves are not counted forward)",
+            forward=0,
+            training=solve,
+        ))
+        adj.append(OrderedDict(
+            what="Gated DeltaNet: the zero initial state and the unused final state skip part of the "
+            "backward of the first and last chunk's state matmuls (model: backward = 2 x forward)",
+            forward=0,
+            training=-boundaries,
+        ))
+    # The DSA indexer runs under torch.no_grad(): the measured backward already leaves it out,
+    # as the model count does (training = forward + 2 x (forward - indexer forward)).
+    if type(model).__name__.startswith("Llama4"):
+        e = llama4_experts(model, m)
+        extra = e["dense_evaluation_forward"] - e["routed_top_k_forward"]
+        adj.append(OrderedDict(
+            what="Llama 4 experts: the reference evaluates every expert on every token; the model its "
+            "top_k routed experts",
+            forward=extra,
+            training=3 * extra,
+        ))
+        chunk = getattr(text, "attention_chunk_size", None)
+        if chunk and T > chunk:
+            chunked = [i for i, t in enumerate(text.layer_types) if t == "chunked_attention"]
+            h, hd = text.num_attention_heads, text.head_dim
+            # Eager: T keys per query. Model: the query's chunk (T a multiple of chunk).
+            assert T % chunk == 0
+            extra = len(chunked) * B * 2 * 2 * h * hd * T * (T - chunk)
+            adj.append(OrderedDict(
+                what="chunked attention: eager multiplies all T keys under a chunk mask; the model the "
+                "attention_chunk_size keys of the query's chunk",
+                forward=extra,
+                training=3 * extra,
+            ))
+    topk = getattr(text, "index_topk", None)
+    if topk and T > topk:
+        layers = text.num_hidden_layers
+        h = text.num_attention_heads
+        qk = text.qk_nope_head_dim + text.qk_rope_head_dim
+        extra = layers * B * 2 * h * (qk + text.v_head_dim) * T * (T - topk)
+        adj.append(OrderedDict(
+            what="DSA main attention: eager multiplies all T keys under the top-k mask; the model "
+            "index_topk keys per query",
+            forward=extra,
+            training=3 * extra,
+        ))
+    out = OrderedDict(adjustments=adj)
+    out["model_forward"] = m["forward"] - sum(a["forward"] for a in adj)
+    out["model_training"] = m["forward_backward"] - sum(a["training"] for a in adj)
+    return out
+
+
+def llama4_experts(model, m):
+    """Dense evaluation of every expert (the reference) against the routed top-k."""
+    text = getattr(model.config, "text_config", None) or model.config
+    moe_layers = len(text.moe_layers)
+    tokens = m["seq_len"] * m["batch"]
+    per_expert_token = 3 * 2 * text.hidden_size * text.intermediate_size
+    measured = m["parts"].get("feed_forward_experts", 0)
+    return OrderedDict(
+        moe_layers=moe_layers,
+        num_local_experts=text.num_local_experts,
+        top_k=text.num_experts_per_tok,
+        measured_forward_all_experts=measured,
+        dense_evaluation_forward=moe_layers * tokens * text.num_local_experts * per_expert_token,
+        routed_top_k_forward=moe_layers * tokens * text.num_experts_per_tok * per_expert_token,
+        note="transformers' Llama4TextExperts multiplies every token by every expert (torch.bmm over "
+        "num_local_experts copies of the input, the unrouted ones scaled by a zero router score); the "
+        "model computes only its top_k routed experts, which is what mfu-exporter counts.",
+    )
+
+
+def cases():
+    out = []
+
+    def add(name, description, config, method="cpu", seq_lens=(), **kw):
+        out.append(dict(name=name, description=description, config=config, method=method, seq_lens=list(seq_lens), **kw))
+
+    conv_note = (
+        "Depthwise conv1d: FlopCounterMode counts its forward over T+K-1 positions and its backward "
+        "as a dense convolution (parts.conv1d_backward); the model costs 2*channels*K per token "
+        "forward and twice that backward."
+    )
+    solve_note = (
+        "Gated DeltaNet: torch.linalg.solve_triangular is not counted forward; the backward of each "
+        "solve contains one counted matmul (grad_A = -grad_B @ X^T, 2*C*C*n per chunk and head, n = "
+        "head_k_dim for the key solve and head_v_dim for the value solve). Left out of the model count."
+    )
+
+    # ---- Qwen3-Next -------------------------------------------------------------------------
+    q3n = {
+        "model_type": "qwen3_next",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "linear_num_key_heads": 2,
+        "linear_num_value_heads": 4,
+        "linear_key_head_dim": 16,
+        "linear_value_head_dim": 24,
+        "linear_conv_kernel_dim": 4,
+        "num_experts": 4,
+        "num_experts_per_tok": 2,
+        "moe_intermediate_size": 32,
+        "shared_expert_intermediate_size": 48,
+        "full_attention_interval": 2,
+        "mlp_only_layers": [2],
+    }
+    add(
+        "tiny-qwen3-next",
+        "Qwen3-Next, 4 layers (linear, full, linear, full from full_attention_interval 2), Gated "
+        "DeltaNet with 2 key heads of 16 and 4 value heads of 24, gated q_proj, layer 2 dense "
+        "(mlp_only_layers), 4 experts top-2 with a 48-wide gated shared expert.",
+        q3n,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
+    )
+    d = copy.deepcopy(q3n)
+    d.update({"layer_types": ["linear_attention", "linear_attention", "full_attention"], "num_hidden_layers": 3,
+              "decoder_sparse_step": 2, "mlp_only_layers": [], "attention_bias": True, "tie_word_embeddings": True})
+    add(
+        "tiny-qwen3-next-layer-types",
+        "Qwen3-Next with explicit layer_types (linear, linear, full), decoder_sparse_step 2 (layer 1 "
+        "MoE, layers 0 and 2 dense), attention_bias, tied embeddings.",
+        d,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
+    )
+    add(
+        "qwen3-next-80b-a3b",
+        "Qwen3-Next-80B-A3B-Instruct config.json (shape fields), built on the meta device.",
+        {
+            "model_type": "qwen3_next",
+            "vocab_size": 151936,
+            "hidden_size": 2048,
+            "intermediate_size": 5120,
+            "num_hidden_layers": 48,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 2,
+            "head_dim": 256,
+            "hidden_act": "silu",
+            "linear_conv_kernel_dim": 4,
+            "linear_key_head_dim": 128,
+            "linear_num_key_heads": 16,
+            "linear_num_value_heads": 32,
+            "linear_value_head_dim": 128,
+            "full_attention_interval": 4,
+            "decoder_sparse_step": 1,
+            "mlp_only_layers": [],
+            "moe_intermediate_size": 512,
+            "shared_expert_intermediate_size": 512,
+            "num_experts": 512,
+            "num_experts_per_tok": 10,
+            "norm_topk_prob": True,
+            "attention_bias": False,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 262144,
+            "partial_rotary_factor": 0.25,
+            "rope_theta": 10000000,
+            "rms_norm_eps": 1e-06,
+        },
+        method="meta",
+        source="Qwen/Qwen3-Next-80B-A3B-Instruct config.json; see SOURCES.md in this directory.",
+    )
+
+    q3n_real = copy.deepcopy(out[-1]["config"])
+    q3n_real.update({"num_hidden_layers": 4, "num_experts": 16})
+    add(
+        "qwen3-next-80b-a3b-4layer-16experts",
+        "qwen3-next-80b-a3b with 4 layers (3 Gated DeltaNet, 1 gated attention) and 16 experts "
+        "(top-10 kept): every width real, on CPU so that routing runs.",
+        q3n_real,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
+        source="Reduced from qwen3-next-80b-a3b (same widths).",
+    )
+
+    # ---- Qwen3.5-MoE --------------------------------------------------------------------------
+    q35 = {
+        "model_type": "qwen3_5_moe_text",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "linear_num_key_heads": 2,
+        "linear_num_value_heads": 4,
+        "linear_key_head_dim": 16,
+        "linear_value_head_dim": 24,
+        "linear_conv_kernel_dim": 4,
+        "num_experts": 4,
+        "num_experts_per_tok": 2,
+        "moe_intermediate_size": 32,
+        "shared_expert_intermediate_size": 48,
+        "full_attention_interval": 2,
+    }
+    add(
+        "tiny-qwen3-5-moe-text",
+        "Qwen3.5-MoE text model: as tiny-qwen3-next but every layer MoE (no dense layers, no "
+        "decoder_sparse_step), Gated DeltaNet with separate in_proj_qkv / z / b / a.",
+        q35,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
+    )
+    add(
+        "tiny-qwen3-5-moe",
+        "Qwen3.5-MoE multimodal config: the text model of tiny-qwen3-5-moe-text in text_config, a "
+        "2-block vision tower; params.total is the language model, params.vision the tower and merger.",
+        {
+            "model_type": "qwen3_5_moe",
+            "text_config": {k: v for k, v in q35.items() if k != "model_type"},
+            "vision_config": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
+                              "out_hidden_size": 64, "patch_size": 16, "spatial_merge_size": 2,
+                              "temporal_patch_size": 2, "num_position_embeddings": 64},
+        },
+        method="meta",
+        notes=["Parameters only: the language model's FLOPs are those of tiny-qwen3-5-moe-text."],
+    )
+
+    add(
+        "qwen3.5-35b-a3b",
+        "Qwen3.5-35B-A3B (qwen3_5_moe): the defaults of Qwen3_5MoeTextConfig and "
+        "Qwen3_5MoeVisionConfig, which transformers documents as that checkpoint's, built on the meta "
+        "device; params.total is the language model, params.vision the vision tower and merger.",
+        {"model_type": "qwen3_5_moe", "text_config": {}, "vision_config": {}},
+        method="meta",
+        source="transformers 5.24 configuration_qwen3_5_moe.py defaults (checkpoint Qwen/Qwen3.5-35B-A3B); "
+        "see SOURCES.md in this directory.",
+    )
+
+    # ---- Llama 4 -----------------------------------------------------------------------------
+    l4 = {
+        "model_type": "llama4_text",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 32,
+        "intermediate_size_mlp": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 1,
+        "interleave_moe_layer_step": 2,
+        "no_rope_layer_interval": 2,
+        "attention_chunk_size": 32,
+        "use_qk_norm": True,
+    }
+    experts_note = (
+        "Llama 4 experts: the reference evaluates all num_local_experts experts on every token "
+        "(flops[*].experts.measured_forward_all_experts); the model FLOPs count the top_k routed "
+        "experts (experts.routed_top_k_forward)."
+    )
+    add(
+        "tiny-llama4-text",
+        "Llama 4 text model: 4 layers, MoE on layers 1 and 3 (interleave_moe_layer_step 2) with 4 "
+        "experts top-1 of 32 plus a 32-wide shared expert, dense layers 0 and 2 of "
+        "intermediate_size_mlp 96, RoPE + chunked attention (chunk 32) on layers 0 and 2, NoPE + full "
+        "attention on layers 1 and 3 (no_rope_layer_interval 2), L2 qk norm. seq_len <= chunk.",
+        l4,
+        seq_lens=(16, 32),
+        notes=[experts_note],
+        experts=llama4_experts,
+    )
+    add(
+        "tiny-llama4-text-past-chunk",
+        "tiny-llama4-text at seq_len 64 = 2 chunks: eager attention still multiplies all 64 keys on "
+        "the chunked layers (the mask drops half); the model's chunked layers see 32.",
+        l4,
+        seq_lens=(64,),
+        notes=[experts_note, "Chunked layers: eager multiplies T keys, the model min(T, chunk)."],
+        experts=llama4_experts,
+    )
+    d = copy.deepcopy(l4)
+    d.update({"moe_layers": [0, 3], "no_rope_layers": [1, 0, 0, 1], "use_qk_norm": False, "attention_bias": True,
+              "tie_word_embeddings": True, "num_local_experts": 3, "num_experts_per_tok": 2})
+    add(
+        "tiny-llama4-text-explicit-layers",
+        "Llama 4 text model with explicit moe_layers [0, 3] and no_rope_layers [1, 0, 0, 1], 3 experts "
+        "top-2, attention_bias, no qk norm, tied embeddings.",
+        d,
+        seq_lens=(16, 32),
+        notes=[experts_note],
+        experts=llama4_experts,
+    )
+    add(
+        "tiny-llama4",
+        "Llama 4 multimodal config: the text model of tiny-llama4-text in text_config and a 2-layer "
+        "vision tower with its projector; params.total is the language model, params.vision the rest.",
+        {
+            "model_type": "llama4",
+            "text_config": {k: v for k, v in l4.items() if k != "model_type"},
+            "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                              "num_attention_heads": 2, "image_size": 56, "patch_size": 14,
+                              "vision_output_dim": 64, "projector_input_dim": 64,
+                              "projector_output_dim": 64, "pixel_shuffle_ratio": 0.5},
+        },
+        method="meta",
+        notes=["Parameters only: Llama4ForConditionalGeneration.forward fails in transformers 5.24 "
+               "(it reads outputs.image_outputs from the text model's output), and the language model's "
+               "FLOPs are those of tiny-llama4-text."],
+    )
+
+    scout_text = {
+        "vocab_size": 202048, "hidden_size": 5120, "intermediate_size": 8192,
+        "intermediate_size_mlp": 16384, "num_hidden_layers": 48, "num_attention_heads": 40,
+        "num_key_value_heads": 8, "head_dim": 128, "num_local_experts": 16, "num_experts_per_tok": 1,
+        "interleave_moe_layer_step": 1, "use_qk_norm": True, "no_rope_layer_interval": 4,
+        "attention_chunk_size": 8192, "attention_bias": False, "tie_word_embeddings": False,
+        "max_position_embeddings": 10485760,
+    }
+    vision = {
+        "hidden_size": 1408, "intermediate_size": 5632, "num_hidden_layers": 34, "num_attention_heads": 16,
+        "image_size": 336, "patch_size": 14, "vision_output_dim": 4096, "projector_input_dim": 4096,
+        "projector_output_dim": 4096, "pixel_shuffle_ratio": 0.5, "num_channels": 3,
+    }
+    add(
+        "llama-4-scout-17b-16e",
+        "Llama-4-Scout-17B-16E config.json shape fields (text_config and vision_config), built on the "
+        "meta device; params.total is the language model, params.vision the vision tower and projector.",
+        {"model_type": "llama4", "text_config": scout_text, "vision_config": vision},
+        method="meta",
+        source="meta-llama/Llama-4-Scout-17B-16E config.json; see SOURCES.md in this directory.",
+    )
+    maverick_text = dict(scout_text, num_local_experts=128, interleave_moe_layer_step=2, use_qk_norm=False,
+                         max_position_embeddings=1048576)
+    add(
+        "llama-4-maverick-17b-128e",
+        "Llama-4-Maverick-17B-128E config.json shape fields: 128 experts on every other layer, dense "
+        "layers of intermediate_size_mlp 16384, no qk norm; built on the meta device.",
+        {"model_type": "llama4", "text_config": maverick_text, "vision_config": vision},
+        method="meta",
+        source="meta-llama/Llama-4-Maverick-17B-128E config.json; see SOURCES.md in this directory.",
+    )
+
+    # ---- DeepSeek-V3.2 / GLM-5 (DSA) -----------------------------------------------------------
+    dsa = {
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 160,
+        "moe_intermediate_size": 24,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 4,
+        "q_lora_rank": 32,
+        "kv_lora_rank": 16,
+        "qk_nope_head_dim": 16,
+        "qk_rope_head_dim": 8,
+        "v_head_dim": 12,
+        "n_routed_experts": 8,
+        "num_experts_per_tok": 2,
+        "n_group": 4,
+        "topk_group": 2,
+        "n_shared_experts": 1,
+        "first_k_dense_replace": 1,
+        "index_n_heads": 4,
+        "index_head_dim": 16,
+        "index_topk": 128,
+    }
+    indexer_note = (
+        "DSA indexer: runs under torch.no_grad(), so it is in forward and absent from backward "
+        "(parts.self_attn_indexer is its forward). Main attention: eager multiplies every key; the "
+        "model attends to min(T, index_topk) keys, equal here (T <= index_topk)."
+    )
+    add(
+        "tiny-deepseek-v32",
+        "DeepSeek-V3.2: tiny-deepseek-v3's MLA and MoE (layer 0 dense) plus a DSA indexer per layer "
+        "with 4 heads of 16 (wq_b from the q_lora_rank latent, wk, LayerNorm k_norm with bias, "
+        "weights_proj), index_topk 128 >= seq_len.",
+        {"model_type": "deepseek_v32", **dsa},
+        seq_lens=(32, 64),
+        notes=[indexer_note],
+    )
+    add(
+        "tiny-deepseek-v32-past-topk",
+        "tiny-deepseek-v32 with index_topk 16 at seq_len 64: eager attention multiplies all 64 keys, "
+        "the model 16 per query.",
+        {"model_type": "deepseek_v32", **dsa, "index_topk": 16},
+        seq_lens=(64,),
+        notes=[indexer_note.replace("equal here (T <= index_topk)", "here 16 of 64")],
+    )
+    add(
+        "tiny-glm-moe-dsa",
+        "GLM-MoE-DSA (GLM-5): the DSA layers of tiny-deepseek-v32 with indexer_types "
+        "[full, shared, full]: the shared layer reuses the previous layer's top-k and has no indexer.",
+        {"model_type": "glm_moe_dsa", **dsa, "n_group": 1, "topk_group": 1,
+         "indexer_types": ["full", "shared", "full"]},
+        seq_lens=(32, 64),
+        notes=[indexer_note],
+    )
+    add(
+        "tiny-glm-moe-dsa-topk-freq",
+        "GLM-MoE-DSA with index_topk_freq 2 and index_skip_topk_offset 1 over 4 layers (no "
+        "indexer_types): the config derives [full, full, shared, full].",
+        {"model_type": "glm_moe_dsa", **dsa, "num_hidden_layers": 4, "n_group": 1, "topk_group": 1,
+         "index_topk_freq": 2, "index_skip_topk_offset": 1},
+        seq_lens=(32,),
+        notes=[indexer_note],
+    )
+    add(
+        "deepseek-v3.2-exp",
+        "DeepSeek-V3.2-Exp config.json (shape fields), built on the meta device.",
+        {
+            "model_type": "deepseek_v32",
+            "vocab_size": 129280,
+            "hidden_size": 7168,
+            "intermediate_size": 18432,
+            "moe_intermediate_size": 2048,
+            "num_hidden_layers": 61,
+            "num_attention_heads": 128,
+            "num_key_value_heads": 128,
+            "n_shared_experts": 1,
+            "n_routed_experts": 256,
+            "routed_scaling_factor": 2.5,
+            "kv_lora_rank": 512,
+            "q_lora_rank": 1536,
+            "qk_rope_head_dim": 64,
+            "v_head_dim": 128,
+            "qk_nope_head_dim": 128,
+            "n_group": 8,
+            "topk_group": 4,
+            "num_experts_per_tok": 8,
+            "first_k_dense_replace": 3,
+            "norm_topk_prob": True,
+            "num_nextn_predict_layers": 1,
+            "index_topk": 2048,
+            "index_head_dim": 128,
+            "index_n_heads": 64,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 163840,
+        },
+        method="meta",
+        source="deepseek-ai/DeepSeek-V3.2-Exp config.json; see SOURCES.md in this directory.",
+    )
+    add(
+        "glm-5",
+        "GLM-5 (glm_moe_dsa) config.json shape fields, built on the meta device.",
+        {
+            "model_type": "glm_moe_dsa",
+            "vocab_size": 154880,
+            "hidden_size": 6144,
+            "intermediate_size": 12288,
+            "moe_intermediate_size": 2048,
+            "num_hidden_layers": 78,
+            "num_attention_heads": 64,
+            "num_key_value_heads": 64,
+            "n_shared_experts": 1,
+            "n_routed_experts": 256,
+            "kv_lora_rank": 512,
+            "q_lora_rank": 2048,
+            "qk_rope_head_dim": 64,
+            "v_head_dim": 256,
+            "qk_nope_head_dim": 192,
+            "n_group": 1,
+            "topk_group": 1,
+            "num_experts_per_tok": 8,
+            "first_k_dense_replace": 3,
+            "index_topk": 2048,
+            "index_head_dim": 128,
+            "index_n_heads": 32,
+            "tie_word_embeddings": False,
+        },
+        method="meta",
+        source="zai-org/GLM-5 config.json; see SOURCES.md in this directory.",
+    )
+
+    # ---- Nemotron-H ---------------------------------------------------------------------------
+    nh = {
+        "model_type": "nemotron_h",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "hybrid_override_pattern": "M*M-ME",
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "intermediate_size": 96,
+        "mamba_num_heads": 8,
+        "mamba_head_dim": 16,
+        "ssm_state_size": 16,
+        "n_groups": 2,
+        "conv_kernel": 4,
+        "chunk_size": 32,
+        "n_routed_experts": 4,
+        "num_experts_per_tok": 2,
+        "moe_intermediate_size": 32,
+        "moe_shared_expert_intermediate_size": 48,
+    }
+    mamba_note = (
+        "Mamba-2 SSD (mamba2_chunk_scan, chunk L): per token and head 2*L*n (C.B scores) + 2*L*p "
+        "(scores.x) + 2*p*n (chunk states) + 2*p*n (C.states), plus the inter-chunk recurrence "
+        "2*(c+1)^2*p*n per head and sequence for c chunks."
+    )
+    add(
+        "tiny-nemotron-h",
+        "Nemotron-H, pattern M*M-ME: Mamba-2 (8 heads of 16, 2 groups, state 16, chunk 32, conv 4 with "
+        "bias), GQA attention block, relu2 MLP block, MoE block (4 non-gated experts top-2 with a "
+        "48-wide shared expert, sigmoid router with correction bias buffer). seq_len multiple of chunk.",
+        nh,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(nh)
+    d.update({"hybrid_override_pattern": "M-M*", "use_conv_bias": False, "use_bias": True, "mlp_bias": True,
+              "chunk_size": 16, "n_groups": 1})
+    add(
+        "tiny-nemotron-h-bias",
+        "Nemotron-H, pattern M-M*, in_proj/out_proj biases (use_bias), MLP biases (mlp_bias), no conv "
+        "bias, one group, chunk 16 (4 chunks at seq_len 64).",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    add(
+        "nemotron-h-8b",
+        "Nemotron-H-8B-Base-8K config.json shape fields, built on the meta device.",
+        {
+            "model_type": "nemotron_h",
+            "vocab_size": 131072,
+            "hidden_size": 4096,
+            "hybrid_override_pattern": "M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M-",
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "intermediate_size": 21504,
+            "mamba_num_heads": 128,
+            "mamba_head_dim": 64,
+            "ssm_state_size": 128,
+            "n_groups": 8,
+            "conv_kernel": 4,
+            "expand": 2,
+            "chunk_size": 128,
+            "use_conv_bias": True,
+            "use_bias": False,
+            "mlp_bias": False,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 8192,
+        },
+        method="meta",
+        source="nvidia/Nemotron-H-8B-Base-8K config.json; see SOURCES.md in this directory.",
+    )
+    add(
+        "nemotron-nano-9b-v2",
+        "NVIDIA-Nemotron-Nano-9B-v2 config.json shape fields, built on the meta device.",
+        {
+            "model_type": "nemotron_h",
+            "vocab_size": 131072,
+            "hidden_size": 4480,
+            "hybrid_override_pattern": "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-",
+            "num_attention_heads": 40,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "intermediate_size": 15680,
+            "mamba_num_heads": 128,
+            "mamba_head_dim": 80,
+            "ssm_state_size": 128,
+            "n_groups": 8,
+            "conv_kernel": 4,
+            "chunk_size": 128,
+            "use_conv_bias": True,
+            "use_bias": False,
+            "mlp_bias": False,
+            "tie_word_embeddings": False,
+            "max_position_embeddings": 131072,
+        },
+        method="meta",
+        source="nvidia/NVIDIA-Nemotron-Nano-9B-v2 config.json; see SOURCES.md in this directory.",
+    )
+    def reduced(name, new_name, description, overrides, seq_lens, notes):
+        cfg = copy.deepcopy([c for c in out if c["name"] == name][0]["config"])
+        target = cfg.get("text_config", cfg)
+        target.update(overrides)
+        if "text_config" in cfg:
+            cfg = {"model_type": "llama4_text", **cfg["text_config"]}
+        add(new_name, description, cfg, seq_lens=seq_lens, notes=notes,
+            source=f"Reduced from {name} (same widths except the vocabulary).")
+
+    real_note = ("vocab_size cut to 1024 (only the embedding and the LM head depend on it) so that the "
+                 "real widths fit in memory with gradients.")
+    reduced("deepseek-v3.2-exp", "deepseek-v3.2-exp-1layer-16experts",
+            "deepseek-v3.2-exp with one MoE layer of 16 routed experts (8 groups of 2, 4 groups and 8 experts "
+            "per token), vocabulary 1024: MLA, the indexer (64 heads of 128 from the 1536-wide query latent) "
+            "and the experts at their real widths, on CPU.",
+            {"num_hidden_layers": 1, "first_k_dense_replace": 0, "n_routed_experts": 16, "vocab_size": 1024,
+             "num_nextn_predict_layers": 0},
+            (64, 128), [real_note])
+    reduced("glm-5", "glm-5-2layers-16experts",
+            "glm-5 with a dense layer and a MoE layer of 16 experts (top-8), vocabulary 1024, the second "
+            "layer sharing the first one's indexer (indexer_types [full, shared]), on CPU.",
+            {"num_hidden_layers": 2, "first_k_dense_replace": 1, "n_routed_experts": 16, "vocab_size": 1024,
+             "indexer_types": ["full", "shared"]},
+            (64, 128), [real_note])
+    reduced("llama-4-scout-17b-16e", "llama-4-scout-1layer-4experts",
+            "Llama 4 Scout's text model with one layer (RoPE, chunked attention) of 4 experts (top-1, the "
+            "shared expert), vocabulary 1024, on CPU.",
+            {"num_hidden_layers": 1, "num_local_experts": 4, "vocab_size": 1024},
+            (64, 128), [real_note, "Llama 4 experts: the reference evaluates all 4 experts on every token."])
+    out[-1]["experts"] = llama4_experts
+    nh_real = copy.deepcopy([c for c in out if c["name"] == "nemotron-h-8b"][0]["config"])
+    nh_real["hybrid_override_pattern"] = "M-M*"
+    add(
+        "nemotron-h-8b-4blocks",
+        "nemotron-h-8b with the pattern M-M* (two Mamba-2 blocks, an MLP block, an attention block): "
+        "every width real, on CPU.",
+        nh_real,
+        seq_lens=(128, 256),
+        notes=[conv_note, mamba_note],
+        source="Reduced from nemotron-h-8b (same widths).",
+    )
+    return out
+
+
+def main(argv):
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    all_cases = cases()
+    if "--list" in argv:
+        for c in all_cases:
+            print(c["name"])
+        return
+    wanted = [a for a in argv if not a.startswith("-")]
+    for c in all_cases:
+        if wanted and c["name"] not in wanted:
+            continue
+        run_case(c)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
