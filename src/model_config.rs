@@ -61,6 +61,18 @@ pub const PRESETS: &[(&str, &str)] = &[
         "deepseek-v3",
         include_str!("../configs/models/deepseek-v3.json"),
     ),
+    (
+        "phi-3.5-mini",
+        include_str!("../configs/models/phi-3.5-mini.json"),
+    ),
+    (
+        "gemma-2-9b",
+        include_str!("../configs/models/gemma-2-9b.json"),
+    ),
+    (
+        "gpt-oss-20b",
+        include_str!("../configs/models/gpt-oss-20b.json"),
+    ),
 ];
 
 /// The largest value any integer field may have. No model comes near it (hidden sizes are in

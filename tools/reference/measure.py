@@ -630,6 +630,8 @@ MOE_REDUCED = {
     # every width but use one MoE layer with 16 routed experts (8 groups of 2, topk_group 4,
     # so the 8 chosen experts are exactly the 4 chosen groups).
     "deepseek-v3": {"num_hidden_layers": 1, "first_k_dense_replace": 0, "n_routed_experts": 16},
+    # One sliding and one full layer at real widths; T = 16 is within the 128-token window.
+    "gpt-oss-20b": {"num_hidden_layers": 2, "layer_types": ["sliding_attention", "full_attention"]},
 }
 MOE_REDUCED_T = 16
 
