@@ -1682,6 +1682,67 @@ mod tests {
         assert_eq!(off, [None, None]);
     }
 
+    /// Per-layer windows of the families with layer kinds (transformers' configuration
+    /// classes: Gemma 2 and GPT-OSS alternate from a sliding layer, Gemma 3 makes every
+    /// `sliding_window_pattern`-th layer full, Starcoder2 and Phi-3 window every layer,
+    /// SmolLM3 slides on its NoPE layers).
+    #[test]
+    fn layer_kinds_follow_each_family() {
+        let check = |json: &str, expected: &[Option<u64>]| {
+            assert_eq!(windows(json), expected, "{json}");
+        };
+        let w = Some(8);
+        check(
+            r#"{"model_type": "gemma2", "num_hidden_layers": 4, "sliding_window": 8}"#,
+            &[w, None, w, None],
+        );
+        check(
+            r#"{"model_type": "gpt_oss", "num_hidden_layers": 4, "sliding_window": 8}"#,
+            &[w, None, w, None],
+        );
+        check(
+            r#"{"model_type": "gemma3_text", "num_hidden_layers": 7, "sliding_window": 8}"#,
+            &[w, w, w, w, w, None, w],
+        );
+        check(
+            r#"{"model_type": "gemma3_text", "num_hidden_layers": 4, "sliding_window": 8, "sliding_window_pattern": 2}"#,
+            &[w, None, w, None],
+        );
+        check(
+            r#"{"model_type": "gpt_oss", "num_hidden_layers": 3, "sliding_window": 8, "layer_types": ["full_attention", "full_attention", "sliding_attention"]}"#,
+            &[None, None, w],
+        );
+        check(
+            r#"{"model_type": "starcoder2", "num_hidden_layers": 2, "sliding_window": 8}"#,
+            &[w, w],
+        );
+        check(
+            r#"{"model_type": "phi3", "num_hidden_layers": 2}"#,
+            &[None, None],
+        );
+        check(
+            r#"{"model_type": "smollm3", "num_hidden_layers": 4, "use_sliding_window": true, "sliding_window": 8}"#,
+            &[None, None, None, w],
+        );
+        // Gemma 2's default window is 4096; GPT-OSS's 128.
+        check(
+            r#"{"model_type": "gemma2", "num_hidden_layers": 2}"#,
+            &[Some(4096), None],
+        );
+        check(
+            r#"{"model_type": "gpt_oss", "num_hidden_layers": 2}"#,
+            &[Some(128), None],
+        );
+    }
+
+    #[test]
+    fn kimi_k2_takes_deepseek_v3_defaults() {
+        let kimi = model(r#"{"model_type": "kimi_k2"}"#).unwrap();
+        let v3 = model(r#"{"model_type": "deepseek_v3"}"#).unwrap();
+        assert_eq!(kimi.family, Family::KimiK2);
+        assert_eq!(params::count(&kimi), params::count(&v3));
+    }
+
     /// `null` means "computed" only where the configuration class declares the field optional.
     #[test]
     fn null_is_refused_where_transformers_refuses_it() {

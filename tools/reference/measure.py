@@ -97,6 +97,23 @@ MODEL_TYPES = [
     "gemma",
     "deepseek_v2",
     "deepseek_v3",
+    "phi3",
+    "granite",
+    "smollm3",
+    "mistral3",
+    "ministral3",
+    "cohere",
+    "olmo2",
+    "olmoe",
+    "starcoder2",
+    "minimax_m2",
+    "gemma2",
+    "gemma3_text",
+    "gemma3",
+    "gpt_oss",
+    "glm4_moe",
+    "hunyuan_v1_moe",
+    "ernie4_5_moe",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
