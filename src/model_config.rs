@@ -478,6 +478,16 @@ fn default_seq_len(
             }
         }
     }
+    // Phi-3's LongRoPE configs keep it at the top level.
+    if let Some(original) = config
+        .object
+        .get("original_max_position_embeddings")
+        .and_then(Value::as_u64)
+    {
+        if original > 0 {
+            return Ok(original);
+        }
+    }
     config.positive_or(keys, fallback)
 }
 
@@ -1733,6 +1743,12 @@ mod tests {
             r#"{"model_type": "gpt_oss", "num_hidden_layers": 2}"#,
             &[Some(128), None],
         );
+    }
+
+    #[test]
+    fn phi3_default_context_is_the_pre_training_one() {
+        let phi = model(r#"{"model_type": "phi3", "max_position_embeddings": 131072, "original_max_position_embeddings": 4096}"#).unwrap();
+        assert_eq!(phi.default_seq_len, 4096);
     }
 
     #[test]
