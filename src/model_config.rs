@@ -63,6 +63,18 @@ pub const PRESETS: &[(&str, &str)] = &[
         "deepseek-v3",
         include_str!("../configs/models/deepseek-v3.json"),
     ),
+    (
+        "phi-3.5-mini",
+        include_str!("../configs/models/phi-3.5-mini.json"),
+    ),
+    (
+        "gemma-2-9b",
+        include_str!("../configs/models/gemma-2-9b.json"),
+    ),
+    (
+        "gpt-oss-20b",
+        include_str!("../configs/models/gpt-oss-20b.json"),
+    ),
 ];
 
 /// The largest value any integer field may have. No model comes near it (hidden sizes are in
@@ -469,6 +481,16 @@ fn default_seq_len(
             if original > 0 {
                 return Ok(original);
             }
+        }
+    }
+    // Phi-3's LongRoPE configs keep it at the top level.
+    if let Some(original) = config
+        .object
+        .get("original_max_position_embeddings")
+        .and_then(Value::as_u64)
+    {
+        if original > 0 {
+            return Ok(original);
         }
     }
     config.positive_or(keys, fallback)
@@ -1675,6 +1697,73 @@ mod tests {
             r#"{"model_type": "qwen2", "num_hidden_layers": 2, "use_sliding_window": false, "sliding_window": 8}"#,
         );
         assert_eq!(off, [None, None]);
+    }
+
+    /// Per-layer windows of the families with layer kinds (transformers' configuration
+    /// classes: Gemma 2 and GPT-OSS alternate from a sliding layer, Gemma 3 makes every
+    /// `sliding_window_pattern`-th layer full, Starcoder2 and Phi-3 window every layer,
+    /// SmolLM3 slides on its NoPE layers).
+    #[test]
+    fn layer_kinds_follow_each_family() {
+        let check = |json: &str, expected: &[Option<u64>]| {
+            assert_eq!(windows(json), expected, "{json}");
+        };
+        let w = Some(8);
+        check(
+            r#"{"model_type": "gemma2", "num_hidden_layers": 4, "sliding_window": 8}"#,
+            &[w, None, w, None],
+        );
+        check(
+            r#"{"model_type": "gpt_oss", "num_hidden_layers": 4, "sliding_window": 8}"#,
+            &[w, None, w, None],
+        );
+        check(
+            r#"{"model_type": "gemma3_text", "num_hidden_layers": 7, "sliding_window": 8}"#,
+            &[w, w, w, w, w, None, w],
+        );
+        check(
+            r#"{"model_type": "gemma3_text", "num_hidden_layers": 4, "sliding_window": 8, "sliding_window_pattern": 2}"#,
+            &[w, None, w, None],
+        );
+        check(
+            r#"{"model_type": "gpt_oss", "num_hidden_layers": 3, "sliding_window": 8, "layer_types": ["full_attention", "full_attention", "sliding_attention"]}"#,
+            &[None, None, w],
+        );
+        check(
+            r#"{"model_type": "starcoder2", "num_hidden_layers": 2, "sliding_window": 8}"#,
+            &[w, w],
+        );
+        check(
+            r#"{"model_type": "phi3", "num_hidden_layers": 2}"#,
+            &[None, None],
+        );
+        check(
+            r#"{"model_type": "smollm3", "num_hidden_layers": 4, "use_sliding_window": true, "sliding_window": 8}"#,
+            &[None, None, None, w],
+        );
+        // Gemma 2's default window is 4096; GPT-OSS's 128.
+        check(
+            r#"{"model_type": "gemma2", "num_hidden_layers": 2}"#,
+            &[Some(4096), None],
+        );
+        check(
+            r#"{"model_type": "gpt_oss", "num_hidden_layers": 2}"#,
+            &[Some(128), None],
+        );
+    }
+
+    #[test]
+    fn phi3_default_context_is_the_pre_training_one() {
+        let phi = model(r#"{"model_type": "phi3", "max_position_embeddings": 131072, "original_max_position_embeddings": 4096}"#).unwrap();
+        assert_eq!(phi.default_seq_len, 4096);
+    }
+
+    #[test]
+    fn kimi_k2_takes_deepseek_v3_defaults() {
+        let kimi = model(r#"{"model_type": "kimi_k2"}"#).unwrap();
+        let v3 = model(r#"{"model_type": "deepseek_v3"}"#).unwrap();
+        assert_eq!(kimi.family, Family::KimiK2);
+        assert_eq!(params::count(&kimi), params::count(&v3));
     }
 
     /// `null` means "computed" only where the configuration class declares the field optional.

@@ -343,6 +343,9 @@ fn models_and_gpus_list_everything() {
         "mixtral-8x7b",
         "qwen3-30b-a3b",
         "deepseek-v3",
+        "phi-3.5-mini",
+        "gemma-2-9b",
+        "gpt-oss-20b",
     ] {
         assert!(stdout.contains(preset), "models lacks {preset}");
     }
@@ -416,6 +419,40 @@ fn error_messages_name_the_field_and_the_fix() {
             &["mlp_only_layers", "99"],
         ),
         (r#"{"model_type": "llama", "#, &["not valid JSON"]),
+        (
+            r#"{"model_type": "gemma-2"}"#,
+            &["gemma-2", "nearest supported type is \"gemma2\"", "gpt_oss"],
+        ),
+        (
+            r#"{"model_type": "kimi_k3"}"#,
+            &["nearest supported type is \"kimi_k2\""],
+        ),
+        (
+            r#"{"model_type": "gemma2", "num_hidden_layers": 3, "layer_types": ["sliding_attention", "full_attention"]}"#,
+            &[
+                "layer_types",
+                "a list of 2",
+                "one entry per layer",
+                "num_hidden_layers = 3",
+            ],
+        ),
+        (
+            r#"{"model_type": "gpt_oss", "num_hidden_layers": 2, "layer_types": ["sliding_attention", "chunked_attention"]}"#,
+            &[
+                "layer_types",
+                "chunked_attention",
+                "layer 1",
+                "full_attention, sliding_attention",
+            ],
+        ),
+        (
+            r#"{"model_type": "smollm3", "num_hidden_layers": 2, "no_rope_layers": [1]}"#,
+            &["no_rope_layers", "one entry per layer"],
+        ),
+        (
+            r#"{"model_type": "hunyuan_v1_moe", "num_hidden_layers": 2, "num_experts": 4, "moe_topk": [2]}"#,
+            &["moe_topk", "one entry per layer"],
+        ),
         (r#"[1, 2]"#, &["JSON object"]),
     ];
     for (i, (json, needles)) in cases.iter().enumerate() {

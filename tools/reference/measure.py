@@ -97,6 +97,23 @@ MODEL_TYPES = [
     "gemma",
     "deepseek_v2",
     "deepseek_v3",
+    "phi3",
+    "granite",
+    "smollm3",
+    "mistral3",
+    "ministral3",
+    "cohere",
+    "olmo2",
+    "olmoe",
+    "starcoder2",
+    "minimax_m2",
+    "gemma2",
+    "gemma3_text",
+    "gemma3",
+    "gpt_oss",
+    "glm4_moe",
+    "hunyuan_v1_moe",
+    "ernie4_5_moe",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -630,6 +647,8 @@ MOE_REDUCED = {
     # every width but use one MoE layer with 16 routed experts (8 groups of 2, topk_group 4,
     # so the 8 chosen experts are exactly the 4 chosen groups).
     "deepseek-v3": {"num_hidden_layers": 1, "first_k_dense_replace": 0, "n_routed_experts": 16},
+    # One sliding and one full layer at real widths; T = 16 is within the 128-token window.
+    "gpt-oss-20b": {"num_hidden_layers": 2, "layer_types": ["sliding_attention", "full_attention"]},
 }
 MOE_REDUCED_T = 16
 
