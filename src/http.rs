@@ -39,9 +39,11 @@ use tokio::task::JoinSet;
 pub mod basic_auth;
 pub mod exposition;
 pub mod limits;
+pub mod malformed;
 pub mod web_config;
 
 use limits::{Admission, ConnectionTable, InflightBytes, Reservation, WriteDeadline};
+use malformed::AnswerMalformed;
 
 /// The path of the push endpoint.
 pub const PUSH_PATH: &str = "/api/v1/push";
@@ -83,6 +85,9 @@ pub trait Backend: Send + Sync + 'static {
     fn push(&self, body: &[u8]) -> Result<usize, PushRejection>;
     /// Counts a push response by status code (the `mfu_exporter_push_requests_total{code}` counter).
     fn count_push_response(&self, code: u16);
+    /// Counts a request that could not be parsed as HTTP (answered 400 by
+    /// [`malformed::AnswerMalformed`]).
+    fn count_malformed_request(&self) {}
     /// Why the daemon can no longer do its job (its tailer stopped), if it cannot: `/-/healthy`
     /// and `/-/ready` then answer 503 with the reason.
     fn failure(&self) -> Option<String> {
@@ -466,11 +471,11 @@ async fn serve_connection(
         let stream = WriteDeadline::new(stream, request_timeout);
         drive_connection(
             builder,
-            TokioIo::new(stream),
+            TokioIo::new(AnswerMalformed::new(stream)),
             service,
             peer,
-            evicted,
-            stopping,
+            (evicted, stopping),
+            || registration.shared.backend.count_malformed_request(),
         )
         .await;
         return;
@@ -502,11 +507,11 @@ async fn serve_connection(
         Ok(Opening::Tls(Ok(stream))) => {
             drive_connection(
                 builder,
-                TokioIo::new(*stream),
+                TokioIo::new(AnswerMalformed::new(*stream)),
                 service,
                 peer,
-                evicted,
-                stopping,
+                (evicted, stopping),
+                || registration.shared.backend.count_malformed_request(),
             )
             .await;
         }
@@ -543,8 +548,8 @@ async fn drive_connection<I, S>(
     io: I,
     service: S,
     peer: SocketAddr,
-    evicted: Arc<Notify>,
-    mut stopping: watch::Receiver<bool>,
+    (evicted, mut stopping): (Arc<Notify>, watch::Receiver<bool>),
+    count_malformed: impl FnOnce(),
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     S: hyper::service::HttpService<hyper::body::Incoming, ResBody = Full<Bytes>>,
@@ -566,6 +571,9 @@ async fn drive_connection<I, S>(
         result = connection.as_mut() => result,
     };
     if let Err(error) = result {
+        if error.is_parse() {
+            count_malformed();
+        }
         tracing::debug!(%error, %peer, "connection ended with an error");
     }
 }

@@ -48,6 +48,7 @@ pub struct SelfMetrics {
     pub file_rotations: IntCounter,
     pub file_truncations: IntCounter,
     pub push_requests: IntCounterVec,
+    pub malformed_requests: IntCounter,
 }
 
 impl SelfMetrics {
@@ -115,6 +116,10 @@ impl SelfMetrics {
             push_requests.with_label_values(&[&code.to_string()]);
         }
         registry.register(Box::new(push_requests.clone()))?;
+        let malformed_requests = counter(
+            "mfu_exporter_http_malformed_requests_total",
+            "Requests that could not be parsed as HTTP (a bad Content-Length, header or request line), answered 400.",
+        )?;
         let process_registry = Registry::new();
         #[cfg(target_os = "linux")]
         process_registry.register(Box::new(
@@ -131,6 +136,7 @@ impl SelfMetrics {
             file_rotations,
             file_truncations,
             push_requests,
+            malformed_requests,
         })
     }
 

@@ -254,6 +254,10 @@ impl Backend for Daemon {
         self.metrics.count_push_response(code);
     }
 
+    fn count_malformed_request(&self) {
+        self.metrics.malformed_requests.inc();
+    }
+
     fn failure(&self) -> Option<String> {
         self.failure.get().cloned()
     }
