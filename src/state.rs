@@ -1010,11 +1010,10 @@ mod tests {
         );
         assert!(state.run("run-0").is_none());
         assert_eq!(state.run("a").map(|r| r.tokens_total), Some(10.0));
-        // Refused at the third sample: far under a millisecond, not quadratic in the names.
-        assert!(
-            elapsed < std::time::Duration::from_millis(50),
-            "{elapsed:?}"
-        );
+        // Linear in the samples (each looked up once), not quadratic in the new names: the
+        // quadratic check took minutes for this push; the bound leaves room for a debug build
+        // on a loaded machine.
+        assert!(elapsed < std::time::Duration::from_secs(2), "{elapsed:?}");
         // Repeats of known and new names take no room twice.
         let repeats = [push("a", tokens), push("b", tokens), push("b", tokens)];
         state.observe_push(&repeats, 2.0).unwrap();
