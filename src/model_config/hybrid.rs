@@ -246,6 +246,7 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
         expert: gated(expert_size),
         shared: Some(gated(expert_size)),
         shared_expert_gate: false,
+        router_scales: false,
         router_bias: false,
         router_correction: RouterCorrection::None,
     };
@@ -324,6 +325,7 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
         norm: Norm::RmsNorm,
         layers,
         mtp_modules: 0,
+        per_layer_input: None,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 131072)?,
     })
 }
@@ -385,6 +387,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
             shared: (shared > 0).then_some(gated(shared)),
             // The shared expert's sigmoid gate is built whatever its width.
             shared_expert_gate: true,
+            router_scales: false,
             router_bias: false,
             router_correction: RouterCorrection::None,
         })
@@ -438,6 +441,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
         norm: Norm::RmsNorm,
         layers,
         mtp_modules: 0,
+        per_layer_input: None,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 32768)?,
     })
 }
@@ -732,6 +736,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
             config.positive_or(&["moe_shared_expert_intermediate_size"], 7688)?
         )),
         shared_expert_gate: false,
+        router_scales: false,
         router_bias: false,
         router_correction: RouterCorrection::Buffer,
     };
@@ -768,6 +773,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         norm: Norm::RmsNorm,
         layers,
         mtp_modules: 0,
+        per_layer_input: None,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 4096)?,
     })
 }
