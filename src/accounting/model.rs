@@ -202,6 +202,29 @@ pub enum VisionTower {
         feature_layers: u64,
         projector_bias: bool,
     },
+    /// Llama 4's encoder: an unbiased unfold-and-project patch embedding, a class token and
+    /// a learned position per patch (and one for it), LayerNorms with bias before and after,
+    /// biased q/k/v/o and a biased two-layer GELU MLP per layer; the pixel-shuffle adapter's
+    /// two unbiased matrices, and the projector (`vision_output_dim` → text width).
+    Llama4 {
+        encoder: VisionEncoder,
+        image_size: u64,
+        vision_output_dim: u64,
+        projector_input_dim: u64,
+        projector_output_dim: u64,
+        text_hidden_size: u64,
+    },
+    /// Qwen3.5's encoder (Qwen3-VL's): a biased 3-D patch convolution over
+    /// `temporal_patch_size` frames, a learned position table, blocks of LayerNorms with
+    /// bias, a fused biased qkv, a biased output projection and a biased two-layer MLP; the
+    /// merger's LayerNorm and two biased matrices over `spatial_merge_size²` patches.
+    Qwen35 {
+        encoder: VisionEncoder,
+        temporal_patch_size: u64,
+        spatial_merge_size: u64,
+        num_position_embeddings: u64,
+        out_hidden_size: u64,
+    },
     /// Gemma 4's own encoder: a patch projection without bias and a learned 2-D position
     /// table (`2 × position_embedding_size` rows), unbiased q/k/v/o with q/k RMSNorms of
     /// `head_dim`, four RMSNorms and a gated MLP per layer, no final norm; the projector

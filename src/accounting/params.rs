@@ -236,6 +236,85 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
             ])?;
             sum(&[embeddings, product(&[layers, layer])?, projector])
         }
+        VisionTower::Llama4 {
+            encoder,
+            image_size,
+            vision_output_dim,
+            projector_input_dim,
+            projector_output_dim,
+            text_hidden_size,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            let side = image_size / p.max(1);
+            // class_embedding, positional_embedding_vlm (one per patch and one for the class
+            // token), the unbiased patch projection, layernorm_pre and layernorm_post.
+            let embeddings = sum(&[
+                d,
+                product(&[sum(&[product(&[side, side])?, 1])?, d])?,
+                product(&[c, p, p, d])?,
+                product(&[4, d])?,
+            ])?;
+            // Biased q/k/v/o, fc1 and fc2 with biases, two LayerNorms with bias.
+            let layer = sum(&[
+                product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                product(&[2, d, i])?,
+                i,
+                d,
+                product(&[4, d])?,
+            ])?;
+            // vision_adapter.mlp: fc1 (intermediate → projector input), fc2 (output → output).
+            let adapter = sum(&[
+                product(&[i, projector_input_dim])?,
+                product(&[projector_output_dim, projector_output_dim])?,
+            ])?;
+            let projector = product(&[vision_output_dim, text_hidden_size])?;
+            sum(&[embeddings, product(&[layers, layer])?, adapter, projector])
+        }
+        VisionTower::Qwen35 {
+            encoder,
+            temporal_patch_size,
+            spatial_merge_size,
+            num_position_embeddings,
+            out_hidden_size,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // The biased Conv3d patch embedding and the position table.
+            let embeddings = sum(&[
+                product(&[c, temporal_patch_size, p, p, d])?,
+                d,
+                product(&[num_position_embeddings, d])?,
+            ])?;
+            // norm1, norm2 (with bias), qkv and proj (biased), linear_fc1 and linear_fc2.
+            let layer = sum(&[
+                product(&[4, d])?,
+                product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                product(&[2, d, i])?,
+                i,
+                d,
+            ])?;
+            // The merger: a LayerNorm of d, then m²·d → m²·d → out, both biased.
+            let merged = product(&[d, spatial_merge_size, spatial_merge_size])?;
+            let merger = sum(&[
+                product(&[2, d])?,
+                product(&[merged, merged])?,
+                merged,
+                product(&[merged, out_hidden_size])?,
+                out_hidden_size,
+            ])?;
+            sum(&[embeddings, product(&[layers, layer])?, merger])
+        }
         VisionTower::Gemma4 {
             encoder,
             num_heads,

@@ -8,14 +8,11 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    as_u64, default_seq_len, invalid, layer_count, layer_types, Config,
-    ModelConfigError,
-};
+use super::{as_u64, default_seq_len, invalid, layer_count, layer_types, Config, ModelConfigError};
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, Family, FeedForward, KeyValue, Layer, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, PerLayerInput, QkNorm, RouterCorrection,
-    StandardAttention, VisionEncoder, VisionTower,
+    MixtureOfExperts, Mlp, Model, Norm, PerLayerInput, QkNorm, RouterCorrection, StandardAttention,
+    VisionEncoder, VisionTower,
 };
 
 /// `Gemma4TextConfig`'s default sliding/full pattern: every sixth layer is full attention.
@@ -45,10 +42,9 @@ pub(super) fn composite(object: &Map<String, Value>) -> Result<Model, ModelConfi
     let mut model = text_model(&Config { object: &text }, Family::Gemma4)?;
     model.vision = match object.get("vision_config") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(vision)) => Some(vision_tower(
-            &Config { object: vision },
-            model.hidden_size,
-        )?),
+        Some(Value::Object(vision)) => {
+            Some(vision_tower(&Config { object: vision }, model.hidden_size)?)
+        }
         Some(other) => {
             return Err(invalid(
                 "vision_config",
@@ -404,8 +400,8 @@ mod tests {
     #[test]
     fn head_dim_has_a_fixed_default() {
         // head_dim defaults to 256 whatever hidden_size / num_attention_heads is.
-        let model = super::super::parse(r#"{"model_type": "gemma4_text", "hidden_size": 64}"#)
-            .unwrap();
+        let model =
+            super::super::parse(r#"{"model_type": "gemma4_text", "hidden_size": 64}"#).unwrap();
         let first = model.first_attention().unwrap();
         assert_eq!(first.attention.qk_head_dim(), 256);
     }

@@ -188,6 +188,13 @@ fn hybrid_parameter_counts_equal_the_reference_implementation() {
             "{}: total parameters (the language model of a multimodal config)",
             path.display()
         );
+        // The vision tower and projector (Llama 4, Qwen3.5), counted apart, exactly.
+        assert_eq!(
+            params.vision,
+            case["params"]["vision"].as_u64(),
+            "{}: vision parameters",
+            path.display()
+        );
         if let Some(buffers) = case["params"]["buffers_not_counted"].as_object() {
             let expected: u64 = buffers.values().filter_map(Value::as_u64).sum();
             assert_eq!(
