@@ -1038,7 +1038,14 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         learned_positions: None,
         norm: traits.norm,
         layers,
-        mtp_modules: 0,
+        // GLM-4.5's MTP modules (`num_nextn_predict_layers`, 1 by default): transformers'
+        // Glm4MoeForCausalLM does not build them (its MtpModel does, DeepSeek-V3's shape), so
+        // they are counted apart and in FLOPs only with --mtp, as DeepSeek-V3's.
+        mtp_modules: if family == Family::Glm4Moe {
+            config.u64_or(&["num_nextn_predict_layers", "num_mtp_layers"], 1)?
+        } else {
+            0
+        },
         per_layer_input: None,
         default_seq_len: default_seq_len(
             config,

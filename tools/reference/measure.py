@@ -623,6 +623,12 @@ def new_type_cases():
           "use_qk_norm": True, "partial_rotary_factor": 0.5, "n_routed_experts": 4,
           "num_experts_per_tok": 2, "moe_intermediate_size": 32, "n_shared_experts": 1,
           "first_k_dense_replace": 1, "n_group": 1, "topk_group": 1}),
+        ("tiny-glm4-moe-mtp", "GLM-4.5 with one MTP module (num_nextn_predict_layers): built by transformers' MtpModel only, counted apart.",
+         {"model_type": "glm4_moe", **TINY, "num_hidden_layers": 3, "attention_bias": True,
+          "use_qk_norm": True, "partial_rotary_factor": 0.5, "n_routed_experts": 4,
+          "num_experts_per_tok": 2, "moe_intermediate_size": 32, "n_shared_experts": 1,
+          "first_k_dense_replace": 1, "n_group": 1, "topk_group": 1,
+          "num_nextn_predict_layers": 1}),
         ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
          {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
         ("tiny-ernie4-5-moe", "ERNIE 4.5 MoE with use_bias (LM-head bias too), MoE from layer 1, correction-bias parameters.",
@@ -909,7 +915,7 @@ def run_case(case):
         params["vision"] = vision
     if buffers:
         params["buffers_not_counted"] = buffers
-    if cfg.get("model_type") == "deepseek_v3" and cfg.get("num_nextn_predict_layers", 0):
+    if cfg.get("model_type") in ("deepseek_v3", "glm4_moe") and cfg.get("num_nextn_predict_layers", 0):
         if method == "cpu":
             params["mtp_module_not_counted"] = mtp_params(model, cfg["num_nextn_predict_layers"])
     flops = None
