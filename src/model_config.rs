@@ -17,11 +17,12 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::accounting::model::{
-    Attention, AttentionLayer, AttentionWindow, Family, FeedForward, LatentAttention, Layer, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, StandardAttention,
+    Attention, AttentionLayer, AttentionWindow, Family, FeedForward, KeyValue, LatentAttention,
+    Layer, Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, StandardAttention,
 };
 use crate::accounting::params;
 
+mod gemma4;
 mod hybrid;
 
 /// The bundled presets: name, official config.json.
@@ -208,6 +209,10 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Value::Object(object) => object,
         other => return Err(ModelConfigError::NotAnObject(json_kind(other))),
     };
+    // Gemma 4's composite, with or without a text_config.
+    if object.get("model_type").and_then(Value::as_str) == Some("gemma4") {
+        return checked(gemma4::composite(object)?);
+    }
     // A composite (multimodal) config: the language model is its text_config.
     if let Some(Value::Object(text)) = object.get("text_config") {
         let model = multimodal::model(object, text)?;
@@ -249,6 +254,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Gpt2 | Family::NanoGpt => gpt2(&config, family),
         Family::DeepseekV2 | Family::DeepseekV3 | Family::KimiK2 => deepseek(&config, family),
         family if hybrid::handles(family) => hybrid::build(&config, family),
+        Family::Gemma4Text | Family::Gemma4 => gemma4::text_model(&config, family),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -564,6 +570,7 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
             layers as usize
         ],
         mtp_modules: 0,
+        per_layer_input: None,
         default_seq_len: positions,
         vision: None,
     })
@@ -1014,6 +1021,7 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             sinks: traits.sinks,
             output_gate: false,
             indexer: None,
+            key_value: KeyValue::Own,
         };
         layers.push(Layer {
             mixer: Mixer::Attention(mixer),
@@ -1030,7 +1038,15 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         learned_positions: None,
         norm: traits.norm,
         layers,
-        mtp_modules: 0,
+        // GLM-4.5's MTP modules (`num_nextn_predict_layers`, 1 by default): transformers'
+        // Glm4MoeForCausalLM does not build them (its MtpModel does, DeepSeek-V3's shape), so
+        // they are counted apart and in FLOPs only with --mtp, as DeepSeek-V3's.
+        mtp_modules: if family == Family::Glm4Moe {
+            config.u64_or(&["num_nextn_predict_layers", "num_mtp_layers"], 1)?
+        } else {
+            0
+        },
+        per_layer_input: None,
         default_seq_len: default_seq_len(
             config,
             &["max_position_embeddings"],
@@ -1345,6 +1361,7 @@ fn moe_block(
             }),
             // Qwen2-MoE builds the shared expert's gate even when the shared expert has no width.
             shared_expert_gate: family == Family::Qwen2Moe,
+            router_scales: false,
             router_bias: family == Family::GptOss,
             router_correction: match family {
                 Family::MinimaxM2 | Family::Glm4Moe => RouterCorrection::Buffer,
@@ -1591,6 +1608,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
                 bias: mlp_bias,
             }),
             shared_expert_gate: false,
+            router_scales: false,
             router_bias: false,
             router_correction: if v3 {
                 RouterCorrection::Buffer
@@ -1629,6 +1647,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
         norm: Norm::RmsNorm,
         layers,
         mtp_modules,
+        per_layer_input: None,
         default_seq_len: default_seq_len(
             config,
             &["max_position_embeddings"],

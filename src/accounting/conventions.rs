@@ -554,6 +554,7 @@ mod tests {
             ],
             vision: None,
             mtp_modules: 0,
+            per_layer_input: None,
             default_seq_len: 256,
         }
     }
@@ -690,6 +691,7 @@ mod tests {
                 shared_expert_gate: false,
                 router_bias: false,
                 router_correction: RouterCorrection::None,
+                router_scales: false,
             });
         }
         let dense = llama(false, None);

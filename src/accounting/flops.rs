@@ -12,7 +12,8 @@
 //! reference implementation with full attention.
 
 use super::model::{
-    Attention, AttentionWindow, DsaIndexer, FeedForward, GatedDeltaNet, Layer, Mamba2, Mixer, Model,
+    Attention, AttentionWindow, DsaIndexer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mamba2,
+    Mixer, Model,
 };
 use super::params::ParameterCounts;
 
@@ -201,7 +202,7 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
     match &layer.mixer {
         Mixer::Attention(attention) => {
             let keys = keys_per_query(options.seq_len, attention.window, options.attention);
-            add_attention(tally, d, &attention.attention, keys);
+            add_attention(tally, d, &attention.attention, attention.key_value, keys);
             // The gate half of a gated q_proj (only standard attention has one).
             if let (true, Attention::Standard(a)) = (attention.output_gate, attention.attention) {
                 tally.add(
@@ -220,6 +221,10 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
         Mixer::None => {}
     }
     add_feed_forward(tally, d, &layer.ffn);
+    // Gemma 4's per-layer input: its gate (hidden → width) and projection (width → hidden).
+    if let Some(ple) = model.per_layer_input {
+        tally.add("per_layer_input", 2.0 * 2.0 * d * ple.width as f64);
+    }
 }
 
 /// DSA indexer, forward only (it runs without gradients): its projections (`wq_b` from the
@@ -286,11 +291,18 @@ fn add_mamba2(tally: &mut Tally, d: f64, mamba: &Mamba2, seq_len: u64) {
 
 /// Adds the forward matmuls of one softmax-attention layer whose queries see `keys` keys.
 /// Attention sinks and logit soft-capping are elementwise: they cost nothing here.
-fn add_attention(tally: &mut Tally, d: f64, attention: &Attention, keys: f64) {
+/// A layer without its own value projection (`KeyIsValue`) or key and value projections
+/// (`Shared`, Gemma 4's KV-shared layers) skips those matmuls but attends as any other.
+fn add_attention(tally: &mut Tally, d: f64, attention: &Attention, key_value: KeyValue, keys: f64) {
     match *attention {
         Attention::Standard(a) => {
             let (h, kv, hd) = (a.num_heads as f64, a.num_kv_heads as f64, a.head_dim as f64);
-            tally.add("attention_qkv", 2.0 * d * (h + 2.0 * kv) * hd);
+            let kv_projections = match key_value {
+                KeyValue::Own => 2.0,
+                KeyValue::KeyIsValue => 1.0,
+                KeyValue::Shared => 0.0,
+            };
+            tally.add("attention_qkv", 2.0 * d * (h + kv_projections * kv) * hd);
             tally.add("attention_scores", 2.0 * keys * h * hd);
             tally.add("attention_values", 2.0 * keys * h * hd);
             tally.add("attention_output", 2.0 * h * hd * d);
@@ -371,6 +383,7 @@ const LAYER_COMPONENTS: &[&str] = &[
     "moe_router",
     "moe_experts",
     "moe_shared_experts",
+    "per_layer_input",
 ];
 
 /// Components that run without gradients: forward only, no backward.
@@ -382,6 +395,11 @@ pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
     let mut tally = Tally::default();
     for layer in &model.layers {
         add_layer(&mut tally, model, layer, options);
+    }
+    // Gemma 4's per_layer_model_projection (hidden → layers · width), once before the layers.
+    if let Some(ple) = model.per_layer_input {
+        let width = model.layers.len() as f64 * ple.width as f64;
+        tally.add("per_layer_input_projection", 2.0 * d * width);
     }
     let layers_forward = tally.sum_of(LAYER_COMPONENTS);
     let attention_core = tally.sum_of(&["attention_scores", "attention_values"]);
@@ -458,6 +476,7 @@ mod tests {
                 2
             ],
             mtp_modules: 0,
+            per_layer_input: None,
             default_seq_len: 64,
             vision: None,
         }

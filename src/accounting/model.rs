@@ -44,10 +44,12 @@ pub enum Family {
     Glm4Moe,
     HunyuanV1Moe,
     Ernie45Moe,
+    Gemma4Text,
+    Gemma4,
 }
 
 impl Family {
-    pub const ALL: [Family; 36] = [
+    pub const ALL: [Family; 38] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -84,6 +86,8 @@ impl Family {
         Family::Glm4Moe,
         Family::HunyuanV1Moe,
         Family::Ernie45Moe,
+        Family::Gemma4Text,
+        Family::Gemma4,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -127,6 +131,8 @@ impl Family {
             Family::Glm4Moe => "glm4_moe",
             Family::HunyuanV1Moe => "hunyuan_v1_moe",
             Family::Ernie45Moe => "ernie4_5_moe",
+            Family::Gemma4Text => "gemma4_text",
+            Family::Gemma4 => "gemma4",
         }
     }
 }
@@ -151,11 +157,25 @@ pub struct Model {
     pub layers: Vec<Layer>,
     /// DeepSeek-V3 multi-token-prediction modules (`num_nextn_predict_layers`).
     pub mtp_modules: u64,
+    /// Gemma 4's per-layer input embeddings (PLE), where the model has them.
+    pub per_layer_input: Option<PerLayerInput>,
     /// The context length the config was trained for, used when no sequence length is given.
     pub default_seq_len: u64,
     /// The vision tower and projector of a multimodal model: counted apart, never in the
     /// language model's totals or FLOPs.
     pub vision: Option<VisionTower>,
+}
+
+/// Gemma 4's per-layer input embeddings (PLE): a second token embedding, `vocab_size` rows of
+/// `width` per decoder layer (one packed table), added to a projection of the input
+/// embedding (`per_layer_model_projection`, hidden → layers · width, and an RMSNorm of
+/// `width`); each layer gates its slice (`per_layer_input_gate`, hidden → width), projects it
+/// back (`per_layer_projection`, width → hidden) and norms it (hidden). The table is an input
+/// embedding: a lookup, never a matmul.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerLayerInput {
+    pub vocab_size: u64,
+    pub width: u64,
 }
 
 /// The image encoder of a multimodal model, and the projector into the language model.
@@ -181,6 +201,41 @@ pub enum VisionTower {
         /// How many encoder layers' features are concatenated into the projector.
         feature_layers: u64,
         projector_bias: bool,
+    },
+    /// Llama 4's encoder: an unbiased unfold-and-project patch embedding, a class token and
+    /// a learned position per patch (and one for it), LayerNorms with bias before and after,
+    /// biased q/k/v/o and a biased two-layer GELU MLP per layer; the pixel-shuffle adapter's
+    /// two unbiased matrices, and the projector (`vision_output_dim` → text width).
+    Llama4 {
+        encoder: VisionEncoder,
+        image_size: u64,
+        vision_output_dim: u64,
+        projector_input_dim: u64,
+        projector_output_dim: u64,
+        text_hidden_size: u64,
+    },
+    /// Qwen3.5's encoder (Qwen3-VL's): a biased 3-D patch convolution over
+    /// `temporal_patch_size` frames, a learned position table, blocks of LayerNorms with
+    /// bias, a fused biased qkv, a biased output projection and a biased two-layer MLP; the
+    /// merger's LayerNorm and two biased matrices over `spatial_merge_size²` patches.
+    Qwen35 {
+        encoder: VisionEncoder,
+        temporal_patch_size: u64,
+        spatial_merge_size: u64,
+        num_position_embeddings: u64,
+        out_hidden_size: u64,
+    },
+    /// Gemma 4's own encoder: a patch projection without bias and a learned 2-D position
+    /// table (`2 × position_embedding_size` rows), unbiased q/k/v/o with q/k RMSNorms of
+    /// `head_dim`, four RMSNorms and a gated MLP per layer, no final norm; the projector
+    /// (`embed_vision`) is one matrix into the language model.
+    Gemma4 {
+        encoder: VisionEncoder,
+        num_heads: u64,
+        num_kv_heads: u64,
+        head_dim: u64,
+        position_embedding_size: u64,
+        text_hidden_size: u64,
     },
 }
 
@@ -431,6 +486,21 @@ pub struct AttentionLayer {
     /// This layer's own DSA indexer; a DSA layer without one reuses an earlier layer's
     /// selection (GLM-5's shared layers). Its window is [`AttentionWindow::TopK`].
     pub indexer: Option<DsaIndexer>,
+    /// Where the layer's keys and values come from (Gemma 4 shares and fuses them).
+    pub key_value: KeyValue,
+}
+
+/// Where an attention layer's keys and values come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyValue {
+    /// Its own `k_proj` and `v_proj`.
+    Own,
+    /// Its own `k_proj`, whose output is also the values (Gemma 4's `attention_k_eq_v`
+    /// full-attention layers): no `v_proj`.
+    KeyIsValue,
+    /// An earlier layer's keys and values (Gemma 4's `num_kv_shared_layers`): no `k_proj`,
+    /// `v_proj` or key norm; the layer still attends over all of them.
+    Shared,
 }
 
 impl AttentionLayer {
@@ -443,6 +513,7 @@ impl AttentionLayer {
             sinks: false,
             output_gate: false,
             indexer: None,
+            key_value: KeyValue::Own,
         }
     }
 
@@ -514,6 +585,9 @@ pub struct MixtureOfExperts {
     pub router_bias: bool,
     /// Per-expert router score-correction biases.
     pub router_correction: RouterCorrection,
+    /// Gemma 4's router scales: a per-channel input `scale` (`hidden_size`) and a
+    /// `per_expert_scale` (`num_experts`), parameters that take part in no matmul.
+    pub router_scales: bool,
 }
 
 /// Per-expert score-correction biases of a router (auxiliary-loss-free balancing).

@@ -9,10 +9,14 @@
 //!   is not sent to, embeddings included (Mixtral's 12.9 B convention).
 //! - `active_without_input_embedding` is DeepSeek's convention (its 37 B).
 //! - Multi-token-prediction modules are reported on their own, never added to `total`.
+//! - Gemma 4's per-layer input embedding table is an input embedding: in `embedding`, out of
+//!   `active_without_input_embedding` and of the matmul counts; its projections and the
+//!   per-layer gates are ordinary weights.
 
 use super::model::{
-    Attention, AttentionLayer, DsaIndexer, FeedForward, GatedDeltaNet, Layer, Mamba2, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder, VisionTower,
+    Attention, AttentionLayer, DsaIndexer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mamba2,
+    Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder,
+    VisionTower,
 };
 
 /// Parameter counts of a model, in parameters.
@@ -80,6 +84,20 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         0
     };
 
+    // Gemma 4's per-layer input embedding table, and the weights around it outside the layers:
+    // per_layer_model_projection and per_layer_projection_norm.
+    let layer_count = model.layers.len() as u64;
+    let (per_layer_embedding, per_layer_projection) = match model.per_layer_input {
+        Some(ple) => {
+            let width = product(&[layer_count, ple.width])?;
+            (
+                product(&[ple.vocab_size, width])?,
+                sum(&[product(&[d, width])?, ple.width])?,
+            )
+        }
+        None => (0, 0),
+    };
+
     let mut layers_total: u64 = 0;
     let mut layers_inactive: u64 = 0;
     let mut router_correction_biases: u64 = 0;
@@ -98,6 +116,8 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
     let total = sum(&[
         token_embedding,
         position_embedding,
+        per_layer_embedding,
+        per_layer_projection,
         layers_total,
         final_norm,
         lm_head,
@@ -105,18 +125,20 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
     ])?;
     // Below, everything subtracted is part of what it is subtracted from, so nothing underflows.
     let active = total - layers_inactive;
-    let embedding = token_embedding + position_embedding;
+    let embedding = token_embedding + position_embedding + per_layer_embedding;
+    // Input embeddings that take part in no matmul: the token table when the head is its own
+    // matrix, and the per-layer table always.
     let untied_input_embedding = if model.tie_word_embeddings {
-        0
+        per_layer_embedding
     } else {
-        token_embedding
+        token_embedding + per_layer_embedding
     };
     Some(ParameterCounts {
         total,
         active,
         embedding,
         non_embedding: total - embedding,
-        active_without_input_embedding: active - token_embedding,
+        active_without_input_embedding: active - token_embedding - per_layer_embedding,
         matmul_total: total - position_embedding - untied_input_embedding,
         matmul_active: active - position_embedding - untied_input_embedding,
         mtp,
@@ -214,6 +236,119 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
             ])?;
             sum(&[embeddings, product(&[layers, layer])?, projector])
         }
+        VisionTower::Llama4 {
+            encoder,
+            image_size,
+            vision_output_dim,
+            projector_input_dim,
+            projector_output_dim,
+            text_hidden_size,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            let side = image_size / p.max(1);
+            // class_embedding, positional_embedding_vlm (one per patch and one for the class
+            // token), the unbiased patch projection, layernorm_pre and layernorm_post.
+            let embeddings = sum(&[
+                d,
+                product(&[sum(&[product(&[side, side])?, 1])?, d])?,
+                product(&[c, p, p, d])?,
+                product(&[4, d])?,
+            ])?;
+            // Biased q/k/v/o, fc1 and fc2 with biases, two LayerNorms with bias.
+            let layer = sum(&[
+                product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                product(&[2, d, i])?,
+                i,
+                d,
+                product(&[4, d])?,
+            ])?;
+            // vision_adapter.mlp: fc1 (intermediate → projector input), fc2 (output → output).
+            let adapter = sum(&[
+                product(&[i, projector_input_dim])?,
+                product(&[projector_output_dim, projector_output_dim])?,
+            ])?;
+            let projector = product(&[vision_output_dim, text_hidden_size])?;
+            sum(&[embeddings, product(&[layers, layer])?, adapter, projector])
+        }
+        VisionTower::Qwen35 {
+            encoder,
+            temporal_patch_size,
+            spatial_merge_size,
+            num_position_embeddings,
+            out_hidden_size,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // The biased Conv3d patch embedding and the position table.
+            let embeddings = sum(&[
+                product(&[c, temporal_patch_size, p, p, d])?,
+                d,
+                product(&[num_position_embeddings, d])?,
+            ])?;
+            // norm1, norm2 (with bias), qkv and proj (biased), linear_fc1 and linear_fc2.
+            let layer = sum(&[
+                product(&[4, d])?,
+                product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                product(&[2, d, i])?,
+                i,
+                d,
+            ])?;
+            // The merger: a LayerNorm of d, then m²·d → m²·d → out, both biased.
+            let merged = product(&[d, spatial_merge_size, spatial_merge_size])?;
+            let merger = sum(&[
+                product(&[2, d])?,
+                product(&[merged, merged])?,
+                merged,
+                product(&[merged, out_hidden_size])?,
+                out_hidden_size,
+            ])?;
+            sum(&[embeddings, product(&[layers, layer])?, merger])
+        }
+        VisionTower::Gemma4 {
+            encoder,
+            num_heads,
+            num_kv_heads,
+            head_dim,
+            position_embedding_size,
+            text_hidden_size,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // input_proj (no bias) and the x/y position tables.
+            let embeddings = sum(&[
+                product(&[c, p, p, d])?,
+                product(&[2, position_embedding_size, d])?,
+            ])?;
+            let q = product(&[num_heads, head_dim])?;
+            let kv = product(&[num_kv_heads, head_dim])?;
+            // q/k/v/o, q_norm and k_norm (v_norm has no weight), four RMSNorms, a gated MLP.
+            let layer = sum(&[
+                product(&[2, d, q])?,
+                product(&[2, d, kv])?,
+                product(&[2, head_dim])?,
+                product(&[4, d])?,
+                product(&[3, d, i])?,
+            ])?;
+            // embed_vision: its pre-projection norm has no weight.
+            let projector = product(&[d, text_hidden_size])?;
+            sum(&[embeddings, product(&[layers, layer])?, projector])
+        }
     }
 }
 
@@ -268,7 +403,16 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
         FeedForward::MixtureOfExperts(moe) => moe_params(d, moe)?,
         FeedForward::None => (0, 0),
     };
-    Some((sum(&[norms, mixer, ffn_total])?, ffn_inactive))
+    // Gemma 4's per-layer input: per_layer_input_gate, per_layer_projection and
+    // post_per_layer_input_norm.
+    let per_layer_input = match model.per_layer_input {
+        Some(ple) => sum(&[product(&[2, d, ple.width])?, norm_params(model.norm, d)?])?,
+        None => 0,
+    };
+    Some((
+        sum(&[norms, mixer, ffn_total, per_layer_input])?,
+        ffn_inactive,
+    ))
 }
 
 fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
@@ -289,12 +433,35 @@ fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
         Some(indexer) => dsa_indexer_params(d, &indexer)?,
         None => 0,
     };
+    // What a layer without its own value (or key and value) projections lacks.
+    let missing = match (layer.key_value, layer.attention) {
+        (KeyValue::Own, _) | (_, Attention::Latent(_)) => 0,
+        (KeyValue::KeyIsValue, Attention::Standard(a)) => {
+            let kv = product(&[a.num_kv_heads, a.head_dim])?;
+            sum(&[product(&[d, kv])?, if a.qkv_bias { kv } else { 0 }])?
+        }
+        (KeyValue::Shared, Attention::Standard(a)) => {
+            let kv = product(&[a.num_kv_heads, a.head_dim])?;
+            let key_norm = match a.qk_norm {
+                QkNorm::None => 0,
+                QkNorm::PerHead => a.head_dim,
+                QkNorm::AllHeads => kv,
+                QkNorm::Widths { key, .. } => key,
+            };
+            sum(&[
+                product(&[2, d, kv])?,
+                if a.qkv_bias { product(&[2, kv])? } else { 0 },
+                key_norm,
+            ])?
+        }
+    };
     sum(&[
         attention_params(d, &layer.attention)?,
         sinks,
         output_gate,
         indexer,
-    ])
+    ])?
+    .checked_sub(missing)
 }
 
 /// DSA indexer: `wq_b` (query latent → heads), `wk` (hidden → one key head), `k_norm`
@@ -424,9 +591,16 @@ fn moe_params(d: u64, moe: &MixtureOfExperts) -> Option<(u64, u64)> {
     // A router bias, and score-correction biases where they are parameters.
     let router_bias = u64::from(moe.router_bias) * moe.num_experts
         + u64::from(moe.router_correction == RouterCorrection::Parameter) * moe.num_experts;
+    // Gemma 4's router scales: one per channel of its input and one per expert.
+    let router_scales = if moe.router_scales {
+        sum(&[d, moe.num_experts])?
+    } else {
+        0
+    };
     let total = sum(&[
         router,
         router_bias,
+        router_scales,
         product(&[moe.num_experts, expert])?,
         shared,
         shared_gate,

@@ -5,7 +5,7 @@
 //! layers its modelling code builds, layer by layer. A multimodal config (`llama4`,
 //! `qwen3_5_moe`) with a `text_config` is unwrapped by `multimodal.rs`; one without is
 //! read here with the text class's defaults. The language model is what MFU is about;
-//! these vision towers are not counted yet.
+//! their vision towers (`multimodal.rs`) are counted apart.
 
 use serde_json::{Map, Value};
 
@@ -70,12 +70,21 @@ pub(super) fn build(config: &Config, family: Family) -> Result<Model, ModelConfi
             object: config.object,
         }
     };
-    match family {
+    let mut model = match family {
         Family::Llama4 => llama4(&text),
         Family::Qwen3Next | Family::Qwen35Moe => qwen3_next(&text, family),
         Family::DeepseekV32 | Family::GlmMoeDsa => dsa(&text, family),
         _ => nemotron_h(&text),
+    }?;
+    if multimodal {
+        // A composite without text_config still has its (default) vision tower.
+        model.vision = Some(super::multimodal::hybrid_vision_tower(
+            family,
+            config.object,
+            model.hidden_size,
+        )?);
     }
+    Ok(model)
 }
 
 /// Attention head counts: (heads, key/value heads, head width).
@@ -246,6 +255,7 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
         expert: gated(expert_size),
         shared: Some(gated(expert_size)),
         shared_expert_gate: false,
+        router_scales: false,
         router_bias: false,
         router_correction: RouterCorrection::None,
     };
@@ -324,6 +334,7 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
         norm: Norm::RmsNorm,
         layers,
         mtp_modules: 0,
+        per_layer_input: None,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 131072)?,
     })
 }
@@ -385,6 +396,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
             shared: (shared > 0).then_some(gated(shared)),
             // The shared expert's sigmoid gate is built whatever its width.
             shared_expert_gate: true,
+            router_scales: false,
             router_bias: false,
             router_correction: RouterCorrection::None,
         })
@@ -438,6 +450,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
         norm: Norm::RmsNorm,
         layers,
         mtp_modules: 0,
+        per_layer_input: None,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 32768)?,
     })
 }
@@ -732,6 +745,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
             config.positive_or(&["moe_shared_expert_intermediate_size"], 7688)?
         )),
         shared_expert_gate: false,
+        router_scales: false,
         router_bias: false,
         router_correction: RouterCorrection::Buffer,
     };
@@ -768,6 +782,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         norm: Norm::RmsNorm,
         layers,
         mtp_modules: 0,
+        per_layer_input: None,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 4096)?,
     })
 }
@@ -859,8 +874,18 @@ mod tests {
             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
             "head_dim": 16, "intermediate_size": 32, "intermediate_size_mlp": 96,
             "vocab_size": 256}, "vision_config": {"hidden_size": 1408}}"#;
-        assert_eq!(parse(text).unwrap(), parse(multimodal).unwrap());
-        let qwen = parse(r#"{"model_type": "qwen3_5_moe"}"#).unwrap();
+        // The same language model; the composite adds its vision tower, counted apart.
+        let without_vision = |json: &str| crate::accounting::model::Model {
+            vision: None,
+            ..parse(json).unwrap()
+        };
+        assert!(parse(multimodal).unwrap().vision.is_some());
+        assert_eq!(parse(text).unwrap(), without_vision(multimodal));
+        let qwen = without_vision(r#"{"model_type": "qwen3_5_moe"}"#);
+        assert!(parse(r#"{"model_type": "qwen3_5_moe"}"#)
+            .unwrap()
+            .vision
+            .is_some());
         assert_eq!(
             qwen,
             parse(r#"{"model_type": "qwen3_5_moe_text"}"#).unwrap()

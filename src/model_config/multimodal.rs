@@ -41,7 +41,9 @@ pub(super) fn model(
         if let Some(tie) = object.get("tie_word_embeddings") {
             text.insert("tie_word_embeddings".into(), tie.clone());
         }
-        return from_value(&Value::Object(text));
+        let mut model = from_value(&Value::Object(text))?;
+        model.vision = Some(hybrid_vision_tower(family, object, model.hidden_size)?);
+        return Ok(model);
     }
     let Some(composite) = composite else {
         // Any other composite: the language model inside it, without a vision count.
@@ -90,6 +92,58 @@ pub(super) fn model(
         model.hidden_size,
     )?);
     Ok(model)
+}
+
+/// The vision tower of a Llama 4 or Qwen3.5-MoE composite: its `vision_config`, with the
+/// vision class's defaults for absent keys (an absent `vision_config` is all defaults).
+pub(super) fn hybrid_vision_tower(
+    family: Family,
+    object: &Map<String, Value>,
+    text_hidden_size: u64,
+) -> Result<VisionTower, ModelConfigError> {
+    let vision =
+        match object.get("vision_config") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(vision)) => vision.clone(),
+            Some(other) => return Err(invalid(
+                "vision_config",
+                &other.to_string(),
+                "must be an object",
+                "give the vision tower's config as a JSON object, or remove it to take the default",
+            )),
+        };
+    let vision = &vision;
+    if family == Family::Llama4 {
+        // Llama4VisionConfig's defaults.
+        return Ok(VisionTower::Llama4 {
+            encoder: VisionEncoder {
+                hidden_size: field(vision, "hidden_size", 768)?,
+                intermediate_size: field(vision, "intermediate_size", 5632)?,
+                layers: field(vision, "num_hidden_layers", 34)?,
+                patch_size: field(vision, "patch_size", 14)?.max(1),
+                num_channels: field(vision, "num_channels", 3)?,
+            },
+            image_size: field(vision, "image_size", 448)?,
+            vision_output_dim: field(vision, "vision_output_dim", 7680)?,
+            projector_input_dim: field(vision, "projector_input_dim", 4096)?,
+            projector_output_dim: field(vision, "projector_output_dim", 4096)?,
+            text_hidden_size,
+        });
+    }
+    // Qwen3_5MoeVisionConfig's defaults.
+    Ok(VisionTower::Qwen35 {
+        encoder: VisionEncoder {
+            hidden_size: field(vision, "hidden_size", 1152)?,
+            intermediate_size: field(vision, "intermediate_size", 4304)?,
+            layers: field(vision, "depth", 27)?,
+            patch_size: field(vision, "patch_size", 16)?,
+            num_channels: field(vision, "in_channels", 3)?,
+        },
+        temporal_patch_size: field(vision, "temporal_patch_size", 2)?,
+        spatial_merge_size: field(vision, "spatial_merge_size", 2)?,
+        num_position_embeddings: field(vision, "num_position_embeddings", 2304)?,
+        out_hidden_size: field(vision, "out_hidden_size", 3584)?,
+    })
 }
 
 /// A vision sub-config field, with the composite class's default.

@@ -113,7 +113,12 @@ fn deepseek_correction_biases_and_mtp_are_reported_apart() {
         let params = &case["params"];
         let counts = accounting(&case, 1).params;
         if let Some(buffers) = params["buffers_not_counted"].as_object() {
-            let expected: u64 = buffers.values().filter_map(Value::as_u64).sum();
+            // Only the correction biases: Gemma 4's `layer_scalar` is a buffer of another kind.
+            let expected: u64 = buffers
+                .iter()
+                .filter(|(name, _)| name.contains("e_score_correction_bias"))
+                .filter_map(|(_, count)| count.as_u64())
+                .sum();
             assert_eq!(
                 counts.router_correction_biases,
                 expected,
@@ -181,6 +186,13 @@ fn hybrid_parameter_counts_equal_the_reference_implementation() {
             params.total,
             case["params"]["total"].as_u64().unwrap(),
             "{}: total parameters (the language model of a multimodal config)",
+            path.display()
+        );
+        // The vision tower and projector (Llama 4, Qwen3.5), counted apart, exactly.
+        assert_eq!(
+            params.vision,
+            case["params"]["vision"].as_u64(),
+            "{}: vision parameters",
             path.display()
         );
         if let Some(buffers) = case["params"]["buffers_not_counted"].as_object() {

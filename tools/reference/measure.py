@@ -114,6 +114,8 @@ MODEL_TYPES = [
     "glm4_moe",
     "hunyuan_v1_moe",
     "ernie4_5_moe",
+    "gemma4_text",
+    "gemma4",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -548,6 +550,23 @@ TINY_PIXTRAL = {
     "model_type": "pixtral", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 1,
     "num_attention_heads": 2, "head_dim": 16, "patch_size": 4, "image_size": 16,
 }
+# Gemma 4's own vision encoder: gated MLP, q/k norms, a 2-D position-embedding table.
+TINY_GEMMA4_VISION = {
+    "model_type": "gemma4_vision", "hidden_size": 32, "intermediate_size": 48,
+    "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2, "head_dim": 16,
+    "patch_size": 4, "position_embedding_size": 64,
+}
+# Gemma 4 text, the E2B/E4B kind: sliding/full layers with a wider global head and K=V on
+# full layers (one global KV head), the last two layers reusing earlier layers' K/V with
+# double-wide MLPs, and per-layer input embeddings (PLE) of width 8.
+TINY_GEMMA4_TEXT = {
+    "model_type": "gemma4_text", **{k: v for k, v in TINY.items() if k != "num_hidden_layers"},
+    "num_hidden_layers": 4, "head_dim": 16, "global_head_dim": 32,
+    "num_global_key_value_heads": 1, "attention_k_eq_v": True, "sliding_window": 64,
+    "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+    "num_kv_shared_layers": 2, "use_double_wide_mlp": True, "vocab_size_per_layer_input": 128,
+    "hidden_size_per_layer_input": 8,
+}
 TINY_SIGLIP = {
     "model_type": "siglip_vision_model", "hidden_size": 32, "intermediate_size": 48,
     "num_hidden_layers": 1, "num_attention_heads": 2, "patch_size": 4, "image_size": 16,
@@ -604,12 +623,27 @@ def new_type_cases():
           "use_qk_norm": True, "partial_rotary_factor": 0.5, "n_routed_experts": 4,
           "num_experts_per_tok": 2, "moe_intermediate_size": 32, "n_shared_experts": 1,
           "first_k_dense_replace": 1, "n_group": 1, "topk_group": 1}),
+        ("tiny-glm4-moe-mtp", "GLM-4.5 with one MTP module (num_nextn_predict_layers): built by transformers' MtpModel only, counted apart.",
+         {"model_type": "glm4_moe", **TINY, "num_hidden_layers": 3, "attention_bias": True,
+          "use_qk_norm": True, "partial_rotary_factor": 0.5, "n_routed_experts": 4,
+          "num_experts_per_tok": 2, "moe_intermediate_size": 32, "n_shared_experts": 1,
+          "first_k_dense_replace": 1, "n_group": 1, "topk_group": 1,
+          "num_nextn_predict_layers": 1}),
         ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
          {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
         ("tiny-ernie4-5-moe", "ERNIE 4.5 MoE with use_bias (LM-head bias too), MoE from layer 1, correction-bias parameters.",
          {"model_type": "ernie4_5_moe", **TINY, "num_hidden_layers": 3, "use_bias": True,
           "moe_num_experts": 4, "moe_k": 2, "moe_intermediate_size": 32, "moe_num_shared_experts": 1,
           "moe_layer_start_index": 1}),
+        ("tiny-gemma4-text", "Gemma 4 text: sliding/full layers (global head 32, K=V, one KV head), 2 KV-shared layers with double-wide MLPs, per-layer input embeddings.",
+         TINY_GEMMA4_TEXT),
+        ("tiny-gemma4-text-moe", "Gemma 4 text, the 26B-A4B kind: a dense MLP beside 4 experts top-2 on every layer (router scale parameters, 3 extra norms), no PLE.",
+         {"model_type": "gemma4_text", **TINY, "head_dim": 16, "global_head_dim": 32,
+          "sliding_window": 64, "layer_types": ["sliding_attention", "full_attention"],
+          "enable_moe_block": True, "num_experts": 4, "top_k_experts": 2,
+          "moe_intermediate_size": 32, "hidden_size_per_layer_input": 0}),
+        ("tiny-gemma4", "Gemma 4 composite: the tiny Gemma 4 text_config and a 1-layer Gemma 4 vision tower (counted apart).",
+         {"model_type": "gemma4", "text_config": TINY_GEMMA4_TEXT, "vision_config": TINY_GEMMA4_VISION}),
     ]
     cases = []
     for name, description, config in variants:
@@ -699,7 +733,7 @@ def preset_cases():
 
 # model_types transformers does not know, built as the type whose architecture they share.
 MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
-COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3"}
+COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
 
 
 def make_config(cfg: dict):
@@ -732,7 +766,9 @@ def group_name(name: str) -> str:
     return LAYER_RE.sub(r"\1\2.*.", name)
 
 
-VISION_RE = re.compile(r"(^|\.)(vision_tower|multi_modal_projector)\.")
+VISION_RE = re.compile(r"(^|\.)(vision_tower|multi_modal_projector|embed_vision)\.")
+# Gemma 4's audio encoder and its embedder: neither the language model nor the vision tower.
+AUDIO_RE = re.compile(r"(^|\.)(audio_tower|embed_audio)\.")
 
 
 def count_params(model):
@@ -740,15 +776,19 @@ def count_params(model):
     by = OrderedDict()
     total = 0
     vision = None
+    audio = 0
     for name, p in model.named_parameters():
         n = p.numel()
+        if AUDIO_RE.search(name):
+            audio += n
+            continue
         if VISION_RE.search(name):
             vision = (vision or 0) + n
             continue
         total += n
         k = group_name(name)
         by[k] = by.get(k, 0) + n
-    assert total + (vision or 0) == sum(p.numel() for p in model.parameters())
+    assert total + (vision or 0) + audio == sum(p.numel() for p in model.parameters())
     param_names = {n for n, _ in model.named_parameters(remove_duplicate=False)}
     state = set(model.state_dict().keys())
     buffers = OrderedDict()
@@ -875,7 +915,7 @@ def run_case(case):
         params["vision"] = vision
     if buffers:
         params["buffers_not_counted"] = buffers
-    if cfg.get("model_type") == "deepseek_v3" and cfg.get("num_nextn_predict_layers", 0):
+    if cfg.get("model_type") in ("deepseek_v3", "glm4_moe") and cfg.get("num_nextn_predict_layers", 0):
         if method == "cpu":
             params["mtp_module_not_counted"] = mtp_params(model, cfg["num_nextn_predict_layers"])
     flops = None

@@ -220,6 +220,7 @@ mod tests {
                 }),
             )],
             mtp_modules: 0,
+            per_layer_input: None,
             vision: None,
             default_seq_len: 1024,
         }

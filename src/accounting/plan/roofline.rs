@@ -13,7 +13,7 @@
 
 use crate::accounting::flops::{keys_per_query, AttentionCounting};
 use crate::accounting::model::{
-    Attention, AttentionLayer, FeedForward, GatedDeltaNet, Layer, Mixer, Mlp, Model,
+    Attention, AttentionLayer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mixer, Mlp, Model,
 };
 
 /// The chip and what the matmuls run at.
@@ -105,7 +105,9 @@ fn attention_kernels(
     let heads = layer.attention.num_heads() as f64 / t;
     let (qkv, out, qk_dim, v_dim) = match layer.attention {
         Attention::Standard(a) => (
-            ((a.num_heads + 2 * a.num_kv_heads) * a.head_dim) as f64 / t,
+            // A K=V layer projects keys only; a KV-shared layer (Gemma 4) neither.
+            ((a.num_heads + kv_projections(layer.key_value) * a.num_kv_heads) * a.head_dim) as f64
+                / t,
             (a.num_heads * a.head_dim) as f64 / t,
             a.head_dim as f64,
             a.head_dim as f64,
@@ -300,6 +302,15 @@ pub fn sweep(
         b *= 2;
     }
     points
+}
+
+/// How many of the k and v projections an attention layer runs itself.
+fn kv_projections(key_value: KeyValue) -> u64 {
+    match key_value {
+        KeyValue::Own => 2,
+        KeyValue::KeyIsValue => 1,
+        KeyValue::Shared => 0,
+    }
 }
 
 #[cfg(test)]

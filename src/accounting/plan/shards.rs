@@ -103,7 +103,15 @@ pub fn layer_parameters(model: &Model, layer: &Layer) -> LayerParameters {
 
 fn embedding(model: &Model) -> f64 {
     let d = model.hidden_size as f64;
-    model.vocab_size as f64 * d + model.learned_positions.map_or(0.0, |rows| rows as f64 * d)
+    // Gemma 4's per-layer input table, per_layer_model_projection and its norm run before
+    // the first layer: the first stage holds them.
+    let per_layer_input = model.per_layer_input.map_or(0.0, |ple| {
+        let width = model.layers.len() as f64 * ple.width as f64;
+        ple.vocab_size as f64 * width + d * width + ple.width as f64
+    });
+    model.vocab_size as f64 * d
+        + model.learned_positions.map_or(0.0, |rows| rows as f64 * d)
+        + per_layer_input
 }
 
 /// Every stage's shard on one of its GPUs, first stage first.
@@ -179,6 +187,19 @@ mod tests {
             let counted = params::count(&model).total as f64;
             assert_eq!(held, counted, "{name}");
         }
+    }
+
+    #[test]
+    fn one_gpu_holds_gemma4s_per_layer_inputs() {
+        let model = model_config::parse(
+            r#"{"model_type": "gemma4_text", "hidden_size": 64, "num_hidden_layers": 4,
+                "layer_types": ["sliding_attention", "full_attention", "sliding_attention",
+                "full_attention"], "num_kv_shared_layers": 2, "vocab_size": 128, "vocab_size_per_layer_input": 128,
+                "hidden_size_per_layer_input": 8}"#,
+        )
+        .unwrap();
+        let held = stages(&model, &Layout::SINGLE)[0].parameters();
+        assert_eq!(held, params::count(&model).total as f64);
     }
 
     #[test]
