@@ -94,7 +94,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from measure import ROOT, count_params  # noqa: E402
+from measure import ROOT, group_name  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "reference", "hybrid")
 MULTIMODAL = {"llama4", "qwen3_5_moe", "gemma4"}
@@ -121,8 +121,25 @@ def build(cfg: dict, method: str):
     return model
 
 
+def count_all_params(model):
+    """(every parameter, by module, persistent buffers): the language model and any vision
+    tower together, which `split_params` tells apart by module prefix."""
+    by = OrderedDict()
+    for name, p in model.named_parameters():
+        k = group_name(name)
+        by[k] = by.get(k, 0) + p.numel()
+    param_names = {n for n, _ in model.named_parameters(remove_duplicate=False)}
+    state = set(model.state_dict().keys())
+    buffers = OrderedDict()
+    for name, b in model.named_buffers():
+        if name in state and name not in param_names:
+            k = group_name(name)
+            buffers[k] = buffers.get(k, 0) + b.numel()
+    return sum(p.numel() for p in model.parameters()), by, buffers
+
+
 def split_params(model, cfg):
-    total, by, buffers = count_params(model)
+    total, by, buffers = count_all_params(model)
     params = OrderedDict()
     if cfg["model_type"] in MULTIMODAL:
         language = sum(n for k, n in by.items() if k.startswith(LANGUAGE_PREFIXES))
