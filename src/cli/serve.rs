@@ -16,6 +16,7 @@ use crate::ingest::push::parse_push;
 use crate::ingest::tail::ReadFrom;
 use crate::metrics::SelfMetrics;
 use crate::pipeline::{self, Sink};
+use crate::state::snapshot::Snapshot;
 use crate::state::{RunOptions, State, StateError, StateOptions, ThroughputScope};
 use crate::{landing, metrics};
 
@@ -224,12 +225,27 @@ impl Sink for Daemon {
     }
 }
 
+impl Daemon {
+    /// Takes the scrape's snapshot under the state lock, releases the lock, then renders: the
+    /// tailer waits for a copy of the runs' numbers, never for the formatting of the exposition.
+    /// `render` is [`metrics::render`]; tests pass one that checks the lock is free.
+    fn render_metrics_with(
+        &self,
+        render: impl FnOnce(&Snapshot, &SelfMetrics) -> String,
+    ) -> String {
+        let now = unix_now();
+        let snapshot = {
+            let mut state = self.state();
+            state.expire(now);
+            state.snapshot(now)
+        };
+        render(&snapshot, &self.metrics)
+    }
+}
+
 impl Backend for Daemon {
     fn render_metrics(&self) -> String {
-        let now = unix_now();
-        let mut state = self.state();
-        state.expire(now);
-        metrics::render(&state, now, &self.metrics)
+        self.render_metrics_with(metrics::render)
     }
 
     fn landing_page(&self) -> String {
@@ -519,4 +535,67 @@ fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListe
     socket.set_reuseaddr(true)?;
     socket.bind(address)?;
     socket.listen(LISTEN_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
+    use crate::accounting::gpus::Dtype;
+    use crate::accounting::mfu::resolve_hardware;
+    use crate::accounting::Accounting;
+    use crate::state::RunSpec;
+
+    fn daemon() -> Daemon {
+        let model = crate::model_config::load("gpt2").unwrap().model;
+        let options = FlopOptions {
+            seq_len: 1024,
+            attention: AttentionCounting::Full,
+            include_mtp: false,
+            recompute: Recompute::None,
+        };
+        let spec = Arc::new(RunSpec {
+            model_name: "gpt2".into(),
+            accounting: Accounting::new(&model, options),
+            hardware: resolve_hardware(Some("a100-sxm"), Dtype::Bf16, 8, None).unwrap(),
+        });
+        let mut state = State::new(StateOptions {
+            stale_after_seconds: 300.0,
+            push_expire_after_seconds: 3600.0,
+            push_max_runs: 10,
+            push_spec: Arc::clone(&spec),
+        });
+        let options = RunOptions {
+            warmup_records: 0,
+            steps_from: None,
+        };
+        state.add_tail_run("r", ThroughputScope::AsLogged, spec, options);
+        Daemon {
+            state: Mutex::new(state),
+            metrics: SelfMetrics::new().unwrap(),
+            telemetry_path: "/metrics".into(),
+            failure: std::sync::OnceLock::new(),
+            ready_without_logs: false,
+        }
+    }
+
+    /// A scrape renders with the state lock free: the tailer can apply records meanwhile.
+    /// `try_lock` on a std mutex this thread holds fails, so rendering under the lock fails here.
+    #[test]
+    fn a_scrape_renders_without_holding_the_state_lock() {
+        let daemon = daemon();
+        let text = daemon.render_metrics_with(|snapshot, self_metrics| {
+            let free = daemon.state.try_lock().is_ok();
+            assert!(
+                free,
+                "the state lock is held while the exposition is rendered"
+            );
+            metrics::render(snapshot, self_metrics)
+        });
+        assert!(
+            text.contains("training_tokens_total{run=\"r\"} 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("mfu_exporter_lines_read_total 0\n"), "{text}");
+    }
 }
