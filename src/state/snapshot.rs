@@ -122,3 +122,88 @@ impl RunSnapshot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
+    use crate::accounting::mfu::resolve_hardware;
+    use crate::accounting::Accounting;
+    use crate::ingest::observation::Observation;
+    use crate::ingest::push::PushSample;
+    use crate::state::{RunOptions, StateOptions, ThroughputScope};
+
+    fn state() -> State {
+        let model = crate::model_config::load("gpt2").unwrap().model;
+        let options = FlopOptions {
+            seq_len: 1024,
+            attention: AttentionCounting::Full,
+            include_mtp: false,
+            recompute: Recompute::None,
+        };
+        let spec = Arc::new(RunSpec {
+            model_name: "gpt2".into(),
+            accounting: Accounting::new(&model, options),
+            hardware: resolve_hardware(Some("a100-sxm"), Dtype::Bf16, 8, None).unwrap(),
+        });
+        let mut state = State::new(StateOptions {
+            stale_after_seconds: 300.0,
+            push_expire_after_seconds: 3600.0,
+            push_max_runs: 4,
+            push_spec: Arc::clone(&spec),
+        });
+        let options = RunOptions {
+            warmup_records: 0,
+            steps_from: None,
+        };
+        state.add_tail_run("tailed", ThroughputScope::AsLogged, spec, options);
+        state
+    }
+
+    #[test]
+    fn a_snapshot_shows_what_the_state_credits_at_now() {
+        let mut state = state();
+        let observation = Observation {
+            tokens_per_second: Some(1000.0),
+            step: Some(7),
+            ..Observation::default()
+        };
+        let sample = PushSample {
+            run: "pushed".into(),
+            observation,
+            gpus: Some(4),
+            finished: false,
+        };
+        state.observe_push(&[sample], 100.0).unwrap();
+
+        let snapshot = state.snapshot(100.0);
+        let names: Vec<&str> = snapshot.runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            state.runs().map(|r| r.name.as_str()).collect::<Vec<_>>()
+        );
+        let tailed = snapshot.runs.iter().find(|r| r.name == "tailed").unwrap();
+        // No data yet: no GPUs credited, no rates, no goodput.
+        assert_eq!(tailed.credited_gpus, None);
+        assert!(tailed.peaks_per_gpu().is_empty());
+        assert_eq!(tailed.live, None);
+        assert_eq!(tailed.goodput, None);
+        let pushed = snapshot.runs.iter().find(|r| r.name == "pushed").unwrap();
+        assert_eq!(pushed.credited_gpus, Some(4));
+        assert_eq!(pushed.step, Some(7));
+        let run = state.run("pushed").unwrap();
+        let totals: Vec<(Dtype, f64)> = pushed
+            .peaks_per_gpu()
+            .into_iter()
+            .map(|(dtype, per_gpu)| (dtype, per_gpu * 4.0))
+            .collect();
+        assert_eq!(totals, run.peaks());
+        assert!(pushed.live.is_some());
+
+        // Past `stale_after`, the rates go and the counters stay.
+        let later = state.snapshot(100.0 + 301.0);
+        let pushed = later.runs.iter().find(|r| r.name == "pushed").unwrap();
+        assert_eq!(pushed.live, None);
+        assert_eq!(pushed.credited_gpus, Some(4));
+    }
+}
