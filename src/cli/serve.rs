@@ -562,7 +562,7 @@ mod tests {
         let mut state = State::new(StateOptions {
             stale_after_seconds: 300.0,
             push_expire_after_seconds: 3600.0,
-            push_max_runs: 10,
+            push_max_runs: 200,
             push_spec: Arc::clone(&spec),
         });
         let options = RunOptions {
@@ -597,5 +597,52 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("mfu_exporter_lines_read_total 0\n"), "{text}");
+    }
+
+    /// Not a check but a measurement (`cargo test --lib scrape_lock_hold -- --ignored
+    /// --nocapture`): how long a scrape holds the state lock (expire and snapshot) and how long
+    /// it then renders without it, with 1, 10 and 100 pushed runs; medians of 200 scrapes.
+    #[test]
+    #[ignore]
+    fn scrape_lock_hold_by_run_count() {
+        println!("| pushed runs | lock held (expire + snapshot) | render, lock free |");
+        println!("| ---: | ---: | ---: |");
+        for runs in [1, 10, 100] {
+            let daemon = daemon();
+            let samples: Vec<String> = (0..runs)
+                .map(|i| {
+                    format!(
+                        r#"{{"run": "run-{i:03}", "tokens_per_sec": {}, "step": {}, "loss": 2.5, "gpus": 8}}"#,
+                        100_000 + i,
+                        10 + i
+                    )
+                })
+                .collect();
+            let body = format!("[{}]", samples.join(","));
+            daemon.push(body.as_bytes()).unwrap();
+            let (mut held, mut rendering) = (Vec::new(), Vec::new());
+            for _ in 0..200 {
+                let start = std::time::Instant::now();
+                let snapshot = {
+                    let mut state = daemon.state();
+                    state.expire(unix_now());
+                    state.snapshot(unix_now())
+                };
+                let taken = std::time::Instant::now();
+                let text = metrics::render(&snapshot, &daemon.metrics);
+                rendering.push(taken.elapsed().as_secs_f64() * 1e6);
+                held.push((taken - start).as_secs_f64() * 1e6);
+                assert!(text.contains("training_mfu_ratio{run=\"run-000\""));
+            }
+            let median = |values: &mut Vec<f64>| {
+                values.sort_by(f64::total_cmp);
+                values[values.len() / 2]
+            };
+            println!(
+                "| {runs} | {:.1} µs | {:.1} µs |",
+                median(&mut held),
+                median(&mut rendering)
+            );
+        }
     }
 }
