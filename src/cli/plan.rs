@@ -15,7 +15,7 @@ use super::args::{HardwareArgs, ModelArgs};
 use super::calc::Format;
 use crate::accounting::flops::{self, AttentionCounting, FlopOptions, Recompute};
 use crate::accounting::gpus::Dtype;
-use crate::accounting::mfu::Hardware;
+use crate::accounting::mfu::{self, Hardware};
 use crate::accounting::model::Model;
 use crate::accounting::plan::cost::{self, CostInput, Pace};
 use crate::accounting::plan::fixes;
@@ -625,7 +625,12 @@ fn sweep_report(
         .map(|r| positive("--tokens-per-sec", r))
         .transpose()?;
     let mfu_at = |flops_per_token: f64| match (rate, hardware) {
-        (Some(r), Some(hw)) => Some(r * flops_per_token / hw.peak_flops()),
+        (Some(r), Some(hw)) => Some(mfu::utilization(
+            r,
+            flops_per_token,
+            hw.gpus,
+            hw.peak_flops_per_gpu,
+        )),
         _ => None,
     };
     let base = FlopOptions {
