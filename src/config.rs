@@ -151,17 +151,12 @@ pub enum FieldValue {
 /// What the flags say; `None` where a flag was not given.
 #[derive(Debug, Default, Clone)]
 pub struct FlagConfig {
-    pub model: Option<String>,
-    pub seq_len: Option<u64>,
-    pub attention: Option<AttentionCounting>,
-    pub recompute: Option<Recompute>,
-    pub mtp: bool,
+    /// `--model`, `--seq-len`, `--attention`, `--recompute`, `--mtp`.
+    pub model: ModelSettings,
     /// `--formula`: the `formula` label values, comma-separated.
     pub formula: Option<String>,
-    pub gpu: Option<String>,
-    pub dtype: Option<String>,
-    pub gpus: Option<u64>,
-    pub peak_tflops: Option<f64>,
+    /// `--gpu`, `--dtype`, `--gpus`, `--peak-tflops`.
+    pub hardware: HardwareSettings,
     pub listen_address: Option<String>,
     pub telemetry_path: Option<String>,
     pub web_max_connections: Option<usize>,
@@ -626,42 +621,34 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         }),
         None => Formula::DEFAULT.to_vec(),
     };
-    let model_spec = flags.model.or(file.model.model);
-    let attention = match (flags.attention, file.model.attention.as_deref()) {
-        (Some(a), _) => a,
-        (None, Some(text)) => parse_attention(text).unwrap_or_else(|e| {
-            problems.push(e);
-            resolve::DEFAULT_ATTENTION
-        }),
-        (None, None) => resolve::DEFAULT_ATTENTION,
+    // The file's words become settings (an enum that does not parse is a problem unless a flag
+    // overrides it); the flags win over them.
+    let file_model = ModelSettings {
+        model: file.model.model,
+        seq_len: file.model.seq_len,
+        attention: match (flags.model.attention, file.model.attention.as_deref()) {
+            (None, Some(text)) => parse_attention(text).map_err(|e| problems.push(e)).ok(),
+            _ => None,
+        },
+        recompute: match (flags.model.recompute, file.model.recompute.as_deref()) {
+            (None, Some(text)) => parse_recompute(text).map_err(|e| problems.push(e)).ok(),
+            _ => None,
+        },
+        mtp: file.model.mtp.unwrap_or(false),
     };
-    let recompute = match (flags.recompute, file.model.recompute.as_deref()) {
-        (Some(r), _) => r,
-        (None, Some(text)) => parse_recompute(text).unwrap_or_else(|e| {
-            problems.push(e);
-            resolve::DEFAULT_RECOMPUTE
-        }),
-        (None, None) => resolve::DEFAULT_RECOMPUTE,
-    };
-    let model_settings = ModelSettings {
-        model: model_spec,
-        seq_len: flags.seq_len.or(file.model.seq_len),
-        attention: Some(attention),
-        recompute: Some(recompute),
-        mtp: flags.mtp || file.model.mtp.unwrap_or(false),
-    };
+    let model_settings = flags.model.or(file_model);
     let model = resolve::model(&model_settings)
         .map_err(|refused| {
             let words = refused.iter().map(|p| p.message(Names::Config));
             problems.extend(words);
         })
         .ok();
-    let hardware_settings = HardwareSettings {
-        gpu: flags.gpu.or(file.hardware.gpu),
-        dtype: flags.dtype.or(file.hardware.dtype),
-        gpus: flags.gpus.or(file.hardware.gpus),
-        peak_tflops: flags.peak_tflops.or(file.hardware.peak_tflops),
-    };
+    let hardware_settings = flags.hardware.or(HardwareSettings {
+        gpu: file.hardware.gpu,
+        dtype: file.hardware.dtype,
+        gpus: file.hardware.gpus,
+        peak_tflops: file.hardware.peak_tflops,
+    });
     let hardware = resolve::hardware(&hardware_settings)
         .map_err(|problem| problems.push(problem.message(Names::Config)))
         .ok();
@@ -1077,8 +1064,14 @@ mod tests {
 
     fn flags() -> FlagConfig {
         FlagConfig {
-            model: Some("gpt2".into()),
-            gpu: Some("a100-sxm".into()),
+            model: ModelSettings {
+                model: Some("gpt2".into()),
+                ..ModelSettings::default()
+            },
+            hardware: HardwareSettings {
+                gpu: Some("a100-sxm".into()),
+                ..HardwareSettings::default()
+            },
             ..FlagConfig::default()
         }
     }
@@ -1142,7 +1135,10 @@ mod tests {
         let config = resolve(
             file,
             FlagConfig {
-                gpus: Some(16),
+                hardware: HardwareSettings {
+                    gpus: Some(16),
+                    ..HardwareSettings::default()
+                },
                 listen_address: Some(":10078".into()),
                 ..FlagConfig::default()
             },
@@ -1212,7 +1208,10 @@ mod tests {
             throughput_scope = "everything"
             "#,
             FlagConfig {
-                gpu: Some("a100-sxm".into()),
+                hardware: HardwareSettings {
+                    gpu: Some("a100-sxm".into()),
+                    ..HardwareSettings::default()
+                },
                 ..FlagConfig::default()
             },
         );

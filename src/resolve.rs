@@ -41,6 +41,31 @@ pub struct HardwareSettings {
     pub peak_tflops: Option<f64>,
 }
 
+impl ModelSettings {
+    /// These settings where given, `fallback`'s elsewhere: flags over `serve`'s file.
+    pub fn or(self, fallback: ModelSettings) -> ModelSettings {
+        ModelSettings {
+            model: self.model.or(fallback.model),
+            seq_len: self.seq_len.or(fallback.seq_len),
+            attention: self.attention.or(fallback.attention),
+            recompute: self.recompute.or(fallback.recompute),
+            mtp: self.mtp || fallback.mtp,
+        }
+    }
+}
+
+impl HardwareSettings {
+    /// These settings where given, `fallback`'s elsewhere: flags over `serve`'s file.
+    pub fn or(self, fallback: HardwareSettings) -> HardwareSettings {
+        HardwareSettings {
+            gpu: self.gpu.or(fallback.gpu),
+            dtype: self.dtype.or(fallback.dtype),
+            gpus: self.gpus.or(fallback.gpus),
+            peak_tflops: self.peak_tflops.or(fallback.peak_tflops),
+        }
+    }
+}
+
 /// How a caller's user names the settings, which decides the wording of a [`Problem`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Names {

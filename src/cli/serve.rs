@@ -141,16 +141,9 @@ impl From<ScopeArg> for ThroughputScope {
 impl ServeArgs {
     fn flags(&self) -> FlagConfig {
         FlagConfig {
-            model: self.model.model.clone(),
-            seq_len: self.model.seq_len,
-            attention: self.model.attention.map(Into::into),
+            model: self.model.settings(),
             formula: self.formula.clone(),
-            recompute: self.model.recompute.map(Into::into),
-            mtp: self.model.mtp,
-            gpu: self.hardware.gpu.clone(),
-            dtype: self.hardware.dtype.clone(),
-            gpus: self.hardware.gpus,
-            peak_tflops: self.hardware.peak_tflops,
+            hardware: self.hardware.settings(),
             listen_address: self.listen_address.clone(),
             telemetry_path: self.telemetry_path.clone(),
             web_max_connections: self.max_connections,
