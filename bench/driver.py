@@ -796,7 +796,7 @@ def render(results):
         lines += ["## Notes", "", notes.strip(), ""]
     # Results measured by other scripts, kept in their own files so that a render keeps them.
     for extra in (os.path.join(BENCH, "FORMATS.md"), os.path.join(BENCH, "LIMITS.md"),
-                  os.path.join(BENCH, "SOAK.md"),
+                  os.path.join(BENCH, "SCRAPE.md"), os.path.join(BENCH, "SOAK.md"),
                   os.path.join(BENCH, "..", "fuzz", "RESULTS.md")):
         if os.path.exists(extra):
             with open(extra) as f:

@@ -12,16 +12,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
-use crate::accounting::gpus::Dtype;
-use crate::accounting::mfu;
+use crate::accounting::flops::{AttentionCounting, Recompute};
 use crate::accounting::{Accounting, Formula};
 use crate::http::web_config::{self, WebConfig};
 use crate::ingest::format::{Format, DEFAULT_FORMAT};
 use crate::ingest::mapping::{FieldPath, FieldSpec};
 use crate::ingest::observation::Field;
 use crate::ingest::tail::ReadFrom;
-use crate::model_config;
+use crate::resolve::{self, HardwareSettings, ModelSettings, Names};
 use crate::state::{RunSpec, ThroughputScope};
 
 /// The default port: outside 9100–9999, which Prometheus's default-port list has filled.
@@ -153,17 +151,12 @@ pub enum FieldValue {
 /// What the flags say; `None` where a flag was not given.
 #[derive(Debug, Default, Clone)]
 pub struct FlagConfig {
-    pub model: Option<String>,
-    pub seq_len: Option<u64>,
-    pub attention: Option<AttentionCounting>,
-    pub recompute: Option<Recompute>,
-    pub mtp: bool,
+    /// `--model`, `--seq-len`, `--attention`, `--recompute`, `--mtp`.
+    pub model: ModelSettings,
     /// `--formula`: the `formula` label values, comma-separated.
     pub formula: Option<String>,
-    pub gpu: Option<String>,
-    pub dtype: Option<String>,
-    pub gpus: Option<u64>,
-    pub peak_tflops: Option<f64>,
+    /// `--gpu`, `--dtype`, `--gpus`, `--peak-tflops`.
+    pub hardware: HardwareSettings,
     pub listen_address: Option<String>,
     pub telemetry_path: Option<String>,
     pub web_max_connections: Option<usize>,
@@ -628,61 +621,37 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         }),
         None => Formula::DEFAULT.to_vec(),
     };
-    let model_spec = flags.model.or(file.model.model);
-    let attention = match (flags.attention, file.model.attention.as_deref()) {
-        (Some(a), _) => a,
-        (None, Some(text)) => parse_attention(text).unwrap_or_else(|e| {
-            problems.push(e);
-            AttentionCounting::Full
-        }),
-        (None, None) => AttentionCounting::Full,
+    // The file's words become settings (an enum that does not parse is a problem unless a flag
+    // overrides it); the flags win over them.
+    let file_model = ModelSettings {
+        model: file.model.model,
+        seq_len: file.model.seq_len,
+        attention: match (flags.model.attention, file.model.attention.as_deref()) {
+            (None, Some(text)) => parse_attention(text).map_err(|e| problems.push(e)).ok(),
+            _ => None,
+        },
+        recompute: match (flags.model.recompute, file.model.recompute.as_deref()) {
+            (None, Some(text)) => parse_recompute(text).map_err(|e| problems.push(e)).ok(),
+            _ => None,
+        },
+        mtp: file.model.mtp.unwrap_or(false),
     };
-    let recompute = match (flags.recompute, file.model.recompute.as_deref()) {
-        (Some(r), _) => r,
-        (None, Some(text)) => parse_recompute(text).unwrap_or_else(|e| {
-            problems.push(e);
-            Recompute::None
-        }),
-        (None, None) => Recompute::None,
-    };
-    let named = match model_spec.as_deref() {
-        None => {
-            problems.push(format!(
-                "model: not set; give --model or `model` in [model]: a config.json path or a preset ({})",
-                model_config::preset_names().join(", ")
-            ));
-            None
-        }
-        Some(spec) => model_config::load(spec)
-            .map_err(|e| problems.push(format!("model = {spec:?}: {e}")))
-            .ok(),
-    };
-    let seq_len = flags.seq_len.or(file.model.seq_len);
-    if let Some(long) = seq_len.filter(|s| *s > crate::accounting::flops::MAX_SEQ_LEN) {
-        problems.push(format!(
-            "model.seq_len = {long}: above the limit of {} tokens; set the sequence length the job trains with",
-            crate::accounting::flops::MAX_SEQ_LEN
-        ));
-    }
-    if seq_len == Some(0) {
-        problems.push("model.seq_len = 0: set the sequence length the job trains with".into());
-    }
-    let dtype_text = flags.dtype.or(file.hardware.dtype);
-    let dtype = match dtype_text.as_deref() {
-        None => Some(Dtype::Bf16),
-        Some(text) => text
-            .parse::<Dtype>()
-            .map_err(|e| problems.push(format!("hardware.dtype: {e}")))
-            .ok(),
-    };
-    let gpu = flags.gpu.or(file.hardware.gpu);
-    let gpus = flags.gpus.or(file.hardware.gpus).unwrap_or(1);
-    let peak = flags.peak_tflops.or(file.hardware.peak_tflops);
-    let hardware = dtype.and_then(|dtype| {
-        mfu::resolve_hardware(gpu.as_deref(), dtype, gpus, peak)
-            .map_err(|e| problems.push(format!("hardware: {e}")))
-            .ok()
+    let model_settings = flags.model.or(file_model);
+    let model = resolve::model(&model_settings)
+        .map_err(|refused| {
+            let words = refused.iter().map(|p| p.message(Names::Config));
+            problems.extend(words);
+        })
+        .ok();
+    let hardware_settings = flags.hardware.or(HardwareSettings {
+        gpu: file.hardware.gpu,
+        dtype: file.hardware.dtype,
+        gpus: file.hardware.gpus,
+        peak_tflops: file.hardware.peak_tflops,
     });
+    let hardware = resolve::hardware(&hardware_settings)
+        .map_err(|problem| problems.push(problem.message(Names::Config)))
+        .ok();
 
     // Web and logging.
     let listen_text = flags
@@ -838,14 +807,14 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         return Err(ConfigErrors(problems));
     }
     let (
-        Some(named),
+        Some((named, options)),
         Some(hardware),
         Some(listen_address),
         Some(stale_after),
         Some(expire_after),
         Some(request_timeout),
     ) = (
-        named,
+        model,
         hardware,
         listen_address,
         stale_after,
@@ -856,12 +825,6 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         return Err(ConfigErrors(vec![
             "internal: a field failed without a message".into(),
         ]));
-    };
-    let options = FlopOptions {
-        seq_len: seq_len.unwrap_or(named.model.default_seq_len),
-        attention,
-        include_mtp: flags.mtp || file.model.mtp.unwrap_or(false),
-        recompute,
     };
     let spec = Arc::new(RunSpec {
         model_name: named.name.clone(),
@@ -1101,8 +1064,14 @@ mod tests {
 
     fn flags() -> FlagConfig {
         FlagConfig {
-            model: Some("gpt2".into()),
-            gpu: Some("a100-sxm".into()),
+            model: ModelSettings {
+                model: Some("gpt2".into()),
+                ..ModelSettings::default()
+            },
+            hardware: HardwareSettings {
+                gpu: Some("a100-sxm".into()),
+                ..HardwareSettings::default()
+            },
             ..FlagConfig::default()
         }
     }
@@ -1166,7 +1135,10 @@ mod tests {
         let config = resolve(
             file,
             FlagConfig {
-                gpus: Some(16),
+                hardware: HardwareSettings {
+                    gpus: Some(16),
+                    ..HardwareSettings::default()
+                },
                 listen_address: Some(":10078".into()),
                 ..FlagConfig::default()
             },
@@ -1236,7 +1208,10 @@ mod tests {
             throughput_scope = "everything"
             "#,
             FlagConfig {
-                gpu: Some("a100-sxm".into()),
+                hardware: HardwareSettings {
+                    gpu: Some("a100-sxm".into()),
+                    ..HardwareSettings::default()
+                },
                 ..FlagConfig::default()
             },
         );

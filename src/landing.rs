@@ -42,9 +42,12 @@ pub fn render(state: &State, now: f64, telemetry_path: &str) -> String {
         let rate = run.tokens_per_second(now, stale_after);
         // The peak at the configured precision, which comes first; none for a pushed run that
         // named no GPUs.
-        let peak = run.peaks().first().map(|(_, peak)| *peak);
-        let mfu = |training_flops: f64| match (rate, peak) {
-            (Some(r), Some(peak)) => units::percent(r * training_flops / peak),
+        let peak_per_gpu = run.spec.hardware.peaks().first().map(|(_, peak)| *peak);
+        let gpus = run.last_update.and(run.gpus);
+        let mfu = |training_flops: f64| match (rate, gpus, peak_per_gpu) {
+            (Some(r), Some(gpus), Some(peak)) => units::percent(
+                crate::accounting::mfu::utilization(r, training_flops, gpus, peak),
+            ),
             _ => "–".to_string(),
         };
         let _ = writeln!(

@@ -12,6 +12,7 @@ pub mod landing;
 pub mod metrics;
 pub mod model_config;
 pub mod pipeline;
+pub mod resolve;
 pub mod simulate;
 pub mod state;
 pub mod units;

@@ -9,12 +9,13 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::proto::{MetricFamily, MetricType};
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::accounting::flops::{FormulaFlops, Recompute};
+use crate::accounting::mfu;
 use crate::ingest::observation::ParseErrorReason;
-use crate::state::goodput::BadputSource;
-use crate::state::{Run, State};
+use crate::state::snapshot::{LiveSnapshot, RunSnapshot, Snapshot};
 
 /// Reasons a line is counted in `mfu_exporter_parse_errors_total`, all present from start-up.
 pub const PARSE_ERROR_REASONS: [&str; 6] = [
@@ -153,9 +154,7 @@ impl SelfMetrics {
     }
 
     fn render(&self, out: &mut String) {
-        // A failed encoding leaves only what was written before the failure; the run metrics
-        // are still worth serving.
-        let _ = TextEncoder::new().encode_utf8(&self.registry.gather(), out);
+        write_gathered(&self.registry.gather(), out);
         render_cpu_seconds(out);
         self.render_process(out, Instant::now());
     }
@@ -169,7 +168,7 @@ impl SelfMetrics {
             if now.duration_since(*rendered_at) < PROCESS_METRICS_MAX_AGE);
         if !fresh {
             let mut text = String::new();
-            let _ = TextEncoder::new().encode_utf8(&self.process_registry.gather(), &mut text);
+            write_gathered(&self.process_registry.gather(), &mut text);
             *cached = Some((now, text));
         }
         if let Some((_, text)) = &*cached {
@@ -185,13 +184,13 @@ fn render_cpu_seconds(out: &mut String) {
     let Some(seconds) = process_cpu_seconds() else {
         return;
     };
-    out.push_str(
-        "# HELP mfu_exporter_cpu_seconds_total User and system CPU time of the exporter process, in seconds, with microsecond resolution.\n\
-         # TYPE mfu_exporter_cpu_seconds_total counter\n\
-         mfu_exporter_cpu_seconds_total ",
-    );
-    write_value(seconds, out);
-    out.push('\n');
+    Family::new(
+        out,
+        "mfu_exporter_cpu_seconds_total",
+        "counter",
+        "User and system CPU time of the exporter process, in seconds, with microsecond resolution.",
+    )
+    .sample("", &[], seconds);
 }
 
 /// User plus system CPU time of the whole process (every thread), in seconds; `None` if the
@@ -210,30 +209,27 @@ pub fn process_cpu_seconds() -> Option<f64> {
     Some(seconds(usage.ru_utime) + seconds(usage.ru_stime))
 }
 
-/// Renders the whole exposition: run metrics from `state` at `now`, then the exporter's own.
-pub fn render(state: &State, now: f64, self_metrics: &SelfMetrics) -> String {
+/// Renders the whole exposition: run metrics from a snapshot of the state, then the exporter's
+/// own. Takes no lock on the state: the caller takes the snapshot under it and releases it first.
+pub fn render(snapshot: &Snapshot, self_metrics: &SelfMetrics) -> String {
     let mut out = String::with_capacity(8192);
-    render_runs(state, now, &mut out);
+    render_runs(snapshot, &mut out);
     self_metrics.render(&mut out);
     out
 }
 
-/// One metric family being written: HELP and TYPE go out before its first sample only.
+/// One metric family being written: HELP and TYPE go out before its first sample only. The one
+/// writer of the exposition: run metrics, the exporter's own counters and process metrics.
 struct Family<'a> {
     out: &'a mut String,
-    name: &'static str,
-    help: &'static str,
-    kind: &'static str,
+    name: &'a str,
+    help: &'a str,
+    kind: &'a str,
     started: bool,
 }
 
 impl<'a> Family<'a> {
-    fn new(
-        out: &'a mut String,
-        name: &'static str,
-        kind: &'static str,
-        help: &'static str,
-    ) -> Family<'a> {
+    fn new(out: &'a mut String, name: &'a str, kind: &'a str, help: &'a str) -> Family<'a> {
         Family {
             out,
             name,
@@ -245,7 +241,11 @@ impl<'a> Family<'a> {
 
     fn sample(&mut self, suffix: &str, labels: &[(&str, &str)], value: f64) {
         if !self.started {
-            let _ = writeln!(self.out, "# HELP {} {}", self.name, self.help);
+            self.out.push_str("# HELP ");
+            self.out.push_str(self.name);
+            self.out.push(' ');
+            escape_help(self.help, self.out);
+            self.out.push('\n');
             let _ = writeln!(self.out, "# TYPE {} {}", self.name, self.kind);
             self.started = true;
         }
@@ -267,6 +267,58 @@ impl<'a> Family<'a> {
         self.out.push(' ');
         write_value(value, self.out);
         self.out.push('\n');
+    }
+}
+
+/// Writes gathered `prometheus` families (the exporter's own counters, the process collector's
+/// metrics) through [`Family`], as the text format spells them.
+fn write_gathered(families: &[MetricFamily], out: &mut String) {
+    for gathered in families {
+        let kind = match gathered.get_field_type() {
+            MetricType::COUNTER => "counter",
+            MetricType::GAUGE => "gauge",
+            MetricType::HISTOGRAM => "histogram",
+            // The exporter registers no summaries or untyped metrics.
+            MetricType::SUMMARY | MetricType::UNTYPED => continue,
+        };
+        let mut family = Family::new(out, gathered.name(), kind, gathered.help());
+        for metric in gathered.get_metric() {
+            let labels: Vec<(&str, &str)> = metric
+                .get_label()
+                .iter()
+                .map(|pair| (pair.name(), pair.value()))
+                .collect();
+            match gathered.get_field_type() {
+                MetricType::COUNTER => family.sample("", &labels, metric.get_counter().value()),
+                MetricType::GAUGE => family.sample("", &labels, metric.get_gauge().value()),
+                _ => {
+                    let histogram = metric.get_histogram();
+                    let count = histogram.get_sample_count() as f64;
+                    let with_le = |le: &str, family: &mut Family<'_>, value: f64| {
+                        let mut labels = labels.clone();
+                        labels.push(("le", le));
+                        family.sample("_bucket", &labels, value);
+                    };
+                    for bucket in histogram.get_bucket() {
+                        let le = bucket.upper_bound().to_string();
+                        with_le(&le, &mut family, bucket.cumulative_count() as f64);
+                    }
+                    with_le("+Inf", &mut family, count);
+                    family.sample("_sum", &labels, histogram.get_sample_sum());
+                    family.sample("_count", &labels, count);
+                }
+            }
+        }
+    }
+}
+
+fn escape_help(help: &str, out: &mut String) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
     }
 }
 
@@ -299,13 +351,13 @@ fn write_value(value: f64, out: &mut String) {
 }
 
 /// Writes a family with one sample per run (or several), skipping runs `sample` declines.
-fn family(
+fn family<'r>(
     out: &mut String,
-    runs: &[&Run],
+    runs: impl IntoIterator<Item = &'r RunSnapshot>,
     name: &'static str,
     kind: &'static str,
     help: &'static str,
-    mut samples: impl FnMut(&Run, &mut Family<'_>),
+    mut samples: impl FnMut(&'r RunSnapshot, &mut Family<'_>),
 ) {
     let mut family = Family::new(out, name, kind, help);
     for run in runs {
@@ -313,19 +365,39 @@ fn family(
     }
 }
 
-fn render_runs(state: &State, now: f64, out: &mut String) {
-    let stale_after = state.options.stale_after_seconds;
-    let runs: Vec<&Run> = state.runs().collect();
-    let live: Vec<&Run> = runs
-        .iter()
-        .copied()
-        .filter(|r| !r.is_stale(now, stale_after))
-        .collect();
-    let formulas = |run: &Run| run.spec.accounting.formulas();
+/// Writes MFU (model FLOPs per token) or HFU (hardware FLOPs per token) of one live run, by
+/// formula and peak precision, through `accounting::mfu`. A run without GPUs has no peak.
+fn utilization(
+    run: &RunSnapshot,
+    live: &LiveSnapshot,
+    per_token: fn(&FormulaFlops) -> f64,
+    f: &mut Family<'_>,
+) {
+    let (Some(rate), Some(gpus)) = (live.tokens_per_second, run.credited_gpus) else {
+        return;
+    };
+    let peaks = run.peaks_per_gpu();
+    for (formula, flops) in run.spec.accounting.formulas() {
+        for (dtype, peak_per_gpu) in &peaks {
+            let labels = [
+                ("run", run.name.as_str()),
+                ("formula", formula),
+                ("peak_dtype", dtype.as_str()),
+            ];
+            let ratio = mfu::utilization(rate, per_token(&flops), gpus, *peak_per_gpu);
+            f.sample("", &labels, ratio);
+        }
+    }
+}
+
+fn render_runs(snapshot: &Snapshot, out: &mut String) {
+    let runs = &snapshot.runs;
+    let live = || runs.iter().filter_map(|r| r.live.as_ref().map(|l| (r, l)));
+    let formulas = |run: &RunSnapshot| run.spec.accounting.formulas();
 
     family(
         out,
-        &runs,
+        runs,
         "training_tokens_total",
         "counter",
         "Tokens trained on.",
@@ -333,7 +405,7 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
     );
     family(
         out,
-        &runs,
+        runs,
         "training_steps_total",
         "counter",
         "Optimizer steps completed.",
@@ -341,7 +413,7 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
     );
     family(
         out,
-        &runs,
+        runs,
         "training_model_flops_total",
         "counter",
         "Model FLOPs of the tokens trained on (forward and backward), by formula.",
@@ -353,180 +425,159 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
     );
     family(
         out,
-        &runs,
+        runs,
         "training_restarts_total",
         "counter",
         "Trainer restarts seen (the step counter went backwards).",
         |run, f| f.sample("", &[("run", &run.name)], run.restarts_total as f64),
     );
     // Goodput and badput exist from a run's first timed step record on.
-    let timed: Vec<&Run> = runs
-        .iter()
-        .copied()
-        .filter(|r| r.goodput.has_records())
-        .collect();
-    family(
+    let timed = || {
+        runs.iter()
+            .filter_map(|r| r.goodput.as_ref().map(|g| (r, g)))
+    };
+    let mut goodput = Family::new(
         out,
-        &timed,
         "training_goodput_seconds_total",
         "counter",
         "Seconds of steps whose progress was kept, at the ideal step time, from the trainer's timestamps.",
-        |run, f| f.sample("", &[("run", &run.name)], run.goodput.goodput_seconds()),
     );
-    family(
+    for (run, g) in timed() {
+        goodput.sample("", &[("run", &run.name)], g.goodput_seconds);
+    }
+    let mut badput = Family::new(
         out,
-        &timed,
         "training_badput_seconds_total",
         "counter",
         "Seconds of the run that made no kept progress, by source: startup, wasted_progress, recovery, stall, slow_steps, other.",
-        |run, f| {
-            for source in BadputSource::ALL {
-                f.sample(
-                    "",
-                    &[("run", &run.name), ("source", source.as_str())],
-                    run.goodput.badput_seconds(source),
-                );
-            }
-        },
     );
-    family(
+    for (run, g) in timed() {
+        for (source, seconds) in &g.badput_seconds {
+            badput.sample(
+                "",
+                &[("run", &run.name), ("source", source.as_str())],
+                *seconds,
+            );
+        }
+    }
+    let mut wasted = Family::new(
         out,
-        &timed,
         "training_wasted_tokens_total",
         "counter",
         "Tokens of steps redone after a restart (already counted in training_tokens_total once before).",
-        |run, f| f.sample("", &[("run", &run.name)], run.goodput.wasted_tokens()),
     );
+    for (run, g) in timed() {
+        wasted.sample("", &[("run", &run.name)], g.wasted_tokens);
+    }
     family(
         out,
-        &runs,
+        runs,
         "training_ideal_step_seconds",
         "gauge",
         "The ideal step time: the mean of recent step times, steps under 1 s and above median + 3 MAD dropped.",
         |run, f| {
-            if let Some(ideal) = run.goodput.ideal_step_seconds() {
+            if let Some(ideal) = run.ideal_step_seconds {
                 f.sample("", &[("run", &run.name)], ideal);
             }
         },
     );
     family(
         out,
-        &runs,
+        runs,
         "training_step_time_deviation_seconds",
         "gauge",
         "p90 of the last 100 steps' deviation from the ideal step time minus the median of the 1000 before.",
         |run, f| {
-            if let Some(deviation) = run.goodput.step_time_deviation_seconds() {
+            if let Some(deviation) = run.step_time_deviation_seconds {
                 f.sample("", &[("run", &run.name)], deviation);
             }
         },
     );
     family(
         out,
-        &runs,
+        runs,
         "training_steps_planned",
         "gauge",
         "The steps the run is planned to take, where its log says.",
         |run, f| {
-            if let Some(total) = run.total_steps {
+            if let Some(total) = run.steps_planned {
                 f.sample("", &[("run", &run.name)], total as f64);
             }
         },
     );
 
     // Rates and utilizations: absent while a run is stale.
-    let rate = |run: &Run| run.tokens_per_second(now, stale_after);
-    family(
+    let mut tokens_per_second = Family::new(
         out,
-        &live,
         "training_tokens_per_second",
         "gauge",
         "Smoothed training throughput of the run (all its GPUs), from the trainer's own numbers.",
-        |run, f| {
-            if let Some(rate) = rate(run) {
-                f.sample("", &[("run", &run.name)], rate);
-            }
-        },
     );
-    family(
+    for (run, l) in live() {
+        if let Some(rate) = l.tokens_per_second {
+            tokens_per_second.sample("", &[("run", &run.name)], rate);
+        }
+    }
+    let mut achieved = Family::new(
         out,
-        &live,
         "training_achieved_flops_per_second",
         "gauge",
         "Model FLOP/s achieved by the run, by formula.",
-        |run, f| {
-            if let Some(rate) = rate(run) {
-                for (formula, flops) in formulas(run) {
-                    f.sample(
-                        "",
-                        &[("run", &run.name), ("formula", formula)],
-                        rate * flops.training,
-                    );
-                }
-            }
-        },
     );
-    // MFU counts model FLOPs; HFU adds recomputation and exists only when it is configured.
-    // A run without a peak (a push that named no GPUs) has no utilization.
-    let utilization = |run: &Run, f: &mut Family<'_>, per_token: fn(&FormulaFlops) -> f64| {
-        let Some(rate) = rate(run) else { return };
-        let peaks = run.peaks();
-        for (formula, flops) in formulas(run) {
-            for (dtype, peak) in &peaks {
-                let peak = *peak;
-                let labels = [
-                    ("run", run.name.as_str()),
-                    ("formula", formula),
-                    ("peak_dtype", dtype.as_str()),
-                ];
-                f.sample("", &labels, rate * per_token(&flops) / peak);
+    for (run, l) in live() {
+        if let Some(rate) = l.tokens_per_second {
+            for (formula, flops) in formulas(run) {
+                achieved.sample(
+                    "",
+                    &[("run", &run.name), ("formula", formula)],
+                    mfu::achieved_flops_per_second(rate, flops.training),
+                );
             }
         }
-    };
-    family(
+    }
+    // MFU counts model FLOPs; HFU adds recomputation and exists only when it is configured.
+    let mut mfu_family = Family::new(
         out,
-        &live,
         "training_mfu_ratio",
         "gauge",
         "Model FLOPs utilization: achieved model FLOP/s over the peak FLOP/s of the run's GPUs.",
-        |run, f| utilization(run, f, |flops| flops.training),
     );
-    family(
+    for (run, l) in live() {
+        utilization(run, l, |flops| flops.training, &mut mfu_family);
+    }
+    let mut hfu_family = Family::new(
         out,
-        &live,
         "training_hfu_ratio",
         "gauge",
         "Hardware FLOPs utilization: model FLOPs plus recomputation over the peak.",
-        |run, f| {
-            if run.spec.accounting.options.recompute != Recompute::None {
-                utilization(run, f, |flops| flops.hardware);
-            }
-        },
     );
-    family(
+    for (run, l) in live() {
+        if run.spec.accounting.options.recompute != Recompute::None {
+            utilization(run, l, |flops| flops.hardware, &mut hfu_family);
+        }
+    }
+    let mut reported_mfu = Family::new(
         out,
-        &live,
         "training_reported_mfu_ratio",
         "gauge",
         "The MFU the trainer reports itself, as a ratio.",
-        |run, f| {
-            if let Some(mfu) = run.reported_mfu {
-                f.sample("", &[("run", &run.name)], mfu);
-            }
-        },
     );
-    family(
+    for (run, l) in live() {
+        if let Some(mfu) = l.reported_mfu {
+            reported_mfu.sample("", &[("run", &run.name)], mfu);
+        }
+    }
+    let mut reported_flops = Family::new(
         out,
-        &live,
         "training_reported_flops_per_second_per_gpu",
         "gauge",
         "The model FLOP/s per GPU the trainer reports itself (its own FLOP count).",
-        |run, f| {
-            if let Some(flops) = run.reported_flops_per_second_per_gpu {
-                f.sample("", &[("run", &run.name)], flops);
-            }
-        },
     );
+    for (run, l) in live() {
+        if let Some(flops) = l.reported_flops_per_second_per_gpu {
+            reported_flops.sample("", &[("run", &run.name)], flops);
+        }
+    }
 
     let mut histogram = Family::new(
         out,
@@ -534,7 +585,7 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
         "histogram",
         "Optimizer step durations from the trainer's log.",
     );
-    for run in &runs {
+    for run in runs {
         for (bound, count) in run.step_durations.cumulative() {
             let le = bound.to_string();
             histogram.sample("_bucket", &[("run", &run.name), ("le", &le)], count as f64);
@@ -547,46 +598,47 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
 
     family(
         out,
-        &runs,
+        runs,
         "training_peak_flops_per_second",
         "gauge",
         "Dense peak FLOP/s of the GPUs the run is credited with, by precision; absent until the run has data, and for a pushed run that named no GPUs.",
         |run, f| {
-            for (dtype, peak) in run.peaks() {
+            let Some(gpus) = run.credited_gpus else { return };
+            for (dtype, per_gpu) in run.peaks_per_gpu() {
                 f.sample(
                     "",
                     &[("run", &run.name), ("peak_dtype", dtype.as_str())],
-                    peak,
+                    per_gpu * gpus as f64,
                 );
             }
         },
     );
     family(
         out,
-        &runs,
+        runs,
         "training_gpus",
         "gauge",
         "GPUs the run is credited with; absent until the run has data, and for a pushed run that named no GPUs.",
         |run, f| {
-            if let (Some(gpus), Some(_)) = (run.gpus, run.last_update) {
+            if let Some(gpus) = run.credited_gpus {
                 f.sample("", &[("run", &run.name)], gpus as f64);
             }
         },
     );
     family(
         out,
-        &runs,
+        runs,
         "training_run_finished",
         "gauge",
         "1 once the run has ended (its log reached the planned steps, or a push said final), else 0.",
         |run, f| {
-            let finished = if run.is_finished() { 1.0 } else { 0.0 };
+            let finished = if run.finished { 1.0 } else { 0.0 };
             f.sample("", &[("run", &run.name)], finished);
         },
     );
     family(
         out,
-        &runs,
+        runs,
         "training_model_flops_per_token",
         "gauge",
         "Model FLOPs per token of training (forward and backward), by formula.",
@@ -602,7 +654,7 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
     );
     family(
         out,
-        &runs,
+        runs,
         "training_model_parameters",
         "gauge",
         "Parameters of the model: all of them, and those one token uses.",
@@ -622,7 +674,7 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
     );
     family(
         out,
-        &runs,
+        runs,
         "training_step",
         "gauge",
         "The trainer's latest step number.",
@@ -634,7 +686,7 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
     );
     family(
         out,
-        &runs,
+        runs,
         "training_loss",
         "gauge",
         "The trainer's latest training loss.",
@@ -646,7 +698,7 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
     );
     family(
         out,
-        &runs,
+        runs,
         "training_last_update_timestamp_seconds",
         "gauge",
         "Unix time at which the exporter last received data for the run.",
@@ -658,7 +710,7 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
     );
     family(
         out,
-        &runs,
+        runs,
         "training_run_info",
         "gauge",
         "A metric with a constant '1' value labeled by the run's model, GPU, precision and attention counting.",
@@ -676,31 +728,30 @@ fn render_runs(state: &State, now: f64, out: &mut String) {
     );
     family(
         out,
-        &runs,
+        runs,
         "mfu_exporter_source_files",
         "gauge",
         "What a tailed run's log paths and globs named at the last poll, by state (following, missing, unreadable, not_a_regular_file).",
         |run, f| {
             if let Some(files) = &run.source_files {
-                for (state, count) in files.by_state() {
-                    f.sample("", &[("run", &run.name), ("state", state)], count as f64);
+                for (state, count) in files {
+                    f.sample("", &[("run", &run.name), ("state", state)], *count as f64);
                 }
             }
         },
     );
     family(
         out,
-        &runs,
+        runs,
         "mfu_exporter_source_up",
         "gauge",
         "1 when at least one log file of the tailed run is being read, else 0.",
         |run, f| {
             if let Some(files) = &run.source_files {
-                f.sample(
-                    "",
-                    &[("run", &run.name)],
-                    f64::from(u8::from(files.following > 0)),
-                );
+                let following = files
+                    .iter()
+                    .any(|(state, count)| *state == "following" && *count > 0);
+                f.sample("", &[("run", &run.name)], f64::from(u8::from(following)));
             }
         },
     );

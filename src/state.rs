@@ -18,6 +18,7 @@ use crate::ingest::observation::Observation;
 use crate::ingest::push::PushSample;
 
 pub mod goodput;
+pub mod snapshot;
 
 use goodput::{Goodput, StepRecord};
 

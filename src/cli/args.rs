@@ -2,7 +2,10 @@
 
 use clap::{Args, ValueEnum};
 
-use crate::accounting::flops::{AttentionCounting, Recompute};
+use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
+use crate::accounting::mfu::Hardware;
+use crate::model_config::NamedModel;
+use crate::resolve::{self, HardwareSettings, ModelSettings};
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ModelArgs {
@@ -39,6 +42,50 @@ pub struct HardwareArgs {
     /// Dense peak per GPU in TFLOP/s, overriding the table.
     #[arg(long, value_name = "TFLOPS")]
     pub peak_tflops: Option<f64>,
+}
+
+impl ModelArgs {
+    /// The flags as [`resolve::model`] takes them.
+    pub fn settings(&self) -> ModelSettings {
+        ModelSettings {
+            model: self.model.clone(),
+            seq_len: self.seq_len,
+            attention: self.attention.map(Into::into),
+            recompute: self.recompute.map(Into::into),
+            mtp: self.mtp,
+        }
+    }
+
+    /// The model and its FLOP options (`calc`, `plan`), or the first problem in flag words.
+    pub fn resolve(&self) -> anyhow::Result<(NamedModel, FlopOptions)> {
+        resolve::model(&self.settings()).map_err(|problems| match problems.into_iter().next() {
+            Some(problem) => problem.into_flag_error(),
+            None => anyhow::anyhow!("internal: the model was refused without a reason"),
+        })
+    }
+}
+
+impl HardwareArgs {
+    /// The flags as [`resolve::hardware`] takes them.
+    pub fn settings(&self) -> HardwareSettings {
+        HardwareSettings {
+            gpu: self.gpu.clone(),
+            dtype: self.dtype.clone(),
+            gpus: self.gpus,
+            peak_tflops: self.peak_tflops,
+        }
+    }
+
+    /// The hardware (`calc`, `plan`); `None` when neither `--gpu` nor `--peak-tflops` was given,
+    /// for a report without MFU.
+    pub fn resolve(&self) -> anyhow::Result<Option<Hardware>> {
+        if self.gpu.is_none() && self.peak_tflops.is_none() {
+            return Ok(None);
+        }
+        resolve::hardware(&self.settings())
+            .map(Some)
+            .map_err(resolve::Problem::into_flag_error)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

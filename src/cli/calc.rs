@@ -5,18 +5,16 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::args::{HardwareArgs, ModelArgs};
 use crate::accounting::conventions;
-use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
-use crate::accounting::gpus::Dtype;
+use crate::accounting::flops::Recompute;
 use crate::accounting::mfu::{self, Hardware, Throughput};
 use crate::accounting::model::{Attention, FeedForward, Model};
 use crate::accounting::Accounting;
-use crate::model_config::{self, NamedModel};
 use crate::units;
 
 #[derive(Debug, Args)]
@@ -97,52 +95,6 @@ pub fn implausible_mfu_warning(report: &Report) -> Option<String> {
         hardware.gpu,
         units::si(hardware.peak_flops_per_gpu).trim_end(),
     ))
-}
-
-/// Resolves the model flags into a model and its FLOP options.
-pub fn resolve_model(args: &ModelArgs) -> anyhow::Result<(NamedModel, FlopOptions)> {
-    let Some(spec) = args.model.as_deref() else {
-        bail!(
-            "no model given: set --model to a config.json path or a preset ({})",
-            model_config::preset_names().join(", ")
-        );
-    };
-    let named = model_config::load(spec).with_context(|| format!("loading model {spec:?}"))?;
-    let seq_len = args.seq_len.unwrap_or(named.model.default_seq_len);
-    if seq_len == 0 {
-        bail!("--seq-len 0: a training sequence has at least one token; set --seq-len to the sequence length the job trains with");
-    }
-    if seq_len > crate::accounting::flops::MAX_SEQ_LEN {
-        bail!(
-            "--seq-len {seq_len}: above the limit of {} tokens; set --seq-len to the sequence length the job trains with",
-            crate::accounting::flops::MAX_SEQ_LEN
-        );
-    }
-    let options = FlopOptions {
-        seq_len,
-        attention: args.attention.map_or(AttentionCounting::Full, Into::into),
-        include_mtp: args.mtp,
-        recompute: args.recompute.map_or(Recompute::None, Into::into),
-    };
-    Ok((named, options))
-}
-
-/// Resolves the hardware flags; `None` when neither a GPU nor a peak was given.
-pub fn resolve_hardware(args: &HardwareArgs) -> anyhow::Result<Option<Hardware>> {
-    if args.gpu.is_none() && args.peak_tflops.is_none() {
-        return Ok(None);
-    }
-    let dtype: Dtype = match args.dtype.as_deref() {
-        Some(text) => text.parse()?,
-        None => Dtype::Bf16,
-    };
-    let hardware = mfu::resolve_hardware(
-        args.gpu.as_deref(),
-        dtype,
-        args.gpus.unwrap_or(1),
-        args.peak_tflops,
-    )?;
-    Ok(Some(hardware))
 }
 
 fn throughput(args: &CalcArgs, seq_len: u64) -> anyhow::Result<Option<Throughput>> {
@@ -347,8 +299,8 @@ fn utilization(
 }
 
 pub fn build(args: &CalcArgs) -> anyhow::Result<Report> {
-    let (named, options) = resolve_model(&args.model)?;
-    let hardware = resolve_hardware(&args.hardware)?;
+    let (named, options) = args.model.resolve()?;
+    let hardware = args.hardware.resolve()?;
     let throughput = throughput(args, options.seq_len)?;
     if throughput.is_some() && hardware.is_none() {
         bail!(

@@ -13,6 +13,7 @@ use clap::Args;
 
 use crate::config::{self, FileConfig, FlagConfig};
 use crate::ingest::tail::ReadFrom;
+use crate::resolve::{HardwareSettings, ModelSettings};
 use crate::simulate::{self, TrainingProfile};
 use crate::state::RunSpec;
 
@@ -52,10 +53,16 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .tempdir()?;
     let log = directory.path().join("train.jsonl");
     let flags = FlagConfig {
-        model: Some(MODEL.into()),
-        seq_len: Some(SEQ_LEN),
-        gpu: Some(GPU.into()),
-        gpus: Some(GPUS),
+        model: ModelSettings {
+            model: Some(MODEL.into()),
+            seq_len: Some(SEQ_LEN),
+            ..ModelSettings::default()
+        },
+        hardware: HardwareSettings {
+            gpu: Some(GPU.into()),
+            gpus: Some(GPUS),
+            ..HardwareSettings::default()
+        },
         listen_address: Some(args.listen_address.clone()),
         log_level: Some(args.log_level.clone()),
         tail_paths: vec![log.to_string_lossy().into_owned()],

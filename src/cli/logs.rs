@@ -72,15 +72,8 @@ struct Totals {
 
 pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let flags = FlagConfig {
-        model: args.model.model.clone(),
-        seq_len: args.model.seq_len,
-        attention: args.model.attention.map(Into::into),
-        recompute: args.model.recompute.map(Into::into),
-        mtp: args.model.mtp,
-        gpu: args.hardware.gpu.clone(),
-        dtype: args.hardware.dtype.clone(),
-        gpus: args.hardware.gpus,
-        peak_tflops: args.hardware.peak_tflops,
+        model: args.model.settings(),
+        hardware: args.hardware.settings(),
         tail_paths: vec![args.file.to_string_lossy().into_owned()],
         tail_read_from: Some(ReadFrom::Beginning),
         tail_scope: args.tail_scope.map(Into::into),

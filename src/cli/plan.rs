@@ -12,10 +12,10 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::args::{HardwareArgs, ModelArgs};
-use super::calc::{resolve_hardware, resolve_model, Format};
+use super::calc::Format;
 use crate::accounting::flops::{self, AttentionCounting, FlopOptions, Recompute};
 use crate::accounting::gpus::Dtype;
-use crate::accounting::mfu::Hardware;
+use crate::accounting::mfu::{self, Hardware};
 use crate::accounting::model::Model;
 use crate::accounting::plan::cost::{self, CostInput, Pace};
 use crate::accounting::plan::fixes;
@@ -331,9 +331,9 @@ fn resolve_layout(args: &PlanArgs, model: &Model, seq_len: u64) -> anyhow::Resul
 }
 
 pub fn build(args: &PlanArgs) -> anyhow::Result<Plan> {
-    let (named, options) = resolve_model(&args.model)?;
+    let (named, options) = args.model.resolve()?;
     let model = &named.model;
-    let hardware = resolve_hardware(&args.hardware)?;
+    let hardware = args.hardware.resolve()?;
     if args.micro_batch_size == 0 {
         bail!("--micro-batch-size 0: a micro-batch holds at least one sequence");
     }
@@ -625,7 +625,12 @@ fn sweep_report(
         .map(|r| positive("--tokens-per-sec", r))
         .transpose()?;
     let mfu_at = |flops_per_token: f64| match (rate, hardware) {
-        (Some(r), Some(hw)) => Some(r * flops_per_token / hw.peak_flops()),
+        (Some(r), Some(hw)) => Some(mfu::utilization(
+            r,
+            flops_per_token,
+            hw.gpus,
+            hw.peak_flops_per_gpu,
+        )),
         _ => None,
     };
     let base = FlopOptions {

@@ -16,6 +16,7 @@ use crate::ingest::push::parse_push;
 use crate::ingest::tail::ReadFrom;
 use crate::metrics::SelfMetrics;
 use crate::pipeline::{self, Sink};
+use crate::state::snapshot::Snapshot;
 use crate::state::{RunOptions, State, StateError, StateOptions, ThroughputScope};
 use crate::{landing, metrics};
 
@@ -140,16 +141,9 @@ impl From<ScopeArg> for ThroughputScope {
 impl ServeArgs {
     fn flags(&self) -> FlagConfig {
         FlagConfig {
-            model: self.model.model.clone(),
-            seq_len: self.model.seq_len,
-            attention: self.model.attention.map(Into::into),
+            model: self.model.settings(),
             formula: self.formula.clone(),
-            recompute: self.model.recompute.map(Into::into),
-            mtp: self.model.mtp,
-            gpu: self.hardware.gpu.clone(),
-            dtype: self.hardware.dtype.clone(),
-            gpus: self.hardware.gpus,
-            peak_tflops: self.hardware.peak_tflops,
+            hardware: self.hardware.settings(),
             listen_address: self.listen_address.clone(),
             telemetry_path: self.telemetry_path.clone(),
             web_max_connections: self.max_connections,
@@ -224,12 +218,27 @@ impl Sink for Daemon {
     }
 }
 
+impl Daemon {
+    /// Takes the scrape's snapshot under the state lock, releases the lock, then renders: the
+    /// tailer waits for a copy of the runs' numbers, never for the formatting of the exposition.
+    /// `render` is [`metrics::render`]; tests pass one that checks the lock is free.
+    fn render_metrics_with(
+        &self,
+        render: impl FnOnce(&Snapshot, &SelfMetrics) -> String,
+    ) -> String {
+        let now = unix_now();
+        let snapshot = {
+            let mut state = self.state();
+            state.expire(now);
+            state.snapshot(now)
+        };
+        render(&snapshot, &self.metrics)
+    }
+}
+
 impl Backend for Daemon {
     fn render_metrics(&self) -> String {
-        let now = unix_now();
-        let mut state = self.state();
-        state.expire(now);
-        metrics::render(&state, now, &self.metrics)
+        self.render_metrics_with(metrics::render)
     }
 
     fn landing_page(&self) -> String {
@@ -523,4 +532,114 @@ fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListe
     socket.set_reuseaddr(true)?;
     socket.bind(address)?;
     socket.listen(LISTEN_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
+    use crate::accounting::gpus::Dtype;
+    use crate::accounting::mfu::resolve_hardware;
+    use crate::accounting::Accounting;
+    use crate::state::RunSpec;
+
+    fn daemon() -> Daemon {
+        let model = crate::model_config::load("gpt2").unwrap().model;
+        let options = FlopOptions {
+            seq_len: 1024,
+            attention: AttentionCounting::Full,
+            include_mtp: false,
+            recompute: Recompute::None,
+        };
+        let spec = Arc::new(RunSpec {
+            model_name: "gpt2".into(),
+            accounting: Accounting::new(&model, options),
+            hardware: resolve_hardware(Some("a100-sxm"), Dtype::Bf16, 8, None).unwrap(),
+        });
+        let mut state = State::new(StateOptions {
+            stale_after_seconds: 300.0,
+            push_expire_after_seconds: 3600.0,
+            push_max_runs: 200,
+            push_spec: Arc::clone(&spec),
+        });
+        let options = RunOptions {
+            warmup_records: 0,
+            steps_from: None,
+        };
+        state.add_tail_run("r", ThroughputScope::AsLogged, spec, options);
+        Daemon {
+            state: Mutex::new(state),
+            metrics: SelfMetrics::new().unwrap(),
+            telemetry_path: "/metrics".into(),
+            failure: std::sync::OnceLock::new(),
+            ready_without_logs: false,
+        }
+    }
+
+    /// A scrape renders with the state lock free: the tailer can apply records meanwhile.
+    /// `try_lock` on a std mutex this thread holds fails, so rendering under the lock fails here.
+    #[test]
+    fn a_scrape_renders_without_holding_the_state_lock() {
+        let daemon = daemon();
+        let text = daemon.render_metrics_with(|snapshot, self_metrics| {
+            let free = daemon.state.try_lock().is_ok();
+            assert!(
+                free,
+                "the state lock is held while the exposition is rendered"
+            );
+            metrics::render(snapshot, self_metrics)
+        });
+        assert!(
+            text.contains("training_tokens_total{run=\"r\"} 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("mfu_exporter_lines_read_total 0\n"), "{text}");
+    }
+
+    /// Not a check but a measurement (`cargo test --lib scrape_lock_hold -- --ignored
+    /// --nocapture`): how long a scrape holds the state lock (expire and snapshot) and how long
+    /// it then renders without it, with 1, 10 and 100 pushed runs; medians of 200 scrapes.
+    #[test]
+    #[ignore]
+    fn scrape_lock_hold_by_run_count() {
+        println!("| pushed runs | lock held (expire + snapshot) | render, lock free |");
+        println!("| ---: | ---: | ---: |");
+        for runs in [1, 10, 100] {
+            let daemon = daemon();
+            let samples: Vec<String> = (0..runs)
+                .map(|i| {
+                    format!(
+                        r#"{{"run": "run-{i:03}", "tokens_per_sec": {}, "step": {}, "loss": 2.5, "gpus": 8}}"#,
+                        100_000 + i,
+                        10 + i
+                    )
+                })
+                .collect();
+            let body = format!("[{}]", samples.join(","));
+            daemon.push(body.as_bytes()).unwrap();
+            let (mut held, mut rendering) = (Vec::new(), Vec::new());
+            for _ in 0..200 {
+                let start = std::time::Instant::now();
+                let snapshot = {
+                    let mut state = daemon.state();
+                    state.expire(unix_now());
+                    state.snapshot(unix_now())
+                };
+                let taken = std::time::Instant::now();
+                let text = metrics::render(&snapshot, &daemon.metrics);
+                rendering.push(taken.elapsed().as_secs_f64() * 1e6);
+                held.push((taken - start).as_secs_f64() * 1e6);
+                assert!(text.contains("training_mfu_ratio{run=\"run-000\""));
+            }
+            let median = |values: &mut Vec<f64>| {
+                values.sort_by(f64::total_cmp);
+                values[values.len() / 2]
+            };
+            println!(
+                "| {runs} | {:.1} µs | {:.1} µs |",
+                median(&mut held),
+                median(&mut rendering)
+            );
+        }
+    }
 }

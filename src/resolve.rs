@@ -1,0 +1,260 @@
+//! The model and hardware a command measures against, resolved in one place for `calc`, `plan`
+//! and `serve` (and `logs`, through `serve`'s config), with the defaults defined once.
+//!
+//! Callers hand in what the user wrote (flags, or `serve`'s flags merged with its file) and get
+//! the loaded model with its FLOP options and the hardware, or typed [`Problem`]s that each
+//! caller words as its user names the setting: a flag (`--seq-len`) or a config key
+//! (`model.seq_len`).
+
+use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute, MAX_SEQ_LEN};
+use crate::accounting::gpus::{Dtype, GpuError};
+use crate::accounting::mfu::{self, Hardware, HardwareError};
+use crate::model_config::{self, ModelConfigError, NamedModel};
+
+/// How attention FLOPs are counted when nothing says: every query against every key.
+pub const DEFAULT_ATTENTION: AttentionCounting = AttentionCounting::Full;
+/// Activation recomputation when nothing says: none.
+pub const DEFAULT_RECOMPUTE: Recompute = Recompute::None;
+/// The precision whose peak MFU divides by when nothing says.
+pub const DEFAULT_DTYPE: Dtype = Dtype::Bf16;
+/// GPUs whose combined throughput is measured when nothing says.
+pub const DEFAULT_GPUS: u64 = 1;
+
+/// The model settings as given; `None` where nothing was given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelSettings {
+    /// A `config.json` path or a bundled preset name.
+    pub model: Option<String>,
+    /// Tokens per sequence; the model's own context when `None`.
+    pub seq_len: Option<u64>,
+    pub attention: Option<AttentionCounting>,
+    pub recompute: Option<Recompute>,
+    pub mtp: bool,
+}
+
+/// The hardware settings as given; `None` where nothing was given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HardwareSettings {
+    pub gpu: Option<String>,
+    pub dtype: Option<String>,
+    pub gpus: Option<u64>,
+    pub peak_tflops: Option<f64>,
+}
+
+impl ModelSettings {
+    /// These settings where given, `fallback`'s elsewhere: flags over `serve`'s file.
+    pub fn or(self, fallback: ModelSettings) -> ModelSettings {
+        ModelSettings {
+            model: self.model.or(fallback.model),
+            seq_len: self.seq_len.or(fallback.seq_len),
+            attention: self.attention.or(fallback.attention),
+            recompute: self.recompute.or(fallback.recompute),
+            mtp: self.mtp || fallback.mtp,
+        }
+    }
+}
+
+impl HardwareSettings {
+    /// These settings where given, `fallback`'s elsewhere: flags over `serve`'s file.
+    pub fn or(self, fallback: HardwareSettings) -> HardwareSettings {
+        HardwareSettings {
+            gpu: self.gpu.or(fallback.gpu),
+            dtype: self.dtype.or(fallback.dtype),
+            gpus: self.gpus.or(fallback.gpus),
+            peak_tflops: self.peak_tflops.or(fallback.peak_tflops),
+        }
+    }
+}
+
+/// How a caller's user names the settings, which decides the wording of a [`Problem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// Command-line flags (`calc`, `plan`).
+    Flags,
+    /// `serve`'s merged config, whose keys name flags and file alike.
+    Config,
+}
+
+/// Something wrong with the model or hardware settings.
+#[derive(Debug)]
+pub enum Problem {
+    NoModel,
+    Model {
+        spec: String,
+        error: ModelConfigError,
+    },
+    SeqLenZero,
+    SeqLenTooLong(u64),
+    Dtype(GpuError),
+    Hardware(HardwareError),
+}
+
+impl Problem {
+    /// The problem in the words of `names`, with what would fix it.
+    pub fn message(&self, names: Names) -> String {
+        let presets = || model_config::preset_names().join(", ");
+        match (self, names) {
+            (Problem::NoModel, Names::Flags) => format!(
+                "no model given: set --model to a config.json path or a preset ({})",
+                presets()
+            ),
+            (Problem::NoModel, Names::Config) => format!(
+                "model: not set; give --model or `model` in [model]: a config.json path or a preset ({})",
+                presets()
+            ),
+            (Problem::Model { spec, error }, Names::Flags) => {
+                format!("loading model {spec:?}: {error}")
+            }
+            (Problem::Model { spec, error }, Names::Config) => format!("model = {spec:?}: {error}"),
+            (Problem::SeqLenZero, Names::Flags) => "--seq-len 0: a training sequence has at least one token; set --seq-len to the sequence length the job trains with".into(),
+            (Problem::SeqLenZero, Names::Config) => {
+                "model.seq_len = 0: set the sequence length the job trains with".into()
+            }
+            (Problem::SeqLenTooLong(long), Names::Flags) => format!(
+                "--seq-len {long}: above the limit of {MAX_SEQ_LEN} tokens; set --seq-len to the sequence length the job trains with"
+            ),
+            (Problem::SeqLenTooLong(long), Names::Config) => format!(
+                "model.seq_len = {long}: above the limit of {MAX_SEQ_LEN} tokens; set the sequence length the job trains with"
+            ),
+            (Problem::Dtype(error), Names::Flags) => error.to_string(),
+            (Problem::Dtype(error), Names::Config) => format!("hardware.dtype: {error}"),
+            (Problem::Hardware(error), Names::Flags) => error.to_string(),
+            (Problem::Hardware(error), Names::Config) => format!("hardware: {error}"),
+        }
+    }
+
+    /// The problem as a command-line error, keeping a model file's error as its cause.
+    pub fn into_flag_error(self) -> anyhow::Error {
+        match self {
+            Problem::Model { spec, error } => {
+                anyhow::Error::new(error).context(format!("loading model {spec:?}"))
+            }
+            Problem::Dtype(error) => anyhow::Error::new(error),
+            Problem::Hardware(error) => anyhow::Error::new(error),
+            other => anyhow::anyhow!(other.message(Names::Flags)),
+        }
+    }
+}
+
+/// Loads the model and fills the FLOP options' defaults. Every problem is listed: a missing or
+/// unloadable model, then a sequence length of 0 or above [`MAX_SEQ_LEN`].
+pub fn model(settings: &ModelSettings) -> Result<(NamedModel, FlopOptions), Vec<Problem>> {
+    let mut problems = Vec::new();
+    let named = match settings.model.as_deref() {
+        None => {
+            problems.push(Problem::NoModel);
+            None
+        }
+        Some(spec) => model_config::load(spec)
+            .map_err(|error| {
+                problems.push(Problem::Model {
+                    spec: spec.to_owned(),
+                    error,
+                })
+            })
+            .ok(),
+    };
+    let seq_len = settings
+        .seq_len
+        .or(named.as_ref().map(|named| named.model.default_seq_len));
+    match seq_len {
+        Some(0) => problems.push(Problem::SeqLenZero),
+        Some(long) if long > MAX_SEQ_LEN => problems.push(Problem::SeqLenTooLong(long)),
+        _ => {}
+    }
+    match (named, seq_len) {
+        (Some(named), Some(seq_len)) if problems.is_empty() => {
+            let options = FlopOptions {
+                seq_len,
+                attention: settings.attention.unwrap_or(DEFAULT_ATTENTION),
+                include_mtp: settings.mtp,
+                recompute: settings.recompute.unwrap_or(DEFAULT_RECOMPUTE),
+            };
+            Ok((named, options))
+        }
+        _ => Err(problems),
+    }
+}
+
+/// Resolves the GPU, precision, count and peak override into the peak MFU divides by.
+pub fn hardware(settings: &HardwareSettings) -> Result<Hardware, Problem> {
+    let dtype = match settings.dtype.as_deref() {
+        Some(text) => text.parse::<Dtype>().map_err(Problem::Dtype)?,
+        None => DEFAULT_DTYPE,
+    };
+    mfu::resolve_hardware(
+        settings.gpu.as_deref(),
+        dtype,
+        settings.gpus.unwrap_or(DEFAULT_GPUS),
+        settings.peak_tflops,
+    )
+    .map_err(Problem::Hardware)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model_problems(settings: ModelSettings, names: Names) -> Vec<String> {
+        match model(&settings) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(|p| p.message(names)).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_are_filled_once() {
+        let settings = ModelSettings {
+            model: Some("gpt2".into()),
+            ..ModelSettings::default()
+        };
+        let (named, options) = model(&settings).unwrap();
+        assert_eq!(options.seq_len, named.model.default_seq_len);
+        assert_eq!(options.attention, AttentionCounting::Full);
+        assert_eq!(options.recompute, Recompute::None);
+        let hardware = hardware(&HardwareSettings {
+            gpu: Some("a100-sxm".into()),
+            ..HardwareSettings::default()
+        })
+        .unwrap();
+        assert_eq!((hardware.dtype, hardware.gpus), (Dtype::Bf16, 1));
+    }
+
+    #[test]
+    fn every_model_problem_is_listed_in_the_callers_words() {
+        let none = ModelSettings {
+            seq_len: Some(0),
+            ..ModelSettings::default()
+        };
+        let flags = model_problems(none.clone(), Names::Flags);
+        assert!(
+            flags[0].starts_with("no model given: set --model"),
+            "{flags:?}"
+        );
+        assert!(flags[1].starts_with("--seq-len 0: "), "{flags:?}");
+        let config = model_problems(none, Names::Config);
+        assert!(config[0].starts_with("model: not set;"), "{config:?}");
+        assert!(config[1].starts_with("model.seq_len = 0: "), "{config:?}");
+        let long = ModelSettings {
+            model: Some("gpt2".into()),
+            seq_len: Some(MAX_SEQ_LEN + 1),
+            ..ModelSettings::default()
+        };
+        let config = model_problems(long, Names::Config);
+        assert_eq!(config.len(), 1, "{config:?}");
+        assert!(config[0].contains("above the limit"), "{config:?}");
+    }
+
+    #[test]
+    fn a_bad_dtype_is_named() {
+        let problem = hardware(&HardwareSettings {
+            gpu: Some("a100-sxm".into()),
+            dtype: Some("int3".into()),
+            ..HardwareSettings::default()
+        })
+        .unwrap_err();
+        assert!(problem
+            .message(Names::Config)
+            .starts_with("hardware.dtype: "));
+    }
+}

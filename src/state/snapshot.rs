@@ -1,0 +1,209 @@
+//! What a scrape needs of the state, taken under the state lock and rendered after it is released.
+//!
+//! A [`Snapshot`] holds numbers and label strings per run, nothing that grows with a run's history
+//! (no smoothing windows, no goodput samples): taking one is a copy of a few hundred bytes per run,
+//! so the tailer waits for that copy and never for the rendering of the exposition. `now` is
+//! passed in; nothing here reads a clock.
+
+use std::sync::Arc;
+
+use super::goodput::BadputSource;
+use super::{Run, RunSpec, State, StepHistogram};
+use crate::accounting::gpus::Dtype;
+
+/// Every run, in the state's order, as the exposition shows it at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub runs: Vec<RunSnapshot>,
+}
+
+/// One run's numbers at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSnapshot {
+    pub name: String,
+    /// The model, GPUs and formulas (shared, never copied).
+    pub spec: Arc<RunSpec>,
+    pub tokens_total: f64,
+    pub steps_total: f64,
+    /// Model FLOPs so far, in the order of `spec.accounting.formulas()`.
+    pub model_flops_total: Vec<f64>,
+    pub restarts_total: u64,
+    /// Present from the run's first timed step record on.
+    pub goodput: Option<GoodputSnapshot>,
+    pub ideal_step_seconds: Option<f64>,
+    pub step_time_deviation_seconds: Option<f64>,
+    pub steps_planned: Option<u64>,
+    /// Rates and the trainer's own figures; `None` while the run is stale.
+    pub live: Option<LiveSnapshot>,
+    /// GPUs the run is credited with: `None` until it has data, and for a push that named none.
+    pub credited_gpus: Option<u64>,
+    pub step_durations: StepHistogram,
+    pub finished: bool,
+    pub step: Option<u64>,
+    pub loss: Option<f64>,
+    pub last_update: Option<f64>,
+    /// A tailed run's files by state (following, missing, unreadable, not_a_regular_file).
+    pub source_files: Option<[(&'static str, u64); 4]>,
+}
+
+/// Goodput and badput of a run so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoodputSnapshot {
+    pub goodput_seconds: f64,
+    pub badput_seconds: [(BadputSource, f64); BadputSource::ALL.len()],
+    pub wasted_tokens: f64,
+}
+
+/// What only a run that is not stale shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveSnapshot {
+    /// Smoothed tokens/s of the whole run; `None` before a rate is known.
+    pub tokens_per_second: Option<f64>,
+    pub reported_mfu: Option<f64>,
+    pub reported_flops_per_second_per_gpu: Option<f64>,
+}
+
+impl RunSnapshot {
+    /// The peaks per GPU, by precision label, when the run is credited with GPUs: the run's MFU
+    /// divides by `credited_gpus` of these.
+    pub fn peaks_per_gpu(&self) -> Vec<(Dtype, f64)> {
+        match self.credited_gpus {
+            Some(_) => self.spec.hardware.peaks(),
+            None => Vec::new(),
+        }
+    }
+}
+
+impl State {
+    /// What a scrape at `now` shows. Expire first (`State::expire`) for expired pushes to go.
+    pub fn snapshot(&self, now: f64) -> Snapshot {
+        let stale_after = self.options.stale_after_seconds;
+        Snapshot {
+            runs: self
+                .runs()
+                .map(|run| RunSnapshot::of(run, now, stale_after))
+                .collect(),
+        }
+    }
+}
+
+impl RunSnapshot {
+    fn of(run: &Run, now: f64, stale_after: f64) -> RunSnapshot {
+        let goodput = run.goodput.has_records().then(|| GoodputSnapshot {
+            goodput_seconds: run.goodput.goodput_seconds(),
+            badput_seconds: BadputSource::ALL.map(|s| (s, run.goodput.badput_seconds(s))),
+            wasted_tokens: run.goodput.wasted_tokens(),
+        });
+        let live = (!run.is_stale(now, stale_after)).then(|| LiveSnapshot {
+            tokens_per_second: run.tokens_per_second(now, stale_after),
+            reported_mfu: run.reported_mfu,
+            reported_flops_per_second_per_gpu: run.reported_flops_per_second_per_gpu,
+        });
+        RunSnapshot {
+            name: run.name.clone(),
+            spec: Arc::clone(&run.spec),
+            tokens_total: run.tokens_total,
+            steps_total: run.steps_total,
+            model_flops_total: run.model_flops_total.clone(),
+            restarts_total: run.restarts_total,
+            goodput,
+            ideal_step_seconds: run.goodput.ideal_step_seconds(),
+            step_time_deviation_seconds: run.goodput.step_time_deviation_seconds(),
+            steps_planned: run.total_steps,
+            live,
+            // Peak capacity belongs to GPUs in use: none before the run has data.
+            credited_gpus: run.last_update.and(run.gpus),
+            step_durations: run.step_durations.clone(),
+            finished: run.is_finished(),
+            step: run.step,
+            loss: run.loss,
+            last_update: run.last_update,
+            source_files: run.source_files.as_ref().map(|files| files.by_state()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
+    use crate::accounting::mfu::resolve_hardware;
+    use crate::accounting::Accounting;
+    use crate::ingest::observation::Observation;
+    use crate::ingest::push::PushSample;
+    use crate::state::{RunOptions, StateOptions, ThroughputScope};
+
+    fn state() -> State {
+        let model = crate::model_config::load("gpt2").unwrap().model;
+        let options = FlopOptions {
+            seq_len: 1024,
+            attention: AttentionCounting::Full,
+            include_mtp: false,
+            recompute: Recompute::None,
+        };
+        let spec = Arc::new(RunSpec {
+            model_name: "gpt2".into(),
+            accounting: Accounting::new(&model, options),
+            hardware: resolve_hardware(Some("a100-sxm"), Dtype::Bf16, 8, None).unwrap(),
+        });
+        let mut state = State::new(StateOptions {
+            stale_after_seconds: 300.0,
+            push_expire_after_seconds: 3600.0,
+            push_max_runs: 4,
+            push_spec: Arc::clone(&spec),
+        });
+        let options = RunOptions {
+            warmup_records: 0,
+            steps_from: None,
+        };
+        state.add_tail_run("tailed", ThroughputScope::AsLogged, spec, options);
+        state
+    }
+
+    #[test]
+    fn a_snapshot_shows_what_the_state_credits_at_now() {
+        let mut state = state();
+        let observation = Observation {
+            tokens_per_second: Some(1000.0),
+            step: Some(7),
+            ..Observation::default()
+        };
+        let sample = PushSample {
+            run: "pushed".into(),
+            observation,
+            gpus: Some(4),
+            finished: false,
+        };
+        state.observe_push(&[sample], 100.0).unwrap();
+
+        let snapshot = state.snapshot(100.0);
+        let names: Vec<&str> = snapshot.runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            state.runs().map(|r| r.name.as_str()).collect::<Vec<_>>()
+        );
+        let tailed = snapshot.runs.iter().find(|r| r.name == "tailed").unwrap();
+        // No data yet: no GPUs credited, no rates, no goodput.
+        assert_eq!(tailed.credited_gpus, None);
+        assert!(tailed.peaks_per_gpu().is_empty());
+        assert_eq!(tailed.live, None);
+        assert_eq!(tailed.goodput, None);
+        let pushed = snapshot.runs.iter().find(|r| r.name == "pushed").unwrap();
+        assert_eq!(pushed.credited_gpus, Some(4));
+        assert_eq!(pushed.step, Some(7));
+        let run = state.run("pushed").unwrap();
+        let totals: Vec<(Dtype, f64)> = pushed
+            .peaks_per_gpu()
+            .into_iter()
+            .map(|(dtype, per_gpu)| (dtype, per_gpu * 4.0))
+            .collect();
+        assert_eq!(totals, run.peaks());
+        assert!(pushed.live.is_some());
+
+        // Past `stale_after`, the rates go and the counters stay.
+        let later = state.snapshot(100.0 + 301.0);
+        let pushed = later.runs.iter().find(|r| r.name == "pushed").unwrap();
+        assert_eq!(pushed.live, None);
+        assert_eq!(pushed.credited_gpus, Some(4));
+    }
+}
