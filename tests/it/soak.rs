@@ -406,6 +406,8 @@ struct Generation {
     good_line_bytes: u64,
     /// (start, length, kind) of every other line, in file order.
     others: Vec<(u64, u64, Kind)>,
+    /// The inode of the copy copytruncate made of this file's contents, if it did.
+    copy_inode: Option<u64>,
 }
 
 impl Generation {
@@ -488,6 +490,7 @@ impl RankLog {
                 counts: Counts::default(),
                 good_line_bytes,
                 others: Vec::new(),
+                copy_inode: None,
             },
             history: Vec::new(),
             generations: 1,
@@ -671,6 +674,7 @@ impl RankLog {
             counts: Counts::default(),
             good_line_bytes: self.generation.good_line_bytes,
             others: Vec::new(),
+            copy_inode: None,
         };
         self.generations += 1;
     }
@@ -745,6 +749,9 @@ impl RankLog {
     fn rotate_by_copytruncate(&mut self) {
         self.shift();
         fs::copy(&self.path, rotated(&self.path, 1)).expect("copy");
+        self.generation.copy_inode = fs::symlink_metadata(rotated(&self.path, 1))
+            .ok()
+            .map(|m| m.ino());
         self.file.set_len(0).expect("truncate");
         let (dev, inode) = (self.generation.dev, self.generation.inode);
         self.new_generation(dev, inode);
@@ -1275,6 +1282,13 @@ struct Chaos<'a> {
     /// Connections the floods held, and the slowest scrape of the fault thread during one.
     flood_connections: u64,
     flood_slowest: Duration,
+    /// A backlog for the next restart to append while the exporter is down: (rank, lines).
+    pending_backlog: Option<(usize, u64)>,
+    /// The rank whose backlog the exporter is reading when the next stop comes.
+    catching_up: Option<usize>,
+    /// Stops during a catch-up, and how many of them came before the backlog was all read.
+    catch_up_stops: u64,
+    stopped_mid_catch_up: u64,
 }
 
 impl<'a> Chaos<'a> {
@@ -1282,7 +1296,7 @@ impl<'a> Chaos<'a> {
         let mut chaos = Chaos {
             shared,
             rng: Rng::new(shared.config.seed, 1),
-            exporter: start_exporter(&config_path),
+            exporter: start_exporter(&config_path, false),
             config_path,
             state_path,
             epoch: 0,
@@ -1294,6 +1308,10 @@ impl<'a> Chaos<'a> {
             faults: Faults::default(),
             flood_connections: 0,
             flood_slowest: Duration::ZERO,
+            pending_backlog: None,
+            catching_up: None,
+            catch_up_stops: 0,
+            stopped_mid_catch_up: 0,
         };
         chaos.publish(false);
         chaos
@@ -1345,8 +1363,13 @@ impl<'a> Chaos<'a> {
             let rank = self.rng.below(config.ranks as u64) as usize;
             let roll = self.rng.below(1000) as f64 / 1000.0;
             if !in_last_epoch && roll < config.restart_share {
-                let kill = self.rng.chance(0.5);
-                self.restart(kill, false)?;
+                // The first restart always, then a quarter of them.
+                if self.catch_up_stops == 0 || self.rng.chance(0.25) {
+                    self.stop_during_catch_up(rank)?;
+                } else {
+                    let kill = self.rng.chance(0.5);
+                    self.restart(kill, false)?;
+                }
             } else {
                 match self.rng.below(16) {
                     0..=2 => self.rotate(rank, Rotation::Rename)?,
@@ -1503,6 +1526,20 @@ impl<'a> Chaos<'a> {
             },
         )?;
         Ok(())
+    }
+
+    /// A restart with a long backlog (100 seconds' worth of lines) appended to `rank` while the
+    /// exporter is down, and a SIGTERM as soon as the new process listens (it has made its
+    /// first poll): the saved positions must cover exactly what it exported (see
+    /// [`Chaos::restart`]).
+    fn stop_during_catch_up(&mut self, rank: usize) -> Result<(), String> {
+        let lines = (self.shared.config.lines_per_second * 100).max(1000);
+        self.pending_backlog = Some((rank, lines));
+        let kill = self.rng.chance(0.5);
+        self.restart(kill, false)?;
+        self.catch_up_stops += 1;
+        self.catching_up = Some(rank);
+        self.restart(false, false)
     }
 
     /// Truncates `rank`'s file and writes it afresh, then, once that is read, rewrites it in
@@ -1696,6 +1733,54 @@ impl<'a> Chaos<'a> {
         Ok(())
     }
 
+    /// The good lines per rank that the stopped exporter's last log lines say it had counted
+    /// when it saved its positions for the last time (it logs each run's tokens then).
+    fn exported_at_stop(&self) -> Result<Vec<u64>, String> {
+        let ranks = self.shared.config.ranks;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = lock(&self.exporter.log).clone();
+            let mut exported = vec![None; ranks];
+            for line in log.lines().filter(|l| l.contains("stopped reading")) {
+                let field = |name: &str| {
+                    line.split_whitespace()
+                        .find_map(|word| word.strip_prefix(name))
+                        .map(str::to_owned)
+                };
+                let (Some(run), Some(tokens)) = (field("run="), field("tokens=")) else {
+                    continue;
+                };
+                let Some(rank) = run
+                    .strip_prefix("rank-")
+                    .and_then(|r| r.parse::<usize>().ok())
+                else {
+                    continue;
+                };
+                let tokens: f64 = tokens
+                    .parse()
+                    .map_err(|_| format!("bad tokens in the stop line {line:?}"))?;
+                let lines = tokens / tokens_per_line(rank) as f64;
+                if lines.fract() != 0.0 {
+                    return Err(format!("{line:?}: not a whole number of lines"));
+                }
+                if let Some(slot) = exported.get_mut(rank) {
+                    *slot = Some(lines as u64);
+                }
+            }
+            if exported.iter().all(Option::is_some) {
+                return Ok(exported.into_iter().flatten().collect());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "epoch {}: the stopped exporter did not log what it exported for every rank\n{}",
+                    self.epoch,
+                    self.log_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Checks this epoch's push counters against what the clients were answered; no push is
     /// in flight (the caller holds the target's write lock, or the clients have stopped).
     fn check_pushes(&self, metrics: &str) -> Result<(), String> {
@@ -1734,14 +1819,11 @@ impl<'a> Chaos<'a> {
         let mut target = shared.target.write().unwrap_or_else(|p| p.into_inner());
         let metrics = scrape(self.exporter.address)?;
         self.check_pushes(&metrics)?;
-        // (generation, complete bytes) of each rank when the signal is sent.
-        let written: Vec<(u64, u64)> = shared
+        // Good lines each rank had written when the signal is sent.
+        let written: Vec<u64> = shared
             .ranks
             .iter()
-            .map(|log| {
-                let log = lock(log);
-                (log.generation.number, log.generation.counts.bytes)
-            })
+            .map(|log| lock(log).total.good)
             .collect();
         if kill {
             let _ = self.exporter.child.kill();
@@ -1775,38 +1857,41 @@ impl<'a> Chaos<'a> {
             self.faults.terms += 1;
         }
         *target = None;
+        // What a graceful stop says it had exported when it saved for the last time.
+        let exported = if kill {
+            None
+        } else {
+            Some(self.exported_at_stop()?)
+        };
         let epoch_faults = self.epoch_faults;
         self.faults.add(&epoch_faults);
         self.epoch_faults = Faults::default();
+        // Nothing was rotated away in this epoch, so no line can have been lost in a file
+        // deleted or moved before it was drained: what was consumed is exactly what was read.
+        let nothing_lost = epoch_faults.rotations() == 0 && self.recoveries == 0;
+        let backlog = self.pending_backlog.take();
+        let catching_up = self.catching_up.take();
         // Down for a moment while the writer goes on.
         let downtime = self.rng.around(Duration::from_millis(50));
         std::thread::sleep(downtime);
+        if let Some((rank, lines)) = backlog {
+            let mut log = lock(&shared.ranks[rank]);
+            let mut rng = self.rng.clone();
+            let mut left = lines;
+            while left > 0 {
+                let batch = left.min(10_000);
+                log.append(shared, &mut rng, batch, shared.config.bad_line_share, false);
+                left -= batch;
+            }
+            self.rng.next();
+        }
 
         let positions = read_positions(&self.state_path)?;
         let mut recoveries = 0;
         for (rank, log) in shared.ranks.iter().enumerate() {
             let log = lock(log);
             let resume = resume_offset(&positions, &log)?;
-            if !kill {
-                // A graceful stop reads everything and saves where it ended.
-                let (generation, bytes) = written[rank];
-                match resume {
-                    Some(offset) if generation == log.generation.number && offset < bytes => {
-                        return Err(format!(
-                            "epoch {}: after SIGTERM rank {rank} was saved at {offset}, before the {bytes} bytes written before the signal",
-                            self.epoch
-                        ))
-                    }
-                    Some(_) => {}
-                    None => {
-                        return Err(format!(
-                            "epoch {}: after SIGTERM, no saved position describes rank {rank}'s file {}",
-                            self.epoch,
-                            log.path.display()
-                        ))
-                    }
-                }
-            }
+            let old_base = self.bases[rank];
             self.bases[rank] = match resume {
                 Some(offset) => {
                     let before = log
@@ -1819,18 +1904,39 @@ impl<'a> Chaos<'a> {
                     // The saved file was rotated away after the last save and still exists:
                     // the next process reads it from its saved offset, then the current file
                     // from byte 0 (files in between that are gone are read by no one).
-                    Some(unread) => {
-                        recoveries += 1;
+                    Some((unread, files)) => {
+                        recoveries += files;
                         log.total.since(&unread.plus(&log.generation.counts))
                     }
                     None => log.generation.before,
                 },
             };
             self.resumed_generation[rank] = log.generation.number;
+            // A graceful stop reads nothing after the signal and saves what it exported: the
+            // next process skips (consumes) nothing it did not count, and counts nothing again.
+            if let Some(exported) = &exported {
+                let counted = exported.get(rank).copied().unwrap_or(0);
+                let consumed = self.bases[rank].good.checked_sub(old_base.good).ok_or_else(|| {
+                    format!(
+                        "epoch {}: after SIGTERM rank {rank} resumes before its previous resume point",
+                        self.epoch
+                    )
+                })?;
+                if counted > consumed || (nothing_lost && counted != consumed) {
+                    return Err(format!(
+                        "epoch {}: after SIGTERM rank {rank} exported {counted} lines but the saved positions consume {consumed}{}",
+                        self.epoch,
+                        if nothing_lost { " (nothing was rotated away: they must be equal)" } else { "" }
+                    ));
+                }
+                if catching_up == Some(rank) && counted < written[rank] - old_base.good {
+                    self.stopped_mid_catch_up += 1;
+                }
+            }
         }
         self.recoveries = recoveries;
         lock(&shared.pushes).0 = PushTally::new(shared.config.push_clients);
-        self.exporter = start_exporter(&self.config_path);
+        self.exporter = start_exporter(&self.config_path, backlog.is_some());
         self.epoch += 1;
         self.epoch_started = Instant::now();
         *target = Some(Target {
@@ -1850,14 +1956,25 @@ enum Rotation {
     CopyTruncate,
 }
 
-fn start_exporter(config: &Path) -> Exporter {
-    Exporter::start(&[
-        "serve",
-        "--config",
-        &config.to_string_lossy(),
-        "--log.level",
-        "info",
-    ])
+/// With `small_polls`, the exporter reads at most 64 KiB of a file per poll (a test
+/// failpoint), so that a catch-up of a few megabytes takes many polls, as one of gigabytes
+/// does with the default.
+fn start_exporter(config: &Path, small_polls: bool) -> Exporter {
+    let env: &[(&str, &str)] = if small_polls {
+        &[("MFU_EXPORTER_FAILPOINT", "tail-small-polls")]
+    } else {
+        &[]
+    };
+    Exporter::start_with_env(
+        &[
+            "serve",
+            "--config",
+            &config.to_string_lossy(),
+            "--log.level",
+            "info",
+        ],
+        env,
+    )
 }
 
 /// One saved position, as the positions file has it.
@@ -1942,7 +2059,7 @@ fn resume_offset(
 fn recovered_unread(
     positions: &BTreeMap<PathBuf, Saved>,
     log: &RankLog,
-) -> Result<Option<Counts>, String> {
+) -> Result<Option<(Counts, u64)>, String> {
     let Some(saved) = positions.get(&log.path) else {
         return Ok(None);
     };
@@ -1972,7 +2089,41 @@ fn recovered_unread(
         let before = old
             .counts_before(saved.offset)
             .map_err(|e| format!("rank {}: saved position in a rotated file: {e}", log.rank))?;
-        return Ok(Some(old.counts.since(&before)));
+        let mut unread = old.counts.since(&before);
+        let mut files = 1;
+        // Rotated again after it (a SIGKILL, or a stop that did not see the last rotation): the
+        // tailer also reads, whole, every regular file beside the log named after it that was
+        // written to since the saved file last was (the `rotate 2` chain) and that no saved
+        // position names.
+        let since = metadata.modified().map_err(|e| e.to_string())?;
+        let saved_ids: Vec<(u64, u64)> = positions.values().map(|s| (s.dev, s.inode)).collect();
+        for later in [rotated(&log.path, 1), rotated(&log.path, 2)] {
+            let Ok(other) = fs::symlink_metadata(&later) else {
+                continue;
+            };
+            let newer = other.modified().is_ok_and(|modified| modified >= since);
+            if !other.is_file() || !newer || saved_ids.contains(&(other.dev(), other.ino())) {
+                continue;
+            }
+            let generation = log
+                .history
+                .iter()
+                .rev()
+                .find(|g| {
+                    g.dev == other.dev()
+                        && (g.inode == other.ino() || g.copy_inode == Some(other.ino()))
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "rank {}: {} is no file the writer wrote",
+                        log.rank,
+                        later.display()
+                    )
+                })?;
+            unread = unread.plus(&generation.counts);
+            files += 1;
+        }
+        return Ok(Some((unread, files)));
     }
     Ok(None)
 }
@@ -1998,6 +2149,8 @@ pub struct SoakReport {
     flood_slowest: Duration,
     /// Clock lines written, and how many of them went back or repeated.
     clock: (u64, u64),
+    /// SIGTERMs during a catch-up, and how many came before the backlog was all read.
+    catch_up: (u64, u64),
 }
 
 impl std::fmt::Display for SoakReport {
@@ -2040,7 +2193,7 @@ impl std::fmt::Display for SoakReport {
         )?;
         writeln!(
             f,
-            "  issue-13 faults: {} directory flickers, {} FIFOs over a log, {} symlink swaps, {} same-head rewrites in place, {} connection floods ({} connections held, slowest scrape during a flood {:.0} ms), {} out-of-order clock batches ({} lines, {} going back)",
+            "  issue-13 faults: {} directory flickers, {} FIFOs over a log, {} symlink swaps, {} same-head rewrites in place, {} connection floods ({} connections held, slowest scrape during a flood {:.0} ms), {} out-of-order clock batches ({} lines, {} going back), {} SIGTERMs during a catch-up ({} before the backlog was all read)",
             faults.flickers,
             faults.fifos,
             faults.symlinks,
@@ -2050,7 +2203,9 @@ impl std::fmt::Display for SoakReport {
             self.flood_slowest.as_secs_f64() * 1000.0,
             faults.clock_batches,
             self.clock.0,
-            self.clock.1
+            self.clock.1,
+            self.catch_up.0,
+            self.catch_up.1
         )?;
         let p = &self.pushes;
         writeln!(
@@ -2303,6 +2458,7 @@ pub fn soak(config: &SoakConfig) -> Result<SoakReport, String> {
         flood_connections: chaos.flood_connections,
         flood_slowest: chaos.flood_slowest,
         clock,
+        catch_up: (chaos.catch_up_stops, chaos.stopped_mid_catch_up),
     })
 }
 
