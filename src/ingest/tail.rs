@@ -552,8 +552,15 @@ impl Tailer {
                 self.check_truncation(path, metadata, sink);
                 self.read_current(path, metadata.len(), sink);
             } else if self.take_back(path, FileId::of(metadata), sink) {
-                // The path names again the file it named before it vanished: read on.
+                // The path names again the file it named before it vanished: read on. Its
+                // handle may have been drained this poll past the size stat'ed above (the file
+                // grew meanwhile): its own size now, not that one, or that read would look like
+                // a truncation.
                 followed.insert(FileId::of(metadata));
+                let fresh = self
+                    .current(path)
+                    .and_then(|open| open.file.metadata().ok());
+                let metadata = fresh.as_ref().unwrap_or(metadata);
                 self.check_truncation(path, metadata, sink);
                 self.read_current(path, metadata.len(), sink);
             } else if !followed.contains(&FileId::of(metadata)) {

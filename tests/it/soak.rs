@@ -18,12 +18,14 @@
 //! path if the saved entry still describes that file (same device and inode, same FNV-1a
 //! fingerprint of the first bytes, offset within the file), else 0. The test reads the positions
 //! file after each stop and applies that rule itself, so it knows the resume point exactly, for a
-//! graceful stop (SIGTERM: final read, final save) as for a hard kill (SIGKILL: lines read after
-//! the last save are read again by the next process; the next epoch starts after them, by
-//! definition). When the saved file was renamed away since the last save and still lies under a
-//! rotated name, the new process first drains it from the saved offset (the tailer finds it by
-//! device and inode), so the epoch also counts what follows that offset in it; a file deleted
-//! since the last save is read by no one.
+//! graceful stop (SIGTERM: nothing read after the signal, a final save of what was read) as for a
+//! hard kill (SIGKILL: lines read after the last save are read again by the next process; the
+//! next epoch starts after them, by definition). When the saved file was renamed away since the
+//! last save (or the stopped process had not seen the rename yet) and still lies under a rotated
+//! name, the new process first drains it from the saved offset (the tailer finds it by device and
+//! inode), then reads whole every later rotated file of the `rotate 2` chain (a regular `.1` or
+//! `.2` written to since, that no saved position names), so the epoch also counts those; a file
+//! deleted since the last save is read by no one.
 //!
 //! Invariant: in every epoch, for every rank, the exporter's counters equal what the writer
 //! appended to that rank's files after the resume point; nothing lost, nothing counted twice.
@@ -35,8 +37,11 @@
 //! copytruncate, counted = written since the resume point (the writer is paused and the exporter
 //! has caught up); at every stop, the epoch's push counters by status code and pushed tokens per
 //! client equal what the clients sent and were answered in that epoch; at every graceful stop,
-//! the saved positions name each rank's current file at or past what was written before the
-//! signal; at the end of the last epoch, every counter above, the rotations, truncations and push
+//! per rank, the lines the saved positions consume (the new resume point less the old) are at
+//! least the lines the process says it had counted when it saved (it logs each run's tokens
+//! then: nothing exported is counted again), and exactly those when nothing was rotated away
+//! in the epoch (nothing marked consumed that was not exported; see *SIGTERM during a
+//! catch-up* below); at the end of the last epoch, every counter above, the rotations, truncations and push
 //! counters are exact, resident memory did not grow, no scrape failed, and a final SIGTERM
 //! saves every rank's position at the end of its file.
 //!
@@ -100,6 +105,13 @@
 //!   second truncation, everything in it counted from byte 0. (The overwrite changes bytes the
 //!   tailer may read at the same moment; it is kept to one page or two, so that the window is
 //!   microseconds.)
+//! - *SIGTERM during a catch-up.* The first restart, and a quarter of the others: while the
+//!   exporter is down, 100 seconds' worth of lines are appended to one rank; the new process
+//!   reads at most 64 KiB of a file per poll (the `tail-small-polls` failpoint, so that a few
+//!   megabytes take as many polls as gigabytes do with the default 64 MiB) and gets SIGTERM as
+//!   soon as it listens. Expected: the saved positions consume exactly what it had counted
+//!   (nothing after the signal is read), and the next epoch reads the rest; the summary says
+//!   how many of these stops came before the backlog was all read.
 //! - *Out-of-order timestamps.* In the last epoch, a separate log (`clock.jsonl`, run `clock`)
 //!   gets lines `{"tokens_per_sec":1000,"time":T}` where a quarter of the timestamps go back (or
 //!   repeat). Time never runs backwards: expected `training_tokens_total{run="clock"}` is 1000 ×
