@@ -497,6 +497,8 @@ impl Tailer {
         for (path, state) in &mut self.files {
             let (backlog, released) = drain_old_files(
                 path,
+                // (Its directory gone: it may come back whole.)
+                !found.contains_key(path) && !parent_directory(path).is_dir(),
                 state,
                 &mut self.buffer,
                 settings,
@@ -1103,6 +1105,7 @@ impl Tailer {
 /// of them has more than this poll read, and where the last one closed was let go.
 fn drain_old_files(
     path: &Path,
+    path_absent: bool,
     state: &mut PathState,
     buffer: &mut Vec<u8>,
     settings: ReadSettings,
@@ -1120,8 +1123,11 @@ fn drain_old_files(
         }
         let keep_until_next_poll = std::mem::replace(&mut draining.displaced_this_poll, false);
         let open = &mut draining.open;
-        let size = match open.file.metadata() {
-            Ok(metadata) => metadata.len(),
+        let (size, linked) = match open.file.metadata() {
+            Ok(metadata) => (
+                metadata.len(),
+                std::os::unix::fs::MetadataExt::nlink(&metadata) > 0,
+            ),
             Err(error) => {
                 errors.report(path, &error, sink);
                 return false;
@@ -1142,6 +1148,12 @@ fn drain_old_files(
             return true;
         }
         if keep_until_next_poll || grew {
+            return true;
+        }
+        // The path's directory is gone (renamed away, a component replaced for a while) and the
+        // file still has a name: it may come back under the path and be read on (see
+        // `take_back`), so it stays open and its unfinished last line is not cut off.
+        if path_absent && linked {
             return true;
         }
         limits.flush_remainder = true;

@@ -1440,8 +1440,29 @@ fn path_component_replaced_by_a_file_for_longer_than_a_poll_resumes_where_it_was
     logs.remove("d");
     logs.rename("d.away", "d");
     writer.write_all(b"3\n").unwrap();
+    // (The handle was kept while the directory was gone: read on from it.)
+    assert_eq!(logs.poll(&mut tailer), ["d/a.log: 3"]);
+}
+
+#[test]
+fn unfinished_last_line_of_a_log_whose_directory_vanished_is_not_cut_off() {
+    // Quiet polls while the directory is away do not hand out the half-written line as if the
+    // file were gone for good: it is read whole once it ends, after the directory is back.
+    let logs = Logs::new();
+    fs::create_dir(logs.path("d")).unwrap();
+    let mut writer = logs.writer("d/a.log");
+    writer.write_all(b"1\n").unwrap();
+    let mut tailer = logs.tailer(&["d/a.log"], ReadFrom::Beginning);
     assert_eq!(
         logs.poll(&mut tailer),
-        ["d/a.log: opened at 4", "d/a.log: 3"]
+        ["d/a.log: opened at 0", "d/a.log: 1"]
     );
+    logs.rename("d", "d.away");
+    writer.write_all(b"2").unwrap();
+    for _ in 0..3 {
+        assert!(logs.poll(&mut tailer).is_empty());
+    }
+    logs.rename("d.away", "d");
+    writer.write_all(b"2\n3\n").unwrap();
+    assert_eq!(logs.poll(&mut tailer), ["d/a.log: 22", "d/a.log: 3"]);
 }
