@@ -497,8 +497,6 @@ impl Tailer {
         for (path, state) in &mut self.files {
             let (backlog, released) = drain_old_files(
                 path,
-                // (Its directory gone: it may come back whole.)
-                !found.contains_key(path) && !parent_directory(path).is_dir(),
                 state,
                 &mut self.buffer,
                 settings,
@@ -1105,7 +1103,6 @@ impl Tailer {
 /// of them has more than this poll read, and where the last one closed was let go.
 fn drain_old_files(
     path: &Path,
-    path_absent: bool,
     state: &mut PathState,
     buffer: &mut Vec<u8>,
     settings: ReadSettings,
@@ -1153,7 +1150,7 @@ fn drain_old_files(
         // The path's directory is gone (renamed away, a component replaced for a while) and the
         // file still has a name: it may come back under the path and be read on (see
         // `take_back`), so it stays open and its unfinished last line is not cut off.
-        if path_absent && linked {
+        if linked && !parent_directory(path).is_dir() {
             return true;
         }
         limits.flush_remainder = true;
