@@ -159,8 +159,13 @@ pub fn tail_thread(
                 read_from: config.read_from,
                 max_line_bytes: config.max_line_bytes,
             };
+            let mut tailer = Tailer::new(options, &saved);
+            if failpoint_set("tail-small-polls") {
+                // A catch-up of a few megabytes takes many polls, as one of gigabytes does.
+                tailer.set_max_bytes_per_poll(64 * 1024);
+            }
             Source {
-                tailer: Tailer::new(options, &saved),
+                tailer,
                 records: SourceRecords::new(Arc::clone(&config.format)),
                 config,
                 bytes_seen: 0,
@@ -204,19 +209,18 @@ pub fn tail_thread(
         };
         let mut advanced = false;
         let monotonic = started.elapsed().as_secs_f64();
-        // The last poll before stopping looks at everything.
-        let changes = if stopping {
-            Changes::Everything
-        } else {
-            wakeups.take_changes()
-        };
-        for source in &mut sources {
-            advanced |= poll_source(source, &changes, sink.as_ref(), monotonic);
-        }
-        backlog = sources.iter().any(|source| source.tailer.has_backlog());
-        if changes == Changes::Everything {
-            // Only a full poll finds new files and directories to watch.
-            wakeups.set_paths(&watch_paths(&sources));
+        // A stop reads nothing more: the positions saved below are those of what the state
+        // holds, which HTTP is still serving (it stops after this thread).
+        if !stopping {
+            let changes = wakeups.take_changes();
+            for source in &mut sources {
+                advanced |= poll_source(source, &changes, sink.as_ref(), monotonic);
+            }
+            backlog = sources.iter().any(|source| source.tailer.has_backlog());
+            if changes == Changes::Everything {
+                // Only a full poll finds new files and directories to watch.
+                wakeups.set_paths(&watch_paths(&sources));
+            }
         }
         if let Some(primed) = primed.take() {
             let _ = primed.send(wakeups.stopper());
@@ -238,6 +242,12 @@ pub fn tail_thread(
             }
         }
         if stopping {
+            let state = sink.state();
+            for source in &sources {
+                let run = &source.config.run;
+                let tokens = state.run(run).map_or(0.0, |run| run.tokens_total);
+                tracing::info!(%run, tokens, "stopped reading: the saved positions cover what was exported");
+            }
             break;
         }
     }
@@ -383,7 +393,8 @@ fn count(
 }
 
 /// Whether the failpoint `name` is switched on by `MFU_EXPORTER_FAILPOINT`: the test suite's
-/// way to make the tailer fail inside the real binary, to check that a failure shows.
+/// way to make the tailer fail inside the real binary, to check that a failure shows
+/// (`tail-panic`), or read at most 64 KiB of a file per poll (`tail-small-polls`).
 fn failpoint_set(name: &str) -> bool {
     std::env::var_os("MFU_EXPORTER_FAILPOINT").is_some_and(|value| value == name)
 }

@@ -442,18 +442,37 @@ pub fn run_daemon(
     );
     on_listening(address);
     let backend: Arc<dyn Backend> = Arc::clone(&daemon) as _;
+    // The tailer stops before HTTP does: it reads nothing more and saves the positions of what
+    // the state holds, which is still being served, so that nothing is marked consumed that no
+    // scrape could have seen (a stop in the middle of a long catch-up saves where the catch-up
+    // got to). HTTP stops once the tailer has.
+    let tailer = Arc::new(Mutex::new(tailer));
+    let stop_tailer = move || {
+        let taken = tailer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some((handle, stopper, primed)) = taken {
+            stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+            // A tailer that was slower than the start-up wait still sends its stopper (or ends).
+            if let Some(stopper) = stopper.or_else(|| primed.recv().ok()) {
+                stopper.stop();
+            }
+            let _ = handle.join();
+        }
+    };
+    let shutdown = {
+        let stop_tailer = stop_tailer.clone();
+        async move {
+            shutdown.await;
+            let _ = tokio::task::spawn_blocking(stop_tailer).await;
+        }
+    };
     runtime
         .block_on(http::serve(listener, backend, options, shutdown))
         .context("serving HTTP")?;
-    // Stop the tailer after HTTP, so that it reads what is on disk and saves positions.
-    if let Some((handle, stopper, primed)) = tailer {
-        stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-        // A tailer that was slower than the start-up wait still sends its stopper (or ends).
-        if let Some(stopper) = stopper.or_else(|| primed.recv().ok()) {
-            stopper.stop();
-        }
-        let _ = handle.join();
-    }
+    // (Already done unless HTTP ended by itself.)
+    stop_tailer();
     if let Some(reason) = daemon.failure.get() {
         tracing::error!(%reason, "shut down after a failure");
         return Ok(ExitCode::FAILURE);

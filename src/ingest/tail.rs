@@ -276,6 +276,21 @@ pub struct Tailer {
     /// Paths that named a file at the first poll but could not be opened then: when they can,
     /// the start-up choice (`read_from`) still applies to them.
     unopened_at_start: HashSet<PathBuf>,
+    /// Where the last file of a path was let go when the path stopped naming it (its directory
+    /// renamed away, a path component replaced for a moment): if the path names that very
+    /// file again (same device and inode, same head, same bytes before the offset), it is read
+    /// on from there rather than from byte 0. At most [`MAX_RELEASED`] are kept.
+    released: HashMap<PathBuf, Released>,
+}
+
+/// How many let-go positions [`Tailer::released`] keeps.
+const MAX_RELEASED: usize = 1024;
+
+/// A file a path stopped naming and that was closed once it went quiet.
+#[derive(Debug, Clone, Copy)]
+struct Released {
+    position: FilePosition,
+    edge: Edge,
 }
 
 enum Pattern {
@@ -373,6 +388,7 @@ impl Tailer {
             bytes_read_total: 0,
             known_paths: HashSet::new(),
             unopened_at_start: HashSet::new(),
+            released: HashMap::new(),
         }
     }
 
@@ -479,7 +495,7 @@ impl Tailer {
         let settings = self.read_settings();
         let mut held_back = HashSet::new();
         for (path, state) in &mut self.files {
-            let backlog = drain_old_files(
+            let (backlog, released) = drain_old_files(
                 path,
                 state,
                 &mut self.buffer,
@@ -490,6 +506,12 @@ impl Tailer {
             );
             if backlog {
                 held_back.insert(path.clone());
+            }
+            if let Some(released) = released {
+                if self.released.len() >= MAX_RELEASED {
+                    self.released.clear();
+                }
+                self.released.insert(path.clone(), released);
             }
         }
         self.more_to_read |= !held_back.is_empty();
@@ -527,6 +549,18 @@ impl Tailer {
                 continue;
             }
             if self.current(path).is_some() {
+                self.check_truncation(path, metadata, sink);
+                self.read_current(path, metadata.len(), sink);
+            } else if self.take_back(path, FileId::of(metadata), sink) {
+                // The path names again the file it named before it vanished: read on. Its
+                // handle may have been drained this poll past the size stat'ed above (the file
+                // grew meanwhile): its own size now, not that one, or that read would look like
+                // a truncation.
+                followed.insert(FileId::of(metadata));
+                let fresh = self
+                    .current(path)
+                    .and_then(|open| open.file.metadata().ok());
+                let metadata = fresh.as_ref().unwrap_or(metadata);
                 self.check_truncation(path, metadata, sink);
                 self.read_current(path, metadata.len(), sink);
             } else if !followed.contains(&FileId::of(metadata)) {
@@ -705,6 +739,40 @@ impl Tailer {
             }
         }
         taken_over
+    }
+
+    /// When `path`, which names no followed file, names the file `id` that it named before it
+    /// vanished (its directory renamed away and back, a component replaced for a moment),
+    /// makes that file its current one again, at the offset it had reached: from the handle
+    /// still draining, or reopened at the position it was let go at if the head and the bytes
+    /// before that position are unchanged. True if it did; nothing is read twice and it is no
+    /// rotation.
+    fn take_back(&mut self, path: &Path, id: FileId, sink: &mut dyn FnMut(TailEvent<'_>)) -> bool {
+        if let Some(state) = self.files.get_mut(path) {
+            if let Some(index) = state.draining.iter().position(|d| d.open.id == id) {
+                let draining = state.draining.remove(index);
+                state.current = Some(draining.open);
+                return true;
+            }
+        }
+        let Some(released) = self.released.remove(path) else {
+            return false;
+        };
+        if released.position.id != id {
+            return false;
+        }
+        let Some(open) = open_at_saved_position(path, &released.position) else {
+            return false;
+        };
+        if released.edge != open.edge {
+            return false;
+        }
+        sink(TailEvent::Opened {
+            file: path,
+            offset: released.position.offset,
+        });
+        self.files.entry(path.to_path_buf()).or_default().current = Some(open);
+        true
     }
 
     fn current(&self, path: &Path) -> Option<&OpenFile> {
@@ -1032,7 +1100,7 @@ impl Tailer {
 
 /// Reads the files `path` named before, and closes each once a poll after its rotation finds
 /// nothing new in it, handing out its unterminated last line if it has one. Returns whether one
-/// of them has more than this poll read.
+/// of them has more than this poll read, and where the last one closed was let go.
 fn drain_old_files(
     path: &Path,
     state: &mut PathState,
@@ -1041,8 +1109,9 @@ fn drain_old_files(
     errors: &mut ErrorLog,
     bytes_read_total: &mut u64,
     sink: &mut dyn FnMut(TailEvent<'_>),
-) -> bool {
+) -> (bool, Option<Released>) {
     let mut backlog = false;
+    let mut released = None;
     state.draining.retain_mut(|draining| {
         if backlog {
             // An older file has more than this poll read: a newer one waits, so that lines
@@ -1051,8 +1120,11 @@ fn drain_old_files(
         }
         let keep_until_next_poll = std::mem::replace(&mut draining.displaced_this_poll, false);
         let open = &mut draining.open;
-        let size = match open.file.metadata() {
-            Ok(metadata) => metadata.len(),
+        let (size, linked) = match open.file.metadata() {
+            Ok(metadata) => (
+                metadata.len(),
+                std::os::unix::fs::MetadataExt::nlink(&metadata) > 0,
+            ),
             Err(error) => {
                 errors.report(path, &error, sink);
                 return false;
@@ -1075,13 +1147,30 @@ fn drain_old_files(
         if keep_until_next_poll || grew {
             return true;
         }
+        // The path's directory is gone (renamed away, a component replaced for a while) and the
+        // file still has a name: it may come back under the path and be read on (see
+        // `take_back`), so it stays open and its unfinished last line is not cut off.
+        if linked && !parent_directory(path).is_dir() {
+            return true;
+        }
         limits.flush_remainder = true;
         if let Err(error) = read_open_file(path, open, buffer, &limits, bytes_read_total, sink) {
             errors.report(path, &error, sink);
         }
+        // Remembered in case the path names this file again (it vanished only for a while).
+        if let Ok(edge) = Edge::read(&open.file, open.cursor.offset) {
+            released = Some(Released {
+                position: FilePosition {
+                    id: open.id,
+                    fingerprint: open.fingerprint,
+                    offset: open.cursor.offset,
+                },
+                edge,
+            });
+        }
         false
     });
-    backlog
+    (backlog, released)
 }
 
 /// How far one poll reads in one file.

@@ -84,8 +84,14 @@ pub struct Exporter {
 impl Exporter {
     /// Starts `mfu-exporter <args…> --web.listen-address 127.0.0.1:0` and waits until it listens.
     pub fn start(args: &[&str]) -> Exporter {
+        Exporter::start_with_env(args, &[])
+    }
+
+    /// [`Exporter::start`] with environment variables set for the process.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Exporter {
         let mut child = Command::new(binary())
             .args(args)
+            .envs(env.iter().copied())
             .args(["--web.listen-address", "127.0.0.1:0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -207,3 +207,82 @@ fn the_state_file_is_locked_kept_when_corrupt_and_sighup_is_survived() {
     assert_eq!(exporter.get("/-/healthy").status, 200);
     assert!(exporter.terminate().success());
 }
+
+/// Issue 13 (bug 11): on SIGTERM the last read happened after HTTP had stopped, so the saved
+/// positions of a long catch-up covered lines no scrape ever saw. The tailer now stops first,
+/// reads nothing more, and saves what the state held while HTTP still served it; it logs each
+/// run's tokens at that save.
+#[test]
+fn sigterm_during_a_catch_up_saves_only_what_was_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("train.jsonl");
+    let state = dir.path().join("positions.json");
+    let line = "{\"tokens\": 10}\n";
+    std::fs::write(&log, line.repeat(400_000)).unwrap();
+    let size = std::fs::metadata(&log).unwrap().len();
+    let (log_text, state_text) = (log.to_string_lossy(), state.to_string_lossy());
+    let mut exporter = Exporter::start_with_env(
+        &[
+            "serve",
+            "--model",
+            "gpt2",
+            "--gpu",
+            "a100-sxm",
+            "--tail.path",
+            &log_text,
+            "--tail.read-from",
+            "beginning",
+            "--tail.run",
+            "r",
+            "--state-file",
+            &state_text,
+        ],
+        // 64 KiB per poll: the 6 MB backlog takes about a hundred polls.
+        &[("MFU_EXPORTER_FAILPOINT", "tail-small-polls")],
+    );
+    // Listening means the first poll was made: the catch-up is under way.
+    let status = Command::new("kill")
+        .args(["-TERM", &exporter.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = exporter.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM did not stop the exporter"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let tokens = loop {
+        let text = exporter.log.lock().unwrap().clone();
+        let found = text
+            .lines()
+            .filter(|l| l.contains("stopped reading") && l.contains("run=r "))
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("tokens="))
+                    .and_then(|t| t.parse::<f64>().ok())
+            });
+        if let Some(tokens) = found {
+            break tokens;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no stop line in the log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let offset = saved["files"][0]["offset"].as_u64().unwrap();
+    let line_bytes = line.len() as u64;
+    assert_eq!(offset % line_bytes, 0, "{saved}");
+    // Exactly what was counted (and served) is marked consumed: the next start reads the rest.
+    assert_eq!((offset / line_bytes * 10) as f64, tokens, "{saved}");
+    assert!(offset > 0 && offset < size, "offset {offset} of {size}");
+}
