@@ -13,6 +13,7 @@ be running at the end.
     python3 bench/flood.py --binary target/release/mfu-exporter --seconds 60
 """
 import argparse
+import os
 import collections
 import resource
 import socket
@@ -61,6 +62,9 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--hold", type=int, default=15000)
+    parser.add_argument("--memory-limit-mib", type=int, default=0,
+                        help="run the exporter in a cgroup (v1 memory controller, root) "
+                             "with this memory limit, as the Kubernetes sidecar's 64 MiB")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -71,6 +75,14 @@ def main():
         ["prlimit", "--nofile=1024", "--", args.binary, "serve", "--model", "gpt2",
          "--gpu", "a100-sxm", "--web.listen-address", f"127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cgroup = None
+    if args.memory_limit_mib:
+        cgroup = f"/sys/fs/cgroup/memory/mfu-exporter-flood-{os.getpid()}"
+        os.makedirs(cgroup, exist_ok=True)
+        with open(f"{cgroup}/memory.limit_in_bytes", "w") as f:
+            f.write(str(args.memory_limit_mib << 20))
+        with open(f"{cgroup}/cgroup.procs", "w") as f:
+            f.write(str(exporter.pid))
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -123,6 +135,11 @@ def main():
     after = scrape(port) if alive else float("nan")
     exporter.terminate()
     exporter.wait(timeout=30)
+    if cgroup:
+        with open(f"{cgroup}/memory.failcnt") as f:
+            print(f"cgroup memory limit {args.memory_limit_mib} MiB, times the limit was hit: "
+                  f"{f.read().strip()}", file=sys.stderr)
+        os.rmdir(cgroup)
     slowest = max(latencies) if latencies else float("nan")
     print(f"| {args.seconds:.0f} s | {made:,} | {hold:,} | {len(latencies):,} | "
           f"{len(failures)} | {slowest * 1000:.1f} | {after * 1000:.1f} | {hwm:.1f} | "
