@@ -669,6 +669,11 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         problems.push(format!(
             "web.telemetry-path = {telemetry_path:?}: must start with '/' and not be one of /, /-/healthy, /-/ready, /api/v1/push"
         ));
+    } else if let Some(bad) = telemetry_path.chars().find(|c| !is_path_character(*c)) {
+        // A request line cannot carry it, so no scrape could reach the metrics.
+        problems.push(format!(
+            "web.telemetry-path = {telemetry_path:?}: {bad:?} cannot appear in a URL path; use letters, digits and - . _ ~ / only (for example \"/metrics\")"
+        ));
     }
     let ready_without_logs =
         flags.web_ready_without_logs || file.web.ready_without_logs.unwrap_or(false);
@@ -853,6 +858,12 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
             max_runs,
         },
     })
+}
+
+/// The characters of a URL path as a request line carries it unescaped (RFC 3986 `pchar` and
+/// `/`): no space, `?`, `#` or `%`.
+fn is_path_character(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/".contains(c)
 }
 
 fn reserved_path(path: &str) -> bool {
@@ -1453,5 +1464,33 @@ mod tests {
         );
         assert!(message.contains("tail[1].run"), "{message}");
         assert!(message.contains("web.telemetry-path"), "{message}");
+    }
+
+    #[test]
+    fn a_telemetry_path_no_request_can_name_is_refused() {
+        for path in ["/my metrics", "/metrics?x=1", "/metrics#a", "/m%20"] {
+            let message = problems(
+                "",
+                FlagConfig {
+                    telemetry_path: Some(path.into()),
+                    ..flags()
+                },
+            );
+            assert!(
+                message.contains("web.telemetry-path")
+                    && message.contains("cannot appear in a URL path"),
+                "{path}: {message}"
+            );
+        }
+        for path in ["/metrics", "/prometheus/metrics", "/m-1_2.txt"] {
+            let config = resolve(
+                FileConfig::default(),
+                FlagConfig {
+                    telemetry_path: Some(path.into()),
+                    ..flags()
+                },
+            );
+            assert!(config.is_ok(), "{path}: {:?}", config.err());
+        }
     }
 }
