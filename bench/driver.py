@@ -789,8 +789,8 @@ def render(results):
               "bench/run.sh --only catchup --merge # re-measure some, keep the rest of latest.json",
               "python3 bench/driver.py render      # BENCHMARKS.md from bench/results/latest.json",
               "bench/callgrind.sh                  # instructions per scrape and per line (valgrind)",
-              "cargo bench --bench ingest          # parse_line micro-benchmark
-cargo bench --bench limit           # tailer + JSON parse against a memchr + serde_json IgnoredAny loop",
+              "cargo bench --bench ingest          # parse_line micro-benchmark",
+              "cargo bench --bench limit           # tailer + JSON parse against a memchr + serde_json IgnoredAny loop",
               "```", ""]
     notes = results.get("notes")
     if notes:
