@@ -295,7 +295,12 @@ struct Released {
 
 enum Pattern {
     Path(PathBuf),
-    Glob(String),
+    /// A glob as given, expanded by `expand`, and compiled once for telling whether a path
+    /// it did not list matches it (a wake-up can name any file of a watched directory).
+    Glob {
+        text: String,
+        matcher: glob::Pattern,
+    },
 }
 
 /// What is known about one followed path.
@@ -358,7 +363,10 @@ impl Tailer {
                 continue;
             }
             match glob::Pattern::new(&pattern) {
-                Ok(_) => patterns.push(Pattern::Glob(pattern)),
+                Ok(matcher) => patterns.push(Pattern::Glob {
+                    text: pattern,
+                    matcher,
+                }),
                 Err(error) => {
                     let message = format!("'{pattern}' is not a valid glob: {error}");
                     invalid_patterns.push((
@@ -627,7 +635,7 @@ impl Tailer {
         for pattern in &self.patterns {
             let directory = match pattern {
                 Pattern::Path(path) => parent_directory(path),
-                Pattern::Glob(glob) => literal_prefix(glob),
+                Pattern::Glob { text, .. } => literal_prefix(text),
             };
             directories.insert(directory);
         }
@@ -649,8 +657,7 @@ impl Tailer {
     fn matches_patterns(&self, path: &Path) -> bool {
         self.patterns.iter().any(|pattern| match pattern {
             Pattern::Path(pattern) => pattern == path,
-            Pattern::Glob(glob) => glob::Pattern::new(glob)
-                .is_ok_and(|glob| glob.matches_path_with(path, glob_options())),
+            Pattern::Glob { matcher, .. } => matcher.matches_path_with(path, glob_options()),
         })
     }
 
@@ -882,8 +889,8 @@ impl Tailer {
                         found.insert(path.clone(), Found::Unknown);
                     }
                 },
-                Pattern::Glob(glob) => {
-                    let expansion = expand::expand(glob);
+                Pattern::Glob { text, .. } => {
+                    let expansion = expand::expand(text);
                     let mut files = 0;
                     for path in expansion.paths {
                         match fs::metadata(&path) {
@@ -904,7 +911,7 @@ impl Tailer {
                     if files == 0 && expansion.unlisted.is_empty() {
                         states.missing += 1;
                         states.note(
-                            Path::new(glob),
+                            Path::new(text),
                             "the glob matches no file; check the directory and the pattern",
                         );
                     }
