@@ -935,16 +935,15 @@ fn layer_traits(
     })
 }
 
-/// Llama-style models: standard attention, one norm kind, dense or MoE feed-forward
-/// blocks; each family's differences come from [`llama_defaults`], [`layer_traits`],
-/// [`attention_windows`], [`moe_block`] and [`sparse_layer_rule`].
-fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
-    let defaults = llama_defaults(family);
-    let d = config.positive_or(&["hidden_size"], defaults.hidden)?;
-    let layer_count = layer_count(config, &["num_hidden_layers"], defaults.layers)?;
-    let heads = config.positive_or(&["num_attention_heads"], defaults.heads)?;
-    let vocab = config.positive_or(&["vocab_size"], defaults.vocab)?;
-    let intermediate = config.positive_or(&["intermediate_size"], defaults.intermediate)?;
+/// `num_key_value_heads` for `heads` query heads: `default` when absent (`None`: as many as
+/// the query heads), the query heads for an explicit null where the class allows it
+/// (`nullable`), and always a divisor of the query heads.
+fn key_value_heads(
+    config: &Config,
+    heads: u64,
+    default: Option<u64>,
+    nullable: bool,
+) -> Result<u64, ModelConfigError> {
     let kv_heads = match config.optional_u64(&["num_key_value_heads"])? {
         Some(0) => {
             return Err(invalid(
@@ -956,12 +955,12 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         }
         Some(kv) => kv,
         None if config.is_null("num_key_value_heads") => {
-            if !defaults.kv_heads_nullable {
+            if !nullable {
                 return Err(null_refused("num_key_value_heads"));
             }
             heads
         }
-        None => defaults.kv_heads.unwrap_or(heads),
+        None => default.unwrap_or(heads),
     };
     if kv_heads > heads || heads % kv_heads != 0 {
         return Err(invalid(
@@ -971,6 +970,20 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             "use a divisor of the attention head count (equal for MHA, 1 for MQA)",
         ));
     }
+    Ok(kv_heads)
+}
+
+/// Llama-style models: standard attention, one norm kind, dense or MoE feed-forward
+/// blocks; each family's differences come from [`llama_defaults`], [`layer_traits`],
+/// [`attention_windows`], [`moe_block`] and [`sparse_layer_rule`].
+fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
+    let defaults = llama_defaults(family);
+    let d = config.positive_or(&["hidden_size"], defaults.hidden)?;
+    let layer_count = layer_count(config, &["num_hidden_layers"], defaults.layers)?;
+    let heads = config.positive_or(&["num_attention_heads"], defaults.heads)?;
+    let vocab = config.positive_or(&["vocab_size"], defaults.vocab)?;
+    let intermediate = config.positive_or(&["intermediate_size"], defaults.intermediate)?;
+    let kv_heads = key_value_heads(config, heads, defaults.kv_heads, defaults.kv_heads_nullable)?;
     let head_dim = match config.optional_u64(&["head_dim"])? {
         Some(0) => {
             return Err(invalid(

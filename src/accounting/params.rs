@@ -151,6 +151,18 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
     })
 }
 
+/// One encoder layer of the usual ViT shape (SigLIP, Llama 4's and Qwen3.5's vision towers):
+/// two LayerNorms with bias, biased q/k/v/out projections, biased fc1 and fc2.
+fn biased_vit_layer(d: u64, i: u64) -> Option<u64> {
+    sum(&[
+        product(&[4, d])?,
+        product(&[4, sum(&[product(&[d, d])?, d])?])?,
+        product(&[2, d, i])?,
+        i,
+        d,
+    ])
+}
+
 /// Parameters of a vision tower and its projector, as `transformers` builds them.
 fn vision_params(tower: &VisionTower) -> Option<u64> {
     match *tower {
@@ -170,14 +182,7 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
             // Conv2d patch embedding with bias, one learned position per patch.
             let patches = product(&[image_size / p.max(1), image_size / p.max(1)])?;
             let embeddings = sum(&[product(&[c, p, p, d])?, d, product(&[patches, d])?])?;
-            // Two LayerNorms, q/k/v/out with biases, fc1 and fc2 with biases.
-            let layer = sum(&[
-                product(&[4, d])?,
-                product(&[4, sum(&[product(&[d, d])?, d])?])?,
-                product(&[2, d, i])?,
-                i,
-                d,
-            ])?;
+            let layer = biased_vit_layer(d, i)?;
             let post_layernorm = product(&[2, d])?;
             // Probe, in_proj (3d×d + 3d), out_proj, LayerNorm, MLP.
             let head = if pooling_head {
@@ -260,14 +265,7 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
                 product(&[c, p, p, d])?,
                 product(&[4, d])?,
             ])?;
-            // Biased q/k/v/o, fc1 and fc2 with biases, two LayerNorms with bias.
-            let layer = sum(&[
-                product(&[4, sum(&[product(&[d, d])?, d])?])?,
-                product(&[2, d, i])?,
-                i,
-                d,
-                product(&[4, d])?,
-            ])?;
+            let layer = biased_vit_layer(d, i)?;
             // vision_adapter.mlp: fc1 (intermediate → projector input), fc2 (output → output).
             let adapter = sum(&[
                 product(&[i, projector_input_dim])?,
@@ -296,14 +294,8 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
                 d,
                 product(&[num_position_embeddings, d])?,
             ])?;
-            // norm1, norm2 (with bias), qkv and proj (biased), linear_fc1 and linear_fc2.
-            let layer = sum(&[
-                product(&[4, d])?,
-                product(&[4, sum(&[product(&[d, d])?, d])?])?,
-                product(&[2, d, i])?,
-                i,
-                d,
-            ])?;
+            // norm1, norm2, qkv and proj, linear_fc1 and linear_fc2.
+            let layer = biased_vit_layer(d, i)?;
             // The merger: a LayerNorm of d, then m²·d → m²·d → out, both biased.
             let merged = product(&[d, spatial_merge_size, spatial_merge_size])?;
             let merger = sum(&[

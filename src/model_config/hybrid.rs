@@ -10,8 +10,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    check_top_k, deepseek, default_seq_len, divide_heads, invalid, layer_count, null_refused,
-    Config, ModelConfigError,
+    check_top_k, deepseek, default_seq_len, divide_heads, invalid, key_value_heads, layer_count,
+    null_refused, Config, ModelConfigError,
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, DsaIndexer, Family, FeedForward, GatedDeltaNet,
@@ -107,32 +107,7 @@ fn heads(
     head_dim_nullable: bool,
 ) -> Result<Heads, ModelConfigError> {
     let heads = config.positive_or(&["num_attention_heads"], default_heads)?;
-    let kv_heads = match config.optional_u64(&["num_key_value_heads"])? {
-        Some(0) => {
-            return Err(invalid(
-                "num_key_value_heads",
-                "0",
-                "must be at least 1",
-                "set it to the number of key/value heads (1 for MQA)",
-            ))
-        }
-        Some(kv) => kv,
-        None if config.is_null("num_key_value_heads") => {
-            if !kv_nullable {
-                return Err(null_refused("num_key_value_heads"));
-            }
-            heads
-        }
-        None => default_kv.unwrap_or(heads),
-    };
-    if kv_heads > heads || heads % kv_heads != 0 {
-        return Err(invalid(
-            "num_key_value_heads",
-            &kv_heads.to_string(),
-            &format!("must divide num_attention_heads = {heads}"),
-            "use a divisor of the attention head count (equal for MHA, 1 for MQA)",
-        ));
-    }
+    let kv_heads = key_value_heads(config, heads, default_kv, kv_nullable)?;
     let head_dim = match config.optional_u64(&["head_dim"])? {
         Some(0) => {
             return Err(invalid(
