@@ -38,9 +38,11 @@ PORTS = {"mfu-exporter": 19077, "mtail": 19903, "sidecar": 19800, "pushgateway":
 # Catch-up runs once per program by default: the peers take minutes to read 1 GiB.
 FULL = dict(reps=3, catchup_reps=1, ingest_lines=1_000_000, catchup_bytes=1 << 30,
             freshness_lines=100,
-            load_seconds=5, idle_seconds=60, connections=8)
+            load_seconds=5, idle_seconds=60, connections=8, files_lines=1_000_000,
+            files_counts=(1, 10, 100, 1000), files_idle_seconds=20)
 QUICK = dict(reps=1, catchup_reps=1, ingest_lines=100_000, catchup_bytes=32 << 20, freshness_lines=20,
-             load_seconds=2, idle_seconds=5, connections=8)
+             load_seconds=2, idle_seconds=5, connections=8, files_lines=100_000,
+             files_counts=(1, 100), files_idle_seconds=5)
 
 
 # --- the log lines ---------------------------------------------------------------------------
@@ -530,6 +532,76 @@ def measure_idle(root, seconds):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def write_spread(directory, count, line_count):
+    """`line_count` log lines split over `count` files (file i gets steps i, i + count, ...,
+    so every step is written once); returns the paths."""
+    paths = [os.path.join(directory, f"rank-{i:04d}.jsonl") for i in range(count)]
+    for i, path in enumerate(paths):
+        with open(path, "wb") as out:
+            out.write("".join(log_line(s) for s in range(i, line_count, count)).encode())
+    return paths
+
+
+def measure_files(root, count, line_count, idle_seconds):
+    """One glob over `count` files holding `line_count` lines in all: the seconds to read them
+    from the first byte (catch-up); the seconds to count the same lines appended to the files
+    while followed, each file's share written in 1 MiB writes, the files in turn; and, with
+    the files followed and nothing written, wake-ups and CPU per second."""
+    target = Ours()
+    result = dict(files=count, lines=line_count)
+    workdir = fresh_dir(root, f"files-{count}")
+    logs = os.path.join(workdir, "logs")
+    os.mkdir(logs)
+    write_spread(logs, count, line_count)
+    pattern = os.path.join(logs, "*.jsonl")
+    started = time.monotonic()
+    pid = target.start(workdir, pattern, from_beginning=True)
+    scraper = Scraper(target.port)
+    done = wait_for(lambda: target.lines(scraper) >= line_count, 600, 0.02)
+    seconds = time.monotonic() - started
+    result.update(catchup_seconds=seconds, catchup_lines_per_second=line_count / seconds,
+                  catchup_complete=done, catchup_peak_rss_mib=peak_rss_mib(pid))
+    scraper.close()
+    target.stop()
+    shutil.rmtree(logs)
+
+    os.mkdir(logs)
+    paths = [os.path.join(logs, f"rank-{i:04d}.jsonl") for i in range(count)]
+    for path in paths:
+        open(path, "wb").close()
+    pid = target.start(workdir, pattern)
+    scraper = Scraper(target.port)
+    shares = [("".join(log_line(s) for s in range(i, line_count, count))).encode()
+              for i in range(count)]
+    handles = [open(path, "ab", buffering=0) for path in paths]
+    started = time.monotonic()
+    offset = 0
+    while offset < max(len(share) for share in shares):
+        for handle, share in zip(handles, shares):
+            if offset < len(share):
+                handle.write(share[offset:offset + (1 << 20)])
+        offset += 1 << 20
+    done = wait_for(lambda: target.lines(scraper) >= line_count, 600, 0.01)
+    seconds = time.monotonic() - started
+    for handle in handles:
+        handle.close()
+    del shares
+    result.update(append_seconds=seconds, append_lines_per_second=line_count / seconds,
+                  append_complete=done, append_peak_rss_mib=peak_rss_mib(pid))
+    scraper.close()
+    time.sleep(2)
+    cpu, switches = cpu_seconds(pid), context_switches(pid)
+    time.sleep(idle_seconds)
+    after = context_switches(pid)
+    result.update(idle_seconds=idle_seconds,
+                  idle_cpu_seconds_per_second=(cpu_seconds(pid) - cpu) / idle_seconds,
+                  idle_wakeups_per_second=sum(after[t] - switches.get(t, 0) for t in after)
+                  / idle_seconds, idle_rss_mib=rss_mib(pid))
+    target.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 def median_of(runs):
@@ -639,6 +711,16 @@ def run(options, quick, only):
                                 lambda target: measure_push(target, root, options))
             log("push: " + ", ".join(f"{k} {v['requests_per_second']:.0f}/s"
                                      for k, v in table.items()))
+        if "files" in only:
+            runs = {count: [] for count in options["files_counts"]}
+            for _ in range(options["reps"]):
+                for count in options["files_counts"]:
+                    runs[count].append(measure_files(root, count, options["files_lines"],
+                                                     options["files_idle_seconds"]))
+            out["files"] = {str(count): median_of(measured) for count, measured in runs.items()}
+            log("files: " + ", ".join(
+                f"{k} files {v['catchup_lines_per_second']:.0f} / {v['append_lines_per_second']:.0f} lines/s"
+                for k, v in out["files"].items()))
         if "idle" in only:
             out["idle"] = measure_idle(root, options["idle_seconds"])
             log("idle: " + ", ".join(f"{k} {v['cpu_seconds']:.2f} s CPU, {v['rss_mib']:.1f} MiB"
@@ -780,12 +862,36 @@ def render(results):
                          f"{fmt(v['max_thread_wakeups_per_second'], 2)} |")
         lines += ["", "Under load, CPU and memory are in the tables above: CPU seconds and peak RSS "
                   "for ingest and catch-up, CPU seconds per second and RSS for scrape and push.", ""]
+    if "files" in r:
+        files = r["files"]
+        one = files.get("1")
+        first = next(iter(files.values()))
+        lines += ["## Files", "",
+                  f"One glob over N files that hold {fmt(first['lines'])} lines in all (the ingest "
+                  "lines, each step once). Catch-up: the exporter started at the first byte, timed until "
+                  "`mfu_exporter_lines_read_total` has every line. Append: the files followed from their "
+                  "end, each file's share written in 1 MiB writes, the files in turn, timed the same way. "
+                  f"Idle: then {first['idle_seconds']} s with nothing written; wake-ups are voluntary "
+                  "context switches of all threads, CPU is user + system time per second.", "",
+                  "| files | catch-up lines/s | vs 1 file | append lines/s | vs 1 file | peak RSS MiB | "
+                  "idle wake-ups/s | idle CPU s/s |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for count, v in files.items():
+            slower = lambda key: ("" if one is None or count == "1" or not v[key]
+                                  else f"{one[key] / v[key]:.2f}x slower")
+            lines.append(
+                f"| {fmt(int(count))} | {fmt(v['catchup_lines_per_second'])} | "
+                f"{slower('catchup_lines_per_second')} | {fmt(v['append_lines_per_second'])} | "
+                f"{slower('append_lines_per_second')} | "
+                f"{fmt(max(v['catchup_peak_rss_mib'], v['append_peak_rss_mib']), 1)} | "
+                f"{fmt(v['idle_wakeups_per_second'], 2)} | {fmt(v['idle_cpu_seconds_per_second'], 3)} |")
+        lines.append("")
     lines += ["## Commands", "",
               "```sh",
               "apt-get install -y mtail prometheus-pushgateway prometheus-node-exporter wrk python3-prometheus-client",
               "bench/run.sh            # full run (about 15 minutes on 2 cores)",
               "bench/run.sh --quick    # smoke run (about 2 minutes)",
-              "bench/run.sh --only ingest,scrape   # some of: ingest, catchup, freshness, scrape, push, idle",
+              "bench/run.sh --only ingest,scrape   # some of: ingest, catchup, freshness, scrape, push, idle, files",
               "bench/run.sh --only catchup --merge # re-measure some, keep the rest of latest.json",
               "python3 bench/driver.py render      # BENCHMARKS.md from bench/results/latest.json",
               "bench/callgrind.sh                  # instructions per scrape and per line (valgrind)",
@@ -810,7 +916,7 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("run")
     bench.add_argument("--quick", action="store_true")
-    bench.add_argument("--only", default="ingest,catchup,freshness,scrape,push,idle")
+    bench.add_argument("--only", default="ingest,catchup,freshness,scrape,push,idle,files")
     bench.add_argument("--output", default=os.path.join(BENCH, "results", "latest.json"))
     bench.add_argument("--merge", action="store_true",
                        help="replace only the tests run in an existing --output")

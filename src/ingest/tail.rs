@@ -300,6 +300,11 @@ enum Pattern {
     Glob {
         text: String,
         matcher: glob::Pattern,
+        /// The paths the last complete listing found, for a glob whose wildcards are all in its
+        /// file name: its one directory is watched, so a poll told that only data may have
+        /// changed ([`Changes::Followed`]) examines these without listing the directory again.
+        /// `None` for a glob with wildcard directories, or after a listing that failed.
+        listing: Option<Vec<PathBuf>>,
     },
 }
 
@@ -366,6 +371,7 @@ impl Tailer {
                 Ok(matcher) => patterns.push(Pattern::Glob {
                     text: pattern,
                     matcher,
+                    listing: None,
                 }),
                 Err(error) => {
                     let message = format!("'{pattern}' is not a valid glob: {error}");
@@ -424,8 +430,10 @@ impl Tailer {
         changes: &Changes,
         sink: &mut dyn FnMut(TailEvent<'_>),
     ) -> PollSummary {
-        let Changes::Files(written) = changes else {
-            return self.poll(sink);
+        let written = match changes {
+            Changes::Everything => return self.poll(sink),
+            Changes::Followed => return self.poll_listed(false, sink),
+            Changes::Files(written) => written,
         };
         if !self.polled || self.more_to_read {
             return self.poll(sink);
@@ -469,6 +477,12 @@ impl Tailer {
     /// read, so that a long backlog is read over several polls; the summary tells whether one
     /// is left. The reads are ordinary blocking file I/O.
     pub fn poll(&mut self, sink: &mut dyn FnMut(TailEvent<'_>)) -> PollSummary {
+        self.poll_listed(true, sink)
+    }
+
+    /// [`poll`](Tailer::poll), listing the directories of globs only with `list` (or where the
+    /// last listing cannot stand in for a new one).
+    fn poll_listed(&mut self, list: bool, sink: &mut dyn FnMut(TailEvent<'_>)) -> PollSummary {
         let first_poll = !self.polled;
         self.polled = true;
         self.more_to_read = false;
@@ -480,7 +494,7 @@ impl Tailer {
             });
         }
 
-        let found = self.discover(sink);
+        let found = self.discover(list, sink);
         if first_poll {
             for (path, found) in &found {
                 if matches!(found, Found::Unknown) {
@@ -853,7 +867,13 @@ impl Tailer {
 
     /// Expands the patterns and stats each path. Absent paths are left out; so are globbed
     /// paths that are not regular files.
-    fn discover(&mut self, sink: &mut dyn FnMut(TailEvent<'_>)) -> BTreeMap<PathBuf, Found> {
+    /// What the patterns name now. A glob is listed again with `list`; without it, a glob whose
+    /// last listing stands examines the paths that listing found.
+    fn discover(
+        &mut self,
+        list: bool,
+        sink: &mut dyn FnMut(TailEvent<'_>),
+    ) -> BTreeMap<PathBuf, Found> {
         let mut found = BTreeMap::new();
         let states = &mut self.source_files;
         *states = SourceFiles::default();
@@ -861,9 +881,9 @@ impl Tailer {
             states.unreadable += 1;
             states.note(pattern, "not a valid glob");
         }
-        for pattern in &self.patterns {
+        for pattern in &mut self.patterns {
             match pattern {
-                Pattern::Path(path) => match fs::metadata(path) {
+                Pattern::Path(path) => match fs::metadata(&*path) {
                     Ok(metadata) if metadata.is_file() => {
                         found.insert(path.clone(), Found::File(metadata));
                     }
@@ -889,8 +909,19 @@ impl Tailer {
                         found.insert(path.clone(), Found::Unknown);
                     }
                 },
-                Pattern::Glob { text, .. } => {
-                    let expansion = expand::expand(text);
+                Pattern::Glob { text, listing, .. } => {
+                    let expansion = match listing {
+                        Some(paths) if !list => expand::Expansion {
+                            paths: paths.clone(),
+                            unlisted: Vec::new(),
+                        },
+                        _ => {
+                            let expansion = expand::expand(text);
+                            *listing = (expansion.unlisted.is_empty() && lists_one_directory(text))
+                                .then(|| expansion.paths.clone());
+                            expansion
+                        }
+                    };
                     let mut files = 0;
                     for path in expansion.paths {
                         match fs::metadata(&path) {
@@ -911,7 +942,7 @@ impl Tailer {
                     if files == 0 && expansion.unlisted.is_empty() {
                         states.missing += 1;
                         states.note(
-                            Path::new(text),
+                            Path::new(text.as_str()),
                             "the glob matches no file; check the directory and the pattern",
                         );
                     }
@@ -1469,6 +1500,20 @@ fn parent_directory(path: &Path) -> PathBuf {
 }
 
 /// The leading directories of a glob that contain no wildcard; `.` if there are none.
+/// Whether a glob's wildcards are all in its file name, so that it lists one directory: the
+/// one [`literal_prefix`] names, which is watched.
+fn lists_one_directory(glob: &str) -> bool {
+    let path = Path::new(glob);
+    if path.file_name().is_some_and(|name| name == "**") {
+        return false;
+    }
+    path.parent().is_none_or(|parent| {
+        !parent
+            .components()
+            .any(|component| has_glob_syntax(&component.as_os_str().to_string_lossy()))
+    })
+}
+
 fn literal_prefix(glob: &str) -> PathBuf {
     let mut prefix = PathBuf::new();
     let components: Vec<Component<'_>> = Path::new(glob).components().collect();

@@ -1466,3 +1466,66 @@ fn unfinished_last_line_of_a_log_whose_directory_vanished_is_not_cut_off() {
     writer.write_all(b"2\n3\n").unwrap();
     assert_eq!(logs.poll(&mut tailer), ["d/a.log: 22", "d/a.log: 3"]);
 }
+
+/// A tick the watcher vouches for examines every file the last listing found, written or
+/// not, rotated or not, without listing the directory: a file created meanwhile waits for
+/// the listing that its create event (or the next periodic one) asks for.
+#[test]
+fn a_poll_of_followed_files_examines_them_all_without_listing() {
+    let logs = Logs::new();
+    logs.write("a.jsonl", "1\n");
+    logs.write("b.jsonl", "1\n");
+    let mut tailer = logs.tailer(&["*.jsonl"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        [
+            "a.jsonl: opened at 0",
+            "a.jsonl: 1",
+            "b.jsonl: opened at 0",
+            "b.jsonl: 1"
+        ]
+    );
+    logs.append("a.jsonl", "2\n");
+    logs.append("b.jsonl", "2\n");
+    logs.write("c.jsonl", "1\n");
+    assert_eq!(
+        logs.poll_changes(&mut tailer, &Changes::Followed),
+        ["a.jsonl: 2", "b.jsonl: 2"]
+    );
+    // A rotation shows in the path's own stat, no listing needed.
+    logs.rename("a.jsonl", "a.old");
+    logs.write("a.jsonl", "new\n");
+    assert_eq!(
+        logs.poll_changes(&mut tailer, &Changes::Followed),
+        ["a.jsonl: rotated", "a.jsonl: opened at 0", "a.jsonl: new"]
+    );
+    // The listing finds the new file.
+    assert_eq!(
+        logs.poll_changes(&mut tailer, &Changes::Everything),
+        ["c.jsonl: opened at 0", "c.jsonl: 1"]
+    );
+}
+
+/// A glob with a wildcard directory has directories that nothing watches: it is listed at
+/// every poll.
+#[test]
+fn a_glob_over_directories_is_listed_at_every_poll() {
+    let logs = Logs::new();
+    fs::create_dir(logs.path("run-1")).unwrap();
+    logs.write("run-1/train.jsonl", "1\n");
+    let mut tailer = logs.tailer(&["run-*/train.jsonl"], ReadFrom::Beginning);
+    assert_eq!(
+        logs.poll(&mut tailer),
+        ["run-1/train.jsonl: opened at 0", "run-1/train.jsonl: 1"]
+    );
+    fs::create_dir(logs.path("run-2")).unwrap();
+    logs.write("run-2/train.jsonl", "1\n");
+    assert_eq!(
+        logs.poll_changes(&mut tailer, &Changes::Followed),
+        ["run-2/train.jsonl: opened at 0", "run-2/train.jsonl: 1"]
+    );
+    assert!(!lists_one_directory("logs/**"));
+    assert!(!lists_one_directory("logs/*/train.jsonl"));
+    assert!(lists_one_directory("logs/rank-*.log"));
+    assert!(lists_one_directory("*.log"));
+}

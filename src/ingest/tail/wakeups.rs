@@ -7,9 +7,14 @@
 //!
 //! Each wake-up says what changed ([`Wakeups::take_changes`]): when every event since the last
 //! one was data written to named files, only those files need reading, and a glob over
-//! thousands of files is not listed and stat'ed again for every line a trainer writes. The
-//! periodic tick, and any other event (a file created, renamed or removed, a dropped queue),
-//! asks for a full poll.
+//! thousands of files is not listed and stat'ed again for every line a trainer writes. Any
+//! other event (a file created, renamed or removed, a dropped queue) asks for a full poll. The
+//! periodic tick examines every followed file, since data written where no event is sent (a
+//! network file system's other clients) shows only there; it lists the directories again only
+//! when the watcher cannot vouch for them (poll-only mode, a directory not watched, a watch
+//! added since the last listing) or every [`RELIST_TICKS`] ticks. Listing a watched
+//! directory would otherwise wake the watcher's thread with the directory's own open event
+//! every second.
 //!
 //! Waiting is a plain blocking channel receive with a timeout, so an idle daemon wakes once per
 //! interval and no more. (A Tokio timer of a second wakes its thread twice: once when the
@@ -25,14 +30,22 @@ use std::time::{Duration, Instant};
 use notify::event::ModifyKind;
 use notify::{EventKind, RecursiveMode, Watcher};
 
-/// The most files a wake-up names before it asks for a full poll instead.
+/// The most files a wake-up names before it asks for every followed file to be examined.
 const MAX_CHANGED_FILES: usize = 256;
+
+/// Every how many ticks the directories are listed even when the watcher vouches for them:
+/// where files appear without an event (a network file system's other clients), a new file is
+/// found within this many poll intervals.
+pub const RELIST_TICKS: u32 = 30;
 
 /// What changed since the last wake-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Changes {
     /// Anything may have: list and examine every pattern.
     Everything,
+    /// No directory entry changed where an event would have said so: examine every file the
+    /// last listing found, without listing again.
+    Followed,
     /// Only data was written, to these files.
     Files(BTreeSet<PathBuf>),
 }
@@ -48,16 +61,16 @@ impl Changes {
             }
             Err(_) => false,
         };
-        let too_many = match (&mut *self, event) {
+        match (&mut *self, event) {
             (Changes::Files(files), Ok(event)) if written => {
                 files.extend(event.paths.iter().cloned());
-                files.len() > MAX_CHANGED_FILES
+                if files.len() > MAX_CHANGED_FILES {
+                    *self = Changes::Followed;
+                }
             }
-            (Changes::Everything, _) => false,
-            (Changes::Files(_), _) => true,
-        };
-        if too_many {
-            *self = Changes::Everything;
+            (Changes::Followed, _) if written => {}
+            (Changes::Everything, _) => {}
+            (Changes::Files(_) | Changes::Followed, _) => *self = Changes::Everything,
         }
     }
 }
@@ -104,6 +117,10 @@ pub struct Wakeups {
     poll_interval: Duration,
     /// When the next periodic poll is due; `None` before the first wait, which returns at once.
     next_tick: Option<Instant>,
+    /// Ticks since the directories were last listed.
+    ticks_since_listing: u32,
+    /// Whether some wanted directory could not be watched: every tick lists then.
+    unwatched: bool,
 }
 
 impl Wakeups {
@@ -155,6 +172,8 @@ impl Wakeups {
             // A zero interval would make every wait return at once.
             poll_interval: poll_interval.max(Duration::from_millis(1)),
             next_tick: None,
+            ticks_since_listing: 0,
+            unwatched: false,
         };
         wakeups.set_paths(paths);
         Ok(wakeups)
@@ -172,6 +191,8 @@ impl Wakeups {
             .map(|path| nearest_existing_directory(path))
             .collect();
         let stale: Vec<PathBuf> = self.watched.difference(&wanted).cloned().collect();
+        let mut unwatched = false;
+        let mut added = false;
         for path in stale {
             // The directory may be gone already, which removed its watch with it.
             let _ = watcher.unwatch(&path);
@@ -184,12 +205,20 @@ impl Wakeups {
             match watcher.watch(&path, RecursiveMode::NonRecursive) {
                 Ok(()) => {
                     self.watched.insert(path);
+                    added = true;
                 }
                 Err(error) => {
                     // Not fatal: the periodic tick still polls, and the next `set_paths` retries.
                     tracing::debug!(path = %path.display(), %error, "cannot watch directory; relying on periodic polls");
+                    unwatched = true;
                 }
             }
+        }
+        self.unwatched = unwatched;
+        if added {
+            // A file created in a new directory before its watch was added sent no event: the
+            // next tick lists (without waking now).
+            self.ticks_since_listing = RELIST_TICKS;
         }
     }
 
@@ -238,9 +267,9 @@ impl Wakeups {
             Err(RecvTimeoutError::Timeout) if timeout > limit => return None,
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
-        // The tick: a full poll, and the next one a full interval away (a tick that came late
-        // does the same rather than bunching the ones after it).
-        self.note_everything();
+        // The tick: every followed file, and the next one a full interval away (a tick that
+        // came late does the same rather than bunching the ones after it).
+        self.note_tick();
         self.next_tick = Some(Instant::now() + self.poll_interval);
         Some(Wake::Poll)
     }
@@ -248,7 +277,25 @@ impl Wakeups {
     /// What changed since the last call: what the poll after a [`Wake::Poll`] has to look at.
     pub fn take_changes(&mut self) -> Changes {
         let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::replace(&mut *changes, Changes::Files(BTreeSet::new()))
+        let taken = std::mem::replace(&mut *changes, Changes::Files(BTreeSet::new()));
+        if taken == Changes::Everything {
+            self.ticks_since_listing = 0;
+        }
+        taken
+    }
+
+    /// What a tick asks for: at least every followed file; a listing too where the watcher
+    /// cannot vouch for the directories, or when the last one is [`RELIST_TICKS`] old.
+    fn note_tick(&mut self) {
+        self.ticks_since_listing = self.ticks_since_listing.saturating_add(1);
+        let list =
+            self.watcher.is_none() || self.unwatched || self.ticks_since_listing >= RELIST_TICKS;
+        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        if list {
+            *changes = Changes::Everything;
+        } else if *changes != Changes::Everything {
+            *changes = Changes::Followed;
+        }
     }
 
     fn note_everything(&self) {
@@ -398,10 +445,11 @@ mod tests {
                     assert!(Instant::now() < deadline, "no full poll after a create");
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                Changes::Files(files) => panic!("{files:?}"),
+                changes => panic!("{changes:?}"),
             }
         }
-        // Events that say nothing about data, and too many files, are everything too.
+        // Events that say nothing about data are everything too; too many files are every
+        // followed file.
         let mut changes = Changes::Files(BTreeSet::new());
         changes.note(&Err(notify::Error::generic("queue overflow")));
         assert_eq!(changes, Changes::Everything);
@@ -413,8 +461,10 @@ mod tests {
             .add_path(PathBuf::from(format!("log-{i}")));
             changes.note(&Ok(write));
         }
+        assert_eq!(changes, Changes::Followed);
+        changes.note(&Err(notify::Error::generic("queue overflow")));
         assert_eq!(changes, Changes::Everything);
-        // The tick asks for a full poll.
+        // In poll-only mode, every tick asks for a full poll.
         let mut ticking = Wakeups::new(
             &[directory.path().to_path_buf()],
             true,
@@ -425,6 +475,45 @@ mod tests {
             assert_eq!(ticking.wait_at_most(DEADLINE), Some(Wake::Poll));
             assert_eq!(ticking.take_changes(), Changes::Everything);
         }
+    }
+
+    #[test]
+    fn a_watched_tick_examines_the_followed_files_and_lists_only_now_and_then() {
+        let directory = tempfile::TempDir::new().unwrap();
+        let mut wakeups = Wakeups::new(
+            &[directory.path().to_path_buf()],
+            false,
+            Duration::from_millis(1),
+        )
+        .unwrap();
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        assert_eq!(wakeups.take_changes(), Changes::Everything);
+        let mut taken = Vec::new();
+        for _ in 0..2 * RELIST_TICKS {
+            assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+            taken.push(wakeups.take_changes());
+        }
+        // Nothing happened in the directory: one listing every RELIST_TICKS ticks, every other
+        // tick examines the followed files.
+        let listings = taken.iter().filter(|c| **c == Changes::Everything).count();
+        assert_eq!(listings, 2, "{taken:?}");
+        assert!(taken
+            .iter()
+            .all(|c| matches!(c, Changes::Everything | Changes::Followed)));
+        // A watch added later (a directory created) makes the next tick list.
+        let run = directory.path().join("run");
+        fs::create_dir(&run).unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+            if wakeups.take_changes() == Changes::Everything {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no listing after a create");
+        }
+        wakeups.set_paths(std::slice::from_ref(&run));
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        assert_eq!(wakeups.take_changes(), Changes::Everything);
     }
 
     #[test]
