@@ -39,7 +39,7 @@ PORTS = {"mfu-exporter": 19077, "mtail": 19903, "sidecar": 19800, "pushgateway":
 FULL = dict(reps=3, catchup_reps=1, ingest_lines=1_000_000, catchup_bytes=1 << 30,
             freshness_lines=100,
             load_seconds=5, idle_seconds=60, connections=8, files_lines=1_000_000,
-            files_counts=(1, 10, 100, 1000), files_idle_seconds=20)
+            files_counts=(1, 10, 100, 1000), files_idle_seconds=10)
 QUICK = dict(reps=1, catchup_reps=1, ingest_lines=100_000, catchup_bytes=32 << 20, freshness_lines=20,
              load_seconds=2, idle_seconds=5, connections=8, files_lines=100_000,
              files_counts=(1, 100), files_idle_seconds=5)
