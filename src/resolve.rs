@@ -24,6 +24,14 @@ pub const DEFAULT_DTYPE: Dtype = Dtype::Bf16;
 /// GPUs whose combined throughput is measured when nothing says.
 pub const DEFAULT_GPUS: u64 = 1;
 
+/// Each flag here with a default, and the default as `--help` shows it (`[default: ...]`).
+pub fn shown_defaults() -> Vec<(&'static str, String)> {
+    vec![
+        ("--dtype", DEFAULT_DTYPE.to_string()),
+        ("--gpus", DEFAULT_GPUS.to_string()),
+    ]
+}
+
 /// The model settings as given; `None` where nothing was given. The same struct is the flags of
 /// every command that measures a model (`--model`, `--seq-len`, ...) and `serve`'s `[model]`
 /// table (`model`, `seq_len`, ...).
@@ -67,10 +75,10 @@ pub struct HardwareSettings {
     /// GPU id from `mfu-exporter gpus` (e.g. h100-sxm), or the exact name nvidia-smi prints.
     #[arg(long, value_name = "NAME")]
     pub gpu: Option<String>,
-    /// Precision of the matmuls, which selects the peak: fp32, tf32, fp16, bf16, fp8, fp4 [default: bf16].
+    /// Precision of the matmuls, which selects the peak: fp32, tf32, fp16, bf16, fp8, fp4.
     #[arg(long, value_name = "DTYPE")]
     pub dtype: Option<String>,
-    /// Number of GPUs whose combined throughput is measured [default: 1].
+    /// Number of GPUs whose combined throughput is measured.
     #[arg(long, value_name = "N")]
     pub gpus: Option<u64>,
     /// Dense peak per GPU in TFLOP/s, overriding the table.

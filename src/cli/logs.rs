@@ -40,14 +40,13 @@ pub struct LogsArgs {
     pub model: ModelSettings,
     #[command(flatten)]
     pub hardware: HardwareSettings,
-    /// What the logged throughput covers: global, per-gpu or per-file [default: as the format
-    /// says of each field].
+    /// What the logged throughput covers: global, per-gpu or per-file.
     #[arg(long = "tail.throughput-scope", value_name = "SCOPE")]
     pub tail_scope: Option<Parsed<ThroughputScope>>,
     /// Global tokens per optimizer step, for logs that give only step times.
     #[arg(long = "tail.tokens-per-step", value_name = "N")]
     pub tail_tokens_per_step: Option<f64>,
-    /// Records after a start or a restart kept out of the rates [default: the format's, else 1].
+    /// Records after a start or a restart kept out of the rates.
     #[arg(long = "tail.warmup-steps", value_name = "N")]
     pub tail_warmup_steps: Option<u32>,
     /// Print only the totals.

@@ -73,12 +73,15 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The command line, with the defaults of `serve`'s and `demo`'s settings in their help
-/// (`[default: ...]`), from the one table of defaults.
+/// The command line, with the defaults of the settings in their help (`[default: ...]`), from
+/// the tables of defaults that resolution uses.
 pub fn command() -> clap::Command {
+    use crate::config::settings::{shown_defaults, with_shown_defaults};
+    let mut defaults = crate::resolve::shown_defaults();
+    defaults.extend(shown_defaults());
     let mut command = Cli::command();
-    for name in ["serve", "demo"] {
-        command = command.mut_subcommand(name, crate::config::settings::with_shown_defaults);
+    for name in ["calc", "plan", "logs", "serve", "demo"] {
+        command = command.mut_subcommand(name, |sub| with_shown_defaults(sub, &defaults));
     }
     command
 }

@@ -332,12 +332,16 @@ pub fn shown_defaults() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `command` with `[default: ...]` appended to the help of each flag of [`shown_defaults`] it has.
-pub fn with_shown_defaults(mut command: clap::Command) -> clap::Command {
-    for (flag, default) in shown_defaults() {
+/// `command` with `[default: ...]` appended to the help of each flag of `defaults` it has
+/// ([`shown_defaults`], [`crate::resolve::shown_defaults`]).
+pub fn with_shown_defaults(
+    mut command: clap::Command,
+    defaults: &[(&'static str, String)],
+) -> clap::Command {
+    for (flag, default) in defaults {
         let id = command
             .get_arguments()
-            .find(|arg| arg.get_long().map(|long| format!("--{long}")).as_deref() == Some(flag))
+            .find(|arg| arg.get_long().map(|long| format!("--{long}")).as_deref() == Some(*flag))
             .map(|arg| arg.get_id().clone());
         if let Some(id) = id {
             command = command.mut_arg(id, |arg| {
@@ -708,11 +712,13 @@ mod tests {
         }
     }
 
-    /// `--help` shows each default from the table, once.
+    /// `--help` shows each default from the tables, once.
     #[test]
     fn help_shows_each_default_once() {
         let flags = serve_flags();
-        for (flag, default) in shown_defaults() {
+        let mut shown = shown_defaults();
+        shown.extend(crate::resolve::shown_defaults());
+        for (flag, default) in shown {
             let (_, _, help) = flags
                 .iter()
                 .find(|(long, ..)| long == flag)
