@@ -791,6 +791,49 @@ mod tests {
         );
     }
 
+    /// A flag's value that does not parse is listed once, with the file's problems; a flag that
+    /// overrides a bad file value leaves no problem of it.
+    #[test]
+    fn a_bad_flag_value_joins_the_list_and_a_flag_overrides_a_bad_file_value() {
+        let bad_flags = ServeSettings {
+            tail_flags: TailSettings {
+                read_from: Some(Parsed::new("start")),
+                ..TailSettings::default()
+            },
+            ..flags()
+        };
+        let message = problems(
+            "[[tail]]\npath = \"/a\"\nrun = \"a\"\n[[tail]]\npath = \"/b\"\nrun = \"b\"\nmax_line_bytes = 10\n",
+            bad_flags,
+        );
+        assert_eq!(
+            message
+                .matches("tail.read-from = \"start\": use beginning or end")
+                .count(),
+            1,
+            "{message}"
+        );
+        assert!(message.contains("tail[1].max_line_bytes = 10"), "{message}");
+        let file = parse_file(
+            "[log]\nformat = \"xml\"\n[[tail]]\npath = \"/a\"\nthroughput_scope = \"all\"\n",
+        )
+        .unwrap();
+        let overriding = ServeSettings {
+            log: settings::LogSettings {
+                format: Some(LogFormat::Json.into()),
+                ..settings::LogSettings::default()
+            },
+            tail_flags: TailSettings {
+                throughput_scope: Some(ThroughputScope::PerGpu.into()),
+                ..TailSettings::default()
+            },
+            ..flags()
+        };
+        let config = resolve(file, overriding).unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.tails[0].scope, ThroughputScope::PerGpu);
+    }
+
     #[test]
     fn unknown_keys_are_refused_with_their_name() {
         let error = parse_file("[hardware]\ngpu_count = 8\n").unwrap_err();

@@ -681,7 +681,7 @@ mod tests {
             assert_eq!(row.1, default, "README.md's default of {flag}");
         }
         let example = readme
-            .split("A config file can hold several sources:\n\n```toml\n")
+            .split("can hold several sources:\n\n```toml\n")
             .nth(1)
             .and_then(|rest| rest.split("```").next())
             .expect("the README's example config");
