@@ -1,187 +1,32 @@
-//! `serve`'s configuration in two stages: what the user wrote (a TOML file and flags,
-//! merged, flags win), then a validated, resolved [`ServeConfig`].
+//! `serve`'s configuration in two stages: what the user wrote (a TOML file and flags, both
+//! [`ServeSettings`], merged, flags win), then a validated, resolved [`ServeConfig`].
 //!
 //! Validation collects every problem and names each field with what would fix it, so
-//! that a bad config stops start-up once, with the whole list.
+//! that a bad config stops start-up once, with the whole list. `settings` defines each setting
+//! once (flag, key, help, default); `file` reads the TOML file.
 
-use std::collections::BTreeMap;
+mod file;
+pub mod settings;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use crate::accounting::flops::{AttentionCounting, Recompute};
-use crate::accounting::{Accounting, Formula};
+use crate::accounting::Accounting;
 use crate::http::web_config::{self, WebConfig};
-use crate::ingest::format::{Format, DEFAULT_FORMAT};
+use crate::ingest::format::Format;
 use crate::ingest::mapping::{FieldPath, FieldSpec};
 use crate::ingest::observation::Field;
 use crate::ingest::tail::ReadFrom;
-use crate::resolve::{self, HardwareSettings, ModelSettings, Names};
+use crate::resolve::{self, Names};
+use crate::setting::{value_or, Merge, Parsed};
 use crate::state::{RunSpec, ThroughputScope};
 
-/// The default port: outside 9100–9999, which Prometheus's default-port list has filled.
-pub const DEFAULT_PORT: u16 = 10077;
-pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:10077";
-
-/// The config file as written. Unknown keys are errors, so typos do not pass silently.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    #[serde(default)]
-    pub model: ModelSection,
-    #[serde(default)]
-    pub hardware: HardwareSection,
-    #[serde(default)]
-    pub web: WebSection,
-    #[serde(default)]
-    pub log: LogSection,
-    #[serde(default)]
-    pub push: PushSection,
-    pub stale_after: Option<String>,
-    pub state_file: Option<PathBuf>,
-    #[serde(default)]
-    pub tail: Vec<TailSection>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelSection {
-    pub model: Option<String>,
-    pub seq_len: Option<u64>,
-    pub attention: Option<String>,
-    pub recompute: Option<String>,
-    pub mtp: Option<bool>,
-    /// The `formula` label values exported, comma-separated (default `palm,detailed`).
-    pub formula: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HardwareSection {
-    pub gpu: Option<String>,
-    pub dtype: Option<String>,
-    pub gpus: Option<u64>,
-    pub peak_tflops: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebSection {
-    pub listen_address: Option<String>,
-    pub telemetry_path: Option<String>,
-    pub max_connections: Option<usize>,
-    pub request_timeout: Option<String>,
-    pub ready_without_logs: Option<bool>,
-    /// The exporter-toolkit web config file (TLS, basic auth).
-    pub config_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogSection {
-    pub level: Option<String>,
-    pub format: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PushSection {
-    pub token_file: Option<PathBuf>,
-    pub allow_remote: Option<bool>,
-    pub max_body_bytes: Option<u64>,
-    pub max_inflight_bytes: Option<u64>,
-    pub expire_after: Option<String>,
-    pub max_runs: Option<usize>,
-}
-
-/// One tailed run: a path or glob (or several), and how to read its lines.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TailSection {
-    #[serde(default)]
-    pub path: OneOrMany,
-    pub run: Option<String>,
-    pub throughput_scope: Option<String>,
-    pub read_from: Option<String>,
-    pub poll: Option<bool>,
-    pub max_line_bytes: Option<usize>,
-    /// `percent` when the trainer's `mfu` is 0..100.
-    pub mfu_unit: Option<String>,
-    /// A built-in format name or the path of a format file.
-    pub format: Option<String>,
-    /// Global tokens per optimizer step, for logs that give only step times.
-    pub tokens_per_step: Option<f64>,
-    /// Records after a start or a restart kept out of the rate gauges.
-    pub warmup_steps: Option<u32>,
-    /// Field mapping overrides: field name → path, list of paths, or {path, scale}.
-    #[serde(default)]
-    pub fields: BTreeMap<String, FieldValue>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    #[default]
-    None,
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::None => Vec::new(),
-            OneOrMany::One(one) => vec![one],
-            OneOrMany::Many(many) => many,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum FieldValue {
-    Path(String),
-    Paths(Vec<String>),
-    Spec { path: String, scale: f64 },
-}
-
-/// What the flags say; `None` where a flag was not given.
-#[derive(Debug, Default, Clone)]
-pub struct FlagConfig {
-    /// `--model`, `--seq-len`, `--attention`, `--recompute`, `--mtp`.
-    pub model: ModelSettings,
-    /// `--formula`: the `formula` label values, comma-separated.
-    pub formula: Option<String>,
-    /// `--gpu`, `--dtype`, `--gpus`, `--peak-tflops`.
-    pub hardware: HardwareSettings,
-    pub listen_address: Option<String>,
-    pub telemetry_path: Option<String>,
-    pub web_max_connections: Option<usize>,
-    pub web_request_timeout: Option<String>,
-    pub web_ready_without_logs: bool,
-    pub web_config_file: Option<PathBuf>,
-    pub log_level: Option<String>,
-    pub log_format: Option<String>,
-    pub tail_paths: Vec<String>,
-    pub tail_run: Option<String>,
-    pub tail_read_from: Option<ReadFrom>,
-    pub tail_scope: Option<ThroughputScope>,
-    pub tail_poll: bool,
-    pub tail_format: Option<String>,
-    pub tail_tokens_per_step: Option<f64>,
-    pub tail_warmup_steps: Option<u32>,
-    pub state_file: Option<PathBuf>,
-    pub stale_after: Option<String>,
-    pub push_token_file: Option<PathBuf>,
-    pub push_allow_remote: bool,
-    pub push_max_body_bytes: Option<u64>,
-    pub push_max_inflight_bytes: Option<u64>,
-    pub push_expire_after: Option<String>,
-    pub push_max_runs: Option<usize>,
-}
+pub use file::{parse_file, parse_file_with_problems, read_file, read_file_with_problems};
+pub use settings::{
+    defaults, FieldValue, Formulas, Interval, LogFormat, MfuUnit, ServeSettings, TailSettings,
+};
 
 /// One tailed run, resolved.
 #[derive(Debug, Clone)]
@@ -249,34 +94,12 @@ impl std::fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// Reads and parses a config file; every problem names the file and the field.
-pub fn read_file(path: &Path) -> Result<FileConfig, ConfigErrors> {
-    let (file, problems) = read_file_with_problems(path)?;
-    if problems.is_empty() {
-        Ok(file)
-    } else {
-        Err(ConfigErrors(problems))
-    }
-}
-
-/// Reads a config file, keeping what is valid: the config without its bad keys, and one problem
-/// (naming the file and the field) per bad key. Only a file that cannot be read or is not TOML
-/// at all is an error on its own.
-pub fn read_file_with_problems(path: &Path) -> Result<(FileConfig, Vec<String>), ConfigErrors> {
-    let name = |problem: &str| format!("config file {}: {problem}", path.display());
-    let text =
-        std::fs::read_to_string(path).map_err(|e| ConfigErrors(vec![name(&e.to_string())]))?;
-    let (file, problems) =
-        parse_file_with_problems(&text).map_err(|e| ConfigErrors(vec![name(&e)]))?;
-    Ok((file, problems.iter().map(|problem| name(problem)).collect()))
-}
-
 /// Merges a config file (if any) and the flags and validates the result, reporting the file's
 /// type errors and unknown keys together with every other problem.
-pub fn load(path: Option<&Path>, flags: FlagConfig) -> Result<ServeConfig, ConfigErrors> {
+pub fn load(path: Option<&Path>, flags: ServeSettings) -> Result<ServeConfig, ConfigErrors> {
     let (file, mut problems) = match path {
         Some(path) => read_file_with_problems(path)?,
-        None => (FileConfig::default(), Vec::new()),
+        None => (ServeSettings::default(), Vec::new()),
     };
     match resolve(file, flags) {
         Ok(config) if problems.is_empty() => Ok(config),
@@ -288,191 +111,6 @@ pub fn load(path: Option<&Path>, flags: FlagConfig) -> Result<ServeConfig, Confi
     }
 }
 
-/// Parses a config file's text; every problem is in the message, one a line.
-pub fn parse_file(text: &str) -> Result<FileConfig, String> {
-    let (file, problems) = parse_file_with_problems(text)?;
-    if problems.is_empty() {
-        Ok(file)
-    } else {
-        Err(problems.join("\n"))
-    }
-}
-
-/// Parses a config file's text, collecting every type error and unknown key (each naming its
-/// field, such as `hardware.gpus` or `tail[1].fields.loss`) and dropping those keys, so that one
-/// run reports them all. A syntax error stops at once: TOML cannot be read past it.
-pub fn parse_file_with_problems(text: &str) -> Result<(FileConfig, Vec<String>), String> {
-    // Nearly every file is valid: read it in one go, and take it apart only to explain a problem.
-    if let Ok(file) = toml::from_str::<FileConfig>(text) {
-        return Ok((file, Vec::new()));
-    }
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| e.to_string().trim_end().replace('\n', "\n    "))?;
-    let mut problems = Vec::new();
-    drop_bad_keys_of::<ModelSection>(&mut table, "model", &mut problems);
-    drop_bad_keys_of::<HardwareSection>(&mut table, "hardware", &mut problems);
-    drop_bad_keys_of::<WebSection>(&mut table, "web", &mut problems);
-    drop_bad_keys_of::<LogSection>(&mut table, "log", &mut problems);
-    drop_bad_keys_of::<PushSection>(&mut table, "push", &mut problems);
-    if let Some(toml::Value::Array(tails)) = table.get_mut("tail") {
-        for (index, tail) in tails.iter_mut().enumerate() {
-            let path = format!("tail[{index}]");
-            if let toml::Value::Table(tail) = tail {
-                if let Some(toml::Value::Table(fields)) = tail.get_mut("fields") {
-                    let fields_path = format!("{path}.fields");
-                    drop_bad_keys::<BTreeMap<String, FieldValue>>(
-                        fields,
-                        &fields_path,
-                        &mut problems,
-                    );
-                }
-                drop_bad_keys::<TailSection>(tail, &path, &mut problems);
-            }
-        }
-    }
-    drop_bad_keys::<FileConfig>(&mut table, "", &mut problems);
-    for problem in &mut problems {
-        let line = problem
-            .split_once(": ")
-            .and_then(|(field, _)| line_of_key(text, field));
-        if let Some(line) = line {
-            problem.push_str(&format!(" (line {line})"));
-        }
-    }
-    match FileConfig::deserialize(toml::Value::Table(table)) {
-        Ok(file) => Ok((file, problems)),
-        // Every key left was read on its own; together they are read the same way.
-        Err(error) => {
-            problems.push(error.to_string().trim_end().to_owned());
-            Ok((FileConfig::default(), problems))
-        }
-    }
-}
-
-/// The 1-based line of the key that `field` names (`stale_after`, `hardware.gpus`, `tail[1].run`,
-/// `tail[0].fields.loss`) where it is written as `key = ...` under its table's header; `None` for
-/// keys written otherwise (inline tables, dotted keys).
-fn line_of_key(text: &str, field: &str) -> Option<usize> {
-    let (table, key) = field.rsplit_once('.').unwrap_or(("", field));
-    let mut current = String::new();
-    let mut tails = 0_usize;
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if let Some(header) = line.strip_prefix("[[").and_then(|l| l.split_once("]]")) {
-            let name = header.0.trim();
-            current = if name == "tail" {
-                tails += 1;
-                format!("tail[{}]", tails - 1)
-            } else {
-                name.to_owned()
-            };
-            continue;
-        }
-        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split_once(']')) {
-            let name = header.0.trim();
-            current = match (name.strip_prefix("tail."), tails.checked_sub(1)) {
-                (Some(rest), Some(last)) => format!("tail[{last}].{rest}"),
-                _ => name.to_owned(),
-            };
-            continue;
-        }
-        let Some((written, _)) = line.split_once('=') else {
-            continue;
-        };
-        let written = written.trim().trim_matches('"');
-        if current == table && written == key {
-            return Some(index + 1);
-        }
-    }
-    None
-}
-
-/// serde says only "did not match any variant" of the keys that take several shapes; this says
-/// which shapes.
-fn explain_untagged(message: &str) -> String {
-    message
-        .replace(
-            "data did not match any variant of untagged enum FieldValue",
-            "expected a key path such as \"metrics.loss\", a list of them, or { path = \"...\", scale = 0.001 }",
-        )
-        .replace(
-            "data did not match any variant of untagged enum OneOrMany",
-            "expected a path or glob, or a list of them",
-        )
-}
-
-/// [`drop_bad_keys`] on the table `table[name]`, if it is one (if it is not, the check of the
-/// table holding it says so).
-fn drop_bad_keys_of<T: serde::de::DeserializeOwned>(
-    table: &mut toml::Table,
-    name: &str,
-    problems: &mut Vec<String>,
-) {
-    if let Some(toml::Value::Table(section)) = table.get_mut(name) {
-        drop_bad_keys::<T>(section, name, problems);
-    }
-}
-
-/// Removes from `table` each key that `T` refuses (unknown, or of the wrong type), with a problem
-/// naming `path.key`. Every key of the config's tables is optional, so each is tried on its own.
-fn drop_bad_keys<T: serde::de::DeserializeOwned>(
-    table: &mut toml::Table,
-    path: &str,
-    problems: &mut Vec<String>,
-) {
-    if T::deserialize(toml::Value::Table(table.clone())).is_ok() {
-        return;
-    }
-    let keys: Vec<String> = table.keys().cloned().collect();
-    for key in keys {
-        let Some(value) = table.get(&key) else {
-            continue;
-        };
-        let alone: toml::Table = [(key.clone(), value.clone())].into_iter().collect();
-        if let Err(error) = T::deserialize(toml::Value::Table(alone)) {
-            let field = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
-            // The reader adds "\nin `key`", which the field already says.
-            let message = error.to_string();
-            let message = message.lines().next().unwrap_or_default().trim_end();
-            problems.push(format!("{field}: {}", explain_untagged(message)));
-            table.remove(&key);
-        }
-    }
-}
-
-fn parse_duration(field: &str, text: &str, problems: &mut Vec<String>) -> Option<Duration> {
-    match humantime::parse_duration(text) {
-        Ok(d) if !d.is_zero() => Some(d),
-        Ok(_) => {
-            problems.push(format!(
-                "{field} = {text:?}: must be longer than zero; write e.g. \"5m\""
-            ));
-            None
-        }
-        Err(e) => {
-            problems.push(format!(
-                "{field} = {text:?}: {e}; write a duration such as \"30s\", \"5m\" or \"1h\""
-            ));
-            None
-        }
-    }
-}
-
-/// The default of `--web.max-connections`: far more than Prometheus and a few pushers need, and with the
-/// descriptor reserve within the common open-file limit of 1024.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-
-/// The default of `--web.request-timeout`.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The default of `--push.max-inflight-bytes`: sixteen pushes of the largest default size.
-pub const DEFAULT_MAX_INFLIGHT_BYTES: u64 = 16 << 20;
-
 /// Parses a listen address; `:port` (Prometheus style) listens on every interface.
 pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
     let full = if text.starts_with(':') {
@@ -480,9 +118,10 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
     } else {
         text.to_string()
     };
+    let port = defaults::PORT;
     let problem = || {
         format!(
-            "web.listen-address = {text:?}: not an address; write HOST:PORT such as \"0.0.0.0:{DEFAULT_PORT}\", \"127.0.0.1:{DEFAULT_PORT}\", \"localhost:{DEFAULT_PORT}\" or \":{DEFAULT_PORT}\""
+            "web.listen-address = {text:?}: not an address; write HOST:PORT such as \"0.0.0.0:{port}\", \"127.0.0.1:{port}\", \"localhost:{port}\" or \":{port}\""
         )
     };
     if let Ok(address) = full.parse::<SocketAddr>() {
@@ -495,100 +134,7 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(problem)
 }
 
-pub fn parse_scope(text: &str) -> Result<ThroughputScope, String> {
-    match text {
-        "global" => Ok(ThroughputScope::Global),
-        "per-gpu" => Ok(ThroughputScope::PerGpu),
-        "per-file" => Ok(ThroughputScope::PerFile),
-        other => Err(format!(
-            "throughput scope {other:?}: use global, per-gpu or per-file"
-        )),
-    }
-}
-
-pub fn parse_read_from(text: &str) -> Result<ReadFrom, String> {
-    match text {
-        "beginning" => Ok(ReadFrom::Beginning),
-        "end" => Ok(ReadFrom::End),
-        other => Err(format!("read-from {other:?}: use beginning or end")),
-    }
-}
-
-/// Parses `--formula` / `model.formula`: known names, each once, at least one.
-pub fn parse_formulas(text: &str) -> Result<Vec<Formula>, String> {
-    let known = || {
-        Formula::all()
-            .iter()
-            .map(|f| f.label())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut formulas = Vec::new();
-    for name in text.split(',').map(str::trim) {
-        if name.is_empty() {
-            return Err(format!(
-                "model.formula (--formula) = {text:?}: an empty name; list formulas separated by commas, e.g. \"palm,detailed,megatron\" (known: {})",
-                known()
-            ));
-        }
-        let Some(formula) = Formula::from_label(name) else {
-            return Err(format!(
-                "model.formula (--formula) = {text:?}: unknown formula {name:?}; use some of {}",
-                known()
-            ));
-        };
-        if formulas.contains(&formula) {
-            return Err(format!(
-                "model.formula (--formula) = {text:?}: {name:?} is listed twice; list each formula once"
-            ));
-        }
-        formulas.push(formula);
-    }
-    Ok(formulas)
-}
-
-fn parse_attention(text: &str) -> Result<AttentionCounting, String> {
-    match text {
-        "full" => Ok(AttentionCounting::Full),
-        "causal" => Ok(AttentionCounting::Causal),
-        other => Err(format!("model.attention = {other:?}: use full or causal")),
-    }
-}
-
-fn parse_recompute(text: &str) -> Result<Recompute, String> {
-    match text {
-        "none" => Ok(Recompute::None),
-        "selective" => Ok(Recompute::Selective),
-        "full" => Ok(Recompute::Full),
-        other => Err(format!(
-            "model.recompute = {other:?}: use none, selective or full"
-        )),
-    }
-}
-
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
-
-/// How the daemon writes its own log (`--log.format`), as Prometheus exporters do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum LogFormat {
-    /// `key=value` pairs, one event a line (the default).
-    #[default]
-    Logfmt,
-    /// One JSON object a line.
-    Json,
-}
-
-impl std::str::FromStr for LogFormat {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<LogFormat, String> {
-        match text {
-            "logfmt" => Ok(LogFormat::Logfmt),
-            "json" => Ok(LogFormat::Json),
-            other => Err(format!("log.format = {other:?}: use logfmt or json")),
-        }
-    }
-}
 
 /// Run names: 1 to 64 letters, digits, `_`, `-` or `.` (the same rule as pushes).
 pub fn check_run_name(name: &str) -> Result<(), String> {
@@ -596,75 +142,38 @@ pub fn check_run_name(name: &str) -> Result<(), String> {
 }
 
 /// Merges the file and the flags (flags win) and validates the result.
-pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, ConfigErrors> {
+pub fn resolve(file: ServeSettings, flags: ServeSettings) -> Result<ServeConfig, ConfigErrors> {
     let mut problems = Vec::new();
-    let tail_flags = TailFlags {
-        scope: flags.tail_scope,
-        read_from: flags.tail_read_from,
-        poll: flags.tail_poll,
-        format: flags.tail_format.clone(),
-        tokens_per_step: flags.tail_tokens_per_step,
-        warmup_steps: flags.tail_warmup_steps,
-    };
-    let (tail_paths, tail_run) = (flags.tail_paths.clone(), flags.tail_run.clone());
-    if tail_run.is_some() && tail_paths.is_empty() {
-        problems.push(
-            "tail.run: given without --tail.path; add --tail.path, or name runs in the config file's [[tail]] sections".into(),
-        );
-    }
+    let mut settings = flags.or(file);
 
     // Model and hardware.
-    let formulas = match flags.formula.as_deref().or(file.model.formula.as_deref()) {
-        Some(text) => parse_formulas(text).unwrap_or_else(|e| {
-            problems.push(e);
-            Formula::DEFAULT.to_vec()
-        }),
-        None => Formula::DEFAULT.to_vec(),
-    };
-    // The file's words become settings (an enum that does not parse is a problem unless a flag
-    // overrides it); the flags win over them.
-    let file_model = ModelSettings {
-        model: file.model.model,
-        seq_len: file.model.seq_len,
-        attention: match (flags.model.attention, file.model.attention.as_deref()) {
-            (None, Some(text)) => parse_attention(text).map_err(|e| problems.push(e)).ok(),
-            _ => None,
-        },
-        recompute: match (flags.model.recompute, file.model.recompute.as_deref()) {
-            (None, Some(text)) => parse_recompute(text).map_err(|e| problems.push(e)).ok(),
-            _ => None,
-        },
-        mtp: file.model.mtp.unwrap_or(false),
-    };
-    let model_settings = flags.model.or(file_model);
-    let model = resolve::model(&model_settings)
+    let formulas = value_or(
+        settings.model.formula,
+        "model.formula (--formula)",
+        Formulas(defaults::FORMULAS.to_vec()),
+        &mut problems,
+    );
+    let model = resolve::model(&settings.model.model)
         .map_err(|refused| {
             let words = refused.iter().map(|p| p.message(Names::Config));
             problems.extend(words);
         })
         .ok();
-    let hardware_settings = flags.hardware.or(HardwareSettings {
-        gpu: file.hardware.gpu,
-        dtype: file.hardware.dtype,
-        gpus: file.hardware.gpus,
-        peak_tflops: file.hardware.peak_tflops,
-    });
-    let hardware = resolve::hardware(&hardware_settings)
+    let hardware = resolve::hardware(&settings.hardware)
         .map_err(|problem| problems.push(problem.message(Names::Config)))
         .ok();
 
     // Web and logging.
-    let listen_text = flags
+    let web = settings.web;
+    let listen_text = web
         .listen_address
-        .or(file.web.listen_address)
-        .unwrap_or_else(|| DEFAULT_LISTEN_ADDRESS.to_string());
+        .unwrap_or_else(|| defaults::LISTEN_ADDRESS.to_owned());
     let listen_address = parse_listen_address(&listen_text)
         .map_err(|e| problems.push(e))
         .ok();
-    let telemetry_path = flags
+    let telemetry_path = web
         .telemetry_path
-        .or(file.web.telemetry_path)
-        .unwrap_or_else(|| "/metrics".to_string());
+        .unwrap_or_else(|| defaults::TELEMETRY_PATH.to_owned());
     if !telemetry_path.starts_with('/') || reserved_path(&telemetry_path) {
         problems.push(format!(
             "web.telemetry-path = {telemetry_path:?}: must start with '/' and not be one of /, /-/healthy, /-/ready, /api/v1/push"
@@ -675,42 +184,36 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
             "web.telemetry-path = {telemetry_path:?}: {bad:?} cannot appear in a URL path; use letters, digits and - . _ ~ / only (for example \"/metrics\")"
         ));
     }
-    let ready_without_logs =
-        flags.web_ready_without_logs || file.web.ready_without_logs.unwrap_or(false);
-    let max_connections = flags
-        .web_max_connections
-        .or(file.web.max_connections)
-        .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    let max_connections = web.max_connections.unwrap_or(defaults::MAX_CONNECTIONS);
     if max_connections == 0 {
         problems.push(format!(
-            "web.max-connections = 0: allow at least one connection (default {DEFAULT_MAX_CONNECTIONS})"
+            "web.max-connections = 0: allow at least one connection (default {})",
+            defaults::MAX_CONNECTIONS
         ));
     }
-    let request_timeout = flags
-        .web_request_timeout
-        .or(file.web.request_timeout)
-        .map_or(Some(DEFAULT_REQUEST_TIMEOUT), |t| {
-            parse_duration("web.request-timeout", &t, &mut problems)
-        });
-    let log_level = flags
-        .log_level
-        .or(file.log.level)
-        .unwrap_or_else(|| "info".to_string());
+    let request_timeout = value_or(
+        web.request_timeout,
+        "web.request-timeout",
+        defaults::REQUEST_TIMEOUT,
+        &mut problems,
+    );
+    let log_level = settings
+        .log
+        .level
+        .unwrap_or_else(|| defaults::LOG_LEVEL.to_owned());
     if !LOG_LEVELS.contains(&log_level.as_str()) {
         problems.push(format!(
             "log.level = {log_level:?}: use one of {}",
             LOG_LEVELS.join(", ")
         ));
     }
-    let log_format = flags
-        .log_format
-        .or(file.log.format)
-        .map_or(Ok(LogFormat::default()), |text| text.parse())
-        .unwrap_or_else(|problem| {
-            problems.push(problem);
-            LogFormat::default()
-        });
-    let web = match flags.web_config_file.or(file.web.config_file) {
+    let log_format = value_or(
+        settings.log.format,
+        "log.format",
+        defaults::LOG_FORMAT,
+        &mut problems,
+    );
+    let web_config = match web.config_file {
         None => WebConfig::default(),
         Some(path) => web_config::load(&path).unwrap_or_else(|found| {
             problems.extend(found);
@@ -719,76 +222,38 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
     };
 
     // Durations and push.
-    let stale_after = flags
-        .stale_after
-        .or(file.stale_after)
-        .map_or(Some(Duration::from_secs(300)), |t| {
-            parse_duration("stale-after", &t, &mut problems)
-        });
-    let expire_after = flags
-        .push_expire_after
-        .or(file.push.expire_after)
-        .map_or(Some(Duration::from_secs(3600)), |t| {
-            parse_duration("push.expire-after", &t, &mut problems)
-        });
-    let max_body_bytes = flags
-        .push_max_body_bytes
-        .or(file.push.max_body_bytes)
-        .unwrap_or(1 << 20);
-    if max_body_bytes == 0 {
-        problems.push("push.max-body-bytes = 0: allow at least one byte (default 1048576)".into());
-    }
-    let max_inflight_bytes = flags
-        .push_max_inflight_bytes
-        .or(file.push.max_inflight_bytes)
-        .unwrap_or(DEFAULT_MAX_INFLIGHT_BYTES);
-    if max_inflight_bytes == 0 {
-        problems.push(format!(
-            "push.max-inflight-bytes = 0: allow at least one byte (default {DEFAULT_MAX_INFLIGHT_BYTES})"
-        ));
-    } else if max_body_bytes > 0 && max_inflight_bytes < max_body_bytes {
-        problems.push(format!(
-            "push.max-inflight-bytes = {max_inflight_bytes}: below push.max-body-bytes = {max_body_bytes}, so the largest pushes would always get 503; raise it to at least {max_body_bytes}"
-        ));
-    }
-    let max_runs = flags.push_max_runs.or(file.push.max_runs).unwrap_or(100);
-    if max_runs == 0 {
-        problems.push("push.max-runs = 0: allow at least one pushed run (default 100)".into());
-    }
-    let token = match flags.push_token_file.or(file.push.token_file) {
-        None => None,
-        Some(path) => {
-            match std::fs::read_to_string(&path) {
-                Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
-                Ok(_) => {
-                    problems.push(format!(
-                        "push.token-file {}: the file is empty; write the bearer token into it",
-                        path.display()
-                    ));
-                    None
-                }
-                Err(e) => {
-                    problems.push(format!("push.token-file {}: {e}; point it at a readable file holding the bearer token", path.display()));
-                    None
-                }
-            }
-        }
-    };
-    let allow_remote = flags.push_allow_remote || file.push.allow_remote.unwrap_or(false);
+    let stale_after = value_or(
+        settings.stale_after,
+        "stale-after",
+        defaults::STALE_AFTER,
+        &mut problems,
+    );
+    let push = resolve_push(settings.push, &mut problems);
 
-    // Tails: flags replace the file's list.
-    let sections = if tail_paths.is_empty() {
-        file.tail
+    // Tails: `--tail.path` replaces the file's list; the other `--tail.*` flags apply over each.
+    let mut tail_flags = settings.tail_flags;
+    if tail_flags.run.is_some() && tail_flags.path.is_empty() {
+        problems.push(
+            "tail.run: given without --tail.path; add --tail.path, or name runs in the config file's [[tail]] sections".into(),
+        );
+    }
+    // A flag's value that does not parse is one problem, not one per tail.
+    check_flag(&mut tail_flags.read_from, "tail.read-from", &mut problems);
+    check_flag(
+        &mut tail_flags.throughput_scope,
+        "tail.throughput-scope",
+        &mut problems,
+    );
+    check_flag(&mut tail_flags.mfu_unit, "tail.mfu-unit", &mut problems);
+    let sections = if tail_flags.path.is_empty() {
+        std::mem::take(&mut settings.tail)
     } else {
-        vec![TailSection {
-            path: OneOrMany::Many(tail_paths),
-            run: tail_run,
-            ..TailSection::default()
-        }]
+        vec![TailSettings::default()]
     };
     let mut tails = Vec::new();
     for (index, section) in sections.into_iter().enumerate() {
-        if let Some(tail) = resolve_tail(index, section, tail_flags.clone(), &mut problems) {
+        let section = tail_flags.clone().merge(section);
+        if let Some(tail) = resolve_tail(index, section, &mut problems) {
             if tails.iter().any(|t: &TailConfig| t.run == tail.run) {
                 problems.push(format!(
                     "tail[{index}].run = {:?}: another tail has the same run name; give each [[tail]] its own `run`",
@@ -799,7 +264,7 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
         }
     }
 
-    let state_file = flags.state_file.or(file.state_file);
+    let state_file = settings.state_file;
     if let Some(path) = &state_file {
         if let Err(problem) = check_state_directory(path) {
             problems.push(format!(
@@ -811,21 +276,8 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
     if !problems.is_empty() {
         return Err(ConfigErrors(problems));
     }
-    let (
-        Some((named, options)),
-        Some(hardware),
-        Some(listen_address),
-        Some(stale_after),
-        Some(expire_after),
-        Some(request_timeout),
-    ) = (
-        model,
-        hardware,
-        listen_address,
-        stale_after,
-        expire_after,
-        request_timeout,
-    )
+    let (Some((named, options)), Some(hardware), Some(listen_address), Some(push)) =
+        (model, hardware, listen_address, push)
     else {
         return Err(ConfigErrors(vec![
             "internal: a field failed without a message".into(),
@@ -833,30 +285,98 @@ pub fn resolve(file: FileConfig, flags: FlagConfig) -> Result<ServeConfig, Confi
     };
     let spec = Arc::new(RunSpec {
         model_name: named.name.clone(),
-        accounting: Accounting::with_formulas(&named.model, options, &formulas),
+        accounting: Accounting::with_formulas(&named.model, options, &formulas.0),
         hardware,
     });
     Ok(ServeConfig {
         listen_address,
         telemetry_path,
         max_connections,
-        request_timeout,
-        ready_without_logs,
-        web,
+        request_timeout: request_timeout.0,
+        ready_without_logs: web.ready_without_logs,
+        web: web_config,
         log_level,
         log_format,
         spec,
         tails,
         state_file,
-        stale_after,
-        push: PushConfig {
-            token,
-            allow_remote,
-            max_body_bytes,
-            max_inflight_bytes,
-            expire_after,
-            max_runs,
+        stale_after: stale_after.0,
+        push,
+    })
+}
+
+/// A flag's value that does not parse is reported under the flag's name and dropped.
+fn check_flag<T>(setting: &mut Option<Parsed<T>>, name: &str, problems: &mut Vec<String>) {
+    if let Some(Parsed::Invalid { .. }) = setting {
+        if let Some(parsed) = setting.take() {
+            let _ = parsed.check(name, problems);
+        }
+    }
+}
+
+/// `[push]` validated; `None` when a problem was found (each is in `problems`).
+fn resolve_push(push: settings::PushSettings, problems: &mut Vec<String>) -> Option<PushConfig> {
+    let before = problems.len();
+    let expire_after = value_or(
+        push.expire_after,
+        "push.expire-after",
+        defaults::PUSH_EXPIRE_AFTER,
+        problems,
+    );
+    let max_body_bytes = push.max_body_bytes.unwrap_or(defaults::PUSH_MAX_BODY_BYTES);
+    if max_body_bytes == 0 {
+        problems.push(format!(
+            "push.max-body-bytes = 0: allow at least one byte (default {})",
+            defaults::PUSH_MAX_BODY_BYTES
+        ));
+    }
+    let max_inflight_bytes = push
+        .max_inflight_bytes
+        .unwrap_or(defaults::PUSH_MAX_INFLIGHT_BYTES);
+    if max_inflight_bytes == 0 {
+        problems.push(format!(
+            "push.max-inflight-bytes = 0: allow at least one byte (default {})",
+            defaults::PUSH_MAX_INFLIGHT_BYTES
+        ));
+    } else if max_body_bytes > 0 && max_inflight_bytes < max_body_bytes {
+        problems.push(format!(
+            "push.max-inflight-bytes = {max_inflight_bytes}: below push.max-body-bytes = {max_body_bytes}, so the largest pushes would always get 503; raise it to at least {max_body_bytes}"
+        ));
+    }
+    let max_runs = push.max_runs.unwrap_or(defaults::PUSH_MAX_RUNS);
+    if max_runs == 0 {
+        problems.push(format!(
+            "push.max-runs = 0: allow at least one pushed run (default {})",
+            defaults::PUSH_MAX_RUNS
+        ));
+    }
+    let token = match push.token_file {
+        None => None,
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
+            Ok(_) => {
+                problems.push(format!(
+                    "push.token-file {}: the file is empty; write the bearer token into it",
+                    path.display()
+                ));
+                None
+            }
+            Err(e) => {
+                problems.push(format!(
+                    "push.token-file {}: {e}; point it at a readable file holding the bearer token",
+                    path.display()
+                ));
+                None
+            }
         },
+    };
+    (problems.len() == before).then_some(PushConfig {
+        token,
+        allow_remote: push.allow_remote,
+        max_body_bytes,
+        max_inflight_bytes,
+        expire_after: expire_after.0,
+        max_runs,
     })
 }
 
@@ -869,21 +389,6 @@ fn is_path_character(c: char) -> bool {
 fn reserved_path(path: &str) -> bool {
     matches!(path, "/" | "/-/healthy" | "/-/ready" | "/api/v1/push")
 }
-
-/// The flags that apply to every tail.
-#[derive(Debug, Clone)]
-struct TailFlags {
-    scope: Option<ThroughputScope>,
-    read_from: Option<ReadFrom>,
-    poll: bool,
-    format: Option<String>,
-    tokens_per_step: Option<f64>,
-    warmup_steps: Option<u32>,
-}
-
-/// Records kept out of the rate gauges after a start or a restart when neither the flag nor the
-/// format says: the first one, which holds compilation and start-up in every trainer we read.
-pub const DEFAULT_WARMUP_RECORDS: u32 = 1;
 
 /// The positions file's directory must exist and be writable: the file is replaced by a
 /// rename from a temporary file beside it.
@@ -916,15 +421,16 @@ fn check_state_directory(path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// One `[[tail]]` (with the `--tail.*` flags merged over it) validated; `None` when a problem was
+/// found (each is in `problems`, named `tail[index].key`).
 fn resolve_tail(
     index: usize,
-    section: TailSection,
-    flags: TailFlags,
+    section: TailSettings,
     problems: &mut Vec<String>,
 ) -> Option<TailConfig> {
     let field = |name: &str| format!("tail[{index}].{name}");
     let before = problems.len();
-    let patterns = section.path.into_vec();
+    let patterns = section.path;
     if patterns.is_empty() || patterns.iter().any(|p| p.trim().is_empty()) {
         problems.push(format!(
             "{}: not set; give the log file path or glob, e.g. path = \"/logs/train-*.jsonl\"",
@@ -941,37 +447,36 @@ fn resolve_tail(
             }
         }
     }
-    let run = section.run.unwrap_or_else(|| "default".to_string());
+    let run = section.run.unwrap_or_else(|| defaults::TAIL_RUN.to_owned());
     if let Err(e) = check_run_name(&run) {
         problems.push(format!("{}: {e}", field("run")));
     }
-    let scope = match (flags.scope, section.throughput_scope.as_deref()) {
-        (Some(scope), _) => scope,
-        (None, Some(text)) => parse_scope(text)
-            .map_err(|e| problems.push(format!("{}: {e}", field("throughput_scope"))))
-            .unwrap_or_default(),
-        (None, None) => ThroughputScope::AsLogged,
-    };
-    let read_from = match (flags.read_from, section.read_from.as_deref()) {
-        (Some(r), _) => r,
-        (None, Some(text)) => parse_read_from(text)
-            .map_err(|e| problems.push(format!("{}: {e}", field("read_from"))))
-            .unwrap_or_default(),
-        (None, None) => ReadFrom::End,
-    };
+    // Without a scope, each field is as the format says.
+    let scope = value_or(
+        section.throughput_scope,
+        &field("throughput_scope"),
+        ThroughputScope::AsLogged,
+        problems,
+    );
+    let read_from = value_or(
+        section.read_from,
+        &field("read_from"),
+        defaults::TAIL_READ_FROM,
+        problems,
+    );
     let max_line_bytes = section
         .max_line_bytes
-        .unwrap_or(crate::ingest::tail::DEFAULT_MAX_LINE_BYTES);
+        .unwrap_or(defaults::TAIL_MAX_LINE_BYTES);
     if max_line_bytes < 256 {
         problems.push(format!(
-            "{} = {max_line_bytes}: too small for a log line; use at least 256 (default 1048576)",
-            field("max_line_bytes")
+            "{} = {max_line_bytes}: too small for a log line; use at least 256 (default {})",
+            field("max_line_bytes"),
+            defaults::TAIL_MAX_LINE_BYTES
         ));
     }
-    let format_name = flags
+    let format_name = section
         .format
-        .or(section.format)
-        .unwrap_or_else(|| DEFAULT_FORMAT.to_owned());
+        .unwrap_or_else(|| defaults::TAIL_FORMAT.to_owned());
     let mut format = match Format::load(&format_name) {
         Ok(format) => Some(Format::clone(&format)),
         Err(error) => {
@@ -979,33 +484,30 @@ fn resolve_tail(
             None
         }
     };
-    match section.mfu_unit.as_deref() {
-        None | Some("ratio") => {}
-        Some("percent") => {
-            if let Some(current) = format.as_ref() {
-                let specs = current
-                    .json_mapping()
-                    .map(|mapping| {
-                        mapping
-                            .specs(Field::ReportedMfu)
-                            .iter()
-                            .map(|spec| FieldSpec {
-                                scale: 0.01,
-                                ..spec.clone()
-                            })
-                            .collect()
+    let mfu_unit = value_or(
+        section.mfu_unit,
+        &field("mfu_unit"),
+        defaults::TAIL_MFU_UNIT,
+        problems,
+    );
+    if let (MfuUnit::Percent, Some(current)) = (mfu_unit, format.as_ref()) {
+        let specs = current
+            .json_mapping()
+            .map(|mapping| {
+                mapping
+                    .specs(Field::ReportedMfu)
+                    .iter()
+                    .map(|spec| FieldSpec {
+                        scale: 0.01,
+                        ..spec.clone()
                     })
-                    .unwrap_or_default();
-                match current.with_json_keys(Field::ReportedMfu, specs) {
-                    Ok(changed) => format = Some(changed),
-                    Err(e) => problems.push(format!("{}: {e}", field("mfu_unit"))),
-                }
-            }
+                    .collect()
+            })
+            .unwrap_or_default();
+        match current.with_json_keys(Field::ReportedMfu, specs) {
+            Ok(changed) => format = Some(changed),
+            Err(e) => problems.push(format!("{}: {e}", field("mfu_unit"))),
         }
-        Some(other) => problems.push(format!(
-            "{} = {other:?}: use ratio (0..1) or percent (0..100)",
-            field("mfu_unit")
-        )),
     }
     for (name, value) in section.fields {
         let Ok(mapped) = name.parse::<Field>() else {
@@ -1041,7 +543,7 @@ fn resolve_tail(
             }
         }
     }
-    let tokens_per_step = flags.tokens_per_step.or(section.tokens_per_step);
+    let tokens_per_step = section.tokens_per_step;
     if let Some(tokens) = tokens_per_step {
         let limit = Field::TokensPerStep.plausible_limit();
         if !(tokens.is_finite() && tokens > 0.0 && tokens <= limit) {
@@ -1051,17 +553,16 @@ fn resolve_tail(
             ));
         }
     }
-    let warmup_records = flags
+    let warmup_records = section
         .warmup_steps
-        .or(section.warmup_steps)
         .or(format.as_ref().and_then(|f| f.warmup_steps))
-        .unwrap_or(DEFAULT_WARMUP_RECORDS);
+        .unwrap_or(defaults::TAIL_WARMUP_RECORDS);
     (problems.len() == before).then_some(TailConfig {
         run,
         patterns,
         scope,
         read_from,
-        poll: flags.poll || section.poll.unwrap_or(false),
+        poll: section.poll,
         max_line_bytes,
         format: Arc::new(format?),
         tokens_per_step,
@@ -1072,22 +573,27 @@ fn resolve_tail(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::settings::{ServeModelSettings, WebSettings};
+    use crate::resolve::{HardwareSettings, ModelSettings};
 
-    fn flags() -> FlagConfig {
-        FlagConfig {
-            model: ModelSettings {
-                model: Some("gpt2".into()),
-                ..ModelSettings::default()
+    fn flags() -> ServeSettings {
+        ServeSettings {
+            model: ServeModelSettings {
+                model: ModelSettings {
+                    model: Some("gpt2".into()),
+                    ..ModelSettings::default()
+                },
+                formula: None,
             },
             hardware: HardwareSettings {
                 gpu: Some("a100-sxm".into()),
                 ..HardwareSettings::default()
             },
-            ..FlagConfig::default()
+            ..ServeSettings::default()
         }
     }
 
-    fn problems(toml_text: &str, flags: FlagConfig) -> String {
+    fn problems(toml_text: &str, flags: ServeSettings) -> String {
         let file = parse_file(toml_text).unwrap();
         resolve(file, flags).map(|_| ()).unwrap_err().to_string()
     }
@@ -1111,8 +617,11 @@ mod tests {
         let file = parse_file("[model]\nformula = \"palm\"").unwrap();
         let flag_wins = resolve(
             file,
-            FlagConfig {
-                formula: Some("megatron,detailed".into()),
+            ServeSettings {
+                model: ServeModelSettings {
+                    formula: Some(Parsed::new("megatron,detailed")),
+                    ..flags().model
+                },
                 ..flags()
             },
         )
@@ -1145,13 +654,16 @@ mod tests {
         .unwrap();
         let config = resolve(
             file,
-            FlagConfig {
+            ServeSettings {
                 hardware: HardwareSettings {
                     gpus: Some(16),
                     ..HardwareSettings::default()
                 },
-                listen_address: Some(":10078".into()),
-                ..FlagConfig::default()
+                web: WebSettings {
+                    listen_address: Some(":10078".into()),
+                    ..WebSettings::default()
+                },
+                ..ServeSettings::default()
             },
         )
         .unwrap();
@@ -1192,8 +704,8 @@ mod tests {
 
     #[test]
     fn defaults_are_the_documented_ones() {
-        let config = resolve(FileConfig::default(), flags()).unwrap();
-        assert_eq!(config.listen_address.port(), DEFAULT_PORT);
+        let config = resolve(ServeSettings::default(), flags()).unwrap();
+        assert_eq!(config.listen_address.port(), defaults::PORT);
         assert_eq!(config.telemetry_path, "/metrics");
         assert_eq!(config.stale_after, Duration::from_secs(300));
         assert_eq!(config.push.expire_after, Duration::from_secs(3600));
@@ -1218,12 +730,12 @@ mod tests {
             run = "bad name!"
             throughput_scope = "everything"
             "#,
-            FlagConfig {
+            ServeSettings {
                 hardware: HardwareSettings {
                     gpu: Some("a100-sxm".into()),
                     ..HardwareSettings::default()
                 },
-                ..FlagConfig::default()
+                ..ServeSettings::default()
             },
         );
         for needle in [
@@ -1265,8 +777,11 @@ mod tests {
     fn tail_run_without_a_path_is_refused() {
         let message = problems(
             "",
-            FlagConfig {
-                tail_run: Some("r".into()),
+            ServeSettings {
+                tail_flags: TailSettings {
+                    run: Some("r".into()),
+                    ..TailSettings::default()
+                },
                 ..flags()
             },
         );
@@ -1274,6 +789,49 @@ mod tests {
             message.contains("tail.run") && message.contains("--tail.path"),
             "{message}"
         );
+    }
+
+    /// A flag's value that does not parse is listed once, with the file's problems; a flag that
+    /// overrides a bad file value leaves no problem of it.
+    #[test]
+    fn a_bad_flag_value_joins_the_list_and_a_flag_overrides_a_bad_file_value() {
+        let bad_flags = ServeSettings {
+            tail_flags: TailSettings {
+                read_from: Some(Parsed::new("start")),
+                ..TailSettings::default()
+            },
+            ..flags()
+        };
+        let message = problems(
+            "[[tail]]\npath = \"/a\"\nrun = \"a\"\n[[tail]]\npath = \"/b\"\nrun = \"b\"\nmax_line_bytes = 10\n",
+            bad_flags,
+        );
+        assert_eq!(
+            message
+                .matches("tail.read-from = \"start\": use beginning or end")
+                .count(),
+            1,
+            "{message}"
+        );
+        assert!(message.contains("tail[1].max_line_bytes = 10"), "{message}");
+        let file = parse_file(
+            "[log]\nformat = \"xml\"\n[[tail]]\npath = \"/a\"\nthroughput_scope = \"all\"\n",
+        )
+        .unwrap();
+        let overriding = ServeSettings {
+            log: settings::LogSettings {
+                format: Some(LogFormat::Json.into()),
+                ..settings::LogSettings::default()
+            },
+            tail_flags: TailSettings {
+                throughput_scope: Some(ThroughputScope::PerGpu.into()),
+                ..TailSettings::default()
+            },
+            ..flags()
+        };
+        let config = resolve(file, overriding).unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.tails[0].scope, ThroughputScope::PerGpu);
     }
 
     #[test]
@@ -1332,9 +890,9 @@ mod tests {
             assert!(problem.ends_with(&format!("(line {line})")), "{problem}");
         }
         // What was valid is kept, and its own problems come in the same report.
-        assert_eq!(file.model.model.as_deref(), Some("gpt2"));
-        assert!(matches!(&file.tail[0].path, OneOrMany::One(path) if path == "/logs/a.jsonl"));
-        let resolved = resolve(file, FlagConfig::default())
+        assert_eq!(file.model.model.model.as_deref(), Some("gpt2"));
+        assert_eq!(file.tail[0].path, ["/logs/a.jsonl"]);
+        let resolved = resolve(file, ServeSettings::default())
             .unwrap_err()
             .to_string();
         assert!(resolved.contains("hardware.dtype"), "{resolved}");
@@ -1457,8 +1015,11 @@ mod tests {
     fn duplicate_runs_and_reserved_paths_are_refused() {
         let message = problems(
             "[[tail]]\npath = \"/a\"\n[[tail]]\npath = \"/b\"\n",
-            FlagConfig {
-                telemetry_path: Some("/-/ready".into()),
+            ServeSettings {
+                web: WebSettings {
+                    telemetry_path: Some("/-/ready".into()),
+                    ..WebSettings::default()
+                },
                 ..flags()
             },
         );
@@ -1471,8 +1032,11 @@ mod tests {
         for path in ["/my metrics", "/metrics?x=1", "/metrics#a", "/m%20"] {
             let message = problems(
                 "",
-                FlagConfig {
-                    telemetry_path: Some(path.into()),
+                ServeSettings {
+                    web: WebSettings {
+                        telemetry_path: Some(path.into()),
+                        ..WebSettings::default()
+                    },
                     ..flags()
                 },
             );
@@ -1484,9 +1048,12 @@ mod tests {
         }
         for path in ["/metrics", "/prometheus/metrics", "/m-1_2.txt"] {
             let config = resolve(
-                FileConfig::default(),
-                FlagConfig {
-                    telemetry_path: Some(path.into()),
+                ServeSettings::default(),
+                ServeSettings {
+                    web: WebSettings {
+                        telemetry_path: Some(path.into()),
+                        ..WebSettings::default()
+                    },
                     ..flags()
                 },
             );

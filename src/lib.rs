@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model_config;
 pub mod pipeline;
 pub mod resolve;
+pub mod setting;
 pub mod simulate;
 pub mod state;
 pub mod units;

@@ -6,10 +6,14 @@
 //! caller words as its user names the setting: a flag (`--seq-len`) or a config key
 //! (`model.seq_len`).
 
+use clap::Args;
+use serde::Deserialize;
+
 use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute, MAX_SEQ_LEN};
 use crate::accounting::gpus::{Dtype, GpuError};
 use crate::accounting::mfu::{self, Hardware, HardwareError};
 use crate::model_config::{self, ModelConfigError, NamedModel};
+use crate::setting::{merge_fields, Parsed};
 
 /// How attention FLOPs are counted when nothing says: every query against every key.
 pub const DEFAULT_ATTENTION: AttentionCounting = AttentionCounting::Full;
@@ -20,49 +24,93 @@ pub const DEFAULT_DTYPE: Dtype = Dtype::Bf16;
 /// GPUs whose combined throughput is measured when nothing says.
 pub const DEFAULT_GPUS: u64 = 1;
 
-/// The model settings as given; `None` where nothing was given.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Each flag here with a default, and the default as `--help` shows it (`[default: ...]`).
+pub fn shown_defaults() -> Vec<(&'static str, String)> {
+    vec![
+        ("--dtype", DEFAULT_DTYPE.to_string()),
+        ("--gpus", DEFAULT_GPUS.to_string()),
+    ]
+}
+
+/// The model settings as given; `None` where nothing was given. The same struct is the flags of
+/// every command that measures a model (`--model`, `--seq-len`, ...) and `serve`'s `[model]`
+/// table (`model`, `seq_len`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelSettings {
-    /// A `config.json` path or a bundled preset name.
+    /// Path to a Hugging Face config.json (or nanoGPT config), or a bundled preset name
+    /// (`mfu-exporter models` lists them).
+    #[arg(long, value_name = "PATH|PRESET")]
     pub model: Option<String>,
-    /// Tokens per sequence; the model's own context when `None`.
+    /// Tokens per training sequence [default: the model's pre-training context from its config].
+    #[arg(long, value_name = "TOKENS")]
     pub seq_len: Option<u64>,
-    pub attention: Option<AttentionCounting>,
-    pub recompute: Option<Recompute>,
+    /// How attention-matrix FLOPs are counted: every query against every key (full: PaLM,
+    /// nanoGPT, torchtitan) or half of that for the causal mask (causal: Megatron, MaxText).
+    #[arg(long, value_name = "full|causal")]
+    pub attention: Option<Parsed<AttentionCounting>>,
+    /// Activation recomputation (none, selective or full), which adds hardware FLOPs (HFU) but
+    /// not model FLOPs (MFU).
+    #[arg(long, value_name = "none|selective|full")]
+    pub recompute: Option<Parsed<Recompute>>,
+    /// Count DeepSeek-V3's multi-token-prediction modules as model FLOPs.
+    #[arg(long)]
+    #[serde(default)]
     pub mtp: bool,
 }
 
-/// The hardware settings as given; `None` where nothing was given.
-#[derive(Debug, Clone, Default, PartialEq)]
+merge_fields!(ModelSettings {
+    model,
+    seq_len,
+    attention,
+    recompute,
+    mtp
+});
+
+/// The hardware settings as given; `None` where nothing was given: the flags of every command
+/// that measures against a GPU, and `serve`'s `[hardware]` table.
+#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HardwareSettings {
+    /// GPU id from `mfu-exporter gpus` (e.g. h100-sxm), or the exact name nvidia-smi prints.
+    #[arg(long, value_name = "NAME")]
     pub gpu: Option<String>,
+    /// Precision of the matmuls, which selects the peak: fp32, tf32, fp16, bf16, fp8, fp4.
+    #[arg(long, value_name = "DTYPE")]
     pub dtype: Option<String>,
+    /// Number of GPUs whose combined throughput is measured.
+    #[arg(long, value_name = "N")]
     pub gpus: Option<u64>,
+    /// Dense peak per GPU in TFLOP/s, overriding the table.
+    #[arg(long, value_name = "TFLOPS")]
     pub peak_tflops: Option<f64>,
 }
 
+merge_fields!(HardwareSettings {
+    gpu,
+    dtype,
+    gpus,
+    peak_tflops
+});
+
 impl ModelSettings {
-    /// These settings where given, `fallback`'s elsewhere: flags over `serve`'s file.
-    pub fn or(self, fallback: ModelSettings) -> ModelSettings {
-        ModelSettings {
-            model: self.model.or(fallback.model),
-            seq_len: self.seq_len.or(fallback.seq_len),
-            attention: self.attention.or(fallback.attention),
-            recompute: self.recompute.or(fallback.recompute),
-            mtp: self.mtp || fallback.mtp,
-        }
+    /// The model and its FLOP options (`calc`, `plan`), or the first problem in flag words.
+    pub fn resolve_flags(&self) -> anyhow::Result<(NamedModel, FlopOptions)> {
+        model(self).map_err(|problems| match problems.into_iter().next() {
+            Some(problem) => problem.into_flag_error(),
+            None => anyhow::anyhow!("internal: the model was refused without a reason"),
+        })
     }
 }
 
 impl HardwareSettings {
-    /// These settings where given, `fallback`'s elsewhere: flags over `serve`'s file.
-    pub fn or(self, fallback: HardwareSettings) -> HardwareSettings {
-        HardwareSettings {
-            gpu: self.gpu.or(fallback.gpu),
-            dtype: self.dtype.or(fallback.dtype),
-            gpus: self.gpus.or(fallback.gpus),
-            peak_tflops: self.peak_tflops.or(fallback.peak_tflops),
+    /// The hardware (`calc`, `plan`); `None` when neither `--gpu` nor `--peak-tflops` was given,
+    /// for a report without MFU.
+    pub fn resolve_flags(&self) -> anyhow::Result<Option<Hardware>> {
+        if self.gpu.is_none() && self.peak_tflops.is_none() {
+            return Ok(None);
         }
+        hardware(self).map(Some).map_err(Problem::into_flag_error)
     }
 }
 
@@ -85,6 +133,13 @@ pub enum Problem {
     },
     SeqLenZero,
     SeqLenTooLong(u64),
+    /// `--attention` or `--recompute` (`model.attention`, `model.recompute`) that does not parse.
+    Invalid {
+        flag: &'static str,
+        key: &'static str,
+        text: String,
+        problem: String,
+    },
     Dtype(GpuError),
     Hardware(HardwareError),
 }
@@ -116,6 +171,12 @@ impl Problem {
             (Problem::SeqLenTooLong(long), Names::Config) => format!(
                 "model.seq_len = {long}: above the limit of {MAX_SEQ_LEN} tokens; set the sequence length the job trains with"
             ),
+            (Problem::Invalid { flag, text, problem, .. }, Names::Flags) => {
+                format!("{flag} {text:?}: {problem}")
+            }
+            (Problem::Invalid { key, text, problem, .. }, Names::Config) => {
+                format!("{key} = {text:?}: {problem}")
+            }
             (Problem::Dtype(error), Names::Flags) => error.to_string(),
             (Problem::Dtype(error), Names::Config) => format!("hardware.dtype: {error}"),
             (Problem::Hardware(error), Names::Flags) => error.to_string(),
@@ -162,17 +223,52 @@ pub fn model(settings: &ModelSettings) -> Result<(NamedModel, FlopOptions), Vec<
         Some(long) if long > MAX_SEQ_LEN => problems.push(Problem::SeqLenTooLong(long)),
         _ => {}
     }
+    let attention = choice(
+        &settings.attention,
+        "--attention",
+        "model.attention",
+        &mut problems,
+    );
+    let recompute = choice(
+        &settings.recompute,
+        "--recompute",
+        "model.recompute",
+        &mut problems,
+    );
     match (named, seq_len) {
         (Some(named), Some(seq_len)) if problems.is_empty() => {
             let options = FlopOptions {
                 seq_len,
-                attention: settings.attention.unwrap_or(DEFAULT_ATTENTION),
+                attention: attention.unwrap_or(DEFAULT_ATTENTION),
                 include_mtp: settings.mtp,
-                recompute: settings.recompute.unwrap_or(DEFAULT_RECOMPUTE),
+                recompute: recompute.unwrap_or(DEFAULT_RECOMPUTE),
             };
             Ok((named, options))
         }
         _ => Err(problems),
+    }
+}
+
+/// The value of a choice given as `flag` or `key`, if it was given; one that does not parse is a
+/// problem.
+fn choice<T: Copy>(
+    setting: &Option<Parsed<T>>,
+    flag: &'static str,
+    key: &'static str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match setting {
+        None => None,
+        Some(Parsed::Valid(value)) => Some(*value),
+        Some(Parsed::Invalid { text, problem }) => {
+            problems.push(Problem::Invalid {
+                flag,
+                key,
+                text: text.clone(),
+                problem: problem.clone(),
+            });
+            None
+        }
     }
 }
 
@@ -243,6 +339,35 @@ mod tests {
         let config = model_problems(long, Names::Config);
         assert_eq!(config.len(), 1, "{config:?}");
         assert!(config[0].contains("above the limit"), "{config:?}");
+    }
+
+    #[test]
+    fn a_choice_that_does_not_parse_is_named_as_the_user_gave_it() {
+        let settings = ModelSettings {
+            model: Some("gpt2".into()),
+            attention: Some(Parsed::new("half")),
+            recompute: Some(Parsed::new("selective")),
+            ..ModelSettings::default()
+        };
+        assert_eq!(
+            model_problems(settings.clone(), Names::Flags),
+            ["--attention \"half\": use full or causal"]
+        );
+        assert_eq!(
+            model_problems(settings, Names::Config),
+            ["model.attention = \"half\": use full or causal"]
+        );
+        let causal = ModelSettings {
+            model: Some("gpt2".into()),
+            attention: Some(Parsed::new("causal")),
+            recompute: Some(Parsed::new("full")),
+            ..ModelSettings::default()
+        };
+        let (_, options) = model(&causal).unwrap();
+        assert_eq!(
+            (options.attention, options.recompute),
+            (AttentionCounting::Causal, Recompute::Full)
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use libfuzzer_sys::fuzz_target;
-use mfu_exporter::config::{self, FlagConfig};
+use mfu_exporter::config::{self, ServeSettings};
 use mfu_exporter::ingest::format::records::parse_line;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,11 +26,9 @@ fuzz_target!(|data: &[u8]| {
     if file.push.token_file.is_some() {
         file.push.token_file = Some(PathBuf::from("/nonexistent/mfu-exporter-fuzz/token"));
     }
-    let flags = FlagConfig {
-        model: Some("gpt2".into()),
-        gpu: Some("a100-sxm".into()),
-        ..Default::default()
-    };
+    let mut flags = ServeSettings::default();
+    flags.model.model.model = Some("gpt2".into());
+    flags.hardware.gpu = Some("a100-sxm".into());
     match config::resolve(file, flags) {
         Ok(resolved) => {
             let flops = resolved.spec.accounting.palm;

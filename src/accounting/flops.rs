@@ -11,6 +11,9 @@
 //! equals what `torch.utils.flop_counter.FlopCounterMode` measures on the eager
 //! reference implementation with full attention.
 
+use std::fmt;
+use std::str::FromStr;
+
 use super::model::{
     Attention, AttentionWindow, DsaIndexer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mamba2,
     Mixer, Model,
@@ -35,6 +38,24 @@ impl AttentionCounting {
     }
 }
 
+impl fmt::Display for AttentionCounting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for AttentionCounting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<AttentionCounting, String> {
+        match text {
+            "full" => Ok(AttentionCounting::Full),
+            "causal" => Ok(AttentionCounting::Causal),
+            _ => Err("use full or causal".into()),
+        }
+    }
+}
+
 /// Activation recomputation, which adds hardware FLOPs but no model FLOPs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recompute {
@@ -51,6 +72,25 @@ impl Recompute {
             Recompute::None => "none",
             Recompute::Selective => "selective",
             Recompute::Full => "full",
+        }
+    }
+}
+
+impl fmt::Display for Recompute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for Recompute {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Recompute, String> {
+        match text {
+            "none" => Ok(Recompute::None),
+            "selective" => Ok(Recompute::Selective),
+            "full" => Ok(Recompute::Full),
+            _ => Err("use none, selective or full".into()),
         }
     }
 }

@@ -9,20 +9,20 @@ use anyhow::bail;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::args::{HardwareArgs, ModelArgs};
 use crate::accounting::conventions;
 use crate::accounting::flops::Recompute;
 use crate::accounting::mfu::{self, Hardware, Throughput};
 use crate::accounting::model::{Attention, FeedForward, Model};
 use crate::accounting::Accounting;
+use crate::resolve::{HardwareSettings, ModelSettings};
 use crate::units;
 
 #[derive(Debug, Args)]
 pub struct CalcArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub model: ModelSettings,
     #[command(flatten)]
-    pub hardware: HardwareArgs,
+    pub hardware: HardwareSettings,
     /// Training throughput of all the GPUs together, in tokens per second.
     #[arg(long, value_name = "TOKENS/S", conflicts_with_all = ["step_time"])]
     pub tokens_per_sec: Option<f64>,
@@ -299,8 +299,8 @@ fn utilization(
 }
 
 pub fn build(args: &CalcArgs) -> anyhow::Result<Report> {
-    let (named, options) = args.model.resolve()?;
-    let hardware = args.hardware.resolve()?;
+    let (named, options) = args.model.resolve_flags()?;
+    let hardware = args.hardware.resolve_flags()?;
     let throughput = throughput(args, options.seq_len)?;
     if throughput.is_some() && hardware.is_none() {
         bail!(

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use crate::config::{self, FileConfig, FlagConfig};
+use crate::config::settings::{LogSettings, ServeModelSettings, WebSettings};
+use crate::config::{self, ServeSettings, TailSettings};
 use crate::ingest::tail::ReadFrom;
 use crate::resolve::{HardwareSettings, ModelSettings};
 use crate::simulate::{self, TrainingProfile};
@@ -19,15 +20,15 @@ use crate::state::RunSpec;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Address to listen on.
-    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = config::DEFAULT_LISTEN_ADDRESS)]
-    pub listen_address: String,
+    /// `--web.*`, as `serve` takes them.
+    #[command(flatten)]
+    pub web: WebSettings,
+    /// `--log.*`, as `serve` takes them.
+    #[command(flatten)]
+    pub log: LogSettings,
     /// How much faster than real time the simulated trainer runs.
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     pub speed: f64,
-    /// Log level: error, warn, info, debug or trace.
-    #[arg(long = "log.level", default_value = "info", value_name = "LEVEL")]
-    pub log_level: String,
 }
 
 /// The demo's job: Llama-3-8B at 8192 tokens per sequence on 8 H100 SXM in bf16.
@@ -46,31 +47,42 @@ pub fn profile(spec: &RunSpec) -> TrainingProfile {
     }
 }
 
-pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    // A fresh, private directory (removed when the demo ends), not a predictable path.
-    let directory = tempfile::Builder::new()
-        .prefix("mfu-exporter-demo-")
-        .tempdir()?;
-    let log = directory.path().join("train.jsonl");
-    let flags = FlagConfig {
-        model: ModelSettings {
-            model: Some(MODEL.into()),
-            seq_len: Some(SEQ_LEN),
-            ..ModelSettings::default()
+/// The demo's settings: its job, and what the flags say of the web server and the log.
+pub fn settings(web: WebSettings, log: LogSettings) -> ServeSettings {
+    ServeSettings {
+        model: ServeModelSettings {
+            model: ModelSettings {
+                model: Some(MODEL.into()),
+                seq_len: Some(SEQ_LEN),
+                ..ModelSettings::default()
+            },
+            formula: None,
         },
         hardware: HardwareSettings {
             gpu: Some(GPU.into()),
             gpus: Some(GPUS),
             ..HardwareSettings::default()
         },
-        listen_address: Some(args.listen_address.clone()),
-        log_level: Some(args.log_level.clone()),
-        tail_paths: vec![log.to_string_lossy().into_owned()],
-        tail_run: Some("demo".into()),
-        tail_read_from: Some(ReadFrom::Beginning),
-        ..FlagConfig::default()
+        web,
+        log,
+        ..ServeSettings::default()
+    }
+}
+
+pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    // A fresh, private directory (removed when the demo ends), not a predictable path.
+    let directory = tempfile::Builder::new()
+        .prefix("mfu-exporter-demo-")
+        .tempdir()?;
+    let log = directory.path().join("train.jsonl");
+    let mut flags = settings(args.web.clone(), args.log.clone());
+    flags.tail_flags = TailSettings {
+        path: vec![log.to_string_lossy().into_owned()],
+        run: Some("demo".into()),
+        read_from: Some(ReadFrom::Beginning.into()),
+        ..TailSettings::default()
     };
-    let config = config::resolve(FileConfig::default(), flags)?;
+    let config = config::resolve(ServeSettings::default(), flags)?;
 
     let profile = profile(&config.spec);
     let stop = Arc::new(AtomicBool::new(false));

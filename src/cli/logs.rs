@@ -11,16 +11,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use super::args::{HardwareArgs, ModelArgs};
-use super::serve::{unix_now, ScopeArg};
-use crate::config::{self, FileConfig, FlagConfig};
+use super::serve::unix_now;
+use crate::config::settings::ServeModelSettings;
+use crate::config::{self, ServeSettings, TailSettings};
 use crate::ingest::format::records::SourceRecords;
 use crate::ingest::observation::{Observation, ParseErrorReason};
 use crate::ingest::quote::float_text;
 use crate::ingest::tail::ReadFrom;
 use crate::pipeline::{apply, Applied};
+use crate::resolve::{HardwareSettings, ModelSettings};
+use crate::setting::Parsed;
 use crate::state::goodput::BadputSource;
-use crate::state::{Observed, Run, RunOptions, State, StateOptions};
+use crate::state::{Observed, Run, RunOptions, State, StateOptions, ThroughputScope};
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -35,16 +37,16 @@ pub struct LogsArgs {
     )]
     pub format: Option<String>,
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub model: ModelSettings,
     #[command(flatten)]
-    pub hardware: HardwareArgs,
-    /// What the logged throughput covers [default: as the format says of each field].
-    #[arg(long = "tail.throughput-scope", value_enum, value_name = "SCOPE")]
-    pub tail_scope: Option<ScopeArg>,
+    pub hardware: HardwareSettings,
+    /// What the logged throughput covers: global, per-gpu or per-file.
+    #[arg(long = "tail.throughput-scope", value_name = "SCOPE")]
+    pub tail_scope: Option<Parsed<ThroughputScope>>,
     /// Global tokens per optimizer step, for logs that give only step times.
     #[arg(long = "tail.tokens-per-step", value_name = "N")]
     pub tail_tokens_per_step: Option<f64>,
-    /// Records after a start or a restart kept out of the rates [default: the format's, else 1].
+    /// Records after a start or a restart kept out of the rates.
     #[arg(long = "tail.warmup-steps", value_name = "N")]
     pub tail_warmup_steps: Option<u32>,
     /// Print only the totals.
@@ -71,18 +73,25 @@ struct Totals {
 }
 
 pub fn run(args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let flags = FlagConfig {
-        model: args.model.settings(),
-        hardware: args.hardware.settings(),
-        tail_paths: vec![args.file.to_string_lossy().into_owned()],
-        tail_read_from: Some(ReadFrom::Beginning),
-        tail_scope: args.tail_scope.map(Into::into),
-        tail_format: args.format.clone(),
-        tail_tokens_per_step: args.tail_tokens_per_step,
-        tail_warmup_steps: args.tail_warmup_steps,
-        ..FlagConfig::default()
+    // The file is read as `serve --tail.path FILE --tail.read-from beginning` would read it.
+    let flags = ServeSettings {
+        model: ServeModelSettings {
+            model: args.model.clone(),
+            formula: None,
+        },
+        hardware: args.hardware.clone(),
+        tail_flags: TailSettings {
+            path: vec![args.file.to_string_lossy().into_owned()],
+            read_from: Some(ReadFrom::Beginning.into()),
+            throughput_scope: args.tail_scope.clone(),
+            format: args.format.clone(),
+            tokens_per_step: args.tail_tokens_per_step,
+            warmup_steps: args.tail_warmup_steps,
+            ..TailSettings::default()
+        },
+        ..ServeSettings::default()
     };
-    let config = config::resolve(FileConfig::default(), flags)?;
+    let config = config::resolve(ServeSettings::default(), flags)?;
     let tail = config
         .tails
         .first()

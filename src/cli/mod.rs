@@ -1,6 +1,5 @@
 //! The command line: clap definitions and one file per subcommand.
 
-mod args;
 mod calc;
 pub mod demo;
 mod formats;
@@ -13,9 +12,7 @@ pub mod serve;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-pub use args::{AttentionArg, HardwareArgs, ModelArgs, RecomputeArg};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// What `--version` prints after the name: the version, the git revision built from and the
 /// compiler (`build.rs`), as Prometheus exporters print theirs.
@@ -59,7 +56,8 @@ pub enum Command {
 
 /// Parses the process arguments and runs the chosen subcommand.
 pub fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     if !matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
         stdout_closes_quietly();
     }
@@ -73,6 +71,19 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Formats(args) => formats::run(&args),
         Command::Logs(args) => logs::run(&args),
     }
+}
+
+/// The command line, with the defaults of the settings in their help (`[default: ...]`), from
+/// the tables of defaults that resolution uses.
+pub fn command() -> clap::Command {
+    use crate::config::settings::{shown_defaults, with_shown_defaults};
+    let mut defaults = crate::resolve::shown_defaults();
+    defaults.extend(shown_defaults());
+    let mut command = Cli::command();
+    for name in ["calc", "plan", "logs", "serve", "demo"] {
+        command = command.mut_subcommand(name, |sub| with_shown_defaults(sub, &defaults));
+    }
+    command
 }
 
 /// An offline command piped into `head` ends quietly when the reader goes away, as Unix tools

@@ -11,7 +11,6 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::args::{HardwareArgs, ModelArgs};
 use super::calc::Format;
 use crate::accounting::flops::{self, AttentionCounting, FlopOptions, Recompute};
 use crate::accounting::gpus::Dtype;
@@ -25,14 +24,16 @@ use crate::accounting::plan::roofline::{self, Chip, Shape};
 use crate::accounting::plan::sweep;
 use crate::accounting::Accounting;
 use crate::chart::{self, Chart, Series};
+use crate::resolve::{HardwareSettings, ModelSettings};
+use crate::setting::Parsed;
 use crate::units;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub model: ModelSettings,
     #[command(flatten)]
-    pub hardware: HardwareArgs,
+    pub hardware: HardwareSettings,
     /// Sequences per micro-batch on one data-parallel rank.
     #[arg(long, value_name = "SEQUENCES", default_value_t = 1)]
     pub micro_batch_size: u64,
@@ -331,9 +332,9 @@ fn resolve_layout(args: &PlanArgs, model: &Model, seq_len: u64) -> anyhow::Resul
 }
 
 pub fn build(args: &PlanArgs) -> anyhow::Result<Plan> {
-    let (named, options) = args.model.resolve()?;
+    let (named, options) = args.model.resolve_flags()?;
     let model = &named.model;
-    let hardware = args.hardware.resolve()?;
+    let hardware = args.hardware.resolve_flags()?;
     if args.micro_batch_size == 0 {
         bail!("--micro-batch-size 0: a micro-batch holds at least one sequence");
     }
@@ -487,10 +488,11 @@ fn roofline_report(
         tensor_parallel: config.layout.tensor,
         context_parallel: config.layout.context,
         expert_parallel: config.layout.expert,
-        attention: args
-            .model
-            .attention
-            .map_or(AttentionCounting::Causal, Into::into),
+        // A value that does not parse was refused when the model was resolved.
+        attention: match args.model.attention {
+            Some(Parsed::Valid(attention)) => attention,
+            _ => AttentionCounting::Causal,
+        },
     };
     let points: Vec<RooflinePointReport> =
         roofline::sweep(model, &shape, &chip, ROOFLINE_MAX_MICRO_BATCH)

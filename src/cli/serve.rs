@@ -7,176 +7,30 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use super::args::{HardwareArgs, ModelArgs};
-use crate::config::{self, FlagConfig, ServeConfig};
+use crate::config::{self, ServeConfig, ServeSettings};
 use crate::http::{self, Backend, HttpOptions, PushRejection};
 use crate::ingest::push::parse_push;
-use crate::ingest::tail::ReadFrom;
 use crate::metrics::SelfMetrics;
 use crate::pipeline::{self, Sink};
 use crate::state::snapshot::Snapshot;
-use crate::state::{RunOptions, State, StateError, StateOptions, ThroughputScope};
+use crate::state::{RunOptions, State, StateError, StateOptions};
 use crate::{landing, metrics};
 
+/// `serve`'s command line: the config file and every setting as a flag (each defined once, in
+/// [`ServeSettings`], with its TOML key).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// TOML config file; flags override what it says.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
-    pub model: ModelArgs,
-    #[command(flatten)]
-    pub hardware: HardwareArgs,
-    /// Address to listen on for /metrics and pushes [default: 0.0.0.0:10077].
-    /// The `formula` label values to export, comma-separated: palm, detailed, torchtitan,
-    /// megatron, maxtext, olmo_core, nanogpt [default: palm,detailed].
-    #[arg(long, value_name = "NAMES")]
-    pub formula: Option<String>,
-    #[arg(long = "web.listen-address", value_name = "ADDRESS")]
-    pub listen_address: Option<String>,
-    /// Path under which to expose metrics [default: /metrics].
-    #[arg(long = "web.telemetry-path", value_name = "PATH")]
-    pub telemetry_path: Option<String>,
-    /// Most connections served at once; past it a new connection closes the oldest idle one
-    /// [default: 512].
-    #[arg(long = "web.max-connections", value_name = "N")]
-    pub max_connections: Option<usize>,
-    /// Bounds reading a request, waiting on an idle connection and writing a response
-    /// [default: 10s].
-    #[arg(long = "web.request-timeout", value_name = "DURATION")]
-    pub request_timeout: Option<String>,
-    /// Answer `/-/ready` with 200 even while no tailed log file can be read (by default it is
-    /// 503 then, naming the path).
-    #[arg(long = "web.ready-without-logs")]
-    pub ready_without_logs: bool,
-    /// The Prometheus exporter-toolkit web config file (YAML): TLS (`tls_server_config`) and
-    /// basic auth (`basic_auth_users`, bcrypt hashes) on every route. Read at start-up.
-    #[arg(long = "web.config.file", value_name = "FILE")]
-    pub web_config_file: Option<PathBuf>,
-    /// Log level: error, warn, info, debug or trace [default: info].
-    #[arg(long = "log.level", value_name = "LEVEL")]
-    pub log_level: Option<String>,
-    /// Log format of the daemon's own log: logfmt or json [default: logfmt].
-    #[arg(long = "log.format", value_name = "FORMAT")]
-    pub log_format: Option<String>,
-    /// A training log to tail: a path or a glob (repeatable; one run).
-    #[arg(long = "tail.path", value_name = "PATH|GLOB")]
-    pub tail_paths: Vec<String>,
-    /// Run name of the --tail.path logs [default: default].
-    #[arg(long = "tail.run", value_name = "NAME")]
-    pub tail_run: Option<String>,
-    /// Where to start in logs that exist at start-up without a saved position [default: end].
-    #[arg(long = "tail.read-from", value_enum, value_name = "WHERE")]
-    pub tail_read_from: Option<ReadFromArg>,
-    /// What the logged throughput covers [default: as the format says of each field].
-    #[arg(long = "tail.throughput-scope", value_enum, value_name = "SCOPE")]
-    pub tail_scope: Option<ScopeArg>,
-    /// The log format: a built-in name (`mfu-exporter formats` lists them) or the path of a
-    /// format file [default: json].
-    #[arg(long = "tail.format", value_name = "NAME|PATH")]
-    pub tail_format: Option<String>,
-    /// Global tokens per optimizer step, for logs that give only step times (nanoGPT).
-    #[arg(long = "tail.tokens-per-step", value_name = "N")]
-    pub tail_tokens_per_step: Option<f64>,
-    /// Records (lines or blocks) after a start or a restart whose tokens count but whose rates
-    /// stay out of the gauges (compilation, warm-up); 0 turns it off [default: the format's, else 1].
-    #[arg(long = "tail.warmup-steps", value_name = "N")]
-    pub tail_warmup_steps: Option<u32>,
-    /// Poll logs once a second instead of using file-system events (NFS and other
-    /// file systems without events).
-    #[arg(long = "tail.poll")]
-    pub tail_poll: bool,
-    /// File that keeps each log's read position across restarts (written atomically).
-    #[arg(long = "state-file", value_name = "FILE")]
-    pub state_file: Option<PathBuf>,
-    /// A run without new data for this long is stale: its rate gauges disappear [default: 5m].
-    #[arg(long = "stale-after", value_name = "DURATION")]
-    pub stale_after: Option<String>,
-    /// File holding the bearer token pushes must present.
-    #[arg(long = "push.token-file", value_name = "FILE")]
-    pub push_token_file: Option<PathBuf>,
-    /// Accept pushes without a token from non-loopback clients.
-    #[arg(long = "push.allow-remote")]
-    pub push_allow_remote: bool,
-    /// Largest push body accepted, in bytes [default: 1048576].
-    #[arg(long = "push.max-body-bytes", value_name = "BYTES")]
-    pub push_max_body_bytes: Option<u64>,
-    /// Most push body bytes held at once, over all pushes; past it a push gets 503
-    /// [default: 16777216].
-    #[arg(long = "push.max-inflight-bytes", value_name = "BYTES")]
-    pub push_max_inflight_bytes: Option<u64>,
-    /// A pushed run expires after this long without pushes [default: 1h].
-    #[arg(long = "push.expire-after", value_name = "DURATION")]
-    pub push_expire_after: Option<String>,
-    /// Most pushed runs at once; a push that would create another gets 429 [default: 100].
-    #[arg(long = "push.max-runs", value_name = "N")]
-    pub push_max_runs: Option<usize>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReadFromArg {
-    Beginning,
-    End,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScopeArg {
-    Global,
-    PerGpu,
-    PerFile,
-}
-
-impl From<ScopeArg> for ThroughputScope {
-    fn from(arg: ScopeArg) -> Self {
-        match arg {
-            ScopeArg::Global => ThroughputScope::Global,
-            ScopeArg::PerGpu => ThroughputScope::PerGpu,
-            ScopeArg::PerFile => ThroughputScope::PerFile,
-        }
-    }
-}
-
-impl ServeArgs {
-    fn flags(&self) -> FlagConfig {
-        FlagConfig {
-            model: self.model.settings(),
-            formula: self.formula.clone(),
-            hardware: self.hardware.settings(),
-            listen_address: self.listen_address.clone(),
-            telemetry_path: self.telemetry_path.clone(),
-            web_max_connections: self.max_connections,
-            web_ready_without_logs: self.ready_without_logs,
-            web_request_timeout: self.request_timeout.clone(),
-            web_config_file: self.web_config_file.clone(),
-            log_level: self.log_level.clone(),
-            log_format: self.log_format.clone(),
-            tail_paths: self.tail_paths.clone(),
-            tail_run: self.tail_run.clone(),
-            tail_read_from: self.tail_read_from.map(|r| match r {
-                ReadFromArg::Beginning => ReadFrom::Beginning,
-                ReadFromArg::End => ReadFrom::End,
-            }),
-            tail_scope: self.tail_scope.map(Into::into),
-            tail_poll: self.tail_poll,
-            tail_format: self.tail_format.clone(),
-            tail_tokens_per_step: self.tail_tokens_per_step,
-            tail_warmup_steps: self.tail_warmup_steps,
-            state_file: self.state_file.clone(),
-            stale_after: self.stale_after.clone(),
-            push_token_file: self.push_token_file.clone(),
-            push_allow_remote: self.push_allow_remote,
-            push_max_body_bytes: self.push_max_body_bytes,
-            push_max_inflight_bytes: self.push_max_inflight_bytes,
-            push_expire_after: self.push_expire_after.clone(),
-            push_max_runs: self.push_max_runs,
-        }
-    }
+    pub settings: ServeSettings,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = config::load(args.config.as_deref(), args.flags())?;
+    let config = config::load(args.config.as_deref(), args.settings.clone())?;
     run_daemon(config, |_| {})
 }
 
@@ -560,7 +414,7 @@ mod tests {
     use crate::accounting::gpus::Dtype;
     use crate::accounting::mfu::resolve_hardware;
     use crate::accounting::Accounting;
-    use crate::state::RunSpec;
+    use crate::state::{RunSpec, ThroughputScope};
 
     fn daemon() -> Daemon {
         let model = crate::model_config::load("gpt2").unwrap().model;

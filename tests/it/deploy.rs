@@ -951,24 +951,11 @@ fn dashboard_marks_restarts_and_shows_the_pods_gpus() {
 #[test]
 fn demo_runs_above_the_mfu_low_alert_threshold() {
     use mfu_exporter::cli::demo;
-    use mfu_exporter::config::{self, FileConfig, FlagConfig};
-    use mfu_exporter::resolve::{HardwareSettings, ModelSettings};
+    use mfu_exporter::config::{self, ServeSettings};
     use mfu_exporter::simulate::Simulation;
 
-    let flags = FlagConfig {
-        model: ModelSettings {
-            model: Some(demo::MODEL.into()),
-            seq_len: Some(demo::SEQ_LEN),
-            ..ModelSettings::default()
-        },
-        hardware: HardwareSettings {
-            gpu: Some(demo::GPU.into()),
-            gpus: Some(demo::GPUS),
-            ..HardwareSettings::default()
-        },
-        ..FlagConfig::default()
-    };
-    let config = config::resolve(FileConfig::default(), flags).expect("the demo's config");
+    let flags = demo::settings(Default::default(), Default::default());
+    let config = config::resolve(ServeSettings::default(), flags).expect("the demo's config");
     let spec = &config.spec;
     let flops_per_token = spec.accounting.palm.training;
     let peak = spec.hardware.peak_flops();

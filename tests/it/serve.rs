@@ -752,7 +752,7 @@ fn fp8_and_recompute_series_pass_promtool() {
 /// The example configs shipped in deploy/ load and validate with the real loader.
 #[test]
 fn shipped_example_configs_are_accepted() {
-    use mfu_exporter::config::{parse_file, resolve, FlagConfig};
+    use mfu_exporter::config::{parse_file, resolve, ServeSettings};
     let configmap = fs::read_to_string(repo_path("deploy/kubernetes/configmap.yaml")).unwrap();
     // Each layout's TOML is the block scalar under `<key>.toml: |`, indented by four spaces.
     let embedded = |key: &str| -> String {
@@ -774,7 +774,8 @@ fn shipped_example_configs_are_accepted() {
     configs.push(("deploy/systemd/config.toml".to_string(), systemd));
     for (name, text) in configs {
         let file = parse_file(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let config = resolve(file, FlagConfig::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let config =
+            resolve(file, ServeSettings::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!config.tails.is_empty(), "{name} tails no log");
     }
 }
