@@ -26,7 +26,7 @@
 use std::fmt;
 
 use super::flops::{self, AttentionCounting, FlopOptions};
-use super::model::{Attention, AttentionWindow, FeedForward, Model};
+use super::model::{Attention, AttentionWindow, FeedForward, Mixer, Model};
 use super::params::ParameterCounts;
 
 /// A framework's way of counting model FLOPs.
@@ -75,14 +75,15 @@ impl Convention {
                  experts × top-k/E) + 6·L·H·(Qk+Qv)·T, full attention on every layer, no MTP"
             }
             Convention::Megatron => {
-                "num_floating_point_operations: projections, gated or plain MLP, routed and shared \
-                 experts (no router), MLA, MTP, LM head on the vocabulary padded to 128; attention \
-                 halved for the causal mask, no sliding windows"
+                "num_floating_point_operations: projections (with an output gate), gated or plain \
+                 MLP, routed and shared experts (no router), MLA, Gated DeltaNet, Mamba (inner \
+                 width 2·d), MTP, LM head on the vocabulary padded to 128; attention halved for \
+                 the causal mask, no sliding windows"
             }
             Convention::Maxtext => {
                 "calculate_tflops_training_per_device: projections, MLP, router, shared and top-k \
-                 experts, MLA, MTP, unembedding; causal attention, exact sliding windows \
-                 where local and global layers mix"
+                 experts, MLA, Gated DeltaNet, MTP, unembedding (no term for Mamba layers); \
+                 causal attention, exact sliding windows where local and global layers mix"
             }
             Convention::OlmoCore => {
                 "num_flops_per_token: 6 × the parameters of attention, feed-forward (experts × \
@@ -219,12 +220,40 @@ enum FfnShape {
     },
 }
 
+/// The token mixer of a layer, with the widths the frameworks' linear-mixer terms read.
+#[derive(Clone, Copy)]
+enum MixerShape {
+    /// Softmax attention; `output_gate` when `q_proj` also produces a gate (Qwen3-Next).
+    Attention {
+        output_gate: bool,
+    },
+    GatedDeltaNet {
+        key_heads: f64,
+        value_heads: f64,
+        key_head_dim: f64,
+        value_head_dim: f64,
+        conv_kernel: f64,
+    },
+    Mamba2 {
+        heads: f64,
+        state_size: f64,
+        groups: f64,
+    },
+    None,
+}
+
 #[derive(Clone, Copy)]
 struct LayerShape {
-    /// The layer has softmax attention.
-    attention: bool,
+    mixer: MixerShape,
     ffn: FfnShape,
     sliding_window: Option<f64>,
+}
+
+impl LayerShape {
+    /// The layer has softmax attention.
+    fn attention(&self) -> bool {
+        matches!(self.mixer, MixerShape::Attention { .. })
+    }
 }
 
 impl Shape {
@@ -275,7 +304,24 @@ impl Shape {
                         shared: moe.shared.as_ref().map(mlp),
                     },
                 },
-                attention: layer.mixer.attention().is_some(),
+                mixer: match &layer.mixer {
+                    Mixer::Attention(a) => MixerShape::Attention {
+                        output_gate: a.output_gate,
+                    },
+                    Mixer::GatedDeltaNet(g) => MixerShape::GatedDeltaNet {
+                        key_heads: g.num_key_heads as f64,
+                        value_heads: g.num_value_heads as f64,
+                        key_head_dim: g.key_head_dim as f64,
+                        value_head_dim: g.value_head_dim as f64,
+                        conv_kernel: g.conv_kernel as f64,
+                    },
+                    Mixer::Mamba2(m) => MixerShape::Mamba2 {
+                        heads: m.num_heads as f64,
+                        state_size: m.state_size as f64,
+                        groups: m.num_groups as f64,
+                    },
+                    Mixer::None => MixerShape::None,
+                },
                 // A query of a chunked layer sees at most its chunk, as of a sliding one its
                 // window; a DSA layer's selected keys are no window the frameworks know.
                 sliding_window: layer.mixer.attention().and_then(|a| match a.window {
@@ -300,9 +346,20 @@ impl Shape {
         self.layers.len() as f64
     }
 
-    /// The layers with softmax attention (not Gated DeltaNet, Mamba-2 or none).
-    fn attention_layers(&self) -> f64 {
-        self.layers.iter().filter(|l| l.attention).count() as f64
+    /// Megatron-LM takes a model with Mamba layers through its hybrid path
+    /// (`hybrid_layer_pattern`, Nemotron-H); Gated DeltaNet alone goes through its
+    /// transformer path (`experimental_attention_variant`, `linear_attention_freq`).
+    fn has_mamba(&self) -> bool {
+        self.layers
+            .iter()
+            .any(|l| matches!(l.mixer, MixerShape::Mamba2 { .. }))
+    }
+
+    /// Whether the softmax attention has a gated `q_proj` (`attention_output_gate`).
+    fn attention_output_gate(&self) -> bool {
+        self.layers
+            .iter()
+            .any(|l| matches!(l.mixer, MixerShape::Attention { output_gate: true }))
     }
 }
 
@@ -347,7 +404,7 @@ fn olmo_core(shape: &Shape, params: &ParameterCounts, seq_len: f64) -> f64 {
     let attention: f64 = shape
         .layers
         .iter()
-        .filter(|layer| layer.attention)
+        .filter(|layer| layer.attention())
         .map(|layer| {
             let keys = layer.sliding_window.map_or(seq_len, |w| w.min(seq_len));
             6.0 * shape.attention.heads() * shape.attention.qk_plus_v() * keys
@@ -362,11 +419,13 @@ pub fn megatron_padded_vocab(vocab_size: u64) -> u64 {
     vocab_size.div_ceil(128) * 128
 }
 
-/// Megatron-LM's `num_floating_point_operations` for one token of an unpacked (BSHD) batch.
+/// Megatron-LM's `num_floating_point_operations` for one token of an unpacked (BSHD) batch:
+/// `transformer_flops`, or `hybrid_flops` for a model with Mamba layers.
 fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
     let d = shape.hidden;
     // 3 (forward, wgrad, dgrad) × 2 (multiply-add).
     let gemm = 6.0;
+    let hybrid = shape.has_mamba();
     let ffn = |ffn: &FfnShape| match *ffn {
         FfnShape::None => 0.0,
         FfnShape::Dense(m) => gemm * d * m.intermediate * m.matrices,
@@ -388,8 +447,15 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
         } => {
             let q = heads * head_dim;
             let kv = kv_heads * head_dim;
+            // `attention_output_gate` widens the QKV projection by the query width; the
+            // hybrid path's `attn_layer_flops` has no gate.
+            let gate = if shape.attention_output_gate() && !hybrid {
+                q
+            } else {
+                0.0
+            };
             (
-                gemm * (d * (q + 2.0 * kv) + q * d),
+                gemm * (d * (q + 2.0 * kv + gate) + q * d),
                 // Halved for the causal mask, doubled for QKᵀ and (QKᵀ)V.
                 gemm * q / 2.0 * 2.0 * seq_len,
             )
@@ -415,17 +481,58 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
             )
         }
     };
-    let layers: f64 = shape.layers.iter().map(|l| ffn(&l.ffn)).sum();
-    // MTP modules repeat the last layer's feed-forward kind.
-    let mtp_ffn = shape.layers.last().map_or(0.0, |l| ffn(&l.ffn)) * mtp_modules;
-    let attention_layers = shape.attention_layers() + mtp_modules;
-    let mtp_norms_and_projection = gemm * mtp_modules * (3.0 * d + 2.0 * d * d);
+    let mixer = |mixer: &MixerShape| match *mixer {
+        MixerShape::Attention { .. } => attention_linear + attention_core,
+        // `gdn_layer_flops` (hybrid) and the transformer path's `linear_self_attn_term` are
+        // one formula: in_proj (q, k, v, z and the per-head a, b), the convolution over q, k
+        // and v, four head_v² products of the delta rule, out_proj.
+        MixerShape::GatedDeltaNet {
+            key_heads,
+            value_heads,
+            key_head_dim,
+            value_head_dim,
+            conv_kernel,
+        } => {
+            let qk = key_heads * key_head_dim;
+            let v = value_heads * value_head_dim;
+            gemm * (d * (2.0 * qk + 2.0 * v + 2.0 * value_heads)
+                + conv_kernel * (2.0 * qk + v)
+                + value_heads * value_head_dim * value_head_dim * 4.0
+                + d * v)
+        }
+        // `mamba_layer_flops`, which takes the inner width as 2·d (Mamba's `expand` 2)
+        // whatever the heads say: in_proj, the scan (7·d_in·N), out_proj.
+        MixerShape::Mamba2 {
+            heads,
+            state_size,
+            groups,
+        } => {
+            let d_in = 2.0 * d;
+            3.0 * (2.0 * d * (2.0 * d_in + 2.0 * groups * state_size + heads)
+                + 7.0 * d_in * state_size
+                + 2.0 * d_in * d)
+        }
+        MixerShape::None => 0.0,
+    };
+    let layers: f64 = shape
+        .layers
+        .iter()
+        .map(|l| ffn(&l.ffn) + mixer(&l.mixer))
+        .sum();
     let logits = gemm * d * megatron_padded_vocab(shape.vocab as u64) as f64 * (mtp_modules + 1.0);
-    layers
-        + mtp_ffn
-        + attention_layers * (attention_linear + attention_core)
-        + mtp_norms_and_projection
-        + logits
+    let Some(last) = shape.layers.last() else {
+        return logits;
+    };
+    let mtp = if hybrid {
+        // `hybrid_flops` counts MTP layers as pattern layers and their extra logits, nothing else.
+        (ffn(&last.ffn) + mixer(&last.mixer)) * mtp_modules
+    } else {
+        // MTP modules repeat the last layer's feed-forward kind with softmax attention, plus
+        // their norms and projection.
+        (ffn(&last.ffn) + attention_linear + attention_core + gemm * (3.0 * d + 2.0 * d * d))
+            * mtp_modules
+    };
+    layers + mtp + logits
 }
 
 /// MaxText's `calculate_tflops_training_per_device`, per token.
@@ -487,12 +594,26 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
         .iter()
         .map(|l| {
             let window = if mixed { l.sliding_window } else { None };
-            let attention = if l.attention {
-                projections + core(window)
-            } else {
-                0.0
+            let mixer = match l.mixer {
+                MixerShape::Attention { .. } => projections + core(window),
+                MixerShape::GatedDeltaNet {
+                    key_heads,
+                    value_heads,
+                    key_head_dim,
+                    value_head_dim,
+                    conv_kernel,
+                } => maxtext_gated_delta_net(
+                    d,
+                    key_heads,
+                    value_heads,
+                    key_head_dim,
+                    value_head_dim,
+                    conv_kernel,
+                ),
+                // MaxText has no Mamba decoder and no term for one.
+                MixerShape::Mamba2 { .. } | MixerShape::None => 0.0,
             };
-            ffn(&l.ffn) + attention
+            ffn(&l.ffn) + mixer
         })
         .sum();
     let mtp = shape
@@ -502,6 +623,25 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
         * mtp_modules;
     let embedding = 2.0 * d * shape.vocab;
     3.0 * (layers + mtp + embedding)
+}
+
+/// MaxText's `calculate_gated_delta_net_flops_per_device` for one token, forward: in_proj
+/// (q, k, v, z and the per-head a, b), out_proj, the convolution over q, k and v, and
+/// `8·H_v·D_k·D_v` for the delta rule.
+fn maxtext_gated_delta_net(
+    d: f64,
+    key_heads: f64,
+    value_heads: f64,
+    key_head_dim: f64,
+    value_head_dim: f64,
+    conv_kernel: f64,
+) -> f64 {
+    let k = key_heads * key_head_dim;
+    let v = value_heads * value_head_dim;
+    let projections = 2.0 * d * (2.0 * k + 2.0 * v + 2.0 * value_heads) + 2.0 * d * v;
+    let conv = 2.0 * conv_kernel * (2.0 * k + v);
+    let core = value_heads * key_head_dim * value_head_dim * 8.0;
+    projections + conv + core
 }
 
 #[cfg(test)]

@@ -29,8 +29,13 @@ fn every_convention_matches_the_frameworks_formula_on_the_presets() {
     let mut checked = 0;
     for case in cases {
         let model = case["model"].as_str().expect("model");
+        // A hybrid case names its config file; the others are presets.
+        let config = case["config"]
+            .as_str()
+            .map(|path| repo_path(path).to_string_lossy().into_owned());
         let seq_len = case["seq_len"].as_u64().expect("seq_len").to_string();
-        let mut args = vec!["--model", model, "--seq-len", &seq_len, "--conventions"];
+        let source = config.as_deref().unwrap_or(model);
+        let mut args = vec!["--model", source, "--seq-len", &seq_len, "--conventions"];
         if case["mtp"].as_bool() == Some(true) {
             args.push("--mtp");
         }
@@ -55,6 +60,34 @@ fn every_convention_matches_the_frameworks_formula_on_the_presets() {
         }
     }
     assert!(checked >= 40, "{checked} comparisons");
+}
+
+/// The hybrid cases are there: Megatron's Mamba and Gated DeltaNet terms, MaxText's Gated
+/// DeltaNet term, each against the framework's formula.
+#[test]
+fn the_reference_has_hybrid_cases_for_megatron_and_maxtext() {
+    let text = std::fs::read_to_string(repo_path("tests/fixtures/conventions/reference.json"))
+        .expect("reference fixture");
+    let fixture: Value = serde_json::from_str(&text).expect("reference fixture JSON");
+    let cases = fixture["cases"].as_array().expect("cases");
+    let keys = |model: &str| -> Vec<String> {
+        cases
+            .iter()
+            .filter(|c| c["model"] == model)
+            .flat_map(|c| {
+                c["flops_per_token"]
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(keys("nemotron-h-8b"), ["megatron"]);
+    assert_eq!(sorted(keys("qwen3-next-80b-a3b")), ["maxtext", "megatron"]);
 }
 
 #[test]

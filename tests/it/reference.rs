@@ -60,6 +60,32 @@ fn parameter_counts_equal_the_reference_implementation() {
     }
 }
 
+/// Every real config in `tools/reference/configs/` has its measurement, made from that very
+/// file, so the parameter test above covers each of them.
+#[test]
+fn every_real_config_is_measured_from_its_file() {
+    let dir = repo_path("tools/reference/configs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let fixture = repo_path(&format!("tests/fixtures/reference/real-{stem}.json"));
+        let text = std::fs::read_to_string(&fixture)
+            .unwrap_or_else(|e| panic!("{}: no measurement ({e})", fixture.display()));
+        let measured: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            measured["config"], config,
+            "{stem}: measured from another config"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} real configs");
+}
+
 /// A multimodal model's vision tower and projector are counted apart, exactly.
 #[test]
 fn vision_towers_are_counted_apart_exactly() {

@@ -10,9 +10,13 @@ FLOPs per token that each framework's own code would compute:
   (``torchtitan/models/utils.py``, pytorch/torchtitan@b5bcd76c66d0acb1a08b176d9639425bc55e0b2a).
 * ``megatron``: ``num_floating_point_operations`` (``megatron/training/training.py``,
   NVIDIA/Megatron-LM@d98e8a64ddf34856e74b24714e3bedb2f5a39553), with the vocabulary padded as
-  ``vocab_size_with_padding`` does with ``--make-vocab-size-divisible-by 128`` and TP 1.
+  ``vocab_size_with_padding`` does with ``--make-vocab-size-divisible-by 128`` and TP 1: the
+  ``transformer_flops`` branch (with its Gated DeltaNet ``linear_self_attn_term`` and
+  ``attention_output_gate`` for Qwen3-Next) and the ``hybrid_flops`` branch (Mamba layers, for
+  Nemotron-H's ``hybrid_override_pattern``).
 * ``maxtext``: ``calculate_tflops_training_per_device`` (``src/maxtext/utils/maxtext_utils.py``,
-  AI-Hypercomputer/maxtext@e591f30cbbf217ed67ef71263ec0538239f9c3b8), default and DeepSeek paths.
+  AI-Hypercomputer/maxtext@e591f30cbbf217ed67ef71263ec0538239f9c3b8), default, DeepSeek and
+  Qwen3-Next (``calculate_gated_delta_net_flops_per_device``) paths.
 * ``olmo_core``: the ``num_flops_per_token`` of OLMo-core's modules (``src/olmo_core/nn/``,
   allenai/OLMo-core@fa6c5014c9f6e9ee789da2d9c20d5126fee8df0d).
 * ``nanogpt``: ``estimate_mfu`` / ``get_num_params`` (``model.py``,
@@ -61,6 +65,16 @@ CASES = [
 ]
 
 
+# Hybrid models, from the shape fields of tests/fixtures/reference/hybrid/<name>.json (see the
+# SOURCES.md there): only the frameworks whose code has a term for their linear mixers, Megatron
+# (Mamba and Gated DeltaNet) and MaxText (Gated DeltaNet: its Qwen3-Next decoder; it has no
+# Mamba decoder, so Nemotron-H has no MaxText figure).
+HYBRID_CASES = [
+    ("nemotron-h-8b", 8192, ("megatron",)),
+    ("qwen3-next-80b-a3b", 4096, ("megatron", "maxtext")),
+]
+
+
 def load(name):
     with open(os.path.join(ROOT, "configs", "models", f"{name}.json")) as f:
         return json.load(f)
@@ -106,6 +120,12 @@ def shapes(config):
         sparse = set(range(s.layers)) - set(c.mlp_only_layers or [])
         step = c.decoder_sparse_step
         s.moe_pattern = [1 if (i in sparse and (i + 1) % step == 0) else 0 for i in range(s.layers)]
+    elif t == "qwen3_next":
+        s.experts, s.top_k, s.moe_ffn = c.num_experts, c.num_experts_per_tok, c.moe_intermediate_size
+        s.shared_ffn = c.shared_expert_intermediate_size
+        sparse = set(range(s.layers)) - set(c.mlp_only_layers or [])
+        step = c.decoder_sparse_step
+        s.moe_pattern = [1 if (i in sparse and (i + 1) % step == 0) else 0 for i in range(s.layers)]
     elif s.mla:
         s.experts, s.top_k, s.moe_ffn = c.n_routed_experts, c.num_experts_per_tok, c.moe_intermediate_size
         s.shared_ffn = c.n_shared_experts * c.moe_intermediate_size
@@ -113,6 +133,18 @@ def shapes(config):
     window = getattr(c, "sliding_window", None) if t in ("mistral", "mixtral") else None
     s.windows = [window] * s.layers
     s.mtp = getattr(c, "num_nextn_predict_layers", 0) or 0
+    # Gated DeltaNet layers (Qwen3-Next): transformers turns full_attention_interval into
+    # layer_types; the softmax-attention layers have a gated q_proj.
+    s.gdn = t == "qwen3_next"
+    if s.gdn:
+        s.linear_pattern = [0 if kind == "full_attention" else 1 for kind in c.layer_types]
+        s.full_attention_interval = s.linear_pattern.index(0) + 1
+        assert s.linear_pattern == [
+            0 if (i + 1) % s.full_attention_interval == 0 else 1 for i in range(s.layers)
+        ], c.layer_types
+        s.gdn_key_heads, s.gdn_value_heads = c.linear_num_key_heads, c.linear_num_value_heads
+        s.gdn_key_dim, s.gdn_value_dim = c.linear_key_head_dim, c.linear_value_head_dim
+        s.gdn_conv = c.linear_conv_kernel_dim
     return s
 
 
@@ -127,7 +159,15 @@ def megatron_args(s, seq_len, mtp):
     a.group_query_attention = s.kv_heads != s.heads
     a.num_query_groups = s.kv_heads
     a.kv_channels = s.head_dim
-    a.attention_output_gate = False
+    a.attention_output_gate = s.gdn  # Qwen3-Next's gated attention
+    if s.gdn:
+        a.experimental_attention_variant = "gated_delta_net"
+        a.linear_attention_freq = s.linear_pattern  # Megatron's list form
+        a.linear_key_head_dim, a.linear_value_head_dim = s.gdn_key_dim, s.gdn_value_dim
+        a.linear_num_key_heads, a.linear_num_value_heads = s.gdn_key_heads, s.gdn_value_heads
+        a.linear_conv_kernel_dim = s.gdn_conv
+    else:
+        a.experimental_attention_variant = None
     a.ffn_hidden_size = s.ffn
     a.swiglu = s.swiglu
     a.num_experts = s.experts
@@ -221,8 +261,38 @@ def megatron(args, batch_size=1):
         standard_self_attn_core_term = (
             forward_backward_expansion_factor * fma_expansion_factor * query_projection_size / 2 * 2
         )
-    self_attn_term = standard_self_attn_term * num_layers
-    self_attn_core_term = standard_self_attn_core_term * num_layers
+    if args.experimental_attention_variant == "gated_delta_net":
+        if isinstance(args.linear_attention_freq, int):
+            linear_attention_pattern = [
+                0 if ((i + 1) % args.linear_attention_freq == 0) else 1 for i in range(num_layers)
+            ]
+        else:
+            linear_attention_pattern = args.linear_attention_freq
+            assert len(linear_attention_pattern) == num_layers
+        num_linear_attention_layers = sum(linear_attention_pattern)
+        num_standard_attention_layers = num_layers - num_linear_attention_layers
+        qk_dim = args.linear_key_head_dim * args.linear_num_key_heads
+        v_dim = args.linear_value_head_dim * args.linear_num_value_heads
+        in_proj_dim = 2 * qk_dim + 2 * v_dim + 2 * args.linear_num_value_heads
+        linear_self_attn_term = (
+            forward_backward_expansion_factor
+            * fma_expansion_factor
+            * (
+                args.hidden_size * in_proj_dim
+                + args.linear_conv_kernel_dim * (2 * qk_dim + v_dim)
+                + args.linear_num_value_heads * (args.linear_value_head_dim**2) * 4
+                + args.hidden_size * v_dim
+            )
+        )
+    else:
+        num_linear_attention_layers = 0
+        linear_self_attn_term = 0
+        num_standard_attention_layers = num_layers
+    self_attn_term = (
+        linear_self_attn_term * num_linear_attention_layers
+        + standard_self_attn_term * num_standard_attention_layers
+    )
+    self_attn_core_term = standard_self_attn_core_term * num_standard_attention_layers
     total = (
         total_real_tokens_in_batch
         * (
@@ -250,6 +320,64 @@ def megatron(args, batch_size=1):
     return total / total_real_tokens_in_batch
 
 
+# Megatron-LM: num_floating_point_operations, hybrid branch (hybrid_layer_pattern set: Nemotron-H).
+
+
+def megatron_hybrid_args(cfg, seq_len):
+    """A Nemotron-H config as Megatron's hybrid arguments (squared-ReLU MLP: no SwiGLU)."""
+    a = SimpleNamespace()
+    a.seq_length, a.hidden_size = seq_len, cfg["hidden_size"]
+    a.hybrid_layer_pattern = cfg["hybrid_override_pattern"]
+    a.mamba_state_dim, a.mamba_head_dim = cfg["ssm_state_size"], cfg["mamba_head_dim"]
+    a.mamba_num_groups, a.mamba_num_heads = cfg["n_groups"], cfg["mamba_num_heads"]
+    a.num_attention_heads = cfg["num_attention_heads"]
+    a.num_query_groups = cfg["num_key_value_heads"]
+    a.group_query_attention = a.num_query_groups != a.num_attention_heads
+    a.kv_channels = cfg["head_dim"]
+    a.ffn_hidden_size, a.swiglu = cfg["intermediate_size"], False
+    a.mtp_num_layers = None
+    a.padded_vocab_size = int(math.ceil(cfg["vocab_size"] / 128) * 128)
+    return a
+
+
+def megatron_hybrid(args, batch_size=1):
+    total_tokens = batch_size * args.seq_length
+    seqlen_squared_sum = batch_size * args.seq_length * args.seq_length
+    pattern = args.hybrid_layer_pattern
+    num_mamba, num_attn = pattern.count("M"), pattern.count("*")
+    num_mlp, num_moe, num_gdn = pattern.count("-"), pattern.count("E"), pattern.count("G")
+    assert num_moe == 0 and num_gdn == 0, pattern
+
+    def mlp_layer_flops(expansion, swiglu):
+        scale_factor = 3.0 / 2.0 if swiglu else 1.0
+        return 4 * expansion * scale_factor * total_tokens * args.hidden_size**2
+
+    def attn_layer_flops():
+        h, n = args.hidden_size, args.num_attention_heads
+        p = (args.kv_channels * n / h) if args.kv_channels else 1
+        g = args.num_query_groups if args.group_query_attention else n
+        return 4 * total_tokens * h * p * (h + h * (g / n)) + 2 * seqlen_squared_sum * h * p
+
+    def mamba_layer_flops():
+        h = args.hidden_size
+        d_in = 2 * h
+        nheads = args.mamba_num_heads if args.mamba_num_heads else d_in // args.mamba_head_dim
+        return (
+            2 * total_tokens * h * (2 * d_in + 2 * args.mamba_num_groups * args.mamba_state_dim + nheads)
+            + 7 * total_tokens * d_in * args.mamba_state_dim
+            + 2 * total_tokens * d_in * h
+        )
+
+    mtp = args.mtp_num_layers or 0
+    flops_fwd = (
+        num_attn * attn_layer_flops()
+        + num_mlp * mlp_layer_flops(args.ffn_hidden_size / args.hidden_size, args.swiglu)
+        + num_mamba * mamba_layer_flops()
+        + 2 * total_tokens * args.hidden_size * args.padded_vocab_size * (1 + mtp)
+    )
+    return flops_fwd * 3 / total_tokens
+
+
 # ---------------------------------------------------------------------------------------------
 # MaxText: calculate_tflops_training_per_device, per_device_batch_size 1, one device.
 
@@ -273,6 +401,12 @@ def maxtext_config(s, seq_len, mtp):
         c.q_lora_rank = s.q_lora or 0
         c.kv_lora_rank, c.qk_nope_head_dim, c.qk_rope_head_dim, c.v_head_dim = s.kv_lora, s.nope, s.rope, s.v
     c.mtp_num_layers = s.mtp if (mtp and s.mtp) else 0
+    c.qwen3_next = s.gdn
+    if s.gdn:
+        c.inhomogeneous_layer_cycle_interval = s.full_attention_interval
+        c.gdn_num_key_heads, c.gdn_num_value_heads = s.gdn_key_heads, s.gdn_value_heads
+        c.gdn_key_head_dim, c.gdn_value_head_dim = s.gdn_key_dim, s.gdn_value_dim
+        c.gdn_conv_kernel_dim = s.gdn_conv
     return c
 
 
@@ -303,11 +437,28 @@ def maxtext_mla(config):
     return q_flops + kv_flops, attention_flops, projection_flops
 
 
+def maxtext_gated_delta_net(config):
+    B, S, E = config.per_device_batch_size, config.max_target_length, config.emb_dim
+    K_dim = config.gdn_num_key_heads * config.gdn_key_head_dim
+    V_dim = config.gdn_num_value_heads * config.gdn_value_head_dim
+    flops_qkvz_ba = 2 * B * S * E * (2 * K_dim + 2 * V_dim + 2 * config.gdn_num_value_heads)
+    flops_out = 2 * B * S * E * V_dim
+    flops_conv = 2 * B * S * config.gdn_conv_kernel_dim * (2 * K_dim + V_dim)
+    flops_core = B * S * config.gdn_num_value_heads * (config.gdn_key_head_dim * config.gdn_value_head_dim) * 8
+    return flops_qkvz_ba + flops_out + flops_conv, flops_core
+
+
 def maxtext(config):
     is_total = False
     if config.num_experts > 1:
         gate = 2 * config.per_device_batch_size * config.max_target_length * config.emb_dim * config.num_experts
-        if config.deepseek:
+        if config.qwen3_next:
+            # calculate_routed_and_shared_ffn_tflops_per_device: every layer is MoE.
+            shared = maxtext_ffn(config, config.moe_mlp_dim) * config.shared_experts
+            routed = maxtext_ffn(config, config.moe_mlp_dim) * config.num_experts_per_tok
+            total_ffn = (gate + shared + routed) * config.num_decoder_layers
+            is_total = True
+        elif config.deepseek:
             num_moe = config.num_decoder_layers - config.first_num_dense_layers
             dense = maxtext_ffn(config, config.mlp_dim) * config.first_num_dense_layers
             shared = maxtext_ffn(config, config.moe_mlp_dim) * config.shared_experts
@@ -330,8 +481,15 @@ def maxtext(config):
         projection = 2 * config.per_device_batch_size * config.max_target_length * config.emb_dim * config.num_query_heads * config.head_dim
         causal = noncausal / 2
     embedding = 2 * config.per_device_batch_size * config.max_target_length * config.emb_dim * config.vocab_size
-    weights = (total_ffn_all + (qkv + projection) * config.num_decoder_layers + embedding) * 3
-    attention = causal * config.num_decoder_layers * 3
+    if config.qwen3_next:
+        gdn_weight, gdn_attn = maxtext_gated_delta_net(config)
+        num_full = config.num_decoder_layers // config.inhomogeneous_layer_cycle_interval
+        num_linear = config.num_decoder_layers - num_full
+        weights = (total_ffn_all + embedding + (qkv + projection) * num_full + gdn_weight * num_linear) * 3
+        attention = (causal * num_full + gdn_attn * num_linear) * 3
+    else:
+        weights = (total_ffn_all + (qkv + projection) * config.num_decoder_layers + embedding) * 3
+        attention = causal * config.num_decoder_layers * 3
     if config.mtp_num_layers > 0:
         gate = 2 * config.per_device_batch_size * config.max_target_length * config.emb_dim * config.num_experts
         shared = maxtext_ffn(config, config.moe_mlp_dim) * config.shared_experts
@@ -441,6 +599,27 @@ def main():
         cases.append(dict(model=name, seq_len=seq_len, mtp=mtp, flops_per_token=values,
                           param_groups=g))
         print(name, seq_len, mtp, {k: f"{v:.6e}" for k, v in values.items()}, file=sys.stderr)
+    for name, seq_len, frameworks in HYBRID_CASES:
+        with open(os.path.join(ROOT, "tests", "fixtures", "reference", "hybrid", f"{name}.json")) as f:
+            cfg = json.load(f)["config"]
+        # calc reads the config from this file; it is the hybrid fixture's config, unchanged.
+        config_path = os.path.join("tests", "fixtures", "conventions", f"{name}.config.json")
+        with open(os.path.join(ROOT, config_path), "w") as f:
+            json.dump(cfg, f, indent=1)
+            f.write("\n")
+        values = {}
+        if cfg["model_type"] == "nemotron_h":
+            values["megatron"] = megatron_hybrid(megatron_hybrid_args(cfg, seq_len))
+        else:
+            d = copy.deepcopy(cfg)
+            config = AutoConfig.for_model(d.pop("model_type"), **d)
+            s = shapes(config)
+            values["megatron"] = megatron(megatron_args(s, seq_len, False))
+            values["maxtext"] = maxtext(maxtext_config(s, seq_len, False))
+        assert set(values) == set(frameworks), (name, values)
+        cases.append(dict(model=name, config=config_path, seq_len=seq_len, mtp=False,
+                          flops_per_token=values))
+        print(name, seq_len, {k: f"{v:.6e}" for k, v in values.items()}, file=sys.stderr)
     out = dict(
         description="Training FLOPs per token under each framework's own formula, evaluated by "
         "tools/reference/conventions.py (transcriptions of the frameworks' functions at the commits "
