@@ -23,6 +23,7 @@ use crate::accounting::model::{
 use crate::accounting::params;
 
 mod gemma4;
+mod hunyuan;
 mod hybrid;
 
 /// The bundled presets: name, official config.json.
@@ -212,6 +213,10 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     // Gemma 4's composite, with or without a text_config.
     if object.get("model_type").and_then(Value::as_str) == Some("gemma4") {
         return checked(gemma4::composite(object)?);
+    }
+    // Tencent's remote-code Hunyuan format, which `transformers` does not read.
+    if object.get("model_type").and_then(Value::as_str) == Some(hunyuan::MODEL_TYPE) {
+        return checked(hunyuan::remote_code(object)?);
     }
     // A composite (multimodal) config: the language model is its text_config.
     if let Some(Value::Object(text)) = object.get("text_config") {

@@ -736,9 +736,37 @@ MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
 
 
+def hunyuan_remote_to_v1_moe(d: dict) -> str:
+    """Tencent's remote-code Hunyuan config (``model_type: "hunyuan"``, read by the
+    checkpoint's own configuration_hunyuan.py / modeling_hunyuan.py) as ``hunyuan_v1_moe``.
+
+    The one rename is ``attention_head_dim`` -> ``head_dim`` (transformers' dynamic-alpha
+    RoPE reads ``config.head_dim`` and fails on None). It is only valid where the remote code
+    and HunYuanMoEV1 build the same modules, which is asserted: the remote code always uses
+    hidden_size / num_attention_heads as the head width, builds q/k norms only with
+    use_qk_norm, a shared MLP (intermediate_size * num_shared_expert[0]) only with
+    use_mixed_mlp_moe, MoE only for num_experts > 1, k/v only on self-attention layers (no
+    use_cla); transformers' class always builds q/k norms and one intermediate_size shared
+    MLP. Every other key is passed unchanged (moe_intermediate_size is read by neither).
+    hunyuan_remote.py instantiates the remote code itself as a second check.
+    """
+    assert d["attention_head_dim"] == d["hidden_size"] // d["num_attention_heads"]
+    assert d["use_qk_norm"] and d["use_mixed_mlp_moe"] and not d.get("use_cla", False)
+    assert d["num_experts"] > 1 and d["num_shared_expert"][0] == 1
+    assert not d.get("add_classification_head", False)
+    d["head_dim"] = d.pop("attention_head_dim")
+    return "hunyuan_v1_moe"
+
+
+# Remote-code config formats, mapped onto the transformers type that builds the same model.
+REMOTE_CODE_FORMATS = {"hunyuan": hunyuan_remote_to_v1_moe}
+
+
 def make_config(cfg: dict):
     d = copy.deepcopy(cfg)
     model_type = d.pop("model_type")
+    if model_type in REMOTE_CODE_FORMATS:
+        model_type = REMOTE_CODE_FORMATS[model_type](d)
     if "text_config" in d and model_type == "ministral3":
         model_type = "mistral3"  # a composite named after its text model
     model_type = MODEL_TYPE_ALIASES.get(model_type, model_type)
