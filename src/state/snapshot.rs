@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::goodput::BadputSource;
+use super::labels::RunLabels;
 use super::{Run, RunSpec, State, StepHistogram};
 use crate::accounting::gpus::Dtype;
 
@@ -20,7 +21,8 @@ pub struct Snapshot {
 /// One run's numbers at one instant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSnapshot {
-    pub name: String,
+    /// The run's name and its labels as the exposition spells them (shared, never copied).
+    pub labels: Arc<RunLabels>,
     /// The model, GPUs and formulas (shared, never copied).
     pub spec: Arc<RunSpec>,
     pub tokens_total: f64,
@@ -64,6 +66,10 @@ pub struct LiveSnapshot {
 }
 
 impl RunSnapshot {
+    pub fn name(&self) -> &str {
+        &self.labels.name
+    }
+
     /// The peaks per GPU, by precision label, when the run is credited with GPUs: the run's MFU
     /// divides by `credited_gpus` of these.
     pub fn peaks_per_gpu(&self) -> Vec<(Dtype, f64)> {
@@ -100,7 +106,7 @@ impl RunSnapshot {
             reported_flops_per_second_per_gpu: run.reported_flops_per_second_per_gpu,
         });
         RunSnapshot {
-            name: run.name.clone(),
+            labels: Arc::clone(&run.labels),
             spec: Arc::clone(&run.spec),
             tokens_total: run.tokens_total,
             steps_total: run.steps_total,
@@ -177,18 +183,18 @@ mod tests {
         state.observe_push(&[sample], 100.0).unwrap();
 
         let snapshot = state.snapshot(100.0);
-        let names: Vec<&str> = snapshot.runs.iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<&str> = snapshot.runs.iter().map(|r| r.name()).collect();
         assert_eq!(
             names,
             state.runs().map(|r| r.name.as_str()).collect::<Vec<_>>()
         );
-        let tailed = snapshot.runs.iter().find(|r| r.name == "tailed").unwrap();
+        let tailed = snapshot.runs.iter().find(|r| r.name() == "tailed").unwrap();
         // No data yet: no GPUs credited, no rates, no goodput.
         assert_eq!(tailed.credited_gpus, None);
         assert!(tailed.peaks_per_gpu().is_empty());
         assert_eq!(tailed.live, None);
         assert_eq!(tailed.goodput, None);
-        let pushed = snapshot.runs.iter().find(|r| r.name == "pushed").unwrap();
+        let pushed = snapshot.runs.iter().find(|r| r.name() == "pushed").unwrap();
         assert_eq!(pushed.credited_gpus, Some(4));
         assert_eq!(pushed.step, Some(7));
         let run = state.run("pushed").unwrap();
@@ -200,9 +206,13 @@ mod tests {
         assert_eq!(totals, run.peaks());
         assert!(pushed.live.is_some());
 
+        // Labels are escaped once, when the run is made, and shared with every snapshot.
+        assert_eq!(pushed.labels.run, "run=\"pushed\"");
+        assert!(Arc::ptr_eq(&pushed.labels, &run.labels));
+
         // Past `stale_after`, the rates go and the counters stay.
         let later = state.snapshot(100.0 + 301.0);
-        let pushed = later.runs.iter().find(|r| r.name == "pushed").unwrap();
+        let pushed = later.runs.iter().find(|r| r.name() == "pushed").unwrap();
         assert_eq!(pushed.live, None);
         assert_eq!(pushed.credited_gpus, Some(4));
     }
