@@ -80,7 +80,67 @@ impl RunSnapshot {
     }
 }
 
+/// What the landing page at `/` shows of every run, in the state's order: taken under the state
+/// lock like [`Snapshot`], so that the page is written after the lock is released.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LandingSnapshot {
+    pub runs: Vec<LandingRunSnapshot>,
+}
+
+/// One run's row of the landing page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LandingRunSnapshot {
+    pub labels: Arc<RunLabels>,
+    pub spec: Arc<RunSpec>,
+    pub last_update: Option<f64>,
+    /// No data yet, or none for `stale_after_seconds`.
+    pub stale: bool,
+    /// The moving average of tokens/s, and the one-minute window's rate.
+    pub tokens_per_second: Option<f64>,
+    pub window_tokens_per_second: Option<f64>,
+    /// GPUs the run is credited with: `None` until it has data, and for a push that named none.
+    pub credited_gpus: Option<u64>,
+    pub reported_mfu: Option<f64>,
+    pub step: Option<u64>,
+    pub loss: Option<f64>,
+    /// For a tailed run none of whose files is being read, the first problem its paths have.
+    pub unreadable: Option<String>,
+}
+
+impl LandingRunSnapshot {
+    pub fn name(&self) -> &str {
+        &self.labels.name
+    }
+}
+
 impl State {
+    /// What the landing page at `now` shows. Expire first (`State::expire`), as for a scrape.
+    pub fn landing_snapshot(&self, now: f64) -> LandingSnapshot {
+        let stale_after = self.options.stale_after_seconds;
+        LandingSnapshot {
+            runs: self
+                .runs()
+                .map(|run| LandingRunSnapshot {
+                    labels: Arc::clone(&run.labels),
+                    spec: Arc::clone(&run.spec),
+                    last_update: run.last_update,
+                    stale: run.is_stale(now, stale_after),
+                    tokens_per_second: run.tokens_per_second(now, stale_after),
+                    window_tokens_per_second: run.window_tokens_per_second(now, stale_after),
+                    credited_gpus: run.last_update.and(run.gpus),
+                    reported_mfu: run.reported_mfu,
+                    step: run.step,
+                    loss: run.loss,
+                    unreadable: run
+                        .source_files
+                        .as_ref()
+                        .filter(|files| files.following == 0)
+                        .and_then(|files| files.problem.clone()),
+                })
+                .collect(),
+        }
+    }
+
     /// What a scrape at `now` shows. Expire first (`State::expire`) for expired pushes to go.
     pub fn snapshot(&self, now: f64) -> Snapshot {
         let stale_after = self.options.stale_after_seconds;
@@ -215,5 +275,64 @@ mod tests {
         let pushed = later.runs.iter().find(|r| r.name() == "pushed").unwrap();
         assert_eq!(pushed.live, None);
         assert_eq!(pushed.credited_gpus, Some(4));
+    }
+
+    #[test]
+    fn a_landing_snapshot_holds_each_row_of_the_page() {
+        let mut state = state();
+        let unreadable = crate::ingest::tail::SourceFiles {
+            unreadable: 1,
+            problem: Some("/logs/train.log: permission denied".into()),
+            ..Default::default()
+        };
+        state.note_source_files("tailed", &unreadable);
+        let sample = PushSample {
+            run: "pushed".into(),
+            observation: Observation {
+                tokens_per_second: Some(1000.0),
+                step: Some(7),
+                loss: Some(2.5),
+                reported_mfu: Some(0.4),
+                ..Observation::default()
+            },
+            gpus: Some(4),
+            finished: false,
+        };
+        state.observe_push(&[sample], 100.0).unwrap();
+
+        let landing = state.landing_snapshot(100.0);
+        let names: Vec<&str> = landing.runs.iter().map(|r| r.name()).collect();
+        assert_eq!(names, ["pushed", "tailed"]);
+        let tailed = landing.runs.iter().find(|r| r.name() == "tailed").unwrap();
+        assert!(tailed.stale);
+        assert_eq!(tailed.last_update, None);
+        assert_eq!(tailed.credited_gpus, None);
+        assert_eq!(
+            tailed.unreadable.as_deref(),
+            Some("/logs/train.log: permission denied")
+        );
+        let pushed = landing.runs.iter().find(|r| r.name() == "pushed").unwrap();
+        assert!(!pushed.stale);
+        assert_eq!(pushed.last_update, Some(100.0));
+        assert_eq!(pushed.credited_gpus, Some(4));
+        assert_eq!(pushed.tokens_per_second, Some(1000.0));
+        assert_eq!(
+            (pushed.step, pushed.loss, pushed.reported_mfu),
+            (Some(7), Some(2.5), Some(0.4))
+        );
+        assert_eq!(pushed.unreadable, None);
+
+        // A followed file clears the problem; past `stale_after` the run is stale.
+        let following = crate::ingest::tail::SourceFiles {
+            following: 1,
+            ..unreadable
+        };
+        state.note_source_files("tailed", &following);
+        let later = state.landing_snapshot(100.0 + 301.0);
+        let tailed = later.runs.iter().find(|r| r.name() == "tailed").unwrap();
+        assert_eq!(tailed.unreadable, None);
+        let pushed = later.runs.iter().find(|r| r.name() == "pushed").unwrap();
+        assert!(pushed.stale);
+        assert_eq!(pushed.tokens_per_second, None);
     }
 }
