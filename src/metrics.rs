@@ -18,7 +18,6 @@ use crate::accounting::flops::{FormulaFlops, Recompute};
 use crate::accounting::mfu;
 use crate::ingest::observation::ParseErrorReason;
 use crate::state::snapshot::{LiveSnapshot, RunSnapshot, Snapshot};
-use crate::state::STEP_SECONDS_BUCKETS;
 use text::Family;
 
 /// Reasons a line is counted in `mfu_exporter_parse_errors_total`, all present from start-up.
@@ -273,12 +272,6 @@ fn write_gathered(families: &[MetricFamily], out: &mut String) {
     }
 }
 
-/// The `le` label of each bucket of [`STEP_SECONDS_BUCKETS`], as `Display` writes the bound
-/// (checked by a test), so that a scrape formats no bound.
-const STEP_SECONDS_BUCKET_LABELS: [&str; STEP_SECONDS_BUCKETS.len()] = [
-    "0.05", "0.1", "0.25", "0.5", "1", "2", "5", "10", "20", "30", "60", "120", "300", "600",
-];
-
 /// Writes a family with one sample per run (or several), skipping runs `sample` declines.
 fn family<'r>(
     out: &mut String,
@@ -305,20 +298,19 @@ fn utilization(
     let (Some(rate), Some(gpus)) = (live.tokens_per_second, run.credited_gpus) else {
         return;
     };
-    for (formula, flops) in run.spec.accounting.formulas_iter() {
-        for (dtype, peak_per_gpu) in run.spec.hardware.peaks_iter() {
-            let ratio = mfu::utilization(rate, per_token(&flops), gpus, peak_per_gpu);
-            f.run_sample(
-                "",
-                &run.labels.run,
-                &[("formula", formula), ("peak_dtype", dtype.as_str())],
-                ratio,
-            );
-        }
+    let peaks = run.spec.hardware.peaks_iter();
+    let pairs = run
+        .spec
+        .accounting
+        .formulas_iter()
+        .flat_map(|(_, flops)| peaks.clone().map(move |(_, peak)| (flops, peak)));
+    for ((flops, peak_per_gpu), labels) in pairs.zip(&run.labels.formula_peak) {
+        let ratio = mfu::utilization(rate, per_token(&flops), gpus, peak_per_gpu);
+        f.run_sample("", labels, ratio);
     }
 }
 
-/// The one label most samples carry, escaped when the run was made.
+/// The one label most samples carry, `{run="..."}`, escaped when the run was made.
 fn run_label(run: &RunSnapshot) -> &str {
     &run.labels.run
 }
@@ -333,7 +325,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "training_tokens_total",
         "counter",
         "Tokens trained on.",
-        |run, f| f.run_sample("", run_label(run), &[], run.tokens_total),
+        |run, f| f.run_sample("", run_label(run), run.tokens_total),
     );
     family(
         out,
@@ -341,7 +333,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "training_steps_total",
         "counter",
         "Optimizer steps completed.",
-        |run, f| f.run_sample("", run_label(run), &[], run.steps_total),
+        |run, f| f.run_sample("", run_label(run), run.steps_total),
     );
     family(
         out,
@@ -350,9 +342,8 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "counter",
         "Model FLOPs of the tokens trained on (forward and backward), by formula.",
         |run, f| {
-            let formulas = run.spec.accounting.formulas_iter();
-            for ((formula, _), total) in formulas.zip(&run.model_flops_total) {
-                f.run_sample("", run_label(run), &[("formula", formula)], *total);
+            for (labels, total) in run.labels.formula.iter().zip(&run.model_flops_total) {
+                f.run_sample("", labels, *total);
             }
         },
     );
@@ -362,7 +353,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "training_restarts_total",
         "counter",
         "Trainer restarts seen (the step counter went backwards).",
-        |run, f| f.run_sample("", run_label(run), &[], run.restarts_total as f64),
+        |run, f| f.run_sample("", run_label(run), run.restarts_total as f64),
     );
     // Goodput and badput exist from a run's first timed step record on.
     let timed = || {
@@ -376,7 +367,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Seconds of steps whose progress was kept, at the ideal step time, from the trainer's timestamps.",
     );
     for (run, g) in timed() {
-        goodput.run_sample("", run_label(run), &[], g.goodput_seconds);
+        goodput.run_sample("", run_label(run), g.goodput_seconds);
     }
     let mut badput = Family::new(
         out,
@@ -385,8 +376,8 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Seconds of the run that made no kept progress, by source: startup, wasted_progress, recovery, stall, slow_steps, other.",
     );
     for (run, g) in timed() {
-        for (source, seconds) in &g.badput_seconds {
-            badput.run_sample("", run_label(run), &[("source", source.as_str())], *seconds);
+        for ((_, seconds), labels) in g.badput_seconds.iter().zip(&run.labels.badput_source) {
+            badput.run_sample("", labels, *seconds);
         }
     }
     let mut wasted = Family::new(
@@ -396,7 +387,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Tokens of steps redone after a restart (already counted in training_tokens_total once before).",
     );
     for (run, g) in timed() {
-        wasted.run_sample("", run_label(run), &[], g.wasted_tokens);
+        wasted.run_sample("", run_label(run), g.wasted_tokens);
     }
     family(
         out,
@@ -406,7 +397,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "The ideal step time: the mean of recent step times, steps under 1 s and above median + 3 MAD dropped.",
         |run, f| {
             if let Some(ideal) = run.ideal_step_seconds {
-                f.run_sample("", run_label(run), &[], ideal);
+                f.run_sample("", run_label(run), ideal);
             }
         },
     );
@@ -418,7 +409,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "p90 of the last 100 steps' deviation from the ideal step time minus the median of the 1000 before.",
         |run, f| {
             if let Some(deviation) = run.step_time_deviation_seconds {
-                f.run_sample("", run_label(run), &[], deviation);
+                f.run_sample("", run_label(run), deviation);
             }
         },
     );
@@ -430,7 +421,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "The steps the run is planned to take, where its log says.",
         |run, f| {
             if let Some(total) = run.steps_planned {
-                f.run_sample("", run_label(run), &[], total as f64);
+                f.run_sample("", run_label(run), total as f64);
             }
         },
     );
@@ -444,7 +435,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
     );
     for (run, l) in live() {
         if let Some(rate) = l.tokens_per_second {
-            tokens_per_second.run_sample("", run_label(run), &[], rate);
+            tokens_per_second.run_sample("", run_label(run), rate);
         }
     }
     let mut achieved = Family::new(
@@ -455,13 +446,10 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
     );
     for (run, l) in live() {
         if let Some(rate) = l.tokens_per_second {
-            for (formula, flops) in run.spec.accounting.formulas_iter() {
-                achieved.run_sample(
-                    "",
-                    run_label(run),
-                    &[("formula", formula)],
-                    mfu::achieved_flops_per_second(rate, flops.training),
-                );
+            let formulas = run.spec.accounting.formulas_iter();
+            for ((_, flops), labels) in formulas.zip(&run.labels.formula) {
+                let flops_per_second = mfu::achieved_flops_per_second(rate, flops.training);
+                achieved.run_sample("", labels, flops_per_second);
             }
         }
     }
@@ -494,7 +482,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
     );
     for (run, l) in live() {
         if let Some(mfu) = l.reported_mfu {
-            reported_mfu.run_sample("", run_label(run), &[], mfu);
+            reported_mfu.run_sample("", run_label(run), mfu);
         }
     }
     let mut reported_flops = Family::new(
@@ -505,7 +493,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
     );
     for (run, l) in live() {
         if let Some(flops) = l.reported_flops_per_second_per_gpu {
-            reported_flops.run_sample("", run_label(run), &[], flops);
+            reported_flops.run_sample("", run_label(run), flops);
         }
     }
 
@@ -516,18 +504,16 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Optimizer step durations from the trainer's log.",
     );
     for run in runs {
-        let label = run_label(run);
-        for ((_, count), le) in run
-            .step_durations
-            .cumulative()
-            .zip(STEP_SECONDS_BUCKET_LABELS)
-        {
-            histogram.run_sample("_bucket", label, &[("le", le)], count as f64);
+        let buckets = &run.labels.bucket;
+        for ((_, count), labels) in run.step_durations.cumulative().zip(buckets) {
+            histogram.run_sample("_bucket", labels, count as f64);
         }
         let count = run.step_durations.count as f64;
-        histogram.run_sample("_bucket", label, &[("le", "+Inf")], count);
-        histogram.run_sample("_sum", label, &[], run.step_durations.sum);
-        histogram.run_sample("_count", label, &[], count);
+        if let Some(infinity) = buckets.last() {
+            histogram.run_sample("_bucket", infinity, count);
+        }
+        histogram.run_sample("_sum", run_label(run), run.step_durations.sum);
+        histogram.run_sample("_count", run_label(run), count);
     }
 
     family(
@@ -538,13 +524,8 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Dense peak FLOP/s of the GPUs the run is credited with, by precision; absent until the run has data, and for a pushed run that named no GPUs.",
         |run, f| {
             let Some(gpus) = run.credited_gpus else { return };
-            for (dtype, per_gpu) in run.spec.hardware.peaks_iter() {
-                f.run_sample(
-                    "",
-                    run_label(run),
-                    &[("peak_dtype", dtype.as_str())],
-                    per_gpu * gpus as f64,
-                );
+            for ((_, per_gpu), labels) in run.spec.hardware.peaks_iter().zip(&run.labels.peak) {
+                f.run_sample("", labels, per_gpu * gpus as f64);
             }
         },
     );
@@ -556,7 +537,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "GPUs the run is credited with; absent until the run has data, and for a pushed run that named no GPUs.",
         |run, f| {
             if let Some(gpus) = run.credited_gpus {
-                f.run_sample("", run_label(run), &[], gpus as f64);
+                f.run_sample("", run_label(run), gpus as f64);
             }
         },
     );
@@ -568,7 +549,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "1 once the run has ended (its log reached the planned steps, or a push said final), else 0.",
         |run, f| {
             let finished = if run.finished { 1.0 } else { 0.0 };
-            f.run_sample("", run_label(run), &[], finished);
+            f.run_sample("", run_label(run), finished);
         },
     );
     family(
@@ -578,8 +559,9 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "gauge",
         "Model FLOPs per token of training (forward and backward), by formula.",
         |run, f| {
-            for (formula, flops) in run.spec.accounting.formulas_iter() {
-                f.run_sample("", run_label(run), &[("formula", formula)], flops.training);
+            let formulas = run.spec.accounting.formulas_iter();
+            for ((_, flops), labels) in formulas.zip(&run.labels.formula) {
+                f.run_sample("", labels, flops.training);
             }
         },
     );
@@ -591,9 +573,9 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Parameters of the model: all of them, and those one token uses.",
         |run, f| {
             let params = run.spec.accounting.params;
-            let label = run_label(run);
-            f.run_sample("", label, &[("kind", "total")], params.total as f64);
-            f.run_sample("", label, &[("kind", "active")], params.active as f64);
+            let [total, active] = &run.labels.parameter_kind;
+            f.run_sample("", total, params.total as f64);
+            f.run_sample("", active, params.active as f64);
         },
     );
     family(
@@ -604,7 +586,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "The trainer's latest step number.",
         |run, f| {
             if let Some(step) = run.step {
-                f.run_sample("", run_label(run), &[], step as f64);
+                f.run_sample("", run_label(run), step as f64);
             }
         },
     );
@@ -616,7 +598,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "The trainer's latest training loss.",
         |run, f| {
             if let Some(loss) = run.loss {
-                f.run_sample("", run_label(run), &[], loss);
+                f.run_sample("", run_label(run), loss);
             }
         },
     );
@@ -628,7 +610,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Unix time at which the exporter last received data for the run.",
         |run, f| {
             if let Some(last) = run.last_update {
-                f.run_sample("", run_label(run), &[], last);
+                f.run_sample("", run_label(run), last);
             }
         },
     );
@@ -638,7 +620,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "training_run_info",
         "gauge",
         "A metric with a constant '1' value labeled by the run's model, GPU, precision and attention counting.",
-        |run, f| f.run_sample("", &run.labels.info, &[], 1.0),
+        |run, f| f.run_sample("", &run.labels.info, 1.0),
     );
     family(
         out,
@@ -648,8 +630,8 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "What a tailed run's log paths and globs named at the last poll, by state (following, missing, unreadable, not_a_regular_file).",
         |run, f| {
             if let Some(files) = &run.source_files {
-                for (state, count) in files {
-                    f.run_sample("", run_label(run), &[("state", state)], *count as f64);
+                for ((_, count), labels) in files.iter().zip(&run.labels.file_state) {
+                    f.run_sample("", labels, *count as f64);
                 }
             }
         },
@@ -665,7 +647,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
                 let following = files
                     .iter()
                     .any(|(state, count)| *state == "following" && *count > 0);
-                f.run_sample("", run_label(run), &[], f64::from(u8::from(following)));
+                f.run_sample("", run_label(run), f64::from(u8::from(following)));
             }
         },
     );
@@ -674,13 +656,6 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bucket_labels_are_the_bounds_as_displayed() {
-        for (bound, label) in STEP_SECONDS_BUCKETS.iter().zip(STEP_SECONDS_BUCKET_LABELS) {
-            assert_eq!(bound.to_string(), label);
-        }
-    }
 
     #[test]
     fn cpu_seconds_move_in_less_than_a_second() {

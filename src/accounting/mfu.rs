@@ -69,7 +69,7 @@ impl Hardware {
     }
 
     /// [`Hardware::peaks`] without collecting them: what a scrape walks for every run.
-    pub fn peaks_iter(&self) -> impl Iterator<Item = (Dtype, f64)> + '_ {
+    pub fn peaks_iter(&self) -> impl Iterator<Item = (Dtype, f64)> + Clone + '_ {
         std::iter::once((self.dtype, self.peak_flops_per_gpu))
             .chain(self.bf16_peak_flops_per_gpu.map(|bf16| (Dtype::Bf16, bf16)))
     }

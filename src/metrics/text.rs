@@ -46,7 +46,9 @@ impl<'a> Family<'a> {
             self.started = true;
         }
         self.out.push_str(self.name);
-        self.out.push_str(suffix);
+        if !suffix.is_empty() {
+            self.out.push_str(suffix);
+        }
     }
 
     fn end_sample(&mut self, value: f64) {
@@ -71,17 +73,11 @@ impl<'a> Family<'a> {
         self.end_sample(value);
     }
 
-    /// A run's sample: `escaped` is the run's label pairs as the text format spells them (built
-    /// once per run), `extra` the pairs this family adds, whose values are escaped here.
-    pub fn run_sample(&mut self, suffix: &str, escaped: &str, extra: &[(&str, &str)], value: f64) {
+    /// A run's sample: `labels` is one of the run's label sets, braces included, as the text
+    /// format spells it (built once per run).
+    pub fn run_sample(&mut self, suffix: &str, labels: &str, value: f64) {
         self.start_sample(suffix);
-        self.out.push('{');
-        self.out.push_str(escaped);
-        for (key, value) in extra {
-            self.out.push(',');
-            push_label(self.out, key, value);
-        }
-        self.out.push('}');
+        self.out.push_str(labels);
         self.end_sample(value);
     }
 }
@@ -111,17 +107,19 @@ pub fn escape_help(help: &str, out: &mut String) {
 
 /// Appends a sample value: `NaN`, `+Inf`, `-Inf`, or the number as `Display` writes it.
 pub fn write_value(value: f64, out: &mut String) {
-    if value.is_nan() {
+    // Counters and most gauges hold whole numbers, which `itoa` writes several times faster
+    // than any shortest-float algorithm, with the same digits. The cast saturates (NaN gives 0),
+    // so only a whole number in range reads back equal; -0 is left to the float path.
+    let whole = value as i64;
+    if whole as f64 == value
+        && whole.unsigned_abs() < 1_000_000_000_000_000
+        && (whole != 0 || value.is_sign_positive())
+    {
+        out.push_str(itoa::Buffer::new().format(whole));
+    } else if value.is_nan() {
         out.push_str("NaN");
     } else if value.is_infinite() {
         out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
-    } else if value.fract() == 0.0
-        && value.abs() < 1e15
-        && !(value == 0.0 && value.is_sign_negative())
-    {
-        // Counters and most gauges hold whole numbers, which `itoa` writes several times faster
-        // than any shortest-float algorithm, with the same digits.
-        out.push_str(itoa::Buffer::new().format(value as i64));
     } else {
         write_finite(value, out);
     }
@@ -132,6 +130,11 @@ pub fn write_value(value: f64, out: &mut String) {
 fn write_finite(value: f64, out: &mut String) {
     let mut buffer = ryu::Buffer::new();
     let shortest = buffer.format_finite(value);
+    // Without an exponent ryu's layout is `Display`'s but for the `.0` of a whole number.
+    if !shortest.as_bytes().contains(&b'e') {
+        out.push_str(shortest.strip_suffix(".0").unwrap_or(shortest));
+        return;
+    }
     let (negative, unsigned) = match shortest.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, shortest),
@@ -290,8 +293,8 @@ mod tests {
     fn a_run_sample_writes_its_labels_in_order() {
         let mut out = String::new();
         let mut family = Family::new(&mut out, "m", "gauge", "Help.");
-        family.run_sample("", "run=\"r\"", &[("formula", "palm")], 0.5);
-        family.run_sample("_sum", "run=\"r\"", &[], 2.0);
+        family.run_sample("", "{run=\"r\",formula=\"palm\"}", 0.5);
+        family.run_sample("_sum", "{run=\"r\"}", 2.0);
         assert_eq!(
             out,
             "# HELP m Help.\n# TYPE m gauge\nm{run=\"r\",formula=\"palm\"} 0.5\nm_sum{run=\"r\"} 2\n"

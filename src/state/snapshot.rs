@@ -267,7 +267,7 @@ mod tests {
         assert!(pushed.live.is_some());
 
         // Labels are escaped once, when the run is made, and shared with every snapshot.
-        assert_eq!(pushed.labels.run, "run=\"pushed\"");
+        assert_eq!(pushed.labels.run, "{run=\"pushed\"}");
         assert!(Arc::ptr_eq(&pushed.labels, &run.labels));
 
         // Past `stale_after`, the rates go and the counters stay.
