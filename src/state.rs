@@ -204,7 +204,8 @@ impl Stream {
 #[derive(Debug, Clone)]
 pub struct Run {
     pub name: String,
-    /// The run's labels, escaped for the exposition once, shared with every snapshot.
+    /// The run's label sets, escaped for the exposition once from `name` and `spec` (neither
+    /// changes after [`Run::new`]) and shared with every snapshot.
     pub labels: Arc<labels::RunLabels>,
     pub origin: Origin,
     pub scope: ThroughputScope,
