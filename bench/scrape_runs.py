@@ -5,7 +5,10 @@ Each build is started push-only (no tailed log), given N runs by one push each (
 loss, 8 GPUs, so that every family, MFU included, has samples), then scraped over one keep-alive
 connection: 50 scrapes to warm up, then `--scrapes` timed ones. Builds alternate within each
 round; the table takes each build's best median over the rounds (the machine is shared, and the
-best round is the one least disturbed by other work).
+best round is the one least disturbed by other work), with its p90, the body size, and the
+exporter's own CPU time per scrape (`mfu_exporter_cpu_seconds_total` before and after the timed
+scrapes, so the client's share of the latency is left out). Last, the cost of one more run: the
+slope of the best medians between the fewest and the most runs.
 
     python3 bench/scrape_runs.py --rounds 3 \\
         --binary before=/tmp/mfu-before --binary after=target/release/mfu-exporter
@@ -39,6 +42,14 @@ def push(port, runs):
         sys.exit(f"push of {runs} runs answered {response.status}: {text}")
 
 
+def cpu_seconds(text):
+    """The exporter's `mfu_exporter_cpu_seconds_total` in an exposition."""
+    for line in text.splitlines():
+        if line.startswith("mfu_exporter_cpu_seconds_total "):
+            return float(line.split()[1])
+    sys.exit("the exposition has no mfu_exporter_cpu_seconds_total")
+
+
 def measure(binary, runs, scrapes):
     if not port_free(PORT):
         sys.exit(f"port {PORT} is taken")
@@ -59,15 +70,18 @@ def measure(binary, runs, scrapes):
             sys.exit(f"{binary}: the exposition has no {expected}")
         for _ in range(50):
             scraper.get()
+        cpu_before = cpu_seconds(scraper.get())
         times = []
         for _ in range(scrapes):
             start = time.perf_counter()
             scraper.get()
             times.append((time.perf_counter() - start) * 1e3)
+        cpu_after = cpu_seconds(scraper.get())
         scraper.close()
         times.sort()
         return {"median_ms": statistics.median(times),
-                "p90_ms": times[int(len(times) * 0.9) - 1], "body_bytes": len(body.encode())}
+                "p90_ms": times[int(len(times) * 0.9) - 1], "body_bytes": len(body.encode()),
+                "cpu_us": (cpu_after - cpu_before) / (scrapes + 1) * 1e6}
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -96,8 +110,19 @@ def main():
     print("| --- |" + " ---: |" * len(run_counts))
     for label, _ in binaries:
         cells = [f"{best[(label, n)]['median_ms']:.3f} ms (p90 {best[(label, n)]['p90_ms']:.3f}, "
-                 f"{best[(label, n)]['body_bytes'] // 1024} KiB)" for n in run_counts]
+                 f"{best[(label, n)]['body_bytes'] // 1024} KiB, CPU {best[(label, n)]['cpu_us']:.0f} µs)"
+                 for n in run_counts]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    fewest, most = min(run_counts), max(run_counts)
+    if most > fewest:
+        print()
+        print(f"| build | latency per run ({fewest} to {most} runs) | CPU per run |")
+        print("| --- | ---: | ---: |")
+        for label, _ in binaries:
+            low, high = best[(label, fewest)], best[(label, most)]
+            latency = (high["median_ms"] - low["median_ms"]) / (most - fewest) * 1e3
+            cpu = (high["cpu_us"] - low["cpu_us"]) / (most - fewest)
+            print(f"| {label} | {latency:.2f} µs | {cpu:.2f} µs |")
 
 
 if __name__ == "__main__":

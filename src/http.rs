@@ -252,7 +252,7 @@ where
     // The telemetry path is checked first so that it wins even if it is configured as one of the fixed paths.
     if path == options.telemetry_path {
         return read_only(method, || {
-            exposition::respond(request.headers(), &backend.render_metrics())
+            exposition::respond(request.headers(), backend.render_metrics())
         });
     }
     match path {

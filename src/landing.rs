@@ -1,8 +1,11 @@
 //! The landing page at `/`: each run's current MFU, tokens/s and state, in plain HTML.
+//!
+//! Written from a [`LandingSnapshot`] taken under the state lock, after the lock is released:
+//! the page never holds up the tailer or a push.
 
 use std::fmt::Write as _;
 
-use crate::state::State;
+use crate::state::snapshot::LandingSnapshot;
 use crate::units;
 
 fn escape(text: &str) -> String {
@@ -20,30 +23,23 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Renders the page from the state at `now` (Unix seconds).
-pub fn render(state: &State, now: f64, telemetry_path: &str) -> String {
-    let stale_after = state.options.stale_after_seconds;
+/// Renders the page from a snapshot of the state taken at `now` (Unix seconds).
+pub fn render(snapshot: &LandingSnapshot, now: f64, telemetry_path: &str) -> String {
     let mut rows = String::new();
-    for run in state.runs() {
+    for run in &snapshot.runs {
         let spec = &run.spec;
-        let unreadable = run
-            .source_files
-            .as_ref()
-            .filter(|files| files.following == 0)
-            .and_then(|files| files.problem.as_deref());
+        let unreadable = run.unreadable.as_deref();
         let (status, age) = match run.last_update {
             None if unreadable.is_some() => ("no readable log", String::from("never")),
             None => ("waiting for data", String::from("never")),
-            Some(last) if run.is_stale(now, stale_after) => {
-                ("stale", format!("{:.0} s ago", now - last))
-            }
+            Some(last) if run.stale => ("stale", format!("{:.0} s ago", now - last)),
             Some(last) => ("live", format!("{:.0} s ago", (now - last).max(0.0))),
         };
-        let rate = run.tokens_per_second(now, stale_after);
+        let rate = run.tokens_per_second;
         // The peak at the configured precision, which comes first; none for a pushed run that
         // named no GPUs.
-        let peak_per_gpu = run.spec.hardware.peaks().first().map(|(_, peak)| *peak);
-        let gpus = run.last_update.and(run.gpus);
+        let peak_per_gpu = run.spec.hardware.peaks_iter().next().map(|(_, peak)| peak);
+        let gpus = run.credited_gpus;
         let mfu = |training_flops: f64| match (rate, gpus, peak_per_gpu) {
             (Some(r), Some(gpus), Some(peak)) => units::percent(
                 crate::accounting::mfu::utilization(r, training_flops, gpus, peak),
@@ -53,9 +49,9 @@ pub fn render(state: &State, now: f64, telemetry_path: &str) -> String {
         let _ = writeln!(
             rows,
             "<tr><td>{}</td><td class=\"{status_class}\">{status}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{age}</td></tr>",
-            escape(&run.name),
+            escape(run.name()),
             rate.map_or_else(|| "–".to_string(), |r| format!("{}tokens/s", units::si(r))),
-            run.window_tokens_per_second(now, stale_after)
+            run.window_tokens_per_second
                 .map_or_else(|| "–".to_string(), |r| format!("{}tokens/s", units::si(r))),
             mfu(spec.accounting.palm.training),
             mfu(spec.accounting.detailed.totals.training),
@@ -75,9 +71,9 @@ pub fn render(state: &State, now: f64, telemetry_path: &str) -> String {
     if rows.is_empty() {
         rows.push_str("<tr><td colspan=\"10\">No runs yet: configure a log to tail, or push to /api/v1/push.</td></tr>\n");
     }
-    let spec_line = state
-        .runs()
-        .next()
+    let spec_line = snapshot
+        .runs
+        .first()
         .map(|run| {
             let s = &run.spec;
             format!(

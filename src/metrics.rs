@@ -5,7 +5,9 @@
 //! `sum(rate(training_model_flops_total)) / sum(training_peak_flops_per_second)` gives the
 //! MFU of a job over many nodes), no sample timestamps. Every run series carries `run`.
 
-use std::fmt::Write as _;
+mod text;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use crate::accounting::flops::{FormulaFlops, Recompute};
 use crate::accounting::mfu;
 use crate::ingest::observation::ParseErrorReason;
 use crate::state::snapshot::{LiveSnapshot, RunSnapshot, Snapshot};
+use text::Family;
 
 /// Reasons a line is counted in `mfu_exporter_parse_errors_total`, all present from start-up.
 pub const PARSE_ERROR_REASONS: [&str; 6] = [
@@ -42,6 +45,8 @@ pub struct SelfMetrics {
     /// Only the process collector, rendered at most once per [`PROCESS_METRICS_MAX_AGE`].
     process_registry: Registry,
     process_text: Arc<Mutex<Option<(Instant, String)>>>,
+    /// The length of the last exposition, which the next one's buffer starts at.
+    last_body_bytes: Arc<AtomicUsize>,
     pub lines_read: IntCounter,
     pub lines_ignored: IntCounter,
     pub bytes_read: IntCounter,
@@ -130,6 +135,7 @@ impl SelfMetrics {
             registry,
             process_registry,
             process_text: Arc::new(Mutex::new(None)),
+            last_body_bytes: Arc::new(AtomicUsize::new(0)),
             lines_read,
             lines_ignored,
             bytes_read,
@@ -211,63 +217,17 @@ pub fn process_cpu_seconds() -> Option<f64> {
 
 /// Renders the whole exposition: run metrics from a snapshot of the state, then the exporter's
 /// own. Takes no lock on the state: the caller takes the snapshot under it and releases it first.
+/// The buffer starts at the size of the last exposition (plus room to grow), so that a scrape
+/// writes into one allocation and never copies what it has written to grow.
 pub fn render(snapshot: &Snapshot, self_metrics: &SelfMetrics) -> String {
-    let mut out = String::with_capacity(8192);
+    let last = self_metrics.last_body_bytes.load(Ordering::Relaxed);
+    let mut out = String::with_capacity((last + last / 8).max(8192));
     render_runs(snapshot, &mut out);
     self_metrics.render(&mut out);
+    self_metrics
+        .last_body_bytes
+        .store(out.len(), Ordering::Relaxed);
     out
-}
-
-/// One metric family being written: HELP and TYPE go out before its first sample only. The one
-/// writer of the exposition: run metrics, the exporter's own counters and process metrics.
-struct Family<'a> {
-    out: &'a mut String,
-    name: &'a str,
-    help: &'a str,
-    kind: &'a str,
-    started: bool,
-}
-
-impl<'a> Family<'a> {
-    fn new(out: &'a mut String, name: &'a str, kind: &'a str, help: &'a str) -> Family<'a> {
-        Family {
-            out,
-            name,
-            help,
-            kind,
-            started: false,
-        }
-    }
-
-    fn sample(&mut self, suffix: &str, labels: &[(&str, &str)], value: f64) {
-        if !self.started {
-            self.out.push_str("# HELP ");
-            self.out.push_str(self.name);
-            self.out.push(' ');
-            escape_help(self.help, self.out);
-            self.out.push('\n');
-            let _ = writeln!(self.out, "# TYPE {} {}", self.name, self.kind);
-            self.started = true;
-        }
-        self.out.push_str(self.name);
-        self.out.push_str(suffix);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (key, value)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                self.out.push_str(key);
-                self.out.push_str("=\"");
-                escape_label_value(value, self.out);
-                self.out.push('"');
-            }
-            self.out.push('}');
-        }
-        self.out.push(' ');
-        write_value(value, self.out);
-        self.out.push('\n');
-    }
 }
 
 /// Writes gathered `prometheus` families (the exporter's own counters, the process collector's
@@ -312,44 +272,6 @@ fn write_gathered(families: &[MetricFamily], out: &mut String) {
     }
 }
 
-fn escape_help(help: &str, out: &mut String) {
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn escape_label_value(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn write_value(value: f64, out: &mut String) {
-    if value.is_nan() {
-        out.push_str("NaN");
-    } else if value.is_infinite() {
-        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
-    } else if value.fract() == 0.0
-        && value.abs() < 1e15
-        && !(value == 0.0 && value.is_sign_negative())
-    {
-        // Counters and most gauges hold whole numbers; integer formatting is several times
-        // faster than the shortest-float algorithm and prints the same digits.
-        let _ = write!(out, "{}", value as i64);
-    } else {
-        let _ = write!(out, "{value}");
-    }
-}
-
 /// Writes a family with one sample per run (or several), skipping runs `sample` declines.
 fn family<'r>(
     out: &mut String,
@@ -376,24 +298,26 @@ fn utilization(
     let (Some(rate), Some(gpus)) = (live.tokens_per_second, run.credited_gpus) else {
         return;
     };
-    let peaks = run.peaks_per_gpu();
-    for (formula, flops) in run.spec.accounting.formulas() {
-        for (dtype, peak_per_gpu) in &peaks {
-            let labels = [
-                ("run", run.name.as_str()),
-                ("formula", formula),
-                ("peak_dtype", dtype.as_str()),
-            ];
-            let ratio = mfu::utilization(rate, per_token(&flops), gpus, *peak_per_gpu);
-            f.sample("", &labels, ratio);
-        }
+    let peaks = run.spec.hardware.peaks_iter();
+    let pairs = run
+        .spec
+        .accounting
+        .formulas_iter()
+        .flat_map(|(_, flops)| peaks.clone().map(move |(_, peak)| (flops, peak)));
+    for ((flops, peak_per_gpu), labels) in pairs.zip(&run.labels.formula_peak) {
+        let ratio = mfu::utilization(rate, per_token(&flops), gpus, peak_per_gpu);
+        f.run_sample("", labels, ratio);
     }
+}
+
+/// The one label most samples carry, `{run="..."}`, escaped when the run was made.
+fn run_label(run: &RunSnapshot) -> &str {
+    &run.labels.run
 }
 
 fn render_runs(snapshot: &Snapshot, out: &mut String) {
     let runs = &snapshot.runs;
     let live = || runs.iter().filter_map(|r| r.live.as_ref().map(|l| (r, l)));
-    let formulas = |run: &RunSnapshot| run.spec.accounting.formulas();
 
     family(
         out,
@@ -401,7 +325,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "training_tokens_total",
         "counter",
         "Tokens trained on.",
-        |run, f| f.sample("", &[("run", &run.name)], run.tokens_total),
+        |run, f| f.run_sample("", run_label(run), run.tokens_total),
     );
     family(
         out,
@@ -409,7 +333,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "training_steps_total",
         "counter",
         "Optimizer steps completed.",
-        |run, f| f.sample("", &[("run", &run.name)], run.steps_total),
+        |run, f| f.run_sample("", run_label(run), run.steps_total),
     );
     family(
         out,
@@ -418,8 +342,8 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "counter",
         "Model FLOPs of the tokens trained on (forward and backward), by formula.",
         |run, f| {
-            for ((formula, _), total) in formulas(run).iter().zip(&run.model_flops_total) {
-                f.sample("", &[("run", &run.name), ("formula", formula)], *total);
+            for (labels, total) in run.labels.formula.iter().zip(&run.model_flops_total) {
+                f.run_sample("", labels, *total);
             }
         },
     );
@@ -429,7 +353,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "training_restarts_total",
         "counter",
         "Trainer restarts seen (the step counter went backwards).",
-        |run, f| f.sample("", &[("run", &run.name)], run.restarts_total as f64),
+        |run, f| f.run_sample("", run_label(run), run.restarts_total as f64),
     );
     // Goodput and badput exist from a run's first timed step record on.
     let timed = || {
@@ -443,7 +367,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Seconds of steps whose progress was kept, at the ideal step time, from the trainer's timestamps.",
     );
     for (run, g) in timed() {
-        goodput.sample("", &[("run", &run.name)], g.goodput_seconds);
+        goodput.run_sample("", run_label(run), g.goodput_seconds);
     }
     let mut badput = Family::new(
         out,
@@ -452,12 +376,8 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Seconds of the run that made no kept progress, by source: startup, wasted_progress, recovery, stall, slow_steps, other.",
     );
     for (run, g) in timed() {
-        for (source, seconds) in &g.badput_seconds {
-            badput.sample(
-                "",
-                &[("run", &run.name), ("source", source.as_str())],
-                *seconds,
-            );
+        for ((_, seconds), labels) in g.badput_seconds.iter().zip(&run.labels.badput_source) {
+            badput.run_sample("", labels, *seconds);
         }
     }
     let mut wasted = Family::new(
@@ -467,7 +387,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Tokens of steps redone after a restart (already counted in training_tokens_total once before).",
     );
     for (run, g) in timed() {
-        wasted.sample("", &[("run", &run.name)], g.wasted_tokens);
+        wasted.run_sample("", run_label(run), g.wasted_tokens);
     }
     family(
         out,
@@ -477,7 +397,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "The ideal step time: the mean of recent step times, steps under 1 s and above median + 3 MAD dropped.",
         |run, f| {
             if let Some(ideal) = run.ideal_step_seconds {
-                f.sample("", &[("run", &run.name)], ideal);
+                f.run_sample("", run_label(run), ideal);
             }
         },
     );
@@ -489,7 +409,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "p90 of the last 100 steps' deviation from the ideal step time minus the median of the 1000 before.",
         |run, f| {
             if let Some(deviation) = run.step_time_deviation_seconds {
-                f.sample("", &[("run", &run.name)], deviation);
+                f.run_sample("", run_label(run), deviation);
             }
         },
     );
@@ -501,7 +421,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "The steps the run is planned to take, where its log says.",
         |run, f| {
             if let Some(total) = run.steps_planned {
-                f.sample("", &[("run", &run.name)], total as f64);
+                f.run_sample("", run_label(run), total as f64);
             }
         },
     );
@@ -515,7 +435,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
     );
     for (run, l) in live() {
         if let Some(rate) = l.tokens_per_second {
-            tokens_per_second.sample("", &[("run", &run.name)], rate);
+            tokens_per_second.run_sample("", run_label(run), rate);
         }
     }
     let mut achieved = Family::new(
@@ -526,12 +446,10 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
     );
     for (run, l) in live() {
         if let Some(rate) = l.tokens_per_second {
-            for (formula, flops) in formulas(run) {
-                achieved.sample(
-                    "",
-                    &[("run", &run.name), ("formula", formula)],
-                    mfu::achieved_flops_per_second(rate, flops.training),
-                );
+            let formulas = run.spec.accounting.formulas_iter();
+            for ((_, flops), labels) in formulas.zip(&run.labels.formula) {
+                let flops_per_second = mfu::achieved_flops_per_second(rate, flops.training);
+                achieved.run_sample("", labels, flops_per_second);
             }
         }
     }
@@ -564,7 +482,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
     );
     for (run, l) in live() {
         if let Some(mfu) = l.reported_mfu {
-            reported_mfu.sample("", &[("run", &run.name)], mfu);
+            reported_mfu.run_sample("", run_label(run), mfu);
         }
     }
     let mut reported_flops = Family::new(
@@ -575,7 +493,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
     );
     for (run, l) in live() {
         if let Some(flops) = l.reported_flops_per_second_per_gpu {
-            reported_flops.sample("", &[("run", &run.name)], flops);
+            reported_flops.run_sample("", run_label(run), flops);
         }
     }
 
@@ -586,14 +504,16 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Optimizer step durations from the trainer's log.",
     );
     for run in runs {
-        for (bound, count) in run.step_durations.cumulative() {
-            let le = bound.to_string();
-            histogram.sample("_bucket", &[("run", &run.name), ("le", &le)], count as f64);
+        let buckets = &run.labels.bucket;
+        for ((_, count), labels) in run.step_durations.cumulative().zip(buckets) {
+            histogram.run_sample("_bucket", labels, count as f64);
         }
         let count = run.step_durations.count as f64;
-        histogram.sample("_bucket", &[("run", &run.name), ("le", "+Inf")], count);
-        histogram.sample("_sum", &[("run", &run.name)], run.step_durations.sum);
-        histogram.sample("_count", &[("run", &run.name)], count);
+        if let Some(infinity) = buckets.last() {
+            histogram.run_sample("_bucket", infinity, count);
+        }
+        histogram.run_sample("_sum", run_label(run), run.step_durations.sum);
+        histogram.run_sample("_count", run_label(run), count);
     }
 
     family(
@@ -604,12 +524,8 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Dense peak FLOP/s of the GPUs the run is credited with, by precision; absent until the run has data, and for a pushed run that named no GPUs.",
         |run, f| {
             let Some(gpus) = run.credited_gpus else { return };
-            for (dtype, per_gpu) in run.peaks_per_gpu() {
-                f.sample(
-                    "",
-                    &[("run", &run.name), ("peak_dtype", dtype.as_str())],
-                    per_gpu * gpus as f64,
-                );
+            for ((_, per_gpu), labels) in run.spec.hardware.peaks_iter().zip(&run.labels.peak) {
+                f.run_sample("", labels, per_gpu * gpus as f64);
             }
         },
     );
@@ -621,7 +537,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "GPUs the run is credited with; absent until the run has data, and for a pushed run that named no GPUs.",
         |run, f| {
             if let Some(gpus) = run.credited_gpus {
-                f.sample("", &[("run", &run.name)], gpus as f64);
+                f.run_sample("", run_label(run), gpus as f64);
             }
         },
     );
@@ -633,7 +549,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "1 once the run has ended (its log reached the planned steps, or a push said final), else 0.",
         |run, f| {
             let finished = if run.finished { 1.0 } else { 0.0 };
-            f.sample("", &[("run", &run.name)], finished);
+            f.run_sample("", run_label(run), finished);
         },
     );
     family(
@@ -643,12 +559,9 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "gauge",
         "Model FLOPs per token of training (forward and backward), by formula.",
         |run, f| {
-            for (formula, flops) in formulas(run) {
-                f.sample(
-                    "",
-                    &[("run", &run.name), ("formula", formula)],
-                    flops.training,
-                );
+            let formulas = run.spec.accounting.formulas_iter();
+            for ((_, flops), labels) in formulas.zip(&run.labels.formula) {
+                f.run_sample("", labels, flops.training);
             }
         },
     );
@@ -660,16 +573,9 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Parameters of the model: all of them, and those one token uses.",
         |run, f| {
             let params = run.spec.accounting.params;
-            f.sample(
-                "",
-                &[("run", &run.name), ("kind", "total")],
-                params.total as f64,
-            );
-            f.sample(
-                "",
-                &[("run", &run.name), ("kind", "active")],
-                params.active as f64,
-            );
+            let [total, active] = &run.labels.parameter_kind;
+            f.run_sample("", total, params.total as f64);
+            f.run_sample("", active, params.active as f64);
         },
     );
     family(
@@ -680,7 +586,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "The trainer's latest step number.",
         |run, f| {
             if let Some(step) = run.step {
-                f.sample("", &[("run", &run.name)], step as f64);
+                f.run_sample("", run_label(run), step as f64);
             }
         },
     );
@@ -692,7 +598,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "The trainer's latest training loss.",
         |run, f| {
             if let Some(loss) = run.loss {
-                f.sample("", &[("run", &run.name)], loss);
+                f.run_sample("", run_label(run), loss);
             }
         },
     );
@@ -704,7 +610,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "Unix time at which the exporter last received data for the run.",
         |run, f| {
             if let Some(last) = run.last_update {
-                f.sample("", &[("run", &run.name)], last);
+                f.run_sample("", run_label(run), last);
             }
         },
     );
@@ -714,17 +620,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "training_run_info",
         "gauge",
         "A metric with a constant '1' value labeled by the run's model, GPU, precision and attention counting.",
-        |run, f| {
-            let spec = &run.spec;
-            let labels = [
-                ("run", run.name.as_str()),
-                ("model", spec.model_name.as_str()),
-                ("gpu", spec.hardware.gpu_label.as_str()),
-                ("dtype", spec.hardware.dtype.as_str()),
-                ("attention", spec.accounting.options.attention.as_str()),
-            ];
-            f.sample("", &labels, 1.0);
-        },
+        |run, f| f.run_sample("", &run.labels.info, 1.0),
     );
     family(
         out,
@@ -734,8 +630,8 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
         "What a tailed run's log paths and globs named at the last poll, by state (following, missing, unreadable, not_a_regular_file).",
         |run, f| {
             if let Some(files) = &run.source_files {
-                for (state, count) in files {
-                    f.sample("", &[("run", &run.name), ("state", state)], *count as f64);
+                for ((_, count), labels) in files.iter().zip(&run.labels.file_state) {
+                    f.run_sample("", labels, *count as f64);
                 }
             }
         },
@@ -751,7 +647,7 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
                 let following = files
                     .iter()
                     .any(|(state, count)| *state == "following" && *count > 0);
-                f.sample("", &[("run", &run.name)], f64::from(u8::from(following)));
+                f.run_sample("", run_label(run), f64::from(u8::from(following)));
             }
         },
     );
@@ -760,26 +656,6 @@ fn render_runs(snapshot: &Snapshot, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        let mut out = String::new();
-        escape_label_value("a\"b\\c\nd", &mut out);
-        assert_eq!(out, "a\\\"b\\\\c\\nd");
-    }
-
-    #[test]
-    fn values_use_prometheus_spellings() {
-        let check = |value: f64, expected: &str| {
-            let mut out = String::new();
-            write_value(value, &mut out);
-            assert_eq!(out, expected);
-        };
-        check(f64::NAN, "NaN");
-        check(f64::INFINITY, "+Inf");
-        check(0.25, "0.25");
-        check(3.0, "3");
-    }
 
     #[test]
     fn cpu_seconds_move_in_less_than_a_second() {

@@ -18,6 +18,7 @@ use crate::ingest::observation::Observation;
 use crate::ingest::push::PushSample;
 
 pub mod goodput;
+pub mod labels;
 pub mod snapshot;
 
 use goodput::{Goodput, StepRecord};
@@ -203,6 +204,9 @@ impl Stream {
 #[derive(Debug, Clone)]
 pub struct Run {
     pub name: String,
+    /// The run's label sets, escaped for the exposition once from `name` and `spec` (neither
+    /// changes after [`Run::new`]) and shared with every snapshot.
+    pub labels: Arc<labels::RunLabels>,
     pub origin: Origin,
     pub scope: ThroughputScope,
     pub spec: Arc<RunSpec>,
@@ -259,6 +263,7 @@ impl Run {
     pub fn new(name: &str, origin: Origin, scope: ThroughputScope, spec: Arc<RunSpec>) -> Run {
         Run {
             name: name.to_string(),
+            labels: Arc::new(labels::RunLabels::new(name, &spec)),
             origin,
             scope,
             tokens_total: 0.0,
@@ -588,7 +593,7 @@ impl Run {
             for (total, (_, flops)) in self
                 .model_flops_total
                 .iter_mut()
-                .zip(self.spec.accounting.formulas())
+                .zip(self.spec.accounting.formulas_iter())
             {
                 *total += tokens * flops.training;
             }

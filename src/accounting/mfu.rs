@@ -65,11 +65,13 @@ impl Hardware {
 
     /// The peaks MFU is reported against: the configured precision first, then BF16 for fp8.
     pub fn peaks(&self) -> Vec<(Dtype, f64)> {
-        let mut peaks = vec![(self.dtype, self.peak_flops_per_gpu)];
-        if let Some(bf16) = self.bf16_peak_flops_per_gpu {
-            peaks.push((Dtype::Bf16, bf16));
-        }
-        peaks
+        self.peaks_iter().collect()
+    }
+
+    /// [`Hardware::peaks`] without collecting them: what a scrape walks for every run.
+    pub fn peaks_iter(&self) -> impl Iterator<Item = (Dtype, f64)> + Clone + '_ {
+        std::iter::once((self.dtype, self.peak_flops_per_gpu))
+            .chain(self.bf16_peak_flops_per_gpu.map(|bf16| (Dtype::Bf16, bf16)))
     }
 }
 

@@ -120,10 +120,16 @@ impl Accounting {
 
     /// The exported formulas with their Prometheus/JSON label, in the configured order.
     pub fn formulas(&self) -> Vec<(&'static str, FormulaFlops)> {
+        self.formulas_iter().collect()
+    }
+
+    /// [`Accounting::formulas`] without collecting them: what a scrape walks for every run.
+    pub fn formulas_iter(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&'static str, FormulaFlops)> + '_ {
         self.exported
             .iter()
             .map(|(formula, counts)| (formula.label(), *counts))
-            .collect()
     }
 
     /// The larger training count of this tool's own two formulas, which plausibility checks use:

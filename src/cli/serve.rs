@@ -14,7 +14,7 @@ use crate::http::{self, Backend, HttpOptions, PushRejection};
 use crate::ingest::push::parse_push;
 use crate::metrics::SelfMetrics;
 use crate::pipeline::{self, Sink};
-use crate::state::snapshot::Snapshot;
+use crate::state::snapshot::{LandingSnapshot, Snapshot};
 use crate::state::{RunOptions, State, StateError, StateOptions};
 use crate::{landing, metrics};
 
@@ -88,6 +88,22 @@ impl Daemon {
         };
         render(&snapshot, &self.metrics)
     }
+
+    /// The landing page, as a scrape is rendered: a snapshot under the state lock, the lock
+    /// released, then the HTML. `render` is [`landing::render`]; tests pass one that checks the
+    /// lock is free.
+    fn landing_page_with(
+        &self,
+        render: impl FnOnce(&LandingSnapshot, f64, &str) -> String,
+    ) -> String {
+        let now = unix_now();
+        let snapshot = {
+            let mut state = self.state();
+            state.expire(now);
+            state.landing_snapshot(now)
+        };
+        render(&snapshot, now, &self.telemetry_path)
+    }
 }
 
 impl Backend for Daemon {
@@ -96,10 +112,7 @@ impl Backend for Daemon {
     }
 
     fn landing_page(&self) -> String {
-        let now = unix_now();
-        let mut state = self.state();
-        state.expire(now);
-        landing::render(&state, now, &self.telemetry_path)
+        self.landing_page_with(landing::render)
     }
 
     fn push(&self, body: &[u8]) -> Result<usize, PushRejection> {
@@ -467,6 +480,23 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("mfu_exporter_lines_read_total 0\n"), "{text}");
+    }
+
+    #[test]
+    fn the_landing_page_renders_without_holding_the_state_lock() {
+        let daemon = daemon();
+        let page = daemon.landing_page_with(|snapshot, now, telemetry_path| {
+            let free = daemon.state.try_lock().is_ok();
+            assert!(
+                free,
+                "the state lock is held while the landing page is rendered"
+            );
+            landing::render(snapshot, now, telemetry_path)
+        });
+        assert!(
+            page.contains("<td>r</td><td class=\"waiting-for-data\">"),
+            "{page}"
+        );
     }
 
     /// How long a scrape holds the state lock (expire and snapshot) and how long it then

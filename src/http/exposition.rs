@@ -47,12 +47,12 @@ impl Format {
 }
 
 /// The 200 response holding `text` (the text-format exposition) in the format and encoding the
-/// request's headers ask for.
-pub fn respond(headers: &HeaderMap, text: &str) -> Response<Full<Bytes>> {
+/// request's headers ask for. The text format is sent as it was rendered, without a copy.
+pub fn respond(headers: &HeaderMap, text: String) -> Response<Full<Bytes>> {
     let format = negotiate(header_text(headers, &ACCEPT));
     let body = match format {
-        Format::Text => text.as_bytes().to_vec(),
-        Format::OpenMetrics | Format::OpenMetrics001 => to_openmetrics(text).into_bytes(),
+        Format::Text => text.into_bytes(),
+        Format::OpenMetrics | Format::OpenMetrics001 => to_openmetrics(&text).into_bytes(),
     };
     let compressed = accepts_gzip(header_text(headers, &ACCEPT_ENCODING))
         .then(|| gzip_bytes(&body))

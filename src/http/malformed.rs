@@ -67,16 +67,18 @@ impl<T: AsyncRead + Unpin> AsyncRead for AnswerMalformed<T> {
     }
 }
 
+/// Whether `buf` begins hyper's empty `400`.
+fn is_hyper_bad_request(buf: &[u8]) -> bool {
+    buf.starts_with(HYPER_BAD_REQUEST) && buf.windows(EMPTY_BODY.len()).any(|w| w == EMPTY_BODY)
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for AnswerMalformed<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.replacement.is_none()
-            && buf.starts_with(HYPER_BAD_REQUEST)
-            && buf.windows(EMPTY_BODY.len()).any(|w| w == EMPTY_BODY)
-        {
+        if self.replacement.is_none() && is_hyper_bad_request(buf) {
             self.replacement = Some(0);
         }
         if self.replacement.is_some() {
@@ -85,6 +87,29 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for AnswerMalformed<T> {
             return Poll::Ready(Ok(buf.len()));
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    /// hyper writes a response's head and body in one call without copying the body into its
+    /// head's buffer when the stream takes vectored writes, so they are passed on as they are.
+    /// hyper's own answer is one head with an empty body, the first buffer it writes.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let first = bufs.iter().find(|buf| !buf.is_empty());
+        if self.replacement.is_none() && first.is_some_and(|buf| is_hyper_bad_request(buf)) {
+            self.replacement = Some(0);
+        }
+        if self.replacement.is_some() {
+            ready!(self.poll_replacement(cx))?;
+            return Poll::Ready(Ok(bufs.iter().map(|buf| buf.len()).sum()));
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -131,20 +156,40 @@ mod tests {
                 &b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"[..],
             ),
         ] {
-            let (client, server) = tokio::io::duplex(64);
-            let mut server = AnswerMalformed::new(server);
-            let writing = async move {
-                server.write_all(written).await.unwrap();
-                server.shutdown().await.unwrap();
-            };
-            let reading = async move {
-                let mut client = client;
-                let mut got = Vec::new();
-                client.read_to_end(&mut got).await.unwrap();
-                got
-            };
-            let ((), got) = tokio::join!(writing, reading);
-            assert_eq!(got, expected, "{}", String::from_utf8_lossy(written));
+            for vectored in [false, true] {
+                let got = through_answer_malformed(written, vectored).await;
+                assert_eq!(got, expected, "{}", String::from_utf8_lossy(written));
+            }
         }
+    }
+
+    /// What a client reads of `written` sent through [`AnswerMalformed`]: in one write, or as
+    /// hyper writes with vectored writes, the head and the body as two buffers of one call.
+    async fn through_answer_malformed(written: &'static [u8], vectored: bool) -> Vec<u8> {
+        let (client, server) = tokio::io::duplex(64);
+        let mut server = AnswerMalformed::new(server);
+        let writing = async move {
+            if vectored {
+                let head_end = written.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                let (head, body) = written.split_at(head_end);
+                let mut slices = [io::IoSlice::new(head), io::IoSlice::new(body)];
+                let mut bufs = &mut slices[..];
+                while !bufs.is_empty() {
+                    let wrote = server.write_vectored(bufs).await.unwrap();
+                    io::IoSlice::advance_slices(&mut bufs, wrote);
+                }
+            } else {
+                server.write_all(written).await.unwrap();
+            }
+            server.shutdown().await.unwrap();
+        };
+        let reading = async move {
+            let mut client = client;
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).await.unwrap();
+            got
+        };
+        let ((), got) = tokio::join!(writing, reading);
+        got
     }
 }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::goodput::BadputSource;
+use super::labels::RunLabels;
 use super::{Run, RunSpec, State, StepHistogram};
 use crate::accounting::gpus::Dtype;
 
@@ -20,7 +21,8 @@ pub struct Snapshot {
 /// One run's numbers at one instant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSnapshot {
-    pub name: String,
+    /// The run's name and its labels as the exposition spells them (shared, never copied).
+    pub labels: Arc<RunLabels>,
     /// The model, GPUs and formulas (shared, never copied).
     pub spec: Arc<RunSpec>,
     pub tokens_total: f64,
@@ -64,6 +66,10 @@ pub struct LiveSnapshot {
 }
 
 impl RunSnapshot {
+    pub fn name(&self) -> &str {
+        &self.labels.name
+    }
+
     /// The peaks per GPU, by precision label, when the run is credited with GPUs: the run's MFU
     /// divides by `credited_gpus` of these.
     pub fn peaks_per_gpu(&self) -> Vec<(Dtype, f64)> {
@@ -74,7 +80,67 @@ impl RunSnapshot {
     }
 }
 
+/// What the landing page at `/` shows of every run, in the state's order: taken under the state
+/// lock like [`Snapshot`], so that the page is written after the lock is released.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LandingSnapshot {
+    pub runs: Vec<LandingRunSnapshot>,
+}
+
+/// One run's row of the landing page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LandingRunSnapshot {
+    pub labels: Arc<RunLabels>,
+    pub spec: Arc<RunSpec>,
+    pub last_update: Option<f64>,
+    /// No data yet, or none for `stale_after_seconds`.
+    pub stale: bool,
+    /// The moving average of tokens/s, and the one-minute window's rate.
+    pub tokens_per_second: Option<f64>,
+    pub window_tokens_per_second: Option<f64>,
+    /// GPUs the run is credited with: `None` until it has data, and for a push that named none.
+    pub credited_gpus: Option<u64>,
+    pub reported_mfu: Option<f64>,
+    pub step: Option<u64>,
+    pub loss: Option<f64>,
+    /// For a tailed run none of whose files is being read, the first problem its paths have.
+    pub unreadable: Option<String>,
+}
+
+impl LandingRunSnapshot {
+    pub fn name(&self) -> &str {
+        &self.labels.name
+    }
+}
+
 impl State {
+    /// What the landing page at `now` shows. Expire first (`State::expire`), as for a scrape.
+    pub fn landing_snapshot(&self, now: f64) -> LandingSnapshot {
+        let stale_after = self.options.stale_after_seconds;
+        LandingSnapshot {
+            runs: self
+                .runs()
+                .map(|run| LandingRunSnapshot {
+                    labels: Arc::clone(&run.labels),
+                    spec: Arc::clone(&run.spec),
+                    last_update: run.last_update,
+                    stale: run.is_stale(now, stale_after),
+                    tokens_per_second: run.tokens_per_second(now, stale_after),
+                    window_tokens_per_second: run.window_tokens_per_second(now, stale_after),
+                    credited_gpus: run.last_update.and(run.gpus),
+                    reported_mfu: run.reported_mfu,
+                    step: run.step,
+                    loss: run.loss,
+                    unreadable: run
+                        .source_files
+                        .as_ref()
+                        .filter(|files| files.following == 0)
+                        .and_then(|files| files.problem.clone()),
+                })
+                .collect(),
+        }
+    }
+
     /// What a scrape at `now` shows. Expire first (`State::expire`) for expired pushes to go.
     pub fn snapshot(&self, now: f64) -> Snapshot {
         let stale_after = self.options.stale_after_seconds;
@@ -100,7 +166,7 @@ impl RunSnapshot {
             reported_flops_per_second_per_gpu: run.reported_flops_per_second_per_gpu,
         });
         RunSnapshot {
-            name: run.name.clone(),
+            labels: Arc::clone(&run.labels),
             spec: Arc::clone(&run.spec),
             tokens_total: run.tokens_total,
             steps_total: run.steps_total,
@@ -177,18 +243,18 @@ mod tests {
         state.observe_push(&[sample], 100.0).unwrap();
 
         let snapshot = state.snapshot(100.0);
-        let names: Vec<&str> = snapshot.runs.iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<&str> = snapshot.runs.iter().map(|r| r.name()).collect();
         assert_eq!(
             names,
             state.runs().map(|r| r.name.as_str()).collect::<Vec<_>>()
         );
-        let tailed = snapshot.runs.iter().find(|r| r.name == "tailed").unwrap();
+        let tailed = snapshot.runs.iter().find(|r| r.name() == "tailed").unwrap();
         // No data yet: no GPUs credited, no rates, no goodput.
         assert_eq!(tailed.credited_gpus, None);
         assert!(tailed.peaks_per_gpu().is_empty());
         assert_eq!(tailed.live, None);
         assert_eq!(tailed.goodput, None);
-        let pushed = snapshot.runs.iter().find(|r| r.name == "pushed").unwrap();
+        let pushed = snapshot.runs.iter().find(|r| r.name() == "pushed").unwrap();
         assert_eq!(pushed.credited_gpus, Some(4));
         assert_eq!(pushed.step, Some(7));
         let run = state.run("pushed").unwrap();
@@ -200,10 +266,73 @@ mod tests {
         assert_eq!(totals, run.peaks());
         assert!(pushed.live.is_some());
 
+        // Labels are escaped once, when the run is made, and shared with every snapshot.
+        assert_eq!(pushed.labels.run, "{run=\"pushed\"}");
+        assert!(Arc::ptr_eq(&pushed.labels, &run.labels));
+
         // Past `stale_after`, the rates go and the counters stay.
         let later = state.snapshot(100.0 + 301.0);
-        let pushed = later.runs.iter().find(|r| r.name == "pushed").unwrap();
+        let pushed = later.runs.iter().find(|r| r.name() == "pushed").unwrap();
         assert_eq!(pushed.live, None);
         assert_eq!(pushed.credited_gpus, Some(4));
+    }
+
+    #[test]
+    fn a_landing_snapshot_holds_each_row_of_the_page() {
+        let mut state = state();
+        let unreadable = crate::ingest::tail::SourceFiles {
+            unreadable: 1,
+            problem: Some("/logs/train.log: permission denied".into()),
+            ..Default::default()
+        };
+        state.note_source_files("tailed", &unreadable);
+        let sample = PushSample {
+            run: "pushed".into(),
+            observation: Observation {
+                tokens_per_second: Some(1000.0),
+                step: Some(7),
+                loss: Some(2.5),
+                reported_mfu: Some(0.4),
+                ..Observation::default()
+            },
+            gpus: Some(4),
+            finished: false,
+        };
+        state.observe_push(&[sample], 100.0).unwrap();
+
+        let landing = state.landing_snapshot(100.0);
+        let names: Vec<&str> = landing.runs.iter().map(|r| r.name()).collect();
+        assert_eq!(names, ["pushed", "tailed"]);
+        let tailed = landing.runs.iter().find(|r| r.name() == "tailed").unwrap();
+        assert!(tailed.stale);
+        assert_eq!(tailed.last_update, None);
+        assert_eq!(tailed.credited_gpus, None);
+        assert_eq!(
+            tailed.unreadable.as_deref(),
+            Some("/logs/train.log: permission denied")
+        );
+        let pushed = landing.runs.iter().find(|r| r.name() == "pushed").unwrap();
+        assert!(!pushed.stale);
+        assert_eq!(pushed.last_update, Some(100.0));
+        assert_eq!(pushed.credited_gpus, Some(4));
+        assert_eq!(pushed.tokens_per_second, Some(1000.0));
+        assert_eq!(
+            (pushed.step, pushed.loss, pushed.reported_mfu),
+            (Some(7), Some(2.5), Some(0.4))
+        );
+        assert_eq!(pushed.unreadable, None);
+
+        // A followed file clears the problem; past `stale_after` the run is stale.
+        let following = crate::ingest::tail::SourceFiles {
+            following: 1,
+            ..unreadable
+        };
+        state.note_source_files("tailed", &following);
+        let later = state.landing_snapshot(100.0 + 301.0);
+        let tailed = later.runs.iter().find(|r| r.name() == "tailed").unwrap();
+        assert_eq!(tailed.unreadable, None);
+        let pushed = later.runs.iter().find(|r| r.name() == "pushed").unwrap();
+        assert!(pushed.stale);
+        assert_eq!(pushed.tokens_per_second, None);
     }
 }
