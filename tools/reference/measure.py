@@ -794,8 +794,8 @@ def group_name(name: str) -> str:
     return LAYER_RE.sub(r"\1\2.*.", name)
 
 
-# Qwen3.5 names its vision tower (with its patch merger) `visual`.
-VISION_RE = re.compile(r"(^|\.)(vision_tower|multi_modal_projector|embed_vision|visual)\.")
+# Qwen3.5 names its vision tower (with its patch merger) `visual`; Llama 4 names it `vision_model`.
+VISION_RE = re.compile(r"(^|\.)(vision_tower|vision_model|multi_modal_projector|embed_vision|visual)\.")
 # Gemma 4's audio encoder and its embedder: neither the language model nor the vision tower.
 AUDIO_RE = re.compile(r"(^|\.)(audio_tower|embed_audio)\.")
 
