@@ -41,6 +41,8 @@ use super::observation::{Field, LineError, LineOutcome, Observation, ParseErrorR
 use super::quote::quote;
 use super::values::{convert, Raw};
 
+mod scanner;
+
 /// How lenient the JSON reader is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct JsonOptions {
@@ -147,7 +149,18 @@ fn parse_object_text(
     })
 }
 
+/// Walks one JSON text with the scanner, or with `serde_json` when the scanner leaves the line
+/// to it (see [`scanner`]).
 fn walk_line(text: &str, mapping: &FieldMapping) -> Result<LineOutcome, LineError> {
+    let mut state = LineState::default();
+    if scanner::walk(text, &mapping.root, &mut state).is_some() {
+        return finish(state);
+    }
+    serde_walk_line(text, mapping)
+}
+
+/// Walks one JSON text with `serde_json`, which names every kind of broken JSON.
+fn serde_walk_line(text: &str, mapping: &FieldMapping) -> Result<LineOutcome, LineError> {
     let mut state = LineState::default();
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let top_level = de::Deserializer::deserialize_any(
@@ -170,6 +183,11 @@ fn walk_line(text: &str, mapping: &FieldMapping) -> Result<LineOutcome, LineErro
             kept: None,
         });
     }
+    finish(state)
+}
+
+/// The outcome of a walk that read the whole line.
+fn finish(state: LineState) -> Result<LineOutcome, LineError> {
     let observation = state.observation;
     if let Some(detail) = state.first_error {
         // A bad throughput field loses the line; a bad descriptive field only loses itself.

@@ -385,16 +385,69 @@ pub fn date_time_seconds(text: &str) -> Option<f64> {
     if bytes.len() < 10 || bytes.get(4) != Some(&b'-') {
         return None;
     }
-    let seconds = |timestamp: jiff::Timestamp| {
-        timestamp.as_second() as f64 + f64::from(timestamp.subsec_nanosecond()) / 1e9
-    };
+    common_date_time_seconds(bytes).or_else(|| parsed_date_time_seconds(text))
+}
+
+fn unix_seconds(timestamp: jiff::Timestamp) -> f64 {
+    timestamp.as_second() as f64 + f64::from(timestamp.subsec_nanosecond()) / 1e9
+}
+
+/// [`date_time_seconds`] through `jiff`'s parsers, which read every form.
+fn parsed_date_time_seconds(text: &str) -> Option<f64> {
     if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
-        return Some(seconds(timestamp));
+        return Some(unix_seconds(timestamp));
     }
     let civil: jiff::civil::DateTime = text.parse().ok()?;
     // Python's logging writes `2024-05-01 12:00:00,250`; jiff reads the comma as well.
     let timestamp = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
-    Some(seconds(timestamp))
+    Some(unix_seconds(timestamp))
+}
+
+/// The forms most logs write, `2024-05-01T12:00:00.250Z` and `2024-05-01 12:00:00,250` (a `T` or
+/// a space, a fraction of 1 to 9 digits after `.` or `,` or none, `Z` or no offset), read field by
+/// field without the general parser; `jiff` still checks the calendar and the clock and counts
+/// the seconds. `None` for any other form, which [`parsed_date_time_seconds`] reads.
+fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
+    let number = |from: usize, to: usize| -> Option<i32> {
+        bytes.get(from..to)?.iter().try_fold(0i32, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + i32::from(byte - b'0'))
+        })
+    };
+    let layout_ok = bytes.get(4) == Some(&b'-')
+        && bytes.get(7) == Some(&b'-')
+        && matches!(bytes.get(10), Some(b'T' | b' '))
+        && bytes.get(13) == Some(&b':')
+        && bytes.get(16) == Some(&b':');
+    if !layout_ok {
+        return None;
+    }
+    let mut rest = bytes.get(19..)?;
+    let mut subsec_nanosecond = 0i32;
+    if let [b'.' | b',', fraction @ ..] = rest {
+        let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        let value = number(20, 20 + digits)?;
+        subsec_nanosecond = value * 10i32.pow(9 - digits as u32);
+        rest = fraction.get(digits..)?;
+    }
+    if !matches!(rest, [] | [b'Z']) {
+        return None;
+    }
+    let datetime = jiff::civil::DateTime::new(
+        i16::try_from(number(0, 4)?).ok()?,
+        i8::try_from(number(5, 7)?).ok()?,
+        i8::try_from(number(8, 10)?).ok()?,
+        i8::try_from(number(11, 13)?).ok()?,
+        i8::try_from(number(14, 16)?).ok()?,
+        i8::try_from(number(17, 19)?).ok()?,
+        subsec_nanosecond,
+    )
+    .ok()?;
+    let timestamp = jiff::tz::Offset::UTC.to_timestamp(datetime).ok()?;
+    Some(unix_seconds(timestamp))
 }
 
 #[cfg(test)]
@@ -503,6 +556,57 @@ mod tests {
             1.0,
             "x day, 1:00:00",
             "error: must be a number…",
+        );
+    }
+
+    #[test]
+    fn common_date_times_read_as_the_general_parser_reads_them() {
+        let mut read = 0;
+        for date in [
+            "2024-05-01",
+            "2024-02-29",
+            "2023-02-29",
+            "1970-01-01",
+            "0000-01-01",
+            "9999-12-31",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-04-31",
+        ] {
+            for separator in ["T", " ", "t", "_"] {
+                for clock in [
+                    "12:00:00", "00:00:00", "23:59:59", "23:59:60", "24:00:00", "12:60:00",
+                    "1:00:00", "12:00",
+                ] {
+                    for fraction in [
+                        "",
+                        ".5",
+                        ",250",
+                        ".000",
+                        ".123456789",
+                        ".1234567891",
+                        ".",
+                        ",x",
+                    ] {
+                        for offset in ["", "Z", "z", "+02:00", "-0130", " "] {
+                            let text = format!("{date}{separator}{clock}{fraction}{offset}");
+                            if let Some(seconds) = common_date_time_seconds(text.as_bytes()) {
+                                read += 1;
+                                assert_eq!(
+                                    Some(seconds),
+                                    parsed_date_time_seconds(&text),
+                                    "{text}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(read > 100, "{read}");
+        assert_eq!(
+            common_date_time_seconds(b"2024-05-01T12:00:00.250Z"),
+            Some(1_714_564_800.25)
         );
     }
 
