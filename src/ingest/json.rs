@@ -301,6 +301,7 @@ impl Default for LineState {
 
 impl LineState {
     /// Converts a value found at `node` for every field that node feeds.
+    #[inline(always)]
     fn record(&mut self, node: &PathNode, raw: Raw<'_>) {
         for target in &node.targets {
             match convert(target.field, target.spec.scale, raw) {

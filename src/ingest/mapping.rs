@@ -306,14 +306,29 @@ impl KeyFingerprint {
     }
 
     fn of(key: &[u8]) -> KeyFingerprint {
-        let mut head = [0; Self::HEAD_BYTES];
-        for (slot, byte) in head.iter_mut().zip(key) {
-            *slot = *byte;
-        }
+        let head = match key.first_chunk::<{ Self::HEAD_BYTES }>() {
+            Some(head) => u64::from_le_bytes(*head),
+            None => key
+                .iter()
+                .rev()
+                .fold(0, |head, byte| (head << 8) | u64::from(*byte)),
+        };
         KeyFingerprint {
             length: key.len(),
-            head: u64::from_le_bytes(head),
+            head,
         }
+    }
+
+    /// The fingerprint of a key of `length` bytes from `word`, the eight bytes of a text that
+    /// start where the key does (first in the lowest bits); the bytes past the key are ignored.
+    #[inline]
+    fn of_word(length: usize, word: u64) -> KeyFingerprint {
+        let head = if length >= Self::HEAD_BYTES {
+            word
+        } else {
+            word & ((1u64 << (8 * length)) - 1)
+        };
+        KeyFingerprint { length, head }
     }
 }
 
@@ -387,12 +402,23 @@ impl PathNode {
     }
 
     pub(crate) fn child(&self, key: &str) -> Option<&PathNode> {
+        self.child_with(key, KeyFingerprint::of(key.as_bytes()))
+    }
+
+    /// [`PathNode::child`] for a key that sits in a longer text: `word` holds the eight bytes
+    /// of that text from the key's first byte on (first in the lowest bits), which spares
+    /// copying a short key to fingerprint it.
+    #[inline]
+    pub(crate) fn child_at(&self, key: &str, word: u64) -> Option<&PathNode> {
+        self.child_with(key, KeyFingerprint::of_word(key.len(), word))
+    }
+
+    #[inline]
+    fn child_with(&self, key: &str, fingerprint: KeyFingerprint) -> Option<&PathNode> {
         if self.children.is_empty() {
             return None;
         }
-        let key = key.as_bytes();
-        let fingerprint = KeyFingerprint::of(key);
-        let tail = key.get(KeyFingerprint::HEAD_BYTES..);
+        let tail = key.as_bytes().get(KeyFingerprint::HEAD_BYTES..);
         let size = self.slots.len();
         let mut slot = slot_of(fingerprint, size);
         // Every table has an empty slot, so the probe ends; the bound is a second guard.
@@ -445,5 +471,15 @@ mod tests {
             assert!(mapping.root.child(missing).is_none(), "{missing}");
         }
         assert!(FieldMapping::empty().root.child("loss").is_none());
+        // A key read in place, with the bytes of the text after it in the word.
+        for key in keys.iter().map(String::as_str).chain(["", "k", "k2000"]) {
+            let text = format!("{key}\": 1, \"more\"");
+            let word = u64::from_le_bytes(text.as_bytes()[..8].try_into().unwrap());
+            assert_eq!(
+                mapping.root.child_at(key, word).map(|node| &node.targets),
+                mapping.root.child(key).map(|node| &node.targets),
+                "{key}"
+            );
+        }
     }
 }

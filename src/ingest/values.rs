@@ -278,10 +278,11 @@ pub fn duration_text(text: &str) -> Option<f64> {
 /// Multiplies by the scale, dividing instead when the scale is the inverse of a whole number, so
 /// that 41 at scale 0.01 gives exactly 0.41 rather than 0.41000000000000003.
 pub fn apply_scale(value: f64, scale: f64) -> f64 {
-    let inverse = 1.0 / scale;
     if scale == 1.0 {
-        value
-    } else if inverse.fract() == 0.0 && inverse > 1.0 {
+        return value;
+    }
+    let inverse = 1.0 / scale;
+    if inverse.fract() == 0.0 && inverse > 1.0 {
         value / inverse
     } else {
         value * scale

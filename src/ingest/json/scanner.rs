@@ -52,6 +52,17 @@ const POWERS_OF_TEN: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/// `significand * 10 + digit`, or `None` past `u64::MAX`.
+#[inline]
+fn accumulate(significand: u64, digit: u64) -> Option<u64> {
+    // Below this, no overflow is possible: the common case costs one comparison.
+    if significand < u64::MAX / 10 {
+        Some(significand * 10 + digit)
+    } else {
+        significand.checked_mul(10)?.checked_add(digit)
+    }
+}
+
 /// Walks `text` as one JSON object, recording the values of the keys `root` maps into `state`.
 /// `None` when the line is not settled here (see the module doc); `state` is then to be
 /// discarded.
@@ -91,6 +102,21 @@ const fn byte_classes() -> [ByteClass; 256] {
 
 static BYTE_CLASSES: [ByteClass; 256] = byte_classes();
 
+/// Every byte of a word set to `byte`.
+const fn repeated(byte: u8) -> u64 {
+    u64::from_le_bytes([byte; 8])
+}
+
+/// A word (eight bytes of a line, the first in the lowest bits) → the high bit set in the
+/// lowest byte that is a `"`, a backslash or below 0x20, if any. Bytes above that one may be flagged
+/// wrongly by a borrow, so only the lowest set bit counts.
+fn special_bytes(word: u64) -> u64 {
+    let zero_bytes = |value: u64| value.wrapping_sub(repeated(1)) & !value & repeated(0x80);
+    zero_bytes(word ^ repeated(b'"'))
+        | zero_bytes(word ^ repeated(b'\\'))
+        | (word.wrapping_sub(repeated(0x20)) & !word & repeated(0x80))
+}
+
 /// The open containers of a skipped value: one bit per level, set for an object.
 #[derive(Default)]
 struct Frames {
@@ -119,12 +145,56 @@ impl Frames {
     }
 }
 
-/// A number as the scanner read it.
-enum Number {
-    /// Converted as `serde_json` converts it.
-    Value(Raw<'static>),
-    /// Well-formed, but outside what this scanner converts (see the module doc).
-    Unconverted,
+/// The parts of a well-formed number, as the scanner read them.
+#[derive(Clone, Copy)]
+struct NumberParts {
+    /// The digits without the decimal point (when `fits`).
+    significand: u64,
+    /// The power of ten to apply: the exponent written, less the digits after the point.
+    exponent: i64,
+    negative: bool,
+    /// Whether a `.` or an exponent was written.
+    float: bool,
+    /// Whether the digits fit a `u64`.
+    fits: bool,
+}
+
+impl NumberParts {
+    /// The value as `serde_json` converts it: an integer without `.` or exponent is a `u64`, or
+    /// when negative an `i64` (`-0` and integers below `i64::MIN` are floats); any other number
+    /// is the significand as an `f64`, multiplied or divided by an exact power of ten. `None`
+    /// outside what this scanner converts (see the module doc).
+    fn raw(self) -> Option<Raw<'static>> {
+        let NumberParts {
+            significand,
+            exponent,
+            negative,
+            float,
+            fits,
+        } = self;
+        if !fits {
+            return None;
+        }
+        if !float {
+            return Some(if !negative {
+                Raw::Unsigned(significand)
+            } else {
+                let value = (significand as i64).wrapping_neg();
+                if value < 0 {
+                    Raw::Signed(value)
+                } else {
+                    Raw::Float(-(significand as f64))
+                }
+            });
+        }
+        let power = POWERS_OF_TEN.get(exponent.unsigned_abs() as usize)?;
+        let magnitude = if exponent >= 0 {
+            significand as f64 * power
+        } else {
+            significand as f64 / power
+        };
+        Some(Raw::Float(if negative { -magnitude } else { magnitude }))
+    }
 }
 
 struct Scanner<'a> {
@@ -165,11 +235,16 @@ impl<'a> Scanner<'a> {
         loop {
             self.skip_whitespace();
             self.expect(b'"')?;
+            let word = self.word();
             let key = self.unescaped_string()?;
             self.skip_whitespace();
             self.expect(b':')?;
             self.skip_whitespace();
-            match node.child(key) {
+            let child = match word {
+                Some(word) => node.child_at(key, word),
+                None => node.child(key),
+            };
+            match child {
                 Some(child) => self.mapped_value(child, state, depth)?,
                 None => self.skip_value()?,
             }
@@ -185,11 +260,11 @@ impl<'a> Scanner<'a> {
     /// The value of a key the mapping knows, as the `serde_json` walk's `MappedValue` records it:
     /// scalars for the node's fields, `null` as absent, containers after their contents.
     fn mapped_value(&mut self, node: &PathNode, state: &mut LineState, depth: u32) -> Option<()> {
-        match self.peek()? {
+        // One call to `record` at the end keeps the value in registers on its way there.
+        let raw = match self.peek()? {
             b'"' => {
                 self.at += 1;
-                let text = self.unescaped_string()?;
-                state.record(node, Raw::Str(text));
+                Raw::Str(self.unescaped_string()?)
             }
             b'{' => {
                 self.at += 1;
@@ -199,28 +274,26 @@ impl<'a> Scanner<'a> {
                     return None;
                 }
                 self.walk_object(node, state, depth + 1)?;
-                state.record(node, Raw::Object);
+                Raw::Object
             }
             b'[' => {
                 self.at += 1;
                 self.skip_rest_of_container(false)?;
-                state.record(node, Raw::Array);
+                Raw::Array
             }
             b't' => {
                 self.literal(b"true")?;
-                state.record(node, Raw::Bool(true));
+                Raw::Bool(true)
             }
             b'f' => {
                 self.literal(b"false")?;
-                state.record(node, Raw::Bool(false));
+                Raw::Bool(false)
             }
-            b'n' => self.literal(b"null")?,
-            b'-' | b'0'..=b'9' => match self.number()? {
-                Number::Value(raw) => state.record(node, raw),
-                Number::Unconverted => return None,
-            },
+            b'n' => return self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number()?.raw()?,
             _ => return None,
-        }
+        };
+        state.record(node, raw);
         Some(())
     }
 
@@ -324,24 +397,49 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
+    /// The eight bytes from the next one, first in the lowest bits, when the line has them.
+    fn word(&self) -> Option<u64> {
+        let word = self.bytes.get(self.at..self.at + 8)?;
+        Some(u64::from_le_bytes(<[u8; 8]>::try_from(word).ok()?))
+    }
+
+    /// Moves to the next byte of a string that is a `"`, a backslash or a control character, eight
+    /// bytes at a time; `None` when the line ends first.
+    fn find_special_in_string(&mut self) -> Option<u8> {
+        while let Some(word) = self.word() {
+            let special = special_bytes(word);
+            if special != 0 {
+                self.at += (special.trailing_zeros() / 8) as usize;
+                return self.peek();
+            }
+            self.at += 8;
+        }
+        while let Some(byte) = self.peek() {
+            if BYTE_CLASSES[usize::from(byte)] != ByteClass::Plain {
+                return Some(byte);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
     /// The rest of a string whose `"` was just read, when it holds no escape; `None` for an
     /// escape (left to `serde_json`, which unescapes), a control character or a missing `"`.
     fn unescaped_string(&mut self) -> Option<&'a str> {
         let start = self.at;
-        loop {
-            match BYTE_CLASSES[usize::from(self.next()?)] {
-                ByteClass::Plain => {}
-                ByteClass::Quote => return self.text.get(start..self.at - 1),
-                ByteClass::Backslash | ByteClass::Control => return None,
-            }
+        if self.find_special_in_string()? != b'"' {
+            return None;
         }
+        self.at += 1;
+        self.text.get(start..self.at - 1)
     }
 
     /// Skips the rest of a string whose `"` was just read, checking its escapes.
     fn skip_string(&mut self) -> Option<()> {
         loop {
-            match BYTE_CLASSES[usize::from(self.next()?)] {
-                ByteClass::Plain => {}
+            let special = self.find_special_in_string()?;
+            self.at += 1;
+            match BYTE_CLASSES[usize::from(special)] {
                 ByteClass::Quote => return Some(()),
                 ByteClass::Backslash => match self.next()? {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
@@ -354,16 +452,14 @@ impl<'a> Scanner<'a> {
                     }
                     _ => return None,
                 },
-                ByteClass::Control => return None,
+                ByteClass::Plain | ByteClass::Control => return None,
             }
         }
     }
 
-    /// A number, checked against the JSON grammar and converted as `serde_json` converts it:
-    /// an integer without `.` or exponent is a `u64`, or when negative an `i64` (`-0` and
-    /// integers below `i64::MIN` are floats); any other number is the significand's digits as
-    /// an `f64`, multiplied or divided by an exact power of ten.
-    fn number(&mut self) -> Option<Number> {
+    /// A number, checked against the JSON grammar, in parts.
+    #[inline(always)]
+    fn number(&mut self) -> Option<NumberParts> {
         let negative = self.peek() == Some(b'-');
         if negative {
             self.at += 1;
@@ -379,10 +475,7 @@ impl<'a> Scanner<'a> {
             first @ b'1'..=b'9' => {
                 significand = u64::from(first - b'0');
                 while let Some(digit) = self.digit() {
-                    match significand
-                        .checked_mul(10)
-                        .and_then(|s| s.checked_add(digit))
-                    {
+                    match accumulate(significand, digit) {
                         Some(next) => significand = next,
                         None => fits = false,
                     }
@@ -398,10 +491,7 @@ impl<'a> Scanner<'a> {
             let mut digits = 0usize;
             while let Some(digit) = self.digit() {
                 digits += 1;
-                match significand
-                    .checked_mul(10)
-                    .and_then(|s| s.checked_add(digit))
-                {
+                match accumulate(significand, digit) {
                     Some(next) => {
                         significand = next;
                         exponent -= 1;
@@ -439,34 +529,13 @@ impl<'a> Scanner<'a> {
             }
             exponent += if negative_exponent { -written } else { written };
         }
-        if !fits {
-            return Some(Number::Unconverted);
-        }
-        if !float {
-            return Some(Number::Value(if !negative {
-                Raw::Unsigned(significand)
-            } else {
-                let value = (significand as i64).wrapping_neg();
-                if value < 0 {
-                    Raw::Signed(value)
-                } else {
-                    Raw::Float(-(significand as f64))
-                }
-            }));
-        }
-        let Some(power) = POWERS_OF_TEN.get(exponent.unsigned_abs() as usize) else {
-            return Some(Number::Unconverted);
-        };
-        let magnitude = if exponent >= 0 {
-            significand as f64 * power
-        } else {
-            significand as f64 / power
-        };
-        Some(Number::Value(Raw::Float(if negative {
-            -magnitude
-        } else {
-            magnitude
-        })))
+        Some(NumberParts {
+            significand,
+            exponent,
+            negative,
+            float,
+            fits,
+        })
     }
 
     fn digit(&mut self) -> Option<u64> {
@@ -524,6 +593,26 @@ mod tests {
         r#"  {"step": "7", "loss": "2.5", "tps": " 12 ", "note": "héllo wörld", "deep": [[[[{"k": [0, -0, 1E+2, 2e-2]}]]]]}  "#,
         r#"{"time": 1714564800.25, "step": 0, "iteration": 18446744073709551615, "tokens": -5, "total_tokens": 1e9, "loss": 12345678901234567, "dt": 0.1e-21}"#,
     ];
+
+    #[test]
+    fn the_word_at_a_time_search_finds_the_first_special_byte() {
+        for position in 0..8 {
+            for byte in 0..=255u8 {
+                // A special byte after the tested one, so that a borrow could show.
+                let mut word = *b"abcdefg\\";
+                word[position] = byte;
+                let class = BYTE_CLASSES[usize::from(byte)];
+                let expected = match (class, position) {
+                    (ByteClass::Plain, 7) => 8,
+                    (ByteClass::Plain, _) => 7,
+                    _ => position,
+                };
+                let found = special_bytes(u64::from_le_bytes(word)).trailing_zeros() / 8;
+                assert_eq!(found as usize, expected, "byte {byte:#x} at {position}");
+            }
+        }
+        assert_eq!(special_bytes(u64::from_le_bytes(*b"abc\xc3\xa9def")), 0);
+    }
 
     #[test]
     fn ordinary_lines_are_settled_by_the_scanner() {
