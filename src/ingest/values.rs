@@ -44,13 +44,13 @@ impl fmt::Display for Raw<'_> {
 /// (0.001 for milliseconds, 0.01 for percent, 1e12 for TFLOP/s); it does not apply to steps, to
 /// durations written as `H:MM:SS`, to date-time text, or to a number with a `%` sign or an SI
 /// suffix, which say their own unit.
-pub fn convert(field: Field, scale: f64, raw: Raw<'_>) -> Result<Option<FieldValue>, String> {
+pub fn convert(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<FieldValue>, String> {
     match field.kind() {
         FieldKind::Count => convert_count(field, raw).map(|count| Some(FieldValue::Count(count))),
         FieldKind::Timestamp => convert_timestamp(scale, raw).map(|t| Some(FieldValue::Real(t))),
         FieldKind::Real => Ok(number(field, scale, raw)?.map(FieldValue::Real)),
         FieldKind::Throughput | FieldKind::FlopsPerSecond | FieldKind::Seconds => {
-            let value = match raw {
+            let value = match *raw {
                 Raw::Str(text) if field.kind() == FieldKind::Seconds => match duration_text(text) {
                     Some(seconds) => Some(seconds),
                     None => number(field, scale, raw)?,
@@ -103,8 +103,8 @@ pub fn convert(field: Field, scale: f64, raw: Raw<'_>) -> Result<Option<FieldVal
 }
 
 /// A number from a JSON number or numeric text, times `scale`; `None` for `nan` and `inf`.
-fn number(field: Field, scale: f64, raw: Raw<'_>) -> Result<Option<f64>, String> {
-    let (value, scale) = match raw {
+fn number(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<f64>, String> {
+    let (value, scale) = match *raw {
         Raw::Unsigned(value) => (value as f64, scale),
         Raw::Signed(value) => (value as f64, scale),
         Raw::Float(value) => (value, scale),
@@ -289,11 +289,11 @@ pub fn apply_scale(value: f64, scale: f64) -> f64 {
     }
 }
 
-fn not_a_number(field: Field, raw: Raw<'_>) -> String {
+fn not_a_number(field: Field, raw: &Raw<'_>) -> String {
     format!("must be a number or a numeric string, got {raw}; log a number there or map {field} to another key")
 }
 
-fn convert_count(field: Field, raw: Raw<'_>) -> Result<u64, String> {
+fn convert_count(field: Field, raw: &Raw<'_>) -> Result<u64, String> {
     let invalid =
         || format!("must be a whole number 0 or more, got {raw}; log the {field} as an integer");
     let whole = |value: f64| {
@@ -304,7 +304,7 @@ fn convert_count(field: Field, raw: Raw<'_>) -> Result<u64, String> {
             Err(invalid())
         }
     };
-    let count = match raw {
+    let count = match *raw {
         Raw::Unsigned(value) => value,
         Raw::Float(value) => whole(value)?,
         Raw::Str(text) => {
@@ -325,14 +325,14 @@ fn convert_count(field: Field, raw: Raw<'_>) -> Result<u64, String> {
     Ok(count)
 }
 
-fn convert_timestamp(scale: f64, raw: Raw<'_>) -> Result<f64, String> {
+fn convert_timestamp(scale: f64, raw: &Raw<'_>) -> Result<f64, String> {
     let invalid = || {
         format!(
             "must be unix seconds (or milliseconds, microseconds, nanoseconds) or a date-time such as \
              \"2024-05-01T12:00:00Z\" or \"2024-05-01 12:00:00,250\", got {raw}"
         )
     };
-    let number = match raw {
+    let number = match *raw {
         // Whole seconds and the fraction apart, so that nanoseconds keep their precision beyond
         // 2^53.
         Raw::Unsigned(value) if scale == 1.0 => {
@@ -406,8 +406,10 @@ fn parsed_date_time_seconds(text: &str) -> Option<f64> {
 
 /// The forms most logs write, `2024-05-01T12:00:00.250Z` and `2024-05-01 12:00:00,250` (a `T` or
 /// a space, a fraction of 1 to 9 digits after `.` or `,` or none, `Z` or no offset), read field by
-/// field without the general parser; `jiff` still checks the calendar and the clock and counts
-/// the seconds. `None` for any other form, which [`parsed_date_time_seconds`] reads.
+/// field without the general parser. `jiff` checks the date and counts its days, once per date
+/// on each thread (see [`LAST_DATE`]); the clock is checked here (hours to 23, minutes and
+/// seconds to 59). `None` for any other form, a leap second, or a date before 1970, which
+/// [`parsed_date_time_seconds`] reads.
 fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
     let number = |from: usize, to: usize| -> Option<i32> {
         bytes.get(from..to)?.iter().try_fold(0i32, |value, byte| {
@@ -437,18 +439,49 @@ fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
     if !matches!(rest, [] | [b'Z']) {
         return None;
     }
-    let datetime = jiff::civil::DateTime::new(
-        i16::try_from(number(0, 4)?).ok()?,
-        i8::try_from(number(5, 7)?).ok()?,
-        i8::try_from(number(8, 10)?).ok()?,
-        i8::try_from(number(11, 13)?).ok()?,
-        i8::try_from(number(14, 16)?).ok()?,
-        i8::try_from(number(17, 19)?).ok()?,
-        subsec_nanosecond,
+    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let date = <[u8; 10]>::try_from(bytes.get(..10)?).ok()?;
+    let midnight = match LAST_DATE.get() {
+        Some((last, seconds)) if last == date => seconds,
+        _ => {
+            let seconds = midnight_seconds(number(0, 4)?, number(5, 7)?, number(8, 10)?)?;
+            LAST_DATE.set(Some((date, seconds)));
+            seconds
+        }
+    };
+    if midnight < 0 {
+        return None;
+    }
+    let seconds = midnight + i64::from(hour * 3600 + minute * 60 + second);
+    Some(seconds as f64 + f64::from(subsec_nanosecond) / 1e9)
+}
+
+thread_local! {
+    /// The date (`YYYY-MM-DD`) of the last common date-time read on this thread and the Unix
+    /// seconds of its midnight, UTC: the lines of a log share their date, so `jiff` checks and
+    /// counts it once per day of log. Only a cache: every thread gets the same answers.
+    static LAST_DATE: std::cell::Cell<Option<([u8; 10], i64)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Unix seconds at the start of a calendar day, UTC; `None` for a day that does not exist.
+fn midnight_seconds(year: i32, month: i32, day: i32) -> Option<i64> {
+    let date = jiff::civil::Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
     )
     .ok()?;
-    let timestamp = jiff::tz::Offset::UTC.to_timestamp(datetime).ok()?;
-    Some(unix_seconds(timestamp))
+    let datetime = date.to_datetime(jiff::civil::Time::midnight());
+    Some(
+        jiff::tz::Offset::UTC
+            .to_timestamp(datetime)
+            .ok()?
+            .as_second(),
+    )
 }
 
 #[cfg(test)]
@@ -457,7 +490,7 @@ mod tests {
 
     #[track_caller]
     fn check(field: Field, scale: f64, text: &str, expected: &str) {
-        let actual = match convert(field, scale, Raw::Str(text)) {
+        let actual = match convert(field, scale, &Raw::Str(text)) {
             Ok(None) => "absent".to_owned(),
             Ok(Some(FieldValue::Real(value))) => float_text(value),
             Ok(Some(FieldValue::Count(count))) => count.to_string(),
@@ -629,7 +662,7 @@ mod tests {
         );
         check(Timestamp, 1.0, "yesterday", "error: must be unix seconds…");
         assert_eq!(
-            convert(Timestamp, 1.0, Raw::Unsigned(1_714_564_800_123_456_789)),
+            convert(Timestamp, 1.0, &Raw::Unsigned(1_714_564_800_123_456_789)),
             Ok(Some(FieldValue::Real(1_714_564_800.123_456_7)))
         );
     }

@@ -425,6 +425,7 @@ impl<'a> Scanner<'a> {
 
     /// The rest of a string whose `"` was just read, when it holds no escape; `None` for an
     /// escape (left to `serde_json`, which unescapes), a control character or a missing `"`.
+    #[inline]
     fn unescaped_string(&mut self) -> Option<&'a str> {
         let start = self.at;
         if self.find_special_in_string()? != b'"' {
