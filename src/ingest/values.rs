@@ -103,6 +103,7 @@ pub fn convert(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<FieldVa
 }
 
 /// A number from a JSON number or numeric text, times `scale`; `None` for `nan` and `inf`.
+#[inline]
 fn number(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<f64>, String> {
     let (value, scale) = match *raw {
         Raw::Unsigned(value) => (value as f64, scale),
@@ -417,11 +418,17 @@ fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
                 .then(|| value * 10 + i32::from(byte - b'0'))
         })
     };
-    let layout_ok = bytes.get(4) == Some(&b'-')
-        && bytes.get(7) == Some(&b'-')
-        && matches!(bytes.get(10), Some(b'T' | b' '))
-        && bytes.get(13) == Some(&b':')
-        && bytes.get(16) == Some(&b':');
+    let head: &[u8; 19] = bytes.first_chunk()?;
+    let two_digits = |at: usize| -> Option<i32> {
+        let (tens, ones) = (*head.get(at)?, *head.get(at + 1)?);
+        (tens.is_ascii_digit() && ones.is_ascii_digit())
+            .then(|| i32::from(tens - b'0') * 10 + i32::from(ones - b'0'))
+    };
+    let layout_ok = head[4] == b'-'
+        && head[7] == b'-'
+        && matches!(head[10], b'T' | b' ')
+        && head[13] == b':'
+        && head[16] == b':';
     if !layout_ok {
         return None;
     }
@@ -439,7 +446,7 @@ fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
     if !matches!(rest, [] | [b'Z']) {
         return None;
     }
-    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    let (hour, minute, second) = (two_digits(11)?, two_digits(14)?, two_digits(17)?);
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
