@@ -52,6 +52,51 @@ const POWERS_OF_TEN: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/// `10^n` for `n` up to 8.
+const POWERS_OF_TEN_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// Per run length `n` (up to 8 digits), the significands below which `significand * 10^n` plus
+/// `n` digits stays below 10^19, so within a `u64`.
+const SAFE_BELOW: [u64; 9] = [
+    10_000_000_000_000_000_000,
+    10_000_000_000_000_000_000 / 10,
+    10_000_000_000_000_000_000 / 100,
+    10_000_000_000_000_000_000 / 1_000,
+    10_000_000_000_000_000_000 / 10_000,
+    10_000_000_000_000_000_000 / 100_000,
+    10_000_000_000_000_000_000 / 1_000_000,
+    10_000_000_000_000_000_000 / 10_000_000,
+    10_000_000_000_000_000_000 / 100_000_000,
+];
+
+/// How many of a word's bytes, from the lowest, are ASCII digits (0 to 8).
+fn leading_digits(word: u64) -> usize {
+    let values = word ^ repeated(b'0');
+    // A byte is flagged when its value is 10 or more (the addition reaches its high bit) or
+    // its high bit is set; a carry can only flag bytes above one already flagged.
+    let not_digits = (values.wrapping_add(repeated(0x76)) | values) & repeated(0x80);
+    (not_digits.trailing_zeros() / 8) as usize
+}
+
+/// The value of eight ASCII digits in a word, the first in the lowest byte; zero bytes count as
+/// leading zeros.
+fn eight_digits(word: u64) -> u64 {
+    let digits = word & repeated(0x0F);
+    let pairs = (digits.wrapping_mul(10) + (digits >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (quads.wrapping_mul(10_000) + (quads >> 32)) & 0xFFFF_FFFF
+}
+
 /// `significand * 10 + digit`, or `None` past `u64::MAX`.
 #[inline]
 fn accumulate(significand: u64, digit: u64) -> Option<u64> {
@@ -475,12 +520,7 @@ impl<'a> Scanner<'a> {
             }
             first @ b'1'..=b'9' => {
                 significand = u64::from(first - b'0');
-                while let Some(digit) = self.digit() {
-                    match accumulate(significand, digit) {
-                        Some(next) => significand = next,
-                        None => fits = false,
-                    }
-                }
+                self.digits(&mut significand, &mut fits);
             }
             _ => return None,
         }
@@ -489,20 +529,13 @@ impl<'a> Scanner<'a> {
         if self.peek() == Some(b'.') {
             self.at += 1;
             float = true;
-            let mut digits = 0usize;
-            while let Some(digit) = self.digit() {
-                digits += 1;
-                match accumulate(significand, digit) {
-                    Some(next) => {
-                        significand = next;
-                        exponent -= 1;
-                    }
-                    None => fits = false,
-                }
-            }
+            let digits = self.digits(&mut significand, &mut fits);
             if digits == 0 {
                 return None;
             }
+            // Once the digits do not fit, the number is not converted here and the exponent
+            // does not matter.
+            exponent -= digits as i64;
         }
         if let Some(b'e' | b'E') = self.peek() {
             self.at += 1;
@@ -537,6 +570,49 @@ impl<'a> Scanner<'a> {
             float,
             fits,
         })
+    }
+
+    /// Reads a run of digits, eight at a time, into `significand` (`fits` turns false when
+    /// they overflow a `u64`, exactly where digit-by-digit accumulation would); how many.
+    fn digits(&mut self, significand: &mut u64, fits: &mut bool) -> usize {
+        let mut count = 0;
+        while let Some(word) = self.word() {
+            let run = leading_digits(word);
+            if run == 0 {
+                return count;
+            }
+            // `run` is 1 to 8, so the shift is 0 to 56: the run's digits move to the top
+            // bytes and the ones below become leading zeros.
+            let value = eight_digits(word << (8 * (8 - run)));
+            match (SAFE_BELOW.get(run), POWERS_OF_TEN_U64.get(run)) {
+                (Some(&safe_below), Some(&power)) if *significand < safe_below => {
+                    *significand = *significand * power + value;
+                }
+                _ => {
+                    for place in 0..run {
+                        let digit = (word >> (8 * place)) & 0x0F;
+                        match accumulate(*significand, digit) {
+                            Some(next) => *significand = next,
+                            None => *fits = false,
+                        }
+                    }
+                }
+            }
+            self.at += run;
+            count += run;
+            if run < 8 {
+                return count;
+            }
+        }
+        // The last bytes of the line, one at a time.
+        while let Some(digit) = self.digit() {
+            count += 1;
+            match accumulate(*significand, digit) {
+                Some(next) => *significand = next,
+                None => *fits = false,
+            }
+        }
+        count
     }
 
     fn digit(&mut self) -> Option<u64> {
@@ -613,6 +689,30 @@ mod tests {
             }
         }
         assert_eq!(special_bytes(u64::from_le_bytes(*b"abc\xc3\xa9def")), 0);
+    }
+
+    #[test]
+    fn digits_are_read_eight_at_a_time() {
+        for (text, run, value) in [
+            (*b"12345678", 8, 12_345_678),
+            (*b"1234567,", 7, 1_234_567),
+            (*b"0005, \"a", 4, 5),
+            (*b"9}      ", 1, 9),
+            (*b".5000000", 0, 0),
+            (*b"12:45678", 2, 12),
+            (*b"1/345678", 1, 1),
+            (*b"\xb9\xb9\xb9\xb9\xb9\xb9\xb9\xb9", 0, 0),
+        ] {
+            let word = u64::from_le_bytes(text);
+            assert_eq!(leading_digits(word), run, "{text:?}");
+            if run > 0 {
+                assert_eq!(eight_digits(word << (8 * (8 - run))), value, "{text:?}");
+            }
+        }
+        for byte in 0..=255u8 {
+            let word = u64::from_le_bytes([byte, b'1', b'2', b'3', b'4', b'5', b'6', b'7']);
+            assert_eq!(leading_digits(word) > 0, byte.is_ascii_digit(), "{byte:#x}");
+        }
     }
 
     #[test]
@@ -779,6 +879,15 @@ mod tests {
             "9007199254740993.0",
             "0.30000000000000004",
             "123456789.123456789",
+            "1234567890123456789",
+            "12345678901234567890",
+            "99999999999999999999",
+            "1844674407370955161",
+            "18446744073709551614.5",
+            "0.00000000001234567",
+            "12345678.87654321",
+            "1.2345678901234567890123",
+            "-1234567812345678",
             "4.35",
             "1.7976931348623157e308",
             "5e-324",
