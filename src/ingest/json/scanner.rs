@@ -574,6 +574,7 @@ impl<'a> Scanner<'a> {
 
     /// Reads a run of digits, eight at a time, into `significand` (`fits` turns false when
     /// they overflow a `u64`, exactly where digit-by-digit accumulation would); how many.
+    #[inline(always)]
     fn digits(&mut self, significand: &mut u64, fits: &mut bool) -> usize {
         let mut count = 0;
         while let Some(word) = self.word() {
