@@ -44,7 +44,7 @@ impl fmt::Display for Raw<'_> {
 /// (0.001 for milliseconds, 0.01 for percent, 1e12 for TFLOP/s); it does not apply to steps, to
 /// durations written as `H:MM:SS`, to date-time text, or to a number with a `%` sign or an SI
 /// suffix, which say their own unit.
-#[inline]
+#[inline(always)]
 pub fn convert(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<FieldValue>, String> {
     match field.kind() {
         FieldKind::Count => convert_count(field, raw).map(|count| Some(FieldValue::Count(count))),

@@ -428,9 +428,59 @@ impl<'a> Scanner<'a> {
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
+            b'-' | b'0'..=b'9' => self.skip_number(),
             _ => None,
         }
+    }
+
+    /// A skipped number: the grammar of [`Scanner::number`] without the value.
+    fn skip_number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.next()? {
+            b'0' => {
+                if self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+            }
+            b'1'..=b'9' => {
+                self.skip_digits();
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if self.skip_digits() == 0 {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'-' | b'+') = self.peek() {
+                self.at += 1;
+            }
+            if self.skip_digits() == 0 {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// Moves past a run of digits, eight at a time; how many.
+    fn skip_digits(&mut self) -> usize {
+        let start = self.at;
+        while let Some(word) = self.word() {
+            let run = leading_digits(word);
+            self.at += run;
+            if run < 8 {
+                return self.at - start;
+            }
+        }
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.at += 1;
+        }
+        self.at - start
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
