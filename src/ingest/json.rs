@@ -1,10 +1,13 @@
 //! A JSON object in a log line → an [`Observation`], through a [`FieldMapping`].
 //!
-//! The parser is pure and single-pass. It never builds a `serde_json::Value`: a custom visitor
-//! walks the top-level object, looks each key up in the mapping's prefix tree, converts the values
-//! of mapped keys on the spot and skips every other value without allocating. It descends into a
-//! nested object only when a dotted path or a JSON pointer in the mapping starts with that object's
-//! key.
+//! The parser is pure and never builds a `serde_json::Value`. A hand-written scanner
+//! (`json/scanner.rs`) walks the top-level object, checks the JSON grammar (of skipped values too),
+//! looks each key up in the mapping's prefix tree, converts the values of mapped keys on the spot
+//! and skips every other value without allocating; it descends into a nested object only when a
+//! dotted path or a JSON pointer in the mapping starts with that object's key. What it does not
+//! settle (escapes in keys and mapped strings, broken JSON, numbers beyond an exact conversion)
+//! goes to a `serde_json` visitor that walks the line the same way, gives the same reading and
+//! names the error.
 //!
 //! Rules, in the order a line meets them:
 //!
