@@ -897,6 +897,7 @@ def render(results):
               "bench/callgrind.sh                  # instructions per scrape and per line (valgrind)",
               "cargo bench --bench ingest          # parse_line micro-benchmark",
               "cargo bench --bench limit           # tailer + JSON parse against a memchr + serde_json IgnoredAny loop",
+              "python3 bench/compare_builds.py --binary before=PATH --binary after=PATH  # catch-up and ingest of builds side by side",
               "```", ""]
     notes = results.get("notes")
     if notes:

@@ -272,14 +272,27 @@ impl FieldMapping {
 pub(crate) struct PathNode {
     pub(crate) children: Vec<Child>,
     /// An open-addressing table over the children's fingerprints: slot `hash & (len - 1)` and
-    /// the ones after it hold child indexes ([`EMPTY_SLOT`] ends a probe). A lookup costs a hash
-    /// and a probe or two, whatever the number of keys.
-    slots: Vec<u16>,
+    /// the ones after it hold child indexes ([`EMPTY_SLOT`] ends a probe) beside their
+    /// fingerprints, so that a probe reads a child only when its fingerprint matches. A lookup
+    /// costs a hash and a probe or two, whatever the number of keys.
+    slots: Vec<Slot>,
     pub(crate) targets: Vec<Target>,
 }
 
-/// A slot of [`PathNode::slots`] that holds no child.
+/// The index of a slot of [`PathNode::slots`] that holds no child.
 const EMPTY_SLOT: u16 = u16::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Slot {
+    fingerprint: KeyFingerprint,
+    /// The child's index in [`PathNode::children`], or [`EMPTY_SLOT`].
+    child: u16,
+}
+
+const EMPTY: Slot = Slot {
+    fingerprint: KeyFingerprint { length: 0, head: 0 },
+    child: EMPTY_SLOT,
+};
 
 /// A key below a node, with a fingerprint that settles most comparisons without a call to `memcmp`,
 /// which dominated the cost of matching short keys.
@@ -287,7 +300,21 @@ const EMPTY_SLOT: u16 = u16::MAX;
 pub(crate) struct Child {
     key: String,
     fingerprint: KeyFingerprint,
+    /// The key's bytes 8 to 16, as [`KeyFingerprint::head`] holds 0 to 8: with the fingerprint,
+    /// the whole of a key up to 16 bytes long, compared without a call to `memcmp`.
+    second_word: u64,
     node: PathNode,
+}
+
+/// Up to eight bytes as a word, the first in the lowest bits, zero-padded.
+fn word_of(bytes: &[u8]) -> u64 {
+    match bytes.first_chunk::<8>() {
+        Some(word) => u64::from_le_bytes(*word),
+        None => bytes
+            .iter()
+            .rev()
+            .fold(0, |word, byte| (word << 8) | u64::from(*byte)),
+    }
 }
 
 /// A key's length and its first eight bytes; for keys up to eight bytes long it is the whole key.
@@ -306,14 +333,22 @@ impl KeyFingerprint {
     }
 
     fn of(key: &[u8]) -> KeyFingerprint {
-        let mut head = [0; Self::HEAD_BYTES];
-        for (slot, byte) in head.iter_mut().zip(key) {
-            *slot = *byte;
-        }
         KeyFingerprint {
             length: key.len(),
-            head: u64::from_le_bytes(head),
+            head: word_of(key),
         }
+    }
+
+    /// The fingerprint of a key of `length` bytes from `word`, the eight bytes of a text that
+    /// start where the key does (first in the lowest bits); the bytes past the key are ignored.
+    #[inline]
+    fn of_word(length: usize, word: u64) -> KeyFingerprint {
+        let head = if length >= Self::HEAD_BYTES {
+            word
+        } else {
+            word & ((1u64 << (8 * length)) - 1)
+        };
+        KeyFingerprint { length, head }
     }
 }
 
@@ -338,6 +373,7 @@ impl PathNodeBuilder {
             .into_iter()
             .map(|(key, child)| Child {
                 fingerprint: KeyFingerprint::of(key.as_bytes()),
+                second_word: word_of(key.as_bytes().get(8..).unwrap_or_default()),
                 key,
                 node: child.finish(),
             })
@@ -345,14 +381,17 @@ impl PathNodeBuilder {
         // At least twice as many slots as children keeps probes short; a mapping has far fewer
         // keys below one node than a u16 counts.
         let size = (children.len() * 2).next_power_of_two().max(4);
-        let mut slots = vec![EMPTY_SLOT; size];
+        let mut slots = vec![EMPTY; size];
         for (index, child) in children.iter().enumerate().take(usize::from(EMPTY_SLOT)) {
             let mut slot = slot_of(child.fingerprint, size);
-            while slots.get(slot).is_some_and(|s| *s != EMPTY_SLOT) {
+            while slots.get(slot).is_some_and(|s| s.child != EMPTY_SLOT) {
                 slot = (slot + 1) & (size - 1);
             }
             if let Some(s) = slots.get_mut(slot) {
-                *s = index as u16;
+                *s = Slot {
+                    fingerprint: child.fingerprint,
+                    child: index as u16,
+                };
             }
         }
         PathNode {
@@ -387,26 +426,51 @@ impl PathNode {
     }
 
     pub(crate) fn child(&self, key: &str) -> Option<&PathNode> {
+        self.child_with(key, KeyFingerprint::of(key.as_bytes()))
+    }
+
+    /// [`PathNode::child`] for a key that sits in a longer text: `word` holds the eight bytes
+    /// of that text from the key's first byte on (first in the lowest bits), which spares
+    /// copying a short key to fingerprint it.
+    #[inline]
+    pub(crate) fn child_at(&self, key: &str, word: u64) -> Option<&PathNode> {
+        self.child_with(key, KeyFingerprint::of_word(key.len(), word))
+    }
+
+    #[inline(always)]
+    fn child_with(&self, key: &str, fingerprint: KeyFingerprint) -> Option<&PathNode> {
         if self.children.is_empty() {
             return None;
         }
-        let key = key.as_bytes();
-        let fingerprint = KeyFingerprint::of(key);
-        let tail = key.get(KeyFingerprint::HEAD_BYTES..);
         let size = self.slots.len();
         let mut slot = slot_of(fingerprint, size);
         // Every table has an empty slot, so the probe ends; the bound is a second guard.
         for _ in 0..size {
-            let index = *self.slots.get(slot)?;
-            let child = self.children.get(usize::from(index))?;
-            if child.fingerprint == fingerprint
-                && child.key.as_bytes().get(KeyFingerprint::HEAD_BYTES..) == tail
-            {
-                return Some(&child.node);
+            let entry = self.slots.get(slot)?;
+            if entry.child == EMPTY_SLOT {
+                return None;
+            }
+            if entry.fingerprint == fingerprint {
+                let child = self.children.get(usize::from(entry.child))?;
+                if same_tail(child, key.as_bytes()) {
+                    return Some(&child.node);
+                }
             }
             slot = (slot + 1) & (size - 1);
         }
         None
+    }
+}
+
+/// Whether `key`, whose fingerprint equals the child's, is the child's key: its bytes past the
+/// first eight are the same.
+#[inline]
+fn same_tail(child: &Child, key: &[u8]) -> bool {
+    let tail = key.get(KeyFingerprint::HEAD_BYTES..).unwrap_or_default();
+    if tail.len() <= 8 {
+        word_of(tail) == child.second_word
+    } else {
+        child.key.as_bytes().get(KeyFingerprint::HEAD_BYTES..) == Some(tail)
     }
 }
 
@@ -445,5 +509,15 @@ mod tests {
             assert!(mapping.root.child(missing).is_none(), "{missing}");
         }
         assert!(FieldMapping::empty().root.child("loss").is_none());
+        // A key read in place, with the bytes of the text after it in the word.
+        for key in keys.iter().map(String::as_str).chain(["", "k", "k2000"]) {
+            let text = format!("{key}\": 1, \"more\"");
+            let word = u64::from_le_bytes(text.as_bytes()[..8].try_into().unwrap());
+            assert_eq!(
+                mapping.root.child_at(key, word).map(|node| &node.targets),
+                mapping.root.child(key).map(|node| &node.targets),
+                "{key}"
+            );
+        }
     }
 }

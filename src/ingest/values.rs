@@ -44,13 +44,14 @@ impl fmt::Display for Raw<'_> {
 /// (0.001 for milliseconds, 0.01 for percent, 1e12 for TFLOP/s); it does not apply to steps, to
 /// durations written as `H:MM:SS`, to date-time text, or to a number with a `%` sign or an SI
 /// suffix, which say their own unit.
-pub fn convert(field: Field, scale: f64, raw: Raw<'_>) -> Result<Option<FieldValue>, String> {
+#[inline(always)]
+pub fn convert(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<FieldValue>, String> {
     match field.kind() {
         FieldKind::Count => convert_count(field, raw).map(|count| Some(FieldValue::Count(count))),
         FieldKind::Timestamp => convert_timestamp(scale, raw).map(|t| Some(FieldValue::Real(t))),
         FieldKind::Real => Ok(number(field, scale, raw)?.map(FieldValue::Real)),
         FieldKind::Throughput | FieldKind::FlopsPerSecond | FieldKind::Seconds => {
-            let value = match raw {
+            let value = match *raw {
                 Raw::Str(text) if field.kind() == FieldKind::Seconds => match duration_text(text) {
                     Some(seconds) => Some(seconds),
                     None => number(field, scale, raw)?,
@@ -103,8 +104,9 @@ pub fn convert(field: Field, scale: f64, raw: Raw<'_>) -> Result<Option<FieldVal
 }
 
 /// A number from a JSON number or numeric text, times `scale`; `None` for `nan` and `inf`.
-fn number(field: Field, scale: f64, raw: Raw<'_>) -> Result<Option<f64>, String> {
-    let (value, scale) = match raw {
+#[inline]
+fn number(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<f64>, String> {
+    let (value, scale) = match *raw {
         Raw::Unsigned(value) => (value as f64, scale),
         Raw::Signed(value) => (value as f64, scale),
         Raw::Float(value) => (value, scale),
@@ -278,21 +280,22 @@ pub fn duration_text(text: &str) -> Option<f64> {
 /// Multiplies by the scale, dividing instead when the scale is the inverse of a whole number, so
 /// that 41 at scale 0.01 gives exactly 0.41 rather than 0.41000000000000003.
 pub fn apply_scale(value: f64, scale: f64) -> f64 {
-    let inverse = 1.0 / scale;
     if scale == 1.0 {
-        value
-    } else if inverse.fract() == 0.0 && inverse > 1.0 {
+        return value;
+    }
+    let inverse = 1.0 / scale;
+    if inverse.fract() == 0.0 && inverse > 1.0 {
         value / inverse
     } else {
         value * scale
     }
 }
 
-fn not_a_number(field: Field, raw: Raw<'_>) -> String {
+fn not_a_number(field: Field, raw: &Raw<'_>) -> String {
     format!("must be a number or a numeric string, got {raw}; log a number there or map {field} to another key")
 }
 
-fn convert_count(field: Field, raw: Raw<'_>) -> Result<u64, String> {
+fn convert_count(field: Field, raw: &Raw<'_>) -> Result<u64, String> {
     let invalid =
         || format!("must be a whole number 0 or more, got {raw}; log the {field} as an integer");
     let whole = |value: f64| {
@@ -303,7 +306,7 @@ fn convert_count(field: Field, raw: Raw<'_>) -> Result<u64, String> {
             Err(invalid())
         }
     };
-    let count = match raw {
+    let count = match *raw {
         Raw::Unsigned(value) => value,
         Raw::Float(value) => whole(value)?,
         Raw::Str(text) => {
@@ -324,14 +327,14 @@ fn convert_count(field: Field, raw: Raw<'_>) -> Result<u64, String> {
     Ok(count)
 }
 
-fn convert_timestamp(scale: f64, raw: Raw<'_>) -> Result<f64, String> {
+fn convert_timestamp(scale: f64, raw: &Raw<'_>) -> Result<f64, String> {
     let invalid = || {
         format!(
             "must be unix seconds (or milliseconds, microseconds, nanoseconds) or a date-time such as \
              \"2024-05-01T12:00:00Z\" or \"2024-05-01 12:00:00,250\", got {raw}"
         )
     };
-    let number = match raw {
+    let number = match *raw {
         // Whole seconds and the fraction apart, so that nanoseconds keep their precision beyond
         // 2^53.
         Raw::Unsigned(value) if scale == 1.0 => {
@@ -385,16 +388,108 @@ pub fn date_time_seconds(text: &str) -> Option<f64> {
     if bytes.len() < 10 || bytes.get(4) != Some(&b'-') {
         return None;
     }
-    let seconds = |timestamp: jiff::Timestamp| {
-        timestamp.as_second() as f64 + f64::from(timestamp.subsec_nanosecond()) / 1e9
-    };
+    common_date_time_seconds(bytes).or_else(|| parsed_date_time_seconds(text))
+}
+
+fn unix_seconds(timestamp: jiff::Timestamp) -> f64 {
+    timestamp.as_second() as f64 + f64::from(timestamp.subsec_nanosecond()) / 1e9
+}
+
+/// [`date_time_seconds`] through `jiff`'s parsers, which read every form.
+fn parsed_date_time_seconds(text: &str) -> Option<f64> {
     if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
-        return Some(seconds(timestamp));
+        return Some(unix_seconds(timestamp));
     }
     let civil: jiff::civil::DateTime = text.parse().ok()?;
     // Python's logging writes `2024-05-01 12:00:00,250`; jiff reads the comma as well.
     let timestamp = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
-    Some(seconds(timestamp))
+    Some(unix_seconds(timestamp))
+}
+
+/// The forms most logs write, `2024-05-01T12:00:00.250Z` and `2024-05-01 12:00:00,250` (a `T` or
+/// a space, a fraction of 1 to 9 digits after `.` or `,` or none, `Z` or no offset), read field by
+/// field without the general parser. `jiff` checks the date and counts its days, once per date
+/// on each thread (see [`LAST_DATE`]); the clock is checked here (hours to 23, minutes and
+/// seconds to 59). `None` for any other form, a leap second, or a date before 1970, which
+/// [`parsed_date_time_seconds`] reads.
+fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
+    let number = |from: usize, to: usize| -> Option<i32> {
+        bytes.get(from..to)?.iter().try_fold(0i32, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + i32::from(byte - b'0'))
+        })
+    };
+    let head: &[u8; 19] = bytes.first_chunk()?;
+    let two_digits = |at: usize| -> Option<i32> {
+        let (tens, ones) = (*head.get(at)?, *head.get(at + 1)?);
+        (tens.is_ascii_digit() && ones.is_ascii_digit())
+            .then(|| i32::from(tens - b'0') * 10 + i32::from(ones - b'0'))
+    };
+    let layout_ok = head[4] == b'-'
+        && head[7] == b'-'
+        && matches!(head[10], b'T' | b' ')
+        && head[13] == b':'
+        && head[16] == b':';
+    if !layout_ok {
+        return None;
+    }
+    let mut rest = bytes.get(19..)?;
+    let mut subsec_nanosecond = 0i32;
+    if let [b'.' | b',', fraction @ ..] = rest {
+        let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        let value = number(20, 20 + digits)?;
+        subsec_nanosecond = value * 10i32.pow(9 - digits as u32);
+        rest = fraction.get(digits..)?;
+    }
+    if !matches!(rest, [] | [b'Z']) {
+        return None;
+    }
+    let (hour, minute, second) = (two_digits(11)?, two_digits(14)?, two_digits(17)?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let date = <[u8; 10]>::try_from(bytes.get(..10)?).ok()?;
+    let midnight = match LAST_DATE.get() {
+        Some((last, seconds)) if last == date => seconds,
+        _ => {
+            let seconds = midnight_seconds(number(0, 4)?, number(5, 7)?, number(8, 10)?)?;
+            LAST_DATE.set(Some((date, seconds)));
+            seconds
+        }
+    };
+    if midnight < 0 {
+        return None;
+    }
+    let seconds = midnight + i64::from(hour * 3600 + minute * 60 + second);
+    Some(seconds as f64 + f64::from(subsec_nanosecond) / 1e9)
+}
+
+thread_local! {
+    /// The date (`YYYY-MM-DD`) of the last common date-time read on this thread and the Unix
+    /// seconds of its midnight, UTC: the lines of a log share their date, so `jiff` checks and
+    /// counts it once per day of log. Only a cache: every thread gets the same answers.
+    static LAST_DATE: std::cell::Cell<Option<([u8; 10], i64)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Unix seconds at the start of a calendar day, UTC; `None` for a day that does not exist.
+fn midnight_seconds(year: i32, month: i32, day: i32) -> Option<i64> {
+    let date = jiff::civil::Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()?;
+    let datetime = date.to_datetime(jiff::civil::Time::midnight());
+    Some(
+        jiff::tz::Offset::UTC
+            .to_timestamp(datetime)
+            .ok()?
+            .as_second(),
+    )
 }
 
 #[cfg(test)]
@@ -403,7 +498,7 @@ mod tests {
 
     #[track_caller]
     fn check(field: Field, scale: f64, text: &str, expected: &str) {
-        let actual = match convert(field, scale, Raw::Str(text)) {
+        let actual = match convert(field, scale, &Raw::Str(text)) {
             Ok(None) => "absent".to_owned(),
             Ok(Some(FieldValue::Real(value))) => float_text(value),
             Ok(Some(FieldValue::Count(count))) => count.to_string(),
@@ -507,6 +602,57 @@ mod tests {
     }
 
     #[test]
+    fn common_date_times_read_as_the_general_parser_reads_them() {
+        let mut read = 0;
+        for date in [
+            "2024-05-01",
+            "2024-02-29",
+            "2023-02-29",
+            "1970-01-01",
+            "0000-01-01",
+            "9999-12-31",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-04-31",
+        ] {
+            for separator in ["T", " ", "t", "_"] {
+                for clock in [
+                    "12:00:00", "00:00:00", "23:59:59", "23:59:60", "24:00:00", "12:60:00",
+                    "1:00:00", "12:00",
+                ] {
+                    for fraction in [
+                        "",
+                        ".5",
+                        ",250",
+                        ".000",
+                        ".123456789",
+                        ".1234567891",
+                        ".",
+                        ",x",
+                    ] {
+                        for offset in ["", "Z", "z", "+02:00", "-0130", " "] {
+                            let text = format!("{date}{separator}{clock}{fraction}{offset}");
+                            if let Some(seconds) = common_date_time_seconds(text.as_bytes()) {
+                                read += 1;
+                                assert_eq!(
+                                    Some(seconds),
+                                    parsed_date_time_seconds(&text),
+                                    "{text}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(read > 100, "{read}");
+        assert_eq!(
+            common_date_time_seconds(b"2024-05-01T12:00:00.250Z"),
+            Some(1_714_564_800.25)
+        );
+    }
+
+    #[test]
     fn timestamps() {
         use Field::*;
         check(Timestamp, 1.0, "2024-05-01T12:00:00Z", "1714564800");
@@ -524,7 +670,7 @@ mod tests {
         );
         check(Timestamp, 1.0, "yesterday", "error: must be unix seconds…");
         assert_eq!(
-            convert(Timestamp, 1.0, Raw::Unsigned(1_714_564_800_123_456_789)),
+            convert(Timestamp, 1.0, &Raw::Unsigned(1_714_564_800_123_456_789)),
             Ok(Some(FieldValue::Real(1_714_564_800.123_456_7)))
         );
     }

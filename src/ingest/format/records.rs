@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Format, Pattern, QUIET_SECONDS};
+use super::{Format, JsonRule, Pattern, QUIET_SECONDS};
 use crate::ingest::json::parse_json_line;
 use crate::ingest::observation::{Field, LineError, LineOutcome, Observation, ParseErrorReason};
 use crate::ingest::quote::quote;
@@ -304,6 +304,9 @@ fn feed_document(records: &mut FileRecords, line: &[u8]) -> Option<String> {
 /// A line as a record, with the file's sticky values filled in; a sticky line updates them and
 /// is no record itself.
 fn line_with_sticky(format: &Format, records: &mut FileRecords, line: &[u8]) -> RecordOutcome {
+    if plain_json(format).is_some() {
+        return with_sticky(parse_line(format, line), records.sticky.as_ref());
+    }
     let (outcome, sticky) = parse_line_and_sticky(format, line);
     if sticky {
         if let Ok(LineOutcome::Observation(values)) = outcome {
@@ -334,24 +337,32 @@ fn with_sticky(mut outcome: RecordOutcome, sticky: Option<&Observation>) -> Reco
 /// One line as a record of its own: the first pattern that matches, else the JSON rule, else
 /// nothing. A sticky pattern's values are returned as the record.
 pub fn parse_line(format: &Format, line: &[u8]) -> RecordOutcome {
+    if let Some(json) = plain_json(format) {
+        let mut outcome = parse_json_line(line, &json.mapping, json.options);
+        scope(format, &mut outcome);
+        return outcome;
+    }
     parse_line_and_sticky(format, line).0
+}
+
+/// The JSON rule of a format that is nothing but that rule (no patterns, blocks, literal,
+/// prefix or summary keys): its lines go straight to the JSON parser.
+fn plain_json(format: &Format) -> Option<&JsonRule> {
+    if !format.patterns.is_empty() || format.block.is_some() {
+        return None;
+    }
+    format.json.as_ref().filter(|json| {
+        json.contains.is_none() && json.prefix.is_none() && json.summary_keys.is_empty()
+    })
 }
 
 /// [`parse_line`], and whether the record came from a sticky pattern.
 fn parse_line_and_sticky(format: &Format, line: &[u8]) -> (RecordOutcome, bool) {
-    if format.patterns.is_empty()
-        && format.block.is_none()
-        && format.json.as_ref().is_some_and(|json| {
-            json.contains.is_none() && json.prefix.is_none() && json.summary_keys.is_empty()
-        })
-    {
-        return match &format.json {
-            Some(json) => (
-                scoped(format, parse_json_line(line, &json.mapping, json.options)),
-                false,
-            ),
-            None => (Ok(LineOutcome::Ignored), false),
-        };
+    if let Some(json) = plain_json(format) {
+        return (
+            scoped(format, parse_json_line(line, &json.mapping, json.options)),
+            false,
+        );
     }
     let text = match std::str::from_utf8(line) {
         Ok(text) => text,
@@ -418,14 +429,19 @@ fn parse_line_and_sticky(format: &Format, line: &[u8]) -> (RecordOutcome, bool) 
 }
 
 fn scoped(format: &Format, mut outcome: RecordOutcome) -> RecordOutcome {
-    match &mut outcome {
+    scope(format, &mut outcome);
+    outcome
+}
+
+/// Marks the fields the format says are per device, in place.
+fn scope(format: &Format, outcome: &mut RecordOutcome) {
+    match outcome {
         Ok(LineOutcome::Observation(observation)) => format.apply_scopes(observation),
         Err(LineError {
             kept: Some(kept), ..
         }) => format.apply_scopes(kept),
         _ => {}
     }
-    outcome
 }
 
 /// The text without ANSI escape sequences (colours), which some trainers print to their logs.
@@ -482,7 +498,7 @@ impl Collector {
     }
 
     fn record(&mut self, field: Field, scale: f64, raw: Raw<'_>, key: &str) {
-        match convert(field, scale, raw) {
+        match convert(field, scale, &raw) {
             Ok(Some(value)) => self.observation.set(field, value),
             Ok(None) => {}
             Err(problem) => {
