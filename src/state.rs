@@ -57,6 +57,20 @@ pub enum ThroughputScope {
     PerFile,
 }
 
+/// The scope's name as a setting (`--tail.throughput-scope`, `throughput_scope`).
+impl std::str::FromStr for ThroughputScope {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ThroughputScope, String> {
+        match text {
+            "global" => Ok(ThroughputScope::Global),
+            "per-gpu" => Ok(ThroughputScope::PerGpu),
+            "per-file" => Ok(ThroughputScope::PerFile),
+            _ => Err("use global, per-gpu or per-file".into()),
+        }
+    }
+}
+
 impl ThroughputScope {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -479,43 +479,6 @@ impl fmt::Display for MfuUnit {
     }
 }
 
-// The scope and the start position are the tailer's and the state's types; these are their
-// names as settings (`global`, `per-gpu`, `per-file`; `beginning`, `end`).
-
-impl FromStr for ThroughputScope {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<ThroughputScope, String> {
-        match text {
-            "global" => Ok(ThroughputScope::Global),
-            "per-gpu" => Ok(ThroughputScope::PerGpu),
-            "per-file" => Ok(ThroughputScope::PerFile),
-            _ => Err("use global, per-gpu or per-file".into()),
-        }
-    }
-}
-
-impl FromStr for ReadFrom {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<ReadFrom, String> {
-        match text {
-            "beginning" => Ok(ReadFrom::Beginning),
-            "end" => Ok(ReadFrom::End),
-            _ => Err("use beginning or end".into()),
-        }
-    }
-}
-
-impl fmt::Display for ReadFrom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            ReadFrom::Beginning => "beginning",
-            ReadFrom::End => "end",
-        })
-    }
-}
-
 impl ServeSettings {
     /// These settings where given, `fallback`'s elsewhere (flags over the file), table by table.
     /// The `[[tail]]` list is the fallback's; [`ServeSettings::tail_flags`] are kept as they are,

@@ -146,6 +146,28 @@ pub enum ReadFrom {
     End,
 }
 
+/// The start position's name as a setting (`--tail.read-from`, `read_from`).
+impl std::str::FromStr for ReadFrom {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ReadFrom, String> {
+        match text {
+            "beginning" => Ok(ReadFrom::Beginning),
+            "end" => Ok(ReadFrom::End),
+            _ => Err("use beginning or end".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for ReadFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            ReadFrom::Beginning => "beginning",
+            ReadFrom::End => "end",
+        })
+    }
+}
+
 impl ReadFrom {
     /// Where a file without a saved position starts, in words.
     pub fn describe(self) -> &'static str {
