@@ -144,6 +144,12 @@ pub fn check_run_name(name: &str) -> Result<(), String> {
 /// Merges the file and the flags (flags win) and validates the result.
 pub fn resolve(file: ServeSettings, flags: ServeSettings) -> Result<ServeConfig, ConfigErrors> {
     let mut problems = Vec::new();
+    let mut flags = flags;
+    // A choice flag that does not parse is named as the flag, not as the file's key (`logs` and
+    // `demo` have no file).
+    let model_flags = &mut flags.model.model;
+    check_flag(&mut model_flags.attention, "--attention", &mut problems);
+    check_flag(&mut model_flags.recompute, "--recompute", &mut problems);
     let mut settings = flags.or(file);
 
     // Model and hardware.
@@ -832,6 +838,30 @@ mod tests {
         let config = resolve(file, overriding).unwrap();
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.tails[0].scope, ThroughputScope::PerGpu);
+    }
+
+    /// `--attention` and `--recompute` that do not parse are named as the flags they are (there
+    /// may be no file at all: `logs`, `demo`); the file's keys keep their own names.
+    #[test]
+    fn a_bad_model_choice_flag_is_named_as_the_flag() {
+        let mut bad_flags = flags();
+        bad_flags.model.model.attention = Some(Parsed::new("half"));
+        bad_flags.model.model.recompute = Some(Parsed::new("most"));
+        let message = problems("", bad_flags);
+        assert!(
+            message.contains("--attention = \"half\": use full or causal"),
+            "{message}"
+        );
+        assert!(
+            message.contains("--recompute = \"most\": use none, selective or full"),
+            "{message}"
+        );
+        assert!(!message.contains("model.attention"), "{message}");
+        let message = problems("[model]\nattention = \"half\"\n", flags());
+        assert!(
+            message.contains("model.attention = \"half\": use full or causal"),
+            "{message}"
+        );
     }
 
     #[test]

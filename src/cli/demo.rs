@@ -27,8 +27,18 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub log: LogSettings,
     /// How much faster than real time the simulated trainer runs.
-    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR", value_parser = speed)]
     pub speed: f64,
+}
+
+/// `--speed`: a positive, finite factor (the simulated trainer refuses any other, and the demo
+/// would then serve a run that never writes).
+fn speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(speed) if speed.is_finite() && speed > 0.0 => Ok(speed),
+        Ok(_) => Err("use a positive number, such as 1 (real time) or 60".into()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// The demo's job: Llama-3-8B at 8192 tokens per sequence on 8 H100 SXM in bf16.
@@ -111,4 +121,23 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let _ = trainer.join();
     drop(directory);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_speed_that_is_not_a_positive_finite_number_is_refused() {
+        let parse = |speed: &str| {
+            crate::cli::command().try_get_matches_from([
+                "mfu-exporter".to_owned(),
+                "demo".to_owned(),
+                format!("--speed={speed}"),
+            ])
+        };
+        for bad in ["0", "-1", "NaN", "inf"] {
+            let error = parse(bad).expect_err(bad);
+            assert!(error.to_string().contains("--speed"), "{error}");
+        }
+        assert!(parse("2.5").is_ok());
+    }
 }

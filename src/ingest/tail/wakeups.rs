@@ -12,7 +12,9 @@
 //! periodic tick examines every followed file, since data written where no event is sent (a
 //! network file system's other clients) shows only there; it lists the directories again only
 //! when the watcher cannot vouch for them (poll-only mode, a directory not watched, a watch
-//! added since the last listing) or every [`RELIST_TICKS`] ticks. Listing a watched
+//! added since the last listing) or every [`RELIST_TICKS`] ticks. A watch follows its
+//! directory, not the path: a path that names another directory now is watched again (see
+//! [`Wakeups::set_paths`]). Listing a watched
 //! directory would otherwise wake the watcher's thread with the directory's own open event
 //! every second.
 //!
@@ -20,7 +22,7 @@
 //! interval and no more. (A Tokio timer of a second wakes its thread twice: once when the
 //! timer wheel moves the timer down a level, once when it fires.)
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -109,6 +111,14 @@ pub struct Wakeups {
     /// The directories actually watched: for each wanted path, it or its nearest existing
     /// ancestor.
     watched: BTreeSet<PathBuf>,
+    /// The directory each watch was added on (device and inode): a watch follows its directory,
+    /// so a path that names another one now (a symbolic link pointed elsewhere, a directory
+    /// renamed away and another put in its place) needs a new one, which no event would ask for.
+    identities: BTreeMap<PathBuf, (u64, u64)>,
+    /// Set by a wake-up that asked for a listing: the next [`Wakeups::set_paths`] adds every
+    /// watch again. A directory removed and made again at once keeps its path and often its
+    /// inode number, but its watch went with the old one.
+    rewatch: bool,
     events: mpsc::Receiver<()>,
     /// What the events since the last [`Wakeups::take_changes`] said; the tick sets it to
     /// everything.
@@ -166,6 +176,8 @@ impl Wakeups {
         let mut wakeups = Wakeups {
             watcher,
             watched: BTreeSet::new(),
+            identities: BTreeMap::new(),
+            rewatch: false,
             events,
             changes,
             stopper,
@@ -181,7 +193,10 @@ impl Wakeups {
 
     /// Changes the watched directories to `paths`: call it after a poll with the tailer's
     /// current [`watch_paths`](super::Tailer::watch_paths), so that directories created since
-    /// (a run's log directory, a glob's new subdirectory) get watched directly.
+    /// (a run's log directory, a glob's new subdirectory) get watched directly. A path whose
+    /// directory is another one than its watch's is watched again, and after a wake-up that asked
+    /// for a listing every watch is added again (a directory removed and made again at once may
+    /// reuse the inode number).
     pub fn set_paths(&mut self, paths: &[PathBuf]) {
         let Some(watcher) = self.watcher.as_mut() else {
             return;
@@ -190,22 +205,39 @@ impl Wakeups {
             .iter()
             .map(|path| nearest_existing_directory(path))
             .collect();
-        let stale: Vec<PathBuf> = self.watched.difference(&wanted).cloned().collect();
+        let stale: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|path| {
+                let replaced = self
+                    .identities
+                    .get(*path)
+                    .is_some_and(|identity| directory_identity(path) != Some(*identity));
+                !wanted.contains(*path) || replaced
+            })
+            .cloned()
+            .collect();
         let mut unwatched = false;
         let mut added = false;
         for path in stale {
             // The directory may be gone already, which removed its watch with it.
             let _ = watcher.unwatch(&path);
             self.watched.remove(&path);
+            self.identities.remove(&path);
         }
+        let rewatch = std::mem::take(&mut self.rewatch);
         for path in wanted {
-            if self.watched.contains(&path) {
+            if self.watched.contains(&path) && !rewatch {
                 continue;
             }
+            // Adding a watch that is there already only renews it, and sends no event.
+            let identity = directory_identity(&path);
             match watcher.watch(&path, RecursiveMode::NonRecursive) {
                 Ok(()) => {
-                    self.watched.insert(path);
-                    added = true;
+                    if let Some(identity) = identity {
+                        self.identities.insert(path.clone(), identity);
+                    }
+                    added |= self.watched.insert(path);
                 }
                 Err(error) => {
                     // Not fatal: the periodic tick still polls, and the next `set_paths` retries.
@@ -280,6 +312,7 @@ impl Wakeups {
         let taken = std::mem::replace(&mut *changes, Changes::Files(BTreeSet::new()));
         if taken == Changes::Everything {
             self.ticks_since_listing = 0;
+            self.rewatch = true;
         }
         taken
     }
@@ -288,14 +321,25 @@ impl Wakeups {
     /// cannot vouch for the directories, or when the last one is [`RELIST_TICKS`] old.
     fn note_tick(&mut self) {
         self.ticks_since_listing = self.ticks_since_listing.saturating_add(1);
-        let list =
-            self.watcher.is_none() || self.unwatched || self.ticks_since_listing >= RELIST_TICKS;
+        let list = self.watcher.is_none()
+            || self.unwatched
+            || self.ticks_since_listing >= RELIST_TICKS
+            || self.watched_directory_replaced();
         let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
         if list {
             *changes = Changes::Everything;
         } else if *changes != Changes::Everything {
             *changes = Changes::Followed;
         }
+    }
+
+    /// Whether a watched path names another directory than its watch's now (a symbolic link
+    /// pointed elsewhere sends no event to either directory): a stat of each, no open, so the
+    /// watcher does not wake for it.
+    fn watched_directory_replaced(&self) -> bool {
+        self.identities
+            .iter()
+            .any(|(path, identity)| directory_identity(path) != Some(*identity))
     }
 
     fn note_everything(&self) {
@@ -311,6 +355,15 @@ fn is_wakeup(event: &notify::Result<notify::Event>) -> bool {
         // An error (such as a dropped event queue) means something may have been missed.
         Err(_) => true,
     }
+}
+
+/// The device and inode of the directory `path` names (through symbolic links); `None` when it
+/// cannot be read.
+fn directory_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|metadata| (metadata.dev(), metadata.ino()))
 }
 
 /// `path` if it is a directory, else its nearest ancestor that is; `.` for a relative path
@@ -514,6 +567,96 @@ mod tests {
         wakeups.set_paths(std::slice::from_ref(&run));
         assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
         assert_eq!(wakeups.take_changes(), Changes::Everything);
+    }
+
+    /// Waits (an hour's interval: only an event ends it) until the watcher reports a listing.
+    fn wait_for_listing(wakeups: &mut Wakeups, what: &str) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let wake = wakeups.wait_at_most(deadline.saturating_duration_since(Instant::now()));
+            assert_eq!(wake, Some(Wake::Poll), "no event after {what}");
+            if wakeups.take_changes() == Changes::Everything {
+                return;
+            }
+        }
+    }
+
+    /// Drops what earlier events said, once they have stopped arriving.
+    fn drain(wakeups: &mut Wakeups) {
+        while wakeups.wait_at_most(Duration::from_millis(200)).is_some() {}
+        let _ = wakeups.take_changes();
+    }
+
+    #[test]
+    fn a_directory_replaced_under_its_path_is_watched_again() {
+        let directory = tempfile::TempDir::new().unwrap();
+        let run = directory.path().join("run");
+        fs::create_dir(&run).unwrap();
+        let mut wakeups =
+            Wakeups::new(std::slice::from_ref(&run), false, Duration::from_secs(3600)).unwrap();
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        let _ = wakeups.take_changes();
+        // Removed and made again before the tailer's next poll: the path is the same, the
+        // directory (and the watch's) not.
+        fs::remove_dir(&run).unwrap();
+        fs::create_dir(&run).unwrap();
+        drain(&mut wakeups);
+        wakeups.set_paths(std::slice::from_ref(&run));
+        fs::write(run.join("train-1.jsonl"), "{}\n").unwrap();
+        wait_for_listing(&mut wakeups, "a file created in the new directory");
+
+        // A symbolic link pointed at another directory (`latest -> run-2`).
+        let first = directory.path().join("run-1");
+        let second = directory.path().join("run-2");
+        fs::create_dir(&first).unwrap();
+        fs::create_dir(&second).unwrap();
+        let latest = directory.path().join("latest");
+        std::os::unix::fs::symlink(&first, &latest).unwrap();
+        wakeups.set_paths(std::slice::from_ref(&latest));
+        drain(&mut wakeups);
+        let moved = directory.path().join("latest.new");
+        std::os::unix::fs::symlink(&second, &moved).unwrap();
+        fs::rename(&moved, &latest).unwrap();
+        drain(&mut wakeups);
+        wakeups.set_paths(std::slice::from_ref(&latest));
+        fs::write(second.join("train-1.jsonl"), "{}\n").unwrap();
+        wait_for_listing(&mut wakeups, "a file created in the link's new directory");
+    }
+
+    #[test]
+    fn a_tick_lists_when_a_watched_link_points_at_another_directory() {
+        let directory = tempfile::TempDir::new().unwrap();
+        let (first, second) = (
+            directory.path().join("run-1"),
+            directory.path().join("run-2"),
+        );
+        fs::create_dir(&first).unwrap();
+        fs::create_dir(&second).unwrap();
+        let latest = directory.path().join("latest");
+        std::os::unix::fs::symlink(&first, &latest).unwrap();
+        let mut wakeups = Wakeups::new(
+            std::slice::from_ref(&latest),
+            false,
+            Duration::from_millis(1),
+        )
+        .unwrap();
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        assert_eq!(wakeups.take_changes(), Changes::Everything);
+        for _ in 0..3 {
+            assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+            assert_eq!(wakeups.take_changes(), Changes::Followed);
+        }
+        let moved = directory.path().join("latest.new");
+        std::os::unix::fs::symlink(&second, &moved).unwrap();
+        fs::rename(&moved, &latest).unwrap();
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        assert_eq!(wakeups.take_changes(), Changes::Everything);
+        // Watched again, the next ticks examine the followed files only.
+        wakeups.set_paths(std::slice::from_ref(&latest));
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        assert_eq!(wakeups.take_changes(), Changes::Everything);
+        assert_eq!(wakeups.wait_at_most(DEADLINE), Some(Wake::Poll));
+        assert_eq!(wakeups.take_changes(), Changes::Followed);
     }
 
     #[test]
