@@ -299,9 +299,12 @@ fn serve_reads_a_text_format_end_to_end() {
     {
         use std::io::Write;
         let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-        writeln!(file, "{tail}").unwrap();
+        // One write: a line split over two writes may be read half at first.
+        file.write_all(format!("{tail}\n").as_bytes()).unwrap();
     }
     exporter.wait_value("training_step{run=\"titan\"}", 40.0);
+    // The exporter's own counters are added at the end of the poll that set the step.
+    exporter.wait_value("mfu_exporter_lines_ignored_total", 1.0);
     let metrics = exporter.metrics();
     let value = |series: &str| crate::support::sample(&metrics, series);
     assert_eq!(
