@@ -205,7 +205,9 @@ fn serde_walk_line(text: &str, mapping: &FieldMapping) -> Result<LineOutcome, Li
     finish(state)
 }
 
-/// The outcome of a walk that read the whole line.
+/// The outcome of a walk that read the whole line; inlined, so that the observation goes
+/// straight into the caller's result.
+#[inline(always)]
 fn finish(state: LineState) -> Result<LineOutcome, LineError> {
     let observation = state.observation;
     if let Some(detail) = state.first_error {
