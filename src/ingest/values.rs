@@ -370,6 +370,17 @@ fn implausible_count(field: Field, raw: &Raw<'_>) -> String {
     )
 }
 
+/// `text` without surrounding whitespace (`str::trim`), checked first at its two ends: text that
+/// starts and ends with a visible ASCII character has none.
+#[inline]
+fn trimmed(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 fn convert_timestamp(scale: f64, raw: &Raw<'_>) -> Result<f64, String> {
     let invalid = || {
         format!(
@@ -394,7 +405,7 @@ fn convert_timestamp(scale: f64, raw: &Raw<'_>) -> Result<f64, String> {
         Raw::Signed(value) => value as f64,
         Raw::Float(value) => value,
         Raw::Str(text) => {
-            let text = text.trim();
+            let text = trimmed(text);
             match date_time_seconds(text) {
                 Some(seconds) if seconds >= 0.0 => return Ok(seconds),
                 Some(_) => return Err(format!("must not be before 1970, got {raw}")),
@@ -716,5 +727,27 @@ mod tests {
             convert(Timestamp, 1.0, &Raw::Unsigned(1_714_564_800_123_456_789)),
             Ok(Some(FieldValue::Real(1_714_564_800.123_456_7)))
         );
+    }
+
+    #[test]
+    fn trimmed_is_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            "2024-05-01T12:00:00Z",
+            " 12 ",
+            "\t12",
+            "12\n",
+            "\u{a0}12",
+            "12\u{2003}",
+            "\u{3000}",
+            "é",
+            " é ",
+            "x\u{a0}",
+            "\u{85}5",
+        ] {
+            assert_eq!(trimmed(text), text.trim(), "{text:?}");
+        }
     }
 }
