@@ -55,6 +55,9 @@ pub struct JsonOptions {
     pub python_literals: bool,
 }
 
+/// U+FEFF in UTF-8, which a line may start with.
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
 /// How many `{` of a prefixed line are tried as the start of the object.
 const OBJECT_STARTS_TRIED: usize = 8;
 
@@ -64,6 +67,18 @@ pub fn parse_json_line(
     mapping: &FieldMapping,
     options: JsonOptions,
 ) -> Result<LineOutcome, LineError> {
+    // The common line, one JSON object that the scanner settles: it checks the UTF-8 of the
+    // strings, the only place where a valid line can hold non-ASCII bytes. Everything else
+    // (invalid UTF-8 among it) takes the path below, which checks the whole line first.
+    if !options.python_literals {
+        let object = line.strip_prefix(BOM).unwrap_or(line).trim_ascii();
+        if object.first() == Some(&b'{') {
+            let mut state = LineState::default();
+            if scanner::walk(object, &mapping.root, &mut state).is_some() {
+                return finish(state);
+            }
+        }
+    }
     let text = std::str::from_utf8(line).map_err(|error| LineError {
         reason: ParseErrorReason::InvalidUtf8,
         detail: format!(
@@ -157,7 +172,7 @@ fn parse_object_text(
 /// to it (see [`scanner`]).
 fn walk_line(text: &str, mapping: &FieldMapping) -> Result<LineOutcome, LineError> {
     let mut state = LineState::default();
-    if scanner::walk(text, &mapping.root, &mut state).is_some() {
+    if scanner::walk(text.as_bytes(), &mapping.root, &mut state).is_some() {
         return finish(state);
     }
     serde_walk_line(text, mapping)
@@ -190,7 +205,9 @@ fn serde_walk_line(text: &str, mapping: &FieldMapping) -> Result<LineOutcome, Li
     finish(state)
 }
 
-/// The outcome of a walk that read the whole line.
+/// The outcome of a walk that read the whole line; inlined, so that the observation goes
+/// straight into the caller's result.
+#[inline(always)]
 fn finish(state: LineState) -> Result<LineOutcome, LineError> {
     let observation = state.observation;
     if let Some(detail) = state.first_error {

@@ -426,19 +426,25 @@ impl PathNode {
     }
 
     pub(crate) fn child(&self, key: &str) -> Option<&PathNode> {
-        self.child_with(key, KeyFingerprint::of(key.as_bytes()))
+        self.child_of_bytes(key.as_bytes())
+    }
+
+    /// [`PathNode::child`] for a key given as its bytes.
+    #[inline]
+    pub(crate) fn child_of_bytes(&self, key: &[u8]) -> Option<&PathNode> {
+        self.child_with(key, KeyFingerprint::of(key))
     }
 
     /// [`PathNode::child`] for a key that sits in a longer text: `word` holds the eight bytes
     /// of that text from the key's first byte on (first in the lowest bits), which spares
     /// copying a short key to fingerprint it.
     #[inline]
-    pub(crate) fn child_at(&self, key: &str, word: u64) -> Option<&PathNode> {
+    pub(crate) fn child_at(&self, key: &[u8], word: u64) -> Option<&PathNode> {
         self.child_with(key, KeyFingerprint::of_word(key.len(), word))
     }
 
     #[inline(always)]
-    fn child_with(&self, key: &str, fingerprint: KeyFingerprint) -> Option<&PathNode> {
+    fn child_with(&self, key: &[u8], fingerprint: KeyFingerprint) -> Option<&PathNode> {
         if self.children.is_empty() {
             return None;
         }
@@ -452,7 +458,7 @@ impl PathNode {
             }
             if entry.fingerprint == fingerprint {
                 let child = self.children.get(usize::from(entry.child))?;
-                if same_tail(child, key.as_bytes()) {
+                if same_tail(child, key) {
                     return Some(&child.node);
                 }
             }
@@ -514,7 +520,10 @@ mod tests {
             let text = format!("{key}\": 1, \"more\"");
             let word = u64::from_le_bytes(text.as_bytes()[..8].try_into().unwrap());
             assert_eq!(
-                mapping.root.child_at(key, word).map(|node| &node.targets),
+                mapping
+                    .root
+                    .child_at(key.as_bytes(), word)
+                    .map(|node| &node.targets),
                 mapping.root.child(key).map(|node| &node.targets),
                 "{key}"
             );

@@ -153,6 +153,7 @@ impl Observation {
     }
 
     /// Stores a converted value in its field.
+    #[inline]
     pub fn set(&mut self, field: Field, value: FieldValue) {
         let real = match value {
             FieldValue::Real(value) => value,

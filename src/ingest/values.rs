@@ -104,20 +104,35 @@ pub fn convert(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<FieldVa
 }
 
 /// A number from a JSON number or numeric text, times `scale`; `None` for `nan` and `inf`.
-#[inline]
+/// JSON numbers are converted here, inline; text and the wrong kinds of value apart.
+#[inline(always)]
 fn number(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<f64>, String> {
-    let (value, scale) = match *raw {
-        Raw::Unsigned(value) => (value as f64, scale),
-        Raw::Signed(value) => (value as f64, scale),
-        Raw::Float(value) => (value, scale),
-        Raw::Str(text) => {
-            let parsed = number_text(text).ok_or_else(|| not_a_number(field, raw))?;
-            // A `%` sign or an SI suffix says the unit; the spec's scale is for bare numbers.
-            let scale = if parsed.self_scaled { 1.0 } else { scale };
-            (parsed.value, scale)
+    let value = match *raw {
+        Raw::Unsigned(value) => value as f64,
+        Raw::Signed(value) => value as f64,
+        Raw::Float(value) => value,
+        Raw::Str(_) | Raw::Bool(_) | Raw::Array | Raw::Object => {
+            return number_of_other(field, scale, raw)
         }
-        Raw::Bool(_) | Raw::Array | Raw::Object => return Err(not_a_number(field, raw)),
     };
+    finite_scaled(value, scale, raw)
+}
+
+/// [`number`] for what is not a JSON number.
+#[inline(never)]
+fn number_of_other(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<f64>, String> {
+    let Raw::Str(text) = *raw else {
+        return Err(not_a_number(field, raw));
+    };
+    let parsed = number_text(text).ok_or_else(|| not_a_number(field, raw))?;
+    // A `%` sign or an SI suffix says the unit; the spec's scale is for bare numbers.
+    let scale = if parsed.self_scaled { 1.0 } else { scale };
+    finite_scaled(parsed.value, scale, raw)
+}
+
+/// `value` times `scale`: `None` when `value` is not finite, an error when the product is not.
+#[inline(always)]
+fn finite_scaled(value: f64, scale: f64, raw: &Raw<'_>) -> Result<Option<f64>, String> {
     if !value.is_finite() {
         return Ok(None);
     }
@@ -125,11 +140,16 @@ fn number(field: Field, scale: f64, raw: &Raw<'_>) -> Result<Option<f64>, String
     if scaled.is_finite() {
         Ok(Some(scaled))
     } else {
-        Err(format!(
-            "is {raw}, which is not finite after scaling by {}; check the unit",
-            float_text(scale)
-        ))
+        Err(not_finite_after_scaling(scale, raw))
     }
+}
+
+#[cold]
+fn not_finite_after_scaling(scale: f64, raw: &Raw<'_>) -> String {
+    format!(
+        "is {raw}, which is not finite after scaling by {}; check the unit",
+        float_text(scale)
+    )
 }
 
 /// Numeric text as a log writes it.
@@ -279,6 +299,7 @@ pub fn duration_text(text: &str) -> Option<f64> {
 
 /// Multiplies by the scale, dividing instead when the scale is the inverse of a whole number, so
 /// that 41 at scale 0.01 gives exactly 0.41 rather than 0.41000000000000003.
+#[inline]
 pub fn apply_scale(value: f64, scale: f64) -> f64 {
     if scale == 1.0 {
         return value;
@@ -295,7 +316,18 @@ fn not_a_number(field: Field, raw: &Raw<'_>) -> String {
     format!("must be a number or a numeric string, got {raw}; log a number there or map {field} to another key")
 }
 
+/// A count: a JSON integer inline, anything else apart.
+#[inline(always)]
 fn convert_count(field: Field, raw: &Raw<'_>) -> Result<u64, String> {
+    let Raw::Unsigned(count) = *raw else {
+        return convert_other_count(field, raw);
+    };
+    plausible_count(field, count, raw)
+}
+
+/// [`convert_count`] for what is not a JSON integer 0 or more.
+#[inline(never)]
+fn convert_other_count(field: Field, raw: &Raw<'_>) -> Result<u64, String> {
     let invalid =
         || format!("must be a whole number 0 or more, got {raw}; log the {field} as an integer");
     let whole = |value: f64| {
@@ -318,13 +350,35 @@ fn convert_count(field: Field, raw: &Raw<'_>) -> Result<u64, String> {
         }
         Raw::Signed(_) | Raw::Bool(_) | Raw::Array | Raw::Object => return Err(invalid()),
     };
+    plausible_count(field, count, raw)
+}
+
+/// `count`, or an error when it is above `field`'s plausible limit.
+#[inline(always)]
+fn plausible_count(field: Field, count: u64, raw: &Raw<'_>) -> Result<u64, String> {
     if count as f64 > field.plausible_limit() {
-        return Err(format!(
-            "is {raw}, above the plausible limit of {} for {field}",
-            float_text(field.plausible_limit())
-        ));
+        return Err(implausible_count(field, raw));
     }
     Ok(count)
+}
+
+#[cold]
+fn implausible_count(field: Field, raw: &Raw<'_>) -> String {
+    format!(
+        "is {raw}, above the plausible limit of {} for {field}",
+        float_text(field.plausible_limit())
+    )
+}
+
+/// `text` without surrounding whitespace (`str::trim`), checked first at its two ends: text that
+/// starts and ends with a visible ASCII character has none.
+#[inline]
+fn trimmed(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
 }
 
 fn convert_timestamp(scale: f64, raw: &Raw<'_>) -> Result<f64, String> {
@@ -351,7 +405,7 @@ fn convert_timestamp(scale: f64, raw: &Raw<'_>) -> Result<f64, String> {
         Raw::Signed(value) => value as f64,
         Raw::Float(value) => value,
         Raw::Str(text) => {
-            let text = text.trim();
+            let text = trimmed(text);
             match date_time_seconds(text) {
                 Some(seconds) if seconds >= 0.0 => return Ok(seconds),
                 Some(_) => return Err(format!("must not be before 1970, got {raw}")),
@@ -673,5 +727,27 @@ mod tests {
             convert(Timestamp, 1.0, &Raw::Unsigned(1_714_564_800_123_456_789)),
             Ok(Some(FieldValue::Real(1_714_564_800.123_456_7)))
         );
+    }
+
+    #[test]
+    fn trimmed_is_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            "2024-05-01T12:00:00Z",
+            " 12 ",
+            "\t12",
+            "12\n",
+            "\u{a0}12",
+            "12\u{2003}",
+            "\u{3000}",
+            "é",
+            " é ",
+            "x\u{a0}",
+            "\u{85}5",
+        ] {
+            assert_eq!(trimmed(text), text.trim(), "{text:?}");
+        }
     }
 }

@@ -92,61 +92,57 @@ impl SourceRecords {
         emit: &mut impl FnMut(&FileRef<'_>, RecordOutcome),
     ) {
         let index = self.file_index(file);
-        let format = Arc::clone(&self.format);
+        if self.format.document.is_some() {
+            self.feed_document_line(index, line, now_seconds, emit);
+            return;
+        }
+        // Borrowed, not cloned: one line is one record almost always, and the format and the
+        // file's name are the same for every line.
+        let format = &*self.format;
         let Some(records) = self.files.get_mut(index) else {
             return;
         };
         records.last_line_seconds = now_seconds;
-        if format.document.is_some() {
-            if let Some(outcomes) = feed_document(records, line) {
-                let name = Arc::clone(&records.name);
-                let from_start = records.from_start;
-                for outcome in self.document_entries(&format, outcomes) {
-                    emit(
-                        &FileRef {
-                            name: &name,
-                            from_start,
-                        },
-                        outcome,
-                    );
-                }
-            }
-            return;
-        }
-        let name_arc = Arc::clone(&records.name);
+        let FileRecords {
+            name,
+            from_start,
+            sticky,
+            pending,
+            ..
+        } = records;
         let name = FileRef {
-            name: &name_arc,
-            from_start: records.from_start,
+            name,
+            from_start: *from_start,
         };
         let Some(block) = &format.block else {
-            let outcome = line_with_sticky(&format, records, line);
+            let outcome = line_with_sticky(format, sticky, line);
             emit(&name, outcome);
             return;
         };
         let text = match std::str::from_utf8(line) {
             Ok(text) => without_ansi(text),
             Err(_) => {
-                if let Some(pending) = records.pending.take() {
-                    emit(&name, pending.fields.finish(&format));
+                if let Some(pending) = pending.take() {
+                    emit(&name, pending.fields.finish(format));
                 }
-                let outcome = line_with_sticky(&format, records, line);
+                let outcome = line_with_sticky(format, sticky, line);
                 emit(&name, outcome);
                 return;
             }
         };
         if let Some(captures) = block.header.regex.captures(text.as_bytes()) {
-            if let Some(pending) = records.pending.take() {
+            if let Some(pending) = pending.take() {
                 emit(
                     &name,
-                    with_sticky(pending.fields.finish(&format), records.sticky.as_ref()),
+                    with_sticky(pending.fields.finish(format), sticky.as_ref()),
                 );
             }
             let mut fields = Collector::default();
-            fields.captures(&format, &block.header, &captures);
-            records.pending = Some(Pending { fields });
+            fields.captures(format, &block.header, &captures);
+            *pending = Some(Pending { fields });
             return;
         }
-        if let Some(pending) = records.pending.as_mut() {
+        if let Some(open) = pending.as_mut() {
             if let Some(captures) = block.entry.captures(text.as_bytes()) {
                 let text_of = |group: usize| {
                     captures
@@ -159,20 +155,48 @@ impl SourceRecords {
                 if let Ok(found) = block.keys.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
                     if let Some((key, field)) = block.keys.get(found) {
                         let scale = format.options.get(*field).scale;
-                        pending.fields.record(*field, scale, Raw::Str(value), key);
+                        open.fields.record(*field, scale, Raw::Str(value), key);
                     }
                 }
                 return;
             }
-            if let Some(pending) = records.pending.take() {
+            if let Some(pending) = pending.take() {
                 emit(
                     &name,
-                    with_sticky(pending.fields.finish(&format), records.sticky.as_ref()),
+                    with_sticky(pending.fields.finish(format), sticky.as_ref()),
                 );
             }
         }
-        let outcome = line_with_sticky(&format, records, line);
+        let outcome = line_with_sticky(format, sticky, line);
         emit(&name, outcome);
+    }
+
+    /// [`SourceRecords::feed`] for a format whose records are whole documents.
+    fn feed_document_line(
+        &mut self,
+        index: usize,
+        line: &[u8],
+        now_seconds: f64,
+        emit: &mut impl FnMut(&FileRef<'_>, RecordOutcome),
+    ) {
+        let format = Arc::clone(&self.format);
+        let Some(records) = self.files.get_mut(index) else {
+            return;
+        };
+        records.last_line_seconds = now_seconds;
+        if let Some(outcomes) = feed_document(records, line) {
+            let name = Arc::clone(&records.name);
+            let from_start = records.from_start;
+            for outcome in self.document_entries(&format, outcomes) {
+                emit(
+                    &FileRef {
+                        name: &name,
+                        from_start,
+                    },
+                    outcome,
+                );
+            }
+        }
     }
 
     /// Flushes the pending blocks of files quiet for [`QUIET_SECONDS`].
@@ -303,22 +327,26 @@ fn feed_document(records: &mut FileRecords, line: &[u8]) -> Option<String> {
 
 /// A line as a record, with the file's sticky values filled in; a sticky line updates them and
 /// is no record itself.
-fn line_with_sticky(format: &Format, records: &mut FileRecords, line: &[u8]) -> RecordOutcome {
+fn line_with_sticky(
+    format: &Format,
+    sticky_values: &mut Option<Observation>,
+    line: &[u8],
+) -> RecordOutcome {
     if plain_json(format).is_some() {
-        return with_sticky(parse_line(format, line), records.sticky.as_ref());
+        return with_sticky(parse_line(format, line), sticky_values.as_ref());
     }
     let (outcome, sticky) = parse_line_and_sticky(format, line);
     if sticky {
         if let Ok(LineOutcome::Observation(values)) = outcome {
             let mut merged = values;
-            if let Some(previous) = &records.sticky {
+            if let Some(previous) = sticky_values.as_ref() {
                 merged.fill_missing(previous);
             }
-            records.sticky = Some(merged);
+            *sticky_values = Some(merged);
         }
         return Ok(LineOutcome::Ignored);
     }
-    with_sticky(outcome, records.sticky.as_ref())
+    with_sticky(outcome, sticky_values.as_ref())
 }
 
 fn with_sticky(mut outcome: RecordOutcome, sticky: Option<&Observation>) -> RecordOutcome {

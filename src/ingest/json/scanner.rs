@@ -22,8 +22,14 @@
 //!
 //! What it does not check, as `serde_json` does not when it skips a value (`IgnoredAny`): the
 //! magnitude of a skipped number (`1e999` is a valid skipped number), and whether a skipped
-//! string's `\u` escapes pair up into valid UTF-16 surrogates. The line's UTF-8 is checked once
-//! before, for the whole line.
+//! string's `\u` escapes pair up into valid UTF-16 surrogates.
+//!
+//! The scanner reads the line as bytes and checks its UTF-8 itself: outside strings only ASCII
+//! belongs to the grammar, so only the contents of strings can hold other bytes, and each run of
+//! non-ASCII bytes in a string is checked with `std::str::from_utf8` (the ASCII around it is
+//! passed eight bytes at a time, as before). A settled line is therefore valid UTF-8 as a whole;
+//! a line with an invalid sequence anywhere is handed back, and the caller's whole-line check
+//! then names it.
 //!
 //! What it hands back (`None`), valid or not: any grammar error above (so a truncated line, a
 //! string cut short, an unbalanced bracket, a bad escape or trailing garbage never becomes a
@@ -111,12 +117,8 @@ fn accumulate(significand: u64, digit: u64) -> Option<u64> {
 /// Walks `text` as one JSON object, recording the values of the keys `root` maps into `state`.
 /// `None` when the line is not settled here (see the module doc); `state` is then to be
 /// discarded.
-pub(super) fn walk(text: &str, root: &PathNode, state: &mut LineState) -> Option<()> {
-    let mut scanner = Scanner {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+pub(super) fn walk(line: &[u8], root: &PathNode, state: &mut LineState) -> Option<()> {
+    let mut scanner = Scanner { bytes: line, at: 0 };
     scanner.skip_whitespace();
     scanner.expect(b'{')?;
     scanner.walk_object(root, state, 0)?;
@@ -131,6 +133,8 @@ enum ByteClass {
     Quote,
     Backslash,
     Control,
+    /// 0x80 and above: part of a multi-byte UTF-8 sequence, or invalid.
+    NonAscii,
 }
 
 const fn byte_classes() -> [ByteClass; 256] {
@@ -138,6 +142,11 @@ const fn byte_classes() -> [ByteClass; 256] {
     let mut byte = 0;
     while byte < 0x20 {
         classes[byte] = ByteClass::Control;
+        byte += 1;
+    }
+    byte = 0x80;
+    while byte < 0x100 {
+        classes[byte] = ByteClass::NonAscii;
         byte += 1;
     }
     classes[b'"' as usize] = ByteClass::Quote;
@@ -153,13 +162,14 @@ const fn repeated(byte: u8) -> u64 {
 }
 
 /// A word (eight bytes of a line, the first in the lowest bits) → the high bit set in the
-/// lowest byte that is a `"`, a backslash or below 0x20, if any. Bytes above that one may be flagged
-/// wrongly by a borrow, so only the lowest set bit counts.
+/// lowest byte that is a `"`, a backslash, below 0x20 or above 0x7f, if any. Bytes above that one
+/// may be flagged wrongly by a borrow, so only the lowest set bit counts.
 fn special_bytes(word: u64) -> u64 {
     let zero_bytes = |value: u64| value.wrapping_sub(repeated(1)) & !value & repeated(0x80);
     zero_bytes(word ^ repeated(b'"'))
         | zero_bytes(word ^ repeated(b'\\'))
         | (word.wrapping_sub(repeated(0x20)) & !word & repeated(0x80))
+        | (word & repeated(0x80))
 }
 
 /// The open containers of a skipped value: one bit per level, set for an object.
@@ -243,7 +253,6 @@ impl NumberParts {
 }
 
 struct Scanner<'a> {
-    text: &'a str,
     bytes: &'a [u8],
     /// The next byte to read.
     at: usize,
@@ -281,13 +290,13 @@ impl<'a> Scanner<'a> {
             self.skip_whitespace();
             self.expect(b'"')?;
             let word = self.word();
-            let key = self.unescaped_string()?;
+            let key = self.string_bytes()?;
             self.skip_whitespace();
             self.expect(b':')?;
             self.skip_whitespace();
             let child = match word {
                 Some(word) => node.child_at(key, word),
-                None => node.child(key),
+                None => node.child_of_bytes(key),
             };
             match child {
                 Some(child) => self.mapped_value(child, state, depth)?,
@@ -498,8 +507,8 @@ impl<'a> Scanner<'a> {
         Some(u64::from_le_bytes(<[u8; 8]>::try_from(word).ok()?))
     }
 
-    /// Moves to the next byte of a string that is a `"`, a backslash or a control character, eight
-    /// bytes at a time; `None` when the line ends first.
+    /// Moves to the next byte of a string that is a `"`, a backslash, a control character or not
+    /// ASCII, eight bytes at a time; `None` when the line ends first.
     fn find_special_in_string(&mut self) -> Option<u8> {
         while let Some(word) = self.word() {
             let special = special_bytes(word);
@@ -518,22 +527,48 @@ impl<'a> Scanner<'a> {
         None
     }
 
-    /// The rest of a string whose `"` was just read, when it holds no escape; `None` for an
-    /// escape (left to `serde_json`, which unescapes), a control character or a missing `"`.
+    /// The contents of a string whose `"` was just read, when it holds no escape, its non-ASCII
+    /// bytes checked as UTF-8; `None` for an escape (left to `serde_json`, which unescapes), a
+    /// control character, invalid UTF-8 or a missing `"`.
     #[inline]
-    fn unescaped_string(&mut self) -> Option<&'a str> {
+    fn string_bytes(&mut self) -> Option<&'a [u8]> {
         let start = self.at;
-        if self.find_special_in_string()? != b'"' {
-            return None;
+        loop {
+            match BYTE_CLASSES[usize::from(self.find_special_in_string()?)] {
+                ByteClass::Quote => break,
+                ByteClass::NonAscii => self.skip_non_ascii()?,
+                ByteClass::Plain | ByteClass::Backslash | ByteClass::Control => return None,
+            }
         }
         self.at += 1;
-        self.text.get(start..self.at - 1)
+        self.bytes.get(start..self.at - 1)
+    }
+
+    /// [`Scanner::string_bytes`] as text.
+    #[inline]
+    fn unescaped_string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.string_bytes()?).ok()
+    }
+
+    /// Moves past the run of non-ASCII bytes that starts at the next byte, when it is valid UTF-8.
+    /// The run ends at an ASCII byte, which no multi-byte sequence holds.
+    #[cold]
+    fn skip_non_ascii(&mut self) -> Option<()> {
+        let rest = self.bytes.get(self.at..)?;
+        let run = rest.iter().position(u8::is_ascii).unwrap_or(rest.len());
+        std::str::from_utf8(rest.get(..run)?).ok()?;
+        self.at += run;
+        Some(())
     }
 
     /// Skips the rest of a string whose `"` was just read, checking its escapes.
     fn skip_string(&mut self) -> Option<()> {
         loop {
             let special = self.find_special_in_string()?;
+            if BYTE_CLASSES[usize::from(special)] == ByteClass::NonAscii {
+                self.skip_non_ascii()?;
+                continue;
+            }
             self.at += 1;
             match BYTE_CLASSES[usize::from(special)] {
                 ByteClass::Quote => return Some(()),
@@ -548,7 +583,7 @@ impl<'a> Scanner<'a> {
                     }
                     _ => return None,
                 },
-                ByteClass::Plain | ByteClass::Control => return None,
+                ByteClass::Plain | ByteClass::Control | ByteClass::NonAscii => return None,
             }
         }
     }
@@ -685,7 +720,7 @@ mod tests {
     use crate::ingest::observation::{Field, ParseErrorReason};
 
     fn settled(text: &str, mapping: &FieldMapping) -> bool {
-        walk(text, &mapping.root, &mut LineState::default()).is_some()
+        walk(text.as_bytes(), &mapping.root, &mut LineState::default()).is_some()
     }
 
     /// A mapping with nested paths and pointers besides the default keys.
@@ -739,7 +774,9 @@ mod tests {
                 assert_eq!(found as usize, expected, "byte {byte:#x} at {position}");
             }
         }
-        assert_eq!(special_bytes(u64::from_le_bytes(*b"abc\xc3\xa9def")), 0);
+        let non_ascii = special_bytes(u64::from_le_bytes(*b"abc\xc3\xa9def"));
+        assert_eq!(non_ascii.trailing_zeros() / 8, 3);
+        assert_eq!(special_bytes(u64::from_le_bytes(*b"abcdefgh")), 0);
     }
 
     #[test]
@@ -986,5 +1023,84 @@ mod tests {
         }
         // Most replacements inside strings and numbers leave valid JSON.
         assert!(settled_count > checked / 10, "{settled_count} of {checked}");
+    }
+
+    /// A line with multi-byte characters in keys, mapped values and skipped values.
+    const UNICODE_LINE: &str = r#"{"time": "2024-05-01T12:00:00Z", "note": "ünïcødé ✓ 日本語 🚀", "名前": {"ключ": ["é", "x"]}, "loss": 2.5, "msg": "aé", "tps": 12}"#;
+
+    #[test]
+    fn multi_byte_characters_in_strings_are_settled_by_the_scanner() {
+        for mapping in [FieldMapping::default(), nested_mapping()] {
+            assert!(settled(UNICODE_LINE, &mapping));
+            same_as_serde(UNICODE_LINE, &mapping);
+        }
+    }
+
+    /// Invalid UTF-8 anywhere in a line (inside strings, in keys, between tokens, at either end,
+    /// cutting a multi-byte character) is refused as invalid UTF-8 at the offset `std` names,
+    /// whatever else the line holds; the byte sequences that stay valid read as before.
+    #[test]
+    fn invalid_utf8_anywhere_is_refused_as_before() {
+        let insertions: [&[u8]; 7] = [
+            b"\xff",
+            b"\x80",
+            b"\xe2\x82",
+            b"\xc0\xaf",
+            b"\xed\xa0\x80",
+            b"\xf4\x90\x80\x80",
+            b"\xc3\xa9",
+        ];
+        let mapping = FieldMapping::default();
+        let mut refused = 0usize;
+        for line in LINES.iter().chain([&UNICODE_LINE]) {
+            let bytes = line.as_bytes();
+            for at in 0..=bytes.len() {
+                for insertion in insertions {
+                    let mut inserted = bytes.to_vec();
+                    inserted.splice(at..at, insertion.iter().copied());
+                    let mut replaced = bytes.to_vec();
+                    if let Some(byte) = replaced.get_mut(at) {
+                        *byte = insertion[0];
+                    }
+                    for variant in [inserted, replaced] {
+                        for options in [
+                            JsonOptions::default(),
+                            JsonOptions {
+                                after_prefix: true,
+                                python_literals: false,
+                            },
+                        ] {
+                            let outcome = parse_json_line(&variant, &mapping, options);
+                            match std::str::from_utf8(&variant) {
+                                Err(error) => {
+                                    refused += 1;
+                                    let error_seen = outcome.as_ref().err();
+                                    assert_eq!(
+                                        error_seen.map(|e| e.reason),
+                                        Some(ParseErrorReason::InvalidUtf8),
+                                        "{variant:?}"
+                                    );
+                                    let offset = format!("offset {})", error.valid_up_to());
+                                    assert!(
+                                        error_seen.is_some_and(|e| e.detail.contains(&offset)),
+                                        "{variant:?}: {error_seen:?}"
+                                    );
+                                }
+                                Ok(text) if !options.after_prefix => {
+                                    let serde = serde_walk_line(text.trim_ascii(), &mapping);
+                                    assert_eq!(
+                                        format!("{:?}", outcome.map_err(|e| e.reason)),
+                                        format!("{:?}", serde.map_err(|e| e.reason)),
+                                        "{text:?}"
+                                    );
+                                }
+                                Ok(_) => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(refused > 1000, "{refused}");
     }
 }
