@@ -39,10 +39,11 @@ PORTS = {"mfu-exporter": 19077, "mtail": 19903, "sidecar": 19800, "pushgateway":
 FULL = dict(reps=3, catchup_reps=1, ingest_lines=1_000_000, catchup_bytes=1 << 30,
             freshness_lines=100,
             load_seconds=5, idle_seconds=60, connections=8, files_lines=1_000_000,
-            files_counts=(1, 10, 100, 1000), files_idle_seconds=10)
+            files_counts=(1, 10, 100, 1000), files_idle_seconds=10,
+            limit_reps=8)
 QUICK = dict(reps=1, catchup_reps=1, ingest_lines=100_000, catchup_bytes=32 << 20, freshness_lines=20,
              load_seconds=2, idle_seconds=5, connections=8, files_lines=100_000,
-             files_counts=(1, 100), files_idle_seconds=5)
+             files_counts=(1, 100), files_idle_seconds=5, limit_reps=2)
 
 
 # --- the log lines ---------------------------------------------------------------------------
@@ -542,6 +543,31 @@ def write_spread(directory, count, line_count):
     return paths
 
 
+LIMIT_LINE = re.compile(r"^(limit loop|tailer \+ json format)\b.*?([\d.]+) M lines/s", re.M)
+
+
+def limit_bench_binary():
+    """The release binary of `benches/limit.rs`, built if needed."""
+    output = subprocess.run(
+        ["cargo", "bench", "--bench", "limit", "--no-run", "--locked", "--message-format=json"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for line in output.splitlines():
+        message = json.loads(line)
+        if message.get("reason") == "compiler-artifact" and message.get("executable") \
+                and message["target"]["name"] == "limit":
+            return message["executable"]
+    sys.exit("cargo bench --bench limit --no-run named no executable")
+
+
+def measure_limit(binary):
+    """One run of the limit bench: the minimal loop's and the exporter's lines per second."""
+    output = subprocess.run([binary], capture_output=True, text=True, check=True).stdout
+    rates = {name: float(value) * 1e6 for name, value in LIMIT_LINE.findall(output)}
+    loop, ours = rates.get("limit loop"), rates.get("tailer + json format")
+    return dict(limit_lines_per_second=loop, exporter_lines_per_second=ours,
+                ratio=ours / loop if loop and ours else None)
+
+
 def measure_files(root, count, line_count, idle_seconds):
     """One glob over `count` files holding `line_count` lines in all: the seconds to read them
     from the first byte (catch-up); the seconds to count the same lines appended to the files
@@ -711,6 +737,11 @@ def run(options, quick, only):
                                 lambda target: measure_push(target, root, options))
             log("push: " + ", ".join(f"{k} {v['requests_per_second']:.0f}/s"
                                      for k, v in table.items()))
+        if "limit" in only:
+            binary = limit_bench_binary()
+            out["limit"] = median_of([measure_limit(binary)
+                                      for _ in range(options["limit_reps"])])
+            log(f"limit: {out['limit']['ratio'] * 100:.1f} % of the limit loop")
         if "files" in only:
             runs = {count: [] for count in options["files_counts"]}
             for _ in range(options["reps"]):
@@ -862,6 +893,21 @@ def render(results):
                          f"{fmt(v['max_thread_wakeups_per_second'], 2)} |")
         lines += ["", "Under load, CPU and memory are in the tables above: CPU seconds and peak RSS "
                   "for ingest and catch-up, CPU seconds per second and RSS for scrape and push.", ""]
+    if "limit" in r:
+        limit = r["limit"]
+        runs = limit["repetitions"]
+        lines += ["## Parsing limit, this run", "",
+                  f"`benches/limit.rs`, {len(runs)} runs in this session (each the median of its own 3 "
+                  "alternating repetitions): one file of 1,000,000 JSON lines read by a minimal loop "
+                  "(1 MiB reads, `memchr` line splits, `serde_json` into `IgnoredAny`) and by the tailer "
+                  "handing each line to the `json` format's parser. Medians of the runs; the ratio's "
+                  "range beside it. bench/LIMITS.md has the before/after history.", "",
+                  "| path | M lines/s | share of the limit loop |",
+                  "| --- | ---: | ---: |",
+                  f"| limit loop | {limit['limit_lines_per_second'] / 1e6:.2f} | |",
+                  f"| tailer + json format | {limit['exporter_lines_per_second'] / 1e6:.2f} | "
+                  f"{limit['ratio'] * 100:.1f} % (runs {min(x['ratio'] for x in runs) * 100:.1f}-"
+                  f"{max(x['ratio'] for x in runs) * 100:.1f} %) |", ""]
     if "files" in r:
         files = r["files"]
         one = files.get("1")
@@ -873,12 +919,12 @@ def render(results):
                   "end, each file's share written in 1 MiB writes, the files in turn, timed the same way. "
                   f"Idle: then {first['idle_seconds']} s with nothing written; wake-ups are voluntary "
                   "context switches of all threads, CPU is user + system time per second.", "",
-                  "| files | catch-up lines/s | vs 1 file | append lines/s | vs 1 file | peak RSS MiB | "
+                  "| files | catch-up lines/s | time vs 1 file | append lines/s | time vs 1 file | peak RSS MiB | "
                   "idle wake-ups/s | idle CPU s/s |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for count, v in files.items():
             slower = lambda key: ("" if one is None or count == "1" or not v[key]
-                                  else f"{one[key] / v[key]:.2f}x slower")
+                                  else f"{one[key] / v[key]:.2f}x")
             lines.append(
                 f"| {fmt(int(count))} | {fmt(v['catchup_lines_per_second'])} | "
                 f"{slower('catchup_lines_per_second')} | {fmt(v['append_lines_per_second'])} | "
@@ -891,7 +937,7 @@ def render(results):
               "apt-get install -y mtail prometheus-pushgateway prometheus-node-exporter wrk python3-prometheus-client",
               "bench/run.sh            # full run (about 15 minutes on 2 cores)",
               "bench/run.sh --quick    # smoke run (about 2 minutes)",
-              "bench/run.sh --only ingest,scrape   # some of: ingest, catchup, freshness, scrape, push, idle, files",
+              "bench/run.sh --only ingest,scrape   # some of: ingest, catchup, freshness, scrape, push, idle, files, limit",
               "bench/run.sh --only catchup --merge # re-measure some, keep the rest of latest.json",
               "python3 bench/driver.py render      # BENCHMARKS.md from bench/results/latest.json",
               "bench/callgrind.sh                  # instructions per scrape and per line (valgrind)",
@@ -917,7 +963,7 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("run")
     bench.add_argument("--quick", action="store_true")
-    bench.add_argument("--only", default="ingest,catchup,freshness,scrape,push,idle,files")
+    bench.add_argument("--only", default="ingest,catchup,freshness,scrape,push,idle,files,limit")
     bench.add_argument("--output", default=os.path.join(BENCH, "results", "latest.json"))
     bench.add_argument("--merge", action="store_true",
                        help="replace only the tests run in an existing --output")

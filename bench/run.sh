@@ -2,7 +2,7 @@
 # Runs the benchmark suite: checks for the peers, builds the release binary, measures
 # everything (bench/driver.py) and regenerates BENCHMARKS.md from bench/results/latest.json.
 #
-#   bench/run.sh [--quick] [--only ingest,catchup,freshness,scrape,push,idle,files]
+#   bench/run.sh [--quick] [--only ingest,catchup,freshness,scrape,push,idle,files,limit]
 set -eu
 cd "$(dirname "$0")/.."
 
