@@ -956,14 +956,15 @@ impl State {
     }
 }
 
+/// What the tests of the state and of its readers start from.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
     use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
     use crate::accounting::mfu::resolve_hardware;
-    use goodput::BadputSource;
 
-    fn spec(gpus: u64) -> Arc<RunSpec> {
+    /// GPT-2 at 1,024 tokens, full attention, on `gpus` A100 SXM in bf16.
+    pub(crate) fn spec(gpus: u64) -> Arc<RunSpec> {
         let model = crate::model_config::load("gpt2").unwrap().model;
         let options = FlopOptions {
             seq_len: 1024,
@@ -977,6 +978,30 @@ mod tests {
             hardware: resolve_hardware(Some("a100-sxm"), Dtype::Bf16, gpus, None).unwrap(),
         })
     }
+
+    /// A state of [`spec`] runs (8 GPUs) with one tailed run named `run`, without warm-up.
+    pub(crate) fn with_tail_run(run: &str, push_max_runs: usize) -> State {
+        let spec = spec(8);
+        let mut state = State::new(StateOptions {
+            stale_after_seconds: 300.0,
+            push_expire_after_seconds: 3600.0,
+            push_max_runs,
+            push_spec: Arc::clone(&spec),
+        });
+        let options = RunOptions {
+            warmup_records: 0,
+            steps_from: None,
+        };
+        state.add_tail_run(run, ThroughputScope::AsLogged, spec, options);
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::spec;
+    use super::*;
+    use goodput::BadputSource;
 
     fn state() -> State {
         State::new(StateOptions {

@@ -423,36 +423,9 @@ fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
-    use crate::accounting::gpus::Dtype;
-    use crate::accounting::mfu::resolve_hardware;
-    use crate::accounting::Accounting;
-    use crate::state::{RunSpec, ThroughputScope};
 
     fn daemon() -> Daemon {
-        let model = crate::model_config::load("gpt2").unwrap().model;
-        let options = FlopOptions {
-            seq_len: 1024,
-            attention: AttentionCounting::Full,
-            include_mtp: false,
-            recompute: Recompute::None,
-        };
-        let spec = Arc::new(RunSpec {
-            model_name: "gpt2".into(),
-            accounting: Accounting::new(&model, options),
-            hardware: resolve_hardware(Some("a100-sxm"), Dtype::Bf16, 8, None).unwrap(),
-        });
-        let mut state = State::new(StateOptions {
-            stale_after_seconds: 300.0,
-            push_expire_after_seconds: 3600.0,
-            push_max_runs: 200,
-            push_spec: Arc::clone(&spec),
-        });
-        let options = RunOptions {
-            warmup_records: 0,
-            steps_from: None,
-        };
-        state.add_tail_run("r", ThroughputScope::AsLogged, spec, options);
+        let state = crate::state::testing::with_tail_run("r", 200);
         Daemon {
             state: Mutex::new(state),
             metrics: SelfMetrics::new().unwrap(),

@@ -192,38 +192,11 @@ impl RunSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
-    use crate::accounting::mfu::resolve_hardware;
-    use crate::accounting::Accounting;
     use crate::ingest::observation::Observation;
     use crate::ingest::push::PushSample;
-    use crate::state::{RunOptions, StateOptions, ThroughputScope};
 
     fn state() -> State {
-        let model = crate::model_config::load("gpt2").unwrap().model;
-        let options = FlopOptions {
-            seq_len: 1024,
-            attention: AttentionCounting::Full,
-            include_mtp: false,
-            recompute: Recompute::None,
-        };
-        let spec = Arc::new(RunSpec {
-            model_name: "gpt2".into(),
-            accounting: Accounting::new(&model, options),
-            hardware: resolve_hardware(Some("a100-sxm"), Dtype::Bf16, 8, None).unwrap(),
-        });
-        let mut state = State::new(StateOptions {
-            stale_after_seconds: 300.0,
-            push_expire_after_seconds: 3600.0,
-            push_max_runs: 4,
-            push_spec: Arc::clone(&spec),
-        });
-        let options = RunOptions {
-            warmup_records: 0,
-            steps_from: None,
-        };
-        state.add_tail_run("tailed", ThroughputScope::AsLogged, spec, options);
-        state
+        crate::state::testing::with_tail_run("tailed", 4)
     }
 
     #[test]
