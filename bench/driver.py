@@ -533,14 +533,15 @@ def measure_idle(root, seconds):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def write_spread(directory, count, line_count):
-    """`line_count` log lines split over `count` files (file i gets steps i, i + count, ...,
-    so every step is written once); returns the paths."""
-    paths = [os.path.join(directory, f"rank-{i:04d}.jsonl") for i in range(count)]
-    for i, path in enumerate(paths):
-        with open(path, "wb") as out:
-            out.write("".join(log_line(s) for s in range(i, line_count, count)).encode())
-    return paths
+def spread_paths(directory, count):
+    return [os.path.join(directory, f"rank-{i:04d}.jsonl") for i in range(count)]
+
+
+def spread_shares(count, line_count):
+    """`line_count` log lines split over `count` files: file i gets steps i, i + count, ...,
+    so every step is written once."""
+    return ["".join(log_line(s) for s in range(i, line_count, count)).encode()
+            for i in range(count)]
 
 
 LIMIT_LINE = re.compile(r"^(limit loop|tailer \+ json format)\b.*?([\d.]+) M lines/s", re.M)
@@ -578,7 +579,11 @@ def measure_files(root, count, line_count, idle_seconds):
     workdir = fresh_dir(root, f"files-{count}")
     logs = os.path.join(workdir, "logs")
     os.mkdir(logs)
-    write_spread(logs, count, line_count)
+    paths = spread_paths(logs, count)
+    shares = spread_shares(count, line_count)
+    for path, share in zip(paths, shares):
+        with open(path, "wb") as out:
+            out.write(share)
     pattern = os.path.join(logs, "*.jsonl")
     started = time.monotonic()
     pid = target.start(workdir, pattern, from_beginning=True)
@@ -592,13 +597,10 @@ def measure_files(root, count, line_count, idle_seconds):
     shutil.rmtree(logs)
 
     os.mkdir(logs)
-    paths = [os.path.join(logs, f"rank-{i:04d}.jsonl") for i in range(count)]
     for path in paths:
         open(path, "wb").close()
     pid = target.start(workdir, pattern)
     scraper = Scraper(target.port)
-    shares = [("".join(log_line(s) for s in range(i, line_count, count))).encode()
-              for i in range(count)]
     handles = [open(path, "ab", buffering=0) for path in paths]
     started = time.monotonic()
     offset = 0
