@@ -463,53 +463,77 @@ fn parsed_date_time_seconds(text: &str) -> Option<f64> {
 /// The forms most logs write, `2024-05-01T12:00:00.250Z` and `2024-05-01 12:00:00,250` (a `T` or
 /// a space, a fraction of 1 to 9 digits after `.` or `,` or none, `Z` or no offset), read field by
 /// field without the general parser. `jiff` checks the date and counts its days, once per date
-/// on each thread (see [`LAST_DATE`]); the clock is checked here (hours to 23, minutes and
-/// seconds to 59). `None` for any other form, a leap second, or a date before 1970, which
-/// [`parsed_date_time_seconds`] reads.
+/// on each thread (see [`LAST_DATE`]), and the minute is counted once per minute of log (see
+/// [`LAST_MINUTE`]); the clock is checked here (hours to 23, minutes and seconds to 59). `None`
+/// for any other form, a leap second, or a date before 1970, which [`parsed_date_time_seconds`]
+/// reads.
 fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
-    let number = |from: usize, to: usize| -> Option<i32> {
-        bytes.get(from..to)?.iter().try_fold(0i32, |value, byte| {
-            byte.is_ascii_digit()
-                .then(|| value * 10 + i32::from(byte - b'0'))
-        })
-    };
     let head: &[u8; 19] = bytes.first_chunk()?;
-    let two_digits = |at: usize| -> Option<i32> {
-        let (tens, ones) = (*head.get(at)?, *head.get(at + 1)?);
-        (tens.is_ascii_digit() && ones.is_ascii_digit())
-            .then(|| i32::from(tens - b'0') * 10 + i32::from(ones - b'0'))
+    let mut subsec_nanosecond = 0i32;
+    match bytes.get(19..)? {
+        [] | [b'Z'] => {}
+        [b'.' | b',', fraction @ ..] => {
+            let mut digits = 0u32;
+            for &byte in fraction {
+                if !byte.is_ascii_digit() {
+                    break;
+                }
+                subsec_nanosecond = subsec_nanosecond * 10 + i32::from(byte - b'0');
+                digits += 1;
+                if digits > 9 {
+                    return None;
+                }
+            }
+            if digits == 0 || !matches!(fraction.get(digits as usize..)?, [] | [b'Z']) {
+                return None;
+            }
+            subsec_nanosecond *= 10i32.pow(9 - digits);
+        }
+        _ => return None,
+    }
+    let second = two_digits(head, 17)?;
+    if head[16] != b':' || second > 59 {
+        return None;
+    }
+    let minute_text: [u8; 16] = *head.first_chunk()?;
+    let minute_start = match LAST_MINUTE.get() {
+        Some((last, seconds)) if last == minute_text => seconds,
+        _ => {
+            let seconds = minute_start_seconds(head)?;
+            LAST_MINUTE.set(Some((minute_text, seconds)));
+            seconds
+        }
     };
-    let layout_ok = head[4] == b'-'
-        && head[7] == b'-'
-        && matches!(head[10], b'T' | b' ')
-        && head[13] == b':'
-        && head[16] == b':';
+    Some((minute_start + i64::from(second)) as f64 + f64::from(subsec_nanosecond) / 1e9)
+}
+
+/// The two ASCII digits at `at` as a number.
+fn two_digits(head: &[u8; 19], at: usize) -> Option<i32> {
+    let (tens, ones) = (*head.get(at)?, *head.get(at + 1)?);
+    (tens.is_ascii_digit() && ones.is_ascii_digit())
+        .then(|| i32::from(tens - b'0') * 10 + i32::from(ones - b'0'))
+}
+
+/// The Unix seconds of the minute that `YYYY-MM-DD?HH:MM` (the `?` a `T` or a space) starts,
+/// checked; `None` for any other layout, a clock beyond 23:59, or a date before 1970.
+fn minute_start_seconds(head: &[u8; 19]) -> Option<i64> {
+    let layout_ok =
+        head[4] == b'-' && head[7] == b'-' && matches!(head[10], b'T' | b' ') && head[13] == b':';
     if !layout_ok {
         return None;
     }
-    let mut rest = bytes.get(19..)?;
-    let mut subsec_nanosecond = 0i32;
-    if let [b'.' | b',', fraction @ ..] = rest {
-        let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
-        if !(1..=9).contains(&digits) {
-            return None;
-        }
-        let value = number(20, 20 + digits)?;
-        subsec_nanosecond = value * 10i32.pow(9 - digits as u32);
-        rest = fraction.get(digits..)?;
-    }
-    if !matches!(rest, [] | [b'Z']) {
+    let (hour, minute) = (two_digits(head, 11)?, two_digits(head, 14)?);
+    if hour > 23 || minute > 59 {
         return None;
     }
-    let (hour, minute, second) = (two_digits(11)?, two_digits(14)?, two_digits(17)?);
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let date = <[u8; 10]>::try_from(bytes.get(..10)?).ok()?;
+    let date = <[u8; 10]>::try_from(head.get(..10)?).ok()?;
     let midnight = match LAST_DATE.get() {
         Some((last, seconds)) if last == date => seconds,
         _ => {
-            let seconds = midnight_seconds(number(0, 4)?, number(5, 7)?, number(8, 10)?)?;
+            let number = |from: usize| -> Option<i32> {
+                Some(two_digits(head, from)? * 100 + two_digits(head, from + 2)?)
+            };
+            let seconds = midnight_seconds(number(0)?, two_digits(head, 5)?, two_digits(head, 8)?)?;
             LAST_DATE.set(Some((date, seconds)));
             seconds
         }
@@ -517,8 +541,7 @@ fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
     if midnight < 0 {
         return None;
     }
-    let seconds = midnight + i64::from(hour * 3600 + minute * 60 + second);
-    Some(seconds as f64 + f64::from(subsec_nanosecond) / 1e9)
+    Some(midnight + i64::from(hour * 3600 + minute * 60))
 }
 
 thread_local! {
@@ -526,6 +549,12 @@ thread_local! {
     /// seconds of its midnight, UTC: the lines of a log share their date, so `jiff` checks and
     /// counts it once per day of log. Only a cache: every thread gets the same answers.
     static LAST_DATE: std::cell::Cell<Option<([u8; 10], i64)>> =
+        const { std::cell::Cell::new(None) };
+
+    /// The first 16 bytes (`YYYY-MM-DDTHH:MM`) of the last common date-time read on this thread
+    /// and the Unix seconds at which that minute starts: a log writes many lines a minute. Only
+    /// a cache, of text already checked: every thread gets the same answers.
+    static LAST_MINUTE: std::cell::Cell<Option<([u8; 16], i64)>> =
         const { std::cell::Cell::new(None) };
 }
 
@@ -704,6 +733,28 @@ mod tests {
             common_date_time_seconds(b"2024-05-01T12:00:00.250Z"),
             Some(1_714_564_800.25)
         );
+    }
+
+    #[test]
+    fn the_minute_cache_reads_each_text_as_the_general_parser_does() {
+        // Each text after the first shares its minute, or all but its minute, with the text
+        // before it; the two malformed ones share the cached minute's first 16 bytes.
+        for text in [
+            "2024-05-01T12:00:59.5Z",
+            "2024-05-01T12:01:00Z",
+            "2024-05-01T12:00:30",
+            "2024-05-01 12:00:30,250",
+            "2024-05-01 12:00:60",
+            "2024-05-01 12:00x30",
+            "2024-05-02 12:00:30",
+            "2024-05-01T12:00:30Z",
+        ] {
+            assert_eq!(
+                common_date_time_seconds(text.as_bytes()),
+                parsed_date_time_seconds(text).filter(|_| !text.contains(":60")),
+                "{text}"
+            );
+        }
     }
 
     #[test]

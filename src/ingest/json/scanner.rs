@@ -286,13 +286,18 @@ impl<'a> Scanner<'a> {
             self.at += 1;
             return Some(());
         }
+        self.expect(b'"')?;
         loop {
-            self.skip_whitespace();
-            self.expect(b'"')?;
+            // Just past the `"` that opens a key.
             let word = self.word();
             let key = self.string_bytes()?;
-            self.skip_whitespace();
-            self.expect(b':')?;
+            // The usual `": "` in one test; any other spacing byte by byte.
+            if self.bytes.get(self.at..self.at + 2) == Some(b": ") {
+                self.at += 2;
+            } else {
+                self.skip_whitespace();
+                self.expect(b':')?;
+            }
             self.skip_whitespace();
             let child = match word {
                 Some(word) => node.child_at(key, word),
@@ -302,9 +307,17 @@ impl<'a> Scanner<'a> {
                 Some(child) => self.mapped_value(child, state, depth)?,
                 None => self.skip_value()?,
             }
+            // The usual `, "` between entries in one test, the rest byte by byte.
+            if self.bytes.get(self.at..self.at + 3) == Some(b", \"") {
+                self.at += 3;
+                continue;
+            }
             self.skip_whitespace();
             match self.next()? {
-                b',' => {}
+                b',' => {
+                    self.skip_whitespace();
+                    self.expect(b'"')?;
+                }
                 b'}' => return Some(()),
                 _ => return None,
             }
@@ -534,7 +547,12 @@ impl<'a> Scanner<'a> {
     fn string_bytes(&mut self) -> Option<&'a [u8]> {
         let start = self.at;
         loop {
-            match BYTE_CLASSES[usize::from(self.find_special_in_string()?)] {
+            let special = self.find_special_in_string()?;
+            // Most strings end at the first special byte: test for it before the table.
+            if special == b'"' {
+                break;
+            }
+            match BYTE_CLASSES[usize::from(special)] {
                 ByteClass::Quote => break,
                 ByteClass::NonAscii => self.skip_non_ascii()?,
                 ByteClass::Plain | ByteClass::Backslash | ByteClass::Control => return None,
@@ -565,6 +583,10 @@ impl<'a> Scanner<'a> {
     fn skip_string(&mut self) -> Option<()> {
         loop {
             let special = self.find_special_in_string()?;
+            if special == b'"' {
+                self.at += 1;
+                return Some(());
+            }
             if BYTE_CLASSES[usize::from(special)] == ByteClass::NonAscii {
                 self.skip_non_ascii()?;
                 continue;
