@@ -40,10 +40,10 @@ FULL = dict(reps=3, catchup_reps=1, ingest_lines=1_000_000, catchup_bytes=1 << 3
             freshness_lines=100,
             load_seconds=5, idle_seconds=60, connections=8, files_lines=1_000_000,
             files_counts=(1, 10, 100, 1000), files_idle_seconds=10,
-            limit_reps=8)
+            limit_reps=8, formats_lines=1_000_000)
 QUICK = dict(reps=1, catchup_reps=1, ingest_lines=100_000, catchup_bytes=32 << 20, freshness_lines=20,
              load_seconds=2, idle_seconds=5, connections=8, files_lines=100_000,
-             files_counts=(1, 100), files_idle_seconds=5, limit_reps=2)
+             files_counts=(1, 100), files_idle_seconds=5, limit_reps=2, formats_lines=100_000)
 
 
 # --- the log lines ---------------------------------------------------------------------------
@@ -744,6 +744,13 @@ def run(options, quick, only):
             out["limit"] = median_of([measure_limit(binary)
                                       for _ in range(options["limit_reps"])])
             log(f"limit: {out['limit']['ratio'] * 100:.1f} % of the limit loop")
+        if "formats" in only:
+            import formats  # beside this file; it imports this module's log lines
+            out["formats"] = dict(lines=options["formats_lines"], lines_per_second={
+                key.removeprefix("mfu-exporter "): rate for key, rate in formats.measure(
+                    EXPORTER, options["formats_lines"], options["reps"]).items()})
+            log("formats: " + ", ".join(f"{k} {v:.0f} lines/s"
+                                        for k, v in out["formats"]["lines_per_second"].items()))
         if "files" in only:
             runs = {count: [] for count in options["files_counts"]}
             for _ in range(options["reps"]):
@@ -910,6 +917,21 @@ def render(results):
                   f"| tailer + json format | {limit['exporter_lines_per_second'] / 1e6:.2f} | "
                   f"{limit['ratio'] * 100:.1f} % (runs {min(x['ratio'] for x in runs) * 100:.1f}-"
                   f"{max(x['ratio'] for x in runs) * 100:.1f} %) |", ""]
+    if "formats" in r:
+        rates = r["formats"]["lines_per_second"]
+        json_rate = rates.get("json")
+        lines += ["## Log formats, this run", "",
+                  f"Catch-up of {fmt(r['formats']['lines'])} lines per format, read from the first byte, "
+                  "timed from start-up until `/metrics` counts every line (`bench/formats.py`), the "
+                  "formats in turn, each round alternating; medians. The JSON log is the ingest "
+                  "line; each text format's log repeats its real fixture lines from "
+                  "`tests/fixtures/logs/` (lines that are not records included, as in a real log).", "",
+                  "| format | lines/s | vs json |",
+                  "| --- | ---: | ---: |"]
+        for name, rate in rates.items():
+            share = f"{rate / json_rate:.2f}x" if json_rate and name != "json" else ""
+            lines.append(f"| {name} | {fmt(rate)} | {share} |")
+        lines.append("")
     if "files" in r:
         files = r["files"]
         one = files.get("1")
@@ -939,7 +961,7 @@ def render(results):
               "apt-get install -y mtail prometheus-pushgateway prometheus-node-exporter wrk python3-prometheus-client",
               "bench/run.sh            # full run (about 15 minutes on 2 cores)",
               "bench/run.sh --quick    # smoke run (about 2 minutes)",
-              "bench/run.sh --only ingest,scrape   # some of: ingest, catchup, freshness, scrape, push, idle, files, limit",
+              "bench/run.sh --only ingest,scrape   # some of: ingest, catchup, freshness, scrape, push, idle, files, limit, formats",
               "bench/run.sh --only catchup --merge # re-measure some, keep the rest of latest.json",
               "python3 bench/driver.py render      # BENCHMARKS.md from bench/results/latest.json",
               "bench/callgrind.sh                  # instructions per scrape and per line (valgrind)",
@@ -965,7 +987,7 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("run")
     bench.add_argument("--quick", action="store_true")
-    bench.add_argument("--only", default="ingest,catchup,freshness,scrape,push,idle,files,limit")
+    bench.add_argument("--only", default="ingest,catchup,freshness,scrape,push,idle,files,limit,formats")
     bench.add_argument("--output", default=os.path.join(BENCH, "results", "latest.json"))
     bench.add_argument("--merge", action="store_true",
                        help="replace only the tests run in an existing --output")

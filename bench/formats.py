@@ -62,19 +62,15 @@ def catchup(binary, log, line_count, format_name):
         process.wait()
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/mfu-exporter"))
-    parser.add_argument("--baseline")
-    options = parser.parse_args()
+def measure(binary, line_count, reps, baseline=None):
+    """Median catch-up lines/s per format (and of the baseline build on the JSON log), each
+    format's daemon run in turn, the rounds alternating; keys as "mfu-exporter NAME"."""
     results = {}
     with tempfile.TemporaryDirectory() as directory:
         logs = {}
         path = os.path.join(directory, "json.log")
         with open(path, "w") as out:
-            out.writelines(log_line(step) for step in range(options.lines))
+            out.writelines(log_line(step) for step in range(line_count))
         logs["json"] = path
         for fixtures in sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/logs/*/"))):
             name = os.path.basename(os.path.dirname(fixtures))
@@ -86,17 +82,27 @@ def main():
                 continue
             path = os.path.join(directory, f"{name}.log")
             with open(path, "w") as out:
-                for index in range(options.lines):
+                for index in range(line_count):
                     out.write(sample[index % len(sample)] + "\n")
             logs[name] = path
-        runs = [("mfu-exporter", options.binary, name) for name in logs]
-        if options.baseline:
-            runs.insert(1, ("baseline", options.baseline, "json"))
-        for _ in range(options.reps):
-            for label, binary, name in runs:
-                rate = catchup(binary, logs[name], options.lines, name)
+        runs = [("mfu-exporter", binary, name) for name in logs]
+        if baseline:
+            runs.insert(1, ("baseline", baseline, "json"))
+        for _ in range(reps):
+            for label, run_binary, name in runs:
+                rate = catchup(run_binary, logs[name], line_count, name)
                 results.setdefault(f"{label} {name}", []).append(rate)
-    summary = {key: sorted(values)[len(values) // 2] for key, values in results.items()}
+    return {key: sorted(values)[len(values) // 2] for key, values in results.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/mfu-exporter"))
+    parser.add_argument("--baseline")
+    options = parser.parse_args()
+    summary = measure(options.binary, options.lines, options.reps, options.baseline)
     for key, rate in summary.items():
         print(f"{key:<28} {rate:>12,.0f} lines/s (median of {options.reps})")
     if options.baseline:
