@@ -1126,3 +1126,358 @@ mod tests {
         assert!(refused > 1000, "{refused}");
     }
 }
+
+#[cfg(test)]
+mod differential_tests {
+    //! Generated lines around the scanner's one-comparison paths (`": "` after a key, `, "`
+    //! between entries, a string's closing quote), every prefix of each and single-byte edits,
+    //! read by the whole parser and by `serde_json` alone.
+
+    use super::super::{lenient_to_json, serde_walk_line, walk_line};
+    use super::*;
+    use crate::ingest::mapping::{FieldMapping, FieldPath, FieldSpec};
+    use crate::ingest::observation::Field;
+
+    /// xorshift64*: a fixed, seeded sequence.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[self.below(from.len())]
+        }
+    }
+
+    /// Keys as written between quotes: mapped ones (top level and nested), skipped ones, the
+    /// empty key, escapes, and keys that hold the fast paths' byte patterns.
+    const KEYS: [&str; 21] = [
+        "tps",
+        "loss",
+        "step",
+        "time",
+        "dt",
+        "metrics",
+        "throughput",
+        "tokens",
+        "perf",
+        "train",
+        "m",
+        "",
+        "a",
+        "t\\u0070s",
+        "x\\\"y",
+        "\\\\",
+        "é",
+        ", \\\"",
+        "\\\": ",
+        ": ",
+        ", ",
+    ];
+
+    /// What follows a key's closing quote up to its value.
+    const COLONS: [&str; 12] = [
+        ": ",
+        ":",
+        " : ",
+        " :",
+        ":\t",
+        ":  ",
+        ": \t",
+        ":\n",
+        "\r\n:\r\n",
+        ": \r",
+        ":\r",
+        "\t:",
+    ];
+
+    /// What follows a value up to the next key's opening quote.
+    const COMMAS: [&str; 11] = [
+        ", ", ",", " , ", ",\t", ",  ", ",\n", "\t,", ", \t", ",\r\n", " ,", ", \r",
+    ];
+
+    /// What closes an object after its last value (the last two are not JSON).
+    const CLOSES: [&str; 7] = ["}", " }", "\n}", "\t}", "\r\n}", ", }", ",}"];
+
+    const SCALARS: [&str; 30] = [
+        "0",
+        "-0",
+        "1",
+        "12",
+        "2.5",
+        "1e3",
+        "-1.5e-3",
+        "18446744073709551616",
+        "0.1e-21",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"x\"",
+        "\", \\\"\"",
+        "\"\\\", \\\"\"",
+        "\"a, \\\"b\\\": \\\"c\"",
+        "\", \"",
+        "\": \"",
+        "\"\\n\"",
+        "\"\\\"\"",
+        "\"\\u00e9\"",
+        "\"é, \\\"\"",
+        "\"2024-05-01T12:00:00.250Z\"",
+        "\"2024-05-01 12:00:00,250\"",
+        "\"12\"",
+        "\" 7 \"",
+        "\"\\/\"",
+        "\"abcdefgh\\\"ijklmnop\"",
+        "\"abcdefg\\\"\"",
+    ];
+
+    fn value(rng: &mut Rng, depth: u32, out: &mut String) {
+        match (depth, rng.below(8)) {
+            (0..=2, 0 | 1) => object(rng, depth + 1, out),
+            (0..=2, 2) => {
+                out.push('[');
+                let count = rng.below(3);
+                for index in 0..count {
+                    if index > 0 {
+                        out.push_str(rng.pick(&COMMAS));
+                    }
+                    value(rng, depth + 1, out);
+                }
+                out.push_str(rng.pick(&[" ]", "]", "\t]", "]"]));
+            }
+            _ => out.push_str(rng.pick(&SCALARS)),
+        }
+    }
+
+    fn object(rng: &mut Rng, depth: u32, out: &mut String) {
+        out.push('{');
+        let count = rng.below(5);
+        if count == 0 {
+            out.push_str(rng.pick(&["}", " }", "\t}", ""]));
+            if out.ends_with('{') {
+                out.push('}');
+            }
+            return;
+        }
+        out.push_str(rng.pick(&["", "", " ", "\n", "\t"]));
+        for index in 0..count {
+            if index > 0 {
+                out.push_str(rng.pick(&COMMAS));
+            }
+            out.push('"');
+            out.push_str(rng.pick(&KEYS));
+            out.push('"');
+            out.push_str(rng.pick(&COLONS));
+            value(rng, depth, out);
+        }
+        // Mostly a closing brace; now and then a comma that is followed by nothing valid.
+        let close = if rng.below(16) == 0 {
+            rng.pick(&CLOSES)
+        } else {
+            rng.pick(&CLOSES[..5])
+        };
+        out.push_str(close);
+    }
+
+    /// The default keys, nested paths, and a mapped object holding a mapped object.
+    fn mappings() -> [FieldMapping; 2] {
+        let spec = |path: &str| FieldSpec::new(FieldPath::parse(path).unwrap(), 1.0).unwrap();
+        let pointer = |keys: &[&str]| {
+            let keys = keys.iter().map(|key| (*key).to_owned()).collect();
+            FieldSpec::new(FieldPath::Pointer(keys), 1.0).unwrap()
+        };
+        [
+            FieldMapping::default(),
+            FieldMapping::default()
+                .with_override(
+                    Field::TokensPerSecond,
+                    vec![
+                        spec("metrics.throughput.tokens"),
+                        spec("/perf/tps"),
+                        spec("tps"),
+                        spec("m.m.tps"),
+                    ],
+                )
+                .with_override(Field::Loss, vec![spec("train.loss"), spec("m.loss")])
+                .with_override(
+                    Field::Step,
+                    vec![
+                        pointer(&[""]),
+                        pointer(&["m", ""]),
+                        pointer(&["m", "m", ""]),
+                    ],
+                ),
+        ]
+    }
+
+    /// The whole parser against `serde_json` alone; whether the scanner settled the line.
+    #[track_caller]
+    fn same_as_serde(text: &str, mapping: &FieldMapping) -> bool {
+        assert_eq!(
+            format!("{:?}", walk_line(text, mapping)),
+            format!("{:?}", serde_walk_line(text, mapping)),
+            "{text:?}"
+        );
+        walk(text.as_bytes(), &mapping.root, &mut LineState::default()).is_some()
+    }
+
+    /// Every prefix of `line` and a few single-byte edits of it.
+    fn variants(rng: &mut Rng, line: &str) -> Vec<Vec<u8>> {
+        let bytes = line.as_bytes();
+        let mut variants: Vec<Vec<u8>> =
+            (0..=bytes.len()).map(|end| bytes[..end].to_vec()).collect();
+        let edits = b"{}[]\":, \t\n\r\\0-.eu";
+        for _ in 0..12 {
+            let at = rng.below(bytes.len().max(1));
+            let byte = edits[rng.below(edits.len())];
+            let mut edited = bytes.to_vec();
+            match rng.below(3) {
+                0 => {
+                    edited.insert(at, byte);
+                }
+                1 if at < edited.len() => {
+                    edited.remove(at);
+                }
+                _ => {
+                    if let Some(slot) = edited.get_mut(at) {
+                        *slot = byte;
+                    }
+                }
+            }
+            variants.push(edited);
+        }
+        variants
+    }
+
+    #[test]
+    fn generated_lines_read_as_serde_json_reads_them() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mappings = mappings();
+        let (mut lines, mut settled, mut checked) = (0usize, 0usize, 0usize);
+        for _ in 0..1500 {
+            let mut line = String::new();
+            line.push_str(rng.pick(&["", "", " ", "\t"]));
+            object(&mut rng, 0, &mut line);
+            line.push_str(rng.pick(&["", "", " ", "\n", "\r\n", ", ", ", \""]));
+            for mapping in &mappings {
+                lines += 1;
+                settled += usize::from(same_as_serde(&line, mapping));
+                for variant in variants(&mut rng, &line) {
+                    if let Ok(text) = std::str::from_utf8(&variant) {
+                        checked += 1;
+                        same_as_serde(text, mapping);
+                    }
+                }
+            }
+        }
+        // The generator mostly writes JSON the scanner reads itself.
+        assert!(settled > lines / 3, "{settled} of {lines} lines settled");
+        assert!(checked > 100_000, "{checked}");
+    }
+
+    /// Two entries, every spacing around the fast paths against every key and value kind, and
+    /// the line cut after each of its bytes; the whole line, when it is JSON without escapes,
+    /// settled by the scanner.
+    #[test]
+    fn every_spacing_around_the_fast_paths_reads_as_serde_json_reads_it() {
+        let mappings = mappings();
+        let values = [
+            "1",
+            "\"x\"",
+            "\"\"",
+            "\", \\\"\"",
+            "{}",
+            "{\"tps\": 2}",
+            "[]",
+            "null",
+        ];
+        let keys = ["tps", "", "a", "m", "t\\u0070s", "\\\": "];
+        for first in keys {
+            for colon in COLONS {
+                for value in values {
+                    for comma in COMMAS.iter().chain(&[" }", "}", ", }", ", ", ", \""]) {
+                        let line = if comma.contains('}') || comma.ends_with('"') {
+                            format!("{{\"{first}\"{colon}{value}{comma}")
+                        } else {
+                            format!("{{\"{first}\"{colon}{value}{comma}\"loss\": 3}}")
+                        };
+                        // Valid JSON without escapes is the scanner's own to read.
+                        let plain = !first.contains('\\') && !value.contains('\\');
+                        let valid = serde_json::from_str::<serde_json::Value>(&line).is_ok();
+                        for mapping in &mappings {
+                            let whole = same_as_serde(&line, mapping);
+                            assert!(whole || !(plain && valid), "{line:?}");
+                            for end in 0..=line.len() {
+                                if let Some(prefix) = line.get(..end) {
+                                    same_as_serde(prefix, mapping);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The JSON lines and Python dict prints of the fixture logs (as the lenient reading
+    /// rewrites the dicts), every prefix of each and single-byte edits.
+    #[test]
+    fn fixture_lines_read_as_serde_json_reads_them() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/logs");
+        let mut files = vec![root.join("trainer.jsonl")];
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let dir = entry.unwrap().path();
+            if dir.is_dir() {
+                for file in std::fs::read_dir(&dir).unwrap() {
+                    let path = file.unwrap().path();
+                    if path.extension().is_some_and(|ext| ext == "log") {
+                        files.push(path);
+                    }
+                }
+            }
+        }
+        files.sort();
+        let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+        let mappings = mappings();
+        let (mut objects, mut settled) = (0usize, 0usize);
+        for path in files {
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            let mut seen = std::collections::HashSet::new();
+            for line in text.lines() {
+                let Some(start) = line.find('{') else {
+                    continue;
+                };
+                let object = &line[start..];
+                let object = lenient_to_json(object).unwrap_or_else(|| object.to_owned());
+                // Repeated lines add nothing; a few per file keep the test quick.
+                if !seen.insert(object.clone()) || seen.len() > 40 {
+                    continue;
+                }
+                for mapping in &mappings {
+                    objects += 1;
+                    settled += usize::from(same_as_serde(&object, mapping));
+                    for variant in variants(&mut rng, &object) {
+                        if let Ok(text) = std::str::from_utf8(&variant) {
+                            same_as_serde(text, mapping);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            settled > 100,
+            "{settled} of {objects} fixture objects settled"
+        );
+    }
+}
