@@ -465,8 +465,8 @@ fn parsed_date_time_seconds(text: &str) -> Option<f64> {
 /// field without the general parser. `jiff` checks the date and counts its days, once per date
 /// on each thread (see [`LAST_DATE`]), and the minute is counted once per minute of log (see
 /// [`LAST_MINUTE`]); the clock is checked here (hours to 23, minutes and seconds to 59). `None`
-/// for any other form, a leap second, or a date before 1970, which [`parsed_date_time_seconds`]
-/// reads.
+/// for any other form, a leap second, a date before 1970 or a time past `jiff`'s last timestamp,
+/// which [`parsed_date_time_seconds`] reads.
 fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
     let head: &[u8; 19] = bytes.first_chunk()?;
     let mut subsec_nanosecond = 0i32;
@@ -504,7 +504,13 @@ fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
             seconds
         }
     };
-    Some((minute_start + i64::from(second)) as f64 + f64::from(subsec_nanosecond) / 1e9)
+    let seconds = minute_start + i64::from(second);
+    // `jiff`'s timestamps end at 9999-12-30T22:00:00.999999999Z, within a day that it counts;
+    // the general parser reads nothing past that second.
+    if seconds > jiff::Timestamp::MAX.as_second() {
+        return None;
+    }
+    Some(seconds as f64 + f64::from(subsec_nanosecond) / 1e9)
 }
 
 /// The two ASCII digits at `at` as a number.
@@ -732,6 +738,30 @@ mod tests {
         assert_eq!(
             common_date_time_seconds(b"2024-05-01T12:00:00.250Z"),
             Some(1_714_564_800.25)
+        );
+    }
+
+    #[test]
+    fn date_times_past_the_last_timestamp_read_as_the_general_parser_reads_them() {
+        // `jiff`'s timestamps end at 9999-12-30T22:00:00.999999999Z, inside a day it counts.
+        for text in [
+            "9999-12-30T21:59:59Z",
+            "9999-12-30T22:00:00.999999999Z",
+            "9999-12-30T22:00:01Z",
+            "9999-12-30 22:01:00",
+            "9999-12-30 23:59:59,5",
+            "9999-12-31T00:00:00Z",
+        ] {
+            assert_eq!(
+                common_date_time_seconds(text.as_bytes())
+                    .or_else(|| parsed_date_time_seconds(text)),
+                parsed_date_time_seconds(text),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            common_date_time_seconds(b"9999-12-30T22:00:00.5Z"),
+            Some(253_402_207_200.5)
         );
     }
 
