@@ -465,8 +465,8 @@ fn parsed_date_time_seconds(text: &str) -> Option<f64> {
 /// field without the general parser. `jiff` checks the date and counts its days, once per date
 /// on each thread (see [`LAST_DATE`]), and the minute is counted once per minute of log (see
 /// [`LAST_MINUTE`]); the clock is checked here (hours to 23, minutes and seconds to 59). `None`
-/// for any other form, a leap second, or a date before 1970, which [`parsed_date_time_seconds`]
-/// reads.
+/// for any other form, a leap second, a date before 1970 or a time past `jiff`'s last timestamp,
+/// which [`parsed_date_time_seconds`] reads.
 fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
     let head: &[u8; 19] = bytes.first_chunk()?;
     let mut subsec_nanosecond = 0i32;
@@ -504,7 +504,13 @@ fn common_date_time_seconds(bytes: &[u8]) -> Option<f64> {
             seconds
         }
     };
-    Some((minute_start + i64::from(second)) as f64 + f64::from(subsec_nanosecond) / 1e9)
+    let seconds = minute_start + i64::from(second);
+    // `jiff`'s timestamps end at 9999-12-30T22:00:00.999999999Z, within a day that it counts;
+    // the general parser reads nothing past that second.
+    if seconds > jiff::Timestamp::MAX.as_second() {
+        return None;
+    }
+    Some(seconds as f64 + f64::from(subsec_nanosecond) / 1e9)
 }
 
 /// The two ASCII digits at `at` as a number.
@@ -736,6 +742,30 @@ mod tests {
     }
 
     #[test]
+    fn date_times_past_the_last_timestamp_read_as_the_general_parser_reads_them() {
+        // `jiff`'s timestamps end at 9999-12-30T22:00:00.999999999Z, inside a day it counts.
+        for text in [
+            "9999-12-30T21:59:59Z",
+            "9999-12-30T22:00:00.999999999Z",
+            "9999-12-30T22:00:01Z",
+            "9999-12-30 22:01:00",
+            "9999-12-30 23:59:59,5",
+            "9999-12-31T00:00:00Z",
+        ] {
+            assert_eq!(
+                common_date_time_seconds(text.as_bytes())
+                    .or_else(|| parsed_date_time_seconds(text)),
+                parsed_date_time_seconds(text),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            common_date_time_seconds(b"9999-12-30T22:00:00.5Z"),
+            Some(253_402_207_200.5)
+        );
+    }
+
+    #[test]
     fn the_minute_cache_reads_each_text_as_the_general_parser_does() {
         // Each text after the first shares its minute, or all but its minute, with the text
         // before it; the two malformed ones share the cached minute's first 16 bytes.
@@ -800,5 +830,109 @@ mod tests {
         ] {
             assert_eq!(trimmed(text), text.trim(), "{text:?}");
         }
+    }
+
+    /// xorshift64*: a fixed, seeded sequence.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % n
+        }
+
+        /// One of `usual`, or one in eight times one of `odd`.
+        fn pick<'a>(&mut self, usual: &[&'a str], odd: &[&'a str]) -> &'a str {
+            if self.below(8) == 0 {
+                odd[self.below(odd.len())]
+            } else {
+                usual[self.below(usual.len())]
+            }
+        }
+    }
+
+    /// Generated date-times, each after one that shares its first 16 bytes (the cached minute)
+    /// or its first 10 (the cached date) and differs after them: the fast reader gives what it
+    /// gives with empty caches, and what the general parser gives; `date_time_seconds` gives
+    /// what the general parser gives for every text, and a second thread, its caches filled in
+    /// another order, reads each text alike.
+    #[test]
+    fn generated_date_times_read_alike_whatever_the_caches_hold() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut texts = Vec::new();
+        for _ in 0..3000 {
+            let year = rng.pick(
+                &["1970", "2000", "2024", "2023", "9999"],
+                &["1969", "0000", "1900", "20x4"],
+            );
+            let month = rng.pick(&["01", "02", "05", "12"], &["00", "13", "1a"]);
+            let day = rng.pick(&["01", "28", "29", "30", "31"], &["00", "32", "3 "]);
+            let separator = rng.pick(&["T", " "], &["t", "_", "TT"]);
+            let hour = rng.pick(&["00", "12", "21", "22", "23"], &["24", "99", "0:"]);
+            let minute = rng.pick(&["00", "30", "59"], &["60", "5x"]);
+            let base = format!("{year}-{month}-{day}{separator}{hour}:{minute}");
+            // Several texts after the same minute: what follows it is where they differ.
+            for _ in 0..1 + rng.below(5) {
+                let second = rng.pick(&["00", "01", "07", "59"], &["60", "61", "5", "x0"]);
+                let colon = rng.pick(&[":"], &["-", "x", ""]);
+                let digits = rng.pick(
+                    &["0", "5", "25", "250", "000000000", "123456789", "999999999"],
+                    &["", "1234567890", "0000000000", "5x"],
+                );
+                let fraction = match rng.below(4) {
+                    0 => String::new(),
+                    1 => format!(".{digits}"),
+                    2 => format!(",{digits}"),
+                    _ => rng.pick(&[".5", ",5"], &[digits, "..5", ".,5"]).to_owned(),
+                };
+                let offset = rng.pick(&["", "Z"], &["z", "+00:00", "-01:30", " ", "ZZ", "Z "]);
+                let mut text = format!("{base}{colon}{second}{fraction}{offset}");
+                // Now and then one byte of the minute changed as well.
+                if rng.below(6) == 0 {
+                    let at = rng.below(16);
+                    let bytes = b"0123456789-: TZx";
+                    let mut edited = text.into_bytes();
+                    if let Some(byte) = edited.get_mut(at) {
+                        *byte = bytes[rng.below(bytes.len())];
+                    }
+                    text = String::from_utf8(edited).unwrap();
+                }
+                texts.push(text);
+            }
+        }
+        let read = |texts: &[String]| -> Vec<Option<f64>> {
+            texts
+                .iter()
+                .map(|text| common_date_time_seconds(text.as_bytes()))
+                .collect()
+        };
+        let mut common = 0;
+        let mut results = Vec::new();
+        for text in &texts {
+            let warm = common_date_time_seconds(text.as_bytes());
+            LAST_MINUTE.set(None);
+            LAST_DATE.set(None);
+            let cold = common_date_time_seconds(text.as_bytes());
+            assert_eq!(warm, cold, "{text}");
+            let parsed = parsed_date_time_seconds(text);
+            if warm.is_some() {
+                common += 1;
+                assert_eq!(warm, parsed, "{text}");
+            }
+            assert_eq!(date_time_seconds(text), parsed, "{text}");
+            results.push(warm);
+            // The caches now hold what this text put there, for the next one.
+        }
+        let reversed: Vec<String> = texts.iter().rev().cloned().collect();
+        let mut other = std::thread::spawn(move || read(&reversed)).join().unwrap();
+        other.reverse();
+        assert_eq!(other, results);
+        assert!(
+            common > 1000,
+            "{common} of {} read by the fast reader",
+            texts.len()
+        );
     }
 }
