@@ -16,4 +16,6 @@ pub mod resolve;
 pub mod setting;
 pub mod simulate;
 pub mod state;
+#[cfg(test)]
+mod test_rng;
 pub mod units;

@@ -584,6 +584,7 @@ fn midnight_seconds(year: i32, month: i32, day: i32) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     #[track_caller]
     fn check(field: Field, scale: f64, text: &str, expected: &str) {
@@ -832,24 +833,12 @@ mod tests {
         }
     }
 
-    /// xorshift64*: a fixed, seeded sequence.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            (self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % n
-        }
-
-        /// One of `usual`, or one in eight times one of `odd`.
-        fn pick<'a>(&mut self, usual: &[&'a str], odd: &[&'a str]) -> &'a str {
-            if self.below(8) == 0 {
-                odd[self.below(odd.len())]
-            } else {
-                usual[self.below(usual.len())]
-            }
+    /// One of `usual`, or one in eight times one of `odd`.
+    fn pick<'a>(rng: &mut Rng, usual: &[&'a str], odd: &[&'a str]) -> &'a str {
+        if rng.below(8) == 0 {
+            rng.pick(odd)
+        } else {
+            rng.pick(usual)
         }
     }
 
@@ -860,24 +849,38 @@ mod tests {
     /// another order, reads each text alike.
     #[test]
     fn generated_date_times_read_alike_whatever_the_caches_hold() {
-        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
         let mut texts = Vec::new();
         for _ in 0..3000 {
-            let year = rng.pick(
+            let year = pick(
+                &mut rng,
                 &["1970", "2000", "2024", "2023", "9999"],
                 &["1969", "0000", "1900", "20x4"],
             );
-            let month = rng.pick(&["01", "02", "05", "12"], &["00", "13", "1a"]);
-            let day = rng.pick(&["01", "28", "29", "30", "31"], &["00", "32", "3 "]);
-            let separator = rng.pick(&["T", " "], &["t", "_", "TT"]);
-            let hour = rng.pick(&["00", "12", "21", "22", "23"], &["24", "99", "0:"]);
-            let minute = rng.pick(&["00", "30", "59"], &["60", "5x"]);
+            let month = pick(&mut rng, &["01", "02", "05", "12"], &["00", "13", "1a"]);
+            let day = pick(
+                &mut rng,
+                &["01", "28", "29", "30", "31"],
+                &["00", "32", "3 "],
+            );
+            let separator = pick(&mut rng, &["T", " "], &["t", "_", "TT"]);
+            let hour = pick(
+                &mut rng,
+                &["00", "12", "21", "22", "23"],
+                &["24", "99", "0:"],
+            );
+            let minute = pick(&mut rng, &["00", "30", "59"], &["60", "5x"]);
             let base = format!("{year}-{month}-{day}{separator}{hour}:{minute}");
             // Several texts after the same minute: what follows it is where they differ.
             for _ in 0..1 + rng.below(5) {
-                let second = rng.pick(&["00", "01", "07", "59"], &["60", "61", "5", "x0"]);
-                let colon = rng.pick(&[":"], &["-", "x", ""]);
-                let digits = rng.pick(
+                let second = pick(
+                    &mut rng,
+                    &["00", "01", "07", "59"],
+                    &["60", "61", "5", "x0"],
+                );
+                let colon = pick(&mut rng, &[":"], &["-", "x", ""]);
+                let digits = pick(
+                    &mut rng,
                     &["0", "5", "25", "250", "000000000", "123456789", "999999999"],
                     &["", "1234567890", "0000000000", "5x"],
                 );
@@ -885,9 +888,13 @@ mod tests {
                     0 => String::new(),
                     1 => format!(".{digits}"),
                     2 => format!(",{digits}"),
-                    _ => rng.pick(&[".5", ",5"], &[digits, "..5", ".,5"]).to_owned(),
+                    _ => pick(&mut rng, &[".5", ",5"], &[digits, "..5", ".,5"]).to_owned(),
                 };
-                let offset = rng.pick(&["", "Z"], &["z", "+00:00", "-01:30", " ", "ZZ", "Z "]);
+                let offset = pick(
+                    &mut rng,
+                    &["", "Z"],
+                    &["z", "+00:00", "-01:30", " ", "ZZ", "Z "],
+                );
                 let mut text = format!("{base}{colon}{second}{fraction}{offset}");
                 // Now and then one byte of the minute changed as well.
                 if rng.below(6) == 0 {

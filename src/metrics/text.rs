@@ -230,14 +230,8 @@ mod tests {
     /// spellings are equally near (…536.25 as …536.2 or …536.3): then only the last digit differs.
     #[test]
     fn values_read_back_in_the_layout_of_display() {
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = || {
-            // xorshift64*: any spread of bit patterns will do.
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        };
+        let mut rng = crate::test_rng::Rng::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = || rng.next();
         let mut values: Vec<f64> = (0..300_000).map(|_| f64::from_bits(next())).collect();
         values.extend((0..20_000).map(|i| (next() % 1_000_000) as f64 / 1000.0 + i as f64));
         values.extend([

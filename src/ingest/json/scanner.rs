@@ -741,7 +741,7 @@ mod tests {
     use crate::ingest::mapping::{FieldMapping, FieldPath, FieldSpec};
     use crate::ingest::observation::{Field, ParseErrorReason};
 
-    fn settled(text: &str, mapping: &FieldMapping) -> bool {
+    pub(super) fn settled(text: &str, mapping: &FieldMapping) -> bool {
         walk(text.as_bytes(), &mapping.root, &mut LineState::default()).is_some()
     }
 
@@ -763,7 +763,7 @@ mod tests {
     /// The reading of the whole parser (scanner, then `serde_json` for what it leaves) against
     /// the `serde_json` walk alone, as text.
     #[track_caller]
-    fn same_as_serde(text: &str, mapping: &FieldMapping) {
+    pub(super) fn same_as_serde(text: &str, mapping: &FieldMapping) {
         assert_eq!(
             format!("{:?}", walk_line(text, mapping)),
             format!("{:?}", serde_walk_line(text, mapping)),
@@ -1133,30 +1133,11 @@ mod differential_tests {
     //! between entries, a string's closing quote), every prefix of each and single-byte edits,
     //! read by the whole parser and by `serde_json` alone.
 
-    use super::super::{lenient_to_json, serde_walk_line, walk_line};
-    use super::*;
+    use super::super::lenient_to_json;
+    use super::tests::{same_as_serde as read_alike, settled};
     use crate::ingest::mapping::{FieldMapping, FieldPath, FieldSpec};
     use crate::ingest::observation::Field;
-
-    /// xorshift64*: a fixed, seeded sequence.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-            from[self.below(from.len())]
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// Keys as written between quotes: mapped ones (top level and nested), skipped ones, the
     /// empty key, escapes, and keys that hold the fast paths' byte patterns.
@@ -1323,12 +1304,8 @@ mod differential_tests {
     /// The whole parser against `serde_json` alone; whether the scanner settled the line.
     #[track_caller]
     fn same_as_serde(text: &str, mapping: &FieldMapping) -> bool {
-        assert_eq!(
-            format!("{:?}", walk_line(text, mapping)),
-            format!("{:?}", serde_walk_line(text, mapping)),
-            "{text:?}"
-        );
-        walk(text.as_bytes(), &mapping.root, &mut LineState::default()).is_some()
+        read_alike(text, mapping);
+        settled(text, mapping)
     }
 
     /// Every prefix of `line` and a few single-byte edits of it.
@@ -1361,7 +1338,7 @@ mod differential_tests {
 
     #[test]
     fn generated_lines_read_as_serde_json_reads_them() {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
         let mappings = mappings();
         let (mut lines, mut settled, mut checked) = (0usize, 0usize, 0usize);
         for _ in 0..1500 {
@@ -1447,7 +1424,7 @@ mod differential_tests {
             }
         }
         files.sort();
-        let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+        let mut rng = Rng::new(0xD1B5_4A32_D192_ED03);
         let mappings = mappings();
         let (mut objects, mut settled) = (0usize, 0usize);
         for path in files {
