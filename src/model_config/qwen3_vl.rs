@@ -116,3 +116,80 @@ fn vision_tower(vision: &Map<String, Value>) -> Result<VisionTower, ModelConfigE
         deepstack_mergers,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::accounting::model::{AttentionWindow, Family, FeedForward, VisionTower};
+    use crate::model_config::parse;
+
+    /// The text sub-config is read as the composite's own text class (`transformers`' spec
+    /// names the class): a `model_type` of `qwen3` there does not bring Qwen3's sliding
+    /// window, which Qwen3-VL's text model never applies.
+    #[test]
+    fn text_config_is_the_composites_text_class() {
+        let model = parse(
+            r#"{"model_type": "qwen3_vl", "text_config": {"model_type": "qwen3", "num_hidden_layers": 2,
+                "use_sliding_window": true, "sliding_window": 8, "max_window_layers": 0}}"#,
+        )
+        .unwrap();
+        assert_eq!(model.family, Family::Qwen3Vl);
+        assert!(model.layers.iter().all(|layer| {
+            layer
+                .mixer
+                .attention()
+                .is_some_and(|a| a.window == AttentionWindow::Full)
+        }));
+        // Qwen3VLTextConfig's own defaults: 32 KV heads of 128, 128000 positions.
+        assert_eq!(model.default_seq_len, 128000);
+    }
+
+    /// `Qwen3VLMoeTextConfig` maps `num_experts` onto `num_local_experts`, which wins when
+    /// both are given (as `AutoConfig.for_model("qwen3_vl_moe_text", num_local_experts=4,
+    /// num_experts=8).num_experts` is 4).
+    #[test]
+    fn num_local_experts_wins_over_num_experts() {
+        let model = parse(
+            r#"{"model_type": "qwen3_vl_moe_text", "num_hidden_layers": 1, "num_experts": 8,
+                "num_local_experts": 4, "num_experts_per_tok": 2}"#,
+        )
+        .unwrap();
+        let FeedForward::MixtureOfExperts(moe) = model.layers[0].ffn else {
+            panic!("a MoE layer")
+        };
+        assert_eq!(moe.num_experts, 4);
+    }
+
+    #[test]
+    fn malformed_vision_fields_are_refused_by_name() {
+        for (json, field) in [
+            (
+                r#"{"model_type": "qwen3_vl", "vision_config": {"deepstack_visual_indexes": 3}}"#,
+                "deepstack_visual_indexes",
+            ),
+            (
+                r#"{"model_type": "qwen3_vl_moe", "vision_config": {"depth": null}}"#,
+                "depth",
+            ),
+            (
+                r#"{"model_type": "qwen3_vl", "vision_config": [1]}"#,
+                "vision_config",
+            ),
+        ] {
+            let error = parse(json).unwrap_err().to_string();
+            assert!(error.contains(field), "{json}: {error}");
+        }
+        let model = parse(
+            r#"{"model_type": "qwen3_vl", "vision_config": {"num_hidden_layers": 4, "deepstack_visual_indexes": []}}"#,
+        )
+        .unwrap();
+        let Some(VisionTower::Qwen3Vl {
+            encoder,
+            deepstack_mergers,
+            ..
+        }) = model.vision
+        else {
+            panic!("a Qwen3-VL tower")
+        };
+        assert_eq!((encoder.layers, deepstack_mergers), (4, 0));
+    }
+}
