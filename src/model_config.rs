@@ -25,6 +25,7 @@ use crate::accounting::params;
 mod gemma4;
 mod hunyuan;
 mod hybrid;
+mod qwen3_vl;
 
 /// The bundled presets: name, official config.json.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -213,6 +214,14 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     // Gemma 4's composite, with or without a text_config.
     if object.get("model_type").and_then(Value::as_str) == Some("gemma4") {
         return checked(gemma4::composite(object)?);
+    }
+    // Qwen3-VL's composites, with or without a text_config.
+    if let Some(family) = object
+        .get("model_type")
+        .and_then(Value::as_str)
+        .and_then(qwen3_vl::composite_family)
+    {
+        return checked(qwen3_vl::composite(object, family)?);
     }
     // Tencent's remote-code Hunyuan format, which `transformers` does not read.
     if object.get("model_type").and_then(Value::as_str) == Some(hunyuan::MODEL_TYPE) {
@@ -822,6 +831,28 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             head_dim_nullable: true,
             ..base
         },
+        // Qwen3VLTextConfig: num_key_value_heads optional, head_dim a fixed 128.
+        Family::Qwen3VlText => LlamaDefaults {
+            vocab: 151936,
+            intermediate: 22016,
+            kv_heads: Some(32),
+            head_dim: Some(128),
+            max_positions: 128000,
+            ..base
+        },
+        // Qwen3VLMoeTextConfig: head_dim optional (hidden / heads), a tied head by default.
+        Family::Qwen3VlMoeText => LlamaDefaults {
+            vocab: 151936,
+            hidden: 2048,
+            intermediate: 5632,
+            layers: 24,
+            heads: 16,
+            kv_heads: Some(16),
+            kv_heads_nullable: false,
+            tie: true,
+            max_positions: 128000,
+            ..base
+        },
         Family::Ernie45Moe => LlamaDefaults {
             vocab: 103424,
             hidden: 2560,
@@ -887,7 +918,9 @@ fn layer_traits(
         | Family::Olmoe
         | Family::Gemma2
         | Family::Gemma3Text
-        | Family::HunyuanV1Moe => {
+        | Family::HunyuanV1Moe
+        | Family::Qwen3VlText
+        | Family::Qwen3VlMoeText => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -902,9 +935,12 @@ fn layer_traits(
         _ => false,
     };
     let qk_norm = match family {
-        Family::Qwen3 | Family::Qwen3Moe | Family::Gemma3Text | Family::HunyuanV1Moe => {
-            QkNorm::PerHead
-        }
+        Family::Qwen3
+        | Family::Qwen3Moe
+        | Family::Gemma3Text
+        | Family::HunyuanV1Moe
+        | Family::Qwen3VlText
+        | Family::Qwen3VlMoeText => QkNorm::PerHead,
         Family::Glm4Moe if config.bool_or(&["use_qk_norm"], false)? => QkNorm::PerHead,
         Family::Cohere if config.bool_or(&["use_qk_norm"], false)? => QkNorm::AllHeads,
         Family::Olmo2 | Family::MinimaxM2 => QkNorm::AllHeads,
@@ -1277,6 +1313,8 @@ fn moe_block(
         Family::Glm4Moe => (&["n_routed_experts", "num_local_experts"], 128),
         Family::HunyuanV1Moe => (&["num_experts", "num_local_experts"], 1),
         Family::Ernie45Moe => (&["moe_num_experts", "num_experts"], 64),
+        // Its attribute_map makes num_local_experts win when both are given.
+        Family::Qwen3VlMoeText => (&["num_local_experts", "num_experts"], 60),
         _ => return Ok(None),
     };
     let num_experts = config.u64_or(experts_keys, default_experts)?;
@@ -1289,6 +1327,7 @@ fn moe_block(
         Family::Qwen2Moe | Family::GptOss => (&["num_experts_per_tok", "experts_per_token"], 4),
         Family::HunyuanV1Moe => (&["moe_topk", "num_experts_per_tok"], 1),
         Family::Ernie45Moe => (&["moe_k", "num_experts_per_tok"], 6),
+        Family::Qwen3VlMoeText => (&["num_experts_per_tok"], 4),
         _ => (&["num_experts_per_tok"], 8),
     };
     // Hunyuan's moe_topk may list one value per layer.
@@ -1358,6 +1397,7 @@ fn moe_block(
             })?;
             (size, (width > 0).then_some(width))
         }
+        Family::Qwen3VlMoeText => (moe_intermediate(1408)?, None),
         _ => (moe_intermediate(768)?, None),
     };
     // GPT-OSS's experts carry biases on both projections.
@@ -1451,7 +1491,7 @@ fn sparse_layer_rule(
     layers: u64,
 ) -> Result<SparseLayers, ModelConfigError> {
     match family {
-        Family::Qwen2Moe | Family::Qwen3Moe => {
+        Family::Qwen2Moe | Family::Qwen3Moe | Family::Qwen3VlMoeText => {
             let step = config.positive_or(&["decoder_sparse_step"], 1)?;
             let dense = config.u64_list("mlp_only_layers")?;
             if let Some(bad) = dense.iter().find(|i| **i >= layers) {

@@ -46,10 +46,14 @@ pub enum Family {
     Ernie45Moe,
     Gemma4Text,
     Gemma4,
+    Qwen3VlText,
+    Qwen3Vl,
+    Qwen3VlMoeText,
+    Qwen3VlMoe,
 }
 
 impl Family {
-    pub const ALL: [Family; 38] = [
+    pub const ALL: [Family; 42] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -88,6 +92,10 @@ impl Family {
         Family::Ernie45Moe,
         Family::Gemma4Text,
         Family::Gemma4,
+        Family::Qwen3VlText,
+        Family::Qwen3Vl,
+        Family::Qwen3VlMoeText,
+        Family::Qwen3VlMoe,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -133,6 +141,10 @@ impl Family {
             Family::Ernie45Moe => "ernie4_5_moe",
             Family::Gemma4Text => "gemma4_text",
             Family::Gemma4 => "gemma4",
+            Family::Qwen3VlText => "qwen3_vl_text",
+            Family::Qwen3Vl => "qwen3_vl",
+            Family::Qwen3VlMoeText => "qwen3_vl_moe_text",
+            Family::Qwen3VlMoe => "qwen3_vl_moe",
         }
     }
 }
@@ -224,6 +236,17 @@ pub enum VisionTower {
         spatial_merge_size: u64,
         num_position_embeddings: u64,
         out_hidden_size: u64,
+    },
+    /// Qwen3-VL's encoder: Qwen3.5's (above), and one DeepStack merger per
+    /// `deepstack_visual_indexes` entry, each the merger's shape with its LayerNorm over the
+    /// `spatial_merge_size²` patches (`m²·d` wide) rather than over one patch.
+    Qwen3Vl {
+        encoder: VisionEncoder,
+        temporal_patch_size: u64,
+        spatial_merge_size: u64,
+        num_position_embeddings: u64,
+        out_hidden_size: u64,
+        deepstack_mergers: u64,
     },
     /// Gemma 4's own encoder: a patch projection without bias and a learned 2-D position
     /// table (`2 × position_embedding_size` rows), unbiased q/k/v/o with q/k RMSNorms of

@@ -307,6 +307,33 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
             ])?;
             sum(&[embeddings, product(&[layers, layer])?, merger])
         }
+        VisionTower::Qwen3Vl {
+            encoder,
+            temporal_patch_size,
+            spatial_merge_size,
+            num_position_embeddings,
+            out_hidden_size,
+            deepstack_mergers,
+        } => {
+            // Qwen3.5's tower and merger, then the DeepStack mergers: a LayerNorm of m²·d,
+            // m²·d → m²·d → out, both biased.
+            let tower = vision_params(&VisionTower::Qwen35 {
+                encoder,
+                temporal_patch_size,
+                spatial_merge_size,
+                num_position_embeddings,
+                out_hidden_size,
+            })?;
+            let merged = product(&[encoder.hidden_size, spatial_merge_size, spatial_merge_size])?;
+            let deepstack = sum(&[
+                product(&[2, merged])?,
+                product(&[merged, merged])?,
+                merged,
+                product(&[merged, out_hidden_size])?,
+                out_hidden_size,
+            ])?;
+            sum(&[tower, product(&[deepstack_mergers, deepstack])?])
+        }
         VisionTower::Gemma4 {
             encoder,
             num_heads,

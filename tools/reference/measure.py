@@ -94,6 +94,10 @@ MODEL_TYPES = [
     "qwen2_moe",
     "qwen3",
     "qwen3_moe",
+    "qwen3_vl_text",
+    "qwen3_vl",
+    "qwen3_vl_moe_text",
+    "qwen3_vl_moe",
     "gemma",
     "deepseek_v2",
     "deepseek_v3",
@@ -170,6 +174,19 @@ NOTES = {
         "Qwen3MoeConfig has no head_dim field: the modelling uses getattr(config, 'head_dim', hidden // heads), so head_dim comes from the config.json key when present (Qwen3-30B-A3B sets 128 while hidden/heads = 64).",
         "Qwen3MoeDecoderLayer uses the sparse block iff layer_idx not in mlp_only_layers and num_experts > 0 and (layer_idx+1) % decoder_sparse_step == 0, else Qwen3MoeMLP(intermediate_size).",
         "Qwen3MoeSparseMoeBlock: experts (gate_up_proj, down_proj with moe_intermediate_size) + router gate.weight (num_experts, hidden); no shared expert. attribute_map num_experts->num_local_experts.",
+    ],
+    "qwen3_vl": [
+        "qwen3_vl/modeling_qwen3_vl.py Qwen3VLTextAttention: q/k/v/o use bias=config.attention_bias (default False), q_norm/k_norm = RMSNorm(head_dim); Qwen3VLTextMLP gate/up/down bias=False; no sliding window (the text model only builds a causal mask). Interleaved M-RoPE: buffers only.",
+        "Qwen3VLTextConfig: head_dim a fixed 128 (null refused), num_key_value_heads default 32 (null -> num_attention_heads), max_position_embeddings 128000, no tie_word_embeddings field of its own.",
+        "Qwen3VLConfig.sub_configs_defaults name the classes, so text_config is read as Qwen3VLTextConfig whatever its model_type, vision_config as Qwen3VLVisionConfig; tie_word_embeddings of the composite (default False) ties lm_head to model.language_model.embed_tokens.",
+        "Qwen3VLVisionModel (model.visual): patch_embed Conv3d(in_channels, hidden, kernel (temporal_patch_size, patch_size, patch_size), bias=True); pos_embed Embedding(num_position_embeddings, hidden); depth blocks of norm1/norm2 LayerNorm, qkv Linear(d, 3d, bias), proj Linear(d, d, bias), linear_fc1/linear_fc2 biased; merger = LayerNorm(d) + Linear(m2d, m2d) + Linear(m2d, out_hidden_size) (m2d = hidden * spatial_merge_size**2); deepstack_merger_list: len(deepstack_visual_indexes) mergers with LayerNorm(m2d). attribute_map num_hidden_layers->depth, num_attention_heads->num_heads.",
+        "transformers has no Qwen3VL causal LM: a qwen3_vl_text config is measured as the composite's language model (vision parameters left out), its head tied as the text config says (default untied).",
+    ],
+    "qwen3_vl_moe": [
+        "qwen3_vl_moe/modeling_qwen3_vl_moe.py: attention as qwen3_vl; Qwen3VLMoeTextDecoderLayer uses the sparse block iff layer_idx not in mlp_only_layers and num_experts > 0 and (layer_idx + 1) % decoder_sparse_step == 0, else Qwen3VLMoeTextMLP(intermediate_size).",
+        "Qwen3VLMoeTextSparseMoeBlock: experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), router gate.weight (E, hidden); no shared expert. attribute_map num_experts->num_local_experts (num_local_experts wins when both are given).",
+        "Qwen3VLMoeTextConfig defaults: hidden 2048, intermediate 5632, 24 layers, 16 heads / 16 KV heads (null refused), head_dim None -> hidden // heads, 60 experts top-4 of 1408, tie_word_embeddings True (not read by the composite, whose default is False).",
+        "Vision tower as qwen3_vl (Qwen3VLMoeVisionConfig has the same defaults).",
     ],
     "gemma": [
         "gemma/modeling_gemma.py GemmaAttention: q/k/v/o use bias=config.attention_bias (default False); head_dim = getattr(config, 'head_dim', hidden // heads) and GemmaConfig.head_dim defaults to 256.",
@@ -573,8 +590,31 @@ TINY_SIGLIP = {
 }
 
 
+# Qwen3-VL's vision tower, small: 2 blocks, a 2x2 merge and one DeepStack merger.
+TINY_QWEN3_VL_VISION = {
+    "depth": 2, "hidden_size": 32, "intermediate_size": 48, "num_heads": 2, "patch_size": 4,
+    "temporal_patch_size": 2, "spatial_merge_size": 2, "num_position_embeddings": 16,
+    "out_hidden_size": 64, "deepstack_visual_indexes": [0],
+}
+TINY_QWEN3_VL_MOE_TEXT = {
+    "model_type": "qwen3_vl_moe_text", **TINY, "num_hidden_layers": 3, "head_dim": 16,
+    "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+    "mlp_only_layers": [1],
+}
+
+
 def new_type_cases():
     variants = [
+        ("tiny-qwen3-vl", "Qwen3-VL composite: a qwen3_vl_text text_config (q/k norms, head_dim 16, untied) and a 2-block vision tower with one DeepStack merger (counted apart).",
+         {"model_type": "qwen3_vl", "text_config": {"model_type": "qwen3_vl_text", **TINY, "head_dim": 16},
+          "vision_config": TINY_QWEN3_VL_VISION}),
+        ("tiny-qwen3-vl-moe", "Qwen3-VL-MoE composite: 3 layers, mlp_only_layers [1], 4 experts top-2; the text config's tie (true by default) is not read, the composite's (false) is.",
+         {"model_type": "qwen3_vl_moe", "text_config": TINY_QWEN3_VL_MOE_TEXT,
+          "vision_config": TINY_QWEN3_VL_VISION}),
+        ("tiny-qwen3-vl-text", "qwen3_vl_text on its own, tied head: the composite's language model.",
+         {"model_type": "qwen3_vl_text", **TINY, "head_dim": 16, "tie_word_embeddings": True}),
+        ("tiny-qwen3-vl-moe-text", "qwen3_vl_moe_text on its own (its class ties the head by default): the composite's language model.",
+         TINY_QWEN3_VL_MOE_TEXT),
         ("tiny-phi3", "Phi-3: fused qkv_proj and gate_up_proj, one sliding window (64) on every layer.",
          {"model_type": "phi3", **TINY, "sliding_window": 64}),
         ("tiny-granite", "Granite with attention_bias and mlp_bias (multipliers change no matmul).",
@@ -650,6 +690,18 @@ def new_type_cases():
         for seq_len in NEW_TYPE_SEQ_LENS:
             cases.append(dict(name=f"{name}-s{seq_len}", description=description, config=config,
                               seq_len=seq_len, batch=1, method="cpu"))
+    # Composites given by their type alone: every sub-config takes its class's defaults.
+    for name, description, config in [
+        ("edge-qwen3-vl-defaults", "qwen3_vl with no sub-configs: Qwen3VLTextConfig's and Qwen3VLVisionConfig's defaults, untied.",
+         {"model_type": "qwen3_vl"}),
+        ("edge-qwen3-vl-moe-defaults", "qwen3_vl_moe with no sub-configs: the MoE text class's defaults (60 experts top-4), untied by the composite.",
+         {"model_type": "qwen3_vl_moe"}),
+        ("edge-qwen3-vl-tied-text-only", "qwen3_vl whose text_config alone says tie_word_embeddings: the composite's default (false) wins.",
+         {"model_type": "qwen3_vl", "text_config": {**TINY, "head_dim": 16, "tie_word_embeddings": True},
+          "vision_config": TINY_QWEN3_VL_VISION}),
+    ]:
+        cases.append(dict(name=name, description=description, config=config, seq_len=None,
+                          batch=1, method="meta"))
     return cases
 
 
@@ -762,9 +814,18 @@ def hunyuan_remote_to_v1_moe(d: dict) -> str:
 REMOTE_CODE_FORMATS = {"hunyuan": hunyuan_remote_to_v1_moe}
 
 
+# Text types transformers builds only inside their composite (no causal LM of their own):
+# measured as that composite's language model, tied as the text config says, no vision count.
+TEXT_ONLY_COMPOSITES = {"qwen3_vl_text": "qwen3_vl", "qwen3_vl_moe_text": "qwen3_vl_moe"}
+
+
 def make_config(cfg: dict):
     d = copy.deepcopy(cfg)
     model_type = d.pop("model_type")
+    if model_type in TEXT_ONLY_COMPOSITES:
+        text = AutoConfig.for_model(model_type, **d)
+        tie = getattr(text, "tie_word_embeddings", False)
+        return AutoConfig.for_model(TEXT_ONLY_COMPOSITES[model_type], text_config=cfg, tie_word_embeddings=tie)
     if model_type in REMOTE_CODE_FORMATS:
         model_type = REMOTE_CODE_FORMATS[model_type](d)
     if "text_config" in d and model_type == "ministral3":
@@ -776,7 +837,9 @@ def make_config(cfg: dict):
 def build_model(cfg: dict, method: str, dtype=torch.float32):
     config = make_config(cfg)
     kwargs = dict(attn_implementation="eager", experts_implementation="eager", dtype=dtype)
-    auto = AutoModelForImageTextToText if "text_config" in cfg else AutoModelForCausalLM
+    mt = cfg.get("model_type")
+    composite = "text_config" in cfg or mt in TEXT_ONLY_COMPOSITES or mt in TEXT_ONLY_COMPOSITES.values()
+    auto = AutoModelForImageTextToText if composite else AutoModelForCausalLM
     if method == "meta":
         with torch.device("meta"):
             model = auto.from_config(config, **kwargs)
@@ -939,6 +1002,8 @@ def run_case(case):
     t0 = time.time()
     model = build_model(cfg, method, dtype)
     total, by, buffers, vision = count_params(model)
+    if cfg.get("model_type") in TEXT_ONLY_COMPOSITES:
+        vision = None  # the composite's default tower, no part of a text-only config
     params = OrderedDict(total=total, by_module=by)
     if vision is not None:
         params["vision"] = vision
