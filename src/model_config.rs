@@ -179,9 +179,55 @@ fn preset(name: &str) -> Option<&'static str> {
 
 /// Parses the text of a config.json.
 pub fn parse(text: &str) -> Result<Model, ModelConfigError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|error| ModelConfigError::Json(error.to_string()))?;
-    from_value(&value)
+    from_value(&parse_json(text)?)
+}
+
+/// Reads the text of a config.json as JSON, accepting the non-finite numbers that
+/// Python's `json` module writes (`NaN`, `Infinity`, `-Infinity`, e.g. Nemotron-H's
+/// `"time_step_limit": [0.0, Infinity]`) and reading each of them as `null`: no field
+/// that sets a shape takes one, and a JSON value cannot hold it.
+pub fn parse_json(text: &str) -> Result<Value, ModelConfigError> {
+    let parsed = match serde_json::from_str(text) {
+        Ok(value) => Ok(value),
+        Err(error) => match non_finite_as_null(text) {
+            Some(rewritten) => serde_json::from_str(&rewritten),
+            None => Err(error),
+        },
+    };
+    parsed.map_err(|error| ModelConfigError::Json(error.to_string()))
+}
+
+/// `text` with every `NaN`, `Infinity` and `-Infinity` outside a string replaced by `null`,
+/// or `None` when it has none. Outside strings a JSON text has no other words than `true`,
+/// `false` and `null`, so these are never part of another token.
+fn non_finite_as_null(text: &str) -> Option<String> {
+    const WORDS: [&str; 3] = ["-Infinity", "Infinity", "NaN"];
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut replaced = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(word) = WORDS.iter().find(|w| rest.starts_with(**w)) {
+            out.push_str("null");
+            rest = &rest[word.len()..];
+            replaced = true;
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    replaced.then_some(out)
 }
 
 fn supported() -> String {
@@ -1721,6 +1767,19 @@ mod tests {
 
     fn model(json: &str) -> Result<Model, ModelConfigError> {
         parse(json)
+    }
+
+    #[test]
+    fn python_non_finite_numbers_read_as_null() {
+        let text = r#"{"time_step_limit": [0.0, Infinity], "a": -Infinity, "b": NaN,
+            "name": "NaN \" Infinity", "model_type": "llama"}"#;
+        let value = parse_json(text).unwrap();
+        assert_eq!(value["time_step_limit"], serde_json::json!([0.0, null]));
+        assert_eq!(value["a"], Value::Null);
+        assert_eq!(value["b"], Value::Null);
+        assert_eq!(value["name"], "NaN \" Infinity");
+        assert!(parse_json("{\"a\": Infinit}").is_err());
+        assert!(parse_json("{\"a\": 1,}").is_err());
     }
 
     fn windows(json: &str) -> Vec<Option<u64>> {

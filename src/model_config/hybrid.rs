@@ -152,8 +152,31 @@ fn gated(size: u64) -> Mlp {
     }
 }
 
+/// `kind` as `transformers` reads it from the list `key`.
+fn renamed<'a>(key: &str, kind: &'a str) -> &'a str {
+    if key != "layer_types" && key != "layers_block_type" {
+        return kind;
+    }
+    LEGACY_LAYER_KINDS
+        .iter()
+        .find(|(legacy, _)| *legacy == kind)
+        .map_or(kind, |(_, current)| current)
+}
+
+/// The legacy names of layer kinds that `transformers` renames when it reads `layer_types`
+/// (`remap_legacy_layer_types`, applied to every config's `layer_types`, which Nemotron-H
+/// aliases to `layers_block_type`): NVIDIA's native Nemotron-H files list `mamba` and
+/// `attention` blocks.
+const LEGACY_LAYER_KINDS: [(&str, &str); 4] = [
+    ("mamba", "linear_attention"),
+    ("attention", "full_attention"),
+    ("deepseek_sparse_attention", "indexed_attention"),
+    ("qwen_sparse_attention", "indexed_attention"),
+];
+
 /// A list of layer kinds (`layer_types` and the like): its length must be the layer count
-/// and each entry one of `kinds`.
+/// and each entry one of `kinds` (in `layer_types` and `layers_block_type`, after the
+/// renaming of [`LEGACY_LAYER_KINDS`]).
 fn layer_kinds(
     config: &Config,
     key: &'static str,
@@ -183,7 +206,9 @@ fn layer_kinds(
     items
         .iter()
         .map(|item| match item {
-            Value::String(kind) if kinds.contains(&kind.as_str()) => Ok(kind.clone()),
+            Value::String(kind) if kinds.contains(&renamed(key, kind)) => {
+                Ok(renamed(key, kind).to_string())
+            }
             other => Err(invalid(
                 key,
                 &other.to_string(),
@@ -772,6 +797,24 @@ mod tests {
             Err(ModelConfigError::Invalid { field, problem, .. }) => (field, problem),
             other => panic!("{json}: expected a refusal, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn nemotron_h_reads_the_legacy_block_names_of_layers_block_type() {
+        let pattern = parse(r#"{"model_type": "nemotron_h", "hybrid_override_pattern": "ME*-"}"#);
+        let legacy = parse(
+            r#"{"model_type": "nemotron_h", "num_hidden_layers": 4,
+                "layers_block_type": ["mamba", "moe", "attention", "mlp"]}"#,
+        );
+        let current = parse(
+            r#"{"model_type": "nemotron_h",
+                "layer_types": ["linear_attention", "moe", "full_attention", "mlp"]}"#,
+        );
+        assert_eq!(legacy.unwrap(), pattern.clone().unwrap());
+        assert_eq!(current.unwrap(), pattern.unwrap());
+        let (field, _) =
+            refused(r#"{"model_type": "nemotron_h", "layers_block_type": ["mamba", "ssm"]}"#);
+        assert_eq!(field, "layers_block_type");
     }
 
     #[test]

@@ -26,7 +26,7 @@ fn fixtures() -> Vec<(PathBuf, Value)> {
         })
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
-            let value: Value = serde_json::from_str(&text).unwrap();
+            let value = model_config::parse_json(&text).unwrap();
             (path, value)
         })
         .collect();
@@ -72,11 +72,11 @@ fn every_real_config_is_measured_from_its_file() {
             continue;
         }
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let config = model_config::parse_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let fixture = repo_path(&format!("tests/fixtures/reference/real-{stem}.json"));
         let text = std::fs::read_to_string(&fixture)
             .unwrap_or_else(|e| panic!("{}: no measurement ({e})", fixture.display()));
-        let measured: Value = serde_json::from_str(&text).unwrap();
+        let measured = model_config::parse_json(&text).unwrap();
         assert_eq!(
             measured["config"], config,
             "{stem}: measured from another config"
