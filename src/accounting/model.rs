@@ -46,10 +46,12 @@ pub enum Family {
     Ernie45Moe,
     Gemma4Text,
     Gemma4,
+    Qwen35,
+    Olmo3,
 }
 
 impl Family {
-    pub const ALL: [Family; 38] = [
+    pub const ALL: [Family; 40] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -88,6 +90,8 @@ impl Family {
         Family::Ernie45Moe,
         Family::Gemma4Text,
         Family::Gemma4,
+        Family::Qwen35,
+        Family::Olmo3,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -133,6 +137,9 @@ impl Family {
             Family::Ernie45Moe => "ernie4_5_moe",
             Family::Gemma4Text => "gemma4_text",
             Family::Gemma4 => "gemma4",
+            // The text model's type; the multimodal `qwen3_5` is accepted too.
+            Family::Qwen35 => "qwen3_5_text",
+            Family::Olmo3 => "olmo3",
         }
     }
 }
