@@ -14,7 +14,8 @@ whose layers are not all softmax attention plus an MLP:
   chunked attention on the RoPE layers, full attention on the NoPE layers;
 * ``qwen3_next``, ``qwen3_5_moe`` / ``qwen3_5_moe_text``: Gated DeltaNet linear
   attention on most layers (``layer_types``), gated query projection on the others,
-  a shared expert with its sigmoid gate;
+  a shared expert with its sigmoid gate; ``qwen3_5`` / ``qwen3_5_text`` the same
+  layers with a dense gated MLP;
 * ``deepseek_v32``, ``glm_moe_dsa``: DeepSeek Sparse Attention, MLA plus a per-layer
   indexer that scores every key and runs under ``torch.no_grad()``;
 * ``nemotron_h``: one mixer per block (Mamba-2, attention, MLP or MoE) chosen by
