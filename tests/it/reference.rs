@@ -298,7 +298,8 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
 /// - GLM-5: 744B total, 40B active (https://huggingface.co/zai-org/GLM-5).
 /// - Nemotron-H-8B: 8B (https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K).
 /// - Qwen3.5-9B (the defaults of `Qwen3_5TextConfig`): "Number of Parameters: 9B"
-///   (model card, https://huggingface.co/Qwen/Qwen3.5-9B); the language model alone.
+///   (Qwen's model card, as summarised at https://2048ai.net/69aa85b754b52172bc5f69c3.html);
+///   the language model alone.
 #[test]
 fn hybrid_real_configs_round_to_their_published_sizes() {
     // (fixture, which count, published billions, how far rounding may take it)
