@@ -787,7 +787,7 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 8192,
             ..base
         },
-        Family::Olmo2 => LlamaDefaults {
+        Family::Olmo2 | Family::Olmo3 => LlamaDefaults {
             vocab: 50304,
             ..base
         },
@@ -961,6 +961,7 @@ fn layer_traits(
         | Family::Smollm3
         | Family::Cohere
         | Family::Olmo2
+        | Family::Olmo3
         | Family::Olmoe
         | Family::Gemma2
         | Family::Gemma3Text
@@ -989,7 +990,7 @@ fn layer_traits(
         | Family::Qwen3VlMoeText => QkNorm::PerHead,
         Family::Glm4Moe if config.bool_or(&["use_qk_norm"], false)? => QkNorm::PerHead,
         Family::Cohere if config.bool_or(&["use_qk_norm"], false)? => QkNorm::AllHeads,
-        Family::Olmo2 | Family::MinimaxM2 => QkNorm::AllHeads,
+        Family::Olmo2 | Family::Olmo3 | Family::MinimaxM2 => QkNorm::AllHeads,
         // OLMoE sizes its norms from hidden_size, whatever head_dim is.
         Family::Olmoe => QkNorm::Widths {
             query: d,
@@ -1251,6 +1252,15 @@ fn attention_windows(
                     };
                     (0..layers).map(|i| (i + 1) % pattern != 0).collect()
                 }
+            };
+            Ok(by_kind(kinds, w))
+        }
+        Family::Olmo3 => {
+            let w = window(Some(4096))?;
+            let kinds = match layer_types(config, layers)? {
+                Some(kinds) => kinds,
+                // OLMo 3: every fourth layer full, the others sliding.
+                None => (0..layers).map(|i| (i + 1) % 4 != 0).collect(),
             };
             Ok(by_kind(kinds, w))
         }
@@ -1886,6 +1896,46 @@ mod tests {
             r#"{"model_type": "gpt_oss", "num_hidden_layers": 2}"#,
             &[Some(128), None],
         );
+        // OLMo 3: every fourth layer full, window 4096 by default; layer_types decides
+        // where given; a null window leaves every layer full.
+        check(
+            r#"{"model_type": "olmo3", "num_hidden_layers": 5}"#,
+            &[Some(4096), Some(4096), Some(4096), None, Some(4096)],
+        );
+        check(
+            r#"{"model_type": "olmo3", "num_hidden_layers": 2, "sliding_window": 8, "layer_types": ["full_attention", "sliding_attention"]}"#,
+            &[None, w],
+        );
+        check(
+            r#"{"model_type": "olmo3", "num_hidden_layers": 2, "sliding_window": null}"#,
+            &[None, None],
+        );
+    }
+
+    #[test]
+    fn olmo3_layer_types_are_checked() {
+        for (json, problem) in [
+            (
+                r#"{"model_type": "olmo3", "num_hidden_layers": 3, "layer_types": ["sliding_attention", "full_attention"]}"#,
+                "must have one entry per layer",
+            ),
+            (
+                r#"{"model_type": "olmo3", "num_hidden_layers": 2, "layer_types": ["sliding_attention", "linear_attention"]}"#,
+                "layer 1 has an unknown attention kind",
+            ),
+        ] {
+            match model(json) {
+                Err(ModelConfigError::Invalid {
+                    field,
+                    problem: got,
+                    ..
+                }) => {
+                    assert_eq!(field, "layer_types", "{json}");
+                    assert!(got.starts_with(problem), "{json}: {got}");
+                }
+                other => panic!("{json}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -50,10 +50,12 @@ pub enum Family {
     Qwen3Vl,
     Qwen3VlMoeText,
     Qwen3VlMoe,
+    Qwen35,
+    Olmo3,
 }
 
 impl Family {
-    pub const ALL: [Family; 42] = [
+    pub const ALL: [Family; 44] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -96,6 +98,8 @@ impl Family {
         Family::Qwen3Vl,
         Family::Qwen3VlMoeText,
         Family::Qwen3VlMoe,
+        Family::Qwen35,
+        Family::Olmo3,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -145,6 +149,9 @@ impl Family {
             Family::Qwen3Vl => "qwen3_vl",
             Family::Qwen3VlMoeText => "qwen3_vl_moe_text",
             Family::Qwen3VlMoe => "qwen3_vl_moe",
+            // The text model's type; the multimodal `qwen3_5` is accepted too.
+            Family::Qwen35 => "qwen3_5_text",
+            Family::Olmo3 => "olmo3",
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::accounting::model::{
 pub(super) const MULTIMODAL: &[(&str, Family)] = &[
     ("llama4", Family::Llama4),
     ("qwen3_5_moe", Family::Qwen35Moe),
+    ("qwen3_5", Family::Qwen35),
 ];
 
 /// The family of a multimodal `model_type`, if it is one of [`MULTIMODAL`].
@@ -40,6 +41,7 @@ pub(super) fn handles(family: Family) -> bool {
         Family::Llama4
             | Family::Qwen3Next
             | Family::Qwen35Moe
+            | Family::Qwen35
             | Family::DeepseekV32
             | Family::GlmMoeDsa
             | Family::NemotronH
@@ -72,7 +74,7 @@ pub(super) fn build(config: &Config, family: Family) -> Result<Model, ModelConfi
     };
     let mut model = match family {
         Family::Llama4 => llama4(&text),
-        Family::Qwen3Next | Family::Qwen35Moe => qwen3_next(&text, family),
+        Family::Qwen3Next | Family::Qwen35Moe | Family::Qwen35 => qwen3_next(&text, family),
         Family::DeepseekV32 | Family::GlmMoeDsa => dsa(&text, family),
         _ => nemotron_h(&text),
     }?;
@@ -339,15 +341,24 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
     })
 }
 
-/// Qwen3-Next and Qwen3.5-MoE: Gated DeltaNet on the `linear_attention` layers, gated
-/// attention (a q_proj twice as wide, q/k norms) on the others, MoE with a gated shared
-/// expert (Qwen3-Next: except `mlp_only_layers` and off the `decoder_sparse_step`).
+/// Qwen3-Next, Qwen3.5-MoE and Qwen3.5: Gated DeltaNet on the `linear_attention` layers,
+/// gated attention (a q_proj twice as wide, q/k norms) on the others, MoE with a gated
+/// shared expert (Qwen3-Next: except `mlp_only_layers` and off the `decoder_sparse_step`;
+/// Qwen3.5: a dense gated MLP on every layer, no experts).
 fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
     let next = family == Family::Qwen3Next;
-    let d = config.positive_or(&["hidden_size"], 2048)?;
-    let layer_count = layer_count(config, &["num_hidden_layers"], if next { 48 } else { 40 })?;
+    let dense_only = family == Family::Qwen35;
+    // Qwen3_5TextConfig's defaults (Qwen3.5-9B) differ from the MoE classes'.
+    let d = config.positive_or(&["hidden_size"], if dense_only { 4096 } else { 2048 })?;
+    let default_layers = match family {
+        Family::Qwen3Next => 48,
+        Family::Qwen35 => 32,
+        _ => 40,
+    };
+    let layer_count = layer_count(config, &["num_hidden_layers"], default_layers)?;
     let vocab = config.positive_or(&["vocab_size"], if next { 151936 } else { 248320 })?;
-    let heads = heads(config, d, 16, Some(2), false, 256, false)?;
+    let default_kv = if dense_only { 4 } else { 2 };
+    let heads = heads(config, d, 16, Some(default_kv), false, 256, false)?;
     let bias = config.bool_or(&["attention_bias"], false)?;
     let attention = standard(&heads, bias, QkNorm::PerHead);
     let gdn = GatedDeltaNet {
@@ -382,7 +393,12 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
                 .collect::<Vec<bool>>()
         }
     };
-    let num_experts = config.u64_or(&["num_experts"], if next { 512 } else { 256 })?;
+    // Qwen3.5 has no experts; its configuration class reads no expert keys.
+    let num_experts = if dense_only {
+        0
+    } else {
+        config.u64_or(&["num_experts"], if next { 512 } else { 256 })?
+    };
     let top_k = config.positive_or(&["num_experts_per_tok"], if next { 10 } else { 8 })?;
     let moe = if num_experts == 0 {
         None
@@ -401,7 +417,13 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
             router_correction: RouterCorrection::None,
         })
     };
-    let (step, dense_layers, dense) = if next {
+    let (step, dense_layers, dense) = if dense_only {
+        (
+            1,
+            Vec::new(),
+            Some(gated(config.positive_or(&["intermediate_size"], 12288)?)),
+        )
+    } else if next {
         let dense_layers = config.u64_list("mlp_only_layers")?;
         check_indices("mlp_only_layers", &dense_layers, layer_count)?;
         (
@@ -871,6 +893,16 @@ mod tests {
                 "must be a multiple",
             ),
             (
+                r#"{"model_type": "qwen3_5_text", "num_hidden_layers": 3, "layer_types": ["linear_attention", "full_attention"]}"#,
+                "layer_types",
+                "must have one entry per layer",
+            ),
+            (
+                r#"{"model_type": "qwen3_5", "text_config": {"num_hidden_layers": 2, "layer_types": ["linear_attention", "sliding_attention"]}}"#,
+                "layer_types",
+                "is not a layer kind",
+            ),
+            (
                 r#"{"model_type": "nemotron_h", "moe_latent_size": 1024}"#,
                 "moe_latent_size",
                 "latent MoE",
@@ -909,6 +941,36 @@ mod tests {
             parse(r#"{"model_type": "qwen3_5_moe_text"}"#).unwrap()
         );
         assert_eq!(qwen.layers.len(), 40);
+        // Qwen3.5 (dense): the same reading, with Qwen3_5TextConfig's defaults.
+        let dense = without_vision(r#"{"model_type": "qwen3_5"}"#);
+        assert!(parse(r#"{"model_type": "qwen3_5"}"#)
+            .unwrap()
+            .vision
+            .is_some());
+        assert_eq!(dense, parse(r#"{"model_type": "qwen3_5_text"}"#).unwrap());
+        assert_eq!((dense.layers.len(), dense.hidden_size), (32, 4096));
+    }
+
+    #[test]
+    fn qwen3_5_is_dense_on_every_layer_and_ignores_expert_keys() {
+        use crate::accounting::model::{FeedForward, Mixer};
+        let model = parse(
+            r#"{"model_type": "qwen3_5_text", "num_hidden_layers": 4, "intermediate_size": 96,
+            "num_experts": 8, "full_attention_interval": 2}"#,
+        )
+        .unwrap();
+        let kinds: Vec<bool> = model
+            .layers
+            .iter()
+            .map(|l| matches!(l.mixer, Mixer::GatedDeltaNet(_)))
+            .collect();
+        assert_eq!(kinds, [true, false, true, false]);
+        for layer in &model.layers {
+            match layer.ffn {
+                FeedForward::Dense(mlp) => assert_eq!(mlp.intermediate_size, 96),
+                ref other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -919,6 +981,8 @@ mod tests {
                     "llama4",
                     "llama4_text",
                     "qwen3_5_moe",
+                    "qwen3_5",
+                    "qwen3_5_text",
                     "nemotron_h",
                     "glm_moe_dsa",
                 ] {

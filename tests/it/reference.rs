@@ -297,6 +297,9 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
 ///   embedding (as DeepSeek-V3, https://huggingface.co/deepseek-ai/DeepSeek-V3.2-Exp).
 /// - GLM-5: 744B total, 40B active (https://huggingface.co/zai-org/GLM-5).
 /// - Nemotron-H-8B: 8B (https://huggingface.co/nvidia/Nemotron-H-8B-Base-8K).
+/// - Qwen3.5-9B (the defaults of `Qwen3_5TextConfig`): "Number of Parameters: 9B"
+///   (Qwen's model card, as summarised at https://2048ai.net/69aa85b754b52172bc5f69c3.html);
+///   the language model alone.
 #[test]
 fn hybrid_real_configs_round_to_their_published_sizes() {
     // (fixture, which count, published billions, how far rounding may take it)
@@ -321,6 +324,7 @@ fn hybrid_real_configs_round_to_their_published_sizes() {
         ("glm-5", "total", 744.0, 0.5),
         ("glm-5", "active_without_input_embedding", 40.0, 1.0),
         ("nemotron-h-8b", "total", 8.0, 0.5),
+        ("qwen3.5-9b", "total", 9.0, 0.5),
     ];
     for (name, count, published, slack) in cases {
         let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));

@@ -120,6 +120,9 @@ MODEL_TYPES = [
     "ernie4_5_moe",
     "gemma4_text",
     "gemma4",
+    "qwen3_5_text",
+    "qwen3_5",
+    "olmo3",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -639,6 +642,11 @@ def new_type_cases():
          {"model_type": "cohere", **TINY, "use_qk_norm": True}),
         ("tiny-olmo2", "OLMo 2: post-attention and post-feed-forward norms only, q/k norms over all heads.",
          {"model_type": "olmo2", **TINY}),
+        ("tiny-olmo3", "OLMo 3: OLMo 2's block, layer_types choosing sliding (window 64, past the measured lengths: eager attention multiplies the whole score matrix) or full attention per layer.",
+         {"model_type": "olmo3", **TINY, "num_hidden_layers": 4, "sliding_window": 64,
+          "layer_types": ["sliding_attention", "sliding_attention", "full_attention", "sliding_attention"]}),
+        ("tiny-olmo3-default-types", "OLMo 3 without layer_types: every fourth layer full, window 64 on the others.",
+         {"model_type": "olmo3", **TINY, "num_hidden_layers": 4, "sliding_window": 64}),
         ("tiny-olmoe", "OLMoE: 4 experts top-2, q/k norms over all heads.",
          {"model_type": "olmoe", **TINY, "num_experts": 4, "num_experts_per_tok": 2}),
         ("tiny-starcoder2", "Starcoder2: biased projections, non-gated MLP, LayerNorm with bias, window 64 on every layer.",

@@ -14,7 +14,8 @@ whose layers are not all softmax attention plus an MLP:
   chunked attention on the RoPE layers, full attention on the NoPE layers;
 * ``qwen3_next``, ``qwen3_5_moe`` / ``qwen3_5_moe_text``: Gated DeltaNet linear
   attention on most layers (``layer_types``), gated query projection on the others,
-  a shared expert with its sigmoid gate;
+  a shared expert with its sigmoid gate; ``qwen3_5`` / ``qwen3_5_text`` the same
+  layers with a dense gated MLP;
 * ``deepseek_v32``, ``glm_moe_dsa``: DeepSeek Sparse Attention, MLA plus a per-layer
   indexer that scores every key and runs under ``torch.no_grad()``;
 * ``nemotron_h``: one mixer per block (Mamba-2, attention, MLP or MoE) chosen by
@@ -97,7 +98,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from measure import ROOT, group_name  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "reference", "hybrid")
-MULTIMODAL = {"llama4", "qwen3_5_moe", "gemma4"}
+MULTIMODAL = {"llama4", "qwen3_5_moe", "qwen3_5", "gemma4"}
 # Parameter-name prefixes of the language model inside a *ForConditionalGeneration.
 LANGUAGE_PREFIXES = ("model.language_model.", "language_model.", "lm_head.")
 
@@ -560,6 +561,56 @@ def cases():
         {"model_type": "qwen3_5_moe", "text_config": {}, "vision_config": {}},
         method="meta",
         source="transformers 5.24 configuration_qwen3_5_moe.py defaults (checkpoint Qwen/Qwen3.5-35B-A3B); "
+        "see SOURCES.md in this directory.",
+    )
+
+    # ---- Qwen3.5 (dense) -----------------------------------------------------------------------
+    q35d = {
+        "model_type": "qwen3_5_text",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "linear_num_key_heads": 2,
+        "linear_num_value_heads": 4,
+        "linear_key_head_dim": 16,
+        "linear_value_head_dim": 24,
+        "linear_conv_kernel_dim": 4,
+        "layer_types": ["linear_attention", "linear_attention", "linear_attention", "full_attention"],
+    }
+    add(
+        "tiny-qwen3-5-text",
+        "Qwen3.5 (dense) text model: Gated DeltaNet on three layers, gated full attention on the "
+        "fourth, a dense gated MLP on every layer.",
+        q35d,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
+    )
+    add(
+        "tiny-qwen3-5",
+        "Qwen3.5 multimodal config: the text model of tiny-qwen3-5-text in text_config, a 2-block "
+        "vision tower; params.total is the language model, params.vision the tower and merger.",
+        {
+            "model_type": "qwen3_5",
+            "text_config": {k: v for k, v in q35d.items() if k != "model_type"},
+            "vision_config": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
+                              "out_hidden_size": 64, "patch_size": 16, "spatial_merge_size": 2,
+                              "temporal_patch_size": 2, "num_position_embeddings": 64},
+        },
+        method="meta",
+        notes=["Parameters only: the language model's FLOPs are those of tiny-qwen3-5-text."],
+    )
+    add(
+        "qwen3.5-9b",
+        "Qwen3.5-9B (qwen3_5): the defaults of Qwen3_5TextConfig and Qwen3_5VisionConfig, built on "
+        "the meta device; params.total is the language model, params.vision the vision tower and merger.",
+        {"model_type": "qwen3_5", "text_config": {}, "vision_config": {}},
+        method="meta",
+        source="transformers 5.24 configuration_qwen3_5.py defaults, the layout Qwen publishes for "
+        "Qwen3.5-9B (hidden 4096, 32 layers, FFN 12288, 16/4 attention heads, 32/16 linear heads); "
         "see SOURCES.md in this directory.",
     )
 
