@@ -189,13 +189,16 @@ pub fn fixes(model: &Model, config: &MemoryConfig, capacity_bytes: f64) -> Vec<F
             break;
         }
     }
-    let total_bytes = total(model, &combined);
-    closest.push(Fix {
-        change: changes.join(" "),
-        config: combined,
-        total_bytes,
-        fits: total_bytes <= capacity_bytes,
-    });
+    // A combination of one change is that change, already listed.
+    if changes.len() > 1 {
+        let total_bytes = total(model, &combined);
+        closest.push(Fix {
+            change: changes.join(" "),
+            config: combined,
+            total_bytes,
+            fits: total_bytes <= capacity_bytes,
+        });
+    }
     closest
 }
 
@@ -296,5 +299,20 @@ mod tests {
         assert!(fixes.iter().all(|f| !f.fits), "{fixes:?}");
         let last = fixes.last().unwrap();
         assert!(last.total_bytes < total(&model, &c));
+    }
+
+    #[test]
+    fn a_single_helpful_change_is_listed_once() {
+        // On one GPU only full recomputation lowers the bytes of a flash-attention run (no ZeRO
+        // without data parallelism, no smaller micro-batch than 1, no room to split): it is the
+        // one line, not also repeated as a "combination" of itself.
+        let model = model_config::load("llama-3-8b").unwrap().model;
+        let fixes = fixes(&model, &config(1, 1), 80.0 * 1024.0 * 1024.0 * 1024.0);
+        let changes: Vec<&str> = fixes.iter().map(|f| f.change.as_str()).collect();
+        let mut unique = changes.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), changes.len(), "{changes:?}");
+        assert!(changes.contains(&"--recompute full"), "{changes:?}");
     }
 }
