@@ -1476,6 +1476,7 @@ fn moe_block(
             // Qwen2-MoE builds the shared expert's gate even when the shared expert has no width.
             shared_expert_gate: family == Family::Qwen2Moe,
             router_scales: false,
+            latent: None,
             router_bias: family == Family::GptOss,
             router_correction: match family {
                 Family::MinimaxM2 | Family::Glm4Moe => RouterCorrection::Buffer,
@@ -1723,6 +1724,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             }),
             shared_expert_gate: false,
             router_scales: false,
+            latent: None,
             router_bias: false,
             router_correction: if v3 {
                 RouterCorrection::Buffer

@@ -217,6 +217,8 @@ enum FfnShape {
         top_k: f64,
         expert: MlpShape,
         shared: Option<MlpShape>,
+        /// The latent width the routed experts run on (Nemotron 3's latent MoE).
+        latent: Option<f64>,
     },
 }
 
@@ -302,6 +304,7 @@ impl Shape {
                         top_k: moe.top_k as f64,
                         expert: mlp(&moe.expert),
                         shared: moe.shared.as_ref().map(mlp),
+                        latent: moe.latent.map(|latent| latent.size as f64),
                     },
                 },
                 mixer: match &layer.mixer {
@@ -433,10 +436,17 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
             top_k,
             expert,
             shared,
+            latent,
             ..
         } => {
             let shared = shared.map_or(0.0, |s| s.intermediate * s.matrices);
-            gemm * d * (expert.intermediate * top_k * expert.matrices + shared)
+            let routed = expert.intermediate * top_k * expert.matrices;
+            match latent {
+                None => gemm * d * (routed + shared),
+                // `moe_latent_size`: the routed experts run on the latent width, plus the
+                // down and up projections; the shared expert on the hidden width.
+                Some(latent) => gemm * (latent * routed + 2.0 * d * latent + d * shared),
+            }
         }
     };
     let (attention_linear, attention_core) = match shape.attention {
@@ -548,7 +558,18 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
             top_k,
             expert,
             shared,
-        } => 2.0 * d * experts + top_k * mlp(expert) + shared.map_or(0.0, mlp),
+            latent,
+        } => {
+            // MaxText has no latent MoE; its expert term is taken at the width the experts run on.
+            let routed = match latent {
+                None => top_k * mlp(expert),
+                Some(latent) => {
+                    top_k * 2.0 * latent * expert.intermediate * expert.matrices
+                        + 2.0 * 2.0 * d * latent
+                }
+            };
+            2.0 * d * experts + routed + shared.map_or(0.0, mlp)
+        }
     };
     // Keys per query under the causal mask: T/2, or T·W − W²/2 over T on a sliding-window layer.
     let causal_keys = |window: Option<f64>| {
@@ -832,6 +853,7 @@ mod tests {
                 router_bias: false,
                 router_correction: RouterCorrection::None,
                 router_scales: false,
+                latent: None,
             });
         }
         let dense = llama(false, None);

@@ -385,9 +385,13 @@ fn add_feed_forward(tally: &mut Tally, d: f64, ffn: &FeedForward) {
         }
         FeedForward::MixtureOfExperts(moe) => {
             tally.add("moe_router", 2.0 * d * moe.num_experts as f64);
+            let width = moe.latent.map_or(d, |latent| latent.size as f64);
             let expert =
-                2.0 * moe.expert.matrices() as f64 * d * moe.expert.intermediate_size as f64;
+                2.0 * moe.expert.matrices() as f64 * width * moe.expert.intermediate_size as f64;
             tally.add("moe_experts", moe.top_k as f64 * expert);
+            if let Some(latent) = moe.latent {
+                tally.add("moe_latent_projections", 2.0 * 2.0 * d * latent.size as f64);
+            }
             let shared = moe.shared.map_or(0.0, |shared| {
                 2.0 * shared.matrices() as f64 * d * shared.intermediate_size as f64
             });
@@ -422,6 +426,7 @@ const LAYER_COMPONENTS: &[&str] = &[
     "mlp",
     "moe_router",
     "moe_experts",
+    "moe_latent_projections",
     "moe_shared_experts",
     "per_layer_input",
 ];

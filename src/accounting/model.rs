@@ -618,6 +618,26 @@ pub struct MixtureOfExperts {
     /// Gemma 4's router scales: a per-channel input `scale` (`hidden_size`) and a
     /// `per_expert_scale` (`num_experts`), parameters that take part in no matmul.
     pub router_scales: bool,
+    /// A latent MoE (Nemotron 3 Super and Ultra): the routed experts run on fewer channels
+    /// than the residual stream, between a down and an up projection.
+    pub latent: Option<LatentProjection>,
+}
+
+impl MixtureOfExperts {
+    /// The channels a routed expert reads and writes: the latent width, or `hidden`.
+    pub fn expert_width(&self, hidden: u64) -> u64 {
+        self.latent.map_or(hidden, |latent| latent.size)
+    }
+}
+
+/// `fc1_latent_proj` (`Linear(hidden, size)`) before the routed experts and
+/// `fc2_latent_proj` (`Linear(size, hidden)`) after them; the router and the shared expert
+/// read the full hidden state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatentProjection {
+    pub size: u64,
+    /// Both projections have a bias (Nemotron-H's `mlp_bias`).
+    pub bias: bool,
 }
 
 /// Per-expert score-correction biases of a router (auxiliary-loss-free balancing).

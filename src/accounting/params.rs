@@ -400,9 +400,10 @@ fn norm_params(norm: Norm, width: u64) -> Option<u64> {
 pub fn layer_counts(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
     let (total, _) = layer_params(model, layer)?;
     let experts = match &layer.ffn {
-        FeedForward::MixtureOfExperts(moe) => {
-            product(&[moe.num_experts, mlp_params(model.hidden_size, &moe.expert)?])?
-        }
+        FeedForward::MixtureOfExperts(moe) => product(&[
+            moe.num_experts,
+            mlp_params(moe.expert_width(model.hidden_size), &moe.expert)?,
+        ])?,
         FeedForward::Dense(_) | FeedForward::None => 0,
     };
     Some((total, experts))
@@ -600,7 +601,15 @@ fn mlp_params(d: u64, mlp: &Mlp) -> Option<u64> {
 
 /// (all parameters of the block, parameters of the experts one token is not routed to).
 fn moe_params(d: u64, moe: &MixtureOfExperts) -> Option<(u64, u64)> {
-    let expert = mlp_params(d, &moe.expert)?;
+    let expert = mlp_params(moe.expert_width(d), &moe.expert)?;
+    // A latent MoE's down and up projections around the routed experts.
+    let latent = match moe.latent {
+        Some(latent) => sum(&[
+            product(&[2, d, latent.size])?,
+            u64::from(latent.bias) * sum(&[latent.size, d])?,
+        ])?,
+        None => 0,
+    };
     let router = product(&[d, moe.num_experts])?;
     let shared = match moe.shared {
         Some(mlp) => mlp_params(d, &mlp)?,
@@ -620,6 +629,7 @@ fn moe_params(d: u64, moe: &MixtureOfExperts) -> Option<(u64, u64)> {
         router,
         router_bias,
         router_scales,
+        latent,
         product(&[moe.num_experts, expert])?,
         shared,
         shared_gate,

@@ -349,6 +349,7 @@ fn moe_block(config: &Config) -> Result<Option<MixtureOfExperts>, ModelConfigErr
         router_bias: false,
         router_correction: RouterCorrection::None,
         router_scales: true,
+        latent: None,
     }))
 }
 

@@ -15,8 +15,8 @@ use super::{
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, DsaIndexer, Family, FeedForward, GatedDeltaNet,
-    Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection,
-    StandardAttention,
+    LatentProjection, Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm,
+    RouterCorrection, StandardAttention,
 };
 
 /// Multimodal `model_type`s whose language model is one of these families.
@@ -258,6 +258,7 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
         shared: Some(gated(expert_size)),
         shared_expert_gate: false,
         router_scales: false,
+        latent: None,
         router_bias: false,
         router_correction: RouterCorrection::None,
     };
@@ -413,6 +414,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
             // The shared expert's sigmoid gate is built whatever its width.
             shared_expert_gate: true,
             router_scales: false,
+            latent: None,
             router_bias: false,
             router_correction: RouterCorrection::None,
         })
@@ -716,14 +718,6 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
             ));
         }
     }
-    if !config.is_null("moe_latent_size") && config.object.contains_key("moe_latent_size") {
-        return Err(invalid(
-            "moe_latent_size",
-            &config.object["moe_latent_size"].to_string(),
-            "latent MoE projections are not supported yet",
-            "remove it or set it to null for a model without latent experts",
-        ));
-    }
     let d = config.positive_or(&["hidden_size"], 4096)?;
     let vocab = config.positive_or(&["vocab_size"], 131072)?;
     let heads = heads(config, d, 32, Some(8), true, 128, false)?;
@@ -753,6 +747,21 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         ));
     }
     let dense = mlp(config.positive_or(&["intermediate_size"], 21504)?);
+    let latent = match config.optional_u64(&["moe_latent_size"])? {
+        None => None,
+        Some(0) => {
+            return Err(invalid(
+                "moe_latent_size",
+                "0",
+                "must be at least 1",
+                "set it to the experts' latent width, or null for experts on the hidden width",
+            ))
+        }
+        Some(size) => Some(LatentProjection {
+            size,
+            bias: mlp_bias,
+        }),
+    };
     let num_experts = config.positive_or(&["n_routed_experts", "num_local_experts"], 8)?;
     let top_k = config.positive_or(&["num_experts_per_tok"], 2)?;
     let moe = MixtureOfExperts {
@@ -768,6 +777,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         )),
         shared_expert_gate: false,
         router_scales: false,
+        latent,
         router_bias: false,
         router_correction: RouterCorrection::Buffer,
     };
@@ -903,9 +913,9 @@ mod tests {
                 "is not a layer kind",
             ),
             (
-                r#"{"model_type": "nemotron_h", "moe_latent_size": 1024}"#,
+                r#"{"model_type": "nemotron_h", "moe_latent_size": 0}"#,
                 "moe_latent_size",
-                "latent MoE",
+                "must be at least 1",
             ),
         ];
         for (json, field, problem) in cases {

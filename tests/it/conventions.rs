@@ -62,8 +62,9 @@ fn every_convention_matches_the_frameworks_formula_on_the_presets() {
     assert!(checked >= 40, "{checked} comparisons");
 }
 
-/// The hybrid cases are there: Megatron's Mamba and Gated DeltaNet terms, MaxText's Gated
-/// DeltaNet term, each against the framework's formula.
+/// The hybrid cases are there: Megatron's Mamba, Gated DeltaNet and MoE-block terms (plain and
+/// latent, on Nemotron 3 Nano and Super), MaxText's Gated DeltaNet term, each against the
+/// framework's formula.
 #[test]
 fn the_reference_has_hybrid_cases_for_megatron_and_maxtext() {
     let text = std::fs::read_to_string(repo_path("tests/fixtures/conventions/reference.json"))
@@ -88,6 +89,8 @@ fn the_reference_has_hybrid_cases_for_megatron_and_maxtext() {
     };
     assert_eq!(keys("nemotron-h-8b"), ["megatron"]);
     assert_eq!(sorted(keys("qwen3-next-80b-a3b")), ["maxtext", "megatron"]);
+    assert_eq!(keys("nemotron-3-nano-30b-a3b"), ["megatron"]);
+    assert_eq!(keys("nemotron-3-super-120b-a12b-fp8"), ["megatron"]);
 }
 
 #[test]

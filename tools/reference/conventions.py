@@ -74,6 +74,13 @@ HYBRID_CASES = [
     ("qwen3-next-80b-a3b", 4096, ("megatron", "maxtext")),
 ]
 
+# Real hybrid configs, read from tools/reference/configs/<name>.json (cited in the SOURCES.md
+# there): Nemotron 3's MoE blocks, plain (Nano) and latent (Super).
+REAL_HYBRID_CASES = [
+    ("nemotron-3-nano-30b-a3b", 8192, ("megatron",)),
+    ("nemotron-3-super-120b-a12b-fp8", 8192, ("megatron",)),
+]
+
 
 def load(name):
     with open(os.path.join(ROOT, "configs", "models", f"{name}.json")) as f:
@@ -335,6 +342,12 @@ def megatron_hybrid_args(cfg, seq_len):
     a.group_query_attention = a.num_query_groups != a.num_attention_heads
     a.kv_channels = cfg["head_dim"]
     a.ffn_hidden_size, a.swiglu = cfg["intermediate_size"], False
+    # MoE blocks (`E`): the Hugging Face fields of the same meaning for `--moe-router-topk`,
+    # `--moe-ffn-hidden-size`, `--moe-shared-expert-intermediate-size` and `--moe-latent-size`.
+    a.moe_router_topk = cfg.get("num_experts_per_tok")
+    a.moe_ffn_hidden_size = cfg.get("moe_intermediate_size")
+    a.moe_shared_expert_intermediate_size = cfg.get("moe_shared_expert_intermediate_size")
+    a.moe_latent_size = cfg.get("moe_latent_size")
     a.mtp_num_layers = None
     a.padded_vocab_size = int(math.ceil(cfg["vocab_size"] / 128) * 128)
     return a
@@ -346,11 +359,22 @@ def megatron_hybrid(args, batch_size=1):
     pattern = args.hybrid_layer_pattern
     num_mamba, num_attn = pattern.count("M"), pattern.count("*")
     num_mlp, num_moe, num_gdn = pattern.count("-"), pattern.count("E"), pattern.count("G")
-    assert num_moe == 0 and num_gdn == 0, pattern
+    assert num_gdn == 0, pattern
 
     def mlp_layer_flops(expansion, swiglu):
         scale_factor = 3.0 / 2.0 if swiglu else 1.0
         return 4 * expansion * scale_factor * total_tokens * args.hidden_size**2
+
+    def moe_layer_flops(swiglu):
+        scale_factor = 3.0 / 2.0 if swiglu else 1.0
+        h, latent = args.hidden_size, args.moe_latent_size
+        if latent is None:
+            routed = 4 * total_tokens * h * args.moe_ffn_hidden_size * args.moe_router_topk * scale_factor
+        else:
+            routed = 4 * total_tokens * latent * args.moe_ffn_hidden_size * args.moe_router_topk * scale_factor
+            routed += 4 * total_tokens * h * latent
+        shared = 4 * total_tokens * h * (args.moe_shared_expert_intermediate_size or 0) * scale_factor
+        return routed + shared
 
     def attn_layer_flops():
         h, n = args.hidden_size, args.num_attention_heads
@@ -373,6 +397,7 @@ def megatron_hybrid(args, batch_size=1):
         num_attn * attn_layer_flops()
         + num_mlp * mlp_layer_flops(args.ffn_hidden_size / args.hidden_size, args.swiglu)
         + num_mamba * mamba_layer_flops()
+        + (num_moe * moe_layer_flops(args.swiglu) if num_moe else 0)
         + 2 * total_tokens * args.hidden_size * args.padded_vocab_size * (1 + mtp)
     )
     return flops_fwd * 3 / total_tokens
@@ -599,14 +624,22 @@ def main():
         cases.append(dict(model=name, seq_len=seq_len, mtp=mtp, flops_per_token=values,
                           param_groups=g))
         print(name, seq_len, mtp, {k: f"{v:.6e}" for k, v in values.items()}, file=sys.stderr)
-    for name, seq_len, frameworks in HYBRID_CASES:
-        with open(os.path.join(ROOT, "tests", "fixtures", "reference", "hybrid", f"{name}.json")) as f:
-            cfg = json.load(f)["config"]
-        # calc reads the config from this file; it is the hybrid fixture's config, unchanged.
-        config_path = os.path.join("tests", "fixtures", "conventions", f"{name}.config.json")
-        with open(os.path.join(ROOT, config_path), "w") as f:
-            json.dump(cfg, f, indent=1)
-            f.write("\n")
+    hybrid = [(n, t, fw, False) for n, t, fw in HYBRID_CASES]
+    hybrid += [(n, t, fw, True) for n, t, fw in REAL_HYBRID_CASES]
+    for name, seq_len, frameworks, real in hybrid:
+        if real:
+            # calc reads the vendored real config itself.
+            config_path = os.path.join("tools", "reference", "configs", f"{name}.json")
+            with open(os.path.join(ROOT, config_path)) as f:
+                cfg = json.load(f)
+        else:
+            with open(os.path.join(ROOT, "tests", "fixtures", "reference", "hybrid", f"{name}.json")) as f:
+                cfg = json.load(f)["config"]
+            # calc reads the config from this file; it is the hybrid fixture's config, unchanged.
+            config_path = os.path.join("tests", "fixtures", "conventions", f"{name}.config.json")
+            with open(os.path.join(ROOT, config_path), "w") as f:
+                json.dump(cfg, f, indent=1)
+                f.write("\n")
         values = {}
         if cfg["model_type"] == "nemotron_h":
             values["megatron"] = megatron_hybrid(megatron_hybrid_args(cfg, seq_len))

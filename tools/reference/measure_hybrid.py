@@ -896,6 +896,27 @@ def cases():
         seq_lens=(32, 64),
         notes=[conv_note, mamba_note],
     )
+    d = copy.deepcopy(nh)
+    d.update({"hybrid_override_pattern": "M*E-E", "moe_latent_size": 24})
+    add(
+        "tiny-nemotron-h-latent",
+        "Nemotron-H latent MoE (Nemotron 3 Super/Ultra), pattern M*E-E: moe_latent_size 24, so the "
+        "routed experts run on 24 channels between fc1_latent_proj (64->24) and fc2_latent_proj "
+        "(24->64); router and shared expert on the hidden width.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(d)
+    d.update({"mlp_bias": True, "moe_latent_size": 40, "num_experts_per_tok": 3})
+    add(
+        "tiny-nemotron-h-latent-bias",
+        "Nemotron-H latent MoE with mlp_bias (biases on the latent projections and the shared and "
+        "dense MLPs), latent width 40, top-3 of 4 experts.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
     add(
         "nemotron-h-8b",
         "Nemotron-H-8B-Base-8K config.json shape fields, built on the meta device.",

@@ -120,8 +120,13 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
         FeedForward::Dense(mlp) => inside += sb * e * mlp_intermediates(&mlp),
         FeedForward::MixtureOfExperts(moe) => {
             let routed = moe.top_k as f64;
-            // The router's fp32 logits, each routed copy of a token (the experts' input).
-            outside += sb * 4.0 * moe.num_experts as f64 + routed * sb * h * e;
+            let width = moe.latent.map_or(h, |latent| latent.size as f64);
+            // The router's fp32 logits, each routed copy of a token (the experts' input, at the
+            // latent width for a latent MoE, whose up projection also keeps its input).
+            outside += sb * 4.0 * moe.num_experts as f64 + routed * sb * width * e;
+            if moe.latent.is_some() {
+                outside += sb * width * e;
+            }
             inside += routed * sb * e * mlp_intermediates(&moe.expert);
             if let Some(shared) = moe.shared {
                 inside += sb * e * mlp_intermediates(&shared);
