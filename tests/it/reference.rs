@@ -21,8 +21,9 @@ fn fixtures() -> Vec<(PathBuf, Value)> {
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .filter(|path| {
-            path.file_name()
-                .is_some_and(|n| n != "transformers_defaults.json")
+            path.file_name().is_some_and(|n| {
+                n != "transformers_defaults.json" && n != "transformers_default_params.json"
+            })
         })
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
@@ -58,6 +59,62 @@ fn parameter_counts_equal_the_reference_implementation() {
         let counted = accounting(&case, 1).params.total;
         assert_eq!(counted, expected, "{}: total parameters", path.display());
     }
+}
+
+/// A config that names only its `model_type` is the model `transformers` builds from that
+/// type's defaults: the same parameters, for every supported type whose defaults
+/// `transformers` can build (`tests/fixtures/reference/transformers_default_params.json`).
+/// Two types' defaults are refused instead, naming the field: DeepSeek-V2's
+/// `num_experts_per_tok` defaults to None (its router cannot run, and FLOPs need a top-k), and
+/// GLM-4.5's 96 heads do not divide its 4096 width (`transformers` floors the head width to 42,
+/// a model no checkpoint has).
+#[test]
+fn each_types_defaults_give_the_model_transformers_builds() {
+    let path = repo_path("tests/fixtures/reference/transformers_default_params.json");
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let types = fixture["params"].as_object().expect("params");
+    let refused = [
+        ("deepseek_v2", "num_experts_per_tok"),
+        ("glm4_moe", "num_attention_heads"),
+    ];
+    let mut compared = 0;
+    for (model_type, reference) in types {
+        let config = serde_json::json!({ "model_type": model_type });
+        if let Some((_, field)) = refused.iter().find(|(t, _)| t == model_type) {
+            let error = model_config::from_value(&config)
+                .err()
+                .unwrap_or_else(|| panic!("{model_type}: its defaults are accepted"));
+            assert!(
+                error.to_string().contains(field),
+                "{model_type}: refused for another reason: {error}"
+            );
+            continue;
+        }
+        let Some(total) = reference["total"].as_u64() else {
+            // transformers cannot build these defaults itself (recorded with its error).
+            assert!(reference["error"].is_string(), "{model_type}: {reference}");
+            continue;
+        };
+        let model = model_config::from_value(&config)
+            .unwrap_or_else(|e| panic!("{model_type}: defaults refused: {e}"));
+        let params = Accounting::new(
+            &model,
+            FlopOptions {
+                seq_len: 1,
+                attention: AttentionCounting::Full,
+                include_mtp: false,
+                recompute: Recompute::None,
+            },
+        )
+        .params;
+        assert_eq!(params.total, total, "{model_type}: total parameters");
+        // Where both build a vision tower from the defaults, it is the same one.
+        if let (Some(ours), Some(theirs)) = (params.vision, reference["vision"].as_u64()) {
+            assert_eq!(ours, theirs, "{model_type}: vision parameters");
+        }
+        compared += 1;
+    }
+    assert!(compared >= 40, "only {compared} types compared");
 }
 
 /// Every real config in `tools/reference/configs/` has its measurement, made from that very

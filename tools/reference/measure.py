@@ -41,7 +41,10 @@ always measured on CPU, on small or layer-reduced models.
 
 It also writes ``transformers_defaults.json``: ``AutoConfig.for_model(t).to_dict()``
 for each supported ``model_type`` plus a ``notes`` object describing which config
-attributes the transformers modelling code actually reads for tensor shapes.
+attributes the transformers modelling code actually reads for tensor shapes; and
+``transformers_default_params.json``: the parameters of the model built from each
+type's defaults alone (``{"model_type": t}``), which ``mfu-exporter`` must give for the
+same one-line config.
 
 Preset cases read the exact dicts from ``configs/models/*.json``. A fixture's
 ``config`` is the exact dict given to the config class (including
@@ -1075,6 +1078,50 @@ def write_defaults():
         f.write("\n")
 
 
+# The types measure_hybrid.py covers, whose defaults are counted here too.
+HYBRID_MODEL_TYPES = [
+    "qwen3_next",
+    "qwen3_5_moe_text",
+    "qwen3_5_moe",
+    "deepseek_v32",
+    "glm_moe_dsa",
+    "nemotron_h",
+    "llama4_text",
+    "llama4",
+]
+
+
+def write_default_params():
+    """The parameters of the model transformers builds from each type's defaults alone.
+
+    ``{"model_type": t}`` is built on the meta device as every case is; a type whose defaults
+    transformers cannot build records the error instead of counts.
+    """
+    out = OrderedDict()
+    for mt in MODEL_TYPES + HYBRID_MODEL_TYPES:
+        try:
+            model = build_model({"model_type": mt}, "meta")
+            total, _, buffers, vision = count_params(model)
+            out[mt] = OrderedDict(total=total, vision=vision, model_class=type(model).__name__)
+            del model
+        except Exception as e:  # noqa: BLE001 - recorded, not hidden
+            out[mt] = OrderedDict(error=f"{type(e).__name__}: {e}"[:300])
+        print(f"defaults {mt}: {out[mt]}")
+    doc = OrderedDict(
+        description="Parameters of the model transformers builds from {\"model_type\": t} alone "
+        "(its defaults), on the meta device; total is the language model, vision the vision "
+        "tower and projector (None when the class built has none). A text-only type whose class "
+        "is not a causal LM is built as its composite (TEXT_ONLY_COMPOSITES), and a composite type "
+        "without a text_config as AutoModelForCausalLM, as every case is.",
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+        params=out,
+    )
+    with open(os.path.join(OUT_DIR, "transformers_default_params.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+
 def main(argv):
     os.makedirs(OUT_DIR, exist_ok=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -1086,6 +1133,7 @@ def main(argv):
     wanted = [a for a in argv if not a.startswith("-")]
     if not wanted or "transformers_defaults" in wanted:
         write_defaults()
+        write_default_params()
     for c in cases:
         if wanted and c["name"] not in wanted:
             continue
