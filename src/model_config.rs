@@ -1794,6 +1794,28 @@ mod tests {
         assert!(parse_json("{\"a\": 1,}").is_err());
     }
 
+    #[test]
+    fn an_unknown_composites_vision_tower_is_reported_not_counted() {
+        use crate::accounting::model::VisionTower;
+        use crate::accounting::params;
+        let text = r#""text_config": {"model_type": "llama", "hidden_size": 64,
+            "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "vocab_size": 100}"#;
+        let with_vision = model(&format!(
+            r#"{{"model_type": "some_vlm", {text}, "vision_config": {{"hidden_size": 32}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(with_vision.vision, Some(VisionTower::NotCounted));
+        let counts = params::count(&with_vision);
+        assert!(counts.vision_not_counted);
+        assert_eq!(counts.vision, None);
+        let text_only = model(&format!(r#"{{"model_type": "some_lm", {text}}}"#)).unwrap();
+        assert_eq!(text_only.vision, None);
+        // The language model is the same either way.
+        assert_eq!(counts.total, params::count(&text_only).total);
+        assert!(!params::count(&text_only).vision_not_counted);
+    }
+
     fn windows(json: &str) -> Vec<Option<u64>> {
         model(json)
             .unwrap()

@@ -200,6 +200,10 @@ pub struct PerLayerInput {
 /// The image encoder of a multimodal model, and the projector into the language model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VisionTower {
+    /// A composite config with a `vision_config` of a type not known here (e.g. Kimi K2.5's
+    /// `kimi_k25`): its language model is counted, its vision tower is not, and the report
+    /// says so rather than leaving the tower out silently.
+    NotCounted,
     /// SigLIP (Gemma 3): biased attention and MLP, LayerNorms with bias, a learned position
     /// embedding per patch; the projector is one matrix and an RMSNorm.
     Siglip {

@@ -41,6 +41,9 @@ pub struct ParameterCounts {
     pub router_correction_biases: u64,
     /// The vision tower and projector of a multimodal model, not part of `total`.
     pub vision: Option<u64>,
+    /// The config has a vision tower of a composite type not known here, so `vision` is
+    /// `None` though the checkpoint has one.
+    pub vision_not_counted: bool,
 }
 
 /// Counts the parameters of `model`.
@@ -61,6 +64,7 @@ pub fn count(model: &Model) -> ParameterCounts {
         mtp_active: u64::MAX,
         router_correction_biases: u64::MAX,
         vision: None,
+        vision_not_counted: false,
     })
 }
 
@@ -145,9 +149,10 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         mtp_active,
         router_correction_biases,
         vision: match &model.vision {
+            Some(VisionTower::NotCounted) | None => None,
             Some(tower) => Some(vision_params(tower)?),
-            None => None,
         },
+        vision_not_counted: model.vision == Some(VisionTower::NotCounted),
     })
 }
 
@@ -166,6 +171,8 @@ fn biased_vit_layer(d: u64, i: u64) -> Option<u64> {
 /// Parameters of a vision tower and its projector, as `transformers` builds them.
 fn vision_params(tower: &VisionTower) -> Option<u64> {
     match *tower {
+        // Never asked for: `checked_count` reports it as `vision_not_counted`.
+        VisionTower::NotCounted => Some(0),
         VisionTower::Siglip {
             encoder,
             image_size,

@@ -190,6 +190,9 @@ pub struct Params {
     /// A multimodal model's vision tower and projector, never in `total`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vision: Option<u64>,
+    /// The config has a vision tower of a composite type not known here, left uncounted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub vision_not_counted: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -375,6 +378,7 @@ pub fn build(args: &CalcArgs) -> anyhow::Result<Report> {
             mtp: p.mtp,
             router_correction_biases: p.router_correction_biases,
             vision: p.vision,
+            vision_not_counted: p.vision_not_counted,
         },
         flops_per_token: FlopsPerToken {
             palm: formula(accounting.palm),
@@ -479,6 +483,13 @@ pub fn render_table(report: &Report) -> String {
     }
     if let Some(vision) = p.vision {
         row("vision tower and projector (not in total)", vision);
+    }
+    if p.vision_not_counted {
+        let _ = writeln!(
+            out,
+            "  {:<48} not counted: its composite type is not known here",
+            "vision tower and projector"
+        );
     }
 
     let f = &report.flops_per_token;

@@ -46,8 +46,16 @@ pub(super) fn model(
         return Ok(model);
     }
     let Some(composite) = composite else {
-        // Any other composite: the language model inside it, without a vision count.
-        return from_value(&Value::Object(text.clone()));
+        // Any other composite: the language model inside it; a vision tower it has is not
+        // counted, and the report says so.
+        let mut model = from_value(&Value::Object(text.clone()))?;
+        if object
+            .get("vision_config")
+            .is_some_and(|vision| !vision.is_null())
+        {
+            model.vision = Some(VisionTower::NotCounted);
+        }
+        return Ok(model);
     };
     let config = Config { object };
     let mut text = text.clone();
