@@ -26,6 +26,7 @@ mod gemma4;
 mod hunyuan;
 mod hybrid;
 mod qwen3_vl;
+mod step3p7;
 
 /// The bundled presets: name, official config.json.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -268,6 +269,10 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         .and_then(qwen3_vl::composite_family)
     {
         return checked(qwen3_vl::composite(object, family)?);
+    }
+    // Step-3.7's composite, with or without a text_config.
+    if object.get("model_type").and_then(Value::as_str) == Some(step3p7::MODEL_TYPE) {
+        return checked(step3p7::composite(object)?);
     }
     // Tencent's remote-code Hunyuan format, which `transformers` does not read.
     if object.get("model_type").and_then(Value::as_str) == Some(hunyuan::MODEL_TYPE) {
@@ -1121,6 +1126,7 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             rope,
             sinks: traits.sinks,
             output_gate: false,
+            head_gate: false,
             indexer: None,
             key_value: KeyValue::Own,
         };

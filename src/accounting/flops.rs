@@ -250,6 +250,13 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
                     2.0 * d * a.num_heads as f64 * a.head_dim as f64,
                 );
             }
+            // Step-3.7's per-head gate projection (hidden → heads).
+            if attention.head_gate {
+                tally.add(
+                    "attention_gate",
+                    2.0 * d * attention.attention.num_heads() as f64,
+                );
+            }
             if let Some(indexer) = attention.indexer {
                 let all_keys =
                     keys_per_query(options.seq_len, AttentionWindow::Full, options.attention);

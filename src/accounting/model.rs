@@ -52,10 +52,11 @@ pub enum Family {
     Qwen3VlMoe,
     Qwen35,
     Olmo3,
+    Step3p7,
 }
 
 impl Family {
-    pub const ALL: [Family; 44] = [
+    pub const ALL: [Family; 45] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -100,6 +101,7 @@ impl Family {
         Family::Qwen3VlMoe,
         Family::Qwen35,
         Family::Olmo3,
+        Family::Step3p7,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -152,6 +154,8 @@ impl Family {
             // The text model's type; the multimodal `qwen3_5` is accepted too.
             Family::Qwen35 => "qwen3_5_text",
             Family::Olmo3 => "olmo3",
+            // The composite; its language model is the `step3p5` text config inside it.
+            Family::Step3p7 => "step3p7",
         }
     }
 }
@@ -270,6 +274,16 @@ pub enum VisionTower {
         head_dim: u64,
         position_embedding_size: u64,
         text_hidden_size: u64,
+    },
+    /// Step-3.7's encoder: an unbiased patch convolution, a learned position per patch, a
+    /// pre-LayerNorm, layers of LayerNorms with bias, biased q/k/v/out and a biased two-layer
+    /// MLP with two layer-scale vectors, then two biased stride-2 3×3 convolutions (`d → 2d →
+    /// 4d`); the projector is one matrix (`4d` → text width), biased with `projector_bias`.
+    Step3p7 {
+        encoder: VisionEncoder,
+        image_size: u64,
+        text_hidden_size: u64,
+        projector_bias: bool,
     },
 }
 
@@ -517,6 +531,9 @@ pub struct AttentionLayer {
     /// `q_proj` also produces a sigmoid gate for every output channel (Qwen3-Next's gated
     /// attention): it is twice as wide.
     pub output_gate: bool,
+    /// A sigmoid gate per head from its own `g_proj` (`Linear(hidden, num_heads)`, no bias)
+    /// scaling each head's attention output (Step-3.7).
+    pub head_gate: bool,
     /// This layer's own DSA indexer; a DSA layer without one reuses an earlier layer's
     /// selection (GLM-5's shared layers). Its window is [`AttentionWindow::TopK`].
     pub indexer: Option<DsaIndexer>,
@@ -546,6 +563,7 @@ impl AttentionLayer {
             rope: true,
             sinks: false,
             output_gate: false,
+            head_gate: false,
             indexer: None,
             key_value: KeyValue::Own,
         }

@@ -375,6 +375,46 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
             let projector = product(&[d, text_hidden_size])?;
             sum(&[embeddings, product(&[layers, layer])?, projector])
         }
+        VisionTower::Step3p7 {
+            encoder,
+            image_size,
+            text_hidden_size,
+            projector_bias,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // The unbiased patch convolution, one position per patch, pre_layernorm.
+            let side = image_size / p.max(1);
+            let embeddings = sum(&[
+                product(&[c, p, p, d])?,
+                product(&[side, side, d])?,
+                product(&[2, d])?,
+            ])?;
+            // The usual biased layer, and lambda_1 and lambda_2.
+            let layer = sum(&[biased_vit_layer(d, i)?, product(&[2, d])?])?;
+            // downsampler1 (d → 2d) and downsampler2 (2d → 4d), 3×3 with bias.
+            let downsamplers = sum(&[
+                product(&[9, d, 2, d])?,
+                product(&[2, d])?,
+                product(&[9, 2, d, 4, d])?,
+                product(&[4, d])?,
+            ])?;
+            let projector = sum(&[
+                product(&[4, d, text_hidden_size])?,
+                u64::from(projector_bias) * text_hidden_size,
+            ])?;
+            sum(&[
+                embeddings,
+                product(&[layers, layer])?,
+                downsamplers,
+                projector,
+            ])
+        }
     }
 }
 
@@ -456,6 +496,12 @@ fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
         }
         _ => 0,
     };
+    // Step-3.7's g_proj: one gate per head.
+    let head_gate = if layer.head_gate {
+        product(&[d, layer.attention.num_heads()])?
+    } else {
+        0
+    };
     let indexer = match layer.indexer {
         Some(indexer) => dsa_indexer_params(d, &indexer)?,
         None => 0,
@@ -486,6 +532,7 @@ fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
         attention_params(d, &layer.attention)?,
         sinks,
         output_gate,
+        head_gate,
         indexer,
     ])?
     .checked_sub(missing)

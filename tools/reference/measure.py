@@ -126,6 +126,7 @@ MODEL_TYPES = [
     "qwen3_5_text",
     "qwen3_5",
     "olmo3",
+    "step3p7",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -219,6 +220,15 @@ NOTES = {
         "num_nextn_predict_layers (alias num_mtp_layers, default 1) is NOT instantiated by AutoModelForCausalLM.from_config: the MTP module is a separate MtpModel (modeling_layers.py) built only for generate(use_mtp=True); its layers are never in the causal LM's parameters. DeepseekV3PreTrainedModel._keys_to_ignore_on_load_unexpected drops model.layers.61.* from checkpoints.",
         "An MtpLayer (modeling_layers.py) has enorm and hnorm (RMSNorm hidden), eh_proj = Linear(2*hidden, hidden, bias=False), one decoder layer built with first_k_dense_replace forced to 0 (always MoE), and a post_norm; embeddings and lm_head are shared with the main model.",
         "tie_word_embeddings defaults to False; head_dim is set to qk_rope_head_dim by DeepseekV3Config.__post_init__ (not used for projection shapes).",
+    ],
+    "step3p7": [
+        "step3p7/modeling_step3p7.py: transformers has no Step3p7 causal LM; Step3p7ForConditionalGeneration (AutoModelForImageTextToText) builds the vision tower (model.vision_model), model.multi_modal_projector and the language model (model.language_model), whatever the config says of images.",
+        "Step3p7TextConfig (model_type step3p5): q/k/v/o bias=attention_bias, q_norm/k_norm Gemma-style RMSNorm(head_dim), g_proj = Linear(hidden, heads, bias=False) (gating True or 'per-head': one sigmoid gate per head; any other gating value builds heads*head_dim and the forward cannot run it). Sliding layers (layer_types) take num_sliding_attention_heads (default: attention_other_setting's num_attention_heads, else num_attention_heads) through per_layer_config; KV heads and head_dim (default 128) are the same on every layer.",
+        "mlp_layer_types, else moe_layers_enum (a comma string or list of MoE layer indices), else layers 3.. are 'sparse'. first_k_dense_replace, num_experts, n_shared_experts, num_local_experts (a field set before n_routed_experts), scoring_func and use_moe_router_bias are not read. Aliases moe_num_experts, moe_top_k, num_attention_groups and share_expert_dims win over n_routed_experts, num_experts_per_tok, num_key_value_heads and share_expert_dim.",
+        "Step3p7SparseMoeBlock: gate.weight (E, hidden) with a persistent e_score_correction_bias buffer (always, not counted by parameters()), experts gate_up_proj (E, 2*moe_intermediate_size, hidden) and down_proj (E, hidden, moe_intermediate_size) without bias, one shared_experts MLP of share_expert_dim (bias=mlp_bias). Dense layers: Step3p7MLP(intermediate_size, bias=mlp_bias).",
+        "num_nextn_predict_layers: the text model builds no MTP layer (their checkpoint keys are ignored on load); legacy lists padded by it (layer_types, mlp_layer_types, swiglu_limits) are trimmed to num_hidden_layers.",
+        "Step3p7VisionModel: patch_embedding Conv2d(num_channels, d, patch, bias=False), position_embedding ((image_size // patch)**2, d), pre_layernorm, layers of LayerNorm x2, biased q/k/v/out_proj, biased fc1/fc2 of int(d * mlp_ratio) (intermediate_size is overwritten), lambda_1/lambda_2 (d each); downsampler1 Conv2d(d, 2d, 3) and downsampler2 Conv2d(2d, 4d, 3), biased; multi_modal_projector Linear(4d, text hidden, bias=projector_bias). Aliases width, layers, heads win.",
+        "The composite's own tie_word_embeddings (absent: untied) ties lm_head to model.language_model.embed_tokens; the text config's is not read. A flat step3p7 config (no text_config, e.g. aiconfigurator's curated file) is built here with its keys as the text_config (make_config): transformers would ignore them and build the defaults.",
     ],
 }
 
@@ -609,6 +619,32 @@ TINY_QWEN3_VL_MOE_TEXT = {
 }
 
 
+# Step-3.7's vision tower, small: 1 layer of 32 (MLP int(32 * 8960/1536) = 186 wide), 2x2
+# patches of 14 over a 28-pixel image, the two stride-2 downsamplers and the projector.
+TINY_STEP3P7_VISION = {
+    "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 28,
+    "patch_size": 14,
+}
+TINY_STEP3P7_TEXT = {
+    **{k: v for k, v in TINY.items() if k != "num_hidden_layers"}, "num_hidden_layers": 5,
+    "head_dim": 16, "sliding_window": 64,
+    "layer_types": ["full_attention", "sliding_attention", "sliding_attention", "full_attention",
+                    "sliding_attention"],
+    "num_sliding_attention_heads": 8, "n_routed_experts": 4, "num_experts_per_tok": 2,
+    "moe_intermediate_size": 32, "share_expert_dim": 48,
+}
+TINY_STEP3P7_LEGACY_TEXT = {
+    "model_type": "step3p5", **{k: v for k, v in TINY.items() if k != "num_hidden_layers"},
+    "num_hidden_layers": 4, "head_dim": 16, "sliding_window": 64, "num_nextn_predict_layers": 1,
+    "layer_types": ["full_attention", "sliding_attention", "sliding_attention", "full_attention",
+                    "full_attention"],
+    "swiglu_limits": [0.0, 0.0, 0.0, 7.0, 7.0], "swiglu_limits_shared": [0.0, 0.0, 0.0, 16.0, 16.0],
+    "moe_layers_enum": "1,2,3", "attention_other_setting": {"num_attention_heads": 8, "num_attention_groups": 2},
+    "moe_num_experts": 4, "moe_top_k": 2, "moe_intermediate_size": 32, "share_expert_dim": 40,
+    "attention_bias": True, "mlp_bias": True,
+}
+
+
 def new_type_cases():
     variants = [
         ("tiny-qwen3-vl", "Qwen3-VL composite: a qwen3_vl_text text_config (q/k norms, head_dim 16, untied) and a 2-block vision tower with one DeepStack merger (counted apart).",
@@ -695,6 +731,11 @@ def new_type_cases():
           "moe_intermediate_size": 32, "hidden_size_per_layer_input": 0}),
         ("tiny-gemma4", "Gemma 4 composite: the tiny Gemma 4 text_config and a 1-layer Gemma 4 vision tower (counted apart).",
          {"model_type": "gemma4", "text_config": TINY_GEMMA4_TEXT, "vision_config": TINY_GEMMA4_VISION}),
+        ("tiny-step3p7", "Step-3.7 composite: full/sliding layers (window 64) with 8 heads on sliding layers and 4 on full ones, per-head sigmoid gates, q/k norms, layers 0-2 dense then MoE (4 experts top-2, a shared expert, correction-bias buffers); a 1-layer vision tower (counted apart).",
+         {"model_type": "step3p7", "text_config": TINY_STEP3P7_TEXT, "vision_config": TINY_STEP3P7_VISION}),
+        ("tiny-step3p7-legacy", "Step-3.7 in the Hub's legacy text_config form: layer_types and swiglu_limits padded by one MTP layer (trimmed, no MTP built), moe_layers_enum '1,2,3', attention_other_setting's 8 sliding heads, moe_num_experts/moe_top_k aliases, attention and MLP biases, tied head by the composite's tie_word_embeddings.",
+         {"model_type": "step3p7", "tie_word_embeddings": True, "vision_config": TINY_STEP3P7_VISION,
+          "text_config": TINY_STEP3P7_LEGACY_TEXT}),
     ]
     cases = []
     for name, description, config in variants:
@@ -797,6 +838,8 @@ def preset_cases():
 # model_types transformers does not know, built as the type whose architecture they share.
 MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
+# Types transformers builds only as their composite (no causal LM class of their own).
+ALWAYS_COMPOSITE = {"step3p7"}
 
 
 def hunyuan_remote_to_v1_moe(d: dict) -> str:
@@ -830,9 +873,26 @@ REMOTE_CODE_FORMATS = {"hunyuan": hunyuan_remote_to_v1_moe}
 TEXT_ONLY_COMPOSITES = {"qwen3_vl_text": "qwen3_vl", "qwen3_vl_moe_text": "qwen3_vl_moe"}
 
 
+# Keys of Step3p7Config itself; in a flat step3p7 config every other key is the text model's.
+STEP3P7_OUTER_KEYS = {"vision_config", "projector_bias", "image_token_id", "tie_word_embeddings"}
+
+
+def step3p7_flat_to_nested(d: dict) -> None:
+    """A step3p7 config without text_config (aiconfigurator's curated, flattened file) as
+    the composite it describes: its keys become the text_config. Step3p7Config itself would
+    ignore them (every attribute stays the text class's default)."""
+    text = {k: v for k, v in d.items() if k not in STEP3P7_OUTER_KEYS}
+    for k in text:
+        del d[k]
+    d["text_config"] = text
+
+
 def make_config(cfg: dict):
     d = copy.deepcopy(cfg)
     model_type = d.pop("model_type")
+    if model_type == "step3p7" and d.get("text_config") is None:
+        d.pop("text_config", None)
+        step3p7_flat_to_nested(d)
     if model_type in TEXT_ONLY_COMPOSITES:
         text = AutoConfig.for_model(model_type, **d)
         tie = getattr(text, "tie_word_embeddings", False)
@@ -849,7 +909,12 @@ def build_model(cfg: dict, method: str, dtype=torch.float32):
     config = make_config(cfg)
     kwargs = dict(attn_implementation="eager", experts_implementation="eager", dtype=dtype)
     mt = cfg.get("model_type")
-    composite = "text_config" in cfg or mt in TEXT_ONLY_COMPOSITES or mt in TEXT_ONLY_COMPOSITES.values()
+    composite = (
+        "text_config" in cfg
+        or mt in TEXT_ONLY_COMPOSITES
+        or mt in TEXT_ONLY_COMPOSITES.values()
+        or mt in ALWAYS_COMPOSITE
+    )
     auto = AutoModelForImageTextToText if composite else AutoModelForCausalLM
     if method == "meta":
         with torch.device("meta"):
