@@ -328,7 +328,7 @@ impl Attention {
     /// Width of a value head, used by the attention-weighted sum of values.
     pub fn v_head_dim(&self) -> u64 {
         match self {
-            Attention::Standard(a) => a.head_dim,
+            Attention::Standard(a) => a.v_head_dim,
             Attention::Latent(a) => a.v_head_dim,
         }
     }
@@ -338,7 +338,11 @@ impl Attention {
 pub struct StandardAttention {
     pub num_heads: u64,
     pub num_kv_heads: u64,
+    /// Width of a query and key head.
     pub head_dim: u64,
+    /// Width of a value head: `head_dim` but for MiMo-V2-Flash (`v_head_dim`), whose values
+    /// are narrower than its queries and keys (`v_proj` and `o_proj` take this width).
+    pub v_head_dim: u64,
     /// Biases on the q, k and v projections.
     pub qkv_bias: bool,
     /// A bias on the output projection.

@@ -140,6 +140,7 @@ fn standard(heads: &Heads, bias: bool, qk_norm: QkNorm) -> Attention {
         num_heads: heads.heads,
         num_kv_heads: heads.kv_heads,
         head_dim: heads.head_dim,
+        v_head_dim: heads.head_dim,
         qkv_bias: bias,
         output_bias: bias,
         qk_norm,
