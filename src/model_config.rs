@@ -25,6 +25,7 @@ use crate::accounting::params;
 mod gemma4;
 mod hunyuan;
 mod hybrid;
+mod mimo;
 mod qwen3_vl;
 
 /// The bundled presets: name, official config.json.
@@ -315,6 +316,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::DeepseekV2 | Family::DeepseekV3 | Family::KimiK2 => deepseek(&config, family),
         family if hybrid::handles(family) => hybrid::build(&config, family),
         Family::Gemma4Text | Family::Gemma4 => gemma4::text_model(&config, family),
+        Family::MimoV2Flash => mimo::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -52,10 +52,11 @@ pub enum Family {
     Qwen3VlMoe,
     Qwen35,
     Olmo3,
+    MimoV2Flash,
 }
 
 impl Family {
-    pub const ALL: [Family; 44] = [
+    pub const ALL: [Family; 45] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -100,6 +101,7 @@ impl Family {
         Family::Qwen3VlMoe,
         Family::Qwen35,
         Family::Olmo3,
+        Family::MimoV2Flash,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -152,6 +154,7 @@ impl Family {
             // The text model's type; the multimodal `qwen3_5` is accepted too.
             Family::Qwen35 => "qwen3_5_text",
             Family::Olmo3 => "olmo3",
+            Family::MimoV2Flash => "mimo_v2_flash",
         }
     }
 }
@@ -516,7 +519,8 @@ pub struct AttentionLayer {
     /// Rotary position embedding on this layer (Llama 4's NoPE layers have none). Costs
     /// no parameter and no matmul; kept so a layer says what it is.
     pub rope: bool,
-    /// A learned attention-sink logit per head (GPT-OSS): `num_heads` parameters, no matmul.
+    /// A learned attention-sink logit per head (GPT-OSS, MiMo-V2-Flash's sliding layers):
+    /// `num_heads` parameters, no matmul.
     pub sinks: bool,
     /// `q_proj` also produces a sigmoid gate for every output channel (Qwen3-Next's gated
     /// attention): it is twice as wide.

@@ -180,7 +180,7 @@ const LEGACY_LAYER_KINDS: [(&str, &str); 4] = [
 /// A list of layer kinds (`layer_types` and the like): its length must be the layer count
 /// and each entry one of `kinds` (in `layer_types` and `layers_block_type`, after the
 /// renaming of [`LEGACY_LAYER_KINDS`]).
-fn layer_kinds(
+pub(super) fn layer_kinds(
     config: &Config,
     key: &'static str,
     layers: u64,
