@@ -25,6 +25,7 @@ use crate::accounting::params;
 mod gemma4;
 mod hunyuan;
 mod hybrid;
+mod mimo;
 mod qwen3_vl;
 mod step3p7;
 
@@ -320,6 +321,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::DeepseekV2 | Family::DeepseekV3 | Family::KimiK2 => deepseek(&config, family),
         family if hybrid::handles(family) => hybrid::build(&config, family),
         Family::Gemma4Text | Family::Gemma4 => gemma4::text_model(&config, family),
+        Family::MimoV2Flash => mimo::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -610,6 +612,7 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
         num_heads: heads,
         num_kv_heads: heads,
         head_dim,
+        v_head_dim: head_dim,
         qkv_bias: bias,
         output_bias: bias,
         qk_norm: QkNorm::None,
@@ -1106,6 +1109,7 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         num_heads: heads,
         num_kv_heads: kv_heads,
         head_dim,
+        v_head_dim: head_dim,
         qkv_bias: traits.qkv_bias,
         output_bias: traits.output_bias,
         qk_norm: traits.qk_norm,

@@ -175,6 +175,8 @@ enum AttentionShape {
         heads: f64,
         kv_heads: f64,
         head_dim: f64,
+        /// The value head width (MiMo-V2-Flash's `v_head_dim`; `head_dim` elsewhere).
+        v_head_dim: f64,
     },
     Latent {
         heads: f64,
@@ -196,7 +198,11 @@ impl AttentionShape {
     /// The query/key head width plus the value head width (`2Q` when they are equal).
     fn qk_plus_v(self) -> f64 {
         match self {
-            AttentionShape::Standard { head_dim, .. } => 2.0 * head_dim,
+            AttentionShape::Standard {
+                head_dim,
+                v_head_dim,
+                ..
+            } => head_dim + v_head_dim,
             AttentionShape::Latent { nope, rope, v, .. } => nope + rope + v,
         }
     }
@@ -270,6 +276,7 @@ impl Shape {
             num_heads: 0,
             num_kv_heads: 0,
             head_dim: 0,
+            v_head_dim: 0,
             qkv_bias: false,
             output_bias: false,
             qk_norm: super::model::QkNorm::None,
@@ -282,6 +289,7 @@ impl Shape {
                 heads: a.num_heads as f64,
                 kv_heads: a.num_kv_heads as f64,
                 head_dim: a.head_dim as f64,
+                v_head_dim: a.v_head_dim as f64,
             },
             Attention::Latent(a) => AttentionShape::Latent {
                 heads: a.num_heads as f64,
@@ -454,9 +462,13 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
             heads,
             kv_heads,
             head_dim,
+            v_head_dim,
         } => {
             let q = heads * head_dim;
-            let kv = kv_heads * head_dim;
+            // Keys and values, and the heads' values o_proj reads (wider keys than values
+            // for MiMo-V2-Flash; the same width elsewhere).
+            let kv = kv_heads * (head_dim + v_head_dim);
+            let o = heads * v_head_dim;
             // `attention_output_gate` widens the QKV projection by the query width; the
             // hybrid path's `attn_layer_flops` has no gate.
             let gate = if shape.attention_output_gate() && !hybrid {
@@ -465,9 +477,9 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
                 0.0
             };
             (
-                gemm * (d * (q + 2.0 * kv + gate) + q * d),
-                // Halved for the causal mask, doubled for QKᵀ and (QKᵀ)V.
-                gemm * q / 2.0 * 2.0 * seq_len,
+                gemm * (d * (q + kv + gate) + o * d),
+                // Halved for the causal mask, for QKᵀ and (QKᵀ)V.
+                gemm * (q + o) / 2.0 * seq_len,
             )
         }
         AttentionShape::Latent {
@@ -582,7 +594,11 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
             heads,
             kv_heads,
             head_dim,
-        } => 2.0 * d * (heads + 2.0 * kv_heads) * head_dim + 2.0 * d * heads * head_dim,
+            v_head_dim,
+        } => {
+            2.0 * d * (heads * head_dim + kv_heads * (head_dim + v_head_dim))
+                + 2.0 * d * heads * v_head_dim
+        }
         AttentionShape::Latent {
             heads,
             q_lora_rank,
@@ -687,6 +703,7 @@ mod tests {
             num_heads: 4,
             num_kv_heads: 2,
             head_dim: 16,
+            v_head_dim: 16,
             qkv_bias: false,
             output_bias: false,
             qk_norm: QkNorm::None,

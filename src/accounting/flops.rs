@@ -343,16 +343,21 @@ fn add_mamba2(tally: &mut Tally, d: f64, mamba: &Mamba2, seq_len: u64) {
 fn add_attention(tally: &mut Tally, d: f64, attention: &Attention, key_value: KeyValue, keys: f64) {
     match *attention {
         Attention::Standard(a) => {
-            let (h, kv, hd) = (a.num_heads as f64, a.num_kv_heads as f64, a.head_dim as f64);
-            let kv_projections = match key_value {
-                KeyValue::Own => 2.0,
-                KeyValue::KeyIsValue => 1.0,
-                KeyValue::Shared => 0.0,
+            let (h, kv) = (a.num_heads as f64, a.num_kv_heads as f64);
+            let (hd, vd) = (a.head_dim as f64, a.v_head_dim as f64);
+            // The widths of the key and value projections this layer runs.
+            let (keys_width, values_width) = match key_value {
+                KeyValue::Own => (kv * hd, kv * vd),
+                KeyValue::KeyIsValue => (kv * hd, 0.0),
+                KeyValue::Shared => (0.0, 0.0),
             };
-            tally.add("attention_qkv", 2.0 * d * (h + kv_projections * kv) * hd);
+            tally.add(
+                "attention_qkv",
+                2.0 * d * (h * hd + keys_width + values_width),
+            );
             tally.add("attention_scores", 2.0 * keys * h * hd);
-            tally.add("attention_values", 2.0 * keys * h * hd);
-            tally.add("attention_output", 2.0 * h * hd * d);
+            tally.add("attention_values", 2.0 * keys * h * vd);
+            tally.add("attention_output", 2.0 * h * vd * d);
         }
         Attention::Latent(a) => {
             let h = a.num_heads as f64;
@@ -513,6 +518,7 @@ mod tests {
                             num_heads: 4,
                             num_kv_heads: 2,
                             head_dim: 16,
+                            v_head_dim: 16,
                             qkv_bias: false,
                             output_bias: false,
                             qk_norm: QkNorm::None,

@@ -53,10 +53,11 @@ pub enum Family {
     Qwen35,
     Olmo3,
     Step3p7,
+    MimoV2Flash,
 }
 
 impl Family {
-    pub const ALL: [Family; 45] = [
+    pub const ALL: [Family; 46] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -102,6 +103,7 @@ impl Family {
         Family::Qwen35,
         Family::Olmo3,
         Family::Step3p7,
+        Family::MimoV2Flash,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -156,6 +158,7 @@ impl Family {
             Family::Olmo3 => "olmo3",
             // The composite; its language model is the `step3p5` text config inside it.
             Family::Step3p7 => "step3p7",
+            Family::MimoV2Flash => "mimo_v2_flash",
         }
     }
 }
@@ -342,7 +345,7 @@ impl Attention {
     /// Width of a value head, used by the attention-weighted sum of values.
     pub fn v_head_dim(&self) -> u64 {
         match self {
-            Attention::Standard(a) => a.head_dim,
+            Attention::Standard(a) => a.v_head_dim,
             Attention::Latent(a) => a.v_head_dim,
         }
     }
@@ -352,7 +355,11 @@ impl Attention {
 pub struct StandardAttention {
     pub num_heads: u64,
     pub num_kv_heads: u64,
+    /// Width of a query and key head.
     pub head_dim: u64,
+    /// Width of a value head: `head_dim` but for MiMo-V2-Flash (`v_head_dim`), whose values
+    /// are narrower than its queries and keys (`v_proj` and `o_proj` take this width).
+    pub v_head_dim: u64,
     /// Biases on the q, k and v projections.
     pub qkv_bias: bool,
     /// A bias on the output projection.
@@ -526,7 +533,8 @@ pub struct AttentionLayer {
     /// Rotary position embedding on this layer (Llama 4's NoPE layers have none). Costs
     /// no parameter and no matmul; kept so a layer says what it is.
     pub rope: bool,
-    /// A learned attention-sink logit per head (GPT-OSS): `num_heads` parameters, no matmul.
+    /// A learned attention-sink logit per head (GPT-OSS, MiMo-V2-Flash's sliding layers):
+    /// `num_heads` parameters, no matmul.
     pub sinks: bool,
     /// `q_proj` also produces a sigmoid gate for every output channel (Qwen3-Next's gated
     /// attention): it is twice as wide.

@@ -510,20 +510,21 @@ fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
     let missing = match (layer.key_value, layer.attention) {
         (KeyValue::Own, _) | (_, Attention::Latent(_)) => 0,
         (KeyValue::KeyIsValue, Attention::Standard(a)) => {
-            let kv = product(&[a.num_kv_heads, a.head_dim])?;
-            sum(&[product(&[d, kv])?, if a.qkv_bias { kv } else { 0 }])?
+            let v = product(&[a.num_kv_heads, a.v_head_dim])?;
+            sum(&[product(&[d, v])?, if a.qkv_bias { v } else { 0 }])?
         }
         (KeyValue::Shared, Attention::Standard(a)) => {
-            let kv = product(&[a.num_kv_heads, a.head_dim])?;
+            let k = product(&[a.num_kv_heads, a.head_dim])?;
+            let kv = sum(&[k, product(&[a.num_kv_heads, a.v_head_dim])?])?;
             let key_norm = match a.qk_norm {
                 QkNorm::None => 0,
                 QkNorm::PerHead => a.head_dim,
-                QkNorm::AllHeads => kv,
+                QkNorm::AllHeads => k,
                 QkNorm::Widths { key, .. } => key,
             };
             sum(&[
-                product(&[2, d, kv])?,
-                if a.qkv_bias { product(&[2, kv])? } else { 0 },
+                product(&[d, kv])?,
+                if a.qkv_bias { kv } else { 0 },
                 key_norm,
             ])?
         }
@@ -596,19 +597,18 @@ fn attention_params(d: u64, attention: &Attention) -> Option<u64> {
     match *attention {
         Attention::Standard(a) => {
             let q = product(&[a.num_heads, a.head_dim])?;
-            let kv = product(&[a.num_kv_heads, a.head_dim])?;
-            let weights = sum(&[product(&[d, q])?, product(&[2, d, kv])?, product(&[q, d])?])?;
-            let qkv_bias = if a.qkv_bias {
-                sum(&[q, product(&[2, kv])?])?
-            } else {
-                0
-            };
+            let k = product(&[a.num_kv_heads, a.head_dim])?;
+            let v = product(&[a.num_kv_heads, a.v_head_dim])?;
+            // o_proj reads the heads' values, `num_heads · v_head_dim` wide.
+            let o = product(&[a.num_heads, a.v_head_dim])?;
+            let weights = product(&[d, sum(&[q, k, v, o])?])?;
+            let qkv_bias = if a.qkv_bias { sum(&[q, k, v])? } else { 0 };
             let output_bias = if a.output_bias { d } else { 0 };
             let qk_norm = match a.qk_norm {
                 QkNorm::None => 0,
                 // Qwen3 normalises each query and key head with an RMSNorm of width head_dim.
                 QkNorm::PerHead => product(&[2, a.head_dim])?,
-                QkNorm::AllHeads => sum(&[q, kv])?,
+                QkNorm::AllHeads => sum(&[q, k])?,
                 QkNorm::Widths { query, key } => sum(&[query, key])?,
             };
             sum(&[weights, qkv_bias, output_bias, qk_norm])

@@ -154,6 +154,7 @@ pub(super) fn text_model(config: &Config, family: Family) -> Result<Model, Model
                 num_heads: heads,
                 num_kv_heads: layer_kv_heads,
                 head_dim: layer_head_dim,
+                v_head_dim: layer_head_dim,
                 qkv_bias: bias,
                 output_bias: bias,
                 // q_norm and k_norm of head_dim (v_norm has no weight); a KV-shared layer

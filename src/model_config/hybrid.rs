@@ -140,6 +140,7 @@ fn standard(heads: &Heads, bias: bool, qk_norm: QkNorm) -> Attention {
         num_heads: heads.heads,
         num_kv_heads: heads.kv_heads,
         head_dim: heads.head_dim,
+        v_head_dim: heads.head_dim,
         qkv_bias: bias,
         output_bias: bias,
         qk_norm,
@@ -179,7 +180,7 @@ const LEGACY_LAYER_KINDS: [(&str, &str); 4] = [
 /// A list of layer kinds (`layer_types` and the like): its length must be the layer count
 /// and each entry one of `kinds` (in `layer_types` and `layers_block_type`, after the
 /// renaming of [`LEGACY_LAYER_KINDS`]).
-fn layer_kinds(
+pub(super) fn layer_kinds(
     config: &Config,
     key: &'static str,
     layers: u64,

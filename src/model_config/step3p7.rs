@@ -188,6 +188,7 @@ fn text_model(config: &Config) -> Result<Model, ModelConfigError> {
                 num_heads: layer_heads,
                 num_kv_heads: kv_heads,
                 head_dim,
+                v_head_dim: head_dim,
                 qkv_bias: attention_bias,
                 output_bias: attention_bias,
                 qk_norm: QkNorm::PerHead,

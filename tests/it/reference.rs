@@ -166,8 +166,19 @@ fn detailed_flops_equal_the_measured_matmul_flops() {
         let seq_len = case["seq_len"].as_u64().unwrap();
         let tokens = (seq_len * case["batch"].as_u64().unwrap()) as f64;
         let detailed = accounting(&case, seq_len).detailed.totals;
-        let forward = flops["forward"].as_f64().unwrap();
-        let training = flops["forward_backward"].as_f64().unwrap();
+        // Past a sliding window the fixture also gives what the model needs: the measurement
+        // less what eager attention multiplies under the window's mask (MiMo-V2-Flash at 48
+        // tokens with a 32-token window).
+        let (forward, training) = match flops.get("window_reconciliation") {
+            Some(reconciled) => (
+                reconciled["model_forward"].as_f64().unwrap(),
+                reconciled["model_forward_backward"].as_f64().unwrap(),
+            ),
+            None => (
+                flops["forward"].as_f64().unwrap(),
+                flops["forward_backward"].as_f64().unwrap(),
+            ),
+        };
         let relative = |ours: f64, theirs: f64| (ours / theirs - 1.0).abs();
         assert!(
             relative(detailed.forward * tokens, forward) < 0.005,
@@ -399,4 +410,22 @@ fn hybrid_real_configs_round_to_their_published_sizes() {
             "{name}: {count} {ours:.2} B, published {published} B"
         );
     }
+}
+
+/// MiMo-V2-Flash's published size: "309B total parameters and 15B active parameters"
+/// (Xiaomi's README, https://github.com/XiaomiMiMo/MiMo-V2-Flash, also the model card at
+/// https://huggingface.co/XiaomiMiMo/MiMo-V2-Flash): the count of the real config rounds to
+/// both, with or without the input embedding in the active count.
+#[test]
+fn mimo_v2_flash_rounds_to_its_published_size() {
+    let path = repo_path("tests/fixtures/reference/real-mimo-v2-flash.json");
+    let case = model_config::parse_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let params = accounting(&case, 1).params;
+    let billions = |count: u64| count as f64 / 1e9;
+    assert!((billions(params.total) - 309.0).abs() <= 0.5, "{params:?}");
+    assert!((billions(params.active) - 15.0).abs() <= 0.5, "{params:?}");
+    assert!(
+        (billions(params.active_without_input_embedding) - 15.0).abs() <= 0.5,
+        "{params:?}"
+    );
 }

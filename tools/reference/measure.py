@@ -127,6 +127,7 @@ MODEL_TYPES = [
     "qwen3_5",
     "olmo3",
     "step3p7",
+    "mimo_v2_flash",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -229,6 +230,12 @@ NOTES = {
         "num_nextn_predict_layers: the text model builds no MTP layer (their checkpoint keys are ignored on load); legacy lists padded by it (layer_types, mlp_layer_types, swiglu_limits) are trimmed to num_hidden_layers.",
         "Step3p7VisionModel: patch_embedding Conv2d(num_channels, d, patch, bias=False), position_embedding ((image_size // patch)**2, d), pre_layernorm, layers of LayerNorm x2, biased q/k/v/out_proj, biased fc1/fc2 of int(d * mlp_ratio) (intermediate_size is overwritten), lambda_1/lambda_2 (d each); downsampler1 Conv2d(d, 2d, 3) and downsampler2 Conv2d(2d, 4d, 3), biased; multi_modal_projector Linear(4d, text hidden, bias=projector_bias). Aliases width, layers, heads win.",
         "The composite's own tie_word_embeddings (absent: untied) ties lm_head to model.language_model.embed_tokens; the text config's is not read. A flat step3p7 config (no text_config, e.g. aiconfigurator's curated file) is built here with its keys as the text_config (make_config): transformers would ignore them and build the defaults.",
+    ],
+    "mimo_v2_flash": [
+        "mimo_v2_flash/modeling_mimo_v2_flash.py MiMoV2FlashAttention: q_proj (heads*head_dim), k_proj (kv*head_dim), v_proj (kv*v_head_dim), all with bias=config.attention_bias; o_proj (heads*v_head_dim -> hidden) bias=False. Sliding layers (layer_types 'sliding_attention') have num_key_value_heads*2 K/V heads and sinks = nn.Parameter(num_attention_heads); full layers have num_key_value_heads and no sinks.",
+        "MiMoV2FlashConfig.__post_init__: layer_types default full at i == 0 or (i+1) % 6 == 0, sliding elsewhere; mlp_layer_types default ['dense'] + ['sparse'] * (L-1); sliding_window = sliding_window_size + 1 when sliding_window_size is given (default sliding_window 129). hybrid_layer_pattern, moe_layer_freq, swa_* and add_*_attention_sink_bias are not read.",
+        "MiMoV2FlashMoE: MiMoV2FlashExperts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), MiMoV2FlashTopkRouter weight (E, hidden) fp32, sigmoid scores, e_score_correction_bias a buffer; no shared expert. Dense layers: MiMoV2FlashMLP(intermediate_size), gate/up/down bias=False.",
+        "Eager attention: the sink logit is concatenated to the scores before softmax and dropped after (no matmul); values are multiplied by attention_value_scale (elementwise). Partial rotary (partial_rotary_factor 0.334 of head_dim): buffers only.",
     ],
 }
 
@@ -572,7 +579,9 @@ def tiny_cases():
 
 # Small variants of the model types added for issue 8. Each is measured at two sequence
 # lengths, both within every sliding window (the eager reference multiplies the full T x T
-# score matrix whatever the window, so only S <= W compares like with like).
+# score matrix whatever the window, so only S <= W compares like with like), but for
+# MiMo-V2-Flash, whose 48 tokens go past its 32-key window: its fixture also records what eager
+# attention multiplies under the window's mask (window_reconciliation) and what is left.
 NEW_TYPE_SEQ_LENS = (16, 48)
 TINY = {
     "vocab_size": 128, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
@@ -643,6 +652,42 @@ TINY_STEP3P7_LEGACY_TEXT = {
     "moe_num_experts": 4, "moe_top_k": 2, "moe_intermediate_size": 32, "share_expert_dim": 40,
     "attention_bias": True, "mlp_bias": True,
 }
+
+
+# MiMo-V2-Flash, small: 6 layers (the default pattern: full at 0 and 5), 1 K/V head on full
+# layers and 2 on sliding ones, and the Hub's own fields (which transformers does not read)
+# describing the same model.
+TINY_MIMO_V2_FLASH = {
+    "model_type": "mimo_v2_flash",
+    **{k: v for k, v in TINY.items() if k not in ("num_hidden_layers", "num_key_value_heads")},
+    "num_hidden_layers": 6, "num_key_value_heads": 1, "head_dim": 24, "v_head_dim": 16,
+    "attention_bias": True, "n_routed_experts": 8, "num_experts_per_tok": 2,
+    "moe_intermediate_size": 32, "sliding_window_size": 31, "attention_value_scale": 0.707,
+    "hybrid_layer_pattern": [0, 1, 1, 1, 1, 0], "moe_layer_freq": [0, 1, 1, 1, 1, 1],
+    "swa_num_attention_heads": 4, "swa_num_key_value_heads": 2, "swa_head_dim": 24,
+    "swa_v_head_dim": 16, "add_swa_attention_sink_bias": True, "add_full_attention_sink_bias": False,
+}
+
+
+def window_reconciliation(model, batch, seq_len):
+    """What eager attention multiplies past the sliding windows: each sliding layer's queries
+    are multiplied with all seq_len keys (scores and weighted values) under a mask that keeps
+    only the last ``sliding_window`` of them, while the model needs min(seq_len, W) keys per
+    query. None when no window is shorter than the sequence."""
+    excess = 0
+    layers = []
+    for name, mod in model.named_modules():
+        w = getattr(mod, "sliding_window", None)
+        if not (isinstance(w, int) and w < seq_len and hasattr(mod, "q_proj")):
+            continue
+        qk = mod.head_dim
+        v = getattr(mod, "v_head_dim", qk)
+        heads = mod.q_proj.out_features // qk
+        excess += batch * seq_len * (seq_len - w) * 2 * heads * (qk + v)
+        layers.append(name)
+    if not excess:
+        return None
+    return excess, layers
 
 
 def new_type_cases():
@@ -736,6 +781,8 @@ def new_type_cases():
         ("tiny-step3p7-legacy", "Step-3.7 in the Hub's legacy text_config form: layer_types and swiglu_limits padded by one MTP layer (trimmed, no MTP built), moe_layers_enum '1,2,3', attention_other_setting's 8 sliding heads, moe_num_experts/moe_top_k aliases, attention and MLP biases, tied head by the composite's tie_word_embeddings.",
          {"model_type": "step3p7", "tie_word_embeddings": True, "vision_config": TINY_STEP3P7_VISION,
           "text_config": TINY_STEP3P7_LEGACY_TEXT}),
+        ("tiny-mimo-v2-flash", "MiMo-V2-Flash: default layer pattern (full at layers 0 and 5, sliding 1-4 with twice the K/V heads and sinks), q/k head 24 and v head 16, biased q/k/v, dense layer 0 then 8 experts top-2 with a sigmoid router; sliding_window_size 31 (a window of 32 keys), so S = 16 is within it and S = 48 beyond it (see flops.window_reconciliation).",
+         TINY_MIMO_V2_FLASH),
     ]
     cases = []
     for name, description, config in variants:
@@ -1030,6 +1077,19 @@ def measure_flops(model, cfg, seq_len, batch, device):
         by_op_forward_backward=fb_by_op,
         loss="model causal-LM loss (labels=input_ids): shift + cross_entropy, no matmul",
     )
+    past_window = window_reconciliation(model, batch, seq_len)
+    if past_window:
+        excess, layers = past_window
+        res["window_reconciliation"] = OrderedDict(
+            what="sliding layers past their window: eager attention multiplies every query with all "
+            "seq_len keys (scores and weighted values, 2*H*(head_dim + v_head_dim) per key) under a mask "
+            "that keeps the last sliding_window; the model needs min(seq_len, sliding_window) keys",
+            sliding_layers=layers,
+            masked_forward=excess,
+            masked_forward_backward=3 * excess,
+            model_forward=fwd - excess,
+            model_forward_backward=fb - 3 * excess,
+        )
     n_moe, top_k, hidden, inter = moe_info(model, cfg)
     if n_moe:
         expected = n_moe * batch * seq_len * top_k * 3 * 2 * hidden * inter

@@ -83,12 +83,14 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
     let heads = attention.map_or(0.0, |a| a.num_heads() as f64);
     let mut inside = match (attention, &layer.mixer) {
         (Some(Attention::Standard(a)), _) => {
-            let (q, kv) = (
+            let (q, k, v, o) = (
                 (a.num_heads * a.head_dim) as f64,
                 (a.num_kv_heads * a.head_dim) as f64,
+                (a.num_kv_heads * a.v_head_dim) as f64,
+                (a.num_heads * a.v_head_dim) as f64,
             );
             // Queries, keys, values and the output projection's input.
-            sb * e * (q + 2.0 * kv + q)
+            sb * e * (q + k + v + o)
         }
         (Some(Attention::Latent(a)), _) => {
             let qk = (a.qk_nope_head_dim + a.qk_rope_head_dim) as f64;
@@ -204,6 +206,7 @@ mod tests {
             num_heads: a,
             num_kv_heads: a,
             head_dim: h / a,
+            v_head_dim: h / a,
             qkv_bias: true,
             output_bias: true,
             qk_norm: QkNorm::None,

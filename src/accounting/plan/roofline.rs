@@ -104,14 +104,20 @@ fn attention_kernels(
 ) {
     let heads = layer.attention.num_heads() as f64 / t;
     let (qkv, out, qk_dim, v_dim) = match layer.attention {
-        Attention::Standard(a) => (
+        Attention::Standard(a) => {
             // A K=V layer projects keys only; a KV-shared layer (Gemma 4) neither.
-            ((a.num_heads + kv_projections(layer.key_value) * a.num_kv_heads) * a.head_dim) as f64
-                / t,
-            (a.num_heads * a.head_dim) as f64 / t,
-            a.head_dim as f64,
-            a.head_dim as f64,
-        ),
+            let (keys, values) = match layer.key_value {
+                KeyValue::Own => (a.num_kv_heads * a.head_dim, a.num_kv_heads * a.v_head_dim),
+                KeyValue::KeyIsValue => (a.num_kv_heads * a.head_dim, 0),
+                KeyValue::Shared => (0, 0),
+            };
+            (
+                (a.num_heads * a.head_dim + keys + values) as f64 / t,
+                (a.num_heads * a.v_head_dim) as f64 / t,
+                a.head_dim as f64,
+                a.v_head_dim as f64,
+            )
+        }
         Attention::Latent(a) => {
             let qk = (a.qk_nope_head_dim + a.qk_rope_head_dim) as f64;
             let v = a.v_head_dim as f64;
@@ -302,15 +308,6 @@ pub fn sweep(
         b *= 2;
     }
     points
-}
-
-/// How many of the k and v projections an attention layer runs itself.
-fn kv_projections(key_value: KeyValue) -> u64 {
-    match key_value {
-        KeyValue::Own => 2,
-        KeyValue::KeyIsValue => 1,
-        KeyValue::Shared => 0,
-    }
 }
 
 #[cfg(test)]
