@@ -22,6 +22,7 @@ use crate::accounting::model::{
 };
 use crate::accounting::params;
 
+mod deepseek_v4;
 mod gemma4;
 mod hunyuan;
 mod hybrid;
@@ -313,6 +314,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     let model = match family {
         Family::Gpt2 | Family::NanoGpt => gpt2(&config, family),
         Family::DeepseekV2 | Family::DeepseekV3 | Family::KimiK2 => deepseek(&config, family),
+        Family::DeepseekV4 => deepseek_v4::model(&config),
         family if hybrid::handles(family) => hybrid::build(&config, family),
         Family::Gemma4Text | Family::Gemma4 => gemma4::text_model(&config, family),
         Family::Gemma3 | Family::Mistral3 => {
@@ -633,6 +635,7 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
         per_layer_input: None,
         default_seq_len: positions,
         vision: None,
+        hyper_connections: None,
     })
 }
 
@@ -1154,6 +1157,7 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             defaults.max_positions,
         )?,
         vision: None,
+        hyper_connections: None,
     })
 }
 
@@ -1770,6 +1774,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             if v3 { 4096 } else { 2048 },
         )?,
         vision: None,
+        hyper_connections: None,
     })
 }
 
@@ -2031,7 +2036,7 @@ mod tests {
         let null = model(r#"{"model_type": "deepseek_v3", "q_lora_rank": null}"#).unwrap();
         let rank = |m: &Model| match attention(m) {
             Attention::Latent(a) => a.q_lora_rank,
-            Attention::Standard(_) => panic!("latent attention"),
+            Attention::Standard(_) | Attention::DeepseekV4(_) => panic!("latent attention"),
         };
         assert_eq!(rank(&absent), Some(1536));
         assert_eq!(rank(&null), None);
