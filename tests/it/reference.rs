@@ -226,7 +226,7 @@ fn deepseek_correction_biases_and_mtp_are_reported_apart() {
 }
 
 /// The hybrid and sparse layer kinds (`tests/fixtures/reference/hybrid/`, made by
-/// `tools/reference/measure_hybrid.py`): Gated DeltaNet, Mamba-2, DSA, Llama 4.
+/// `tools/reference/measure_hybrid.py`): Gated DeltaNet, Mamba-2, DSA, Llama 4, DeepSeek-V4.
 fn hybrid_fixtures() -> Vec<(PathBuf, Value)> {
     let dir = repo_path("tests/fixtures/reference/hybrid");
     let mut cases: Vec<(PathBuf, Value)> = std::fs::read_dir(&dir)
@@ -279,7 +279,13 @@ fn hybrid_parameter_counts_equal_the_reference_implementation() {
             path.display()
         );
         if let Some(buffers) = case["params"]["buffers_not_counted"].as_object() {
-            let expected: u64 = buffers.values().filter_map(Value::as_u64).sum();
+            // The score-correction biases only: DeepSeek-V4's hash routers' `tid2eid` tables
+            // are buffers of another kind.
+            let expected: u64 = buffers
+                .iter()
+                .filter(|(name, _)| name.contains("e_score_correction_bias"))
+                .filter_map(|(_, count)| count.as_u64())
+                .sum();
             assert_eq!(
                 params.router_correction_biases,
                 expected,
@@ -320,6 +326,13 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
                     component(&ours, "linear_attention_core") * tokens,
                     core,
                     &format!("{what}: Gated DeltaNet chunked delta rule"),
+                );
+            }
+            if let Some(indexer) = parts["self_attn_compressor_indexer"].as_f64() {
+                assert_close(
+                    component(&ours, "csa_indexer") * tokens,
+                    indexer,
+                    &format!("{what}: DeepSeek-V4 indexer"),
                 );
             }
             if let Some(indexer) = parts["self_attn_indexer"].as_f64() {
@@ -391,6 +404,36 @@ fn hybrid_real_configs_round_to_their_published_sizes() {
             "total" => params.total,
             "non_embedding" => params.non_embedding,
             "active" => params.active,
+            _ => params.active_without_input_embedding,
+        } as f64
+            / 1e9;
+        assert!(
+            (ours - published).abs() <= *slack,
+            "{name}: {count} {ours:.2} B, published {published} B"
+        );
+    }
+}
+
+/// DeepSeek-V4's published sizes, as its authors round them: Flash "284B total parameters
+/// (13B activated)", Pro "1.6T total / 49B active" (the model cards' figures, as repeated at
+/// https://featherless.ai/models/deepseek-ai/DeepSeek-V4-Flash and
+/// https://deepseekfr.org/en/deepseek-v4-flash). The activated figures are DeepSeek's
+/// convention, without the input embedding; the MTP layer is in neither count.
+#[test]
+fn deepseek_v4_real_configs_round_to_their_published_sizes() {
+    // (fixture, which count, published billions, how far rounding may take it)
+    let cases: &[(&str, &str, f64, f64)] = &[
+        ("real-deepseek-v4-flash", "total", 284.0, 0.5),
+        ("real-deepseek-v4-flash", "active", 13.0, 0.5),
+        ("real-deepseek-v4-pro", "total", 1600.0, 50.0),
+        ("real-deepseek-v4-pro", "active", 49.0, 0.5),
+    ];
+    for (name, count, published, slack) in cases {
+        let path = repo_path(&format!("tests/fixtures/reference/{name}.json"));
+        let case = model_config::parse_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let params = accounting(&case, 1).params;
+        let ours = match *count {
+            "total" => params.total,
             _ => params.active_without_input_embedding,
         } as f64
             / 1e9;

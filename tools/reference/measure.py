@@ -1088,6 +1088,7 @@ HYBRID_MODEL_TYPES = [
     "nemotron_h",
     "llama4_text",
     "llama4",
+    "deepseek_v4",
 ]
 
 
