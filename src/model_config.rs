@@ -22,6 +22,7 @@ use crate::accounting::model::{
 };
 use crate::accounting::params;
 
+mod deepseek_v4;
 mod gemma4;
 mod hunyuan;
 mod hybrid;
@@ -319,6 +320,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     let model = match family {
         Family::Gpt2 | Family::NanoGpt => gpt2(&config, family),
         Family::DeepseekV2 | Family::DeepseekV3 | Family::KimiK2 => deepseek(&config, family),
+        Family::DeepseekV4 => deepseek_v4::model(&config),
         family if hybrid::handles(family) => hybrid::build(&config, family),
         Family::Gemma4Text | Family::Gemma4 => gemma4::text_model(&config, family),
         Family::MimoV2Flash => mimo::build(&config),
@@ -451,6 +453,21 @@ impl<'a> Config<'a> {
                 "must be true or false",
                 "write a JSON boolean",
             )),
+        }
+    }
+
+    /// A list-valued field: `None` when absent or null, refused (with `problem` and `fix`)
+    /// when it is not a list.
+    fn list(
+        &self,
+        key: &'static str,
+        problem: &str,
+        fix: &str,
+    ) -> Result<Option<&'a [Value]>, ModelConfigError> {
+        match self.object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(other) => Err(invalid(key, &other.to_string(), problem, fix)),
         }
     }
 
@@ -641,6 +658,7 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
         per_layer_input: None,
         default_seq_len: positions,
         vision: None,
+        hyper_connections: None,
     })
 }
 
@@ -1164,6 +1182,7 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             defaults.max_positions,
         )?,
         vision: None,
+        hyper_connections: None,
     })
 }
 
@@ -1780,6 +1799,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             if v3 { 4096 } else { 2048 },
         )?,
         vision: None,
+        hyper_connections: None,
     })
 }
 
@@ -2041,7 +2061,7 @@ mod tests {
         let null = model(r#"{"model_type": "deepseek_v3", "q_lora_rank": null}"#).unwrap();
         let rank = |m: &Model| match attention(m) {
             Attention::Latent(a) => a.q_lora_rank,
-            Attention::Standard(_) => panic!("latent attention"),
+            Attention::Standard(_) | Attention::DeepseekV4(_) => panic!("latent attention"),
         };
         assert_eq!(rank(&absent), Some(1536));
         assert_eq!(rank(&null), None);

@@ -186,12 +186,24 @@ enum AttentionShape {
         rope: f64,
         v: f64,
     },
+    /// DeepSeek-V4's attention, which no framework's formula describes: its heads and head
+    /// width for the attention core, and the weights of its own projection matrices (`q_a`,
+    /// `q_b`, `kv`, the grouped `o_a` and `o_b`) for the frameworks that count projections
+    /// matrix by matrix. The compressor, the indexer and the hyper-connections are in no
+    /// formula's terms.
+    DeepseekV4 {
+        heads: f64,
+        head_dim: f64,
+        projection_weights: f64,
+    },
 }
 
 impl AttentionShape {
     fn heads(self) -> f64 {
         match self {
-            AttentionShape::Standard { heads, .. } | AttentionShape::Latent { heads, .. } => heads,
+            AttentionShape::Standard { heads, .. }
+            | AttentionShape::Latent { heads, .. }
+            | AttentionShape::DeepseekV4 { heads, .. } => heads,
         }
     }
 
@@ -204,6 +216,7 @@ impl AttentionShape {
                 ..
             } => head_dim + v_head_dim,
             AttentionShape::Latent { nope, rope, v, .. } => nope + rope + v,
+            AttentionShape::DeepseekV4 { head_dim, .. } => 2.0 * head_dim,
         }
     }
 }
@@ -299,6 +312,23 @@ impl Shape {
                 rope: a.qk_rope_head_dim as f64,
                 v: a.v_head_dim as f64,
             },
+            Attention::DeepseekV4(a) => {
+                let (d, h, hd) = (
+                    model.hidden_size as f64,
+                    a.num_heads as f64,
+                    a.head_dim as f64,
+                );
+                let (rank, o_rank) = (a.q_lora_rank as f64, a.o_lora_rank as f64);
+                AttentionShape::DeepseekV4 {
+                    heads: h,
+                    head_dim: hd,
+                    projection_weights: d * rank
+                        + rank * h * hd
+                        + d * hd
+                        + h * hd * o_rank
+                        + a.o_groups as f64 * o_rank * d,
+                }
+            }
         };
         let layers = model
             .layers
@@ -502,6 +532,16 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
                 gemm * (heads * (nope + rope) / 2.0 + heads * v / 2.0) * seq_len,
             )
         }
+        // Each projection matrix as Megatron counts a linear layer; the core as standard
+        // attention's, halved for the causal mask, over the whole sequence.
+        AttentionShape::DeepseekV4 {
+            heads,
+            head_dim,
+            projection_weights,
+        } => (
+            gemm * projection_weights,
+            gemm * heads * head_dim / 2.0 * 2.0 * seq_len,
+        ),
     };
     let mixer = |mixer: &MixerShape| match *mixer {
         MixerShape::Attention { .. } => attention_linear + attention_core,
@@ -614,6 +654,9 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
             let kv = 2.0 * (d * (kv_lora_rank + rope) + kv_lora_rank * heads * (nope + v));
             q + kv + 2.0 * d * heads * v
         }
+        AttentionShape::DeepseekV4 {
+            projection_weights, ..
+        } => 2.0 * projection_weights,
     };
     let core =
         |window: Option<f64>| 2.0 * heads * shape.attention.qk_plus_v() * causal_keys(window);
@@ -731,6 +774,7 @@ mod tests {
                 2
             ],
             vision: None,
+            hyper_connections: None,
             mtp_modules: 0,
             per_layer_input: None,
             default_seq_len: 256,

@@ -15,8 +15,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::model::{
-    Attention, AttentionWindow, DsaIndexer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mamba2,
-    Mixer, Model,
+    Attention, AttentionWindow, DeepseekV4Attention, DsaIndexer, FeedForward, GatedDeltaNet,
+    HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer, Model,
 };
 use super::params::ParameterCounts;
 
@@ -239,10 +239,20 @@ impl Tally {
 /// Adds the forward matmuls of one decoder layer.
 fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOptions) {
     let d = model.hidden_size as f64;
+    // DeepSeek-V4's two hyper-connections, before the attention and the feed-forward block.
+    if let Some(hc) = model.hyper_connections {
+        tally.add("hyper_connections", 2.0 * hyper_connection_flops(d, hc));
+    }
     match &layer.mixer {
         Mixer::Attention(attention) => {
-            let keys = keys_per_query(options.seq_len, attention.window, options.attention);
+            let mut keys = keys_per_query(options.seq_len, attention.window, options.attention);
+            if let Attention::DeepseekV4(a) = &attention.attention {
+                keys += compressed_keys_per_query(options.seq_len, a, options.attention);
+            }
             add_attention(tally, d, &attention.attention, attention.key_value, keys);
+            if let Attention::DeepseekV4(a) = &attention.attention {
+                add_compression(tally, d, a, options);
+            }
             // The gate half of a gated q_proj (only standard attention has one).
             if let (true, Attention::Standard(a)) = (attention.output_gate, attention.attention) {
                 tally.add(
@@ -272,6 +282,72 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
     if let Some(ple) = model.per_layer_input {
         tally.add("per_layer_input", 2.0 * 2.0 * d * ple.width as f64);
     }
+}
+
+/// The compressed entries one query of a DeepSeek-V4 layer attends to, on top of its sliding
+/// window: with `T / rate` complete windows compressed, every causally visible entry of an
+/// HCA layer (all of them with full counting, as full attention over the compressed
+/// sequence) and the `index_topk` its indexer selects on a CSA layer, all while there are
+/// fewer (as a DSA layer over the compressed sequence).
+pub fn compressed_keys_per_query(
+    seq_len: u64,
+    attention: &DeepseekV4Attention,
+    counting: AttentionCounting,
+) -> f64 {
+    let Some(compression) = attention.compression else {
+        return 0.0;
+    };
+    let entries = seq_len / compression.rate().max(1);
+    if entries == 0 {
+        return 0.0;
+    }
+    let window = match compression {
+        KvCompression::Sparse { indexer, .. } => AttentionWindow::TopK(indexer.top_k),
+        KvCompression::Heavy { .. } => AttentionWindow::Full,
+    };
+    keys_per_query(entries, window, counting)
+}
+
+/// A DeepSeek-V4 layer's compressor (`kv_proj` and `gate_proj`, over every token; the gated
+/// pooling of each window is elementwise) and, on a CSA layer, its indexer, forward only: its
+/// own compressor at its head width, `q_b_proj` from the query latent, `weights_proj`, and the
+/// scores of every head against every compressed entry (their weighted sum over heads is
+/// elementwise).
+fn add_compression(
+    tally: &mut Tally,
+    d: f64,
+    attention: &DeepseekV4Attention,
+    options: &FlopOptions,
+) {
+    let hd = attention.head_dim as f64;
+    match attention.compression {
+        Some(KvCompression::Sparse { rate, indexer }) => {
+            tally.add("attention_compressor", 2.0 * 2.0 * d * 2.0 * hd);
+            let (h, ihd) = (indexer.num_heads as f64, indexer.head_dim as f64);
+            let entries = options.seq_len / rate.max(1);
+            let scored = if entries == 0 {
+                0.0
+            } else {
+                keys_per_query(entries, AttentionWindow::Full, options.attention)
+            };
+            let projections = 2.0 * 2.0 * d * 2.0 * ihd
+                + 2.0 * attention.q_lora_rank as f64 * h * ihd
+                + 2.0 * d * h;
+            tally.add("csa_indexer", projections + 2.0 * scored * h * ihd);
+        }
+        Some(KvCompression::Heavy { .. }) => {
+            tally.add("attention_compressor", 2.0 * 2.0 * d * hd);
+        }
+        None => {}
+    }
+}
+
+/// One hyper-connection's matmuls per token: `fn` over the flattened streams
+/// (`streams · hidden` → `(2 + streams) · streams`) and the mixing of the streams by the
+/// `streams × streams` matrix (`streams² · hidden` multiply-adds).
+fn hyper_connection_flops(d: f64, hc: HyperConnections) -> f64 {
+    let n = hc.streams as f64;
+    2.0 * n * d * (2.0 + n) * n + 2.0 * n * n * d
 }
 
 /// DSA indexer, forward only (it runs without gradients): its projections (`wq_b` from the
@@ -383,6 +459,20 @@ fn add_attention(tally: &mut Tally, d: f64, attention: &Attention, key_value: Ke
             tally.add("attention_values", 2.0 * keys * h * v);
             tally.add("attention_output", 2.0 * h * v * d);
         }
+        Attention::DeepseekV4(a) => {
+            let (h, hd) = (a.num_heads as f64, a.head_dim as f64);
+            let rank = a.q_lora_rank as f64;
+            tally.add("attention_q_down", 2.0 * d * rank);
+            tally.add("attention_q_up", 2.0 * rank * h * hd);
+            // One head that is both the key and the value.
+            tally.add("attention_kv", 2.0 * d * hd);
+            tally.add("attention_scores", 2.0 * keys * h * hd);
+            tally.add("attention_values", 2.0 * keys * h * hd);
+            // o_a_proj: each group's heads · head_dim / groups channels to o_lora_rank.
+            let o_rank = a.o_lora_rank as f64;
+            tally.add("attention_output_groups", 2.0 * h * hd * o_rank);
+            tally.add("attention_output", 2.0 * a.o_groups as f64 * o_rank * d);
+        }
     }
 }
 
@@ -422,8 +512,12 @@ const LAYER_COMPONENTS: &[&str] = &[
     "attention_kv_down",
     "attention_rope_key",
     "attention_kv_up",
+    "attention_kv",
+    "attention_compressor",
+    "csa_indexer",
     "attention_scores",
     "attention_values",
+    "attention_output_groups",
     "attention_output",
     "attention_gate",
     "dsa_indexer",
@@ -441,10 +535,11 @@ const LAYER_COMPONENTS: &[&str] = &[
     "moe_latent_projections",
     "moe_shared_experts",
     "per_layer_input",
+    "hyper_connections",
 ];
 
 /// Components that run without gradients: forward only, no backward.
-pub const FORWARD_ONLY_COMPONENTS: &[&str] = &["dsa_indexer"];
+pub const FORWARD_ONLY_COMPONENTS: &[&str] = &["dsa_indexer", "csa_indexer"];
 
 /// Counts every matmul of the forward pass, component by component.
 pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
@@ -457,6 +552,11 @@ pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
     if let Some(ple) = model.per_layer_input {
         let width = model.layers.len() as f64 * ple.width as f64;
         tally.add("per_layer_input_projection", 2.0 * d * width);
+    }
+    // DeepSeek-V4's hyper-connection head, once after the layers.
+    if let Some(hc) = model.hyper_connections {
+        let n = hc.streams as f64;
+        tally.add("hyper_connection_head", 2.0 * n * d * n);
     }
     let layers_forward = tally.sum_of(LAYER_COMPONENTS);
     let attention_core = tally.sum_of(&["attention_scores", "attention_values"]);
@@ -475,7 +575,8 @@ pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {
     }
     let forward: f64 = tally.components.iter().map(|c| c.forward).sum();
     // Backward is twice the forward of every matmul that is back-propagated; the DSA
-    // indexer runs without gradients (training = forward + 2 × (forward − indexer)).
+    // indexer runs without gradients, and nothing is back-propagated through DeepSeek-V4's
+    // indexer (its output is indices) (training = forward + 2 × (forward − indexer)).
     let training = 3.0 * forward - 2.0 * tally.sum_of(FORWARD_ONLY_COMPONENTS);
     let hardware = match options.recompute {
         Recompute::None => training,
@@ -537,6 +638,7 @@ mod tests {
             per_layer_input: None,
             default_seq_len: 64,
             vision: None,
+            hyper_connections: None,
         }
     }
 

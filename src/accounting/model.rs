@@ -54,10 +54,11 @@ pub enum Family {
     Olmo3,
     Step3p7,
     MimoV2Flash,
+    DeepseekV4,
 }
 
 impl Family {
-    pub const ALL: [Family; 46] = [
+    pub const ALL: [Family; 47] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -104,6 +105,7 @@ impl Family {
         Family::Olmo3,
         Family::Step3p7,
         Family::MimoV2Flash,
+        Family::DeepseekV4,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -159,6 +161,7 @@ impl Family {
             // The composite; its language model is the `step3p5` text config inside it.
             Family::Step3p7 => "step3p7",
             Family::MimoV2Flash => "mimo_v2_flash",
+            Family::DeepseekV4 => "deepseek_v4",
         }
     }
 }
@@ -190,6 +193,22 @@ pub struct Model {
     /// The vision tower and projector of a multimodal model: counted apart, never in the
     /// language model's totals or FLOPs.
     pub vision: Option<VisionTower>,
+    /// DeepSeek-V4's manifold-constrained hyper-connections: the residual stream is this many
+    /// streams of `hidden_size`, mixed around every attention and feed-forward block.
+    pub hyper_connections: Option<HyperConnections>,
+}
+
+/// DeepSeek-V4's hyper-connections (mHC). Each decoder layer has two (before its attention and
+/// before its feed-forward block), each a projection `fn` of the `streams · hidden` flattened
+/// streams to `(2 + streams) · streams` mixing weights, a bias of that width and 3 scales;
+/// the weights collapse the streams into the block's input (elementwise), expand its output
+/// (elementwise) and mix the streams with a `streams × streams` matrix (a matmul). The model
+/// ends with a head (`hc_head`): a projection to `streams` weights, a bias of `streams` and one
+/// scale, that collapses the streams before the final norm. The Sinkhorn iterations that make
+/// the mixing matrix doubly stochastic are elementwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HyperConnections {
+    pub streams: u64,
 }
 
 /// Gemma 4's per-layer input embeddings (PLE): a second token embedding, `vocab_size` rows of
@@ -324,6 +343,9 @@ pub enum Attention {
     Standard(StandardAttention),
     /// DeepSeek's multi-head latent attention.
     Latent(LatentAttention),
+    /// DeepSeek-V4's attention: one key head that is also the value head, a sliding window
+    /// of uncompressed keys plus, on most layers, compressed ones.
+    DeepseekV4(DeepseekV4Attention),
 }
 
 impl Attention {
@@ -331,6 +353,7 @@ impl Attention {
         match self {
             Attention::Standard(a) => a.num_heads,
             Attention::Latent(a) => a.num_heads,
+            Attention::DeepseekV4(a) => a.num_heads,
         }
     }
 
@@ -339,6 +362,7 @@ impl Attention {
         match self {
             Attention::Standard(a) => a.head_dim,
             Attention::Latent(a) => a.qk_nope_head_dim + a.qk_rope_head_dim,
+            Attention::DeepseekV4(a) => a.head_dim,
         }
     }
 
@@ -347,6 +371,7 @@ impl Attention {
         match self {
             Attention::Standard(a) => a.v_head_dim,
             Attention::Latent(a) => a.v_head_dim,
+            Attention::DeepseekV4(a) => a.head_dim,
         }
     }
 }
@@ -397,6 +422,62 @@ pub struct LatentAttention {
     pub v_head_dim: u64,
     /// Biases on `q_a_proj`, `kv_a_proj_with_mqa` and `o_proj` (`attention_bias`).
     pub bias: bool,
+}
+
+/// DeepSeek-V4's attention, as `transformers`' `DeepseekV4Attention` builds it: queries
+/// through a low-rank latent (`q_a_proj`, an RMSNorm of `q_lora_rank`, `q_b_proj`), one
+/// key-and-value head (`kv_proj` and an RMSNorm of `head_dim`), a learned sink per head, and
+/// the grouped low-rank output projection: the heads in `o_groups` groups, each group's
+/// `num_heads · head_dim / o_groups` channels projected to `o_lora_rank` by its own block
+/// (`o_a_proj`), the `o_groups · o_lora_rank` results mixed back to the hidden width
+/// (`o_b_proj`). Its [`AttentionLayer`]'s window is the sliding window over the uncompressed
+/// keys; the compressed keys come on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeepseekV4Attention {
+    pub num_heads: u64,
+    /// The width of every query head and of the one key-and-value head.
+    pub head_dim: u64,
+    pub q_lora_rank: u64,
+    pub o_groups: u64,
+    pub o_lora_rank: u64,
+    /// The compressed keys of the layer; `None` on a sliding-window-only layer.
+    pub compression: Option<KvCompression>,
+}
+
+/// How a DeepSeek-V4 layer compresses its keys: one entry per `rate` tokens, each a
+/// softmax-gated sum (elementwise) of the window's projected keys, normed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvCompression {
+    /// Compressed sparse attention (CSA): overlapping windows of two series, so `kv_proj`,
+    /// `gate_proj` and the position bias are `2 · head_dim` wide; the indexer picks the
+    /// entries a query attends to.
+    Sparse {
+        rate: u64,
+        indexer: CompressedIndexer,
+    },
+    /// Heavily compressed attention (HCA): one series of `head_dim`, every entry attended to.
+    Heavy { rate: u64 },
+}
+
+impl KvCompression {
+    pub fn rate(&self) -> u64 {
+        match *self {
+            KvCompression::Sparse { rate, .. } | KvCompression::Heavy { rate } => rate,
+        }
+    }
+}
+
+/// DeepSeek-V4's lightning indexer: its own compressor at `head_dim` (two series: `kv_proj`
+/// and `gate_proj` `2 · head_dim` wide, a position bias and an RMSNorm), `q_b_proj` from the
+/// attention's query latent to `num_heads` heads, the scores of every head against every
+/// compressed entry, `weights_proj` (hidden → one weight per head) for their weighted sum
+/// (elementwise), and the top `top_k` entries. Its output is indices: nothing is
+/// back-propagated through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompressedIndexer {
+    pub num_heads: u64,
+    pub head_dim: u64,
+    pub top_k: u64,
 }
 
 impl Model {

@@ -14,9 +14,9 @@
 //!   per-layer gates are ordinary weights.
 
 use super::model::{
-    Attention, AttentionLayer, DsaIndexer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mamba2,
-    Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder,
-    VisionTower,
+    Attention, AttentionLayer, CompressedIndexer, DeepseekV4Attention, DsaIndexer, FeedForward,
+    GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer,
+    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder, VisionTower,
 };
 
 /// Parameter counts of a model, in parameters.
@@ -117,12 +117,17 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
     }
 
     let (mtp, mtp_active) = mtp_params(model)?;
+    let hyper_connection_head = match model.hyper_connections {
+        Some(hc) => hyper_connection_head_params(d, hc)?,
+        None => 0,
+    };
     let total = sum(&[
         token_embedding,
         position_embedding,
         per_layer_embedding,
         per_layer_projection,
         layers_total,
+        hyper_connection_head,
         final_norm,
         lm_head,
         lm_head_bias,
@@ -476,10 +481,29 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
         Some(ple) => sum(&[product(&[2, d, ple.width])?, norm_params(model.norm, d)?])?,
         None => 0,
     };
+    // DeepSeek-V4's two hyper-connections per layer.
+    let hyper_connections = match model.hyper_connections {
+        Some(hc) => product(&[2, hyper_connection_params(d, hc)?])?,
+        None => 0,
+    };
     Some((
-        sum(&[norms, mixer, ffn_total, per_layer_input])?,
+        sum(&[norms, mixer, ffn_total, per_layer_input, hyper_connections])?,
         ffn_inactive,
     ))
+}
+
+/// One hyper-connection: `fn` (`streams · hidden` → `(2 + streams) · streams`), its `base`
+/// bias of that width and 3 scales.
+fn hyper_connection_params(d: u64, hc: HyperConnections) -> Option<u64> {
+    let n = hc.streams;
+    let weights = product(&[sum(&[2, n])?, n])?;
+    sum(&[product(&[weights, n, d])?, weights, 3])
+}
+
+/// The hyper-connection head: `hc_fn` (`streams · hidden` → `streams`), `hc_base` and one scale.
+fn hyper_connection_head_params(d: u64, hc: HyperConnections) -> Option<u64> {
+    let n = hc.streams;
+    sum(&[product(&[n, n, d])?, n, 1])
 }
 
 fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
@@ -508,7 +532,7 @@ fn attention_layer_params(d: u64, layer: &AttentionLayer) -> Option<u64> {
     };
     // What a layer without its own value (or key and value) projections lacks.
     let missing = match (layer.key_value, layer.attention) {
-        (KeyValue::Own, _) | (_, Attention::Latent(_)) => 0,
+        (KeyValue::Own, _) | (_, Attention::Latent(_)) | (_, Attention::DeepseekV4(_)) => 0,
         (KeyValue::KeyIsValue, Attention::Standard(a)) => {
             let v = product(&[a.num_kv_heads, a.v_head_dim])?;
             sum(&[product(&[d, v])?, if a.qkv_bias { v } else { 0 }])?
@@ -638,7 +662,58 @@ fn attention_params(d: u64, attention: &Attention) -> Option<u64> {
             let output = sum(&[product(&[h, a.v_head_dim, d])?, product(&[bias, d])?])?;
             sum(&[query, key_value, output])
         }
+        Attention::DeepseekV4(a) => deepseek_v4_attention_params(d, &a),
     }
+}
+
+/// DeepSeek-V4's attention: `q_a_proj`, `q_a_norm`, `q_b_proj` (`q_b_norm` has no weight),
+/// `kv_proj` and `kv_norm`, `o_a_proj` (one `heads · head_dim / groups` → `o_lora_rank`
+/// block per group: `heads · head_dim · o_lora_rank` in all) and `o_b_proj`, and the layer's
+/// compressor. The sinks are counted with the layer.
+fn deepseek_v4_attention_params(d: u64, a: &DeepseekV4Attention) -> Option<u64> {
+    let rank = a.q_lora_rank;
+    let query = sum(&[
+        product(&[d, rank])?,
+        rank,
+        product(&[rank, a.num_heads, a.head_dim])?,
+    ])?;
+    let key_value = sum(&[product(&[d, a.head_dim])?, a.head_dim])?;
+    let output = sum(&[
+        product(&[a.num_heads, a.head_dim, a.o_lora_rank])?,
+        product(&[a.o_groups, a.o_lora_rank, d])?,
+    ])?;
+    let compressor = match a.compression {
+        Some(KvCompression::Sparse { rate, indexer }) => sum(&[
+            compressor_params(d, a.head_dim, rate, 2)?,
+            compressed_indexer_params(d, rank, rate, &indexer)?,
+        ])?,
+        Some(KvCompression::Heavy { rate }) => compressor_params(d, a.head_dim, rate, 1)?,
+        None => 0,
+    };
+    sum(&[query, key_value, output, compressor])
+}
+
+/// A compressor of `series` series of `width` (CSA two, HCA one): `kv_proj` and `gate_proj`
+/// (hidden → `series · width`), the position bias (`rate × series · width`) and an RMSNorm of
+/// `width`.
+fn compressor_params(d: u64, width: u64, rate: u64, series: u64) -> Option<u64> {
+    let wide = product(&[series, width])?;
+    sum(&[product(&[2, d, wide])?, product(&[rate, wide])?, width])
+}
+
+/// DeepSeek-V4's indexer: its own two-series compressor at its head width, `q_b_proj` from the
+/// query latent and `weights_proj`.
+fn compressed_indexer_params(
+    d: u64,
+    query_rank: u64,
+    rate: u64,
+    indexer: &CompressedIndexer,
+) -> Option<u64> {
+    sum(&[
+        compressor_params(d, indexer.head_dim, rate, 2)?,
+        product(&[query_rank, indexer.num_heads, indexer.head_dim])?,
+        product(&[d, indexer.num_heads])?,
+    ])
 }
 
 fn mlp_params(d: u64, mlp: &Mlp) -> Option<u64> {

@@ -260,6 +260,7 @@ fn model_facts(name: &str, model: &Model) -> ModelFacts {
     let (key_value_heads, head_dim) = match attention {
         Some(Attention::Standard(a)) => (Some(a.num_kv_heads), a.head_dim),
         Some(Attention::Latent(a)) => (None, a.qk_nope_head_dim + a.qk_rope_head_dim),
+        Some(Attention::DeepseekV4(a)) => (Some(1), a.head_dim),
         None => (None, 0),
     };
     ModelFacts {

@@ -202,6 +202,7 @@ pub(super) fn text_model(config: &Config, family: Family) -> Result<Model, Model
         per_layer_input,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 131_072)?,
         vision: None,
+        hyper_connections: None,
     })
 }
 

@@ -186,17 +186,9 @@ pub(super) fn layer_kinds(
     layers: u64,
     kinds: &[&str],
 ) -> Result<Option<Vec<String>>, ModelConfigError> {
-    let items = match config.object.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(invalid(
-                key,
-                &other.to_string(),
-                "must be a list of layer kinds",
-                &format!("list one of {} per layer", kinds.join(", ")),
-            ))
-        }
+    let fix = format!("list one of {} per layer", kinds.join(", "));
+    let Some(items) = config.list(key, "must be a list of layer kinds", &fix)? else {
+        return Ok(None);
     };
     if items.len() as u64 != layers {
         return Err(invalid(
@@ -334,6 +326,7 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
         tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
         lm_head_bias: false,
         vision: None,
+        hyper_connections: None,
         learned_positions: None,
         norm: Norm::RmsNorm,
         layers,
@@ -471,6 +464,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
         tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
         lm_head_bias: false,
         vision: None,
+        hyper_connections: None,
         learned_positions: None,
         norm: Norm::RmsNorm,
         layers,
@@ -811,6 +805,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
         lm_head_bias: false,
         vision: None,
+        hyper_connections: None,
         learned_positions: None,
         norm: Norm::RmsNorm,
         layers,

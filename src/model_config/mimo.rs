@@ -148,6 +148,7 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
         per_layer_input: None,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 131072)?,
         vision: None,
+        hyper_connections: None,
     })
 }
 

@@ -214,6 +214,7 @@ fn text_model(config: &Config) -> Result<Model, ModelConfigError> {
         per_layer_input: None,
         default_seq_len: default_seq_len(config, &["max_position_embeddings"], 128_000)?,
         vision: None,
+        hyper_connections: None,
     })
 }
 
@@ -241,17 +242,13 @@ fn per_layer_list<'a>(
     layers: u64,
     mtp_layers: u64,
 ) -> Result<Option<&'a [Value]>, ModelConfigError> {
-    let items = match config.object.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(invalid(
-                key,
-                &other.to_string(),
-                "must be a list with one entry per layer",
-                "list one entry per decoder layer, or remove it for the default",
-            ))
-        }
+    let Some(items) = config.list(
+        key,
+        "must be a list with one entry per layer",
+        "list one entry per decoder layer, or remove it for the default",
+    )?
+    else {
+        return Ok(None);
     };
     let len = items.len() as u64;
     if len == layers || (mtp_layers > 0 && len == layers + mtp_layers) {

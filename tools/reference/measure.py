@@ -1213,6 +1213,7 @@ HYBRID_MODEL_TYPES = [
     "nemotron_h",
     "llama4_text",
     "llama4",
+    "deepseek_v4",
 ]
 
 

@@ -18,6 +18,9 @@ whose layers are not all softmax attention plus an MLP:
   layers with a dense gated MLP;
 * ``deepseek_v32``, ``glm_moe_dsa``: DeepSeek Sparse Attention, MLA plus a per-layer
   indexer that scores every key and runs under ``torch.no_grad()``;
+* ``deepseek_v4``: DeepSeek-V4's attention (one K=V head, a sliding window plus
+  compressed entries: CSA layers with a lightning indexer, HCA layers without),
+  the grouped output projection and the hyper-connection streams;
 * ``nemotron_h``: one mixer per block (Mamba-2, attention, MLP or MoE) chosen by
   ``hybrid_override_pattern``.
 
@@ -61,6 +64,15 @@ from the measured figures explicitly.
   never in the backward. The main attention in eager mode multiplies every key
   (the indexer's top-k becomes a mask), so at ``seq_len <= index_topk`` it computes
   what the model needs; past ``index_topk`` the model attends to ``index_topk`` keys.
+* **DeepSeek-V4 attention**: eager attention multiplies every uncompressed key under
+  the sliding-window mask and every compressed entry (``T // rate`` of them) under the
+  causal block bias or, on a CSA layer, the indexer's top-k mask; the model needs
+  ``sliding_window`` keys plus ``index_topk`` entries on a CSA layer. Past either, the
+  fixtures subtract the difference (``deepseek_v4_attention``). The CSA indexer returns
+  top-k indices, so autograd never runs backward through it: it is in the forward only,
+  as the model count has it. The compressors' gated pooling, the Sinkhorn iterations,
+  the hyper-connections' collapse and expand and the indexer's weighted head sum are
+  elementwise (no FLOPs counted, none in the model count).
 * **Chunked attention** (Llama 4): eager attention multiplies the full ``T x T``
   scores under a chunk mask; at ``seq_len <= attention_chunk_size`` that is what the
   model needs.
@@ -239,7 +251,8 @@ def parts(model_type, m):
     if "model.layers.*.mixer" in mods:
         # Nemotron-H: the Mamba-2 mixers are the blocks with an in_proj.
         p["mamba_projections"] = get("model.layers.*.mixer.in_proj") + get("model.layers.*.mixer.out_proj")
-    for suffix in ("self_attn.indexer", "feed_forward.experts", "mlp.experts", "mixer.experts"):
+    for suffix in ("self_attn.indexer", "self_attn.compressor.indexer", "feed_forward.experts", "mlp.experts",
+                   "mixer.experts"):
         for prefix in ("model.layers.*.", "model.language_model.layers.*."):
             if prefix + suffix in mods:
                 p[suffix.replace(".", "_")] = get(prefix + suffix)
@@ -364,8 +377,10 @@ def reconcile(model, m):
                 forward=extra,
                 training=3 * extra,
             ))
+    if type(model).__name__.startswith("DeepseekV4"):
+        adj.extend(deepseek_v4_attention(text, T, B))
     topk = getattr(text, "index_topk", None)
-    if topk and T > topk:
+    if topk and T > topk and not type(model).__name__.startswith("DeepseekV4"):
         layers = text.num_hidden_layers
         h = text.num_attention_heads
         qk = text.qk_nope_head_dim + text.qk_rope_head_dim
@@ -380,6 +395,34 @@ def reconcile(model, m):
     out["model_forward"] = m["forward"] - sum(a["forward"] for a in adj)
     out["model_training"] = m["forward_backward"] - sum(a["training"] for a in adj)
     return out
+
+
+def deepseek_v4_attention(text, T, B):
+    """Eager DeepSeek-V4 attention against what the model needs: the sliding-window keys and,
+    on a CSA layer, the index_topk selected compressed entries (eager multiplies every key)."""
+    adj = []
+    h, hd = text.num_attention_heads, text.head_dim
+    window = text.sliding_window
+    if T > window:
+        extra = text.num_hidden_layers * B * 2 * 2 * h * hd * T * (T - window)
+        adj.append(OrderedDict(
+            what="DeepSeek-V4 sliding window: eager multiplies all T keys under the sliding mask; the "
+            "model sliding_window keys per query",
+            forward=extra,
+            training=3 * extra,
+        ))
+    rate = text.compress_rates["compressed_sparse_attention"]
+    csa = sum(1 for t in text.layer_types if t == "compressed_sparse_attention")
+    entries = T // rate
+    if csa and entries > text.index_topk:
+        extra = csa * B * 2 * 2 * h * hd * T * (entries - text.index_topk)
+        adj.append(OrderedDict(
+            what="DeepSeek-V4 CSA: eager multiplies every compressed entry under the top-k mask; the "
+            "model index_topk entries per query",
+            forward=extra,
+            training=3 * extra,
+        ))
+    return adj
 
 
 def llama4_experts(model, m):
@@ -848,6 +891,97 @@ def cases():
         },
         method="meta",
         source="zai-org/GLM-5 config.json; see SOURCES.md in this directory.",
+    )
+
+    # ---- DeepSeek-V4 (compressed attention, indexer, hyper-connections) ------------------------
+    v4 = {
+        "model_type": "deepseek_v4",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "moe_intermediate_size": 24,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+        "head_dim": 32,
+        "q_lora_rank": 32,
+        "partial_rotary_factor": 0.25,
+        "num_experts_per_tok": 2,
+        "n_routed_experts": 8,
+        "n_shared_experts": 1,
+        "layer_types": ["sliding_attention", "compressed_sparse_attention",
+                        "heavily_compressed_attention", "compressed_sparse_attention"],
+        "compress_rates": {"compressed_sparse_attention": 4, "heavily_compressed_attention": 16},
+        "mlp_layer_types": ["hash_moe", "moe", "moe", "moe"],
+        "hc_mult": 3,
+        "hc_sinkhorn_iters": 3,
+        "sliding_window": 64,
+        "o_groups": 2,
+        "o_lora_rank": 16,
+        "index_n_heads": 4,
+        "index_head_dim": 16,
+        "index_topk": 32,
+    }
+    v4_note = (
+        "DeepSeek-V4: every layer attends to its sliding window of the uncompressed keys (eager "
+        "multiplies all T under the sliding mask: equal to the window while T <= sliding_window) plus "
+        "the layer's compressed entries, floor(T / rate) of them (eager multiplies all of them under "
+        "the causal block bias; a CSA layer's model needs min(index_topk, T / rate), equal while "
+        "T / rate <= index_topk). The CSA indexer's output is top-k indices, so nothing is "
+        "back-propagated through it (parts.self_attn_compressor_indexer is its forward). The "
+        "compressor's softmax pooling, the Sinkhorn iterations, the hyper-connection collapse and "
+        "expand, the indexer's weighted head sum and the swiglu_limit clamps are elementwise: no "
+        "FLOPs. Hash-routed layers (tid2eid zeros at init) send every token to expert 0 top_k times: "
+        "the same top_k expert matmuls."
+    )
+    add(
+        "tiny-deepseek-v4",
+        "DeepSeek-V4: 4 layers [sliding, CSA (rate 4, indexer 4 heads of 16, top-32), HCA (rate 16), "
+        "CSA], first layer hash-routed, 8 experts top-2 with a shared expert, 4 query heads of 32 from "
+        "a 32-wide query latent, one K=V head, grouped output projection 2 groups of 16, hc_mult 3.",
+        v4,
+        seq_lens=(32, 64),
+        notes=[v4_note],
+    )
+    add(
+        "tiny-deepseek-v4-past-window-topk",
+        "tiny-deepseek-v4 with sliding_window 16 and index_topk 4: eager multiplies all T keys under "
+        "the sliding mask and every compressed entry under the top-k mask; the model 16 keys plus 4 "
+        "selected entries on the CSA layers.",
+        {**v4, "sliding_window": 16, "index_topk": 4},
+        seq_lens=(32, 64),
+        notes=[v4_note],
+    )
+    add(
+        "tiny-deepseek-v4-legacy-fields",
+        "tiny-deepseek-v4 given by the fields the released configs ship: compress_ratios [0, 4, 128, 4, "
+        "128] (one more than num_hidden_layers, cut), num_hash_layers 2, compress_rate_hca 32, "
+        "qk_rope_head_dim 8, and hc_mult 4 (the default).",
+        {k: v for k, v in v4.items() if k not in ("layer_types", "mlp_layer_types", "compress_rates",
+                                                  "partial_rotary_factor", "hc_mult")}
+        | {"compress_ratios": [0, 4, 128, 4, 128], "num_hash_layers": 2, "compress_rate_hca": 32,
+           "qk_rope_head_dim": 8},
+        seq_lens=(32, 64),
+        notes=[v4_note],
+    )
+
+    with open(os.path.join(ROOT, "tools", "reference", "configs", "deepseek-v4-flash.json")) as f:
+        flash = json.load(f)
+    # The FP8 quantization_config changes no shape; it is left out so that the model builds in
+    # float32 on CPU.
+    flash = {k: v for k, v in flash.items() if k != "quantization_config"}
+    flash.update({"num_hidden_layers": 2, "compress_ratios": [4, 128], "num_hash_layers": 1,
+                  "n_routed_experts": 4, "vocab_size": 1024})
+    add(
+        "deepseek-v4-flash-2layers-4experts",
+        "tools/reference/configs/deepseek-v4-flash.json at its real widths with two layers (a "
+        "hash-routed CSA layer and an HCA layer) of 4 routed experts, top-2, and vocabulary 1024, on "
+        "CPU: at T = 256 the 128-token window is exceeded.",
+        {**flash, "num_experts_per_tok": 2},
+        seq_lens=(128, 256),
+        notes=[v4_note, "vocab_size cut to 1024 (only the embedding and the LM head depend on it) "
+               "so that the real widths fit in memory with gradients; 4 experts top-2."],
+        source="Reduced from tools/reference/configs/deepseek-v4-flash.json (same widths except the "
+        "vocabulary and the expert count).",
     )
 
     # ---- Nemotron-H ---------------------------------------------------------------------------

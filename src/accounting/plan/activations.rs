@@ -102,6 +102,14 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
                     + a.q_lora_rank.map_or(0.0, |r| r as f64));
             sb * e * heads * (qk + qk + v + v)
         }
+        (Some(Attention::DeepseekV4(a)), _) => {
+            let q = (a.num_heads * a.head_dim) as f64;
+            // The query latent, outside the heads.
+            outside += sb * e * a.q_lora_rank as f64;
+            // Queries, the one key-and-value head, the grouped output projection's input and
+            // its low-rank output.
+            sb * e * (q + a.head_dim as f64 + q + (a.o_groups * a.o_lora_rank) as f64)
+        }
         // Linear mixers keep their projections' outputs before and after the depthwise
         // convolution, the output gate and the core's output: an estimate by the same rule as
         // attention's (each tensor a matmul or the core reads back), not a measured count.
@@ -230,6 +238,7 @@ mod tests {
             mtp_modules: 0,
             per_layer_input: None,
             vision: None,
+            hyper_connections: None,
             default_seq_len: 1024,
         }
     }

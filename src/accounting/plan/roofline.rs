@@ -11,7 +11,7 @@
 //! ridge point, peak FLOP/s over HBM bandwidth. Communication, kernel launches and pipeline
 //! bubbles are not modelled, so the MFU it allows is a ceiling.
 
-use crate::accounting::flops::{keys_per_query, AttentionCounting};
+use crate::accounting::flops::{compressed_keys_per_query, keys_per_query, AttentionCounting};
 use crate::accounting::model::{
     Attention, AttentionLayer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mixer, Mlp, Model,
 };
@@ -128,9 +128,19 @@ fn attention_kernels(
                 v,
             )
         }
+        // Queries and the one key-and-value head; the output projection reads every head.
+        Attention::DeepseekV4(a) => (
+            ((a.num_heads + 1) * a.head_dim) as f64 / t,
+            (a.num_heads * a.head_dim) as f64 / t,
+            a.head_dim as f64,
+            a.head_dim as f64,
+        ),
     };
     kernels.push(matmul(m, h, qkv, e, 1.0));
-    let keys = keys_per_query(shape.seq_len, layer.window, shape.attention);
+    let mut keys = keys_per_query(shape.seq_len, layer.window, shape.attention);
+    if let Attention::DeepseekV4(a) = &layer.attention {
+        keys += compressed_keys_per_query(shape.seq_len, a, shape.attention);
+    }
     kernels.push(Kernel {
         flops: 2.0 * m * keys * heads * (qk_dim + v_dim),
         bytes: e * m * (qkv + out),

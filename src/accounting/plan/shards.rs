@@ -71,6 +71,12 @@ fn attention_replicated(d: f64, attention: &Attention) -> f64 {
             }
             replicated
         }
+        // DeepSeek-V4's query down projection and its norm, and the one key-and-value head
+        // with its norm, as MLA's down projections.
+        Attention::DeepseekV4(a) => {
+            let (rank, head) = (a.q_lora_rank as f64, a.head_dim as f64);
+            d * rank + rank + d * head + head
+        }
     }
 }
 
