@@ -588,14 +588,14 @@ fn default_seq_len(
 
 fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
     let nano = family == Family::NanoGpt;
-    let d = config.positive_or(&["n_embd", "hidden_size"], 768)?;
-    let layers = layer_count(config, &["n_layer", "num_hidden_layers"], 12)?;
-    let heads = config.positive_or(&["n_head", "num_attention_heads"], 12)?;
+    let d = config.positive_or(&["hidden_size", "n_embd"], 768)?;
+    let layers = layer_count(config, &["num_hidden_layers", "n_layer"], 12)?;
+    let heads = config.positive_or(&["num_attention_heads", "n_head"], 12)?;
     let vocab = config.positive_or(&["vocab_size"], if nano { 50304 } else { 50257 })?;
     let positions = if nano {
         config.positive_or(&["block_size"], 1024)?
     } else {
-        config.positive_or(&["n_positions", "max_position_embeddings"], 1024)?
+        config.positive_or(&["max_position_embeddings", "n_positions"], 1024)?
     };
     // nanoGPT's `bias` switches off every Linear and LayerNorm bias; GPT-2 always has them.
     let bias = if nano {
@@ -1171,7 +1171,7 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         // Glm4MoeForCausalLM does not build them (its MtpModel does, DeepSeek-V3's shape), so
         // they are counted apart and in FLOPs only with --mtp, as DeepSeek-V3's.
         mtp_modules: if family == Family::Glm4Moe {
-            config.u64_or(&["num_nextn_predict_layers", "num_mtp_layers"], 1)?
+            config.u64_or(&["num_mtp_layers", "num_nextn_predict_layers"], 1)?
         } else {
             0
         },
@@ -1389,15 +1389,15 @@ fn moe_block(
     layers: u64,
 ) -> Result<Option<MoeBlock>, ModelConfigError> {
     let (experts_keys, default_experts): (&[&'static str], u64) = match family {
-        Family::Mixtral => (&["num_local_experts", "num_experts"], 8),
+        Family::Mixtral => (&["num_experts", "num_local_experts"], 8),
         Family::Qwen2Moe => (&["num_experts"], 60),
-        Family::Qwen3Moe => (&["num_experts", "num_local_experts"], 128),
-        Family::Olmoe => (&["num_experts", "num_local_experts"], 64),
-        Family::MinimaxM2 => (&["num_local_experts", "num_experts"], 256),
-        Family::GptOss => (&["num_local_experts", "num_experts"], 128),
-        Family::Glm4Moe => (&["n_routed_experts", "num_local_experts"], 128),
-        Family::HunyuanV1Moe => (&["num_experts", "num_local_experts"], 1),
-        Family::Ernie45Moe => (&["moe_num_experts", "num_experts"], 64),
+        Family::Qwen3Moe => (&["num_local_experts", "num_experts"], 128),
+        Family::Olmoe => (&["num_local_experts", "num_experts"], 64),
+        Family::MinimaxM2 => (&["num_experts", "num_local_experts"], 256),
+        Family::GptOss => (&["num_experts", "num_local_experts"], 128),
+        Family::Glm4Moe => (&["num_local_experts", "n_routed_experts"], 128),
+        Family::HunyuanV1Moe => (&["num_local_experts", "num_experts"], 1),
+        Family::Ernie45Moe => (&["num_experts", "moe_num_experts"], 64),
         // Its attribute_map makes num_local_experts win when both are given.
         Family::Qwen3VlMoeText => (&["num_local_experts", "num_experts"], 60),
         _ => return Ok(None),
@@ -1410,8 +1410,8 @@ fn moe_block(
     let (top_k_keys, default_top_k): (&[&'static str], u64) = match family {
         Family::Mixtral => (&["num_experts_per_tok"], 2),
         Family::Qwen2Moe | Family::GptOss => (&["num_experts_per_tok", "experts_per_token"], 4),
-        Family::HunyuanV1Moe => (&["moe_topk", "num_experts_per_tok"], 1),
-        Family::Ernie45Moe => (&["moe_k", "num_experts_per_tok"], 6),
+        Family::HunyuanV1Moe => (&["num_experts_per_tok", "moe_topk"], 1),
+        Family::Ernie45Moe => (&["num_experts_per_tok", "moe_k"], 6),
         Family::Qwen3VlMoeText => (&["num_experts_per_tok"], 4),
         _ => (&["num_experts_per_tok"], 8),
     };
@@ -1665,9 +1665,9 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
         ));
     }
     let experts_keys: &[&'static str] = if v3 {
-        &["n_routed_experts", "num_local_experts"]
+        &["num_local_experts", "n_routed_experts"]
     } else {
-        &["n_routed_experts", "num_experts"]
+        &["num_experts", "n_routed_experts"]
     };
     let num_experts = config.u64_or(experts_keys, if v3 { 256 } else { 64 })?;
     let first_dense = config.u64_or(&["first_k_dense_replace"], if v3 { 3 } else { 0 })?;

@@ -320,9 +320,18 @@ fn add_compression(
     options: &FlopOptions,
 ) {
     let hd = attention.head_dim as f64;
+    // Shorter than one window, the compressor's output is empty: it runs forward, and nothing
+    // is back-propagated through it.
+    let compressor = |rate: u64| {
+        if options.seq_len / rate.max(1) == 0 {
+            "attention_compressor_no_window"
+        } else {
+            "attention_compressor"
+        }
+    };
     match attention.compression {
         Some(KvCompression::Sparse { rate, indexer }) => {
-            tally.add("attention_compressor", 2.0 * 2.0 * d * 2.0 * hd);
+            tally.add(compressor(rate), 2.0 * 2.0 * d * 2.0 * hd);
             let (h, ihd) = (indexer.num_heads as f64, indexer.head_dim as f64);
             let entries = options.seq_len / rate.max(1);
             let scored = if entries == 0 {
@@ -335,8 +344,8 @@ fn add_compression(
                 + 2.0 * d * h;
             tally.add("csa_indexer", projections + 2.0 * scored * h * ihd);
         }
-        Some(KvCompression::Heavy { .. }) => {
-            tally.add("attention_compressor", 2.0 * 2.0 * d * hd);
+        Some(KvCompression::Heavy { rate }) => {
+            tally.add(compressor(rate), 2.0 * 2.0 * d * hd);
         }
         None => {}
     }
@@ -514,6 +523,7 @@ const LAYER_COMPONENTS: &[&str] = &[
     "attention_kv_up",
     "attention_kv",
     "attention_compressor",
+    "attention_compressor_no_window",
     "csa_indexer",
     "attention_scores",
     "attention_values",
@@ -539,7 +549,11 @@ const LAYER_COMPONENTS: &[&str] = &[
 ];
 
 /// Components that run without gradients: forward only, no backward.
-pub const FORWARD_ONLY_COMPONENTS: &[&str] = &["dsa_indexer", "csa_indexer"];
+pub const FORWARD_ONLY_COMPONENTS: &[&str] = &[
+    "dsa_indexer",
+    "csa_indexer",
+    "attention_compressor_no_window",
+];
 
 /// Counts every matmul of the forward pass, component by component.
 pub fn detailed(model: &Model, options: &FlopOptions) -> DetailedFlops {

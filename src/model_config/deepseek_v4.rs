@@ -82,11 +82,11 @@ pub(super) fn model(config: &Config) -> Result<Model, ModelConfigError> {
     };
     let window = AttentionWindow::Sliding(config.positive_or(&["sliding_window"], 128)?);
 
-    let experts_keys: &[&'static str] = &["n_routed_experts", "num_local_experts"];
+    let experts_keys: &[&'static str] = &["num_local_experts", "n_routed_experts"];
     let num_experts = config.positive_or(experts_keys, 256)?;
     let top_k = config.positive_or(&["num_experts_per_tok"], 6)?;
     check_top_k(top_k, num_experts, config.field(experts_keys).0)?;
-    let expert_size = config.positive_or(&["moe_intermediate_size", "intermediate_size"], 2048)?;
+    let expert_size = config.positive_or(&["intermediate_size", "moe_intermediate_size"], 2048)?;
     let moe = MixtureOfExperts {
         num_experts,
         top_k,
@@ -224,9 +224,9 @@ fn attention_kinds(config: &Config, layers: u64) -> Result<Vec<String>, ModelCon
             .collect()),
         Some(Value::Array(items)) => {
             too_short(key, items.len(), layers)?;
-            items
+            // Every entry is mapped (the class maps the MTP layer's too), then cut to the layers.
+            let kinds = items
                 .iter()
-                .take(layers as usize)
                 .map(|item| match item.as_u64() {
                     Some(0) => Ok(SLIDING.to_string()),
                     Some(4) => Ok(SPARSE.to_string()),
@@ -239,7 +239,8 @@ fn attention_kinds(config: &Config, layers: u64) -> Result<Vec<String>, ModelCon
                         "give 0, 4 or 128 per layer (the rates are compress_rates), or use layer_types",
                     )),
                 })
-                .collect()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(kinds.into_iter().take(layers as usize).collect())
         }
         Some(other) => Err(invalid(
             key,
@@ -389,6 +390,11 @@ mod tests {
             ),
             (
                 r#"{"model_type": "deepseek_v4", "num_hidden_layers": 2, "compress_ratios": [0, 8]}"#,
+                "compress_ratios",
+            ),
+            // An entry past the decoder layers (the MTP layer's) is checked too.
+            (
+                r#"{"model_type": "deepseek_v4", "num_hidden_layers": 2, "compress_ratios": [0, 4, 7]}"#,
                 "compress_ratios",
             ),
             (

@@ -757,7 +757,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
             bias: mlp_bias,
         }),
     };
-    let num_experts = config.positive_or(&["n_routed_experts", "num_local_experts"], 8)?;
+    let num_experts = config.positive_or(&["num_local_experts", "n_routed_experts"], 8)?;
     let top_k = config.positive_or(&["num_experts_per_tok"], 2)?;
     let moe = MixtureOfExperts {
         num_experts,
@@ -802,7 +802,12 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         family: Family::NemotronH,
         hidden_size: d,
         vocab_size: vocab,
-        tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
+        // NemotronHForCausalLM has no tied weights (`_tied_weights_keys` is empty): its head
+        // is its own whatever `tie_word_embeddings` says.
+        tie_word_embeddings: {
+            config.bool_or(&["tie_word_embeddings"], false)?;
+            false
+        },
         lm_head_bias: false,
         vision: None,
         hyper_connections: None,

@@ -163,7 +163,7 @@ fn sliding_window(config: &Config) -> Result<u64, ModelConfigError> {
 
 /// The MoE block: routed experts only, a sigmoid router with a correction-bias buffer.
 fn moe_block(config: &Config) -> Result<MixtureOfExperts, ModelConfigError> {
-    let experts_keys = &["n_routed_experts", "num_local_experts"];
+    let experts_keys = &["num_local_experts", "n_routed_experts"];
     let num_experts = config.positive_or(experts_keys, 256)?;
     let top_k = config.positive_or(&["num_experts_per_tok"], 8)?;
     check_top_k(top_k, num_experts, config.field(experts_keys).0)?;

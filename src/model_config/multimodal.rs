@@ -154,7 +154,7 @@ pub(super) fn hybrid_vision_tower(
     })
 }
 
-/// A vision sub-config field, with the composite class's default.
+/// A vision sub-config field (every one is a size), with the composite class's default.
 fn field(
     vision: &Map<String, Value>,
     key: &'static str,
@@ -162,7 +162,20 @@ fn field(
 ) -> Result<u64, ModelConfigError> {
     match vision.get(key) {
         None | Some(Value::Null) => Ok(default),
-        Some(value) => as_u64(key, value),
+        Some(value) => vision_size(key, value),
+    }
+}
+
+/// A size of a vision tower: a positive integer.
+pub(super) fn vision_size(key: &'static str, value: &Value) -> Result<u64, ModelConfigError> {
+    match as_u64(key, value)? {
+        0 => Err(invalid(
+            key,
+            "0",
+            "must be at least 1 (a size of the vision tower)",
+            "set it to the vision_config's real size, or remove it for the default",
+        )),
+        size => Ok(size),
     }
 }
 
@@ -219,7 +232,7 @@ fn vision_tower(
             Ok(VisionTower::Pixtral {
                 encoder,
                 text_hidden_size,
-                spatial_merge_size: config.u64_or(&["spatial_merge_size"], 2)?,
+                spatial_merge_size: config.positive_or(&["spatial_merge_size"], 2)?,
                 feature_layers,
                 projector_bias: config.bool_or(&["multimodal_projector_bias"], false)?,
             })

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{as_u64, from_value, invalid, Config, ModelConfigError};
+use super::{from_value, invalid, Config, ModelConfigError};
 use crate::accounting::model::{Family, Model, VisionEncoder, VisionTower};
 
 /// The composite family of a Qwen3-VL `model_type`.
@@ -81,7 +81,7 @@ fn field(
                     "remove the key to take the default, or give a value",
                 ))
             }
-            Some(value) => return as_u64(key, value),
+            Some(value) => return super::multimodal::vision_size(key, value),
         }
     }
     Ok(default)
@@ -173,6 +173,10 @@ mod tests {
             (
                 r#"{"model_type": "qwen3_vl", "vision_config": [1]}"#,
                 "vision_config",
+            ),
+            (
+                r#"{"model_type": "qwen3_vl", "vision_config": {"patch_size": 0}}"#,
+                "patch_size",
             ),
         ] {
             let error = parse(json).unwrap_err().to_string();

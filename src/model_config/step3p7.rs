@@ -117,7 +117,7 @@ fn vision_tower(
 fn text_model(config: &Config) -> Result<Model, ModelConfigError> {
     let d = config.positive_or(&["hidden_size"], 4096)?;
     let vocab = config.positive_or(&["vocab_size"], 128_815)?;
-    let intermediate = config.u64_or(&["intermediate_size"], 11264)?;
+    let intermediate = config.positive_or(&["intermediate_size"], 11264)?;
     let layers = layer_count(config, &["num_hidden_layers"], 45)?;
     let heads = config.positive_or(&["num_attention_heads"], 64)?;
     // The attribute_map aliases are set after the fields, so they win.
@@ -127,8 +127,8 @@ fn text_model(config: &Config) -> Result<Model, ModelConfigError> {
     let mlp_bias = config.bool_or(&["mlp_bias"], false)?;
     let experts = config.positive_or(&["moe_num_experts", "n_routed_experts"], 288)?;
     let top_k = config.positive_or(&["moe_top_k", "num_experts_per_tok"], 8)?;
-    let expert_width = config.u64_or(&["moe_intermediate_size"], 1280)?;
-    let shared_width = config.u64_or(&["share_expert_dims", "share_expert_dim"], 1280)?;
+    let expert_width = config.positive_or(&["moe_intermediate_size"], 1280)?;
+    let shared_width = config.positive_or(&["share_expert_dims", "share_expert_dim"], 1280)?;
     let window = config.optional_u64(&["sliding_window"])?;
     let mtp_layers = config.u64_or(&["num_nextn_predict_layers"], 0)?;
     super::check_top_k(top_k, experts, "n_routed_experts")?;
@@ -396,10 +396,29 @@ fn heads_per_layer(
     let sliding_heads = match config.field(&["num_sliding_attention_heads"]) {
         (_, super::Field::Absent | super::Field::Null) => {
             match config.object.get("attention_other_setting") {
-                Some(Value::Object(other)) if !other.is_empty() => {
-                    Config { object: other }.positive_or(&["num_attention_heads"], heads)?
+                Some(Value::Object(other)) => match other.get("num_attention_heads") {
+                    None | Some(Value::Null) => heads,
+                    Some(value) => match as_u64("attention_other_setting", value)? {
+                        0 => {
+                            return Err(invalid(
+                                "attention_other_setting",
+                                "num_attention_heads: 0",
+                                "gives the sliding layers no query head",
+                                "set its num_attention_heads to at least 1",
+                            ))
+                        }
+                        n => n,
+                    },
+                },
+                None | Some(Value::Null) => heads,
+                Some(other) => {
+                    return Err(invalid(
+                        "attention_other_setting",
+                        &other.to_string(),
+                        "must be an object (the sliding layers' attention settings)",
+                        "write e.g. {\"num_attention_heads\": 96, \"num_attention_groups\": 8}",
+                    ))
                 }
-                _ => heads,
             }
         }
         _ => config.positive_or(&["num_sliding_attention_heads"], heads)?,
@@ -548,6 +567,14 @@ mod tests {
             (
                 r#"{"model_type": "step3p7", "text_config": {"gating": "elementwise"}}"#,
                 "gating",
+            ),
+            (
+                r#"{"model_type": "step3p7", "text_config": {"attention_other_setting": [96]}}"#,
+                "attention_other_setting",
+            ),
+            (
+                r#"{"model_type": "step3p7", "text_config": {"moe_intermediate_size": 0}}"#,
+                "moe_intermediate_size",
             ),
             (
                 r#"{"model_type": "step3p7", "text_config": {"num_hidden_layers": 2,

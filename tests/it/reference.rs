@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use mfu_exporter::accounting::flops::{AttentionCounting, FlopOptions, Recompute};
+use mfu_exporter::accounting::model::FeedForward;
 use mfu_exporter::accounting::Accounting;
 use mfu_exporter::model_config;
 use serde_json::Value;
@@ -22,7 +23,9 @@ fn fixtures() -> Vec<(PathBuf, Value)> {
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .filter(|path| {
             path.file_name().is_some_and(|n| {
-                n != "transformers_defaults.json" && n != "transformers_default_params.json"
+                n != "transformers_defaults.json"
+                    && n != "transformers_default_params.json"
+                    && n != "transformers_alias_params.json"
             })
         })
         .map(|path| {
@@ -115,6 +118,42 @@ fn each_types_defaults_give_the_model_transformers_builds() {
         compared += 1;
     }
     assert!(compared >= 40, "only {compared} types compared");
+}
+
+/// A field given both under its name and under its `attribute_map` alias, with different
+/// values, is read as `transformers` resolves it (the alias wins for most classes, the field
+/// for Qwen3-MoE's and Qwen3-VL-MoE's `num_local_experts`):
+/// `tests/fixtures/reference/transformers_alias_params.json`.
+#[test]
+fn aliased_fields_resolve_as_transformers_resolves_them() {
+    let path = repo_path("tests/fixtures/reference/transformers_alias_params.json");
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut compared = 0;
+    for case in fixture["cases"].as_array().expect("cases") {
+        let what = format!(
+            "{} ({} and {})",
+            case["config"], case["alias"], case["field"]
+        );
+        let Some(total) = case["total"].as_u64() else {
+            assert!(case["error"].is_string(), "{what}");
+            continue;
+        };
+        let model = model_config::from_value(&case["config"])
+            .unwrap_or_else(|e| panic!("{what}: refused: {e}"));
+        let params = mfu_exporter::accounting::params::count(&model);
+        assert_eq!(params.total, total, "{what}: total parameters");
+        let field = case["field"].as_str().unwrap_or_default();
+        if ["num_experts_per_tok", "moe_k", "moe_topk"].contains(&field) {
+            let resolved = case["resolved"].as_u64().expect("resolved");
+            for layer in &model.layers {
+                if let FeedForward::MixtureOfExperts(moe) = &layer.ffn {
+                    assert_eq!(moe.top_k, resolved, "{what}: top-k");
+                }
+            }
+        }
+        compared += 1;
+    }
+    assert!(compared >= 20, "only {compared} aliased fields compared");
 }
 
 /// Every real config in `tools/reference/configs/` has its measurement, made from that very

@@ -1248,6 +1248,57 @@ def write_default_params():
         f.write("\n")
 
 
+# Fields a config needs beside the aliased pair for mfu-exporter to accept its defaults.
+ALIAS_BASES = {"deepseek_v2": {"num_experts_per_tok": 6}, "glm4_moe": {"head_dim": 128}}
+TOP_K_FIELDS = ("num_experts_per_tok", "moe_k", "moe_topk")
+
+
+def write_alias_params():
+    """Configs that give a field under both its name and its ``attribute_map`` alias, with
+    different values: which one transformers builds is the class's own rule (the alias for
+    most, the field for Qwen3-MoE), recorded with the parameters of the model it builds.
+    """
+    cases = []
+    for mt in MODEL_TYPES + HYBRID_MODEL_TYPES:
+        base = AutoConfig.for_model(mt)
+        for alias, target in (getattr(type(base), "attribute_map", {}) or {}).items():
+            default = getattr(base, target, None)
+            if not isinstance(default, int) or isinstance(default, bool) or default <= 1:
+                continue
+            if target.endswith("_index") or target.endswith("_token_id"):
+                continue  # token ids: no shape
+            # Two valid values: top-k one less (it must stay within the experts), others double
+            # or half.
+            if target in TOP_K_FIELDS:
+                alias_value, target_value = default, default - 1
+            else:
+                alias_value, target_value = default, default * 2 if default < 64 else default // 2
+            cfg = {"model_type": mt, **ALIAS_BASES.get(mt, {}), target: target_value, alias: alias_value}
+            case = OrderedDict(config=cfg, alias=alias, field=target)
+            try:
+                built = make_config(cfg)
+                text = getattr(built, "text_config", None) or built
+                case["resolved"] = getattr(text, target)
+                model = build_model(cfg, "meta")
+                case["total"] = count_params(model)[0]
+                del model
+            except Exception as e:  # noqa: BLE001 - recorded, not hidden
+                case["error"] = f"{type(e).__name__}: {e}"[:300]
+            print(f"alias {mt} {alias}->{target}: {case.get('resolved')} {case.get('total', case.get('error'))}")
+            cases.append(case)
+    doc = OrderedDict(
+        description="A field given under its name and its attribute_map alias with different "
+        "values: the value transformers resolves (resolved) and the parameters of the model it "
+        "builds (total), on the meta device.",
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+        cases=cases,
+    )
+    with open(os.path.join(OUT_DIR, "transformers_alias_params.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+
 def main(argv):
     os.makedirs(OUT_DIR, exist_ok=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -1260,6 +1311,7 @@ def main(argv):
     if not wanted or "transformers_defaults" in wanted:
         write_defaults()
         write_default_params()
+        write_alias_params()
     for c in cases:
         if wanted and c["name"] not in wanted:
             continue

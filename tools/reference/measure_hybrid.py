@@ -960,7 +960,7 @@ def cases():
                                                   "partial_rotary_factor", "hc_mult")}
         | {"compress_ratios": [0, 4, 128, 4, 128], "num_hash_layers": 2, "compress_rate_hca": 32,
            "qk_rope_head_dim": 8},
-        seq_lens=(32, 64),
+        seq_lens=(16, 32, 64),
         notes=[v4_note],
     )
 
@@ -1042,11 +1042,12 @@ def cases():
         notes=[conv_note, mamba_note],
     )
     d = copy.deepcopy(d)
-    d.update({"mlp_bias": True, "moe_latent_size": 40, "num_experts_per_tok": 3})
+    d.update({"mlp_bias": True, "moe_latent_size": 40, "num_experts_per_tok": 3, "tie_word_embeddings": True})
     add(
         "tiny-nemotron-h-latent-bias",
         "Nemotron-H latent MoE with mlp_bias (biases on the latent projections and the shared and "
-        "dense MLPs), latent width 40, top-3 of 4 experts.",
+        "dense MLPs), latent width 40, top-3 of 4 experts; tie_word_embeddings true, which "
+        "NemotronHForCausalLM does not act on (no tied weights).",
         d,
         seq_lens=(32, 64),
         notes=[conv_note, mamba_note],
