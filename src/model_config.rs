@@ -26,6 +26,7 @@ mod deepseek_v4;
 mod gemma4;
 mod hunyuan;
 mod hybrid;
+mod laguna;
 mod mimo;
 mod qwen3_vl;
 mod step3p7;
@@ -324,6 +325,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         family if hybrid::handles(family) => hybrid::build(&config, family),
         Family::Gemma4Text | Family::Gemma4 => gemma4::text_model(&config, family),
         Family::MimoV2Flash => mimo::build(&config),
+        Family::Laguna => laguna::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -55,10 +55,11 @@ pub enum Family {
     Step3p7,
     MimoV2Flash,
     DeepseekV4,
+    Laguna,
 }
 
 impl Family {
-    pub const ALL: [Family; 47] = [
+    pub const ALL: [Family; 48] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -106,6 +107,7 @@ impl Family {
         Family::Step3p7,
         Family::MimoV2Flash,
         Family::DeepseekV4,
+        Family::Laguna,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -162,6 +164,7 @@ impl Family {
             Family::Step3p7 => "step3p7",
             Family::MimoV2Flash => "mimo_v2_flash",
             Family::DeepseekV4 => "deepseek_v4",
+            Family::Laguna => "laguna",
         }
     }
 }

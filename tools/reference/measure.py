@@ -128,6 +128,7 @@ MODEL_TYPES = [
     "olmo3",
     "step3p7",
     "mimo_v2_flash",
+    "laguna",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -236,6 +237,12 @@ NOTES = {
         "MiMoV2FlashConfig.__post_init__: layer_types default full at i == 0 or (i+1) % 6 == 0, sliding elsewhere; mlp_layer_types default ['dense'] + ['sparse'] * (L-1); sliding_window = sliding_window_size + 1 when sliding_window_size is given (default sliding_window 129). hybrid_layer_pattern, moe_layer_freq, swa_* and add_*_attention_sink_bias are not read.",
         "MiMoV2FlashMoE: MiMoV2FlashExperts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), MiMoV2FlashTopkRouter weight (E, hidden) fp32, sigmoid scores, e_score_correction_bias a buffer; no shared expert. Dense layers: MiMoV2FlashMLP(intermediate_size), gate/up/down bias=False.",
         "Eager attention: the sink logit is concatenated to the scores before softmax and dropped after (no matmul); values are multiplied by attention_value_scale (elementwise). Partial rotary (partial_rotary_factor 0.334 of head_dim): buffers only.",
+    ],
+    "laguna": [
+        "laguna/modeling_laguna.py LagunaAttention: q_proj (heads_l*head_dim) and o_proj with bias=attention_bias, k_proj/v_proj (kv*head_dim) with bias=attention_bias, heads_l = num_attention_heads_per_layer[l] (default num_attention_heads on every layer); q_norm/k_norm RMSNorm(head_dim); g_proj = Linear(hidden, heads_l if gating is True or 'per-head' else heads_l*head_dim, bias=False), a softplus gate on the attention output (elementwise). Sliding layers (layer_types, default all full) use sliding_window (512).",
+        "LagunaConfig.__post_init__: mlp_layer_types default ['dense'] + ['sparse'] * (L-1); no attribute_map. The S-2.1 file's norm_topk_prob, decoder_sparse_step, mlp_only_layers and gating_types are not read (LagunaConfig drops the Qwen2-MoE fields).",
+        "LagunaSparseMoeBlock: LagunaExperts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), LagunaTopKRouter weight (E, hidden) with e_score_correction_bias = nn.Parameter(E, requires_grad=False) (counted by parameters()), sigmoid scores; shared_experts LagunaMLP(shared_expert_intermediate_size), no shared-expert gate. Dense layers: LagunaMLP(intermediate_size), bias-free.",
+        "Router soft-capping, moe_routed_scaling_factor and partial rotary (buffers) add no parameter and no matmul.",
     ],
 }
 
@@ -669,6 +676,18 @@ TINY_MIMO_V2_FLASH = {
 }
 
 
+# Laguna, small: 4 layers (full, sliding, sliding, full), 4 or 8 query heads per layer over
+# 2 K/V heads, per-head softplus gates, a dense first layer then 8 experts top-2 with a shared
+# expert; the per-element variant gates every channel.
+TINY_LAGUNA = {
+    "model_type": "laguna", **{k: v for k, v in TINY.items() if k != "num_hidden_layers"},
+    "num_hidden_layers": 4, "head_dim": 16, "num_attention_heads_per_layer": [4, 8, 8, 4],
+    "layer_types": ["full_attention", "sliding_attention", "sliding_attention", "full_attention"],
+    "sliding_window": 32, "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+    "shared_expert_intermediate_size": 48, "moe_routed_scaling_factor": 2.5,
+}
+
+
 def window_reconciliation(model, batch, seq_len):
     """What eager attention multiplies past the sliding windows: each sliding layer's queries
     are multiplied with all seq_len keys (scores and weighted values) under a mask that keeps
@@ -783,6 +802,11 @@ def new_type_cases():
           "text_config": TINY_STEP3P7_LEGACY_TEXT}),
         ("tiny-mimo-v2-flash", "MiMo-V2-Flash: default layer pattern (full at layers 0 and 5, sliding 1-4 with twice the K/V heads and sinks), q/k head 24 and v head 16, biased q/k/v, dense layer 0 then 8 experts top-2 with a sigmoid router; sliding_window_size 31 (a window of 32 keys), so S = 16 is within it and S = 48 beyond it (see flops.window_reconciliation).",
          TINY_MIMO_V2_FLASH),
+        ("tiny-laguna", "Laguna: full/sliding layers (window 32, so S = 16 is within it and S = 48 beyond it; see flops.window_reconciliation) with 4 or 8 query heads over 2 K/V heads, q/k norms, per-head softplus gates, dense layer 0 then 8 experts top-2 with a shared expert and a correction-bias parameter.",
+         TINY_LAGUNA),
+        ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
+         {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
+          "num_attention_heads": 8, "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
