@@ -326,6 +326,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Gemma4Text | Family::Gemma4 => gemma4::text_model(&config, family),
         Family::MimoV2Flash => mimo::build(&config),
         Family::Laguna => laguna::build(&config),
+        Family::Glm4MoeLite => glm4_moe_lite(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -1624,6 +1625,72 @@ fn sparse_layer_rule(
 }
 
 /// DeepSeek-V2 and V3: multi-head latent attention and DeepSeekMoE.
+/// GLM-4.7-Flash (`glm4_moe_lite`): DeepSeek-V3's latent attention and MoE (GLM-4.5's
+/// router and experts, the same shapes) with `Glm4MoeLiteConfig`'s defaults. Its dense and
+/// MoE layers come from `mlp_layer_types` (else one dense layer, then MoE); the class reads no
+/// `first_k_dense_replace`, and builds no MTP layer (`num_nextn_predict_layers` is counted
+/// apart, as GLM-4.5's). `head_dim` is the class's alias of `qk_rope_head_dim`, and wins.
+fn glm4_moe_lite(config: &Config) -> Result<Model, ModelConfigError> {
+    const DEFAULTS: [(&str, u64); 14] = [
+        ("hidden_size", 2048),
+        ("num_hidden_layers", 47),
+        ("num_attention_heads", 20),
+        ("vocab_size", 154880),
+        ("intermediate_size", 10240),
+        ("moe_intermediate_size", 1536),
+        ("n_shared_experts", 1),
+        ("n_routed_experts", 64),
+        ("kv_lora_rank", 512),
+        ("q_lora_rank", 768),
+        ("qk_rope_head_dim", 64),
+        ("qk_nope_head_dim", 192),
+        ("v_head_dim", 256),
+        ("num_experts_per_tok", 4),
+    ];
+    let mut filled = config.object.clone();
+    if let Some(rope) = filled.remove("head_dim") {
+        if !rope.is_null() {
+            filled.insert("qk_rope_head_dim".into(), rope);
+        }
+    }
+    for (key, value) in DEFAULTS {
+        filled.entry(key).or_insert(Value::from(value));
+    }
+    filled
+        .entry("max_position_embeddings")
+        .or_insert(Value::from(202752));
+    for ignored in [
+        "first_k_dense_replace",
+        "moe_layer_freq",
+        "num_nextn_predict_layers",
+    ] {
+        filled.remove(ignored);
+    }
+    let layers = layer_count(&Config { object: &filled }, &["num_hidden_layers"], 47)?;
+    let sparse: Vec<bool> =
+        match hybrid::layer_kinds(config, "mlp_layer_types", layers, &["dense", "sparse"])? {
+            Some(kinds) => kinds.iter().map(|kind| kind == "sparse").collect(),
+            None => (0..layers).map(|index| index > 0).collect(),
+        };
+    // Every layer MoE first; the dense ones are put back below.
+    filled.insert("first_k_dense_replace".into(), Value::from(0));
+    let filled_config = Config { object: &filled };
+    let mut model = deepseek(&filled_config, Family::DeepseekV3)?;
+    model.family = Family::Glm4MoeLite;
+    model.mtp_modules = config.u64_or(&["num_nextn_predict_layers"], 0)?;
+    let dense = Mlp {
+        gated: true,
+        intermediate_size: filled_config.positive_or(&["intermediate_size"], 10240)?,
+        bias: false,
+    };
+    for (layer, sparse) in model.layers.iter_mut().zip(sparse) {
+        if !sparse {
+            layer.ffn = FeedForward::Dense(dense);
+        }
+    }
+    Ok(model)
+}
+
 fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
     // Kimi K2 is DeepSeek-V3's architecture under its own model_type: V3's defaults.
     let v3 = matches!(family, Family::DeepseekV3 | Family::KimiK2);

@@ -56,10 +56,11 @@ pub enum Family {
     MimoV2Flash,
     DeepseekV4,
     Laguna,
+    Glm4MoeLite,
 }
 
 impl Family {
-    pub const ALL: [Family; 48] = [
+    pub const ALL: [Family; 49] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -108,6 +109,7 @@ impl Family {
         Family::MimoV2Flash,
         Family::DeepseekV4,
         Family::Laguna,
+        Family::Glm4MoeLite,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -165,6 +167,7 @@ impl Family {
             Family::MimoV2Flash => "mimo_v2_flash",
             Family::DeepseekV4 => "deepseek_v4",
             Family::Laguna => "laguna",
+            Family::Glm4MoeLite => "glm4_moe_lite",
         }
     }
 }

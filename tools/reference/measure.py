@@ -129,6 +129,7 @@ MODEL_TYPES = [
     "step3p7",
     "mimo_v2_flash",
     "laguna",
+    "glm4_moe_lite",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -779,6 +780,18 @@ def new_type_cases():
           "use_qk_norm": True, "partial_rotary_factor": 0.5, "n_routed_experts": 4,
           "num_experts_per_tok": 2, "moe_intermediate_size": 32, "n_shared_experts": 1,
           "first_k_dense_replace": 1, "n_group": 1, "topk_group": 1,
+          "num_nextn_predict_layers": 1}),
+        ("tiny-glm4-moe-lite", "GLM-4.7-Flash (glm4_moe_lite): DeepSeek-V3's latent attention (q latent 32, kv latent 16, nope 16 + rope 8 heads, v 24) with GLM-4.5's MoE (4 experts top-2, a shared expert); mlp_layer_types dense, sparse, dense.",
+         {"model_type": "glm4_moe_lite", **TINY, "num_hidden_layers": 3, "num_key_value_heads": 4, "q_lora_rank": 32,
+          "kv_lora_rank": 16, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 24,
+          "n_routed_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+          "n_shared_experts": 1, "n_group": 1, "topk_group": 1,
+          "mlp_layer_types": ["dense", "sparse", "dense"]}),
+        ("tiny-glm4-moe-lite-defaults", "GLM-4.7-Flash with the default layer pattern (one dense layer, then MoE), head_dim given (the class's alias of qk_rope_head_dim) and keys the class does not read (first_k_dense_replace, num_nextn_predict_layers).",
+         {"model_type": "glm4_moe_lite", **TINY, "num_hidden_layers": 3, "num_key_value_heads": 4, "q_lora_rank": None,
+          "kv_lora_rank": 16, "qk_nope_head_dim": 16, "head_dim": 8, "v_head_dim": 16,
+          "n_routed_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+          "n_shared_experts": 2, "n_group": 1, "topk_group": 1, "first_k_dense_replace": 2,
           "num_nextn_predict_layers": 1}),
         ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
          {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
