@@ -1852,23 +1852,19 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
         0
     };
     Ok(Model {
-        family,
-        hidden_size: d,
-        vocab_size: vocab,
-        tie_word_embeddings: tie,
-        lm_head_bias: false,
-        learned_positions: None,
-        norm: Norm::RmsNorm,
-        layers,
         mtp_modules,
-        per_layer_input: None,
-        default_seq_len: default_seq_len(
-            config,
-            &["max_position_embeddings"],
-            if v3 { 4096 } else { 2048 },
-        )?,
-        vision: None,
-        hyper_connections: None,
+        ..Model::decoder(
+            family,
+            d,
+            vocab,
+            tie,
+            layers,
+            default_seq_len(
+                config,
+                &["max_position_embeddings"],
+                if v3 { 4096 } else { 2048 },
+            )?,
+        )
     })
 }
 

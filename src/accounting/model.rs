@@ -487,6 +487,34 @@ pub struct CompressedIndexer {
 }
 
 impl Model {
+    /// A decoder of the usual make: RMSNorm, rotary positions (no learned position table), an
+    /// LM head without bias, no MTP modules, no per-layer inputs, no vision tower and no
+    /// hyper-connections. A builder sets what differs with struct-update syntax.
+    pub fn decoder(
+        family: Family,
+        hidden_size: u64,
+        vocab_size: u64,
+        tie_word_embeddings: bool,
+        layers: Vec<Layer>,
+        default_seq_len: u64,
+    ) -> Model {
+        Model {
+            family,
+            hidden_size,
+            vocab_size,
+            tie_word_embeddings,
+            lm_head_bias: false,
+            learned_positions: None,
+            norm: Norm::RmsNorm,
+            layers,
+            mtp_modules: 0,
+            per_layer_input: None,
+            default_seq_len,
+            vision: None,
+            hyper_connections: None,
+        }
+    }
+
     /// The attention of the first attention layer: the shape `calc` shows and PaLM's
     /// `H·Q` when every layer has the same one.
     pub fn first_attention(&self) -> Option<&AttentionLayer> {

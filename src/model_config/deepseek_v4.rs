@@ -25,7 +25,7 @@ use super::{check_top_k, default_seq_len, invalid, layer_count, Config, ModelCon
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, CompressedIndexer, DeepseekV4Attention, Family,
     FeedForward, HyperConnections, KeyValue, KvCompression, Layer, Mixer, MixtureOfExperts, Mlp,
-    Model, Norm, RouterCorrection,
+    Model, RouterCorrection,
 };
 
 const SLIDING: &str = "sliding_attention";
@@ -144,23 +144,19 @@ pub(super) fn model(config: &Config) -> Result<Model, ModelConfigError> {
             )
         })
         .collect();
+    // transformers builds no MTP layers for DeepSeek-V4.
     Ok(Model {
-        family: Family::DeepseekV4,
-        hidden_size: d,
-        vocab_size: vocab,
-        tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
-        lm_head_bias: false,
-        learned_positions: None,
-        norm: Norm::RmsNorm,
-        layers,
-        // transformers builds no MTP layers for DeepSeek-V4.
-        mtp_modules: 0,
-        per_layer_input: None,
-        default_seq_len: default_seq_len(config, &["max_position_embeddings"], 1048576)?,
-        vision: None,
         hyper_connections: Some(HyperConnections {
             streams: config.positive_or(&["hc_mult"], 4)?,
         }),
+        ..Model::decoder(
+            Family::DeepseekV4,
+            d,
+            vocab,
+            config.bool_or(&["tie_word_embeddings"], false)?,
+            layers,
+            default_seq_len(config, &["max_position_embeddings"], 1048576)?,
+        )
     })
 }
 

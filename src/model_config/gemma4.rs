@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::{as_u64, default_seq_len, invalid, layer_count, layer_types, Config, ModelConfigError};
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, Family, FeedForward, KeyValue, Layer, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, PerLayerInput, QkNorm, RouterCorrection, StandardAttention,
+    MixtureOfExperts, Mlp, Model, PerLayerInput, QkNorm, RouterCorrection, StandardAttention,
     VisionEncoder, VisionTower,
 };
 
@@ -190,19 +190,15 @@ pub(super) fn text_model(config: &Config, family: Family) -> Result<Model, Model
         });
     }
     Ok(Model {
-        family,
-        hidden_size: d,
-        vocab_size: vocab,
-        tie_word_embeddings: tie,
-        lm_head_bias: false,
-        learned_positions: None,
-        norm: Norm::RmsNorm,
-        layers: built,
-        mtp_modules: 0,
         per_layer_input,
-        default_seq_len: default_seq_len(config, &["max_position_embeddings"], 131_072)?,
-        vision: None,
-        hyper_connections: None,
+        ..Model::decoder(
+            family,
+            d,
+            vocab,
+            tie,
+            built,
+            default_seq_len(config, &["max_position_embeddings"], 131_072)?,
+        )
     })
 }
 

@@ -15,8 +15,8 @@ use super::{
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, DsaIndexer, Family, FeedForward, GatedDeltaNet,
-    LatentProjection, Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm,
-    RouterCorrection, StandardAttention,
+    LatentProjection, Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, QkNorm, RouterCorrection,
+    StandardAttention,
 };
 
 /// Multimodal `model_type`s whose language model is one of these families.
@@ -319,21 +319,14 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
         };
         layers.push(Layer::new(Mixer::Attention(mixer), ffn));
     }
-    Ok(Model {
-        family: Family::Llama4,
-        hidden_size: d,
-        vocab_size: vocab,
-        tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
-        lm_head_bias: false,
-        vision: None,
-        hyper_connections: None,
-        learned_positions: None,
-        norm: Norm::RmsNorm,
+    Ok(Model::decoder(
+        Family::Llama4,
+        d,
+        vocab,
+        config.bool_or(&["tie_word_embeddings"], false)?,
         layers,
-        mtp_modules: 0,
-        per_layer_input: None,
-        default_seq_len: default_seq_len(config, &["max_position_embeddings"], 131072)?,
-    })
+        default_seq_len(config, &["max_position_embeddings"], 131072)?,
+    ))
 }
 
 /// Qwen3-Next, Qwen3.5-MoE and Qwen3.5: Gated DeltaNet on the `linear_attention` layers,
@@ -457,21 +450,14 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
         };
         layers.push(Layer::new(mixer, ffn));
     }
-    Ok(Model {
+    Ok(Model::decoder(
         family,
-        hidden_size: d,
-        vocab_size: vocab,
-        tie_word_embeddings: config.bool_or(&["tie_word_embeddings"], false)?,
-        lm_head_bias: false,
-        vision: None,
-        hyper_connections: None,
-        learned_positions: None,
-        norm: Norm::RmsNorm,
+        d,
+        vocab,
+        config.bool_or(&["tie_word_embeddings"], false)?,
         layers,
-        mtp_modules: 0,
-        per_layer_input: None,
-        default_seq_len: default_seq_len(config, &["max_position_embeddings"], 32768)?,
-    })
+        default_seq_len(config, &["max_position_embeddings"], 32768)?,
+    ))
 }
 
 /// The `transformers` defaults of the DSA classes that DeepSeek-V3's parsing reads.
@@ -798,26 +784,17 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
             }
         })
         .collect();
-    Ok(Model {
-        family: Family::NemotronH,
-        hidden_size: d,
-        vocab_size: vocab,
-        // NemotronHForCausalLM has no tied weights (`_tied_weights_keys` is empty): its head
-        // is its own whatever `tie_word_embeddings` says.
-        tie_word_embeddings: {
-            config.bool_or(&["tie_word_embeddings"], false)?;
-            false
-        },
-        lm_head_bias: false,
-        vision: None,
-        hyper_connections: None,
-        learned_positions: None,
-        norm: Norm::RmsNorm,
+    // NemotronHForCausalLM has no tied weights (`_tied_weights_keys` is empty): its head is
+    // its own whatever `tie_word_embeddings` says (which must still be a boolean).
+    config.bool_or(&["tie_word_embeddings"], false)?;
+    Ok(Model::decoder(
+        Family::NemotronH,
+        d,
+        vocab,
+        false,
         layers,
-        mtp_modules: 0,
-        per_layer_input: None,
-        default_seq_len: default_seq_len(config, &["max_position_embeddings"], 4096)?,
-    })
+        default_seq_len(config, &["max_position_embeddings"], 4096)?,
+    ))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, Family, FeedForward, KeyValue, Layer, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, StandardAttention,
+    MixtureOfExperts, Mlp, Model, QkNorm, RouterCorrection, StandardAttention,
 };
 
 /// Builds the model `LagunaForCausalLM` instantiates from `config`.
@@ -104,21 +104,14 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
             Layer::new(Mixer::Attention(mixer), ffn)
         })
         .collect();
-    Ok(Model {
-        family: Family::Laguna,
-        hidden_size: d,
-        vocab_size: vocab,
-        tie_word_embeddings: tie,
-        lm_head_bias: false,
-        learned_positions: None,
-        norm: Norm::RmsNorm,
-        layers: built,
-        mtp_modules: 0,
-        per_layer_input: None,
-        default_seq_len: default_seq_len(config, &["max_position_embeddings"], 131072)?,
-        vision: None,
-        hyper_connections: None,
-    })
+    Ok(Model::decoder(
+        Family::Laguna,
+        d,
+        vocab,
+        tie,
+        built,
+        default_seq_len(config, &["max_position_embeddings"], 131072)?,
+    ))
 }
 
 /// Whether the output gate is one per head (`gating` true or `"per-head"`, the default) or

@@ -34,7 +34,7 @@ use super::{
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, Family, FeedForward, KeyValue, Layer, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, StandardAttention,
+    MixtureOfExperts, Mlp, Model, QkNorm, RouterCorrection, StandardAttention,
 };
 
 /// Builds the model `MiMoV2FlashForCausalLM` instantiates from `config`.
@@ -134,22 +134,15 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
             Layer::new(Mixer::Attention(mixer), ffn)
         })
         .collect();
-    Ok(Model {
-        family: Family::MimoV2Flash,
-        hidden_size: d,
-        vocab_size: vocab,
-        tie_word_embeddings: tie,
-        lm_head_bias: false,
-        learned_positions: None,
-        norm: Norm::RmsNorm,
-        layers: built,
-        // The checkpoint's MTP layers (`model.mtp.*`) are not built by transformers.
-        mtp_modules: 0,
-        per_layer_input: None,
-        default_seq_len: default_seq_len(config, &["max_position_embeddings"], 131072)?,
-        vision: None,
-        hyper_connections: None,
-    })
+    // The checkpoint's MTP layers (`model.mtp.*`) are not built by transformers.
+    Ok(Model::decoder(
+        Family::MimoV2Flash,
+        d,
+        vocab,
+        tie,
+        built,
+        default_seq_len(config, &["max_position_embeddings"], 131072)?,
+    ))
 }
 
 /// The sliding layers' window: `sliding_window_size + 1` when given (transformers' reading of

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use super::{as_u64, default_seq_len, invalid, layer_count, Config, ModelConfigError};
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, Family, FeedForward, Layer, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, StandardAttention, VisionEncoder,
+    MixtureOfExperts, Mlp, Model, QkNorm, RouterCorrection, StandardAttention, VisionEncoder,
     VisionTower,
 };
 
@@ -201,21 +201,14 @@ fn text_model(config: &Config) -> Result<Model, ModelConfigError> {
         };
         model_layers.push(Layer::new(Mixer::Attention(attention), ffn));
     }
-    Ok(Model {
-        family: Family::Step3p7,
-        hidden_size: d,
-        vocab_size: vocab,
-        tie_word_embeddings: false,
-        lm_head_bias: false,
-        learned_positions: None,
-        norm: Norm::RmsNorm,
-        layers: model_layers,
-        mtp_modules: 0,
-        per_layer_input: None,
-        default_seq_len: default_seq_len(config, &["max_position_embeddings"], 128_000)?,
-        vision: None,
-        hyper_connections: None,
-    })
+    Ok(Model::decoder(
+        Family::Step3p7,
+        d,
+        vocab,
+        false,
+        model_layers,
+        default_seq_len(config, &["max_position_embeddings"], 128_000)?,
+    ))
 }
 
 /// `gating`: true or `"per-head"` builds one gate per head. Any other value builds a gate per
