@@ -996,7 +996,9 @@ fn layer_traits(
         | Family::Gemma3Text
         | Family::HunyuanV1Moe
         | Family::Qwen3VlText
-        | Family::Qwen3VlMoeText => {
+        | Family::Qwen3VlMoeText
+        | Family::GraniteMoe
+        | Family::GraniteMoeShared => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -1403,9 +1405,16 @@ fn moe_block(
         Family::Ernie45Moe => (&["num_experts", "moe_num_experts"], 64),
         // Its attribute_map makes num_local_experts win when both are given.
         Family::Qwen3VlMoeText => (&["num_local_experts", "num_experts"], 60),
+        Family::GraniteMoe | Family::GraniteMoeShared => (&["num_local_experts"], 8),
         _ => return Ok(None),
     };
-    let num_experts = config.u64_or(experts_keys, default_experts)?;
+    let granite = matches!(family, Family::GraniteMoe | Family::GraniteMoeShared);
+    let num_experts = if granite {
+        // Granite's layers are all MoE, with no dense fallback: zero experts is no model.
+        config.positive_or(experts_keys, default_experts)?
+    } else {
+        config.u64_or(experts_keys, default_experts)?
+    };
     if num_experts == 0 {
         // Qwen's MoE classes fall back to dense MLPs with no experts.
         return Ok(None);
@@ -1416,6 +1425,7 @@ fn moe_block(
         Family::HunyuanV1Moe => (&["num_experts_per_tok", "moe_topk"], 1),
         Family::Ernie45Moe => (&["num_experts_per_tok", "moe_k"], 6),
         Family::Qwen3VlMoeText => (&["num_experts_per_tok"], 4),
+        Family::GraniteMoe | Family::GraniteMoeShared => (&["num_experts_per_tok"], 2),
         _ => (&["num_experts_per_tok"], 8),
     };
     // Hunyuan's moe_topk may list one value per layer.
@@ -1486,6 +1496,13 @@ fn moe_block(
             (size, (width > 0).then_some(width))
         }
         Family::Qwen3VlMoeText => (moe_intermediate(1408)?, None),
+        // Granite's experts are intermediate_size wide; GraniteMoeShared adds one shared MLP
+        // of shared_intermediate_size (none at 0, its default).
+        Family::GraniteMoe => (intermediate(11008)?, None),
+        Family::GraniteMoeShared => {
+            let shared = config.u64_or(&["shared_intermediate_size"], 0)?;
+            (intermediate(11008)?, (shared > 0).then_some(shared))
+        }
         _ => (moe_intermediate(768)?, None),
     };
     // GPT-OSS's experts carry biases on both projections.

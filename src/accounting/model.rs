@@ -57,10 +57,12 @@ pub enum Family {
     DeepseekV4,
     Laguna,
     Glm4MoeLite,
+    GraniteMoe,
+    GraniteMoeShared,
 }
 
 impl Family {
-    pub const ALL: [Family; 49] = [
+    pub const ALL: [Family; 51] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -110,6 +112,8 @@ impl Family {
         Family::DeepseekV4,
         Family::Laguna,
         Family::Glm4MoeLite,
+        Family::GraniteMoe,
+        Family::GraniteMoeShared,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -168,6 +172,8 @@ impl Family {
             Family::DeepseekV4 => "deepseek_v4",
             Family::Laguna => "laguna",
             Family::Glm4MoeLite => "glm4_moe_lite",
+            Family::GraniteMoe => "granitemoe",
+            Family::GraniteMoeShared => "granitemoeshared",
         }
     }
 }

@@ -429,6 +429,9 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
 ///   https://featherless.ai/models/deepseek-ai/DeepSeek-V4-Flash and
 ///   https://deepseekfr.org/en/deepseek-v4-flash), DeepSeek's convention without the input
 ///   embedding; the MTP layer is in neither count.
+/// - Granite-3.1-1B-A400M: "# Parameters 1.3B", "# Active parameters 400M" (the model
+///   card's architecture table, https://huggingface.co/ibm-granite/granite-3.1-1b-a400m-instruct),
+///   its tied embedding in both.
 #[test]
 fn real_configs_round_to_their_published_sizes() {
     // (fixture under hybrid/, which count, published billions, how far rounding may take it)
@@ -476,6 +479,8 @@ fn real_configs_round_to_their_published_sizes() {
             49.0,
             0.5,
         ),
+        ("../real-granite-3.1-1b-a400m-instruct", "total", 1.3, 0.05),
+        ("../real-granite-3.1-1b-a400m-instruct", "active", 0.4, 0.05),
     ];
     for (name, count, published, slack) in cases {
         let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));

@@ -130,6 +130,8 @@ MODEL_TYPES = [
     "mimo_v2_flash",
     "laguna",
     "glm4_moe_lite",
+    "granitemoe",
+    "granitemoeshared",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -238,6 +240,14 @@ NOTES = {
         "MiMoV2FlashConfig.__post_init__: layer_types default full at i == 0 or (i+1) % 6 == 0, sliding elsewhere; mlp_layer_types default ['dense'] + ['sparse'] * (L-1); sliding_window = sliding_window_size + 1 when sliding_window_size is given (default sliding_window 129). hybrid_layer_pattern, moe_layer_freq, swa_* and add_*_attention_sink_bias are not read.",
         "MiMoV2FlashMoE: MiMoV2FlashExperts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), MiMoV2FlashTopkRouter weight (E, hidden) fp32, sigmoid scores, e_score_correction_bias a buffer; no shared expert. Dense layers: MiMoV2FlashMLP(intermediate_size), gate/up/down bias=False.",
         "Eager attention: the sink logit is concatenated to the scores before softmax and dropped after (no matmul); values are multiplied by attention_value_scale (elementwise). Partial rotary (partial_rotary_factor 0.334 of head_dim): buffers only.",
+    ],
+    "granitemoe": [
+        "granitemoe/modeling_granitemoe.py GraniteMoeAttention: q/k/v/o all bias=config.attention_bias (default False); head_dim = getattr(config, 'head_dim', hidden // heads) (no config field; an extra head_dim kwarg is kept and used). num_key_value_heads None -> num_attention_heads.",
+        "Every decoder layer is MoE (block_sparse_moe): GraniteMoeTopKRouter.weight (num_local_experts, hidden), no bias, softmax over the top-k logits; GraniteMoeExperts gate_up_proj (E, 2*intermediate_size, hidden) and down_proj (E, hidden, intermediate_size): the experts are intermediate_size wide (no moe_intermediate_size). No attribute_map.",
+        "embedding_multiplier, residual_multiplier, attention_multiplier (the attention scale) and logits_scaling (a division of the logits) are elementwise: no parameter, no matmul. lm_head bias-free, tied only with tie_word_embeddings (default False).",
+    ],
+    "granitemoeshared": [
+        "granitemoeshared/modeling_granitemoeshared.py: granitemoe's attention, router and experts, plus shared_mlp = GraniteMoeSharedMLP when shared_intermediate_size != 0 (default 0: none): input_linear Linear(hidden, 2*shared_intermediate_size, bias=False) chunked into gate and up, output_linear Linear(shared_intermediate_size, hidden, bias=False); its output is added to the experts' output.",
     ],
     "laguna": [
         "laguna/modeling_laguna.py LagunaAttention: q_proj (heads_l*head_dim) and o_proj with bias=attention_bias, k_proj/v_proj (kv*head_dim) with bias=attention_bias, heads_l = num_attention_heads_per_layer[l] (default num_attention_heads on every layer); q_norm/k_norm RMSNorm(head_dim); g_proj = Linear(hidden, heads_l if gating is True or 'per-head' else heads_l*head_dim, bias=False), a softplus gate on the attention output (elementwise). Sliding layers (layer_types, default all full) use sliding_window (512).",
@@ -817,6 +827,18 @@ def new_type_cases():
          TINY_MIMO_V2_FLASH),
         ("tiny-laguna", "Laguna: full/sliding layers (window 32, so S = 16 is within it and S = 48 beyond it; see flops.window_reconciliation) with 4 or 8 query heads over 2 K/V heads, q/k norms, per-head softplus gates, dense layer 0 then 8 experts top-2 with a shared expert and a correction-bias parameter.",
          TINY_LAGUNA),
+        ("tiny-granitemoe", "Granite MoE: 4 experts top-2 of intermediate_size 96 on every layer, GQA 4/2, attention biases, the Granite multipliers (elementwise).",
+         {"model_type": "granitemoe", **TINY, "num_local_experts": 4, "num_experts_per_tok": 2,
+          "attention_bias": True, "embedding_multiplier": 12.0, "logits_scaling": 6.0,
+          "residual_multiplier": 0.22, "attention_multiplier": 0.0078125}),
+        ("tiny-granitemoe-head-dim", "Granite MoE with head_dim 24 (not hidden/heads = 16), MHA, 3 layers of 6 experts top-1, tied head.",
+         {"model_type": "granitemoe", **TINY, "num_hidden_layers": 3, "num_key_value_heads": None,
+          "head_dim": 24, "num_local_experts": 6, "num_experts_per_tok": 1, "tie_word_embeddings": True}),
+        ("tiny-granitemoeshared", "Granite MoE with a shared expert: 4 experts top-2 of 96, a shared MLP of shared_intermediate_size 80 (fused gate/up input_linear, output_linear).",
+         {"model_type": "granitemoeshared", **TINY, "num_local_experts": 4, "num_experts_per_tok": 2,
+          "shared_intermediate_size": 80, "embedding_multiplier": 12.0, "logits_scaling": 6.0}),
+        ("tiny-granitemoeshared-none", "granitemoeshared with its default shared_intermediate_size 0: no shared MLP, granitemoe's model.",
+         {"model_type": "granitemoeshared", **TINY, "num_local_experts": 4, "num_experts_per_tok": 2}),
         ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
          {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
           "num_attention_heads": 8, "tie_word_embeddings": True}),
@@ -1051,12 +1073,16 @@ def count_params(model):
     return total, by, buffers, vision
 
 
+# The routed experts' modules: `mlp.experts` in most types, `block_sparse_moe.experts` in Granite's.
+EXPERTS_SUFFIXES = (".mlp.experts", ".block_sparse_moe.experts")
+
+
 def moe_info(model, cfg):
     """Number of MoE layers, top_k, hidden, moe intermediate (from the built modules)."""
     n_moe = 0
     inter = None
     for name, mod in model.named_modules():
-        if name.endswith(".mlp.experts"):
+        if name.endswith(EXPERTS_SUFFIXES):
             n_moe += 1
             # GPT-OSS stores down_proj transposed (E, I, H): take the module's own width.
             inter = getattr(mod, "intermediate_size", None) or getattr(mod, "intermediate_dim", None) or mod.down_proj.shape[-1]
@@ -1087,7 +1113,7 @@ def measure_flops(model, cfg, seq_len, batch, device):
         by_op = OrderedDict(sorted((str(k), int(v)) for k, v in glob_counts.items()))
         experts = 0
         for mod_name, ops in counts.items():
-            if mod_name.endswith(".mlp.experts"):
+            if mod_name.endswith(EXPERTS_SUFFIXES):
                 experts += sum(int(v) for v in ops.values())
         return int(counter.get_total_flops()), by_op, experts
 
