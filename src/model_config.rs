@@ -786,6 +786,14 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 4096,
             ..base
         },
+        Family::Phimoe => LlamaDefaults {
+            vocab: 32064,
+            intermediate: 6400,
+            kv_heads: Some(8),
+            kv_heads_nullable: false,
+            max_positions: 131072,
+            ..base
+        },
         Family::Smollm3 => LlamaDefaults {
             vocab: 128256,
             hidden: 2048,
@@ -998,7 +1006,8 @@ fn layer_traits(
         | Family::Qwen3VlText
         | Family::Qwen3VlMoeText
         | Family::GraniteMoe
-        | Family::GraniteMoeShared => {
+        | Family::GraniteMoeShared
+        | Family::Phimoe => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -1031,7 +1040,8 @@ fn layer_traits(
     };
     Ok(LayerTraits {
         norm: match family {
-            Family::Starcoder2 => Norm::LayerNorm { bias: true },
+            // Phi-3.5-MoE's nn.LayerNorm has a weight and a bias.
+            Family::Starcoder2 | Family::Phimoe => Norm::LayerNorm { bias: true },
             // CohereLayerNorm has a weight and no bias.
             Family::Cohere => Norm::LayerNorm { bias: false },
             _ => Norm::RmsNorm,
@@ -1050,7 +1060,11 @@ fn layer_traits(
             bias: mlp_bias,
         },
         sinks: family == Family::GptOss,
-        lm_head_bias: family == Family::Ernie45Moe && config.bool_or(&["use_bias"], false)?,
+        lm_head_bias: match family {
+            Family::Ernie45Moe => config.bool_or(&["use_bias"], false)?,
+            Family::Phimoe => config.bool_or(&["lm_head_bias"], false)?,
+            _ => false,
+        },
     })
 }
 
@@ -1263,9 +1277,11 @@ fn attention_windows(
     match family {
         Family::Mistral => Ok(all(window(Some(4096))?)),
         // One window (or none) for every layer.
-        Family::Mixtral | Family::Phi3 | Family::Ministral3 | Family::Starcoder2 => {
-            Ok(all(window(None)?))
-        }
+        Family::Mixtral
+        | Family::Phi3
+        | Family::Phimoe
+        | Family::Ministral3
+        | Family::Starcoder2 => Ok(all(window(None)?)),
         Family::Gemma2 | Family::Gemma3Text | Family::GptOss => {
             let mut w = window(Some(if family == Family::GptOss { 128 } else { 4096 }))?;
             if family == Family::Gemma3Text
@@ -1406,11 +1422,16 @@ fn moe_block(
         // Its attribute_map makes num_local_experts win when both are given.
         Family::Qwen3VlMoeText => (&["num_local_experts", "num_experts"], 60),
         Family::GraniteMoe | Family::GraniteMoeShared => (&["num_local_experts"], 8),
+        Family::Phimoe => (&["num_local_experts"], 16),
         _ => return Ok(None),
     };
-    let granite = matches!(family, Family::GraniteMoe | Family::GraniteMoeShared);
-    let num_experts = if granite {
-        // Granite's layers are all MoE, with no dense fallback: zero experts is no model.
+    let all_moe = matches!(
+        family,
+        Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe
+    );
+    let num_experts = if all_moe {
+        // Granite's and Phi-3.5-MoE's layers are all MoE, with no dense fallback: zero
+        // experts is no model.
         config.positive_or(experts_keys, default_experts)?
     } else {
         config.u64_or(experts_keys, default_experts)?
@@ -1425,7 +1446,9 @@ fn moe_block(
         Family::HunyuanV1Moe => (&["num_experts_per_tok", "moe_topk"], 1),
         Family::Ernie45Moe => (&["num_experts_per_tok", "moe_k"], 6),
         Family::Qwen3VlMoeText => (&["num_experts_per_tok"], 4),
-        Family::GraniteMoe | Family::GraniteMoeShared => (&["num_experts_per_tok"], 2),
+        Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe => {
+            (&["num_experts_per_tok"], 2)
+        }
         _ => (&["num_experts_per_tok"], 8),
     };
     // Hunyuan's moe_topk may list one value per layer.
@@ -1457,6 +1480,16 @@ fn moe_block(
         }
         _ => config.positive_or(top_k_keys, default_top_k)?,
     };
+    // Phi-3.5-MoE's sparsemixer router picks the top expert and then the second, whatever
+    // num_experts_per_tok says: another value would be miscounted.
+    if family == Family::Phimoe && top_k != 2 {
+        return Err(invalid(
+            "num_experts_per_tok",
+            &top_k.to_string(),
+            "is not what phimoe's sparsemixer router does: it always routes each token to 2 experts",
+            "use 2 (as Phi-3.5-MoE does), or remove the key",
+        ));
+    }
     check_top_k(top_k, num_experts, config.field(experts_keys).0)?;
     let intermediate = |default: u64| config.positive_or(&["intermediate_size"], default);
     let moe_intermediate = |default: u64| config.positive_or(&["moe_intermediate_size"], default);
@@ -1499,6 +1532,8 @@ fn moe_block(
         // Granite's experts are intermediate_size wide; GraniteMoeShared adds one shared MLP
         // of shared_intermediate_size (none at 0, its default).
         Family::GraniteMoe => (intermediate(11008)?, None),
+        // Phi-3.5-MoE's experts are intermediate_size wide.
+        Family::Phimoe => (intermediate(6400)?, None),
         Family::GraniteMoeShared => {
             let shared = config.u64_or(&["shared_intermediate_size"], 0)?;
             (intermediate(11008)?, (shared > 0).then_some(shared))

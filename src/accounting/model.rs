@@ -59,10 +59,11 @@ pub enum Family {
     Glm4MoeLite,
     GraniteMoe,
     GraniteMoeShared,
+    Phimoe,
 }
 
 impl Family {
-    pub const ALL: [Family; 51] = [
+    pub const ALL: [Family; 52] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -114,6 +115,7 @@ impl Family {
         Family::Glm4MoeLite,
         Family::GraniteMoe,
         Family::GraniteMoeShared,
+        Family::Phimoe,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -174,6 +176,7 @@ impl Family {
             Family::Glm4MoeLite => "glm4_moe_lite",
             Family::GraniteMoe => "granitemoe",
             Family::GraniteMoeShared => "granitemoeshared",
+            Family::Phimoe => "phimoe",
         }
     }
 }

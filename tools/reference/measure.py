@@ -132,6 +132,7 @@ MODEL_TYPES = [
     "glm4_moe_lite",
     "granitemoe",
     "granitemoeshared",
+    "phimoe",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -248,6 +249,12 @@ NOTES = {
     ],
     "granitemoeshared": [
         "granitemoeshared/modeling_granitemoeshared.py: granitemoe's attention, router and experts, plus shared_mlp = GraniteMoeSharedMLP when shared_intermediate_size != 0 (default 0: none): input_linear Linear(hidden, 2*shared_intermediate_size, bias=False) chunked into gate and up, output_linear Linear(shared_intermediate_size, hidden, bias=False); its output is added to the experts' output.",
+    ],
+    "phimoe": [
+        "phimoe/modeling_phimoe.py PhimoeAttention: q/k/v/o all bias=config.attention_bias (default False; Phi-3.5-MoE sets True); head_dim = getattr(config, 'head_dim', hidden // heads). num_key_value_heads an int (default 8, null refused).",
+        "input_layernorm, post_attention_layernorm and model.norm are nn.LayerNorm(hidden, elementwise_affine=True): weight and bias. lm_head = Linear(hidden, vocab, bias=config.lm_head_bias) (default False), tied only with tie_word_embeddings (default False).",
+        "Every layer is MoE: PhimoeTopKRouter = Linear(hidden, num_local_experts, bias=False); PhimoeExperts gate_up_proj (E, 2*intermediate_size, hidden), down_proj (E, hidden, intermediate_size). sparsemixer always selects exactly two experts per token (the top one, then the best of the rest), whatever num_experts_per_tok says.",
+        "sliding_window (default None) only changes the mask; router/input jitter noise and the PhimoeMultiplier are elementwise. LongRoPE (rope_parameters short/long factors): buffers only.",
     ],
     "laguna": [
         "laguna/modeling_laguna.py LagunaAttention: q_proj (heads_l*head_dim) and o_proj with bias=attention_bias, k_proj/v_proj (kv*head_dim) with bias=attention_bias, heads_l = num_attention_heads_per_layer[l] (default num_attention_heads on every layer); q_norm/k_norm RMSNorm(head_dim); g_proj = Linear(hidden, heads_l if gating is True or 'per-head' else heads_l*head_dim, bias=False), a softplus gate on the attention output (elementwise). Sliding layers (layer_types, default all full) use sliding_window (512).",
@@ -839,6 +846,12 @@ def new_type_cases():
           "shared_intermediate_size": 80, "embedding_multiplier": 12.0, "logits_scaling": 6.0}),
         ("tiny-granitemoeshared-none", "granitemoeshared with its default shared_intermediate_size 0: no shared MLP, granitemoe's model.",
          {"model_type": "granitemoeshared", **TINY, "num_local_experts": 4, "num_experts_per_tok": 2}),
+        ("tiny-phimoe", "Phi-3.5-MoE: LayerNorms with bias, q/k/v/o biases (attention_bias), 4 experts top-2 of intermediate_size 96, GQA 4/2, an LM-head bias, sliding_window 64 (at least the sequence).",
+         {"model_type": "phimoe", **TINY, "num_local_experts": 4, "num_experts_per_tok": 2,
+          "attention_bias": True, "lm_head_bias": True, "sliding_window": 64}),
+        ("tiny-phimoe-defaults", "phimoe with its defaults for biases (none on attention or head), head_dim 24 (not hidden/heads), 3 layers of 6 experts, tied head.",
+         {"model_type": "phimoe", **TINY, "num_hidden_layers": 3, "head_dim": 24,
+          "num_local_experts": 6, "tie_word_embeddings": True}),
         ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
          {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
           "num_attention_heads": 8, "tie_word_embeddings": True}),
