@@ -786,6 +786,14 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 4096,
             ..base
         },
+        Family::Dots1 => LlamaDefaults {
+            vocab: 152064,
+            hidden: 4608,
+            intermediate: 10944,
+            layers: 62,
+            kv_heads: Some(32),
+            ..base
+        },
         Family::Phimoe => LlamaDefaults {
             vocab: 32064,
             intermediate: 6400,
@@ -1007,7 +1015,8 @@ fn layer_traits(
         | Family::Qwen3VlMoeText
         | Family::GraniteMoe
         | Family::GraniteMoeShared
-        | Family::Phimoe => {
+        | Family::Phimoe
+        | Family::Dots1 => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -1027,7 +1036,8 @@ fn layer_traits(
         | Family::Gemma3Text
         | Family::HunyuanV1Moe
         | Family::Qwen3VlText
-        | Family::Qwen3VlMoeText => QkNorm::PerHead,
+        | Family::Qwen3VlMoeText
+        | Family::Dots1 => QkNorm::PerHead,
         Family::Glm4Moe if config.bool_or(&["use_qk_norm"], false)? => QkNorm::PerHead,
         Family::Cohere if config.bool_or(&["use_qk_norm"], false)? => QkNorm::AllHeads,
         Family::Olmo2 | Family::Olmo3 | Family::MinimaxM2 => QkNorm::AllHeads,
@@ -1305,6 +1315,20 @@ fn attention_windows(
             };
             Ok(by_kind(kinds, w))
         }
+        Family::Dots1 => {
+            let w = window(Some(4096))?;
+            let kinds = match layer_types(config, layers)? {
+                Some(kinds) => kinds,
+                // Dots1Config: sliding from max_window_layers on, when there is a window.
+                None => {
+                    let max_window_layers = config.u64_or(&["max_window_layers"], 62)?;
+                    (0..layers)
+                        .map(|i| w.is_some() && i >= max_window_layers)
+                        .collect()
+                }
+            };
+            Ok(by_kind(kinds, w))
+        }
         Family::Olmo3 => {
             let w = window(Some(4096))?;
             let kinds = match layer_types(config, layers)? {
@@ -1423,13 +1447,23 @@ fn moe_block(
         Family::Qwen3VlMoeText => (&["num_local_experts", "num_experts"], 60),
         Family::GraniteMoe | Family::GraniteMoeShared => (&["num_local_experts"], 8),
         Family::Phimoe => (&["num_local_experts"], 16),
+        // Its attribute_map makes num_local_experts win when both are given.
+        Family::Dots1 => (&["num_local_experts", "n_routed_experts"], 0),
         _ => return Ok(None),
     };
     let all_moe = matches!(
         family,
         Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe
     );
-    let num_experts = if all_moe {
+    let num_experts = if family == Family::Dots1 {
+        // Dots1Config has no expert count of its own (None): transformers cannot build the
+        // router without one.
+        required_positive(
+            config,
+            experts_keys,
+            "set the routed expert count (dots.llm1 has 128)",
+        )?
+    } else if all_moe {
         // Granite's and Phi-3.5-MoE's layers are all MoE, with no dense fallback: zero
         // experts is no model.
         config.positive_or(experts_keys, default_experts)?
@@ -1478,6 +1512,12 @@ fn moe_block(
             }
             per_layer_top_k.iter().copied().max().unwrap_or(1)
         }
+        // Dots1Config's num_experts_per_tok is None by default: its router cannot run.
+        _ if family == Family::Dots1 => required_positive(
+            config,
+            top_k_keys,
+            "set the experts each token is routed to (dots.llm1 routes to 6)",
+        )?,
         _ => config.positive_or(top_k_keys, default_top_k)?,
     };
     // Phi-3.5-MoE's sparsemixer router picks the top expert and then the second, whatever
@@ -1507,6 +1547,30 @@ fn moe_block(
         Family::HunyuanV1Moe => {
             let size = intermediate(11008)?;
             (size, Some(size))
+        }
+        // DeepSeek-V3's experts and shared experts (one MLP n_shared_experts times as wide),
+        // with no default count of shared experts (None, which transformers cannot build).
+        Family::Dots1 => {
+            let size = moe_intermediate(1408)?;
+            let count = match config.optional_u64(&["n_shared_experts"])? {
+                Some(count) => count,
+                None => {
+                    return Err(ModelConfigError::Missing {
+                        field: "n_shared_experts",
+                        fix: "set the number of shared experts (dots.llm1 has 2; 0 for none)"
+                            .into(),
+                    })
+                }
+            };
+            let width = size.checked_mul(count).ok_or_else(|| {
+                invalid(
+                    "n_shared_experts",
+                    &count.to_string(),
+                    &format!("times moe_intermediate_size = {size} does not fit 64 bits"),
+                    "check both for a typo or a unit mistake",
+                )
+            })?;
+            (size, (width > 0).then_some(width))
         }
         Family::Glm4Moe | Family::Ernie45Moe => {
             let glm = family == Family::Glm4Moe;
@@ -1563,13 +1627,36 @@ fn moe_block(
             latent: None,
             router_bias: family == Family::GptOss,
             router_correction: match family {
-                Family::MinimaxM2 | Family::Glm4Moe => RouterCorrection::Buffer,
+                Family::MinimaxM2 | Family::Glm4Moe | Family::Dots1 => RouterCorrection::Buffer,
                 Family::Ernie45Moe => RouterCorrection::Parameter,
                 _ => RouterCorrection::None,
             },
         },
         per_layer_top_k,
     }))
+}
+
+/// A positive integer the configuration class leaves `None` by default: absent or null is
+/// refused as missing, naming the class's own field (the last of `keys`, after its
+/// `attribute_map` aliases) and `fix`.
+fn required_positive(
+    config: &Config,
+    keys: &[&'static str],
+    fix: &str,
+) -> Result<u64, ModelConfigError> {
+    match config.optional_u64(keys)? {
+        Some(0) => Err(invalid(
+            config.field(keys).0,
+            "0",
+            "must be at least 1",
+            fix,
+        )),
+        Some(value) => Ok(value),
+        None => Err(ModelConfigError::Missing {
+            field: keys.last().copied().unwrap_or("?"),
+            fix: fix.into(),
+        }),
+    }
 }
 
 fn check_top_k(
@@ -1645,8 +1732,9 @@ fn sparse_layer_rule(
             }
             Ok(SparseLayers::Qwen { step, dense })
         }
-        Family::Glm4Moe => {
-            let first = config.u64_or(&["first_k_dense_replace"], 1)?;
+        Family::Glm4Moe | Family::Dots1 => {
+            let default = if family == Family::Dots1 { 0 } else { 1 };
+            let first = config.u64_or(&["first_k_dense_replace"], default)?;
             if first > layers {
                 return Err(invalid(
                     "first_k_dense_replace",
@@ -2282,5 +2370,32 @@ mod tests {
         accounts(
             r#"{"model_type": "mixtral", "hidden_size": 1048576, "num_attention_heads": 1, "num_key_value_heads": 1}"#,
         );
+    }
+
+    /// Dots1Config leaves the expert counts and top-k unset (None), which transformers cannot
+    /// build: each is refused by its own name, and phimoe's top-k other than 2 too.
+    #[test]
+    fn moe_fields_the_class_leaves_unset_are_refused_by_name() {
+        let refused = |json: &str, field: &str| {
+            let error = model(json).expect_err(json).to_string();
+            assert!(error.contains(field), "{json}: {error}");
+        };
+        refused(r#"{"model_type": "dots1"}"#, "n_routed_experts");
+        refused(
+            r#"{"model_type": "dots1", "n_routed_experts": 8, "n_shared_experts": 1}"#,
+            "num_experts_per_tok",
+        );
+        refused(
+            r#"{"model_type": "dots1", "n_routed_experts": 8, "num_experts_per_tok": 2}"#,
+            "n_shared_experts",
+        );
+        refused(
+            r#"{"model_type": "phimoe", "num_experts_per_tok": 4}"#,
+            "num_experts_per_tok",
+        );
+        assert!(model(
+            r#"{"model_type": "dots1", "n_routed_experts": 8, "n_shared_experts": 0, "num_experts_per_tok": 2}"#
+        )
+        .is_ok());
     }
 }

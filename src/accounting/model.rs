@@ -60,10 +60,11 @@ pub enum Family {
     GraniteMoe,
     GraniteMoeShared,
     Phimoe,
+    Dots1,
 }
 
 impl Family {
-    pub const ALL: [Family; 52] = [
+    pub const ALL: [Family; 53] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -116,6 +117,7 @@ impl Family {
         Family::GraniteMoe,
         Family::GraniteMoeShared,
         Family::Phimoe,
+        Family::Dots1,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -177,6 +179,7 @@ impl Family {
             Family::GraniteMoe => "granitemoe",
             Family::GraniteMoeShared => "granitemoeshared",
             Family::Phimoe => "phimoe",
+            Family::Dots1 => "dots1",
         }
     }
 }

@@ -133,6 +133,7 @@ MODEL_TYPES = [
     "granitemoe",
     "granitemoeshared",
     "phimoe",
+    "dots1",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -255,6 +256,11 @@ NOTES = {
         "input_layernorm, post_attention_layernorm and model.norm are nn.LayerNorm(hidden, elementwise_affine=True): weight and bias. lm_head = Linear(hidden, vocab, bias=config.lm_head_bias) (default False), tied only with tie_word_embeddings (default False).",
         "Every layer is MoE: PhimoeTopKRouter = Linear(hidden, num_local_experts, bias=False); PhimoeExperts gate_up_proj (E, 2*intermediate_size, hidden), down_proj (E, hidden, intermediate_size). sparsemixer always selects exactly two experts per token (the top one, then the best of the rest), whatever num_experts_per_tok says.",
         "sliding_window (default None) only changes the mask; router/input jitter noise and the PhimoeMultiplier are elementwise. LongRoPE (rope_parameters short/long factors): buffers only.",
+    ],
+    "dots1": [
+        "dots1/modeling_dots1.py Dots1Attention: q/k/v/o bias=config.attention_bias (default False), q_norm/k_norm = RMSNorm(head_dim) shared by the heads; head_dim = getattr(config, 'head_dim', hidden // heads). Sliding layers (layer_types; default sliding from max_window_layers (62) on when sliding_window (4096) is not None) only change the mask; use_sliding_window is not read.",
+        "Dots1DecoderLayer: Dots1MoE iff layer_idx >= first_k_dense_replace (default 0), else Dots1MLP(intermediate_size), bias-free. Dots1MoE is DeepSeek-V3's: experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj, Dots1TopkRouter weight (E, hidden) fp32 with an e_score_correction_bias buffer (not a parameter), shared_experts = Dots1MLP(moe_intermediate_size * n_shared_experts); group-limited top-k (n_group, topk_group).",
+        "Dots1Config defaults n_routed_experts, n_shared_experts and num_experts_per_tok to None: the defaults alone cannot be built (the router needs an expert count, the shared MLP a count). attribute_map num_local_experts -> n_routed_experts. No MTP layers.",
     ],
     "laguna": [
         "laguna/modeling_laguna.py LagunaAttention: q_proj (heads_l*head_dim) and o_proj with bias=attention_bias, k_proj/v_proj (kv*head_dim) with bias=attention_bias, heads_l = num_attention_heads_per_layer[l] (default num_attention_heads on every layer); q_norm/k_norm RMSNorm(head_dim); g_proj = Linear(hidden, heads_l if gating is True or 'per-head' else heads_l*head_dim, bias=False), a softplus gate on the attention output (elementwise). Sliding layers (layer_types, default all full) use sliding_window (512).",
@@ -852,6 +858,15 @@ def new_type_cases():
         ("tiny-phimoe-defaults", "phimoe with its defaults for biases (none on attention or head), head_dim 24 (not hidden/heads), 3 layers of 6 experts, tied head.",
          {"model_type": "phimoe", **TINY, "num_hidden_layers": 3, "head_dim": 24,
           "num_local_experts": 6, "tie_word_embeddings": True}),
+        ("tiny-dots1", "dots.llm1: q/k norms per head, GQA 4/2, one dense layer (first_k_dense_replace 1) then DeepSeek-V3 MoE (8 experts in 2 groups, topk_group 1, top-2, 2 shared experts fused 64 wide), correction-bias buffer.",
+         {"model_type": "dots1", **TINY, "num_hidden_layers": 3, "head_dim": 16, "n_routed_experts": 8,
+          "num_experts_per_tok": 2, "moe_intermediate_size": 32, "n_shared_experts": 2,
+          "first_k_dense_replace": 1, "n_group": 2, "topk_group": 1, "norm_topk_prob": True,
+          "routed_scaling_factor": 2.5}),
+        ("tiny-dots1-sliding", "dots1 with attention biases, the default max_window_layers rule (layers from 1 on sliding, window 64), every layer MoE, num_local_experts (its alias of n_routed_experts), no shared expert.",
+         {"model_type": "dots1", **TINY, "attention_bias": True, "num_local_experts": 4,
+          "num_experts_per_tok": 2, "moe_intermediate_size": 48, "n_shared_experts": 0,
+          "sliding_window": 64, "max_window_layers": 1, "tie_word_embeddings": True}),
         ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
          {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
           "num_attention_heads": 8, "tie_word_embeddings": True}),
