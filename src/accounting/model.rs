@@ -61,10 +61,11 @@ pub enum Family {
     GraniteMoeShared,
     Phimoe,
     Dots1,
+    Afmoe,
 }
 
 impl Family {
-    pub const ALL: [Family; 53] = [
+    pub const ALL: [Family; 54] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -118,6 +119,7 @@ impl Family {
         Family::GraniteMoeShared,
         Family::Phimoe,
         Family::Dots1,
+        Family::Afmoe,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -180,6 +182,7 @@ impl Family {
             Family::GraniteMoeShared => "granitemoeshared",
             Family::Phimoe => "phimoe",
             Family::Dots1 => "dots1",
+            Family::Afmoe => "afmoe",
         }
     }
 }

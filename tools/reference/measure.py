@@ -134,6 +134,7 @@ MODEL_TYPES = [
     "granitemoeshared",
     "phimoe",
     "dots1",
+    "afmoe",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -261,6 +262,12 @@ NOTES = {
         "dots1/modeling_dots1.py Dots1Attention: q/k/v/o bias=config.attention_bias (default False), q_norm/k_norm = RMSNorm(head_dim) shared by the heads; head_dim = getattr(config, 'head_dim', hidden // heads). Sliding layers (layer_types; default sliding from max_window_layers (62) on when sliding_window (4096) is not None) only change the mask; use_sliding_window is not read.",
         "Dots1DecoderLayer: Dots1MoE iff layer_idx >= first_k_dense_replace (default 0), else Dots1MLP(intermediate_size), bias-free. Dots1MoE is DeepSeek-V3's: experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj, Dots1TopkRouter weight (E, hidden) fp32 with an e_score_correction_bias buffer (not a parameter), shared_experts = Dots1MLP(moe_intermediate_size * n_shared_experts); group-limited top-k (n_group, topk_group).",
         "Dots1Config defaults n_routed_experts, n_shared_experts and num_experts_per_tok to None: the defaults alone cannot be built (the router needs an expert count, the shared MLP a count). attribute_map num_local_experts -> n_routed_experts. No MTP layers.",
+    ],
+    "afmoe": [
+        "afmoe/modeling_afmoe.py AfmoeAttention: q/k/v/o bias=config.attention_bias (default False), q_norm/k_norm RMSNorm(head_dim) shared by the heads, gate_proj = Linear(hidden, heads*head_dim, bias=False) whose sigmoid multiplies the attention output (elementwise) before o_proj. RoPE only on sliding layers. head_dim a field (default 128).",
+        "AfmoeConfig.__post_init__: layer_types default sliding unless (i + 1) % global_attn_every_n_layers == 0 (4); sliding layers pass sliding_window (1024) to the mask only. num_key_value_heads None -> num_attention_heads.",
+        "AfmoeDecoderLayer: four RMSNorms (input, post_attention, pre_mlp, post_mlp); mlp = AfmoeSparseMoeBlock iff layer_idx >= num_dense_layers (default 1), else AfmoeMLP(intermediate_size), bias-free.",
+        "AfmoeSparseMoeBlock: router gate Linear(hidden, num_experts, bias=False), sigmoid scores; expert_bias = nn.Parameter(num_experts, requires_grad=False), counted by parameters(); experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj; shared_experts AfmoeMLP(moe_intermediate_size * num_shared_experts). route_scale and mup_enabled's embedding scale are elementwise.",
     ],
     "laguna": [
         "laguna/modeling_laguna.py LagunaAttention: q_proj (heads_l*head_dim) and o_proj with bias=attention_bias, k_proj/v_proj (kv*head_dim) with bias=attention_bias, heads_l = num_attention_heads_per_layer[l] (default num_attention_heads on every layer); q_norm/k_norm RMSNorm(head_dim); g_proj = Linear(hidden, heads_l if gating is True or 'per-head' else heads_l*head_dim, bias=False), a softplus gate on the attention output (elementwise). Sliding layers (layer_types, default all full) use sliding_window (512).",
@@ -867,6 +874,15 @@ def new_type_cases():
          {"model_type": "dots1", **TINY, "attention_bias": True, "num_local_experts": 4,
           "num_experts_per_tok": 2, "moe_intermediate_size": 48, "n_shared_experts": 0,
           "sliding_window": 64, "max_window_layers": 1, "tie_word_embeddings": True}),
+        ("tiny-afmoe", "Arcee Trinity (afmoe): 4 layers (sliding, sliding, sliding, full by the default pattern, window 64), q/k norms and a sigmoid output gate per channel, four norms per layer, one dense layer then 8 experts top-2 with 2 shared experts fused (64 wide) and an expert-bias parameter.",
+         {"model_type": "afmoe", **TINY, "num_hidden_layers": 4, "head_dim": 16, "sliding_window": 64,
+          "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+          "num_shared_experts": 2, "route_scale": 2.0}),
+        ("tiny-afmoe-layer-types", "afmoe with layer_types (full, sliding, full), MHA (num_key_value_heads null), two dense layers, one shared expert, mup_enabled, tied head.",
+         {"model_type": "afmoe", **TINY, "num_hidden_layers": 3, "num_key_value_heads": None, "head_dim": 24,
+          "sliding_window": 64, "layer_types": ["full_attention", "sliding_attention", "full_attention"],
+          "num_dense_layers": 2, "num_experts": 4, "num_experts_per_tok": 1, "moe_intermediate_size": 48,
+          "num_shared_experts": 1, "mup_enabled": True, "tie_word_embeddings": True}),
         ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
          {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
           "num_attention_heads": 8, "tie_word_embeddings": True}),
