@@ -838,6 +838,11 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             vocab: 50304,
             ..base
         },
+        Family::FlexOlmo => LlamaDefaults {
+            vocab: 100352,
+            max_positions: 4096,
+            ..base
+        },
         Family::Olmoe => LlamaDefaults {
             vocab: 50304,
             hidden: 2048,
@@ -1018,7 +1023,8 @@ fn layer_traits(
         | Family::GraniteMoe
         | Family::GraniteMoeShared
         | Family::Phimoe
-        | Family::Dots1 => {
+        | Family::Dots1
+        | Family::FlexOlmo => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -1042,7 +1048,7 @@ fn layer_traits(
         | Family::Dots1 => QkNorm::PerHead,
         Family::Glm4Moe if config.bool_or(&["use_qk_norm"], false)? => QkNorm::PerHead,
         Family::Cohere if config.bool_or(&["use_qk_norm"], false)? => QkNorm::AllHeads,
-        Family::Olmo2 | Family::Olmo3 | Family::MinimaxM2 => QkNorm::AllHeads,
+        Family::Olmo2 | Family::Olmo3 | Family::FlexOlmo | Family::MinimaxM2 => QkNorm::AllHeads,
         // OLMoE sizes its norms from hidden_size, whatever head_dim is.
         Family::Olmoe => QkNorm::Widths {
             query: d,
@@ -1450,12 +1456,14 @@ fn moe_block(
         Family::GraniteMoe | Family::GraniteMoeShared => (&["num_local_experts"], 8),
         Family::Phimoe => (&["num_local_experts"], 16),
         // Its attribute_map makes num_local_experts win when both are given.
+        Family::FlexOlmo => (&["num_local_experts", "num_experts"], 7),
+        // Its attribute_map makes num_local_experts win when both are given.
         Family::Dots1 => (&["num_local_experts", "n_routed_experts"], 0),
         _ => return Ok(None),
     };
     let all_moe = matches!(
         family,
-        Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe
+        Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe | Family::FlexOlmo
     );
     let num_experts = if family == Family::Dots1 {
         // Dots1Config has no expert count of its own (None): transformers cannot build the
@@ -1485,6 +1493,7 @@ fn moe_block(
         Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe => {
             (&["num_experts_per_tok"], 2)
         }
+        Family::FlexOlmo => (&["num_experts_per_tok"], 5),
         _ => (&["num_experts_per_tok"], 8),
     };
     // Hunyuan's moe_topk may list one value per layer.
@@ -1600,6 +1609,8 @@ fn moe_block(
         Family::GraniteMoe => (intermediate(11008)?, None),
         // Phi-3.5-MoE's experts are intermediate_size wide.
         Family::Phimoe => (intermediate(6400)?, None),
+        // FlexOlmo's experts are intermediate_size wide.
+        Family::FlexOlmo => (intermediate(11008)?, None),
         Family::GraniteMoeShared => {
             let shared = config.u64_or(&["shared_intermediate_size"], 0)?;
             (intermediate(11008)?, (shared > 0).then_some(shared))

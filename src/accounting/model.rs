@@ -62,10 +62,11 @@ pub enum Family {
     Phimoe,
     Dots1,
     Afmoe,
+    FlexOlmo,
 }
 
 impl Family {
-    pub const ALL: [Family; 54] = [
+    pub const ALL: [Family; 55] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -120,6 +121,7 @@ impl Family {
         Family::Phimoe,
         Family::Dots1,
         Family::Afmoe,
+        Family::FlexOlmo,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -183,6 +185,7 @@ impl Family {
             Family::Phimoe => "phimoe",
             Family::Dots1 => "dots1",
             Family::Afmoe => "afmoe",
+            Family::FlexOlmo => "flex_olmo",
         }
     }
 }

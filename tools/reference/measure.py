@@ -135,6 +135,7 @@ MODEL_TYPES = [
     "phimoe",
     "dots1",
     "afmoe",
+    "flex_olmo",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -268,6 +269,11 @@ NOTES = {
         "AfmoeConfig.__post_init__: layer_types default sliding unless (i + 1) % global_attn_every_n_layers == 0 (4); sliding layers pass sliding_window (1024) to the mask only. num_key_value_heads None -> num_attention_heads.",
         "AfmoeDecoderLayer: four RMSNorms (input, post_attention, pre_mlp, post_mlp); mlp = AfmoeSparseMoeBlock iff layer_idx >= num_dense_layers (default 1), else AfmoeMLP(intermediate_size), bias-free.",
         "AfmoeSparseMoeBlock: router gate Linear(hidden, num_experts, bias=False), sigmoid scores; expert_bias = nn.Parameter(num_experts, requires_grad=False), counted by parameters(); experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj; shared_experts AfmoeMLP(moe_intermediate_size * num_shared_experts). route_scale and mup_enabled's embedding scale are elementwise.",
+    ],
+    "flex_olmo": [
+        "flex_olmo/modeling_flex_olmo.py FlexOlmoAttention: OLMo 2's: q/k/v/o bias=config.attention_bias (default False), q_norm = RMSNorm(heads*head_dim) and k_norm = RMSNorm(kv_heads*head_dim) over all heads; head_dim = getattr(config, 'head_dim', hidden // heads).",
+        "FlexOlmoDecoderLayer: post_attention_layernorm and post_feedforward_layernorm only (OLMo 2's placement), every layer FlexOlmoSparseMoeBlock: router weight (num_experts, hidden), no bias, softmax top-k; experts gate_up_proj (E, 2*intermediate_size, hidden) + down_proj (E, hidden, intermediate_size): intermediate_size wide, no shared expert.",
+        "FlexOlmoConfig: num_experts 7, num_experts_per_tok 5, attribute_map num_local_experts -> num_experts; num_key_value_heads None -> num_attention_heads; untied head.",
     ],
     "laguna": [
         "laguna/modeling_laguna.py LagunaAttention: q_proj (heads_l*head_dim) and o_proj with bias=attention_bias, k_proj/v_proj (kv*head_dim) with bias=attention_bias, heads_l = num_attention_heads_per_layer[l] (default num_attention_heads on every layer); q_norm/k_norm RMSNorm(head_dim); g_proj = Linear(hidden, heads_l if gating is True or 'per-head' else heads_l*head_dim, bias=False), a softplus gate on the attention output (elementwise). Sliding layers (layer_types, default all full) use sliding_window (512).",
@@ -883,6 +889,12 @@ def new_type_cases():
           "sliding_window": 64, "layer_types": ["full_attention", "sliding_attention", "full_attention"],
           "num_dense_layers": 2, "num_experts": 4, "num_experts_per_tok": 1, "moe_intermediate_size": 48,
           "num_shared_experts": 1, "mup_enabled": True, "tie_word_embeddings": True}),
+        ("tiny-flex-olmo", "FlexOlmo: OLMo 2's block (post-norms, q/k norms over all heads), GQA 4/2, every layer 7 experts top-5 of intermediate_size 96 (the defaults' counts).",
+         {"model_type": "flex_olmo", **TINY}),
+        ("tiny-flex-olmo-bias", "FlexOlmo with attention_bias, head_dim 24, num_local_experts 4 (its alias of num_experts) top-2, MHA, tied head.",
+         {"model_type": "flex_olmo", **TINY, "num_key_value_heads": None, "head_dim": 24,
+          "attention_bias": True, "num_local_experts": 4, "num_experts_per_tok": 2,
+          "tie_word_embeddings": True}),
         ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
          {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
           "num_attention_heads": 8, "tie_word_embeddings": True}),
