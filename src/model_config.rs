@@ -24,6 +24,7 @@ use crate::accounting::params;
 
 mod afmoe;
 mod deepseek_v4;
+mod exaone_moe;
 mod gemma4;
 mod hunyuan;
 mod hybrid;
@@ -329,6 +330,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Laguna => laguna::build(&config),
         Family::Glm4MoeLite => glm4_moe_lite(&config),
         Family::Afmoe => afmoe::build(&config),
+        Family::ExaoneMoe => exaone_moe::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -63,10 +63,11 @@ pub enum Family {
     Dots1,
     Afmoe,
     FlexOlmo,
+    ExaoneMoe,
 }
 
 impl Family {
-    pub const ALL: [Family; 55] = [
+    pub const ALL: [Family; 56] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -122,6 +123,7 @@ impl Family {
         Family::Dots1,
         Family::Afmoe,
         Family::FlexOlmo,
+        Family::ExaoneMoe,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -186,6 +188,7 @@ impl Family {
             Family::Dots1 => "dots1",
             Family::Afmoe => "afmoe",
             Family::FlexOlmo => "flex_olmo",
+            Family::ExaoneMoe => "exaone_moe",
         }
     }
 }

@@ -136,6 +136,7 @@ MODEL_TYPES = [
     "dots1",
     "afmoe",
     "flex_olmo",
+    "exaone_moe",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -274,6 +275,12 @@ NOTES = {
         "flex_olmo/modeling_flex_olmo.py FlexOlmoAttention: OLMo 2's: q/k/v/o bias=config.attention_bias (default False), q_norm = RMSNorm(heads*head_dim) and k_norm = RMSNorm(kv_heads*head_dim) over all heads; head_dim = getattr(config, 'head_dim', hidden // heads).",
         "FlexOlmoDecoderLayer: post_attention_layernorm and post_feedforward_layernorm only (OLMo 2's placement), every layer FlexOlmoSparseMoeBlock: router weight (num_experts, hidden), no bias, softmax top-k; experts gate_up_proj (E, 2*intermediate_size, hidden) + down_proj (E, hidden, intermediate_size): intermediate_size wide, no shared expert.",
         "FlexOlmoConfig: num_experts 7, num_experts_per_tok 5, attribute_map num_local_experts -> num_experts; num_key_value_heads None -> num_attention_heads; untied head.",
+    ],
+    "exaone_moe": [
+        "exaone_moe/modeling_exaone_moe.py ExaoneMoeAttention: q/k/v/o bias=False (hard-coded), q_norm/k_norm RMSNorm(head_dim) shared by the heads; head_dim = getattr(config, 'head_dim', hidden // heads) (no config field). RoPE only on sliding layers (when sliding_window is set).",
+        "ExaoneMoeConfig.__post_init__: mlp_layer_types default 'dense' below first_k_dense_replace (1), else 'sparse'; layer_types default sliding unless (i + 1) % sliding_window_pattern == 0 (4); sliding_window (4096) only changes the mask. A None sliding_window sets the pattern to 0, whose modulo fails without layer_types.",
+        "ExaoneMoeSparseMoEBlock: DeepSeek-V3's: ExaoneMoeTopkRouter weight (num_experts, hidden) fp32 with an e_score_correction_bias buffer (not a parameter), group-limited sigmoid top-k; experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj; shared_experts ExaoneMoeMLP(moe_intermediate_size * num_shared_experts). Dense layers ExaoneMoeMLP(intermediate_size), bias-free.",
+        "ExaoneMoePreTrainedModel ignores checkpoint keys mtp.* on load: no MTP module is built.",
     ],
     "laguna": [
         "laguna/modeling_laguna.py LagunaAttention: q_proj (heads_l*head_dim) and o_proj with bias=attention_bias, k_proj/v_proj (kv*head_dim) with bias=attention_bias, heads_l = num_attention_heads_per_layer[l] (default num_attention_heads on every layer); q_norm/k_norm RMSNorm(head_dim); g_proj = Linear(hidden, heads_l if gating is True or 'per-head' else heads_l*head_dim, bias=False), a softplus gate on the attention output (elementwise). Sliding layers (layer_types, default all full) use sliding_window (512).",
@@ -895,6 +902,16 @@ def new_type_cases():
          {"model_type": "flex_olmo", **TINY, "num_key_value_heads": None, "head_dim": 24,
           "attention_bias": True, "num_local_experts": 4, "num_experts_per_tok": 2,
           "tie_word_embeddings": True}),
+        ("tiny-exaone-moe", "EXAONE MoE: 4 layers (sliding, sliding, sliding, full by the default pattern, window 64), q/k norms, GQA 4/2, one dense layer then 8 experts (2 groups, topk_group 1) top-2 of 32 with one shared expert, correction-bias buffer.",
+         {"model_type": "exaone_moe", **TINY, "num_hidden_layers": 4, "num_key_value_heads": 2,
+          "sliding_window": 64, "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
+          "n_group": 2, "topk_group": 1}),
+        ("tiny-exaone-moe-layer-types", "exaone_moe with mlp_layer_types (sparse, dense, sparse), layer_types (full, sliding, full) and a string sliding_window_pattern (not read with layer_types), head_dim 24, 2 shared experts fused, tied head.",
+         {"model_type": "exaone_moe", **TINY, "num_hidden_layers": 3, "num_key_value_heads": 2, "head_dim": 24,
+          "sliding_window": 64, "sliding_window_pattern": "LLG",
+          "layer_types": ["full_attention", "sliding_attention", "full_attention"],
+          "mlp_layer_types": ["sparse", "dense", "sparse"], "num_experts": 4, "num_experts_per_tok": 2,
+          "moe_intermediate_size": 48, "num_shared_experts": 2, "tie_word_embeddings": True}),
         ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
          {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
           "num_attention_heads": 8, "tie_word_embeddings": True}),
