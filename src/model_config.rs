@@ -31,6 +31,7 @@ mod hybrid;
 mod laguna;
 mod mimo;
 mod qwen3_vl;
+mod solar_open;
 mod step3p7;
 
 /// The bundled presets: name, official config.json.
@@ -331,6 +332,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Glm4MoeLite => glm4_moe_lite(&config),
         Family::Afmoe => afmoe::build(&config),
         Family::ExaoneMoe => exaone_moe::build(&config),
+        Family::SolarOpen => solar_open::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -64,10 +64,11 @@ pub enum Family {
     Afmoe,
     FlexOlmo,
     ExaoneMoe,
+    SolarOpen,
 }
 
 impl Family {
-    pub const ALL: [Family; 56] = [
+    pub const ALL: [Family; 57] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -124,6 +125,7 @@ impl Family {
         Family::Afmoe,
         Family::FlexOlmo,
         Family::ExaoneMoe,
+        Family::SolarOpen,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -189,6 +191,7 @@ impl Family {
             Family::Afmoe => "afmoe",
             Family::FlexOlmo => "flex_olmo",
             Family::ExaoneMoe => "exaone_moe",
+            Family::SolarOpen => "solar_open",
         }
     }
 }

@@ -137,6 +137,7 @@ MODEL_TYPES = [
     "afmoe",
     "flex_olmo",
     "exaone_moe",
+    "solar_open",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -281,6 +282,11 @@ NOTES = {
         "ExaoneMoeConfig.__post_init__: mlp_layer_types default 'dense' below first_k_dense_replace (1), else 'sparse'; layer_types default sliding unless (i + 1) % sliding_window_pattern == 0 (4); sliding_window (4096) only changes the mask. A None sliding_window sets the pattern to 0, whose modulo fails without layer_types.",
         "ExaoneMoeSparseMoEBlock: DeepSeek-V3's: ExaoneMoeTopkRouter weight (num_experts, hidden) fp32 with an e_score_correction_bias buffer (not a parameter), group-limited sigmoid top-k; experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj; shared_experts ExaoneMoeMLP(moe_intermediate_size * num_shared_experts). Dense layers ExaoneMoeMLP(intermediate_size), bias-free.",
         "ExaoneMoePreTrainedModel ignores checkpoint keys mtp.* on load: no MTP module is built.",
+    ],
+    "solar_open": [
+        "solar_open/modeling_solar_open.py SolarOpenAttention: q/k/v bias=config.attention_bias (default False), o_proj bias=False; no q/k norms; head_dim = getattr(config, 'head_dim', ...), a field (default 128). Full attention on every layer.",
+        "SolarOpenDecoderLayer: every layer SolarOpenMoE (no dense layers; first_k_dense_replace is not read): DeepSeek-V3's SolarOpenTopkRouter weight (n_routed_experts, hidden) fp32 with an e_score_correction_bias buffer, experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj, shared_experts SolarOpenMLP(moe_intermediate_size * n_shared_experts).",
+        "SolarOpenConfig: attribute_map num_local_experts -> n_routed_experts; num_key_value_heads an int (8, null refused); untied head.",
     ],
     "laguna": [
         "laguna/modeling_laguna.py LagunaAttention: q_proj (heads_l*head_dim) and o_proj with bias=attention_bias, k_proj/v_proj (kv*head_dim) with bias=attention_bias, heads_l = num_attention_heads_per_layer[l] (default num_attention_heads on every layer); q_norm/k_norm RMSNorm(head_dim); g_proj = Linear(hidden, heads_l if gating is True or 'per-head' else heads_l*head_dim, bias=False), a softplus gate on the attention output (elementwise). Sliding layers (layer_types, default all full) use sliding_window (512).",
@@ -912,6 +918,13 @@ def new_type_cases():
           "layer_types": ["full_attention", "sliding_attention", "full_attention"],
           "mlp_layer_types": ["sparse", "dense", "sparse"], "num_experts": 4, "num_experts_per_tok": 2,
           "moe_intermediate_size": 48, "num_shared_experts": 2, "tie_word_embeddings": True}),
+        ("tiny-solar-open", "Solar Open: GQA 4/2, head_dim 16, q/k/v biases (attention_bias; none on o_proj), every layer MoE of 8 experts (2 groups, topk_group 1) top-2 of 32 with one shared expert, correction-bias buffer.",
+         {"model_type": "solar_open", **TINY, "head_dim": 16, "attention_bias": True, "n_routed_experts": 8,
+          "num_experts_per_tok": 2, "moe_intermediate_size": 32, "n_group": 2, "topk_group": 1}),
+        ("tiny-solar-open-shared", "solar_open with num_local_experts (its alias of n_routed_experts) 4 top-1, 2 shared experts fused, first_k_dense_replace given (not read), head_dim 24, tied head.",
+         {"model_type": "solar_open", **TINY, "num_hidden_layers": 3, "head_dim": 24, "num_local_experts": 4,
+          "num_experts_per_tok": 1, "moe_intermediate_size": 48, "n_shared_experts": 2,
+          "first_k_dense_replace": 1, "tie_word_embeddings": True}),
         ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
          {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
           "num_attention_heads": 8, "tie_word_embeddings": True}),
