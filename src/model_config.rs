@@ -24,6 +24,7 @@ use crate::accounting::params;
 
 mod deepseek_v4;
 mod gemma4;
+mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
 mod laguna;
@@ -327,6 +328,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::MimoV2Flash => mimo::build(&config),
         Family::Laguna => laguna::build(&config),
         Family::Glm4MoeLite => glm4_moe_lite(&config),
+        Family::GraniteMoeHybrid => granitemoehybrid::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

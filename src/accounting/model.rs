@@ -57,10 +57,11 @@ pub enum Family {
     DeepseekV4,
     Laguna,
     Glm4MoeLite,
+    GraniteMoeHybrid,
 }
 
 impl Family {
-    pub const ALL: [Family; 49] = [
+    pub const ALL: [Family; 50] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -110,6 +111,7 @@ impl Family {
         Family::DeepseekV4,
         Family::Laguna,
         Family::Glm4MoeLite,
+        Family::GraniteMoeHybrid,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -168,6 +170,7 @@ impl Family {
             Family::DeepseekV4 => "deepseek_v4",
             Family::Laguna => "laguna",
             Family::Glm4MoeLite => "glm4_moe_lite",
+            Family::GraniteMoeHybrid => "granitemoehybrid",
         }
     }
 }
@@ -553,7 +556,7 @@ pub enum Mixer {
     Attention(AttentionLayer),
     /// Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5).
     GatedDeltaNet(GatedDeltaNet),
-    /// A Mamba-2 selective state-space mixer (Nemotron-H).
+    /// A Mamba-2 selective state-space mixer (Nemotron-H, Granite 4.0-H).
     Mamba2(Mamba2),
     /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
     None,

@@ -429,6 +429,8 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
 ///   https://featherless.ai/models/deepseek-ai/DeepSeek-V4-Flash and
 ///   https://deepseekfr.org/en/deepseek-v4-flash), DeepSeek's convention without the input
 ///   embedding; the MTP layer is in neither count.
+/// - Granite-4.0-H-350M: 350M, as its name and IBM's Nano collection give it
+///   (https://huggingface.co/ibm-granite/granite-4.0-h-350m); tied embeddings, counted once.
 #[test]
 fn real_configs_round_to_their_published_sizes() {
     // (fixture under hybrid/, which count, published billions, how far rounding may take it)
@@ -470,6 +472,7 @@ fn real_configs_round_to_their_published_sizes() {
             0.5,
         ),
         ("../real-deepseek-v4-pro", "total", 1600.0, 50.0),
+        ("../real-granite-4.0-h-350m", "total", 0.35, 0.015),
         (
             "../real-deepseek-v4-pro",
             "active_without_input_embedding",

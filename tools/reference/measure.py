@@ -83,6 +83,7 @@ import torch
 import transformers
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
+from transformers.configuration_utils import PreTrainedConfig
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "reference")
@@ -244,6 +245,14 @@ NOTES = {
         "LagunaConfig.__post_init__: mlp_layer_types default ['dense'] + ['sparse'] * (L-1); no attribute_map. The S-2.1 file's norm_topk_prob, decoder_sparse_step, mlp_only_layers and gating_types are not read (LagunaConfig drops the Qwen2-MoE fields).",
         "LagunaSparseMoeBlock: LagunaExperts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), LagunaTopKRouter weight (E, hidden) with e_score_correction_bias = nn.Parameter(E, requires_grad=False) (counted by parameters()), sigmoid scores; shared_experts LagunaMLP(shared_expert_intermediate_size), no shared-expert gate. Dense layers: LagunaMLP(intermediate_size), bias-free.",
         "Router soft-capping, moe_routed_scaling_factor and partial rotary (buffers) add no parameter and no matmul.",
+    ],
+    "granitemoehybrid": [
+        "granitemoehybrid/modeling_granitemoehybrid.py GraniteMoeHybridDecoderLayer: mamba (GraniteMoeHybridMambaLayer = BambaMixer) where layers_block_type[i] == 'linear_attention', else self_attn; input_layernorm and post_attention_layernorm (RMSNorm, hidden); shared_mlp always; block_sparse_moe only when num_local_experts > 0.",
+        "GraniteMoeHybridConfig: attribute_map layers_block_type -> layer_types (the alias wins when both are given); layer_types default ['linear_attention'] * num_hidden_layers; legacy 'mamba'/'attention' renamed to linear_attention/full_attention; num_key_value_heads None -> num_attention_heads; mamba_d_head 'auto' -> mamba_expand*hidden_size // mamba_n_heads, and mamba_d_head*mamba_n_heads must equal mamba_expand*hidden_size.",
+        "Mamba mixer: in_proj Linear(hidden, 2*inner + 2*n_groups*d_state + n_heads, bias=mamba_proj_bias), depthwise conv1d over inner + 2*n_groups*d_state channels (bias=mamba_conv_bias), dt_bias, A_log, D (n_heads each), gated RMSNorm weight (inner), out_proj Linear(inner, hidden, bias=mamba_proj_bias); torch path mamba2_chunk_scan, the same function as nemotron_h's.",
+        "GraniteMoeHybridAttention: q/k/v/o with bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (the class declares no head_dim); rotary only when position_embedding_type == 'rope' (default None: NoPE).",
+        "GraniteMoeHybridMLP (shared_mlp): input_linear Linear(hidden, 2*shared_intermediate_size, bias=False), output_linear Linear(shared_intermediate_size, hidden, bias=False), SwiGLU. GraniteMoeHybridMoE: router weight (E, hidden) without bias (softmax over the top-k logits), experts gate_up_proj (E, 2*intermediate_size, hidden) + down_proj (E, hidden, intermediate_size).",
+        "GraniteMoeHybridForCausalLM: lm_head tied to embed_tokens with tie_word_embeddings (default False). embedding_multiplier, residual_multiplier, attention_multiplier (the attention scaling) and logits_scaling are scalars: no parameter, no matmul.",
     ],
 }
 
@@ -972,7 +981,9 @@ def step3p7_flat_to_nested(d: dict) -> None:
 
 
 def make_config(cfg: dict):
-    d = copy.deepcopy(cfg)
+    # Special floats saved as {"__float__": "Infinity"} (transformers 5's save_pretrained) are
+    # decoded as from_pretrained decodes a config file.
+    d = PreTrainedConfig._decode_special_floats(copy.deepcopy(cfg))
     model_type = d.pop("model_type")
     if model_type == "step3p7" and d.get("text_config") is None:
         d.pop("text_config", None)
@@ -1251,6 +1262,7 @@ HYBRID_MODEL_TYPES = [
     "llama4_text",
     "llama4",
     "deepseek_v4",
+    "granitemoehybrid",
 ]
 
 

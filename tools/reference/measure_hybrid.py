@@ -22,7 +22,10 @@ whose layers are not all softmax attention plus an MLP:
   compressed entries: CSA layers with a lightning indexer, HCA layers without),
   the grouped output projection and the hyper-connection streams;
 * ``nemotron_h``: one mixer per block (Mamba-2, attention, MLP or MoE) chosen by
-  ``hybrid_override_pattern``.
+  ``hybrid_override_pattern``;
+* ``granitemoehybrid``: Bamba's Mamba-2 mixer or NoPE (or RoPE) attention per layer from
+  ``layer_types``, then a MoE block with a shared expert, or the shared MLP alone when
+  ``num_local_experts`` is 0.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -105,6 +108,7 @@ import torch
 import transformers
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
+from transformers.configuration_utils import PreTrainedConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from measure import ROOT, group_name  # noqa: E402
@@ -116,7 +120,8 @@ LANGUAGE_PREFIXES = ("model.language_model.", "language_model.", "lm_head.")
 
 
 def make_config(cfg: dict):
-    d = copy.deepcopy(cfg)
+    # {"__float__": "Infinity"} (transformers 5's save_pretrained) decoded as from_pretrained does.
+    d = PreTrainedConfig._decode_special_floats(copy.deepcopy(cfg))
     return AutoConfig.for_model(d.pop("model_type"), **d)
 
 
@@ -251,6 +256,9 @@ def parts(model_type, m):
     if "model.layers.*.mixer" in mods:
         # Nemotron-H: the Mamba-2 mixers are the blocks with an in_proj.
         p["mamba_projections"] = get("model.layers.*.mixer.in_proj") + get("model.layers.*.mixer.out_proj")
+    if "model.layers.*.mamba" in mods:
+        # Bamba and Granite 4.0-H: the Mamba-2 mixer of a layer is its `mamba`.
+        p["mamba_projections"] = get("model.layers.*.mamba.in_proj") + get("model.layers.*.mamba.out_proj")
     for suffix in ("self_attn.indexer", "self_attn.compressor.indexer", "feed_forward.experts", "mlp.experts",
                    "mixer.experts"):
         for prefix in ("model.layers.*.", "model.language_model.layers.*."):
@@ -318,7 +326,7 @@ def reconcile(model, m):
     T, B = m["seq_len"], m["batch"]
     adj = []
 
-    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name)]
+    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name or ".mamba" in name)]
     if convs:
         counted_fwd = m["by_op"].get("aten.convolution", 0)
         counted_bwd = m["by_op_forward_backward"].get("aten.convolution_backward", 0)
@@ -1107,6 +1115,53 @@ def cases():
         method="meta",
         source="nvidia/NVIDIA-Nemotron-Nano-9B-v2 config.json; see SOURCES.md in this directory.",
     )
+    # ---- Granite 4.0 / 4.0-H (granitemoehybrid) ---------------------------------------------
+    gh = {
+        "model_type": "granitemoehybrid",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 3,
+        "layer_types": ["mamba", "attention", "mamba"],
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 32,
+        "shared_intermediate_size": 48,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "mamba_n_heads": 8,
+        "mamba_n_groups": 2,
+        "mamba_d_state": 16,
+        "mamba_d_conv": 4,
+        "mamba_chunk_size": 32,
+        "position_embedding_type": "nope",
+    }
+    add(
+        "tiny-granitemoehybrid",
+        "Granite 4.0-H, layer_types mamba, attention, mamba (legacy names): Bamba's Mamba-2 (8 heads "
+        "of 'auto' = 2*64/8 = 16, 2 groups, state 16, chunk 32, conv 4 with bias), NoPE GQA attention "
+        "(head_dim 64/4), MoE of 4 gated experts top-2 (softmax router, no bias) plus the 48-wide "
+        "shared MLP on every layer. seq_len a multiple of the chunk.",
+        gh,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(gh)
+    del d["layer_types"]
+    d.update({"layers_block_type": ["attention", "mamba", "mamba", "attention"], "num_hidden_layers": 4,
+              "num_local_experts": 0, "position_embedding_type": "rope", "attention_bias": True,
+              "head_dim": 32, "mamba_proj_bias": True, "mamba_conv_bias": False, "mamba_chunk_size": 16,
+              "mamba_n_groups": 1, "mamba_d_head": 16, "tie_word_embeddings": True})
+    add(
+        "tiny-granitemoehybrid-dense",
+        "Granite 4.0-H-Micro's shape: num_local_experts 0, so the shared MLP is each layer's dense "
+        "block; layers_block_type (the alias) attention, mamba, mamba, attention; RoPE attention with "
+        "biases and head_dim 32 from the file (not 64/4); in_proj/out_proj biases, no conv bias, one "
+        "group, chunk 16 (4 chunks at 64 tokens); tied embeddings.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+
     def reduced(name, new_name, description, overrides, seq_lens, notes):
         cfg = copy.deepcopy([c for c in out if c["name"] == name][0]["config"])
         target = cfg.get("text_config", cfg)
@@ -1147,6 +1202,20 @@ def cases():
         seq_lens=(128, 256),
         notes=[conv_note, mamba_note],
         source="Reduced from nemotron-h-8b (same widths).",
+    )
+    with open(os.path.join(ROOT, "tools", "reference", "configs", "granite-4.0-h-350m.json")) as f:
+        granite = json.load(f)
+    granite.update({"num_hidden_layers": 4, "layer_types": ["mamba", "attention", "mamba", "mamba"],
+                    "vocab_size": 1024, "pad_token_id": 0, "bos_token_id": 0, "eos_token_id": 0})
+    add(
+        "granite-4.0-h-350m-4layers",
+        "tools/reference/configs/granite-4.0-h-350m.json at its real widths with four layers (Mamba-2, NoPE "
+        "attention, Mamba-2, Mamba-2) and vocabulary 1024 (its special token ids moved to 0), on CPU: the 256-token chunk is one chunk at 256 "
+        "tokens and two at 512.",
+        granite,
+        seq_lens=(256, 512),
+        notes=[conv_note, mamba_note, real_note],
+        source="Reduced from tools/reference/configs/granite-4.0-h-350m.json (same widths except the vocabulary).",
     )
     return out
 
