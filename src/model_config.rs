@@ -22,6 +22,7 @@ use crate::accounting::model::{
 };
 use crate::accounting::params;
 
+mod bamba;
 mod deepseek_v4;
 mod gemma4;
 mod granitemoehybrid;
@@ -329,6 +330,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Laguna => laguna::build(&config),
         Family::Glm4MoeLite => glm4_moe_lite(&config),
         Family::GraniteMoeHybrid => granitemoehybrid::build(&config),
+        Family::Bamba => bamba::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -58,10 +58,11 @@ pub enum Family {
     Laguna,
     Glm4MoeLite,
     GraniteMoeHybrid,
+    Bamba,
 }
 
 impl Family {
-    pub const ALL: [Family; 50] = [
+    pub const ALL: [Family; 51] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -112,6 +113,7 @@ impl Family {
         Family::Laguna,
         Family::Glm4MoeLite,
         Family::GraniteMoeHybrid,
+        Family::Bamba,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -171,6 +173,7 @@ impl Family {
             Family::Laguna => "laguna",
             Family::Glm4MoeLite => "glm4_moe_lite",
             Family::GraniteMoeHybrid => "granitemoehybrid",
+            Family::Bamba => "bamba",
         }
     }
 }
@@ -556,7 +559,7 @@ pub enum Mixer {
     Attention(AttentionLayer),
     /// Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5).
     GatedDeltaNet(GatedDeltaNet),
-    /// A Mamba-2 selective state-space mixer (Nemotron-H, Granite 4.0-H).
+    /// A Mamba-2 selective state-space mixer (Nemotron-H, Granite 4.0-H, Bamba).
     Mamba2(Mamba2),
     /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
     None,

@@ -254,6 +254,11 @@ NOTES = {
         "GraniteMoeHybridMLP (shared_mlp): input_linear Linear(hidden, 2*shared_intermediate_size, bias=False), output_linear Linear(shared_intermediate_size, hidden, bias=False), SwiGLU. GraniteMoeHybridMoE: router weight (E, hidden) without bias (softmax over the top-k logits), experts gate_up_proj (E, 2*intermediate_size, hidden) + down_proj (E, hidden, intermediate_size).",
         "GraniteMoeHybridForCausalLM: lm_head tied to embed_tokens with tie_word_embeddings (default False). embedding_multiplier, residual_multiplier, attention_multiplier (the attention scaling) and logits_scaling are scalars: no parameter, no matmul.",
     ],
+    "bamba": [
+        "bamba/modeling_bamba.py BambaDecoderLayer: mamba (BambaMixer, the Mamba-2 mixer Granite 4.0-H reuses) or self_attn from layers_block_type[i]; feed_forward BambaMLP (gate_proj, up_proj, down_proj, bias=mlp_bias) on every layer; input_layernorm and pre_ff_layernorm (RMSNorm); final_layernorm.",
+        "BambaConfig: layers_block_type is a read-only property, 'full_attention' for i in attn_layer_indices (default None: none) else 'linear_attention'; attribute_map layer_types -> layers_block_type, so a config giving layer_types or layers_block_type fails (the property has no setter). num_key_value_heads None -> num_attention_heads; mamba_d_head 'auto' -> mamba_expand*hidden_size // mamba_n_heads; __post_init__ hard-codes partial_rotary_factor 0.5 (a buffer).",
+        "BambaAttention: q/k/v/o with bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads). BambaForCausalLM: lm_head tied with tie_word_embeddings (default False); the z-loss is elementwise over the logits.",
+    ],
 }
 
 
@@ -1263,6 +1268,7 @@ HYBRID_MODEL_TYPES = [
     "llama4",
     "deepseek_v4",
     "granitemoehybrid",
+    "bamba",
 ]
 
 

@@ -25,7 +25,9 @@ whose layers are not all softmax attention plus an MLP:
   ``hybrid_override_pattern``;
 * ``granitemoehybrid``: Bamba's Mamba-2 mixer or NoPE (or RoPE) attention per layer from
   ``layer_types``, then a MoE block with a shared expert, or the shared MLP alone when
-  ``num_local_experts`` is 0.
+  ``num_local_experts`` is 0;
+* ``bamba``: the same Mamba-2 mixer on every layer but ``attn_layer_indices`` (attention),
+  and a gated MLP on every layer.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -1157,6 +1159,47 @@ def cases():
         "block; layers_block_type (the alias) attention, mamba, mamba, attention; RoPE attention with "
         "biases and head_dim 32 from the file (not 64/4); in_proj/out_proj biases, no conv bias, one "
         "group, chunk 16 (4 chunks at 64 tokens); tied embeddings.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+
+    # ---- Bamba ----------------------------------------------------------------------------------
+    bamba = {
+        "model_type": "bamba",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 3,
+        "attn_layer_indices": [1],
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 96,
+        "mamba_n_heads": 8,
+        "mamba_n_groups": 2,
+        "mamba_d_state": 16,
+        "mamba_d_conv": 4,
+        "mamba_chunk_size": 32,
+    }
+    add(
+        "tiny-bamba",
+        "Bamba, attn_layer_indices [1] of 3 layers: Mamba-2 (8 heads of 'auto' = 2*64/8 = 16, 2 groups, "
+        "state 16, chunk 32, conv 4 with bias), GQA attention with partial rotary, a gated MLP of 96 on "
+        "every layer. seq_len a multiple of the chunk.",
+        bamba,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(bamba)
+    d.update({"num_hidden_layers": 4, "attn_layer_indices": [0, 3], "attention_bias": True, "mlp_bias": True,
+              "head_dim": 24, "mamba_proj_bias": True, "mamba_conv_bias": False, "mamba_chunk_size": 16,
+              "mamba_n_groups": 1, "mamba_expand": 3, "mamba_n_heads": 12, "tie_word_embeddings": True,
+              "num_key_value_heads": None})
+    add(
+        "tiny-bamba-bias",
+        "Bamba, attention on layers 0 and 3 of 4, attention and MLP biases, head_dim 24 from the file (not "
+        "64/4), num_key_value_heads null (= heads), mamba_expand 3 (inner 192 in 12 heads of 16), "
+        "in_proj/out_proj biases, no conv bias, one group, chunk 16 (4 chunks at 64 tokens), tied "
+        "embeddings.",
         d,
         seq_lens=(32, 64),
         notes=[conv_note, mamba_note],
