@@ -29,6 +29,7 @@ mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
 mod laguna;
+mod mamba2;
 mod mimo;
 mod qwen3_vl;
 mod step3p7;
@@ -331,6 +332,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Glm4MoeLite => glm4_moe_lite(&config),
         Family::GraniteMoeHybrid => granitemoehybrid::build(&config),
         Family::Bamba => bamba::build(&config),
+        Family::Mamba2 => mamba2::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -59,10 +59,11 @@ pub enum Family {
     Glm4MoeLite,
     GraniteMoeHybrid,
     Bamba,
+    Mamba2,
 }
 
 impl Family {
-    pub const ALL: [Family; 51] = [
+    pub const ALL: [Family; 52] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -114,6 +115,7 @@ impl Family {
         Family::Glm4MoeLite,
         Family::GraniteMoeHybrid,
         Family::Bamba,
+        Family::Mamba2,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -174,6 +176,7 @@ impl Family {
             Family::Glm4MoeLite => "glm4_moe_lite",
             Family::GraniteMoeHybrid => "granitemoehybrid",
             Family::Bamba => "bamba",
+            Family::Mamba2 => "mamba2",
         }
     }
 }
@@ -559,7 +562,7 @@ pub enum Mixer {
     Attention(AttentionLayer),
     /// Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5).
     GatedDeltaNet(GatedDeltaNet),
-    /// A Mamba-2 selective state-space mixer (Nemotron-H, Granite 4.0-H, Bamba).
+    /// A Mamba-2 selective state-space mixer (Nemotron-H, Granite 4.0-H, Bamba, Mamba-2).
     Mamba2(Mamba2),
     /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
     None,

@@ -259,6 +259,11 @@ NOTES = {
         "BambaConfig: layers_block_type is a read-only property, 'full_attention' for i in attn_layer_indices (default None: none) else 'linear_attention'; attribute_map layer_types -> layers_block_type, so a config giving layer_types or layers_block_type fails (the property has no setter). num_key_value_heads None -> num_attention_heads; mamba_d_head 'auto' -> mamba_expand*hidden_size // mamba_n_heads; __post_init__ hard-codes partial_rotary_factor 0.5 (a buffer).",
         "BambaAttention: q/k/v/o with bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads). BambaForCausalLM: lm_head tied with tie_word_embeddings (default False); the z-loss is elementwise over the logits.",
     ],
+    "mamba2": [
+        "mamba2/modeling_mamba2.py Mamba2Block: norm (Mamba2RMSNorm, hidden) then mixer (Mamba2Mixer); no MLP. Mamba2Model: embeddings, layers, norm_f. Mamba2ForCausalLM: lm_head tied to backbone.embeddings with tie_word_embeddings (default False).",
+        "Mamba2Mixer: in_proj Linear(hidden, 2*inner + 2*n_groups*state_size + num_heads, bias=use_bias) with inner = expand*hidden_size, depthwise conv1d (inner + 2*n_groups*state_size channels, kernel conv_kernel, bias=use_conv_bias), dt_bias, A_log, D (num_heads), MambaRMSNormGated (inner), out_proj Linear(inner, hidden, bias=use_bias); the torch path runs mamba2_chunk_scan, the same function as nemotron_h's. time_step_rank names no module.",
+        "Mamba2Config: no attribute_map; validate_architecture requires hidden_size*expand == num_heads*head_dim; layer_types is a property, all linear_attention.",
+    ],
 }
 
 
@@ -1269,6 +1274,7 @@ HYBRID_MODEL_TYPES = [
     "deepseek_v4",
     "granitemoehybrid",
     "bamba",
+    "mamba2",
 ]
 
 

@@ -27,7 +27,8 @@ whose layers are not all softmax attention plus an MLP:
   ``layer_types``, then a MoE block with a shared expert, or the shared MLP alone when
   ``num_local_experts`` is 0;
 * ``bamba``: the same Mamba-2 mixer on every layer but ``attn_layer_indices`` (attention),
-  and a gated MLP on every layer.
+  and a gated MLP on every layer;
+* ``mamba2``: pure Mamba-2, the same mixer behind one norm on every layer, no MLP.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -1200,6 +1201,40 @@ def cases():
         "64/4), num_key_value_heads null (= heads), mamba_expand 3 (inner 192 in 12 heads of 16), "
         "in_proj/out_proj biases, no conv bias, one group, chunk 16 (4 chunks at 64 tokens), tied "
         "embeddings.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+
+    # ---- Mamba-2 (pure) --------------------------------------------------------------------------
+    m2 = {
+        "model_type": "mamba2",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "expand": 2,
+        "num_heads": 8,
+        "head_dim": 16,
+        "state_size": 16,
+        "n_groups": 2,
+        "conv_kernel": 4,
+        "chunk_size": 32,
+    }
+    add(
+        "tiny-mamba2",
+        "Mamba-2, 2 layers of one RMSNorm and a Mamba2Mixer (8 heads of 16 = 2*64, 2 groups, state 16, "
+        "chunk 32, conv 4 with bias), no feed-forward block, untied head. seq_len a multiple of the chunk.",
+        m2,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(m2)
+    d.update({"num_hidden_layers": 3, "expand": 1, "num_heads": 4, "use_bias": True, "use_conv_bias": False,
+              "n_groups": 1, "chunk_size": 16, "conv_kernel": 3, "tie_word_embeddings": True})
+    add(
+        "tiny-mamba2-bias",
+        "Mamba-2, 3 layers, expand 1 (4 heads of 16), in_proj/out_proj biases, no conv bias, conv 3, one "
+        "group, chunk 16 (4 chunks at 64 tokens), tied head.",
         d,
         seq_lens=(32, 64),
         notes=[conv_note, mamba_note],
