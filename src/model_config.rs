@@ -24,6 +24,7 @@ use crate::accounting::params;
 
 mod bamba;
 mod deepseek_v4;
+mod falcon_h1;
 mod gemma4;
 mod granitemoehybrid;
 mod hunyuan;
@@ -333,6 +334,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::GraniteMoeHybrid => granitemoehybrid::build(&config),
         Family::Bamba => bamba::build(&config),
         Family::Mamba2 => mamba2::build(&config),
+        Family::FalconH1 => falcon_h1::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -60,10 +60,11 @@ pub enum Family {
     GraniteMoeHybrid,
     Bamba,
     Mamba2,
+    FalconH1,
 }
 
 impl Family {
-    pub const ALL: [Family; 52] = [
+    pub const ALL: [Family; 53] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -116,6 +117,7 @@ impl Family {
         Family::GraniteMoeHybrid,
         Family::Bamba,
         Family::Mamba2,
+        Family::FalconH1,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -177,6 +179,7 @@ impl Family {
             Family::GraniteMoeHybrid => "granitemoehybrid",
             Family::Bamba => "bamba",
             Family::Mamba2 => "mamba2",
+            Family::FalconH1 => "falcon_h1",
         }
     }
 }
@@ -564,6 +567,9 @@ pub enum Mixer {
     GatedDeltaNet(GatedDeltaNet),
     /// A Mamba-2 selective state-space mixer (Nemotron-H, Granite 4.0-H, Bamba, Mamba-2).
     Mamba2(Mamba2),
+    /// Softmax attention and a Mamba-2 mixer side by side on the same normed input, their
+    /// outputs summed (Falcon-H1's every layer).
+    Parallel(ParallelMixer),
     /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
     None,
 }
@@ -573,6 +579,7 @@ impl Mixer {
     pub fn attention(&self) -> Option<&AttentionLayer> {
         match self {
             Mixer::Attention(attention) => Some(attention),
+            Mixer::Parallel(parallel) => Some(&parallel.attention),
             Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::None => None,
         }
     }
@@ -622,8 +629,21 @@ pub struct Mamba2 {
     pub chunk_size: u64,
     /// A bias on the convolution (`use_conv_bias`).
     pub conv_bias: bool,
-    /// Biases on `in_proj` and `out_proj` (`use_bias`).
-    pub projection_bias: bool,
+    /// A bias on `in_proj` (`use_bias`, `mamba_proj_bias`).
+    pub in_proj_bias: bool,
+    /// A bias on `out_proj`: the same flag as `in_proj`'s but for Falcon-H1
+    /// (`projectors_bias`).
+    pub out_proj_bias: bool,
+    /// The gated RMSNorm over the inner width before `out_proj` (`inner` weights); Falcon-H1
+    /// has it only with `mamba_rms_norm`, and gates with a plain `silu(z)` product otherwise.
+    pub gated_norm: bool,
+}
+
+/// Falcon-H1's parallel hybrid: both mixers read the layer's normed input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParallelMixer {
+    pub attention: AttentionLayer,
+    pub mamba: Mamba2,
 }
 
 impl Mamba2 {

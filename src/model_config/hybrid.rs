@@ -717,7 +717,9 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         conv_kernel: config.positive_or(&["conv_kernel", "mamba_d_conv"], 4)?,
         chunk_size: config.positive_or(&["chunk_size", "mamba_chunk_size"], 128)?,
         conv_bias: config.bool_or(&["use_conv_bias", "mamba_conv_bias"], true)?,
-        projection_bias: config.bool_or(&["use_bias"], false)?,
+        in_proj_bias: config.bool_or(&["use_bias"], false)?,
+        out_proj_bias: config.bool_or(&["use_bias"], false)?,
+        gated_norm: true,
     };
     if mamba.num_heads % mamba.num_groups != 0 {
         return Err(invalid(
@@ -804,21 +806,36 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
 /// is `mamba_expand · hidden_size`, which the heads must fill exactly (the classes'
 /// `validate_architecture`).
 pub(super) fn bamba_mamba(config: &Config, d: u64) -> Result<Mamba2, ModelConfigError> {
-    let num_heads = config.positive_or(&["mamba_n_heads"], 128)?;
+    let inner = mamba_expanded_width(config, d)?;
+    mamba_keys(config, inner, "mamba_expand * hidden_size")
+}
+
+/// `mamba_expand · hidden_size` (`mamba_expand` default 2).
+pub(super) fn mamba_expanded_width(config: &Config, d: u64) -> Result<u64, ModelConfigError> {
     let expand = config.positive_or(&["mamba_expand"], 2)?;
-    let inner = d.checked_mul(expand).ok_or_else(|| {
+    d.checked_mul(expand).ok_or_else(|| {
         invalid(
             "mamba_expand",
             &expand.to_string(),
             "makes the inner width overflow",
             "use the model's real expansion (2)",
         )
-    })?;
+    })
+}
+
+/// A Mamba-2 mixer of inner width `inner` (named `inner_name` in messages) from the `mamba_*`
+/// keys with Bamba's defaults; Falcon-H1 reads the same keys around its own inner width.
+pub(super) fn mamba_keys(
+    config: &Config,
+    inner: u64,
+    inner_name: &str,
+) -> Result<Mamba2, ModelConfigError> {
+    let num_heads = config.positive_or(&["mamba_n_heads"], 128)?;
     if inner % num_heads != 0 {
         return Err(invalid(
             "mamba_n_heads",
             &num_heads.to_string(),
-            &format!("must divide mamba_expand * hidden_size = {inner}"),
+            &format!("must divide {inner_name} = {inner}"),
             "use a divisor of the Mamba inner width",
         ));
     }
@@ -832,12 +849,11 @@ pub(super) fn bamba_mamba(config: &Config, d: u64) -> Result<Mamba2, ModelConfig
         return Err(invalid(
             "mamba_d_head",
             &head_dim.to_string(),
-            &format!(
-                "times mamba_n_heads = {num_heads} must be mamba_expand * hidden_size = {inner}"
-            ),
+            &format!("times mamba_n_heads = {num_heads} must be {inner_name} = {inner}"),
             "remove it (or write \"auto\") to take the inner width over the heads",
         ));
     }
+    let projection_bias = config.bool_or(&["mamba_proj_bias"], false)?;
     let mamba = Mamba2 {
         num_heads,
         head_dim,
@@ -846,7 +862,9 @@ pub(super) fn bamba_mamba(config: &Config, d: u64) -> Result<Mamba2, ModelConfig
         conv_kernel: config.positive_or(&["mamba_d_conv"], 4)?,
         chunk_size: config.positive_or(&["mamba_chunk_size"], 256)?,
         conv_bias: config.bool_or(&["mamba_conv_bias"], true)?,
-        projection_bias: config.bool_or(&["mamba_proj_bias"], false)?,
+        in_proj_bias: projection_bias,
+        out_proj_bias: projection_bias,
+        gated_norm: true,
     };
     if mamba.num_heads % mamba.num_groups != 0 {
         return Err(invalid(

@@ -25,7 +25,9 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
         conv_kernel: config.positive_or(&["conv_kernel"], 4)?,
         chunk_size: config.positive_or(&["chunk_size"], 256)?,
         conv_bias: config.bool_or(&["use_conv_bias"], true)?,
-        projection_bias: config.bool_or(&["use_bias"], false)?,
+        in_proj_bias: config.bool_or(&["use_bias"], false)?,
+        out_proj_bias: config.bool_or(&["use_bias"], false)?,
+        gated_norm: true,
     };
     let expand = config.positive_or(&["expand"], 2)?;
     if d.checked_mul(expand) != mamba.num_heads.checked_mul(mamba.head_dim) {

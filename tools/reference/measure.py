@@ -264,6 +264,11 @@ NOTES = {
         "Mamba2Mixer: in_proj Linear(hidden, 2*inner + 2*n_groups*state_size + num_heads, bias=use_bias) with inner = expand*hidden_size, depthwise conv1d (inner + 2*n_groups*state_size channels, kernel conv_kernel, bias=use_conv_bias), dt_bias, A_log, D (num_heads), MambaRMSNormGated (inner), out_proj Linear(inner, hidden, bias=use_bias); the torch path runs mamba2_chunk_scan, the same function as nemotron_h's. time_step_rank names no module.",
         "Mamba2Config: no attribute_map; validate_architecture requires hidden_size*expand == num_heads*head_dim; layer_types is a property, all linear_attention.",
     ],
+    "falcon_h1": [
+        "falcon_h1/modeling_falcon_h1.py FalconH1DecoderLayer: mamba (FalconH1Mixer) and self_attn (FalconH1Attention) both on input_layernorm's output, summed (times ssm_out_multiplier / attention_out_multiplier), then pre_ff_layernorm and feed_forward (FalconH1MLP: gate_proj, up_proj, down_proj with bias=mlp_bias); final_layernorm. FalconH1ForCausalLM: lm_head tied with tie_word_embeddings (default False).",
+        "FalconH1Mixer: intermediate = mamba_d_ssm if not None else mamba_expand*hidden_size (default mamba_d_ssm 1024); in_proj bias=mamba_proj_bias, out_proj bias=projectors_bias; conv1d bias=mamba_conv_bias; dt_bias, A_log, D (mamba_n_heads); the gated FalconH1RMSNormGated (intermediate) only when mamba_rms_norm (default False: nn.Identity and scan_output * silu(gate)); torch path mamba2_chunk_scan, the same function as nemotron_h's.",
+        "FalconH1Config: mamba_d_head 'auto' -> intermediate // mamba_n_heads, validated against intermediate; layers_block_type is a read-only property (all 'hybrid') and attribute_map layer_types -> layers_block_type, so a config giving either fails. The muP mup_vector (from ssm_multipliers) is a non-persistent buffer; all multipliers are elementwise. FalconH1Attention head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads).",
+    ],
 }
 
 
@@ -1275,6 +1280,7 @@ HYBRID_MODEL_TYPES = [
     "granitemoehybrid",
     "bamba",
     "mamba2",
+    "falcon_h1",
 ]
 
 

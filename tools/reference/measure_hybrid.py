@@ -28,7 +28,8 @@ whose layers are not all softmax attention plus an MLP:
   ``num_local_experts`` is 0;
 * ``bamba``: the same Mamba-2 mixer on every layer but ``attn_layer_indices`` (attention),
   and a gated MLP on every layer;
-* ``mamba2``: pure Mamba-2, the same mixer behind one norm on every layer, no MLP.
+* ``mamba2``: pure Mamba-2, the same mixer behind one norm on every layer, no MLP;
+* ``falcon_h1``: attention and the Mamba-2 mixer side by side on every layer, then a gated MLP.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -1235,6 +1236,50 @@ def cases():
         "tiny-mamba2-bias",
         "Mamba-2, 3 layers, expand 1 (4 heads of 16), in_proj/out_proj biases, no conv bias, conv 3, one "
         "group, chunk 16 (4 chunks at 64 tokens), tied head.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+
+    # ---- Falcon-H1 -------------------------------------------------------------------------------
+    fh = {
+        "model_type": "falcon_h1",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 96,
+        "mamba_d_ssm": 64,
+        "mamba_n_heads": 4,
+        "mamba_n_groups": 2,
+        "mamba_d_state": 16,
+        "mamba_d_conv": 4,
+        "mamba_chunk_size": 32,
+    }
+    add(
+        "tiny-falcon-h1",
+        "Falcon-H1, 2 layers, each GQA attention (4 heads of 16, 2 KV heads) and a Mamba-2 mixer "
+        "(mamba_d_ssm 64 in 4 heads of 'auto' = 16, 2 groups, state 16, chunk 32, conv 4 with bias, no "
+        "gated norm) side by side, then a gated MLP of 96. seq_len a multiple of the chunk.",
+        fh,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(fh)
+    d.update({"num_hidden_layers": 3, "mamba_d_ssm": None, "mamba_n_heads": 8, "mamba_n_groups": 1,
+              "mamba_rms_norm": True, "mamba_norm_before_gate": False, "projectors_bias": True,
+              "mamba_conv_bias": False, "attention_bias": True, "mlp_bias": True, "head_dim": 24,
+              "mamba_chunk_size": 16, "tie_word_embeddings": True, "mlp_multipliers": [0.5, 2.0],
+              "ssm_multipliers": [0.5, 1.5, 2.0, 0.25, 1.0], "key_multiplier": 0.5,
+              "attention_in_multiplier": 2.0, "ssm_out_multiplier": 0.5, "embedding_multiplier": 3.0,
+              "lm_head_multiplier": 0.5})
+    add(
+        "tiny-falcon-h1-bias",
+        "Falcon-H1, 3 layers: mamba_d_ssm null (the inner width is mamba_expand*hidden = 128, 8 heads of "
+        "16), the gated RMSNorm (mamba_rms_norm, gate after the norm), out_proj bias (projectors_bias) "
+        "without an in_proj bias, no conv bias, one group, chunk 16 (4 chunks at 64 tokens); attention "
+        "and MLP biases, head_dim 24 from the file, tied embeddings, and every muP multiplier away from 1.",
         d,
         seq_lens=(32, 64),
         notes=[conv_note, mamba_note],

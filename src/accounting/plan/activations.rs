@@ -125,6 +125,10 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
             0.0
         }
     };
+    // Falcon-H1's Mamba-2 mixer beside the attention keeps what a Mamba-2 layer keeps.
+    if let Mixer::Parallel(p) = &layer.mixer {
+        inside += sb * e * (2.0 * p.mamba.conv_dim() as f64 + 2.0 * p.mamba.inner_dim() as f64);
+    }
     match layer.ffn {
         FeedForward::None => outside -= sb * h * (e + mask),
         FeedForward::Dense(mlp) => inside += sb * e * mlp_intermediates(&mlp),
