@@ -30,6 +30,7 @@ mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
 mod laguna;
+mod lfm2;
 mod mamba2;
 mod mimo;
 mod qwen3_vl;
@@ -335,6 +336,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Bamba => bamba::build(&config),
         Family::Mamba2 => mamba2::build(&config),
         Family::FalconH1 => falcon_h1::build(&config),
+        Family::Lfm2 => lfm2::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -260,6 +260,8 @@ enum MixerShape {
         state_size: f64,
         groups: f64,
     },
+    /// LFM2's gated short convolution, for which no convention has a term.
+    ShortConv,
     /// Attention and a Mamba-2 mixer in one layer (Falcon-H1): each counted with the
     /// convention's own term for its kind.
     Parallel {
@@ -378,6 +380,7 @@ impl Shape {
                         state_size: p.mamba.state_size as f64,
                         groups: p.mamba.num_groups as f64,
                     },
+                    Mixer::ShortConv(_) => MixerShape::ShortConv,
                     Mixer::None => MixerShape::None,
                 },
                 // A query of a chunked layer sees at most its chunk, as of a sliding one its
@@ -610,7 +613,8 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
             groups,
             ..
         } => attention_linear + attention_core + mamba(heads, state_size, groups),
-        MixerShape::None => 0.0,
+        // Megatron has no short-convolution layer and no term for one.
+        MixerShape::ShortConv | MixerShape::None => 0.0,
     };
     let layers: f64 = shape
         .layers
@@ -730,7 +734,7 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
                     conv_kernel,
                 ),
                 // MaxText has no Mamba decoder and no term for one.
-                MixerShape::Mamba2 { .. } | MixerShape::None => 0.0,
+                MixerShape::Mamba2 { .. } | MixerShape::ShortConv | MixerShape::None => 0.0,
             };
             ffn(&l.ffn) + mixer
         })

@@ -191,7 +191,7 @@ pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> F
             p.attention.attention.num_heads() as f64
                 * (p.attention.attention.qk_head_dim() + p.attention.attention.v_head_dim()) as f64
         }
-        Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::None => 0.0,
+        Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::ShortConv(_) | Mixer::None => 0.0,
     };
     let mtp_layers = model.layers.last().map_or(0.0, heads_times_width) * mtp_modules;
     let layers: f64 = model.layers.iter().map(heads_times_width).sum::<f64>() + mtp_layers;
@@ -254,6 +254,11 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
         Mixer::Parallel(p) => {
             add_attention_layer(tally, d, &p.attention, options);
             add_mamba2(tally, d, &p.mamba, options.seq_len);
+        }
+        Mixer::ShortConv(conv) => {
+            tally.add("short_conv_in", 2.0 * d * 3.0 * d);
+            tally.add("short_conv_conv", 2.0 * d * conv.kernel as f64);
+            tally.add("short_conv_output", 2.0 * d * d);
         }
         Mixer::None => {}
     }
@@ -555,6 +560,9 @@ const LAYER_COMPONENTS: &[&str] = &[
     "mamba_conv",
     "mamba_scan",
     "mamba_output",
+    "short_conv_in",
+    "short_conv_conv",
+    "short_conv_output",
     "mlp",
     "moe_router",
     "moe_experts",

@@ -61,10 +61,11 @@ pub enum Family {
     Bamba,
     Mamba2,
     FalconH1,
+    Lfm2,
 }
 
 impl Family {
-    pub const ALL: [Family; 53] = [
+    pub const ALL: [Family; 54] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -118,6 +119,7 @@ impl Family {
         Family::Bamba,
         Family::Mamba2,
         Family::FalconH1,
+        Family::Lfm2,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -180,6 +182,7 @@ impl Family {
             Family::Bamba => "bamba",
             Family::Mamba2 => "mamba2",
             Family::FalconH1 => "falcon_h1",
+            Family::Lfm2 => "lfm2",
         }
     }
 }
@@ -570,6 +573,8 @@ pub enum Mixer {
     /// Softmax attention and a Mamba-2 mixer side by side on the same normed input, their
     /// outputs summed (Falcon-H1's every layer).
     Parallel(ParallelMixer),
+    /// A gated short convolution (Liquid LFM2's `conv` layers).
+    ShortConv(ShortConv),
     /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
     None,
 }
@@ -580,7 +585,7 @@ impl Mixer {
         match self {
             Mixer::Attention(attention) => Some(attention),
             Mixer::Parallel(parallel) => Some(&parallel.attention),
-            Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::None => None,
+            Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::ShortConv(_) | Mixer::None => None,
         }
     }
 }
@@ -637,6 +642,17 @@ pub struct Mamba2 {
     /// The gated RMSNorm over the inner width before `out_proj` (`inner` weights); Falcon-H1
     /// has it only with `mamba_rms_norm`, and gates with a plain `silu(z)` product otherwise.
     pub gated_norm: bool,
+}
+
+/// LFM2's gated short convolution (`Lfm2ShortConv`) on the `hidden` channels: `in_proj`
+/// (hidden → 3·hidden: the gates B and C and the input x), `B·x` (elementwise), a causal
+/// depthwise convolution of `kernel` taps over the hidden channels, `C·` its output
+/// (elementwise), and `out_proj` (hidden → hidden); `in_proj`, the convolution and `out_proj`
+/// all take a bias with `bias` (`conv_bias`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShortConv {
+    pub kernel: u64,
+    pub bias: bool,
 }
 
 /// Falcon-H1's parallel hybrid: both mixers read the layer's normed input.

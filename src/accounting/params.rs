@@ -472,6 +472,13 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
             attention_layer_params(d, &p.attention)?,
             mamba2_params(d, &p.mamba)?,
         ])?,
+        // in_proj (d → 3d), the depthwise convolution (d · K) and out_proj (d → d), with a
+        // bias on each (3d + d + d) where the layer has them.
+        Mixer::ShortConv(conv) => sum(&[
+            product(&[4, d, d])?,
+            product(&[d, conv.kernel])?,
+            if conv.bias { product(&[5, d])? } else { 0 },
+        ])?,
         Mixer::None => 0,
     };
     let (ffn_total, ffn_inactive) = match &layer.ffn {

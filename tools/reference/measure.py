@@ -269,6 +269,13 @@ NOTES = {
         "FalconH1Mixer: intermediate = mamba_d_ssm if not None else mamba_expand*hidden_size (default mamba_d_ssm 1024); in_proj bias=mamba_proj_bias, out_proj bias=projectors_bias; conv1d bias=mamba_conv_bias; dt_bias, A_log, D (mamba_n_heads); the gated FalconH1RMSNormGated (intermediate) only when mamba_rms_norm (default False: nn.Identity and scan_output * silu(gate)); torch path mamba2_chunk_scan, the same function as nemotron_h's.",
         "FalconH1Config: mamba_d_head 'auto' -> intermediate // mamba_n_heads, validated against intermediate; layers_block_type is a read-only property (all 'hybrid') and attribute_map layer_types -> layers_block_type, so a config giving either fails. The muP mup_vector (from ssm_multipliers) is a non-persistent buffer; all multipliers are elementwise. FalconH1Attention head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads).",
     ],
+    "lfm2": [
+        "lfm2/modeling_lfm2.py Lfm2DecoderLayer: self_attn where layer_types[i] != 'conv', else conv (Lfm2ShortConv); feed_forward Lfm2MLP on every layer; operator_norm and ffn_norm (RMSNorm); Lfm2Model has embedding_norm (applied after the layers) instead of norm. Lfm2ForCausalLM: lm_head tied with tie_word_embeddings (default True).",
+        "Lfm2ShortConv: in_proj Linear(hidden, 3*hidden, bias=conv_bias), depthwise Conv1d(hidden, kernel conv_L_cache, bias=conv_bias), out_proj Linear(hidden, hidden, bias=conv_bias); B*x and C*conv(.) are elementwise; the torch path is causal_conv1d_fn (qwen3_next's).",
+        "Lfm2Attention: q/k/v/out_proj without bias, q_layernorm and k_layernorm RMSNorm(head_dim); head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads).",
+        "Lfm2MLP: w1, w3 (hidden -> I), w2 (I -> hidden), no bias; with block_auto_adjust_ff_dim, I = int(2*I/3), then (block_ffn_dim_multiplier not None) I = int(multiplier*I) rounded up to a multiple of block_multiple_of.",
+        "Lfm2Config.__post_init__: layer_types default from full_attn_idxs (default every layer) as 'full_attention' or 'conv'; tie_embedding (a kwarg) overrides tie_word_embeddings and block_ff_dim overrides intermediate_size when given.",
+    ],
 }
 
 
@@ -1281,6 +1288,7 @@ HYBRID_MODEL_TYPES = [
     "bamba",
     "mamba2",
     "falcon_h1",
+    "lfm2",
 ]
 
 

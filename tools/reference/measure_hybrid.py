@@ -29,7 +29,9 @@ whose layers are not all softmax attention plus an MLP:
 * ``bamba``: the same Mamba-2 mixer on every layer but ``attn_layer_indices`` (attention),
   and a gated MLP on every layer;
 * ``mamba2``: pure Mamba-2, the same mixer behind one norm on every layer, no MLP;
-* ``falcon_h1``: attention and the Mamba-2 mixer side by side on every layer, then a gated MLP.
+* ``falcon_h1``: attention and the Mamba-2 mixer side by side on every layer, then a gated MLP;
+* ``lfm2``: gated short convolutions or attention per layer (``layer_types`` or
+  ``full_attn_idxs``), a SwiGLU MLP on every layer.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -330,7 +332,7 @@ def reconcile(model, m):
     T, B = m["seq_len"], m["batch"]
     adj = []
 
-    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name or ".mamba" in name)]
+    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name or ".mamba" in name or name.endswith(".conv.conv"))]
     if convs:
         counted_fwd = m["by_op"].get("aten.convolution", 0)
         counted_bwd = m["by_op_forward_backward"].get("aten.convolution_backward", 0)
@@ -1285,6 +1287,49 @@ def cases():
         notes=[conv_note, mamba_note],
     )
 
+    # ---- Liquid LFM2 ----------------------------------------------------------------------------
+    lfm = {
+        "model_type": "lfm2",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 3,
+        "layer_types": ["conv", "full_attention", "conv"],
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 144,
+        "block_multiple_of": 32,
+        "conv_L_cache": 3,
+    }
+    short_conv_note = (
+        "LFM2 short convolution: in_proj (d -> 3d), B*x and C*y elementwise, a causal depthwise "
+        "conv1d of conv_L_cache taps over the d channels, out_proj (d -> d); per token "
+        "2*d*3d + 2*d*K + 2*d*d."
+    )
+    add(
+        "tiny-lfm2",
+        "LFM2, layer_types conv, full_attention, conv: gated short convolutions (kernel 3, no bias) and "
+        "GQA attention (4 heads of 16, 2 KV heads, q/k RMSNorms of head_dim, no biases), a SwiGLU MLP "
+        "of int(2*144/3) = 96 (a multiple of block_multiple_of 32) on every layer, tied head.",
+        lfm,
+        seq_lens=(32, 64),
+        notes=[conv_note, short_conv_note],
+    )
+    d = copy.deepcopy(lfm)
+    del d["layer_types"]
+    d.update({"num_hidden_layers": 4, "full_attn_idxs": [0, 2], "conv_bias": True, "conv_L_cache": 4,
+              "block_ff_dim": 200, "block_ffn_dim_multiplier": 1.3, "block_multiple_of": 64,
+              "tie_embedding": False, "head_dim": 24})
+    add(
+        "tiny-lfm2-bias",
+        "LFM2, no layer_types: full_attn_idxs [0, 2] of 4 layers are attention, the others conv; "
+        "conv_bias (in_proj, conv and out_proj biases), kernel 4; block_ff_dim 200 (wins over "
+        "intermediate_size): int(2*200/3) = 133, int(1.3*133) = 172, up to 192 (block_multiple_of 64); "
+        "tie_embedding false (wins over tie_word_embeddings); head_dim 24 from the file.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, short_conv_note],
+    )
+
     def reduced(name, new_name, description, overrides, seq_lens, notes):
         cfg = copy.deepcopy([c for c in out if c["name"] == name][0]["config"])
         target = cfg.get("text_config", cfg)
@@ -1325,6 +1370,18 @@ def cases():
         seq_lens=(128, 256),
         notes=[conv_note, mamba_note],
         source="Reduced from nemotron-h-8b (same widths).",
+    )
+    with open(os.path.join(ROOT, "tools", "reference", "configs", "lfm2-350m.json")) as f:
+        lfm_real = json.load(f)
+    lfm_real.update({"num_hidden_layers": 4, "full_attn_idxs": [2], "vocab_size": 1024})
+    add(
+        "lfm2-350m-4layers",
+        "tools/reference/configs/lfm2-350m.json at its real widths with four layers (conv, conv, "
+        "attention, conv from full_attn_idxs [2]) and vocabulary 1024, on CPU.",
+        lfm_real,
+        seq_lens=(128, 256),
+        notes=[conv_note, short_conv_note, real_note],
+        source="Reduced from tools/reference/configs/lfm2-350m.json (same widths except the vocabulary).",
     )
     with open(os.path.join(ROOT, "tools", "reference", "configs", "granite-4.0-h-350m.json")) as f:
         granite = json.load(f)

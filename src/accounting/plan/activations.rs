@@ -119,6 +119,9 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
         (None, Mixer::Mamba2(m)) => {
             sb * e * (2.0 * m.conv_dim() as f64 + 2.0 * m.inner_dim() as f64)
         }
+        // LFM2's short convolution keeps in_proj's output (B, C, x), the convolution's input
+        // (B·x) and output, and out_proj's input: the same estimate.
+        (None, Mixer::ShortConv(_)) => sb * e * 6.0 * h,
         (None, _) => {
             // A feed-forward block alone has one norm input and one dropout mask.
             outside -= sb * h * (e + mask);

@@ -218,6 +218,15 @@ fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Ker
             attention_kernels(&mut kernels, &parallel.attention, m, h, t, shape, e);
             mamba2_kernels(&mut kernels, &parallel.mamba, (m, h, e), t, shape.seq_len);
         }
+        // LFM2's short convolution: in_proj (3h), an elementwise-sized core (the gates and
+        // the K-tap convolution), out_proj.
+        Mixer::ShortConv(conv) => linear_mixer_kernels(
+            &mut kernels,
+            (m, h, e),
+            3.0 * h / t,
+            2.0 * h / t * conv.kernel as f64,
+            h / t,
+        ),
         Mixer::None => {}
     }
     // Two norms (read and write) and two residual adds (two reads, one write).
