@@ -23,12 +23,17 @@ use crate::accounting::model::{
 use crate::accounting::params;
 
 mod afmoe;
+mod bamba;
 mod deepseek_v4;
 mod exaone_moe;
+mod falcon_h1;
 mod gemma4;
+mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
 mod laguna;
+mod lfm2;
+mod mamba2;
 mod mimo;
 mod qwen3_vl;
 mod solar_open;
@@ -333,6 +338,11 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Afmoe => afmoe::build(&config),
         Family::ExaoneMoe => exaone_moe::build(&config),
         Family::SolarOpen => solar_open::build(&config),
+        Family::GraniteMoeHybrid => granitemoehybrid::build(&config),
+        Family::Bamba => bamba::build(&config),
+        Family::Mamba2 => mamba2::build(&config),
+        Family::FalconH1 => falcon_h1::build(&config),
+        Family::Lfm2 => lfm2::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -260,6 +260,16 @@ enum MixerShape {
         state_size: f64,
         groups: f64,
     },
+    /// LFM2's gated short convolution, for which no convention has a term.
+    ShortConv,
+    /// Attention and a Mamba-2 mixer in one layer (Falcon-H1): each counted with the
+    /// convention's own term for its kind.
+    Parallel {
+        output_gate: bool,
+        heads: f64,
+        state_size: f64,
+        groups: f64,
+    },
     None,
 }
 
@@ -273,7 +283,10 @@ struct LayerShape {
 impl LayerShape {
     /// The layer has softmax attention.
     fn attention(&self) -> bool {
-        matches!(self.mixer, MixerShape::Attention { .. })
+        matches!(
+            self.mixer,
+            MixerShape::Attention { .. } | MixerShape::Parallel { .. }
+        )
     }
 }
 
@@ -361,6 +374,13 @@ impl Shape {
                         state_size: m.state_size as f64,
                         groups: m.num_groups as f64,
                     },
+                    Mixer::Parallel(p) => MixerShape::Parallel {
+                        output_gate: p.attention.output_gate,
+                        heads: p.mamba.num_heads as f64,
+                        state_size: p.mamba.state_size as f64,
+                        groups: p.mamba.num_groups as f64,
+                    },
+                    Mixer::ShortConv(_) => MixerShape::ShortConv,
                     Mixer::None => MixerShape::None,
                 },
                 // A query of a chunked layer sees at most its chunk, as of a sliding one its
@@ -391,16 +411,26 @@ impl Shape {
     /// (`hybrid_layer_pattern`, Nemotron-H); Gated DeltaNet alone goes through its
     /// transformer path (`experimental_attention_variant`, `linear_attention_freq`).
     fn has_mamba(&self) -> bool {
-        self.layers
-            .iter()
-            .any(|l| matches!(l.mixer, MixerShape::Mamba2 { .. }))
+        self.layers.iter().any(|l| {
+            matches!(
+                l.mixer,
+                MixerShape::Mamba2 { .. } | MixerShape::Parallel { .. }
+            )
+        })
     }
 
     /// Whether the softmax attention has a gated `q_proj` (`attention_output_gate`).
     fn attention_output_gate(&self) -> bool {
-        self.layers
-            .iter()
-            .any(|l| matches!(l.mixer, MixerShape::Attention { output_gate: true }))
+        self.layers.iter().any(|l| {
+            matches!(
+                l.mixer,
+                MixerShape::Attention { output_gate: true }
+                    | MixerShape::Parallel {
+                        output_gate: true,
+                        ..
+                    }
+            )
+        })
     }
 }
 
@@ -543,6 +573,14 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
             gemm * heads * head_dim / 2.0 * 2.0 * seq_len,
         ),
     };
+    // `mamba_layer_flops`, which takes the inner width as 2·d (Mamba's `expand` 2) whatever
+    // the heads say: in_proj, the scan (7·d_in·N), out_proj.
+    let mamba = |heads: f64, state_size: f64, groups: f64| {
+        let d_in = 2.0 * d;
+        3.0 * (2.0 * d * (2.0 * d_in + 2.0 * groups * state_size + heads)
+            + 7.0 * d_in * state_size
+            + 2.0 * d_in * d)
+    };
     let mixer = |mixer: &MixerShape| match *mixer {
         MixerShape::Attention { .. } => attention_linear + attention_core,
         // `gdn_layer_flops` (hybrid) and the transformer path's `linear_self_attn_term` are
@@ -562,19 +600,21 @@ fn megatron(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
                 + value_heads * value_head_dim * value_head_dim * 4.0
                 + d * v)
         }
-        // `mamba_layer_flops`, which takes the inner width as 2·d (Mamba's `expand` 2)
-        // whatever the heads say: in_proj, the scan (7·d_in·N), out_proj.
         MixerShape::Mamba2 {
             heads,
             state_size,
             groups,
-        } => {
-            let d_in = 2.0 * d;
-            3.0 * (2.0 * d * (2.0 * d_in + 2.0 * groups * state_size + heads)
-                + 7.0 * d_in * state_size
-                + 2.0 * d_in * d)
-        }
-        MixerShape::None => 0.0,
+        } => mamba(heads, state_size, groups),
+        // Megatron has no parallel hybrid layer: its attention layer's and its Mamba layer's
+        // terms, summed.
+        MixerShape::Parallel {
+            heads,
+            state_size,
+            groups,
+            ..
+        } => attention_linear + attention_core + mamba(heads, state_size, groups),
+        // Megatron has no short-convolution layer and no term for one.
+        MixerShape::ShortConv | MixerShape::None => 0.0,
     };
     let layers: f64 = shape
         .layers
@@ -675,7 +715,10 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
         .map(|l| {
             let window = if mixed { l.sliding_window } else { None };
             let mixer = match l.mixer {
-                MixerShape::Attention { .. } => projections + core(window),
+                // MaxText has no Mamba term: a parallel layer counts as its attention.
+                MixerShape::Attention { .. } | MixerShape::Parallel { .. } => {
+                    projections + core(window)
+                }
                 MixerShape::GatedDeltaNet {
                     key_heads,
                     value_heads,
@@ -691,7 +734,7 @@ fn maxtext(shape: &Shape, seq_len: f64, mtp_modules: f64) -> f64 {
                     conv_kernel,
                 ),
                 // MaxText has no Mamba decoder and no term for one.
-                MixerShape::Mamba2 { .. } | MixerShape::None => 0.0,
+                MixerShape::Mamba2 { .. } | MixerShape::ShortConv | MixerShape::None => 0.0,
             };
             ffn(&l.ffn) + mixer
         })

@@ -15,8 +15,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::model::{
-    Attention, AttentionWindow, DeepseekV4Attention, DsaIndexer, FeedForward, GatedDeltaNet,
-    HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer, Model,
+    Attention, AttentionLayer, AttentionWindow, DeepseekV4Attention, DsaIndexer, FeedForward,
+    GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer, Model,
 };
 use super::params::ParameterCounts;
 
@@ -187,7 +187,11 @@ pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> F
                 * (a.attention.qk_head_dim() + a.attention.v_head_dim()) as f64
         }
         // Linear attention and Mamba layers have no T-proportional term in PaLM's formula.
-        Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::None => 0.0,
+        Mixer::Parallel(p) => {
+            p.attention.attention.num_heads() as f64
+                * (p.attention.attention.qk_head_dim() + p.attention.attention.v_head_dim()) as f64
+        }
+        Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::ShortConv(_) | Mixer::None => 0.0,
     };
     let mtp_layers = model.layers.last().map_or(0.0, heads_times_width) * mtp_modules;
     let layers: f64 = model.layers.iter().map(heads_times_width).sum::<f64>() + mtp_layers;
@@ -244,43 +248,60 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
         tally.add("hyper_connections", 2.0 * hyper_connection_flops(d, hc));
     }
     match &layer.mixer {
-        Mixer::Attention(attention) => {
-            let mut keys = keys_per_query(options.seq_len, attention.window, options.attention);
-            if let Attention::DeepseekV4(a) = &attention.attention {
-                keys += compressed_keys_per_query(options.seq_len, a, options.attention);
-            }
-            add_attention(tally, d, &attention.attention, attention.key_value, keys);
-            if let Attention::DeepseekV4(a) = &attention.attention {
-                add_compression(tally, d, a, options);
-            }
-            // The gate half of a gated q_proj (only standard attention has one).
-            if let (true, Attention::Standard(a)) = (attention.output_gate, attention.attention) {
-                tally.add(
-                    "attention_gate",
-                    2.0 * d * a.num_heads as f64 * a.head_dim as f64,
-                );
-            }
-            // Step-3.7's per-head gate projection (hidden → heads).
-            if attention.head_gate {
-                tally.add(
-                    "attention_gate",
-                    2.0 * d * attention.attention.num_heads() as f64,
-                );
-            }
-            if let Some(indexer) = attention.indexer {
-                let all_keys =
-                    keys_per_query(options.seq_len, AttentionWindow::Full, options.attention);
-                add_dsa_indexer(tally, d, &indexer, all_keys);
-            }
-        }
+        Mixer::Attention(attention) => add_attention_layer(tally, d, attention, options),
         Mixer::GatedDeltaNet(gdn) => add_gated_delta_net(tally, d, gdn, options.seq_len),
         Mixer::Mamba2(mamba) => add_mamba2(tally, d, mamba, options.seq_len),
+        Mixer::Parallel(p) => {
+            add_attention_layer(tally, d, &p.attention, options);
+            add_mamba2(tally, d, &p.mamba, options.seq_len);
+        }
+        Mixer::ShortConv(conv) => {
+            tally.add("short_conv_in", 2.0 * d * 3.0 * d);
+            tally.add("short_conv_conv", 2.0 * d * conv.kernel as f64);
+            tally.add("short_conv_output", 2.0 * d * d);
+        }
         Mixer::None => {}
     }
     add_feed_forward(tally, d, &layer.ffn);
     // Gemma 4's per-layer input: its gate (hidden → width) and projection (width → hidden).
     if let Some(ple) = model.per_layer_input {
         tally.add("per_layer_input", 2.0 * 2.0 * d * ple.width as f64);
+    }
+}
+
+/// Adds the forward matmuls of one softmax-attention mixer: its projections and scores over
+/// the keys its window leaves, its gates and its DSA indexer.
+fn add_attention_layer(
+    tally: &mut Tally,
+    d: f64,
+    attention: &AttentionLayer,
+    options: &FlopOptions,
+) {
+    let mut keys = keys_per_query(options.seq_len, attention.window, options.attention);
+    if let Attention::DeepseekV4(a) = &attention.attention {
+        keys += compressed_keys_per_query(options.seq_len, a, options.attention);
+    }
+    add_attention(tally, d, &attention.attention, attention.key_value, keys);
+    if let Attention::DeepseekV4(a) = &attention.attention {
+        add_compression(tally, d, a, options);
+    }
+    // The gate half of a gated q_proj (only standard attention has one).
+    if let (true, Attention::Standard(a)) = (attention.output_gate, attention.attention) {
+        tally.add(
+            "attention_gate",
+            2.0 * d * a.num_heads as f64 * a.head_dim as f64,
+        );
+    }
+    // Step-3.7's per-head gate projection (hidden → heads).
+    if attention.head_gate {
+        tally.add(
+            "attention_gate",
+            2.0 * d * attention.attention.num_heads() as f64,
+        );
+    }
+    if let Some(indexer) = attention.indexer {
+        let all_keys = keys_per_query(options.seq_len, AttentionWindow::Full, options.attention);
+        add_dsa_indexer(tally, d, &indexer, all_keys);
     }
 }
 
@@ -539,6 +560,9 @@ const LAYER_COMPONENTS: &[&str] = &[
     "mamba_conv",
     "mamba_scan",
     "mamba_output",
+    "short_conv_in",
+    "short_conv_conv",
+    "short_conv_output",
     "mlp",
     "moe_router",
     "moe_experts",

@@ -65,10 +65,15 @@ pub enum Family {
     FlexOlmo,
     ExaoneMoe,
     SolarOpen,
+    GraniteMoeHybrid,
+    Bamba,
+    Mamba2,
+    FalconH1,
+    Lfm2,
 }
 
 impl Family {
-    pub const ALL: [Family; 57] = [
+    pub const ALL: [Family; 62] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -126,6 +131,11 @@ impl Family {
         Family::FlexOlmo,
         Family::ExaoneMoe,
         Family::SolarOpen,
+        Family::GraniteMoeHybrid,
+        Family::Bamba,
+        Family::Mamba2,
+        Family::FalconH1,
+        Family::Lfm2,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -192,6 +202,11 @@ impl Family {
             Family::FlexOlmo => "flex_olmo",
             Family::ExaoneMoe => "exaone_moe",
             Family::SolarOpen => "solar_open",
+            Family::GraniteMoeHybrid => "granitemoehybrid",
+            Family::Bamba => "bamba",
+            Family::Mamba2 => "mamba2",
+            Family::FalconH1 => "falcon_h1",
+            Family::Lfm2 => "lfm2",
         }
     }
 }
@@ -577,8 +592,13 @@ pub enum Mixer {
     Attention(AttentionLayer),
     /// Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5).
     GatedDeltaNet(GatedDeltaNet),
-    /// A Mamba-2 selective state-space mixer (Nemotron-H).
+    /// A Mamba-2 selective state-space mixer (Nemotron-H, Granite 4.0-H, Bamba, Mamba-2).
     Mamba2(Mamba2),
+    /// Softmax attention and a Mamba-2 mixer side by side on the same normed input, their
+    /// outputs summed (Falcon-H1's every layer).
+    Parallel(ParallelMixer),
+    /// A gated short convolution (Liquid LFM2's `conv` layers).
+    ShortConv(ShortConv),
     /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
     None,
 }
@@ -588,7 +608,8 @@ impl Mixer {
     pub fn attention(&self) -> Option<&AttentionLayer> {
         match self {
             Mixer::Attention(attention) => Some(attention),
-            Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::None => None,
+            Mixer::Parallel(parallel) => Some(&parallel.attention),
+            Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::ShortConv(_) | Mixer::None => None,
         }
     }
 }
@@ -637,8 +658,32 @@ pub struct Mamba2 {
     pub chunk_size: u64,
     /// A bias on the convolution (`use_conv_bias`).
     pub conv_bias: bool,
-    /// Biases on `in_proj` and `out_proj` (`use_bias`).
-    pub projection_bias: bool,
+    /// A bias on `in_proj` (`use_bias`, `mamba_proj_bias`).
+    pub in_proj_bias: bool,
+    /// A bias on `out_proj`: the same flag as `in_proj`'s but for Falcon-H1
+    /// (`projectors_bias`).
+    pub out_proj_bias: bool,
+    /// The gated RMSNorm over the inner width before `out_proj` (`inner` weights); Falcon-H1
+    /// has it only with `mamba_rms_norm`, and gates with a plain `silu(z)` product otherwise.
+    pub gated_norm: bool,
+}
+
+/// LFM2's gated short convolution (`Lfm2ShortConv`) on the `hidden` channels: `in_proj`
+/// (hidden → 3·hidden: the gates B and C and the input x), `B·x` (elementwise), a causal
+/// depthwise convolution of `kernel` taps over the hidden channels, `C·` its output
+/// (elementwise), and `out_proj` (hidden → hidden); `in_proj`, the convolution and `out_proj`
+/// all take a bias with `bias` (`conv_bias`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShortConv {
+    pub kernel: u64,
+    pub bias: bool,
+}
+
+/// Falcon-H1's parallel hybrid: both mixers read the layer's normed input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParallelMixer {
+    pub attention: AttentionLayer,
+    pub mamba: Mamba2,
 }
 
 impl Mamba2 {

@@ -468,6 +468,17 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
         Mixer::Attention(attention) => attention_layer_params(d, attention)?,
         Mixer::GatedDeltaNet(gdn) => gated_delta_net_params(d, gdn)?,
         Mixer::Mamba2(mamba) => mamba2_params(d, mamba)?,
+        Mixer::Parallel(p) => sum(&[
+            attention_layer_params(d, &p.attention)?,
+            mamba2_params(d, &p.mamba)?,
+        ])?,
+        // in_proj (d → 3d), the depthwise convolution (d · K) and out_proj (d → d), with a
+        // bias on each (3d + d + d) where the layer has them.
+        Mixer::ShortConv(conv) => sum(&[
+            product(&[4, d, d])?,
+            product(&[d, conv.kernel])?,
+            if conv.bias { product(&[5, d])? } else { 0 },
+        ])?,
         Mixer::None => 0,
     };
     let (ffn_total, ffn_inactive) = match &layer.ffn {
@@ -596,24 +607,24 @@ fn gated_delta_net_params(d: u64, gdn: &GatedDeltaNet) -> Option<u64> {
 }
 
 /// Mamba-2: `in_proj` (gate z, x, B, C and dt), the depthwise convolution, `dt_bias`,
-/// `A_log` and `D` per head, the gated RMSNorm over the inner width, and `out_proj`.
+/// `A_log` and `D` per head, the gated RMSNorm over the inner width (where the mixer has
+/// one), and `out_proj`.
 fn mamba2_params(d: u64, mamba: &Mamba2) -> Option<u64> {
     let inner = mamba.inner_dim();
     let in_width = sum(&[inner, mamba.conv_dim(), mamba.num_heads])?;
-    let projection_bias = if mamba.projection_bias {
-        sum(&[in_width, d])?
-    } else {
-        0
-    };
+    let in_bias = if mamba.in_proj_bias { in_width } else { 0 };
+    let out_bias = if mamba.out_proj_bias { d } else { 0 };
+    let norm = if mamba.gated_norm { inner } else { 0 };
     let conv_bias = if mamba.conv_bias { mamba.conv_dim() } else { 0 };
     sum(&[
         product(&[d, in_width])?,
         product(&[mamba.conv_dim(), mamba.conv_kernel])?,
         conv_bias,
         product(&[3, mamba.num_heads])?,
-        inner,
+        norm,
         product(&[inner, d])?,
-        projection_bias,
+        in_bias,
+        out_bias,
     ])
 }
 

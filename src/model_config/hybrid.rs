@@ -717,7 +717,9 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         conv_kernel: config.positive_or(&["conv_kernel", "mamba_d_conv"], 4)?,
         chunk_size: config.positive_or(&["chunk_size", "mamba_chunk_size"], 128)?,
         conv_bias: config.bool_or(&["use_conv_bias", "mamba_conv_bias"], true)?,
-        projection_bias: config.bool_or(&["use_bias"], false)?,
+        in_proj_bias: config.bool_or(&["use_bias"], false)?,
+        out_proj_bias: config.bool_or(&["use_bias"], false)?,
+        gated_norm: true,
     };
     if mamba.num_heads % mamba.num_groups != 0 {
         return Err(invalid(
@@ -795,6 +797,84 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
         layers,
         default_seq_len(config, &["max_position_embeddings"], 4096)?,
     ))
+}
+
+/// The Mamba-2 mixer of Bamba and Granite 4.0-H (`BambaMixer`), from the `mamba_*` keys of
+/// their configuration classes, which share these defaults: 128 heads of `mamba_d_head`
+/// (`"auto"`: `mamba_expand · hidden_size / mamba_n_heads`), one group, a state of 256, a
+/// convolution of 4 with a bias, chunks of 256, no projection biases. The mixer's inner width
+/// is `mamba_expand · hidden_size`, which the heads must fill exactly (the classes'
+/// `validate_architecture`).
+pub(super) fn bamba_mamba(config: &Config, d: u64) -> Result<Mamba2, ModelConfigError> {
+    let inner = mamba_expanded_width(config, d)?;
+    mamba_keys(config, inner, "mamba_expand * hidden_size")
+}
+
+/// `mamba_expand · hidden_size` (`mamba_expand` default 2).
+pub(super) fn mamba_expanded_width(config: &Config, d: u64) -> Result<u64, ModelConfigError> {
+    let expand = config.positive_or(&["mamba_expand"], 2)?;
+    d.checked_mul(expand).ok_or_else(|| {
+        invalid(
+            "mamba_expand",
+            &expand.to_string(),
+            "makes the inner width overflow",
+            "use the model's real expansion (2)",
+        )
+    })
+}
+
+/// A Mamba-2 mixer of inner width `inner` (named `inner_name` in messages) from the `mamba_*`
+/// keys with Bamba's defaults; Falcon-H1 reads the same keys around its own inner width.
+pub(super) fn mamba_keys(
+    config: &Config,
+    inner: u64,
+    inner_name: &str,
+) -> Result<Mamba2, ModelConfigError> {
+    let num_heads = config.positive_or(&["mamba_n_heads"], 128)?;
+    if inner % num_heads != 0 {
+        return Err(invalid(
+            "mamba_n_heads",
+            &num_heads.to_string(),
+            &format!("must divide {inner_name} = {inner}"),
+            "use a divisor of the Mamba inner width",
+        ));
+    }
+    let head_dim = match config.field(&["mamba_d_head"]) {
+        (_, super::Field::Absent) => inner / num_heads,
+        (_, super::Field::Present(Value::String(s))) if s == "auto" => inner / num_heads,
+        (key, super::Field::Present(value)) => super::as_u64(key, value)?,
+        (key, super::Field::Null) => return Err(null_refused(key)),
+    };
+    if head_dim.checked_mul(num_heads) != Some(inner) {
+        return Err(invalid(
+            "mamba_d_head",
+            &head_dim.to_string(),
+            &format!("times mamba_n_heads = {num_heads} must be {inner_name} = {inner}"),
+            "remove it (or write \"auto\") to take the inner width over the heads",
+        ));
+    }
+    let projection_bias = config.bool_or(&["mamba_proj_bias"], false)?;
+    let mamba = Mamba2 {
+        num_heads,
+        head_dim,
+        state_size: config.positive_or(&["mamba_d_state"], 256)?,
+        num_groups: config.positive_or(&["mamba_n_groups"], 1)?,
+        conv_kernel: config.positive_or(&["mamba_d_conv"], 4)?,
+        chunk_size: config.positive_or(&["mamba_chunk_size"], 256)?,
+        conv_bias: config.bool_or(&["mamba_conv_bias"], true)?,
+        in_proj_bias: projection_bias,
+        out_proj_bias: projection_bias,
+        gated_norm: true,
+    };
+    if mamba.num_heads % mamba.num_groups != 0 {
+        return Err(invalid(
+            "mamba_n_groups",
+            &mamba.num_groups.to_string(),
+            &format!("must divide mamba_n_heads = {}", mamba.num_heads),
+            "use a divisor of the Mamba head count",
+        ));
+    }
+    Ok(mamba)
 }
 
 #[cfg(test)]

@@ -432,6 +432,10 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
 /// - Granite-3.1-1B-A400M: "# Parameters 1.3B", "# Active parameters 400M" (the model
 ///   card's architecture table, https://huggingface.co/ibm-granite/granite-3.1-1b-a400m-instruct),
 ///   its tied embedding in both.
+/// - Granite-4.0-H-350M: 350M, as its name and IBM's Nano collection give it
+///   (https://huggingface.co/ibm-granite/granite-4.0-h-350m); tied embeddings, counted once.
+/// - LFM2-350M: "Parameters 354,483,968" (Liquid AI's model card, as stored at
+///   https://hf-p-cfw.fyan.top/LiquidAI/LFM2-350M): exactly.
 #[test]
 fn real_configs_round_to_their_published_sizes() {
     // (fixture under hybrid/, which count, published billions, how far rounding may take it)
@@ -473,6 +477,8 @@ fn real_configs_round_to_their_published_sizes() {
             0.5,
         ),
         ("../real-deepseek-v4-pro", "total", 1600.0, 50.0),
+        ("../real-granite-4.0-h-350m", "total", 0.35, 0.015),
+        ("../real-lfm2-350m", "total", 0.354_483_968, 1e-12),
         (
             "../real-deepseek-v4-pro",
             "active_without_input_embedding",

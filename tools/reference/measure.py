@@ -83,6 +83,7 @@ import torch
 import transformers
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
+from transformers.configuration_utils import PreTrainedConfig
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "reference")
@@ -293,6 +294,36 @@ NOTES = {
         "LagunaConfig.__post_init__: mlp_layer_types default ['dense'] + ['sparse'] * (L-1); no attribute_map. The S-2.1 file's norm_topk_prob, decoder_sparse_step, mlp_only_layers and gating_types are not read (LagunaConfig drops the Qwen2-MoE fields).",
         "LagunaSparseMoeBlock: LagunaExperts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), LagunaTopKRouter weight (E, hidden) with e_score_correction_bias = nn.Parameter(E, requires_grad=False) (counted by parameters()), sigmoid scores; shared_experts LagunaMLP(shared_expert_intermediate_size), no shared-expert gate. Dense layers: LagunaMLP(intermediate_size), bias-free.",
         "Router soft-capping, moe_routed_scaling_factor and partial rotary (buffers) add no parameter and no matmul.",
+    ],
+    "granitemoehybrid": [
+        "granitemoehybrid/modeling_granitemoehybrid.py GraniteMoeHybridDecoderLayer: mamba (GraniteMoeHybridMambaLayer = BambaMixer) where layers_block_type[i] == 'linear_attention', else self_attn; input_layernorm and post_attention_layernorm (RMSNorm, hidden); shared_mlp always; block_sparse_moe only when num_local_experts > 0.",
+        "GraniteMoeHybridConfig: attribute_map layers_block_type -> layer_types (the alias wins when both are given); layer_types default ['linear_attention'] * num_hidden_layers; legacy 'mamba'/'attention' renamed to linear_attention/full_attention; num_key_value_heads None -> num_attention_heads; mamba_d_head 'auto' -> mamba_expand*hidden_size // mamba_n_heads, and mamba_d_head*mamba_n_heads must equal mamba_expand*hidden_size.",
+        "Mamba mixer: in_proj Linear(hidden, 2*inner + 2*n_groups*d_state + n_heads, bias=mamba_proj_bias), depthwise conv1d over inner + 2*n_groups*d_state channels (bias=mamba_conv_bias), dt_bias, A_log, D (n_heads each), gated RMSNorm weight (inner), out_proj Linear(inner, hidden, bias=mamba_proj_bias); torch path mamba2_chunk_scan, the same function as nemotron_h's.",
+        "GraniteMoeHybridAttention: q/k/v/o with bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (the class declares no head_dim); rotary only when position_embedding_type == 'rope' (default None: NoPE).",
+        "GraniteMoeHybridMLP (shared_mlp): input_linear Linear(hidden, 2*shared_intermediate_size, bias=False), output_linear Linear(shared_intermediate_size, hidden, bias=False), SwiGLU. GraniteMoeHybridMoE: router weight (E, hidden) without bias (softmax over the top-k logits), experts gate_up_proj (E, 2*intermediate_size, hidden) + down_proj (E, hidden, intermediate_size).",
+        "GraniteMoeHybridForCausalLM: lm_head tied to embed_tokens with tie_word_embeddings (default False). embedding_multiplier, residual_multiplier, attention_multiplier (the attention scaling) and logits_scaling are scalars: no parameter, no matmul.",
+    ],
+    "bamba": [
+        "bamba/modeling_bamba.py BambaDecoderLayer: mamba (BambaMixer, the Mamba-2 mixer Granite 4.0-H reuses) or self_attn from layers_block_type[i]; feed_forward BambaMLP (gate_proj, up_proj, down_proj, bias=mlp_bias) on every layer; input_layernorm and pre_ff_layernorm (RMSNorm); final_layernorm.",
+        "BambaConfig: layers_block_type is a read-only property, 'full_attention' for i in attn_layer_indices (default None: none) else 'linear_attention'; attribute_map layer_types -> layers_block_type, so a config giving layer_types or layers_block_type fails (the property has no setter). num_key_value_heads None -> num_attention_heads; mamba_d_head 'auto' -> mamba_expand*hidden_size // mamba_n_heads; __post_init__ hard-codes partial_rotary_factor 0.5 (a buffer).",
+        "BambaAttention: q/k/v/o with bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads). BambaForCausalLM: lm_head tied with tie_word_embeddings (default False); the z-loss is elementwise over the logits.",
+    ],
+    "mamba2": [
+        "mamba2/modeling_mamba2.py Mamba2Block: norm (Mamba2RMSNorm, hidden) then mixer (Mamba2Mixer); no MLP. Mamba2Model: embeddings, layers, norm_f. Mamba2ForCausalLM: lm_head tied to backbone.embeddings with tie_word_embeddings (default False).",
+        "Mamba2Mixer: in_proj Linear(hidden, 2*inner + 2*n_groups*state_size + num_heads, bias=use_bias) with inner = expand*hidden_size, depthwise conv1d (inner + 2*n_groups*state_size channels, kernel conv_kernel, bias=use_conv_bias), dt_bias, A_log, D (num_heads), MambaRMSNormGated (inner), out_proj Linear(inner, hidden, bias=use_bias); the torch path runs mamba2_chunk_scan, the same function as nemotron_h's. time_step_rank names no module.",
+        "Mamba2Config: no attribute_map; validate_architecture requires hidden_size*expand == num_heads*head_dim; layer_types is a property, all linear_attention.",
+    ],
+    "falcon_h1": [
+        "falcon_h1/modeling_falcon_h1.py FalconH1DecoderLayer: mamba (FalconH1Mixer) and self_attn (FalconH1Attention) both on input_layernorm's output, summed (times ssm_out_multiplier / attention_out_multiplier), then pre_ff_layernorm and feed_forward (FalconH1MLP: gate_proj, up_proj, down_proj with bias=mlp_bias); final_layernorm. FalconH1ForCausalLM: lm_head tied with tie_word_embeddings (default False).",
+        "FalconH1Mixer: intermediate = mamba_d_ssm if not None else mamba_expand*hidden_size (default mamba_d_ssm 1024); in_proj bias=mamba_proj_bias, out_proj bias=projectors_bias; conv1d bias=mamba_conv_bias; dt_bias, A_log, D (mamba_n_heads); the gated FalconH1RMSNormGated (intermediate) only when mamba_rms_norm (default False: nn.Identity and scan_output * silu(gate)); torch path mamba2_chunk_scan, the same function as nemotron_h's.",
+        "FalconH1Config: mamba_d_head 'auto' -> intermediate // mamba_n_heads, validated against intermediate; layers_block_type is a read-only property (all 'hybrid') and attribute_map layer_types -> layers_block_type, so a config giving either fails. The muP mup_vector (from ssm_multipliers) is a non-persistent buffer; all multipliers are elementwise. FalconH1Attention head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads).",
+    ],
+    "lfm2": [
+        "lfm2/modeling_lfm2.py Lfm2DecoderLayer: self_attn where layer_types[i] != 'conv', else conv (Lfm2ShortConv); feed_forward Lfm2MLP on every layer; operator_norm and ffn_norm (RMSNorm); Lfm2Model has embedding_norm (applied after the layers) instead of norm. Lfm2ForCausalLM: lm_head tied with tie_word_embeddings (default True).",
+        "Lfm2ShortConv: in_proj Linear(hidden, 3*hidden, bias=conv_bias), depthwise Conv1d(hidden, kernel conv_L_cache, bias=conv_bias), out_proj Linear(hidden, hidden, bias=conv_bias); B*x and C*conv(.) are elementwise; the torch path is causal_conv1d_fn (qwen3_next's).",
+        "Lfm2Attention: q/k/v/out_proj without bias, q_layernorm and k_layernorm RMSNorm(head_dim); head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads).",
+        "Lfm2MLP: w1, w3 (hidden -> I), w2 (I -> hidden), no bias; with block_auto_adjust_ff_dim, I = int(2*I/3), then (block_ffn_dim_multiplier not None) I = int(multiplier*I) rounded up to a multiple of block_multiple_of.",
+        "Lfm2Config.__post_init__: layer_types default from full_attn_idxs (default every layer) as 'full_attention' or 'conv'; tie_embedding (a kwarg) overrides tie_word_embeddings and block_ff_dim overrides intermediate_size when given.",
     ],
 }
 
@@ -1080,7 +1111,9 @@ def step3p7_flat_to_nested(d: dict) -> None:
 
 
 def make_config(cfg: dict):
-    d = copy.deepcopy(cfg)
+    # Special floats saved as {"__float__": "Infinity"} (transformers 5's save_pretrained) are
+    # decoded as from_pretrained decodes a config file.
+    d = PreTrainedConfig._decode_special_floats(copy.deepcopy(cfg))
     model_type = d.pop("model_type")
     if model_type == "step3p7" and d.get("text_config") is None:
         d.pop("text_config", None)
@@ -1363,6 +1396,11 @@ HYBRID_MODEL_TYPES = [
     "llama4_text",
     "llama4",
     "deepseek_v4",
+    "granitemoehybrid",
+    "bamba",
+    "mamba2",
+    "falcon_h1",
+    "lfm2",
 ]
 
 

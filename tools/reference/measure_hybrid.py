@@ -22,7 +22,16 @@ whose layers are not all softmax attention plus an MLP:
   compressed entries: CSA layers with a lightning indexer, HCA layers without),
   the grouped output projection and the hyper-connection streams;
 * ``nemotron_h``: one mixer per block (Mamba-2, attention, MLP or MoE) chosen by
-  ``hybrid_override_pattern``.
+  ``hybrid_override_pattern``;
+* ``granitemoehybrid``: Bamba's Mamba-2 mixer or NoPE (or RoPE) attention per layer from
+  ``layer_types``, then a MoE block with a shared expert, or the shared MLP alone when
+  ``num_local_experts`` is 0;
+* ``bamba``: the same Mamba-2 mixer on every layer but ``attn_layer_indices`` (attention),
+  and a gated MLP on every layer;
+* ``mamba2``: pure Mamba-2, the same mixer behind one norm on every layer, no MLP;
+* ``falcon_h1``: attention and the Mamba-2 mixer side by side on every layer, then a gated MLP;
+* ``lfm2``: gated short convolutions or attention per layer (``layer_types`` or
+  ``full_attn_idxs``), a SwiGLU MLP on every layer.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -105,6 +114,7 @@ import torch
 import transformers
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
+from transformers.configuration_utils import PreTrainedConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from measure import ROOT, group_name  # noqa: E402
@@ -116,7 +126,8 @@ LANGUAGE_PREFIXES = ("model.language_model.", "language_model.", "lm_head.")
 
 
 def make_config(cfg: dict):
-    d = copy.deepcopy(cfg)
+    # {"__float__": "Infinity"} (transformers 5's save_pretrained) decoded as from_pretrained does.
+    d = PreTrainedConfig._decode_special_floats(copy.deepcopy(cfg))
     return AutoConfig.for_model(d.pop("model_type"), **d)
 
 
@@ -251,6 +262,9 @@ def parts(model_type, m):
     if "model.layers.*.mixer" in mods:
         # Nemotron-H: the Mamba-2 mixers are the blocks with an in_proj.
         p["mamba_projections"] = get("model.layers.*.mixer.in_proj") + get("model.layers.*.mixer.out_proj")
+    if "model.layers.*.mamba" in mods:
+        # Bamba and Granite 4.0-H: the Mamba-2 mixer of a layer is its `mamba`.
+        p["mamba_projections"] = get("model.layers.*.mamba.in_proj") + get("model.layers.*.mamba.out_proj")
     for suffix in ("self_attn.indexer", "self_attn.compressor.indexer", "feed_forward.experts", "mlp.experts",
                    "mixer.experts"):
         for prefix in ("model.layers.*.", "model.language_model.layers.*."):
@@ -318,7 +332,7 @@ def reconcile(model, m):
     T, B = m["seq_len"], m["batch"]
     adj = []
 
-    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name)]
+    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name or ".mamba" in name or name.endswith(".conv.conv"))]
     if convs:
         counted_fwd = m["by_op"].get("aten.convolution", 0)
         counted_bwd = m["by_op_forward_backward"].get("aten.convolution_backward", 0)
@@ -1107,6 +1121,215 @@ def cases():
         method="meta",
         source="nvidia/NVIDIA-Nemotron-Nano-9B-v2 config.json; see SOURCES.md in this directory.",
     )
+    # ---- Granite 4.0 / 4.0-H (granitemoehybrid) ---------------------------------------------
+    gh = {
+        "model_type": "granitemoehybrid",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 3,
+        "layer_types": ["mamba", "attention", "mamba"],
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 32,
+        "shared_intermediate_size": 48,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "mamba_n_heads": 8,
+        "mamba_n_groups": 2,
+        "mamba_d_state": 16,
+        "mamba_d_conv": 4,
+        "mamba_chunk_size": 32,
+        "position_embedding_type": "nope",
+    }
+    add(
+        "tiny-granitemoehybrid",
+        "Granite 4.0-H, layer_types mamba, attention, mamba (legacy names): Bamba's Mamba-2 (8 heads "
+        "of 'auto' = 2*64/8 = 16, 2 groups, state 16, chunk 32, conv 4 with bias), NoPE GQA attention "
+        "(head_dim 64/4), MoE of 4 gated experts top-2 (softmax router, no bias) plus the 48-wide "
+        "shared MLP on every layer. seq_len a multiple of the chunk.",
+        gh,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(gh)
+    del d["layer_types"]
+    d.update({"layers_block_type": ["attention", "mamba", "mamba", "attention"], "num_hidden_layers": 4,
+              "num_local_experts": 0, "position_embedding_type": "rope", "attention_bias": True,
+              "head_dim": 32, "mamba_proj_bias": True, "mamba_conv_bias": False, "mamba_chunk_size": 16,
+              "mamba_n_groups": 1, "mamba_d_head": 16, "tie_word_embeddings": True})
+    add(
+        "tiny-granitemoehybrid-dense",
+        "Granite 4.0-H-Micro's shape: num_local_experts 0, so the shared MLP is each layer's dense "
+        "block; layers_block_type (the alias) attention, mamba, mamba, attention; RoPE attention with "
+        "biases and head_dim 32 from the file (not 64/4); in_proj/out_proj biases, no conv bias, one "
+        "group, chunk 16 (4 chunks at 64 tokens); tied embeddings.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+
+    # ---- Bamba ----------------------------------------------------------------------------------
+    bamba = {
+        "model_type": "bamba",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 3,
+        "attn_layer_indices": [1],
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 96,
+        "mamba_n_heads": 8,
+        "mamba_n_groups": 2,
+        "mamba_d_state": 16,
+        "mamba_d_conv": 4,
+        "mamba_chunk_size": 32,
+    }
+    add(
+        "tiny-bamba",
+        "Bamba, attn_layer_indices [1] of 3 layers: Mamba-2 (8 heads of 'auto' = 2*64/8 = 16, 2 groups, "
+        "state 16, chunk 32, conv 4 with bias), GQA attention with partial rotary, a gated MLP of 96 on "
+        "every layer. seq_len a multiple of the chunk.",
+        bamba,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(bamba)
+    d.update({"num_hidden_layers": 4, "attn_layer_indices": [0, 3], "attention_bias": True, "mlp_bias": True,
+              "head_dim": 24, "mamba_proj_bias": True, "mamba_conv_bias": False, "mamba_chunk_size": 16,
+              "mamba_n_groups": 1, "mamba_expand": 3, "mamba_n_heads": 12, "tie_word_embeddings": True,
+              "num_key_value_heads": None})
+    add(
+        "tiny-bamba-bias",
+        "Bamba, attention on layers 0 and 3 of 4, attention and MLP biases, head_dim 24 from the file (not "
+        "64/4), num_key_value_heads null (= heads), mamba_expand 3 (inner 192 in 12 heads of 16), "
+        "in_proj/out_proj biases, no conv bias, one group, chunk 16 (4 chunks at 64 tokens), tied "
+        "embeddings.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+
+    # ---- Mamba-2 (pure) --------------------------------------------------------------------------
+    m2 = {
+        "model_type": "mamba2",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "expand": 2,
+        "num_heads": 8,
+        "head_dim": 16,
+        "state_size": 16,
+        "n_groups": 2,
+        "conv_kernel": 4,
+        "chunk_size": 32,
+    }
+    add(
+        "tiny-mamba2",
+        "Mamba-2, 2 layers of one RMSNorm and a Mamba2Mixer (8 heads of 16 = 2*64, 2 groups, state 16, "
+        "chunk 32, conv 4 with bias), no feed-forward block, untied head. seq_len a multiple of the chunk.",
+        m2,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(m2)
+    d.update({"num_hidden_layers": 3, "expand": 1, "num_heads": 4, "use_bias": True, "use_conv_bias": False,
+              "n_groups": 1, "chunk_size": 16, "conv_kernel": 3, "tie_word_embeddings": True})
+    add(
+        "tiny-mamba2-bias",
+        "Mamba-2, 3 layers, expand 1 (4 heads of 16), in_proj/out_proj biases, no conv bias, conv 3, one "
+        "group, chunk 16 (4 chunks at 64 tokens), tied head.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+
+    # ---- Falcon-H1 -------------------------------------------------------------------------------
+    fh = {
+        "model_type": "falcon_h1",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 96,
+        "mamba_d_ssm": 64,
+        "mamba_n_heads": 4,
+        "mamba_n_groups": 2,
+        "mamba_d_state": 16,
+        "mamba_d_conv": 4,
+        "mamba_chunk_size": 32,
+    }
+    add(
+        "tiny-falcon-h1",
+        "Falcon-H1, 2 layers, each GQA attention (4 heads of 16, 2 KV heads) and a Mamba-2 mixer "
+        "(mamba_d_ssm 64 in 4 heads of 'auto' = 16, 2 groups, state 16, chunk 32, conv 4 with bias, no "
+        "gated norm) side by side, then a gated MLP of 96. seq_len a multiple of the chunk.",
+        fh,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+    d = copy.deepcopy(fh)
+    d.update({"num_hidden_layers": 3, "mamba_d_ssm": None, "mamba_n_heads": 8, "mamba_n_groups": 1,
+              "mamba_rms_norm": True, "mamba_norm_before_gate": False, "projectors_bias": True,
+              "mamba_conv_bias": False, "attention_bias": True, "mlp_bias": True, "head_dim": 24,
+              "mamba_chunk_size": 16, "tie_word_embeddings": True, "mlp_multipliers": [0.5, 2.0],
+              "ssm_multipliers": [0.5, 1.5, 2.0, 0.25, 1.0], "key_multiplier": 0.5,
+              "attention_in_multiplier": 2.0, "ssm_out_multiplier": 0.5, "embedding_multiplier": 3.0,
+              "lm_head_multiplier": 0.5})
+    add(
+        "tiny-falcon-h1-bias",
+        "Falcon-H1, 3 layers: mamba_d_ssm null (the inner width is mamba_expand*hidden = 128, 8 heads of "
+        "16), the gated RMSNorm (mamba_rms_norm, gate after the norm), out_proj bias (projectors_bias) "
+        "without an in_proj bias, no conv bias, one group, chunk 16 (4 chunks at 64 tokens); attention "
+        "and MLP biases, head_dim 24 from the file, tied embeddings, and every muP multiplier away from 1.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba_note],
+    )
+
+    # ---- Liquid LFM2 ----------------------------------------------------------------------------
+    lfm = {
+        "model_type": "lfm2",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 3,
+        "layer_types": ["conv", "full_attention", "conv"],
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 144,
+        "block_multiple_of": 32,
+        "conv_L_cache": 3,
+    }
+    short_conv_note = (
+        "LFM2 short convolution: in_proj (d -> 3d), B*x and C*y elementwise, a causal depthwise "
+        "conv1d of conv_L_cache taps over the d channels, out_proj (d -> d); per token "
+        "2*d*3d + 2*d*K + 2*d*d."
+    )
+    add(
+        "tiny-lfm2",
+        "LFM2, layer_types conv, full_attention, conv: gated short convolutions (kernel 3, no bias) and "
+        "GQA attention (4 heads of 16, 2 KV heads, q/k RMSNorms of head_dim, no biases), a SwiGLU MLP "
+        "of int(2*144/3) = 96 (a multiple of block_multiple_of 32) on every layer, tied head.",
+        lfm,
+        seq_lens=(32, 64),
+        notes=[conv_note, short_conv_note],
+    )
+    d = copy.deepcopy(lfm)
+    del d["layer_types"]
+    d.update({"num_hidden_layers": 4, "full_attn_idxs": [0, 2], "conv_bias": True, "conv_L_cache": 4,
+              "block_ff_dim": 200, "block_ffn_dim_multiplier": 1.3, "block_multiple_of": 64,
+              "tie_embedding": False, "head_dim": 24})
+    add(
+        "tiny-lfm2-bias",
+        "LFM2, no layer_types: full_attn_idxs [0, 2] of 4 layers are attention, the others conv; "
+        "conv_bias (in_proj, conv and out_proj biases), kernel 4; block_ff_dim 200 (wins over "
+        "intermediate_size): int(2*200/3) = 133, int(1.3*133) = 172, up to 192 (block_multiple_of 64); "
+        "tie_embedding false (wins over tie_word_embeddings); head_dim 24 from the file.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, short_conv_note],
+    )
+
     def reduced(name, new_name, description, overrides, seq_lens, notes):
         cfg = copy.deepcopy([c for c in out if c["name"] == name][0]["config"])
         target = cfg.get("text_config", cfg)
@@ -1147,6 +1370,32 @@ def cases():
         seq_lens=(128, 256),
         notes=[conv_note, mamba_note],
         source="Reduced from nemotron-h-8b (same widths).",
+    )
+    with open(os.path.join(ROOT, "tools", "reference", "configs", "lfm2-350m.json")) as f:
+        lfm_real = json.load(f)
+    lfm_real.update({"num_hidden_layers": 4, "full_attn_idxs": [2], "vocab_size": 1024})
+    add(
+        "lfm2-350m-4layers",
+        "tools/reference/configs/lfm2-350m.json at its real widths with four layers (conv, conv, "
+        "attention, conv from full_attn_idxs [2]) and vocabulary 1024, on CPU.",
+        lfm_real,
+        seq_lens=(128, 256),
+        notes=[conv_note, short_conv_note, real_note],
+        source="Reduced from tools/reference/configs/lfm2-350m.json (same widths except the vocabulary).",
+    )
+    with open(os.path.join(ROOT, "tools", "reference", "configs", "granite-4.0-h-350m.json")) as f:
+        granite = json.load(f)
+    granite.update({"num_hidden_layers": 4, "layer_types": ["mamba", "attention", "mamba", "mamba"],
+                    "vocab_size": 1024, "pad_token_id": 0, "bos_token_id": 0, "eos_token_id": 0})
+    add(
+        "granite-4.0-h-350m-4layers",
+        "tools/reference/configs/granite-4.0-h-350m.json at its real widths with four layers (Mamba-2, NoPE "
+        "attention, Mamba-2, Mamba-2) and vocabulary 1024 (its special token ids moved to 0), on CPU: the 256-token chunk is one chunk at 256 "
+        "tokens and two at 512.",
+        granite,
+        seq_lens=(256, 512),
+        notes=[conv_note, mamba_note, real_note],
+        source="Reduced from tools/reference/configs/granite-4.0-h-350m.json (same widths except the vocabulary).",
     )
     return out
 

@@ -119,12 +119,19 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
         (None, Mixer::Mamba2(m)) => {
             sb * e * (2.0 * m.conv_dim() as f64 + 2.0 * m.inner_dim() as f64)
         }
+        // LFM2's short convolution keeps in_proj's output (B, C, x), the convolution's input
+        // (B·x) and output, and out_proj's input: the same estimate.
+        (None, Mixer::ShortConv(_)) => sb * e * 6.0 * h,
         (None, _) => {
             // A feed-forward block alone has one norm input and one dropout mask.
             outside -= sb * h * (e + mask);
             0.0
         }
     };
+    // Falcon-H1's Mamba-2 mixer beside the attention keeps what a Mamba-2 layer keeps.
+    if let Mixer::Parallel(p) = &layer.mixer {
+        inside += sb * e * (2.0 * p.mamba.conv_dim() as f64 + 2.0 * p.mamba.inner_dim() as f64);
+    }
     match layer.ffn {
         FeedForward::None => outside -= sb * h * (e + mask),
         FeedForward::Dense(mlp) => inside += sb * e * mlp_intermediates(&mlp),

@@ -13,7 +13,8 @@
 
 use crate::accounting::flops::{compressed_keys_per_query, keys_per_query, AttentionCounting};
 use crate::accounting::model::{
-    Attention, AttentionLayer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mixer, Mlp, Model,
+    Attention, AttentionLayer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mamba2, Mixer, Mlp,
+    Model,
 };
 
 /// The chip and what the matmuls run at.
@@ -168,6 +169,27 @@ fn linear_mixer_kernels(
     kernels.push(matmul(m, out_width, h, e, 1.0));
 }
 
+/// A Mamba-2 mixer's kernels: `in_proj`, the SSD scan's matmuls per head, `out_proj`.
+fn mamba2_kernels(
+    kernels: &mut Vec<Kernel>,
+    mamba: &Mamba2,
+    (m, h, e): (f64, f64, f64),
+    t: f64,
+    seq_len: u64,
+) {
+    let in_width = (mamba.inner_dim() + mamba.conv_dim() + mamba.num_heads) as f64 / t;
+    let heads = mamba.num_heads as f64 / t;
+    let chunk = mamba.chunk_size.min(seq_len).max(1) as f64;
+    let (p, n) = (mamba.head_dim as f64, mamba.state_size as f64);
+    linear_mixer_kernels(
+        kernels,
+        (m, h, e),
+        in_width,
+        heads * (2.0 * chunk * n + 2.0 * chunk * p + 4.0 * p * n),
+        mamba.inner_dim() as f64 / t,
+    );
+}
+
 fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Kernel> {
     let m =
         shape.micro_batch_size as f64 * shape.seq_len as f64 / shape.context_parallel.max(1) as f64;
@@ -191,19 +213,20 @@ fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Ker
                 g.value_dim() as f64 / t,
             );
         }
-        Mixer::Mamba2(mamba) => {
-            let in_width = (mamba.inner_dim() + mamba.conv_dim() + mamba.num_heads) as f64 / t;
-            let heads = mamba.num_heads as f64 / t;
-            let chunk = mamba.chunk_size.min(shape.seq_len).max(1) as f64;
-            let (p, n) = (mamba.head_dim as f64, mamba.state_size as f64);
-            linear_mixer_kernels(
-                &mut kernels,
-                (m, h, e),
-                in_width,
-                heads * (2.0 * chunk * n + 2.0 * chunk * p + 4.0 * p * n),
-                mamba.inner_dim() as f64 / t,
-            );
+        Mixer::Mamba2(mamba) => mamba2_kernels(&mut kernels, mamba, (m, h, e), t, shape.seq_len),
+        Mixer::Parallel(parallel) => {
+            attention_kernels(&mut kernels, &parallel.attention, m, h, t, shape, e);
+            mamba2_kernels(&mut kernels, &parallel.mamba, (m, h, e), t, shape.seq_len);
         }
+        // LFM2's short convolution: in_proj (3h), an elementwise-sized core (the gates and
+        // the K-tap convolution), out_proj.
+        Mixer::ShortConv(conv) => linear_mixer_kernels(
+            &mut kernels,
+            (m, h, e),
+            3.0 * h / t,
+            2.0 * h / t * conv.kernel as f64,
+            h / t,
+        ),
         Mixer::None => {}
     }
     // Two norms (read and write) and two residual adds (two reads, one write).
