@@ -697,6 +697,10 @@ struct LlamaDefaults {
     /// `head_dim: null` means hidden_size / num_attention_heads even though the class has a
     /// fixed default (Ministral 3, GPT-OSS, Hunyuan fill it in `__post_init__`).
     head_dim_nullable: bool,
+    /// `head_dim` is no field of the configuration class, read with `getattr(config,
+    /// "head_dim", hidden_size // num_attention_heads)`: an explicit null reaches the modelling
+    /// code as `None`, which it cannot build (EXAONE 4.0).
+    head_dim_null_refused: bool,
     tie: bool,
     max_positions: u64,
 }
@@ -712,6 +716,7 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
         kv_heads_nullable: true,
         head_dim: None,
         head_dim_nullable: false,
+        head_dim_null_refused: false,
         tie: false,
         max_positions: 2048,
     };
@@ -940,6 +945,15 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 131072,
             ..base
         },
+        // Exaone4Config: a fixed 32 K/V heads; head_dim no field of the class.
+        Family::Exaone4 => LlamaDefaults {
+            vocab: 102400,
+            intermediate: 16384,
+            kv_heads: Some(32),
+            kv_heads_nullable: false,
+            head_dim_null_refused: true,
+            ..base
+        },
         _ => base,
     }
 }
@@ -1016,7 +1030,8 @@ fn layer_traits(
         | Family::Gemma3Text
         | Family::HunyuanV1Moe
         | Family::Qwen3VlText
-        | Family::Qwen3VlMoeText => QkNorm::PerHead,
+        | Family::Qwen3VlMoeText
+        | Family::Exaone4 => QkNorm::PerHead,
         Family::Glm4Moe if config.bool_or(&["use_qk_norm"], false)? => QkNorm::PerHead,
         Family::Cohere if config.bool_or(&["use_qk_norm"], false)? => QkNorm::AllHeads,
         Family::Olmo2 | Family::Olmo3 | Family::MinimaxM2 => QkNorm::AllHeads,
@@ -1114,7 +1129,9 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         // An explicit null asks for hidden_size / num_attention_heads where the class
         // declares head_dim optional; where it has a fixed default, null is refused.
         None if config.is_null("head_dim") => {
-            if defaults.head_dim.is_some() && !defaults.head_dim_nullable {
+            if defaults.head_dim_null_refused
+                || (defaults.head_dim.is_some() && !defaults.head_dim_nullable)
+            {
                 return Err(null_refused("head_dim"));
             }
             divide_heads(d, heads, "hidden_size", "num_attention_heads")?
@@ -1287,6 +1304,7 @@ fn attention_windows(
             };
             Ok(by_kind(kinds, w))
         }
+        Family::Exaone4 => exaone4_windows(config, layers),
         Family::Olmo3 => {
             let w = window(Some(4096))?;
             let kinds = match layer_types(config, layers)? {
@@ -1343,12 +1361,84 @@ fn attention_windows(
     }
 }
 
-/// Which layers apply rotary embeddings (SmolLM3's `no_rope_layers`: 0 marks a NoPE layer).
+/// EXAONE 4.0's layers, as `Exaone4Config` lays them out: `layer_types` where given, else
+/// every `sliding_window_pattern`-th layer (4) full and the others sliding; the window is
+/// `sliding_window` (4096). The class cannot build a default pattern without a window (it
+/// divides by a zero pattern) nor from a pattern that is not a positive integer (the `"LLLG"`
+/// strings its docstring describes), and its sliding mask needs a window: each is refused.
+fn exaone4_windows(config: &Config, layers: u64) -> Result<Vec<AttentionWindow>, ModelConfigError> {
+    let window =
+        match config.field(&["sliding_window"]) {
+            (_, Field::Absent) => Some(4096),
+            (_, Field::Null) => None,
+            (key, Field::Present(value)) => match as_u64(key, value)? {
+                0 => return Err(invalid(
+                    key,
+                    "0",
+                    "must be at least 1",
+                    "give the sliding layers' window, or null with only full_attention layer_types",
+                )),
+                w => Some(w),
+            },
+        };
+    let kinds = match layer_types(config, layers)? {
+        Some(kinds) => kinds,
+        None => {
+            if window.is_none() {
+                return Err(invalid(
+                    "sliding_window",
+                    "null",
+                    "leaves Exaone4Config no default layer pattern (it sets sliding_window_pattern to 0 and divides by it)",
+                    "give layer_types (e.g. every layer \"full_attention\"), or a sliding_window",
+                ));
+            }
+            let pattern = match config.object.get("sliding_window_pattern") {
+                None => 4,
+                Some(value) => match value.as_u64() {
+                    Some(pattern) if pattern > 0 => pattern,
+                    _ => {
+                        return Err(invalid(
+                            "sliding_window_pattern",
+                            &value.to_string(),
+                            "must be a positive integer when layer_types is not given (Exaone4Config computes the pattern with `%`)",
+                            "give layer_types, or an integer pattern such as 4",
+                        ))
+                    }
+                },
+            };
+            (0..layers).map(|i| (i + 1) % pattern != 0).collect()
+        }
+    };
+    kinds
+        .into_iter()
+        .map(|sliding| match (sliding, window) {
+            (true, Some(w)) => Ok(AttentionWindow::Sliding(w)),
+            (true, None) => Err(invalid(
+                "sliding_window",
+                "null",
+                "leaves the sliding_attention layers of layer_types without a window (transformers' sliding mask needs one)",
+                "give a sliding_window, or make every layer \"full_attention\"",
+            )),
+            (false, _) => Ok(AttentionWindow::Full),
+        })
+        .collect()
+}
+
+/// Which layers apply rotary embeddings (SmolLM3's `no_rope_layers`: 0 marks a NoPE layer;
+/// EXAONE 4.0's full layers are NoPE when it has a `sliding_window`).
 fn rope_layers(
     config: &Config,
     family: Family,
     layers: u64,
 ) -> Result<Vec<bool>, ModelConfigError> {
+    if family == Family::Exaone4 {
+        // Exaone4Attention rotates where sliding_window is None or the layer slides.
+        let windowless = config.is_null("sliding_window");
+        return Ok(attention_windows(config, family, layers)?
+            .into_iter()
+            .map(|window| windowless || window != AttentionWindow::Full)
+            .collect());
+    }
     if family != Family::Smollm3 {
         return Ok(vec![true; layers as usize]);
     }
@@ -2029,6 +2119,82 @@ mod tests {
             r#"{"model_type": "olmo3", "num_hidden_layers": 2, "sliding_window": null}"#,
             &[None, None],
         );
+    }
+
+    /// EXAONE 4.0: every `sliding_window_pattern`-th layer full (4), windows of 4096 by
+    /// default, NoPE on the full layers of a windowed model; the patterns its configuration
+    /// class cannot build are refused naming the field.
+    #[test]
+    fn exaone4_layers_follow_its_configuration_class() {
+        let check = |json: &str, expected: &[Option<u64>]| {
+            assert_eq!(windows(json), expected, "{json}");
+        };
+        let w = Some(8);
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 5, "sliding_window": 8}"#,
+            &[w, w, w, None, w],
+        );
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 2}"#,
+            &[Some(4096), Some(4096)],
+        );
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 4, "sliding_window": 8, "sliding_window_pattern": 2}"#,
+            &[w, None, w, None],
+        );
+        // layer_types wins over any pattern, a string one included.
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 2, "sliding_window": 8, "sliding_window_pattern": "LLLG", "layer_types": ["full_attention", "sliding_attention"]}"#,
+            &[None, w],
+        );
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 2, "sliding_window": null, "sliding_window_pattern": null, "layer_types": ["full_attention", "full_attention"]}"#,
+            &[None, None],
+        );
+        let rope = |json: &str| -> Vec<bool> {
+            model(json)
+                .unwrap()
+                .layers
+                .iter()
+                .map(|l| l.mixer.attention().unwrap().rope)
+                .collect()
+        };
+        assert_eq!(
+            rope(r#"{"model_type": "exaone4", "num_hidden_layers": 4}"#),
+            [true, true, true, false]
+        );
+        assert_eq!(
+            rope(
+                r#"{"model_type": "exaone4", "num_hidden_layers": 2, "sliding_window": null, "layer_types": ["full_attention", "full_attention"]}"#
+            ),
+            [true, true]
+        );
+        for (extra, field) in [
+            (
+                r#""sliding_window_pattern": "LLLG""#,
+                "sliding_window_pattern",
+            ),
+            (
+                r#""sliding_window_pattern": null"#,
+                "sliding_window_pattern",
+            ),
+            (r#""sliding_window_pattern": 0"#, "sliding_window_pattern"),
+            (r#""sliding_window": null"#, "sliding_window"),
+            (r#""sliding_window": 0"#, "sliding_window"),
+            (
+                r#""sliding_window": null, "layer_types": ["sliding_attention", "full_attention"]"#,
+                "sliding_window",
+            ),
+            (r#""head_dim": null"#, "head_dim"),
+        ] {
+            let json = format!(r#"{{"model_type": "exaone4", "num_hidden_layers": 2, {extra}}}"#);
+            match model(&json) {
+                Err(ModelConfigError::Invalid { field: got, .. }) => {
+                    assert_eq!(got, field, "{json}")
+                }
+                other => panic!("{json}: {other:?}"),
+            }
+        }
     }
 
     #[test]

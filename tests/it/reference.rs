@@ -429,6 +429,8 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
 ///   https://featherless.ai/models/deepseek-ai/DeepSeek-V4-Flash and
 ///   https://deepseekfr.org/en/deepseek-v4-flash), DeepSeek's convention without the input
 ///   embedding; the MTP layer is in neither count.
+/// - EXAONE 4.0 1.2B: "Number of Parameters (without embeddings): 1.07B" (LG's model card,
+///   https://huggingface.co/LGAI-EXAONE/EXAONE-4.0-1.2B, as its GGUF card repeats it).
 #[test]
 fn real_configs_round_to_their_published_sizes() {
     // (fixture under hybrid/, which count, published billions, how far rounding may take it)
@@ -470,6 +472,7 @@ fn real_configs_round_to_their_published_sizes() {
             0.5,
         ),
         ("../real-deepseek-v4-pro", "total", 1600.0, 50.0),
+        ("../real-exaone-4.0-1.2b", "non_embedding", 1.07, 0.005),
         (
             "../real-deepseek-v4-pro",
             "active_without_input_embedding",

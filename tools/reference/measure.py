@@ -130,6 +130,7 @@ MODEL_TYPES = [
     "mimo_v2_flash",
     "laguna",
     "glm4_moe_lite",
+    "exaone4",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -244,6 +245,11 @@ NOTES = {
         "LagunaConfig.__post_init__: mlp_layer_types default ['dense'] + ['sparse'] * (L-1); no attribute_map. The S-2.1 file's norm_topk_prob, decoder_sparse_step, mlp_only_layers and gating_types are not read (LagunaConfig drops the Qwen2-MoE fields).",
         "LagunaSparseMoeBlock: LagunaExperts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), LagunaTopKRouter weight (E, hidden) with e_score_correction_bias = nn.Parameter(E, requires_grad=False) (counted by parameters()), sigmoid scores; shared_experts LagunaMLP(shared_expert_intermediate_size), no shared-expert gate. Dense layers: LagunaMLP(intermediate_size), bias-free.",
         "Router soft-capping, moe_routed_scaling_factor and partial rotary (buffers) add no parameter and no matmul.",
+    ],
+    "exaone4": [
+        "exaone4/modeling_exaone4.py Exaone4Attention: q/k/v/o bias=False, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (head_dim is no field of Exaone4Config: a config.json's head_dim is kept as an extra attribute; an explicit null reaches the modelling code as None); q_norm/k_norm RMSNorm(head_dim). RoPE only where sliding_window is None or the layer slides (the full layers of a windowed model are NoPE).",
+        "Exaone4DecoderLayer: no pre-norms; post_attention_layernorm and post_feedforward_layernorm RMSNorm(hidden) on the block outputs. Exaone4MLP gated (gate/up/down, bias=False).",
+        "Exaone4Config.__post_init__: with layer_types None, 'sliding_attention' where (i + 1) % sliding_window_pattern != 0 (default 4), else 'full_attention'; sliding_window None sets the pattern to 0 (ZeroDivisionError without layer_types); a string pattern ('LLLG') raises TypeError. The docstring's 'final layer always global' is not implemented. Sliding layers with sliding_window None fail in the mask code.",
     ],
 }
 
@@ -689,6 +695,14 @@ TINY_LAGUNA = {
 }
 
 
+# EXAONE 4.0, small: the default pattern (layers 0-2 sliding with window 32, layer 3 full and
+# NoPE), head_dim 24 given beside hidden/heads = 16, q/k norms, post-norms.
+TINY_EXAONE4 = {
+    "model_type": "exaone4", **{k: v for k, v in TINY.items() if k != "num_hidden_layers"},
+    "num_hidden_layers": 4, "head_dim": 24, "sliding_window": 32,
+}
+
+
 def window_reconciliation(model, batch, seq_len):
     """What eager attention multiplies past the sliding windows: each sliding layer's queries
     are multiplied with all seq_len keys (scores and weighted values) under a mask that keeps
@@ -699,6 +713,9 @@ def window_reconciliation(model, batch, seq_len):
     for name, mod in model.named_modules():
         w = getattr(mod, "sliding_window", None)
         if not (isinstance(w, int) and w < seq_len and hasattr(mod, "q_proj")):
+            continue
+        # EXAONE 4.0 keeps the config's window on every layer and says which ones slide.
+        if getattr(mod, "is_sliding", True) is False:
             continue
         qk = mod.head_dim
         v = getattr(mod, "v_head_dim", qk)
@@ -820,6 +837,11 @@ def new_type_cases():
         ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
          {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
           "num_attention_heads": 8, "tie_word_embeddings": True}),
+        ("tiny-exaone4", "EXAONE 4.0 (the 32B kind): default sliding_window_pattern 4 (layers 0-2 sliding, window 32, so S = 16 is within it and S = 48 beyond it; layer 3 full without RoPE), head_dim 24, q/k norms, post-attention and post-feed-forward norms only.",
+         TINY_EXAONE4),
+        ("tiny-exaone4-full", "EXAONE 4.0 (the 1.2B kind): sliding_window and sliding_window_pattern null, layer_types all full (RoPE on every layer), tied head, MQA.",
+         {**TINY_EXAONE4, "sliding_window": None, "sliding_window_pattern": None, "num_key_value_heads": 1,
+          "layer_types": ["full_attention"] * 4, "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
