@@ -954,6 +954,13 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             head_dim_null_refused: true,
             ..base
         },
+        // ArceeConfig: head_dim and num_key_value_heads optional (computed when null).
+        Family::Arcee => LlamaDefaults {
+            hidden: 2560,
+            intermediate: 18432,
+            max_positions: 4096,
+            ..base
+        },
         _ => base,
     }
 }
@@ -1010,14 +1017,15 @@ fn layer_traits(
         | Family::Gemma3Text
         | Family::HunyuanV1Moe
         | Family::Qwen3VlText
-        | Family::Qwen3VlMoeText => {
+        | Family::Qwen3VlMoeText
+        | Family::Arcee => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
         _ => (false, false),
     };
     let mlp_bias = match family {
-        Family::Llama | Family::Granite | Family::Smollm3 => {
+        Family::Llama | Family::Granite | Family::Smollm3 | Family::Arcee => {
             config.bool_or(&["mlp_bias"], false)?
         }
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
@@ -1058,7 +1066,8 @@ fn layer_traits(
         qkv_bias,
         output_bias,
         mlp: Mlp {
-            gated: family != Family::Starcoder2,
+            // Starcoder2's c_fc/c_proj and Arcee's ReLU² up/down: two matrices.
+            gated: !matches!(family, Family::Starcoder2 | Family::Arcee),
             intermediate_size: intermediate,
             bias: mlp_bias,
         },
@@ -1141,6 +1150,15 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             None => divide_heads(d, heads, "hidden_size", "num_attention_heads")?,
         },
     };
+    // Arcee's validate_architecture wants the width a multiple of the heads, head_dim or not.
+    if family == Family::Arcee && d % heads != 0 {
+        return Err(invalid(
+            "num_attention_heads",
+            &heads.to_string(),
+            &format!("does not divide hidden_size = {d} (the configuration class refuses it)"),
+            "use a head count that divides hidden_size",
+        ));
+    }
     let tie = config.bool_or(&["tie_word_embeddings"], defaults.tie)?;
     let traits = layer_traits(config, family, (d, heads, kv_heads), intermediate)?;
     let attention = Attention::Standard(StandardAttention {
@@ -2195,6 +2213,28 @@ mod tests {
                 other => panic!("{json}: {other:?}"),
             }
         }
+    }
+
+    /// Arcee: a two-matrix MLP (up and down) with `mlp_bias`, Llama's attention, and the
+    /// class's check that the heads divide the width even with `head_dim` given.
+    #[test]
+    fn arcee_has_a_two_matrix_mlp_and_checks_its_heads() {
+        let arcee = model(
+            r#"{"model_type": "arcee", "hidden_size": 64, "num_attention_heads": 4, "head_dim": 32, "mlp_bias": true, "num_hidden_layers": 1}"#,
+        )
+        .unwrap();
+        let FeedForward::Dense(mlp) = arcee.layers[0].ffn else {
+            panic!("a dense MLP")
+        };
+        assert_eq!(mlp.matrices(), 2);
+        assert!(mlp.bias);
+        assert_eq!(attention(&arcee).qk_head_dim(), 32);
+        let error = model(
+            r#"{"model_type": "arcee", "hidden_size": 64, "num_attention_heads": 3, "head_dim": 32}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("num_attention_heads"), "{error}");
     }
 
     #[test]

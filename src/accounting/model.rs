@@ -58,10 +58,11 @@ pub enum Family {
     Laguna,
     Glm4MoeLite,
     Exaone4,
+    Arcee,
 }
 
 impl Family {
-    pub const ALL: [Family; 50] = [
+    pub const ALL: [Family; 51] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -112,6 +113,7 @@ impl Family {
         Family::Laguna,
         Family::Glm4MoeLite,
         Family::Exaone4,
+        Family::Arcee,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -171,6 +173,7 @@ impl Family {
             Family::Laguna => "laguna",
             Family::Glm4MoeLite => "glm4_moe_lite",
             Family::Exaone4 => "exaone4",
+            Family::Arcee => "arcee",
         }
     }
 }

@@ -131,6 +131,7 @@ MODEL_TYPES = [
     "laguna",
     "glm4_moe_lite",
     "exaone4",
+    "arcee",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -250,6 +251,10 @@ NOTES = {
         "exaone4/modeling_exaone4.py Exaone4Attention: q/k/v/o bias=False, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (head_dim is no field of Exaone4Config: a config.json's head_dim is kept as an extra attribute; an explicit null reaches the modelling code as None); q_norm/k_norm RMSNorm(head_dim). RoPE only where sliding_window is None or the layer slides (the full layers of a windowed model are NoPE).",
         "Exaone4DecoderLayer: no pre-norms; post_attention_layernorm and post_feedforward_layernorm RMSNorm(hidden) on the block outputs. Exaone4MLP gated (gate/up/down, bias=False).",
         "Exaone4Config.__post_init__: with layer_types None, 'sliding_attention' where (i + 1) % sliding_window_pattern != 0 (default 4), else 'full_attention'; sliding_window None sets the pattern to 0 (ZeroDivisionError without layer_types); a string pattern ('LLLG') raises TypeError. The docstring's 'final layer always global' is not implemented. Sliding layers with sliding_window None fail in the mask code.",
+    ],
+    "arcee": [
+        "arcee/modeling_arcee.py ArceeMLP: up_proj and down_proj only (no gate_proj), bias=mlp_bias, act relu2 (ReLU squared, elementwise). ArceeAttention: Llama's q/k/v/o with bias=attention_bias, head_dim = config.head_dim (None: hidden_size // num_attention_heads); no q/k norms. Two RMSNorms per layer, a final norm, lm_head bias-free (tied with tie_word_embeddings, default False).",
+        "ArceeConfig.validate_architecture: hidden_size must be a multiple of num_attention_heads even with head_dim given; num_key_value_heads None means num_attention_heads.",
     ],
 }
 
@@ -842,6 +847,11 @@ def new_type_cases():
         ("tiny-exaone4-full", "EXAONE 4.0 (the 1.2B kind): sliding_window and sliding_window_pattern null, layer_types all full (RoPE on every layer), tied head, MQA.",
          {**TINY_EXAONE4, "sliding_window": None, "sliding_window_pattern": None, "num_key_value_heads": 1,
           "layer_types": ["full_attention"] * 4, "tie_word_embeddings": True}),
+        ("tiny-arcee", "Arcee (AFM): ReLU² MLP of up/down only, attention_bias and mlp_bias, head_dim 32 given (hidden/heads = 16), GQA 4/2.",
+         {"model_type": "arcee", **TINY, "head_dim": 32, "attention_bias": True, "mlp_bias": True}),
+        ("tiny-arcee-defaults", "Arcee with num_key_value_heads and head_dim absent (as many K/V heads as heads, hidden/heads), tied head.",
+         {"model_type": "arcee", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
+          "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
