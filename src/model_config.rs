@@ -662,6 +662,7 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
         default_seq_len: positions,
         vision: None,
         hyper_connections: None,
+        ffn_activation_params: 0,
     })
 }
 
@@ -961,6 +962,14 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 4096,
             ..base
         },
+        // ApertusConfig: num_key_value_heads optional; head_dim no field of the class.
+        Family::Apertus => LlamaDefaults {
+            vocab: 131072,
+            intermediate: 14336,
+            head_dim_null_refused: true,
+            max_positions: 65536,
+            ..base
+        },
         _ => base,
     }
 }
@@ -1018,7 +1027,8 @@ fn layer_traits(
         | Family::HunyuanV1Moe
         | Family::Qwen3VlText
         | Family::Qwen3VlMoeText
-        | Family::Arcee => {
+        | Family::Arcee
+        | Family::Apertus => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -1039,7 +1049,8 @@ fn layer_traits(
         | Family::HunyuanV1Moe
         | Family::Qwen3VlText
         | Family::Qwen3VlMoeText
-        | Family::Exaone4 => QkNorm::PerHead,
+        | Family::Exaone4
+        | Family::Apertus => QkNorm::PerHead,
         Family::Glm4Moe if config.bool_or(&["use_qk_norm"], false)? => QkNorm::PerHead,
         Family::Cohere if config.bool_or(&["use_qk_norm"], false)? => QkNorm::AllHeads,
         Family::Olmo2 | Family::Olmo3 | Family::MinimaxM2 => QkNorm::AllHeads,
@@ -1067,7 +1078,7 @@ fn layer_traits(
         output_bias,
         mlp: Mlp {
             // Starcoder2's c_fc/c_proj and Arcee's ReLU² up/down: two matrices.
-            gated: !matches!(family, Family::Starcoder2 | Family::Arcee),
+            gated: !matches!(family, Family::Starcoder2 | Family::Arcee | Family::Apertus),
             intermediate_size: intermediate,
             bias: mlp_bias,
         },
@@ -1214,14 +1225,48 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             0
         },
         per_layer_input: None,
-        default_seq_len: default_seq_len(
-            config,
-            &["max_position_embeddings"],
-            defaults.max_positions,
-        )?,
+        default_seq_len: if family == Family::Apertus
+            && !["rope_scaling", "rope_parameters"]
+                .iter()
+                .any(|key| config.object.get(*key).is_some_and(Value::is_object))
+        {
+            // ApertusConfig's default rope_parameters: Llama 3 scaling from 8192 positions.
+            8192
+        } else {
+            default_seq_len(config, &["max_position_embeddings"], defaults.max_positions)?
+        },
         vision: None,
         hyper_connections: None,
+        ffn_activation_params: match family {
+            Family::Arcee => activation_params(config, "relu2")?,
+            Family::Apertus => activation_params(config, "xielu")?,
+            _ => 0,
+        },
     })
+}
+
+/// Learnable parameters of the MLP's activation, `ACT2FN[hidden_act]` (or, for `xielu`,
+/// `ACT2CLS["xielu"]`) as the MLPs of Arcee and Apertus build it: xIELU's `alpha_p` and
+/// `alpha_n` (2), PReLU's one weight (1), none for the others (ReLU², SiLU, GELU, ...).
+fn activation_params(config: &Config, default: &str) -> Result<u64, ModelConfigError> {
+    match config.object.get("hidden_act") {
+        None => Ok(activation_params_of(default)),
+        Some(Value::String(name)) => Ok(activation_params_of(name)),
+        Some(other) => Err(invalid(
+            "hidden_act",
+            &other.to_string(),
+            "must be the name of an activation",
+            &format!("write e.g. \"{default}\", or remove the key to take the default"),
+        )),
+    }
+}
+
+fn activation_params_of(name: &str) -> u64 {
+    match name {
+        "xielu" => 2,
+        "prelu" => 1,
+        _ => 0,
+    }
 }
 
 /// The attention kinds `layer_types` may name for the families read here.
@@ -2235,6 +2280,37 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("num_attention_heads"), "{error}");
+    }
+
+    /// Apertus: xIELU's two learnable scalars per layer (PReLU's one), none for ReLU²; a
+    /// two-matrix MLP, q/k norms; the class's Llama 3 context without rope_parameters.
+    #[test]
+    fn apertus_counts_its_activations_parameters() {
+        let json = |extra: &str| {
+            format!(
+                r#"{{"model_type": "apertus", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 96, "vocab_size": 128, "num_hidden_layers": 3{extra}}}"#
+            )
+        };
+        let count = |extra: &str| params::count(&model(&json(extra)).unwrap()).total;
+        let xielu = model(&json("")).unwrap();
+        assert_eq!(xielu.ffn_activation_params, 2);
+        assert_eq!(xielu.default_seq_len, 8192);
+        assert_eq!(count("") - count(r#", "hidden_act": "relu2""#), 6);
+        assert_eq!(
+            count(r#", "hidden_act": "prelu""#) - count(r#", "hidden_act": "relu2""#),
+            3
+        );
+        let FeedForward::Dense(mlp) = xielu.layers[0].ffn else {
+            panic!("a dense MLP")
+        };
+        assert_eq!(mlp.matrices(), 2);
+        for (extra, field) in [
+            (r#", "hidden_act": 1"#, "hidden_act"),
+            (r#", "head_dim": null"#, "head_dim"),
+        ] {
+            let error = model(&json(extra)).unwrap_err().to_string();
+            assert!(error.contains(field), "{extra}: {error}");
+        }
     }
 
     #[test]

@@ -59,10 +59,11 @@ pub enum Family {
     Glm4MoeLite,
     Exaone4,
     Arcee,
+    Apertus,
 }
 
 impl Family {
-    pub const ALL: [Family; 51] = [
+    pub const ALL: [Family; 52] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -114,6 +115,7 @@ impl Family {
         Family::Glm4MoeLite,
         Family::Exaone4,
         Family::Arcee,
+        Family::Apertus,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -174,6 +176,7 @@ impl Family {
             Family::Glm4MoeLite => "glm4_moe_lite",
             Family::Exaone4 => "exaone4",
             Family::Arcee => "arcee",
+            Family::Apertus => "apertus",
         }
     }
 }
@@ -208,6 +211,9 @@ pub struct Model {
     /// DeepSeek-V4's manifold-constrained hyper-connections: the residual stream is this many
     /// streams of `hidden_size`, mixed around every attention and feed-forward block.
     pub hyper_connections: Option<HyperConnections>,
+    /// Learnable parameters of the activation inside each dense feed-forward block (Apertus's
+    /// xIELU: its `alpha_p` and `alpha_n`, 2 per layer): elementwise, in no matmul.
+    pub ffn_activation_params: u64,
 }
 
 /// DeepSeek-V4's hyper-connections (mHC). Each decoder layer has two (before its attention and
@@ -518,6 +524,7 @@ impl Model {
             default_seq_len,
             vision: None,
             hyper_connections: None,
+            ffn_activation_params: 0,
         }
     }
 

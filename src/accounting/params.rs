@@ -471,7 +471,7 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
         Mixer::None => 0,
     };
     let (ffn_total, ffn_inactive) = match &layer.ffn {
-        FeedForward::Dense(mlp) => (mlp_params(d, mlp)?, 0),
+        FeedForward::Dense(mlp) => (sum(&[mlp_params(d, mlp)?, model.ffn_activation_params])?, 0),
         FeedForward::MixtureOfExperts(moe) => moe_params(d, moe)?,
         FeedForward::None => (0, 0),
     };

@@ -132,6 +132,7 @@ MODEL_TYPES = [
     "glm4_moe_lite",
     "exaone4",
     "arcee",
+    "apertus",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -255,6 +256,11 @@ NOTES = {
     "arcee": [
         "arcee/modeling_arcee.py ArceeMLP: up_proj and down_proj only (no gate_proj), bias=mlp_bias, act relu2 (ReLU squared, elementwise). ArceeAttention: Llama's q/k/v/o with bias=attention_bias, head_dim = config.head_dim (None: hidden_size // num_attention_heads); no q/k norms. Two RMSNorms per layer, a final norm, lm_head bias-free (tied with tie_word_embeddings, default False).",
         "ArceeConfig.validate_architecture: hidden_size must be a multiple of num_attention_heads even with head_dim given; num_key_value_heads None means num_attention_heads.",
+    ],
+    "apertus": [
+        "apertus/modeling_apertus.py ApertusMLP: up_proj and down_proj only (bias=False, no mlp_bias), act_fn = ACT2CLS['xielu'](dtype=config.dtype) for hidden_act 'xielu' (the default), else ACT2FN[hidden_act]. XIELUActivation: nn.Parameter alpha_p (1,) and alpha_n (1,) (2 parameters per layer, in parameters()), beta and eps nn.Buffer (persistent, not parameters); the activation is elementwise (torch.where of x*x, expm1), no matmul. ACT2FN['prelu'] would build an nn.PReLU with 1 parameter.",
+        "ApertusAttention: q/k/v/o bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (no field of ApertusConfig; an explicit null reaches it as None), q_norm/k_norm RMSNorm(head_dim). ApertusDecoderLayer: attention_layernorm and feedforward_layernorm (pre-norms). lm_head bias-free, tie_word_embeddings default False.",
+        "ApertusConfig.__post_init__: num_key_value_heads None -> num_attention_heads; rope_parameters None -> llama3 scaling (factor 8, original_max_position_embeddings 8192, theta 12e6).",
     ],
 }
 
@@ -852,6 +858,11 @@ def new_type_cases():
         ("tiny-arcee-defaults", "Arcee with num_key_value_heads and head_dim absent (as many K/V heads as heads, hidden/heads), tied head.",
          {"model_type": "arcee", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
           "tie_word_embeddings": True}),
+        ("tiny-apertus", "Apertus: xIELU MLP of up/down only (alpha_p and alpha_n learnable per layer), q/k norms, attention_bias, head_dim 24 given, GQA 4/2.",
+         {"model_type": "apertus", **TINY, "head_dim": 24, "attention_bias": True}),
+        ("tiny-apertus-relu2", "Apertus with hidden_act relu2 (no learnable activation parameters), num_key_value_heads and head_dim absent, tied head.",
+         {"model_type": "apertus", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
+          "hidden_act": "relu2", "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
