@@ -970,6 +970,16 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 65536,
             ..base
         },
+        // NanoChatConfig: num_key_value_heads optional; head_dim no field of the class.
+        Family::NanoChat => LlamaDefaults {
+            vocab: 50304,
+            hidden: 768,
+            intermediate: 8192,
+            layers: 12,
+            heads: 6,
+            head_dim_null_refused: true,
+            ..base
+        },
         _ => base,
     }
 }
@@ -1028,7 +1038,8 @@ fn layer_traits(
         | Family::Qwen3VlText
         | Family::Qwen3VlMoeText
         | Family::Arcee
-        | Family::Apertus => {
+        | Family::Apertus
+        | Family::NanoChat => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -1066,6 +1077,9 @@ fn layer_traits(
             Family::Starcoder2 => Norm::LayerNorm { bias: true },
             // CohereLayerNorm has a weight and no bias.
             Family::Cohere => Norm::LayerNorm { bias: false },
+            // NanoChatRMSNorm has no weight: the layers' two norms, the final one (also run
+            // on the embeddings) and the q/k norms are free.
+            Family::NanoChat => Norm::RmsNormWithoutWeight,
             _ => Norm::RmsNorm,
         },
         norms_per_layer: match family {
@@ -1078,7 +1092,10 @@ fn layer_traits(
         output_bias,
         mlp: Mlp {
             // Starcoder2's c_fc/c_proj and Arcee's ReLU² up/down: two matrices.
-            gated: !matches!(family, Family::Starcoder2 | Family::Arcee | Family::Apertus),
+            gated: !matches!(
+                family,
+                Family::Starcoder2 | Family::Arcee | Family::Apertus | Family::NanoChat
+            ),
             intermediate_size: intermediate,
             bias: mlp_bias,
         },
@@ -1240,13 +1257,14 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         ffn_activation_params: match family {
             Family::Arcee => activation_params(config, "relu2")?,
             Family::Apertus => activation_params(config, "xielu")?,
+            Family::NanoChat => activation_params(config, "relu2")?,
             _ => 0,
         },
     })
 }
 
 /// Learnable parameters of the MLP's activation, `ACT2FN[hidden_act]` (or, for `xielu`,
-/// `ACT2CLS["xielu"]`) as the MLPs of Arcee and Apertus build it: xIELU's `alpha_p` and
+/// `ACT2CLS["xielu"]`) as the MLPs of Arcee, Apertus and nanochat build it: xIELU's `alpha_p` and
 /// `alpha_n` (2), PReLU's one weight (1), none for the others (ReLU², SiLU, GELU, ...).
 fn activation_params(config: &Config, default: &str) -> Result<u64, ModelConfigError> {
     match config.object.get("hidden_act") {
@@ -2311,6 +2329,31 @@ mod tests {
             let error = model(&json(extra)).unwrap_err().to_string();
             assert!(error.contains(field), "{extra}: {error}");
         }
+    }
+
+    /// nanochat: weightless RMSNorms (none in the count, the final one included), no q/k
+    /// norm weights, a two-matrix MLP.
+    #[test]
+    fn nanochats_norms_have_no_weights() {
+        let nanochat = model(
+            r#"{"model_type": "nanochat", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 96, "vocab_size": 128, "num_hidden_layers": 2}"#,
+        )
+        .unwrap();
+        assert_eq!(nanochat.norm, Norm::RmsNormWithoutWeight);
+        let Attention::Standard(a) = attention(&nanochat) else {
+            panic!("standard attention")
+        };
+        assert_eq!(a.qk_norm, QkNorm::None);
+        // Embedding and head (2 · 128 · 64), q/k/v/o (4 · 64 · 64) and fc1/fc2 (2 · 64 · 96)
+        // per layer: nothing else.
+        assert_eq!(
+            params::count(&nanochat).total,
+            2 * 128 * 64 + 2 * (4 * 64 * 64 + 2 * 64 * 96)
+        );
+        let error = model(r#"{"model_type": "nanochat", "head_dim": null}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("head_dim"), "{error}");
     }
 
     #[test]

@@ -60,10 +60,11 @@ pub enum Family {
     Exaone4,
     Arcee,
     Apertus,
+    NanoChat,
 }
 
 impl Family {
-    pub const ALL: [Family; 52] = [
+    pub const ALL: [Family; 53] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -116,6 +117,7 @@ impl Family {
         Family::Exaone4,
         Family::Arcee,
         Family::Apertus,
+        Family::NanoChat,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -177,6 +179,7 @@ impl Family {
             Family::Exaone4 => "exaone4",
             Family::Arcee => "arcee",
             Family::Apertus => "apertus",
+            Family::NanoChat => "nanochat",
         }
     }
 }
@@ -344,6 +347,8 @@ pub enum Norm {
     LayerNorm { bias: bool },
     /// RMSNorm: one weight per channel.
     RmsNorm,
+    /// RMSNorm without a learned weight (nanochat's `NanoChatRMSNorm`): no parameters.
+    RmsNormWithoutWeight,
 }
 
 impl Norm {
@@ -351,6 +356,7 @@ impl Norm {
         match self {
             Norm::LayerNorm { bias: true } => 2 * width,
             Norm::LayerNorm { bias: false } | Norm::RmsNorm => width,
+            Norm::RmsNormWithoutWeight => 0,
         }
     }
 }

@@ -133,6 +133,7 @@ MODEL_TYPES = [
     "exaone4",
     "arcee",
     "apertus",
+    "nanochat",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -261,6 +262,10 @@ NOTES = {
         "apertus/modeling_apertus.py ApertusMLP: up_proj and down_proj only (bias=False, no mlp_bias), act_fn = ACT2CLS['xielu'](dtype=config.dtype) for hidden_act 'xielu' (the default), else ACT2FN[hidden_act]. XIELUActivation: nn.Parameter alpha_p (1,) and alpha_n (1,) (2 parameters per layer, in parameters()), beta and eps nn.Buffer (persistent, not parameters); the activation is elementwise (torch.where of x*x, expm1), no matmul. ACT2FN['prelu'] would build an nn.PReLU with 1 parameter.",
         "ApertusAttention: q/k/v/o bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (no field of ApertusConfig; an explicit null reaches it as None), q_norm/k_norm RMSNorm(head_dim). ApertusDecoderLayer: attention_layernorm and feedforward_layernorm (pre-norms). lm_head bias-free, tie_word_embeddings default False.",
         "ApertusConfig.__post_init__: num_key_value_heads None -> num_attention_heads; rope_parameters None -> llama3 scaling (factor 8, original_max_position_embeddings 8192, theta 12e6).",
+    ],
+    "nanochat": [
+        "nanochat/modeling_nanochat.py NanoChatRMSNorm(eps) has no weight: input_layernorm, post_attention_layernorm (pre-norms), q_norm/k_norm (after RoPE) and the model's norm (run on the embeddings before the layers and again after them) are parameterless.",
+        "NanoChatAttention: q/k/v/o bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (no field of NanoChatConfig). NanoChatMLP: fc1 (hidden -> intermediate) and fc2, bias=False, ACT2FN[hidden_act] (relu2 by default). lm_head bias-free, tie_word_embeddings default False; final_logit_softcapping (15.0) is elementwise.",
     ],
 }
 
@@ -863,6 +868,11 @@ def new_type_cases():
         ("tiny-apertus-relu2", "Apertus with hidden_act relu2 (no learnable activation parameters), num_key_value_heads and head_dim absent, tied head.",
          {"model_type": "apertus", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
           "hidden_act": "relu2", "tie_word_embeddings": True}),
+        ("tiny-nanochat", "nanochat: weightless RMSNorms everywhere (layers, q/k, the final norm run twice), ReLU² MLP of fc1/fc2, attention_bias, GQA 4/2, logit soft-capping.",
+         {"model_type": "nanochat", **TINY, "attention_bias": True}),
+        ("tiny-nanochat-defaults", "nanochat with num_key_value_heads absent (MHA, as the released checkpoints), head_dim 24 given, tied head.",
+         {"model_type": "nanochat", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
+          "head_dim": 24, "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
