@@ -859,7 +859,8 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 196608,
             ..base
         },
-        Family::Gemma2 => LlamaDefaults {
+        // VaultGemmaConfig's defaults are Gemma 2's.
+        Family::Gemma2 | Family::VaultGemma => LlamaDefaults {
             vocab: 256000,
             hidden: 2304,
             intermediate: 9216,
@@ -1039,7 +1040,8 @@ fn layer_traits(
         | Family::Qwen3VlMoeText
         | Family::Arcee
         | Family::Apertus
-        | Family::NanoChat => {
+        | Family::NanoChat
+        | Family::VaultGemma => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -1178,8 +1180,9 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             None => divide_heads(d, heads, "hidden_size", "num_attention_heads")?,
         },
     };
-    // Arcee's validate_architecture wants the width a multiple of the heads, head_dim or not.
-    if family == Family::Arcee && d % heads != 0 {
+    // Arcee's and VaultGemma's validate_architecture want the width a multiple of the heads,
+    // head_dim or not.
+    if matches!(family, Family::Arcee | Family::VaultGemma) && d % heads != 0 {
         return Err(invalid(
             "num_attention_heads",
             &heads.to_string(),
@@ -1386,6 +1389,37 @@ fn attention_windows(
             Ok(by_kind(kinds, w))
         }
         Family::Exaone4 => exaone4_windows(config, layers),
+        Family::VaultGemma => {
+            // VaultGemmaModel always builds the sliding mask, which needs a window.
+            let w = match config.field(&["sliding_window"]) {
+                (_, Field::Absent) => 4096,
+                (key, Field::Null) => {
+                    return Err(invalid(
+                        key,
+                        "null",
+                        "leaves VaultGemma without the window its sliding mask needs (transformers' forward refuses it, whatever layer_types says)",
+                        "give a sliding_window, or remove the key to take 4096",
+                    ))
+                }
+                (key, Field::Present(value)) => match as_u64(key, value)? {
+                    0 => {
+                        return Err(invalid(
+                            key,
+                            "0",
+                            "must be at least 1",
+                            "give the sliding layers' window, or remove the key to take 4096",
+                        ))
+                    }
+                    w => w,
+                },
+            };
+            let kinds = match layer_types(config, layers)? {
+                Some(kinds) => kinds,
+                // Sliding and full in turn, from a sliding layer.
+                None => (0..layers).map(|i| (i + 1) % 2 != 0).collect(),
+            };
+            Ok(by_kind(kinds, Some(w)))
+        }
         Family::Olmo3 => {
             let w = window(Some(4096))?;
             let kinds = match layer_types(config, layers)? {
@@ -2354,6 +2388,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("head_dim"), "{error}");
+    }
+
+    /// VaultGemma: Gemma 2's alternating windows (4096) and defaults with two norms per
+    /// layer; the window its forward always needs, and the class's head check.
+    #[test]
+    fn vaultgemma_alternates_windows_and_has_two_norms() {
+        let check = |json: &str, expected: &[Option<u64>]| {
+            assert_eq!(windows(json), expected, "{json}");
+        };
+        check(
+            r#"{"model_type": "vaultgemma", "num_hidden_layers": 3}"#,
+            &[Some(4096), None, Some(4096)],
+        );
+        check(
+            r#"{"model_type": "vaultgemma", "num_hidden_layers": 2, "sliding_window": 8, "layer_types": ["full_attention", "full_attention"]}"#,
+            &[None, None],
+        );
+        let vault = model(r#"{"model_type": "vaultgemma"}"#).unwrap();
+        assert!(vault.layers.iter().all(|l| l.norms == 2));
+        assert!(vault.tie_word_embeddings);
+        assert_eq!(attention(&vault).qk_head_dim(), 256);
+        for (extra, field) in [
+            (r#""sliding_window": null"#, "sliding_window"),
+            (r#""sliding_window": 0"#, "sliding_window"),
+            (r#""num_attention_heads": 7"#, "num_attention_heads"),
+            (r#""head_dim": null"#, "head_dim"),
+        ] {
+            let json =
+                format!(r#"{{"model_type": "vaultgemma", "num_hidden_layers": 2, {extra}}}"#);
+            let error = model(&json).unwrap_err().to_string();
+            assert!(error.contains(field), "{extra}: {error}");
+        }
     }
 
     #[test]

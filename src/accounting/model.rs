@@ -61,10 +61,11 @@ pub enum Family {
     Arcee,
     Apertus,
     NanoChat,
+    VaultGemma,
 }
 
 impl Family {
-    pub const ALL: [Family; 53] = [
+    pub const ALL: [Family; 54] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -118,6 +119,7 @@ impl Family {
         Family::Arcee,
         Family::Apertus,
         Family::NanoChat,
+        Family::VaultGemma,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -180,6 +182,7 @@ impl Family {
             Family::Arcee => "arcee",
             Family::Apertus => "apertus",
             Family::NanoChat => "nanochat",
+            Family::VaultGemma => "vaultgemma",
         }
     }
 }

@@ -134,6 +134,7 @@ MODEL_TYPES = [
     "arcee",
     "apertus",
     "nanochat",
+    "vaultgemma",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -266,6 +267,10 @@ NOTES = {
     "nanochat": [
         "nanochat/modeling_nanochat.py NanoChatRMSNorm(eps) has no weight: input_layernorm, post_attention_layernorm (pre-norms), q_norm/k_norm (after RoPE) and the model's norm (run on the embeddings before the layers and again after them) are parameterless.",
         "NanoChatAttention: q/k/v/o bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (no field of NanoChatConfig). NanoChatMLP: fc1 (hidden -> intermediate) and fc2, bias=False, ACT2FN[hidden_act] (relu2 by default). lm_head bias-free, tie_word_embeddings default False; final_logit_softcapping (15.0) is elementwise.",
+    ],
+    "vaultgemma": [
+        "vaultgemma/modeling_vaultgemma.py VaultGemmaDecoderLayer: input_layernorm and pre_feedforward_layernorm only (two RMSNorms of hidden, weight initialised to zeros and applied as 1 + w; no post-norms unlike Gemma 2). VaultGemmaMLP gated (gate/up/down, bias=False, gelu_pytorch_tanh). VaultGemmaAttention: q/k/v/o bias=attention_bias, head_dim from the config (256), no q/k norms; attn_logit_softcapping and final_logit_softcapping elementwise; the embedding is scaled by sqrt(hidden) (no parameter).",
+        "VaultGemmaConfig.__post_init__: layer_types default 'sliding_attention' where (i + 1) % 2 != 0, else 'full_attention'; sliding layers use sliding_window (4096). VaultGemmaModel always builds the sliding mask, which raises without a sliding_window. validate_architecture: hidden_size a multiple of num_attention_heads. tie_word_embeddings default True.",
     ],
 }
 
@@ -873,6 +878,12 @@ def new_type_cases():
         ("tiny-nanochat-defaults", "nanochat with num_key_value_heads absent (MHA, as the released checkpoints), head_dim 24 given, tied head.",
          {"model_type": "nanochat", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
           "head_dim": 24, "tie_word_embeddings": True}),
+        ("tiny-vaultgemma", "VaultGemma: sliding and full layers in turn (window 32, so S = 16 is within it and S = 48 beyond it), two pre-norms per layer, GeGLU MLP, head_dim 16, MQA, tied head, logit soft-capping.",
+         {"model_type": "vaultgemma", **TINY, "num_hidden_layers": 4, "num_key_value_heads": 1, "head_dim": 16,
+          "sliding_window": 32}),
+        ("tiny-vaultgemma-bias", "VaultGemma with attention_bias, layer_types full then sliding, an untied head.",
+         {"model_type": "vaultgemma", **TINY, "head_dim": 16, "sliding_window": 32, "attention_bias": True,
+          "layer_types": ["full_attention", "sliding_attention"], "tie_word_embeddings": False}),
     ]
     cases = []
     for name, description, config in variants:
