@@ -678,6 +678,7 @@ fn gpt2(config: &Config, family: Family) -> Result<Model, ModelConfigError> {
         default_seq_len: positions,
         vision: None,
         hyper_connections: None,
+        ffn_activation_params: 0,
     })
 }
 
@@ -713,6 +714,10 @@ struct LlamaDefaults {
     /// `head_dim: null` means hidden_size / num_attention_heads even though the class has a
     /// fixed default (Ministral 3, GPT-OSS, Hunyuan fill it in `__post_init__`).
     head_dim_nullable: bool,
+    /// `head_dim` is no field of the configuration class, read with `getattr(config,
+    /// "head_dim", hidden_size // num_attention_heads)`: an explicit null reaches the modelling
+    /// code as `None`, which it cannot build (EXAONE 4.0).
+    head_dim_null_refused: bool,
     tie: bool,
     max_positions: u64,
 }
@@ -728,6 +733,7 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
         kv_heads_nullable: true,
         head_dim: None,
         head_dim_nullable: false,
+        head_dim_null_refused: false,
         tie: false,
         max_positions: 2048,
     };
@@ -890,7 +896,8 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 196608,
             ..base
         },
-        Family::Gemma2 => LlamaDefaults {
+        // VaultGemmaConfig's defaults are Gemma 2's.
+        Family::Gemma2 | Family::VaultGemma => LlamaDefaults {
             vocab: 256000,
             hidden: 2304,
             intermediate: 9216,
@@ -977,6 +984,40 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 131072,
             ..base
         },
+        // Exaone4Config: a fixed 32 K/V heads; head_dim no field of the class.
+        Family::Exaone4 => LlamaDefaults {
+            vocab: 102400,
+            intermediate: 16384,
+            kv_heads: Some(32),
+            kv_heads_nullable: false,
+            head_dim_null_refused: true,
+            ..base
+        },
+        // ArceeConfig: head_dim and num_key_value_heads optional (computed when null).
+        Family::Arcee => LlamaDefaults {
+            hidden: 2560,
+            intermediate: 18432,
+            max_positions: 4096,
+            ..base
+        },
+        // ApertusConfig: num_key_value_heads optional; head_dim no field of the class.
+        Family::Apertus => LlamaDefaults {
+            vocab: 131072,
+            intermediate: 14336,
+            head_dim_null_refused: true,
+            max_positions: 65536,
+            ..base
+        },
+        // NanoChatConfig: num_key_value_heads optional; head_dim no field of the class.
+        Family::NanoChat => LlamaDefaults {
+            vocab: 50304,
+            hidden: 768,
+            intermediate: 8192,
+            layers: 12,
+            heads: 6,
+            head_dim_null_refused: true,
+            ..base
+        },
         _ => base,
     }
 }
@@ -1038,14 +1079,18 @@ fn layer_traits(
         | Family::GraniteMoeShared
         | Family::Phimoe
         | Family::Dots1
-        | Family::FlexOlmo => {
+        | Family::FlexOlmo
+        | Family::Arcee
+        | Family::Apertus
+        | Family::NanoChat
+        | Family::VaultGemma => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
         _ => (false, false),
     };
     let mlp_bias = match family {
-        Family::Llama | Family::Granite | Family::Smollm3 => {
+        Family::Llama | Family::Granite | Family::Smollm3 | Family::Arcee => {
             config.bool_or(&["mlp_bias"], false)?
         }
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
@@ -1059,7 +1104,9 @@ fn layer_traits(
         | Family::HunyuanV1Moe
         | Family::Qwen3VlText
         | Family::Qwen3VlMoeText
-        | Family::Dots1 => QkNorm::PerHead,
+        | Family::Dots1
+        | Family::Exaone4
+        | Family::Apertus => QkNorm::PerHead,
         Family::Glm4Moe if config.bool_or(&["use_qk_norm"], false)? => QkNorm::PerHead,
         Family::Cohere if config.bool_or(&["use_qk_norm"], false)? => QkNorm::AllHeads,
         Family::Olmo2 | Family::Olmo3 | Family::FlexOlmo | Family::MinimaxM2 => QkNorm::AllHeads,
@@ -1076,6 +1123,9 @@ fn layer_traits(
             Family::Starcoder2 | Family::Phimoe => Norm::LayerNorm { bias: true },
             // CohereLayerNorm has a weight and no bias.
             Family::Cohere => Norm::LayerNorm { bias: false },
+            // NanoChatRMSNorm has no weight: the layers' two norms, the final one (also run
+            // on the embeddings) and the q/k norms are free.
+            Family::NanoChat => Norm::RmsNormWithoutWeight,
             _ => Norm::RmsNorm,
         },
         norms_per_layer: match family {
@@ -1087,7 +1137,11 @@ fn layer_traits(
         qkv_bias,
         output_bias,
         mlp: Mlp {
-            gated: family != Family::Starcoder2,
+            // Starcoder2's c_fc/c_proj and Arcee's ReLU² up/down: two matrices.
+            gated: !matches!(
+                family,
+                Family::Starcoder2 | Family::Arcee | Family::Apertus | Family::NanoChat
+            ),
             intermediate_size: intermediate,
             bias: mlp_bias,
         },
@@ -1162,7 +1216,9 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
         // An explicit null asks for hidden_size / num_attention_heads where the class
         // declares head_dim optional; where it has a fixed default, null is refused.
         None if config.is_null("head_dim") => {
-            if defaults.head_dim.is_some() && !defaults.head_dim_nullable {
+            if defaults.head_dim_null_refused
+                || (defaults.head_dim.is_some() && !defaults.head_dim_nullable)
+            {
                 return Err(null_refused("head_dim"));
             }
             divide_heads(d, heads, "hidden_size", "num_attention_heads")?
@@ -1172,6 +1228,16 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             None => divide_heads(d, heads, "hidden_size", "num_attention_heads")?,
         },
     };
+    // Arcee's and VaultGemma's validate_architecture want the width a multiple of the heads,
+    // head_dim or not.
+    if matches!(family, Family::Arcee | Family::VaultGemma) && d % heads != 0 {
+        return Err(invalid(
+            "num_attention_heads",
+            &heads.to_string(),
+            &format!("does not divide hidden_size = {d} (the configuration class refuses it)"),
+            "use a head count that divides hidden_size",
+        ));
+    }
     let tie = config.bool_or(&["tie_word_embeddings"], defaults.tie)?;
     let traits = layer_traits(config, family, (d, heads, kv_heads), intermediate)?;
     let attention = Attention::Standard(StandardAttention {
@@ -1227,14 +1293,49 @@ fn llama_like(config: &Config, family: Family) -> Result<Model, ModelConfigError
             0
         },
         per_layer_input: None,
-        default_seq_len: default_seq_len(
-            config,
-            &["max_position_embeddings"],
-            defaults.max_positions,
-        )?,
+        default_seq_len: if family == Family::Apertus
+            && !["rope_scaling", "rope_parameters"]
+                .iter()
+                .any(|key| config.object.get(*key).is_some_and(Value::is_object))
+        {
+            // ApertusConfig's default rope_parameters: Llama 3 scaling from 8192 positions.
+            8192
+        } else {
+            default_seq_len(config, &["max_position_embeddings"], defaults.max_positions)?
+        },
         vision: None,
         hyper_connections: None,
+        ffn_activation_params: match family {
+            Family::Arcee => activation_params(config, "relu2")?,
+            Family::Apertus => activation_params(config, "xielu")?,
+            Family::NanoChat => activation_params(config, "relu2")?,
+            _ => 0,
+        },
     })
+}
+
+/// Learnable parameters of the MLP's activation, `ACT2FN[hidden_act]` (or, for `xielu`,
+/// `ACT2CLS["xielu"]`) as the MLPs of Arcee, Apertus and nanochat build it: xIELU's `alpha_p` and
+/// `alpha_n` (2), PReLU's one weight (1), none for the others (ReLU², SiLU, GELU, ...).
+fn activation_params(config: &Config, default: &str) -> Result<u64, ModelConfigError> {
+    match config.object.get("hidden_act") {
+        None => Ok(activation_params_of(default)),
+        Some(Value::String(name)) => Ok(activation_params_of(name)),
+        Some(other) => Err(invalid(
+            "hidden_act",
+            &other.to_string(),
+            "must be the name of an activation",
+            &format!("write e.g. \"{default}\", or remove the key to take the default"),
+        )),
+    }
+}
+
+fn activation_params_of(name: &str) -> u64 {
+    match name {
+        "xielu" => 2,
+        "prelu" => 1,
+        _ => 0,
+    }
 }
 
 /// The attention kinds `layer_types` may name for the families read here.
@@ -1351,6 +1452,38 @@ fn attention_windows(
             };
             Ok(by_kind(kinds, w))
         }
+        Family::Exaone4 => exaone4_windows(config, layers),
+        Family::VaultGemma => {
+            // VaultGemmaModel always builds the sliding mask, which needs a window.
+            let w = match config.field(&["sliding_window"]) {
+                (_, Field::Absent) => 4096,
+                (key, Field::Null) => {
+                    return Err(invalid(
+                        key,
+                        "null",
+                        "leaves VaultGemma without the window its sliding mask needs (transformers' forward refuses it, whatever layer_types says)",
+                        "give a sliding_window, or remove the key to take 4096",
+                    ))
+                }
+                (key, Field::Present(value)) => match as_u64(key, value)? {
+                    0 => {
+                        return Err(invalid(
+                            key,
+                            "0",
+                            "must be at least 1",
+                            "give the sliding layers' window, or remove the key to take 4096",
+                        ))
+                    }
+                    w => w,
+                },
+            };
+            let kinds = match layer_types(config, layers)? {
+                Some(kinds) => kinds,
+                // Sliding and full in turn, from a sliding layer.
+                None => (0..layers).map(|i| (i + 1) % 2 != 0).collect(),
+            };
+            Ok(by_kind(kinds, Some(w)))
+        }
         Family::Olmo3 => {
             let w = window(Some(4096))?;
             let kinds = match layer_types(config, layers)? {
@@ -1407,12 +1540,84 @@ fn attention_windows(
     }
 }
 
-/// Which layers apply rotary embeddings (SmolLM3's `no_rope_layers`: 0 marks a NoPE layer).
+/// EXAONE 4.0's layers, as `Exaone4Config` lays them out: `layer_types` where given, else
+/// every `sliding_window_pattern`-th layer (4) full and the others sliding; the window is
+/// `sliding_window` (4096). The class cannot build a default pattern without a window (it
+/// divides by a zero pattern) nor from a pattern that is not a positive integer (the `"LLLG"`
+/// strings its docstring describes), and its sliding mask needs a window: each is refused.
+fn exaone4_windows(config: &Config, layers: u64) -> Result<Vec<AttentionWindow>, ModelConfigError> {
+    let window =
+        match config.field(&["sliding_window"]) {
+            (_, Field::Absent) => Some(4096),
+            (_, Field::Null) => None,
+            (key, Field::Present(value)) => match as_u64(key, value)? {
+                0 => return Err(invalid(
+                    key,
+                    "0",
+                    "must be at least 1",
+                    "give the sliding layers' window, or null with only full_attention layer_types",
+                )),
+                w => Some(w),
+            },
+        };
+    let kinds = match layer_types(config, layers)? {
+        Some(kinds) => kinds,
+        None => {
+            if window.is_none() {
+                return Err(invalid(
+                    "sliding_window",
+                    "null",
+                    "leaves Exaone4Config no default layer pattern (it sets sliding_window_pattern to 0 and divides by it)",
+                    "give layer_types (e.g. every layer \"full_attention\"), or a sliding_window",
+                ));
+            }
+            let pattern = match config.object.get("sliding_window_pattern") {
+                None => 4,
+                Some(value) => match value.as_u64() {
+                    Some(pattern) if pattern > 0 => pattern,
+                    _ => {
+                        return Err(invalid(
+                            "sliding_window_pattern",
+                            &value.to_string(),
+                            "must be a positive integer when layer_types is not given (Exaone4Config computes the pattern with `%`)",
+                            "give layer_types, or an integer pattern such as 4",
+                        ))
+                    }
+                },
+            };
+            (0..layers).map(|i| (i + 1) % pattern != 0).collect()
+        }
+    };
+    kinds
+        .into_iter()
+        .map(|sliding| match (sliding, window) {
+            (true, Some(w)) => Ok(AttentionWindow::Sliding(w)),
+            (true, None) => Err(invalid(
+                "sliding_window",
+                "null",
+                "leaves the sliding_attention layers of layer_types without a window (transformers' sliding mask needs one)",
+                "give a sliding_window, or make every layer \"full_attention\"",
+            )),
+            (false, _) => Ok(AttentionWindow::Full),
+        })
+        .collect()
+}
+
+/// Which layers apply rotary embeddings (SmolLM3's `no_rope_layers`: 0 marks a NoPE layer;
+/// EXAONE 4.0's full layers are NoPE when it has a `sliding_window`).
 fn rope_layers(
     config: &Config,
     family: Family,
     layers: u64,
 ) -> Result<Vec<bool>, ModelConfigError> {
+    if family == Family::Exaone4 {
+        // Exaone4Attention rotates where sliding_window is None or the layer slides.
+        let windowless = config.is_null("sliding_window");
+        return Ok(attention_windows(config, family, layers)?
+            .into_iter()
+            .map(|window| windowless || window != AttentionWindow::Full)
+            .collect());
+    }
     if family != Family::Smollm3 {
         return Ok(vec![true; layers as usize]);
     }
@@ -2196,6 +2401,192 @@ mod tests {
             r#"{"model_type": "olmo3", "num_hidden_layers": 2, "sliding_window": null}"#,
             &[None, None],
         );
+    }
+
+    /// EXAONE 4.0: every `sliding_window_pattern`-th layer full (4), windows of 4096 by
+    /// default, NoPE on the full layers of a windowed model; the patterns its configuration
+    /// class cannot build are refused naming the field.
+    #[test]
+    fn exaone4_layers_follow_its_configuration_class() {
+        let check = |json: &str, expected: &[Option<u64>]| {
+            assert_eq!(windows(json), expected, "{json}");
+        };
+        let w = Some(8);
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 5, "sliding_window": 8}"#,
+            &[w, w, w, None, w],
+        );
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 2}"#,
+            &[Some(4096), Some(4096)],
+        );
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 4, "sliding_window": 8, "sliding_window_pattern": 2}"#,
+            &[w, None, w, None],
+        );
+        // layer_types wins over any pattern, a string one included.
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 2, "sliding_window": 8, "sliding_window_pattern": "LLLG", "layer_types": ["full_attention", "sliding_attention"]}"#,
+            &[None, w],
+        );
+        check(
+            r#"{"model_type": "exaone4", "num_hidden_layers": 2, "sliding_window": null, "sliding_window_pattern": null, "layer_types": ["full_attention", "full_attention"]}"#,
+            &[None, None],
+        );
+        let rope = |json: &str| -> Vec<bool> {
+            model(json)
+                .unwrap()
+                .layers
+                .iter()
+                .map(|l| l.mixer.attention().unwrap().rope)
+                .collect()
+        };
+        assert_eq!(
+            rope(r#"{"model_type": "exaone4", "num_hidden_layers": 4}"#),
+            [true, true, true, false]
+        );
+        assert_eq!(
+            rope(
+                r#"{"model_type": "exaone4", "num_hidden_layers": 2, "sliding_window": null, "layer_types": ["full_attention", "full_attention"]}"#
+            ),
+            [true, true]
+        );
+        for (extra, field) in [
+            (
+                r#""sliding_window_pattern": "LLLG""#,
+                "sliding_window_pattern",
+            ),
+            (
+                r#""sliding_window_pattern": null"#,
+                "sliding_window_pattern",
+            ),
+            (r#""sliding_window_pattern": 0"#, "sliding_window_pattern"),
+            (r#""sliding_window": null"#, "sliding_window"),
+            (r#""sliding_window": 0"#, "sliding_window"),
+            (
+                r#""sliding_window": null, "layer_types": ["sliding_attention", "full_attention"]"#,
+                "sliding_window",
+            ),
+            (r#""head_dim": null"#, "head_dim"),
+        ] {
+            let json = format!(r#"{{"model_type": "exaone4", "num_hidden_layers": 2, {extra}}}"#);
+            match model(&json) {
+                Err(ModelConfigError::Invalid { field: got, .. }) => {
+                    assert_eq!(got, field, "{json}")
+                }
+                other => panic!("{json}: {other:?}"),
+            }
+        }
+    }
+
+    /// Arcee: a two-matrix MLP (up and down) with `mlp_bias`, Llama's attention, and the
+    /// class's check that the heads divide the width even with `head_dim` given.
+    #[test]
+    fn arcee_has_a_two_matrix_mlp_and_checks_its_heads() {
+        let arcee = model(
+            r#"{"model_type": "arcee", "hidden_size": 64, "num_attention_heads": 4, "head_dim": 32, "mlp_bias": true, "num_hidden_layers": 1}"#,
+        )
+        .unwrap();
+        let FeedForward::Dense(mlp) = arcee.layers[0].ffn else {
+            panic!("a dense MLP")
+        };
+        assert_eq!(mlp.matrices(), 2);
+        assert!(mlp.bias);
+        assert_eq!(attention(&arcee).qk_head_dim(), 32);
+        let error = model(
+            r#"{"model_type": "arcee", "hidden_size": 64, "num_attention_heads": 3, "head_dim": 32}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("num_attention_heads"), "{error}");
+    }
+
+    /// Apertus: xIELU's two learnable scalars per layer (PReLU's one), none for ReLU²; a
+    /// two-matrix MLP, q/k norms; the class's Llama 3 context without rope_parameters.
+    #[test]
+    fn apertus_counts_its_activations_parameters() {
+        let json = |extra: &str| {
+            format!(
+                r#"{{"model_type": "apertus", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 96, "vocab_size": 128, "num_hidden_layers": 3{extra}}}"#
+            )
+        };
+        let count = |extra: &str| params::count(&model(&json(extra)).unwrap()).total;
+        let xielu = model(&json("")).unwrap();
+        assert_eq!(xielu.ffn_activation_params, 2);
+        assert_eq!(xielu.default_seq_len, 8192);
+        assert_eq!(count("") - count(r#", "hidden_act": "relu2""#), 6);
+        assert_eq!(
+            count(r#", "hidden_act": "prelu""#) - count(r#", "hidden_act": "relu2""#),
+            3
+        );
+        let FeedForward::Dense(mlp) = xielu.layers[0].ffn else {
+            panic!("a dense MLP")
+        };
+        assert_eq!(mlp.matrices(), 2);
+        for (extra, field) in [
+            (r#", "hidden_act": 1"#, "hidden_act"),
+            (r#", "head_dim": null"#, "head_dim"),
+        ] {
+            let error = model(&json(extra)).unwrap_err().to_string();
+            assert!(error.contains(field), "{extra}: {error}");
+        }
+    }
+
+    /// nanochat: weightless RMSNorms (none in the count, the final one included), no q/k
+    /// norm weights, a two-matrix MLP.
+    #[test]
+    fn nanochats_norms_have_no_weights() {
+        let nanochat = model(
+            r#"{"model_type": "nanochat", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 96, "vocab_size": 128, "num_hidden_layers": 2}"#,
+        )
+        .unwrap();
+        assert_eq!(nanochat.norm, Norm::RmsNormWithoutWeight);
+        let Attention::Standard(a) = attention(&nanochat) else {
+            panic!("standard attention")
+        };
+        assert_eq!(a.qk_norm, QkNorm::None);
+        // Embedding and head (2 · 128 · 64), q/k/v/o (4 · 64 · 64) and fc1/fc2 (2 · 64 · 96)
+        // per layer: nothing else.
+        assert_eq!(
+            params::count(&nanochat).total,
+            2 * 128 * 64 + 2 * (4 * 64 * 64 + 2 * 64 * 96)
+        );
+        let error = model(r#"{"model_type": "nanochat", "head_dim": null}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("head_dim"), "{error}");
+    }
+
+    /// VaultGemma: Gemma 2's alternating windows (4096) and defaults with two norms per
+    /// layer; the window its forward always needs, and the class's head check.
+    #[test]
+    fn vaultgemma_alternates_windows_and_has_two_norms() {
+        let check = |json: &str, expected: &[Option<u64>]| {
+            assert_eq!(windows(json), expected, "{json}");
+        };
+        check(
+            r#"{"model_type": "vaultgemma", "num_hidden_layers": 3}"#,
+            &[Some(4096), None, Some(4096)],
+        );
+        check(
+            r#"{"model_type": "vaultgemma", "num_hidden_layers": 2, "sliding_window": 8, "layer_types": ["full_attention", "full_attention"]}"#,
+            &[None, None],
+        );
+        let vault = model(r#"{"model_type": "vaultgemma"}"#).unwrap();
+        assert!(vault.layers.iter().all(|l| l.norms == 2));
+        assert!(vault.tie_word_embeddings);
+        assert_eq!(attention(&vault).qk_head_dim(), 256);
+        for (extra, field) in [
+            (r#""sliding_window": null"#, "sliding_window"),
+            (r#""sliding_window": 0"#, "sliding_window"),
+            (r#""num_attention_heads": 7"#, "num_attention_heads"),
+            (r#""head_dim": null"#, "head_dim"),
+        ] {
+            let json =
+                format!(r#"{{"model_type": "vaultgemma", "num_hidden_layers": 2, {extra}}}"#);
+            let error = model(&json).unwrap_err().to_string();
+            assert!(error.contains(field), "{extra}: {error}");
+        }
     }
 
     #[test]

@@ -818,6 +818,7 @@ mod tests {
             ],
             vision: None,
             hyper_connections: None,
+            ffn_activation_params: 0,
             mtp_modules: 0,
             per_layer_input: None,
             default_seq_len: 256,

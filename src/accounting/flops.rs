@@ -677,6 +677,7 @@ mod tests {
             default_seq_len: 64,
             vision: None,
             hyper_connections: None,
+            ffn_activation_params: 0,
         }
     }
 

@@ -70,10 +70,15 @@ pub enum Family {
     Mamba2,
     FalconH1,
     Lfm2,
+    Exaone4,
+    Arcee,
+    Apertus,
+    NanoChat,
+    VaultGemma,
 }
 
 impl Family {
-    pub const ALL: [Family; 62] = [
+    pub const ALL: [Family; 67] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -136,6 +141,11 @@ impl Family {
         Family::Mamba2,
         Family::FalconH1,
         Family::Lfm2,
+        Family::Exaone4,
+        Family::Arcee,
+        Family::Apertus,
+        Family::NanoChat,
+        Family::VaultGemma,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -207,6 +217,11 @@ impl Family {
             Family::Mamba2 => "mamba2",
             Family::FalconH1 => "falcon_h1",
             Family::Lfm2 => "lfm2",
+            Family::Exaone4 => "exaone4",
+            Family::Arcee => "arcee",
+            Family::Apertus => "apertus",
+            Family::NanoChat => "nanochat",
+            Family::VaultGemma => "vaultgemma",
         }
     }
 }
@@ -241,6 +256,9 @@ pub struct Model {
     /// DeepSeek-V4's manifold-constrained hyper-connections: the residual stream is this many
     /// streams of `hidden_size`, mixed around every attention and feed-forward block.
     pub hyper_connections: Option<HyperConnections>,
+    /// Learnable parameters of the activation inside each dense feed-forward block (Apertus's
+    /// xIELU: its `alpha_p` and `alpha_n`, 2 per layer): elementwise, in no matmul.
+    pub ffn_activation_params: u64,
 }
 
 /// DeepSeek-V4's hyper-connections (mHC). Each decoder layer has two (before its attention and
@@ -371,6 +389,8 @@ pub enum Norm {
     LayerNorm { bias: bool },
     /// RMSNorm: one weight per channel.
     RmsNorm,
+    /// RMSNorm without a learned weight (nanochat's `NanoChatRMSNorm`): no parameters.
+    RmsNormWithoutWeight,
 }
 
 impl Norm {
@@ -378,6 +398,7 @@ impl Norm {
         match self {
             Norm::LayerNorm { bias: true } => 2 * width,
             Norm::LayerNorm { bias: false } | Norm::RmsNorm => width,
+            Norm::RmsNormWithoutWeight => 0,
         }
     }
 }
@@ -551,6 +572,7 @@ impl Model {
             default_seq_len,
             vision: None,
             hyper_connections: None,
+            ffn_activation_params: 0,
         }
     }
 

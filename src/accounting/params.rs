@@ -442,6 +442,7 @@ fn norm_params(norm: Norm, width: u64) -> Option<u64> {
     match norm {
         Norm::LayerNorm { bias: true } => width.checked_mul(2),
         Norm::LayerNorm { bias: false } | Norm::RmsNorm => Some(width),
+        Norm::RmsNormWithoutWeight => Some(0),
     }
 }
 
@@ -482,7 +483,7 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
         Mixer::None => 0,
     };
     let (ffn_total, ffn_inactive) = match &layer.ffn {
-        FeedForward::Dense(mlp) => (mlp_params(d, mlp)?, 0),
+        FeedForward::Dense(mlp) => (sum(&[mlp_params(d, mlp)?, model.ffn_activation_params])?, 0),
         FeedForward::MixtureOfExperts(moe) => moe_params(d, moe)?,
         FeedForward::None => (0, 0),
     };

@@ -436,6 +436,8 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
 ///   (https://huggingface.co/ibm-granite/granite-4.0-h-350m); tied embeddings, counted once.
 /// - LFM2-350M: "Parameters 354,483,968" (Liquid AI's model card, as stored at
 ///   https://hf-p-cfw.fyan.top/LiquidAI/LFM2-350M): exactly.
+/// - EXAONE 4.0 1.2B: "Number of Parameters (without embeddings): 1.07B" (LG's model card,
+///   https://huggingface.co/LGAI-EXAONE/EXAONE-4.0-1.2B, as its GGUF card repeats it).
 #[test]
 fn real_configs_round_to_their_published_sizes() {
     // (fixture under hybrid/, which count, published billions, how far rounding may take it)
@@ -479,6 +481,7 @@ fn real_configs_round_to_their_published_sizes() {
         ("../real-deepseek-v4-pro", "total", 1600.0, 50.0),
         ("../real-granite-4.0-h-350m", "total", 0.35, 0.015),
         ("../real-lfm2-350m", "total", 0.354_483_968, 1e-12),
+        ("../real-exaone-4.0-1.2b", "non_embedding", 1.07, 0.005),
         (
             "../real-deepseek-v4-pro",
             "active_without_input_embedding",

@@ -139,6 +139,11 @@ MODEL_TYPES = [
     "flex_olmo",
     "exaone_moe",
     "solar_open",
+    "exaone4",
+    "arcee",
+    "apertus",
+    "nanochat",
+    "vaultgemma",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -324,6 +329,28 @@ NOTES = {
         "Lfm2Attention: q/k/v/out_proj without bias, q_layernorm and k_layernorm RMSNorm(head_dim); head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads).",
         "Lfm2MLP: w1, w3 (hidden -> I), w2 (I -> hidden), no bias; with block_auto_adjust_ff_dim, I = int(2*I/3), then (block_ffn_dim_multiplier not None) I = int(multiplier*I) rounded up to a multiple of block_multiple_of.",
         "Lfm2Config.__post_init__: layer_types default from full_attn_idxs (default every layer) as 'full_attention' or 'conv'; tie_embedding (a kwarg) overrides tie_word_embeddings and block_ff_dim overrides intermediate_size when given.",
+    ],
+    "exaone4": [
+        "exaone4/modeling_exaone4.py Exaone4Attention: q/k/v/o bias=False, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (head_dim is no field of Exaone4Config: a config.json's head_dim is kept as an extra attribute; an explicit null reaches the modelling code as None); q_norm/k_norm RMSNorm(head_dim). RoPE only where sliding_window is None or the layer slides (the full layers of a windowed model are NoPE).",
+        "Exaone4DecoderLayer: no pre-norms; post_attention_layernorm and post_feedforward_layernorm RMSNorm(hidden) on the block outputs. Exaone4MLP gated (gate/up/down, bias=False).",
+        "Exaone4Config.__post_init__: with layer_types None, 'sliding_attention' where (i + 1) % sliding_window_pattern != 0 (default 4), else 'full_attention'; sliding_window None sets the pattern to 0 (ZeroDivisionError without layer_types); a string pattern ('LLLG') raises TypeError. The docstring's 'final layer always global' is not implemented. Sliding layers with sliding_window None fail in the mask code.",
+    ],
+    "arcee": [
+        "arcee/modeling_arcee.py ArceeMLP: up_proj and down_proj only (no gate_proj), bias=mlp_bias, act relu2 (ReLU squared, elementwise). ArceeAttention: Llama's q/k/v/o with bias=attention_bias, head_dim = config.head_dim (None: hidden_size // num_attention_heads); no q/k norms. Two RMSNorms per layer, a final norm, lm_head bias-free (tied with tie_word_embeddings, default False).",
+        "ArceeConfig.validate_architecture: hidden_size must be a multiple of num_attention_heads even with head_dim given; num_key_value_heads None means num_attention_heads.",
+    ],
+    "apertus": [
+        "apertus/modeling_apertus.py ApertusMLP: up_proj and down_proj only (bias=False, no mlp_bias), act_fn = ACT2CLS['xielu'](dtype=config.dtype) for hidden_act 'xielu' (the default), else ACT2FN[hidden_act]. XIELUActivation: nn.Parameter alpha_p (1,) and alpha_n (1,) (2 parameters per layer, in parameters()), beta and eps nn.Buffer (persistent, not parameters); the activation is elementwise (torch.where of x*x, expm1), no matmul. ACT2FN['prelu'] would build an nn.PReLU with 1 parameter.",
+        "ApertusAttention: q/k/v/o bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (no field of ApertusConfig; an explicit null reaches it as None), q_norm/k_norm RMSNorm(head_dim). ApertusDecoderLayer: attention_layernorm and feedforward_layernorm (pre-norms). lm_head bias-free, tie_word_embeddings default False.",
+        "ApertusConfig.__post_init__: num_key_value_heads None -> num_attention_heads; rope_parameters None -> llama3 scaling (factor 8, original_max_position_embeddings 8192, theta 12e6).",
+    ],
+    "nanochat": [
+        "nanochat/modeling_nanochat.py NanoChatRMSNorm(eps) has no weight: input_layernorm, post_attention_layernorm (pre-norms), q_norm/k_norm (after RoPE) and the model's norm (run on the embeddings before the layers and again after them) are parameterless.",
+        "NanoChatAttention: q/k/v/o bias=attention_bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (no field of NanoChatConfig). NanoChatMLP: fc1 (hidden -> intermediate) and fc2, bias=False, ACT2FN[hidden_act] (relu2 by default). lm_head bias-free, tie_word_embeddings default False; final_logit_softcapping (15.0) is elementwise.",
+    ],
+    "vaultgemma": [
+        "vaultgemma/modeling_vaultgemma.py VaultGemmaDecoderLayer: input_layernorm and pre_feedforward_layernorm only (two RMSNorms of hidden, weight initialised to zeros and applied as 1 + w; no post-norms unlike Gemma 2). VaultGemmaMLP gated (gate/up/down, bias=False, gelu_pytorch_tanh). VaultGemmaAttention: q/k/v/o bias=attention_bias, head_dim from the config (256), no q/k norms; attn_logit_softcapping and final_logit_softcapping elementwise; the embedding is scaled by sqrt(hidden) (no parameter).",
+        "VaultGemmaConfig.__post_init__: layer_types default 'sliding_attention' where (i + 1) % 2 != 0, else 'full_attention'; sliding layers use sliding_window (4096). VaultGemmaModel always builds the sliding mask, which raises without a sliding_window. validate_architecture: hidden_size a multiple of num_attention_heads. tie_word_embeddings default True.",
     ],
 }
 
@@ -769,6 +796,14 @@ TINY_LAGUNA = {
 }
 
 
+# EXAONE 4.0, small: the default pattern (layers 0-2 sliding with window 32, layer 3 full and
+# NoPE), head_dim 24 given beside hidden/heads = 16, q/k norms, post-norms.
+TINY_EXAONE4 = {
+    "model_type": "exaone4", **{k: v for k, v in TINY.items() if k != "num_hidden_layers"},
+    "num_hidden_layers": 4, "head_dim": 24, "sliding_window": 32,
+}
+
+
 def window_reconciliation(model, batch, seq_len):
     """What eager attention multiplies past the sliding windows: each sliding layer's queries
     are multiplied with all seq_len keys (scores and weighted values) under a mask that keeps
@@ -779,6 +814,9 @@ def window_reconciliation(model, batch, seq_len):
     for name, mod in model.named_modules():
         w = getattr(mod, "sliding_window", None)
         if not (isinstance(w, int) and w < seq_len and hasattr(mod, "q_proj")):
+            continue
+        # EXAONE 4.0 keeps the config's window on every layer and says which ones slide.
+        if getattr(mod, "is_sliding", True) is False:
             continue
         qk = mod.head_dim
         v = getattr(mod, "v_head_dim", qk)
@@ -959,6 +997,32 @@ def new_type_cases():
         ("tiny-laguna-per-element", "Laguna with gating 'per-element' (g_proj as wide as q_proj), every layer 8 heads, tied head.",
          {**TINY_LAGUNA, "gating": "per-element", "num_attention_heads_per_layer": None,
           "num_attention_heads": 8, "tie_word_embeddings": True}),
+        ("tiny-exaone4", "EXAONE 4.0 (the 32B kind): default sliding_window_pattern 4 (layers 0-2 sliding, window 32, so S = 16 is within it and S = 48 beyond it; layer 3 full without RoPE), head_dim 24, q/k norms, post-attention and post-feed-forward norms only.",
+         TINY_EXAONE4),
+        ("tiny-exaone4-full", "EXAONE 4.0 (the 1.2B kind): sliding_window and sliding_window_pattern null, layer_types all full (RoPE on every layer), tied head, MQA.",
+         {**TINY_EXAONE4, "sliding_window": None, "sliding_window_pattern": None, "num_key_value_heads": 1,
+          "layer_types": ["full_attention"] * 4, "tie_word_embeddings": True}),
+        ("tiny-arcee", "Arcee (AFM): ReLU² MLP of up/down only, attention_bias and mlp_bias, head_dim 32 given (hidden/heads = 16), GQA 4/2.",
+         {"model_type": "arcee", **TINY, "head_dim": 32, "attention_bias": True, "mlp_bias": True}),
+        ("tiny-arcee-defaults", "Arcee with num_key_value_heads and head_dim absent (as many K/V heads as heads, hidden/heads), tied head.",
+         {"model_type": "arcee", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
+          "tie_word_embeddings": True}),
+        ("tiny-apertus", "Apertus: xIELU MLP of up/down only (alpha_p and alpha_n learnable per layer), q/k norms, attention_bias, head_dim 24 given, GQA 4/2.",
+         {"model_type": "apertus", **TINY, "head_dim": 24, "attention_bias": True}),
+        ("tiny-apertus-relu2", "Apertus with hidden_act relu2 (no learnable activation parameters), num_key_value_heads and head_dim absent, tied head.",
+         {"model_type": "apertus", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
+          "hidden_act": "relu2", "tie_word_embeddings": True}),
+        ("tiny-nanochat", "nanochat: weightless RMSNorms everywhere (layers, q/k, the final norm run twice), ReLU² MLP of fc1/fc2, attention_bias, GQA 4/2, logit soft-capping.",
+         {"model_type": "nanochat", **TINY, "attention_bias": True}),
+        ("tiny-nanochat-defaults", "nanochat with num_key_value_heads absent (MHA, as the released checkpoints), head_dim 24 given, tied head.",
+         {"model_type": "nanochat", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
+          "head_dim": 24, "tie_word_embeddings": True}),
+        ("tiny-vaultgemma", "VaultGemma: sliding and full layers in turn (window 32, so S = 16 is within it and S = 48 beyond it), two pre-norms per layer, GeGLU MLP, head_dim 16, MQA, tied head, logit soft-capping.",
+         {"model_type": "vaultgemma", **TINY, "num_hidden_layers": 4, "num_key_value_heads": 1, "head_dim": 16,
+          "sliding_window": 32}),
+        ("tiny-vaultgemma-bias", "VaultGemma with attention_bias, layer_types full then sliding, an untied head.",
+         {"model_type": "vaultgemma", **TINY, "head_dim": 16, "sliding_window": 32, "attention_bias": True,
+          "layer_types": ["full_attention", "sliding_attention"], "tie_word_embeddings": False}),
     ]
     cases = []
     for name, description, config in variants:

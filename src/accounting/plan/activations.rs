@@ -246,6 +246,7 @@ mod tests {
             per_layer_input: None,
             vision: None,
             hyper_connections: None,
+            ffn_activation_params: 0,
             default_seq_len: 1024,
         }
     }

@@ -97,7 +97,9 @@ pub fn layer_parameters(model: &Model, layer: &Layer) -> LayerParameters {
         FeedForward::MixtureOfExperts(moe) => {
             d * moe.num_experts as f64 + if moe.shared_expert_gate { d } else { 0.0 }
         }
-        FeedForward::Dense(_) | FeedForward::None => 0.0,
+        // A learnable activation's scalars (xIELU's) are whole on every rank.
+        FeedForward::Dense(_) => model.ffn_activation_params as f64,
+        FeedForward::None => 0.0,
     };
     let replicated = norms + attention + router;
     LayerParameters {
