@@ -4,7 +4,8 @@
 //! Sub-configs follow `transformers`' `SubConfigSpec`: an absent `text_config` or
 //! `vision_config` takes the composite class's default sub-config; a given one takes only its
 //! own keys, with the default `model_type` when it names none. The composite config's own
-//! `tie_word_embeddings` (with its class default) decides the tying, not the text config's.
+//! `tie_word_embeddings` (with its class default) decides the tying, not the text config's,
+//! but for Llama 4, whose model ties by its text config alone.
 
 use serde_json::{Map, Value};
 
@@ -38,8 +39,11 @@ pub(super) fn model(
         let mut text = text.clone();
         text.entry("model_type")
             .or_insert_with(|| Value::String(family.model_type().into()));
-        if let Some(tie) = object.get("tie_word_embeddings") {
-            text.insert("tie_word_embeddings".into(), tie.clone());
+        // Qwen3.5's classes tie by the composite's tie_word_embeddings (false by default),
+        // whatever the text config says; Llama 4's by its text config's alone.
+        let outer_tie = Config { object }.bool_or(&["tie_word_embeddings"], false)?;
+        if family != Family::Llama4 {
+            text.insert("tie_word_embeddings".into(), Value::Bool(outer_tie));
         }
         let mut model = from_value(&Value::Object(text))?;
         model.vision = Some(hybrid_vision_tower(family, object, model.hidden_size)?);

@@ -22,11 +22,10 @@ fn fixtures() -> Vec<(PathBuf, Value)> {
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .filter(|path| {
-            path.file_name().is_some_and(|n| {
-                n != "transformers_defaults.json"
-                    && n != "transformers_default_params.json"
-                    && n != "transformers_alias_params.json"
-            })
+            // transformers_*.json are the whole-type sweeps (defaults, aliases, flags).
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with("transformers_"))
         })
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
@@ -521,4 +520,55 @@ fn real_configs_round_to_their_published_sizes() {
             "{name}: {count} {ours:.2} B, published {published} B"
         );
     }
+}
+
+/// Each boolean field of each type's configuration class, flipped on that type's first tiny
+/// case, counts as `transformers` builds it, or is refused naming that field:
+/// `tests/fixtures/reference/transformers_flag_params.json` (`tools/reference/flag_sweep.py`).
+#[test]
+fn flipped_flags_give_the_model_transformers_builds() {
+    let path = repo_path("tests/fixtures/reference/transformers_flag_params.json");
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let cases = fixture["cases"].as_array().expect("cases");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for case in cases {
+        let what = format!(
+            "{} {}={}",
+            case["base"].as_str().unwrap_or("?"),
+            case["field"].as_str().unwrap_or("?"),
+            case["value"]
+        );
+        let Some(total) = case["total"].as_u64() else {
+            continue;
+        };
+        let field = case["field"].as_str().unwrap_or("?");
+        match model_config::from_value(&case["config"]) {
+            Ok(model) => {
+                let params = Accounting::new(
+                    &model,
+                    FlopOptions {
+                        seq_len: 1,
+                        attention: AttentionCounting::Full,
+                        include_mtp: false,
+                        recompute: Recompute::None,
+                    },
+                )
+                .params;
+                if params.total != total {
+                    failures.push(format!("{what}: {} counted, {total} built", params.total));
+                }
+                if let (Some(ours), Some(theirs)) = (params.vision, case["vision"].as_u64()) {
+                    if ours != theirs {
+                        failures.push(format!("{what}: vision {ours} counted, {theirs} built"));
+                    }
+                }
+                compared += 1;
+            }
+            Err(e) if e.to_string().contains(field) => {}
+            Err(e) => failures.push(format!("{what}: refused for another reason: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(compared >= 100, "only {compared} cases compared");
 }
