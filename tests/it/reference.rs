@@ -522,28 +522,34 @@ fn real_configs_round_to_their_published_sizes() {
     }
 }
 
-/// Each boolean field of each type's configuration class, flipped on that type's first tiny
-/// case, counts as `transformers` builds it, or is refused naming that field:
-/// `tests/fixtures/reference/transformers_flag_params.json` (`tools/reference/flag_sweep.py`).
+/// Each boolean field of each type's configuration class flipped, and each positive integer
+/// field doubled, alone, on that type's first tiny case, counts as `transformers` builds it,
+/// or is refused naming the field changed or one derived from it:
+/// `tests/fixtures/reference/transformers_field_params.json` (`tools/reference/field_sweep.py`).
 #[test]
-fn flipped_flags_give_the_model_transformers_builds() {
-    let path = repo_path("tests/fixtures/reference/transformers_flag_params.json");
+fn each_field_changed_alone_gives_the_model_transformers_builds() {
+    let path = repo_path("tests/fixtures/reference/transformers_field_params.json");
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let bases = fixture["bases"].as_object().expect("bases");
     let cases = fixture["cases"].as_array().expect("cases");
     let mut failures = Vec::new();
-    let mut compared = 0;
+    let (mut compared, mut booleans, mut refused) = (0, 0, 0);
     for case in cases {
-        let what = format!(
-            "{} {}={}",
-            case["base"].as_str().unwrap_or("?"),
-            case["field"].as_str().unwrap_or("?"),
-            case["value"]
-        );
+        let base = case["base"].as_str().expect("base");
+        let field = case["field"].as_str().expect("field");
+        let what = format!("{base} {field}={}", case["value"]);
         let Some(total) = case["total"].as_u64() else {
+            // transformers cannot build it (recorded with its error).
+            assert!(case["error"].is_string(), "{what}: {case}");
             continue;
         };
-        let field = case["field"].as_str().unwrap_or("?");
-        match model_config::from_value(&case["config"]) {
+        let mut config = bases[base].clone();
+        let target = match (case["where"].as_str(), config.get_mut("text_config")) {
+            (Some("text"), Some(text)) => text,
+            _ => &mut config,
+        };
+        target[field] = case["value"].clone();
+        match model_config::from_value(&config) {
             Ok(model) => {
                 let params = Accounting::new(
                     &model,
@@ -564,11 +570,15 @@ fn flipped_flags_give_the_model_transformers_builds() {
                     }
                 }
                 compared += 1;
+                booleans += usize::from(case["value"].is_boolean());
             }
-            Err(e) if e.to_string().contains(field) => {}
+            Err(e) if e.to_string().contains(field) => refused += 1,
             Err(e) => failures.push(format!("{what}: refused for another reason: {e}")),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(compared >= 100, "only {compared} cases compared");
+    assert!(
+        compared >= 800 && booleans >= 150 && refused <= 20,
+        "{compared} compared ({booleans} booleans), {refused} refused"
+    );
 }
