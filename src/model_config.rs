@@ -928,6 +928,21 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 128000,
             ..base
         },
+        // Ernie4_5Config: num_key_value_heads and head_dim optional (`__post_init__` fills
+        // them with the attention heads and hidden_size / num_attention_heads), a tied head.
+        Family::Ernie45 => LlamaDefaults {
+            vocab: 103424,
+            hidden: 1024,
+            intermediate: 3072,
+            layers: 18,
+            heads: 16,
+            kv_heads: Some(2),
+            head_dim: Some(128),
+            head_dim_nullable: true,
+            tie: true,
+            max_positions: 131072,
+            ..base
+        },
         Family::Ernie45Moe => LlamaDefaults {
             vocab: 103424,
             hidden: 2560,
@@ -978,7 +993,8 @@ fn layer_traits(
             let bias = config.bool_or(&["use_bias"], true)?;
             (bias, bias)
         }
-        Family::Ernie45Moe => {
+        // ERNIE 4.5 (dense and MoE): use_bias on q, k, v and o alike.
+        Family::Ernie45Moe | Family::Ernie45 => {
             let bias = config.bool_or(&["use_bias"], false)?;
             (bias, bias)
         }
@@ -1007,7 +1023,7 @@ fn layer_traits(
             config.bool_or(&["mlp_bias"], false)?
         }
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
-        Family::Ernie45Moe => config.bool_or(&["use_bias"], false)?,
+        Family::Ernie45Moe | Family::Ernie45 => config.bool_or(&["use_bias"], false)?,
         _ => false,
     };
     let qk_norm = match family {

@@ -57,10 +57,11 @@ pub enum Family {
     DeepseekV4,
     Laguna,
     Glm4MoeLite,
+    Ernie45,
 }
 
 impl Family {
-    pub const ALL: [Family; 49] = [
+    pub const ALL: [Family; 50] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -110,6 +111,7 @@ impl Family {
         Family::DeepseekV4,
         Family::Laguna,
         Family::Glm4MoeLite,
+        Family::Ernie45,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -168,6 +170,7 @@ impl Family {
             Family::DeepseekV4 => "deepseek_v4",
             Family::Laguna => "laguna",
             Family::Glm4MoeLite => "glm4_moe_lite",
+            Family::Ernie45 => "ernie4_5",
         }
     }
 }

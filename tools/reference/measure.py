@@ -130,6 +130,7 @@ MODEL_TYPES = [
     "mimo_v2_flash",
     "laguna",
     "glm4_moe_lite",
+    "ernie4_5",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -244,6 +245,10 @@ NOTES = {
         "LagunaConfig.__post_init__: mlp_layer_types default ['dense'] + ['sparse'] * (L-1); no attribute_map. The S-2.1 file's norm_topk_prob, decoder_sparse_step, mlp_only_layers and gating_types are not read (LagunaConfig drops the Qwen2-MoE fields).",
         "LagunaSparseMoeBlock: LagunaExperts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), LagunaTopKRouter weight (E, hidden) with e_score_correction_bias = nn.Parameter(E, requires_grad=False) (counted by parameters()), sigmoid scores; shared_experts LagunaMLP(shared_expert_intermediate_size), no shared-expert gate. Dense layers: LagunaMLP(intermediate_size), bias-free.",
         "Router soft-capping, moe_routed_scaling_factor and partial rotary (buffers) add no parameter and no matmul.",
+    ],
+    "ernie4_5": [
+        "ernie4_5/modeling_ernie4_5.py Ernie4_5Attention: q/k/v/o_proj with bias=config.use_bias; Ernie4_5MLP gate/up/down_proj with bias=config.use_bias; two RMSNorms per layer; lm_head bias=False (unlike ernie4_5_moe, whose lm_head takes use_bias).",
+        "Ernie4_5Config: head_dim 128 and num_key_value_heads 2 by default, both optional (None -> hidden_size // num_attention_heads and num_attention_heads in __post_init__); tie_word_embeddings True; no attribute_map. Interleaved rotary: buffers only.",
     ],
 }
 
@@ -793,6 +798,11 @@ def new_type_cases():
           "n_routed_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
           "n_shared_experts": 2, "n_group": 1, "topk_group": 1, "first_k_dense_replace": 2,
           "num_nextn_predict_layers": 1}),
+        ("tiny-ernie4-5", "ERNIE 4.5 dense (ernie4_5) with use_bias: biased q/k/v/o and gate/up/down, no LM-head bias, tied head by default, head_dim 16.",
+         {"model_type": "ernie4_5", **TINY, "head_dim": 16, "use_bias": True}),
+        ("tiny-ernie4-5-defaults", "ERNIE 4.5 dense without use_bias, head_dim and num_key_value_heads null (hidden_size / heads and MHA, as __post_init__ fills them), untied.",
+         {"model_type": "ernie4_5", **TINY, "head_dim": None, "num_key_value_heads": None,
+          "tie_word_embeddings": False}),
         ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
          {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
         ("tiny-ernie4-5-moe", "ERNIE 4.5 MoE with use_bias (LM-head bias too), MoE from layer 1, correction-bias parameters.",
