@@ -943,6 +943,17 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 131072,
             ..base
         },
+        // Glm4Config (GLM-4-0414): num_key_value_heads and head_dim fixed ints, untied.
+        Family::Glm4 => LlamaDefaults {
+            vocab: 151552,
+            intermediate: 13696,
+            layers: 40,
+            kv_heads: Some(2),
+            kv_heads_nullable: false,
+            head_dim: Some(128),
+            max_positions: 131072,
+            ..base
+        },
         Family::Ernie45Moe => LlamaDefaults {
             vocab: 103424,
             hidden: 2560,
@@ -985,6 +996,8 @@ fn layer_traits(
         Family::Qwen2Moe => (config.bool_or(&["qkv_bias"], true)?, false),
         // GLM-4.5: q, k and v take attention_bias; the output projection never has one.
         Family::Glm4Moe => (attention_bias(false)?, false),
+        // GLM-4-0414: the same, with attention_bias true by default.
+        Family::Glm4 => (attention_bias(true)?, false),
         Family::GptOss => {
             let bias = attention_bias(true)?;
             (bias, bias)
@@ -1051,7 +1064,9 @@ fn layer_traits(
             _ => Norm::RmsNorm,
         },
         norms_per_layer: match family {
-            Family::Gemma2 | Family::Gemma3Text => 4,
+            // Gemma 2/3's pre and post feed-forward norms; GLM-4-0414's post_self_attn and
+            // post_mlp norms beside the usual two.
+            Family::Gemma2 | Family::Gemma3Text | Family::Glm4 => 4,
             Family::Cohere => 1,
             _ => 2,
         },

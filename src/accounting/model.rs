@@ -58,10 +58,11 @@ pub enum Family {
     Laguna,
     Glm4MoeLite,
     Ernie45,
+    Glm4,
 }
 
 impl Family {
-    pub const ALL: [Family; 50] = [
+    pub const ALL: [Family; 51] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -112,6 +113,7 @@ impl Family {
         Family::Laguna,
         Family::Glm4MoeLite,
         Family::Ernie45,
+        Family::Glm4,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -171,6 +173,7 @@ impl Family {
             Family::Laguna => "laguna",
             Family::Glm4MoeLite => "glm4_moe_lite",
             Family::Ernie45 => "ernie4_5",
+            Family::Glm4 => "glm4",
         }
     }
 }

@@ -131,6 +131,7 @@ MODEL_TYPES = [
     "laguna",
     "glm4_moe_lite",
     "ernie4_5",
+    "glm4",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -249,6 +250,10 @@ NOTES = {
     "ernie4_5": [
         "ernie4_5/modeling_ernie4_5.py Ernie4_5Attention: q/k/v/o_proj with bias=config.use_bias; Ernie4_5MLP gate/up/down_proj with bias=config.use_bias; two RMSNorms per layer; lm_head bias=False (unlike ernie4_5_moe, whose lm_head takes use_bias).",
         "Ernie4_5Config: head_dim 128 and num_key_value_heads 2 by default, both optional (None -> hidden_size // num_attention_heads and num_attention_heads in __post_init__); tie_word_embeddings True; no attribute_map. Interleaved rotary: buffers only.",
+    ],
+    "glm4": [
+        "glm4/modeling_glm4.py Glm4Attention: q/k/v_proj with bias=config.attention_bias (True by default), o_proj bias=False; Glm4MLP one fused gate_up_proj (hidden -> 2*intermediate) and down_proj, bias-free; Glm4DecoderLayer has four RMSNorms: input_layernorm, post_self_attn_layernorm (on the attention output), post_attention_layernorm and post_mlp_layernorm (on the MLP output).",
+        "Glm4Config: num_key_value_heads 2 and head_dim 128 as plain ints (None refused by @strict), partial_rotary_factor 0.5 (buffers only), tie_word_embeddings False; no attribute_map.",
     ],
 }
 
@@ -803,6 +808,11 @@ def new_type_cases():
         ("tiny-ernie4-5-defaults", "ERNIE 4.5 dense without use_bias, head_dim and num_key_value_heads null (hidden_size / heads and MHA, as __post_init__ fills them), untied.",
          {"model_type": "ernie4_5", **TINY, "head_dim": None, "num_key_value_heads": None,
           "tie_word_embeddings": False}),
+        ("tiny-glm4", "GLM-4-0414 (glm4): four norms per layer (post-attention and post-MLP norms added), biased q/k/v (attention_bias true by default), unbiased o, fused gate_up_proj, partial rotary 0.5, head_dim 16.",
+         {"model_type": "glm4", **TINY, "head_dim": 16}),
+        ("tiny-glm4-no-bias", "GLM-4-0414 with attention_bias false, a tied head and MQA (one K/V head).",
+         {"model_type": "glm4", **TINY, "head_dim": 16, "attention_bias": False,
+          "tie_word_embeddings": True, "num_key_value_heads": 1}),
         ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
          {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
         ("tiny-ernie4-5-moe", "ERNIE 4.5 MoE with use_bias (LM-head bias too), MoE from layer 1, correction-bias parameters.",
