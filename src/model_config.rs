@@ -943,8 +943,10 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 131072,
             ..base
         },
-        // Glm4Config (GLM-4-0414): num_key_value_heads and head_dim fixed ints, untied.
-        Family::Glm4 => LlamaDefaults {
+        // Glm4Config (GLM-4-0414) and GlmConfig (glm-4-9b-chat-hf): num_key_value_heads and
+        // head_dim ints, untied. GlmConfig declares both optional, but its attention cannot
+        // be built with either null, so null is refused for both types.
+        Family::Glm4 | Family::Glm => LlamaDefaults {
             vocab: 151552,
             intermediate: 13696,
             layers: 40,
@@ -996,8 +998,8 @@ fn layer_traits(
         Family::Qwen2Moe => (config.bool_or(&["qkv_bias"], true)?, false),
         // GLM-4.5: q, k and v take attention_bias; the output projection never has one.
         Family::Glm4Moe => (attention_bias(false)?, false),
-        // GLM-4-0414: the same, with attention_bias true by default.
-        Family::Glm4 => (attention_bias(true)?, false),
+        // GLM-4 (glm-4-9b-chat-hf and 0414): the same, with attention_bias true by default.
+        Family::Glm4 | Family::Glm => (attention_bias(true)?, false),
         Family::GptOss => {
             let bias = attention_bias(true)?;
             (bias, bias)
@@ -2129,6 +2131,13 @@ mod tests {
             r#"{"model_type": "deepseek_v3", "num_experts_per_tok": null}"#,
             "num_experts_per_tok",
         );
+        // GlmConfig types both optional, but its attention cannot be built with a null.
+        check(r#"{"model_type": "glm", "head_dim": null}"#, "head_dim");
+        check(
+            r#"{"model_type": "glm", "num_key_value_heads": null}"#,
+            "num_key_value_heads",
+        );
+        check(r#"{"model_type": "glm4", "head_dim": null}"#, "head_dim");
         // Optional fields: null asks for the computed value.
         let llama = model(r#"{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": null, "head_dim": null}"#).unwrap();
         assert_eq!(attention(&llama).qk_head_dim(), 16);

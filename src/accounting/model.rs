@@ -59,10 +59,11 @@ pub enum Family {
     Glm4MoeLite,
     Ernie45,
     Glm4,
+    Glm,
 }
 
 impl Family {
-    pub const ALL: [Family; 51] = [
+    pub const ALL: [Family; 52] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -114,6 +115,7 @@ impl Family {
         Family::Glm4MoeLite,
         Family::Ernie45,
         Family::Glm4,
+        Family::Glm,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -174,6 +176,7 @@ impl Family {
             Family::Glm4MoeLite => "glm4_moe_lite",
             Family::Ernie45 => "ernie4_5",
             Family::Glm4 => "glm4",
+            Family::Glm => "glm",
         }
     }
 }

@@ -132,6 +132,7 @@ MODEL_TYPES = [
     "glm4_moe_lite",
     "ernie4_5",
     "glm4",
+    "glm",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -254,6 +255,10 @@ NOTES = {
     "glm4": [
         "glm4/modeling_glm4.py Glm4Attention: q/k/v_proj with bias=config.attention_bias (True by default), o_proj bias=False; Glm4MLP one fused gate_up_proj (hidden -> 2*intermediate) and down_proj, bias-free; Glm4DecoderLayer has four RMSNorms: input_layernorm, post_self_attn_layernorm (on the attention output), post_attention_layernorm and post_mlp_layernorm (on the MLP output).",
         "Glm4Config: num_key_value_heads 2 and head_dim 128 as plain ints (None refused by @strict), partial_rotary_factor 0.5 (buffers only), tie_word_embeddings False; no attribute_map.",
+    ],
+    "glm": [
+        "glm/modeling_glm.py: Glm4's attention and fused MLP (q/k/v bias=config.attention_bias, True by default; o_proj and MLP bias-free) with the usual two RMSNorms per layer (input_layernorm, post_attention_layernorm).",
+        "GlmConfig: num_key_value_heads 2 and head_dim 128, typed optional, but GlmAttention reads head_dim through getattr (a None stays None) and divides by num_key_value_heads, so a null in either fails to build; partial_rotary_factor 0.5 (buffers only); tie_word_embeddings False.",
     ],
 }
 
@@ -813,6 +818,10 @@ def new_type_cases():
         ("tiny-glm4-no-bias", "GLM-4-0414 with attention_bias false, a tied head and MQA (one K/V head).",
          {"model_type": "glm4", **TINY, "head_dim": 16, "attention_bias": False,
           "tie_word_embeddings": True, "num_key_value_heads": 1}),
+        ("tiny-glm", "GLM-4 (glm, glm-4-9b-chat-hf): biased q/k/v (attention_bias true by default), unbiased o, fused gate_up_proj, two norms per layer, head_dim 16.",
+         {"model_type": "glm", **TINY, "head_dim": 16}),
+        ("tiny-glm-no-bias", "GLM-4 (glm) with attention_bias false and a tied head, default head_dim 128 wider than hidden / heads.",
+         {"model_type": "glm", **TINY, "attention_bias": False, "tie_word_embeddings": True}),
         ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
          {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
         ("tiny-ernie4-5-moe", "ERNIE 4.5 MoE with use_bias (LM-head bias too), MoE from layer 1, correction-bias parameters.",
