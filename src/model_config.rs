@@ -327,6 +327,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::MimoV2Flash => mimo::build(&config),
         Family::Laguna => laguna::build(&config),
         Family::Glm4MoeLite => glm4_moe_lite(&config),
+        Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -901,6 +902,12 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 131072,
             ..base
         },
+        // HunYuanDenseV1Config: num_key_value_heads optional (the attention heads); head_dim
+        // has no default the model can build with (see `hunyuan_v1_dense`).
+        Family::HunyuanV1Dense => LlamaDefaults {
+            vocab: 290943,
+            ..base
+        },
         Family::HunyuanV1Moe => LlamaDefaults {
             vocab: 290943,
             head_dim_nullable: true,
@@ -1026,6 +1033,7 @@ fn layer_traits(
         | Family::Gemma2
         | Family::Gemma3Text
         | Family::HunyuanV1Moe
+        | Family::HunyuanV1Dense
         | Family::Qwen3VlText
         | Family::Qwen3VlMoeText => {
             let bias = attention_bias(false)?;
@@ -1046,6 +1054,7 @@ fn layer_traits(
         | Family::Qwen3Moe
         | Family::Gemma3Text
         | Family::HunyuanV1Moe
+        | Family::HunyuanV1Dense
         | Family::Qwen3VlText
         | Family::Qwen3VlMoeText => QkNorm::PerHead,
         Family::Glm4Moe if config.bool_or(&["use_qk_norm"], false)? => QkNorm::PerHead,
@@ -1657,6 +1666,22 @@ fn sparse_layer_rule(
     }
 }
 
+/// Hunyuan dense (`hunyuan_v1_dense`, Hunyuan 0.5B to 7B): Llama's layers with q/k RMSNorms of
+/// `head_dim` and `attention_bias` on q, k, v and o. `HunYuanDenseV1Config`'s `head_dim`
+/// defaults to null, which its attention takes as given (`getattr` finds the attribute) and
+/// cannot be built with, so a config without one is refused rather than guessed.
+fn hunyuan_v1_dense(config: &Config) -> Result<Model, ModelConfigError> {
+    if config.optional_u64(&["head_dim"])?.is_none() {
+        return Err(ModelConfigError::Missing {
+            field: "head_dim",
+            fix: "hunyuan_v1_dense needs head_dim (128 in Tencent's Hunyuan dense configs): \
+                  transformers cannot build the attention without it"
+                .into(),
+        });
+    }
+    llama_like(config, Family::HunyuanV1Dense)
+}
+
 /// DeepSeek-V2 and V3: multi-head latent attention and DeepSeekMoE.
 /// GLM-4.7-Flash (`glm4_moe_lite`): DeepSeek-V3's latent attention and MoE (GLM-4.5's
 /// router and experts, the same shapes) with `Glm4MoeLiteConfig`'s defaults. Its dense and
@@ -2138,6 +2163,14 @@ mod tests {
             "num_key_value_heads",
         );
         check(r#"{"model_type": "glm4", "head_dim": null}"#, "head_dim");
+        // Hunyuan dense: transformers cannot build without a head_dim.
+        for json in [
+            r#"{"model_type": "hunyuan_v1_dense"}"#,
+            r#"{"model_type": "hunyuan_v1_dense", "head_dim": null}"#,
+        ] {
+            let error = model(json).unwrap_err().to_string();
+            assert!(error.contains("head_dim"), "{json}: {error}");
+        }
         // Optional fields: null asks for the computed value.
         let llama = model(r#"{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": null, "head_dim": null}"#).unwrap();
         assert_eq!(attention(&llama).qk_head_dim(), 16);

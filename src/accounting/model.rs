@@ -60,10 +60,11 @@ pub enum Family {
     Ernie45,
     Glm4,
     Glm,
+    HunyuanV1Dense,
 }
 
 impl Family {
-    pub const ALL: [Family; 52] = [
+    pub const ALL: [Family; 53] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -116,6 +117,7 @@ impl Family {
         Family::Ernie45,
         Family::Glm4,
         Family::Glm,
+        Family::HunyuanV1Dense,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -177,6 +179,7 @@ impl Family {
             Family::Ernie45 => "ernie4_5",
             Family::Glm4 => "glm4",
             Family::Glm => "glm",
+            Family::HunyuanV1Dense => "hunyuan_v1_dense",
         }
     }
 }

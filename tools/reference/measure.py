@@ -133,6 +133,7 @@ MODEL_TYPES = [
     "ernie4_5",
     "glm4",
     "glm",
+    "hunyuan_v1_dense",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -259,6 +260,10 @@ NOTES = {
     "glm": [
         "glm/modeling_glm.py: Glm4's attention and fused MLP (q/k/v bias=config.attention_bias, True by default; o_proj and MLP bias-free) with the usual two RMSNorms per layer (input_layernorm, post_attention_layernorm).",
         "GlmConfig: num_key_value_heads 2 and head_dim 128, typed optional, but GlmAttention reads head_dim through getattr (a None stays None) and divides by num_key_value_heads, so a null in either fails to build; partial_rotary_factor 0.5 (buffers only); tie_word_embeddings False.",
+    ],
+    "hunyuan_v1_dense": [
+        "hunyuan_v1_dense/modeling_hunyuan_v1_dense.py HunYuanDenseV1Attention: q/k/v/o_proj with bias=config.attention_bias (False by default), query_layernorm and key_layernorm RMSNorm(head_dim) applied per head after RoPE; HunYuanDenseV1MLP gate/up/down bias-free; two RMSNorms per layer.",
+        "HunYuanDenseV1Config: head_dim defaults to None and the attention reads it with getattr (None stays None: self.head_dim**-0.5 raises), so the defaults cannot be built; num_key_value_heads None -> num_attention_heads; tie_word_embeddings False; dynamic-alpha rotary: buffers only.",
     ],
 }
 
@@ -822,6 +827,11 @@ def new_type_cases():
          {"model_type": "glm", **TINY, "head_dim": 16}),
         ("tiny-glm-no-bias", "GLM-4 (glm) with attention_bias false and a tied head, default head_dim 128 wider than hidden / heads.",
          {"model_type": "glm", **TINY, "attention_bias": False, "tie_word_embeddings": True}),
+        ("tiny-hunyuan-v1-dense", "Hunyuan dense (hunyuan_v1_dense): q/k RMSNorms of head_dim 16, GQA 4/2, no biases, untied.",
+         {"model_type": "hunyuan_v1_dense", **TINY, "head_dim": 16}),
+        ("tiny-hunyuan-v1-dense-bias", "Hunyuan dense with attention_bias (q/k/v/o), a tied head and num_key_value_heads null (MHA).",
+         {"model_type": "hunyuan_v1_dense", **TINY, "head_dim": 16, "attention_bias": True,
+          "tie_word_embeddings": True, "num_key_value_heads": None}),
         ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
          {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
         ("tiny-ernie4-5-moe", "ERNIE 4.5 MoE with use_bias (LM-head bias too), MoE from layer 1, correction-bias parameters.",
