@@ -908,6 +908,19 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             vocab: 290943,
             ..base
         },
+        // SeedOssConfig (Seed-OSS-36B): num_key_value_heads and head_dim optional, filled in
+        // `__post_init__` (the attention heads; hidden_size / num_attention_heads).
+        Family::SeedOss => LlamaDefaults {
+            vocab: 155136,
+            intermediate: 27648,
+            layers: 64,
+            heads: 80,
+            kv_heads: Some(8),
+            head_dim: Some(128),
+            head_dim_nullable: true,
+            max_positions: 524288,
+            ..base
+        },
         Family::HunyuanV1Moe => LlamaDefaults {
             vocab: 290943,
             head_dim_nullable: true,
@@ -1005,6 +1018,11 @@ fn layer_traits(
         Family::Qwen2Moe => (config.bool_or(&["qkv_bias"], true)?, false),
         // GLM-4.5: q, k and v take attention_bias; the output projection never has one.
         Family::Glm4Moe => (attention_bias(false)?, false),
+        // Seed-OSS: attention_bias (true by default) on q, k and v, attention_out_bias on o.
+        Family::SeedOss => (
+            attention_bias(true)?,
+            config.bool_or(&["attention_out_bias"], false)?,
+        ),
         // GLM-4 (glm-4-9b-chat-hf and 0414): the same, with attention_bias true by default.
         Family::Glm4 | Family::Glm => (attention_bias(true)?, false),
         Family::GptOss => {
@@ -1042,7 +1060,7 @@ fn layer_traits(
         _ => (false, false),
     };
     let mlp_bias = match family {
-        Family::Llama | Family::Granite | Family::Smollm3 => {
+        Family::Llama | Family::Granite | Family::Smollm3 | Family::SeedOss => {
             config.bool_or(&["mlp_bias"], false)?
         }
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,

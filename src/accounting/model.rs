@@ -61,10 +61,11 @@ pub enum Family {
     Glm4,
     Glm,
     HunyuanV1Dense,
+    SeedOss,
 }
 
 impl Family {
-    pub const ALL: [Family; 53] = [
+    pub const ALL: [Family; 54] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -118,6 +119,7 @@ impl Family {
         Family::Glm4,
         Family::Glm,
         Family::HunyuanV1Dense,
+        Family::SeedOss,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -180,6 +182,7 @@ impl Family {
             Family::Glm4 => "glm4",
             Family::Glm => "glm",
             Family::HunyuanV1Dense => "hunyuan_v1_dense",
+            Family::SeedOss => "seed_oss",
         }
     }
 }

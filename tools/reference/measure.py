@@ -134,6 +134,7 @@ MODEL_TYPES = [
     "glm4",
     "glm",
     "hunyuan_v1_dense",
+    "seed_oss",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -264,6 +265,10 @@ NOTES = {
     "hunyuan_v1_dense": [
         "hunyuan_v1_dense/modeling_hunyuan_v1_dense.py HunYuanDenseV1Attention: q/k/v/o_proj with bias=config.attention_bias (False by default), query_layernorm and key_layernorm RMSNorm(head_dim) applied per head after RoPE; HunYuanDenseV1MLP gate/up/down bias-free; two RMSNorms per layer.",
         "HunYuanDenseV1Config: head_dim defaults to None and the attention reads it with getattr (None stays None: self.head_dim**-0.5 raises), so the defaults cannot be built; num_key_value_heads None -> num_attention_heads; tie_word_embeddings False; dynamic-alpha rotary: buffers only.",
+    ],
+    "seed_oss": [
+        "seed_oss/modeling_seed_oss.py SeedOssAttention: q/k/v_proj with bias=config.attention_bias (True by default), o_proj with bias=config.attention_out_bias (False by default); SeedOssMLP gate/up/down with bias=config.mlp_bias (False); two RMSNorms per layer; no q/k norms.",
+        "SeedOssConfig: num_key_value_heads 8 and head_dim 128, both optional (None -> num_attention_heads and hidden_size // num_attention_heads in __post_init__); tie_word_embeddings False; attention and residual dropout change no shape.",
     ],
 }
 
@@ -832,6 +837,12 @@ def new_type_cases():
         ("tiny-hunyuan-v1-dense-bias", "Hunyuan dense with attention_bias (q/k/v/o), a tied head and num_key_value_heads null (MHA).",
          {"model_type": "hunyuan_v1_dense", **TINY, "head_dim": 16, "attention_bias": True,
           "tie_word_embeddings": True, "num_key_value_heads": None}),
+        ("tiny-seed-oss", "Seed-OSS (seed_oss): biased q/k/v (attention_bias true by default), unbiased o and MLP, head_dim 16, untied.",
+         {"model_type": "seed_oss", **TINY, "head_dim": 16}),
+        ("tiny-seed-oss-biases", "Seed-OSS with attention_out_bias and mlp_bias, attention_bias false, head_dim and num_key_value_heads null (hidden / heads, MHA), tied head.",
+         {"model_type": "seed_oss", **TINY, "head_dim": None, "num_key_value_heads": None,
+          "attention_bias": False, "attention_out_bias": True, "mlp_bias": True,
+          "tie_word_embeddings": True}),
         ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
          {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
         ("tiny-ernie4-5-moe", "ERNIE 4.5 MoE with use_bias (LM-head bias too), MoE from layer 1, correction-bias parameters.",
