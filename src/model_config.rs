@@ -328,6 +328,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Laguna => laguna::build(&config),
         Family::Glm4MoeLite => glm4_moe_lite(&config),
         Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
+        Family::Cwm => cwm(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -921,6 +922,19 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 524288,
             ..base
         },
+        // CwmConfig (Code World Model): num_key_value_heads and head_dim plain ints, untied.
+        Family::Cwm => LlamaDefaults {
+            vocab: 128256,
+            hidden: 6144,
+            intermediate: 21504,
+            layers: 64,
+            heads: 48,
+            kv_heads: Some(8),
+            kv_heads_nullable: false,
+            head_dim: Some(128),
+            max_positions: 131072,
+            ..base
+        },
         Family::HunyuanV1Moe => LlamaDefaults {
             vocab: 290943,
             head_dim_nullable: true,
@@ -1060,7 +1074,7 @@ fn layer_traits(
         _ => (false, false),
     };
     let mlp_bias = match family {
-        Family::Llama | Family::Granite | Family::Smollm3 | Family::SeedOss => {
+        Family::Llama | Family::Granite | Family::Smollm3 | Family::SeedOss | Family::Cwm => {
             config.bool_or(&["mlp_bias"], false)?
         }
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
@@ -1344,6 +1358,15 @@ fn attention_windows(
                     };
                     (0..layers).map(|i| (i + 1) % pattern != 0).collect()
                 }
+            };
+            Ok(by_kind(kinds, w))
+        }
+        Family::Cwm => {
+            let w = window(Some(8192))?;
+            let kinds = match layer_types(config, layers)? {
+                Some(kinds) => kinds,
+                // CWM: every fourth layer full from the first, the others sliding.
+                None => (0..layers).map(|i| i % 4 != 0).collect(),
             };
             Ok(by_kind(kinds, w))
         }
@@ -1698,6 +1721,31 @@ fn hunyuan_v1_dense(config: &Config) -> Result<Model, ModelConfigError> {
         });
     }
     llama_like(config, Family::HunyuanV1Dense)
+}
+
+/// Meta's Code World Model (`cwm`): Llama's layers, sliding (`sliding_window`, 8192) and full
+/// layers from `layer_types` (every fourth layer full from the first by default), `mlp_bias`.
+/// `CwmConfig` refuses a width its heads do not divide, and its default `rope_parameters`
+/// (when the config gives none) are Llama 3 scaling from an 8192-token pre-training context.
+fn cwm(config: &Config) -> Result<Model, ModelConfigError> {
+    let d = config.positive_or(&["hidden_size"], 6144)?;
+    let heads = config.positive_or(&["num_attention_heads"], 48)?;
+    if d % heads != 0 {
+        return Err(invalid(
+            "num_attention_heads",
+            &heads.to_string(),
+            &format!("does not divide hidden_size = {d}, which CwmConfig requires"),
+            "fix the head count or the width",
+        ));
+    }
+    let mut model = llama_like(config, Family::Cwm)?;
+    let rope_given = ["rope_parameters", "rope_scaling"]
+        .iter()
+        .any(|key| !matches!(config.object.get(*key), None | Some(Value::Null)));
+    if !rope_given {
+        model.default_seq_len = 8192;
+    }
+    Ok(model)
 }
 
 /// DeepSeek-V2 and V3: multi-head latent attention and DeepSeekMoE.
@@ -2197,6 +2245,42 @@ mod tests {
             panic!("standard attention")
         };
         assert_eq!(a.num_kv_heads, 4);
+    }
+
+    /// CWM: every fourth layer full from the first, the others sliding by 8192; its width
+    /// must divide by its heads; without rope_parameters its context is Llama 3's 8192.
+    #[test]
+    fn cwm_layer_pattern_width_check_and_default_context() {
+        let cwm = model(r#"{"model_type": "cwm", "num_hidden_layers": 5}"#).unwrap();
+        let windows: Vec<AttentionWindow> = cwm
+            .layers
+            .iter()
+            .filter_map(|layer| layer.mixer.attention().map(|a| a.window))
+            .collect();
+        let sliding = AttentionWindow::Sliding(8192);
+        assert_eq!(
+            windows,
+            [
+                AttentionWindow::Full,
+                sliding,
+                sliding,
+                sliding,
+                AttentionWindow::Full
+            ]
+        );
+        assert_eq!(cwm.default_seq_len, 8192);
+        let error =
+            model(r#"{"model_type": "cwm", "hidden_size": 100, "num_attention_heads": 48}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("num_attention_heads"), "{error}");
+        let no_window =
+            model(r#"{"model_type": "cwm", "num_hidden_layers": 2, "sliding_window": null}"#)
+                .unwrap();
+        assert!(no_window
+            .layers
+            .iter()
+            .all(|layer| layer.mixer.attention().map(|a| a.window) == Some(AttentionWindow::Full)));
     }
 
     #[test]

@@ -62,10 +62,11 @@ pub enum Family {
     Glm,
     HunyuanV1Dense,
     SeedOss,
+    Cwm,
 }
 
 impl Family {
-    pub const ALL: [Family; 54] = [
+    pub const ALL: [Family; 55] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -120,6 +121,7 @@ impl Family {
         Family::Glm,
         Family::HunyuanV1Dense,
         Family::SeedOss,
+        Family::Cwm,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -183,6 +185,7 @@ impl Family {
             Family::Glm => "glm",
             Family::HunyuanV1Dense => "hunyuan_v1_dense",
             Family::SeedOss => "seed_oss",
+            Family::Cwm => "cwm",
         }
     }
 }

@@ -135,6 +135,7 @@ MODEL_TYPES = [
     "glm",
     "hunyuan_v1_dense",
     "seed_oss",
+    "cwm",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -269,6 +270,10 @@ NOTES = {
     "seed_oss": [
         "seed_oss/modeling_seed_oss.py SeedOssAttention: q/k/v_proj with bias=config.attention_bias (True by default), o_proj with bias=config.attention_out_bias (False by default); SeedOssMLP gate/up/down with bias=config.mlp_bias (False); two RMSNorms per layer; no q/k norms.",
         "SeedOssConfig: num_key_value_heads 8 and head_dim 128, both optional (None -> num_attention_heads and hidden_size // num_attention_heads in __post_init__); tie_word_embeddings False; attention and residual dropout change no shape.",
+    ],
+    "cwm": [
+        "cwm/modeling_cwm.py CwmAttention: q/k/v/o_proj bias-free, sliding_window on layers whose layer_types entry is 'sliding_attention' (else full); CwmMLP gate/up/down with bias=config.mlp_bias; two RMSNorms per layer.",
+        "CwmConfig.__post_init__: layer_types default full at i % 4 == 0, sliding elsewhere; sliding_window 8192 (0/None -> None); rope_parameters default llama3 scaling (factor 16, original_max_position_embeddings 8192); head_dim 128 and num_key_value_heads 8 plain ints; validate_architecture refuses hidden_size % num_attention_heads != 0; tie_word_embeddings False.",
     ],
 }
 
@@ -843,6 +848,11 @@ def new_type_cases():
          {"model_type": "seed_oss", **TINY, "head_dim": None, "num_key_value_heads": None,
           "attention_bias": False, "attention_out_bias": True, "mlp_bias": True,
           "tie_word_embeddings": True}),
+        ("tiny-cwm", "Code World Model (cwm): default layer pattern over 4 layers (full, sliding, sliding, sliding), sliding_window 64 (past the measured lengths), head_dim 16, no biases.",
+         {"model_type": "cwm", **TINY, "num_hidden_layers": 4, "head_dim": 16, "sliding_window": 64}),
+        ("tiny-cwm-layer-types", "CWM with explicit layer_types (sliding, full), sliding_window 32 (S = 16 within it, S = 48 beyond it; see flops.window_reconciliation), mlp_bias, tied head.",
+         {"model_type": "cwm", **TINY, "head_dim": 16, "sliding_window": 32, "mlp_bias": True,
+          "tie_word_embeddings": True, "layer_types": ["sliding_attention", "full_attention"]}),
         ("tiny-hunyuan-v1-moe", "Hunyuan MoE: q/k norms per head, 4 experts with per-layer moe_topk, a shared MLP.",
          {"model_type": "hunyuan_v1_moe", **TINY, "head_dim": 16, "num_experts": 4, "moe_topk": [2, 1]}),
         ("tiny-ernie4-5-moe", "ERNIE 4.5 MoE with use_bias (LM-head bias too), MoE from layer 1, correction-bias parameters.",
