@@ -476,6 +476,7 @@ fn real_configs_round_to_their_published_sizes() {
             49.0,
             0.5,
         ),
+        ("../real-ernie-4.5-0.3b-base-pt", "total", 0.36, 0.005),
     ];
     for (name, count, published, slack) in cases {
         let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));
