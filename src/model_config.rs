@@ -1738,6 +1738,18 @@ fn cwm(config: &Config) -> Result<Model, ModelConfigError> {
             "fix the head count or the width",
         ));
     }
+    // `__post_init__` turns a 0 into None, which its `int` field then refuses, as it refuses null.
+    if config.is_null("sliding_window") || config.optional_u64(&["sliding_window"])? == Some(0) {
+        return Err(invalid(
+            "sliding_window",
+            &config
+                .object
+                .get("sliding_window")
+                .map_or_else(String::new, Value::to_string),
+            "must be a positive window for cwm (CwmConfig refuses null and 0)",
+            "give the window (8192 in the released model), or remove the key to take it",
+        ));
+    }
     let mut model = llama_like(config, Family::Cwm)?;
     let rope_given = ["rope_parameters", "rope_scaling"]
         .iter()
@@ -2274,13 +2286,11 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(error.contains("num_attention_heads"), "{error}");
-        let no_window =
-            model(r#"{"model_type": "cwm", "num_hidden_layers": 2, "sliding_window": null}"#)
-                .unwrap();
-        assert!(no_window
-            .layers
-            .iter()
-            .all(|layer| layer.mixer.attention().map(|a| a.window) == Some(AttentionWindow::Full)));
+        for window in ["null", "0"] {
+            let json = format!(r#"{{"model_type": "cwm", "sliding_window": {window}}}"#);
+            let error = model(&json).unwrap_err().to_string();
+            assert!(error.contains("sliding_window"), "{json}: {error}");
+        }
     }
 
     #[test]
