@@ -343,6 +343,8 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Mamba2 => mamba2::build(&config),
         Family::FalconH1 => falcon_h1::build(&config),
         Family::Lfm2 => lfm2::build(&config),
+        Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
+        Family::Cwm => cwm(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -945,6 +947,38 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 131072,
             ..base
         },
+        // HunYuanDenseV1Config: num_key_value_heads optional (the attention heads); head_dim
+        // has no default the model can build with (see `hunyuan_v1_dense`).
+        Family::HunyuanV1Dense => LlamaDefaults {
+            vocab: 290943,
+            ..base
+        },
+        // SeedOssConfig (Seed-OSS-36B): num_key_value_heads and head_dim optional, filled in
+        // `__post_init__` (the attention heads; hidden_size / num_attention_heads).
+        Family::SeedOss => LlamaDefaults {
+            vocab: 155136,
+            intermediate: 27648,
+            layers: 64,
+            heads: 80,
+            kv_heads: Some(8),
+            head_dim: Some(128),
+            head_dim_nullable: true,
+            max_positions: 524288,
+            ..base
+        },
+        // CwmConfig (Code World Model): num_key_value_heads and head_dim plain ints, untied.
+        Family::Cwm => LlamaDefaults {
+            vocab: 128256,
+            hidden: 6144,
+            intermediate: 21504,
+            layers: 64,
+            heads: 48,
+            kv_heads: Some(8),
+            kv_heads_nullable: false,
+            head_dim: Some(128),
+            max_positions: 131072,
+            ..base
+        },
         Family::HunyuanV1Moe => LlamaDefaults {
             vocab: 290943,
             head_dim_nullable: true,
@@ -970,6 +1004,34 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             kv_heads_nullable: false,
             tie: true,
             max_positions: 128000,
+            ..base
+        },
+        // Ernie4_5Config: num_key_value_heads and head_dim optional (`__post_init__` fills
+        // them with the attention heads and hidden_size / num_attention_heads), a tied head.
+        Family::Ernie45 => LlamaDefaults {
+            vocab: 103424,
+            hidden: 1024,
+            intermediate: 3072,
+            layers: 18,
+            heads: 16,
+            kv_heads: Some(2),
+            head_dim: Some(128),
+            head_dim_nullable: true,
+            tie: true,
+            max_positions: 131072,
+            ..base
+        },
+        // Glm4Config (GLM-4-0414) and GlmConfig (glm-4-9b-chat-hf): num_key_value_heads and
+        // head_dim ints, untied. GlmConfig declares both optional, but its attention cannot
+        // be built with either null, so null is refused for both types.
+        Family::Glm4 | Family::Glm => LlamaDefaults {
+            vocab: 151552,
+            intermediate: 13696,
+            layers: 40,
+            kv_heads: Some(2),
+            kv_heads_nullable: false,
+            head_dim: Some(128),
+            max_positions: 131072,
             ..base
         },
         Family::Ernie45Moe => LlamaDefaults {
@@ -1048,6 +1110,13 @@ fn layer_traits(
         Family::Qwen2Moe => (config.bool_or(&["qkv_bias"], true)?, false),
         // GLM-4.5: q, k and v take attention_bias; the output projection never has one.
         Family::Glm4Moe => (attention_bias(false)?, false),
+        // Seed-OSS: attention_bias (true by default) on q, k and v, attention_out_bias on o.
+        Family::SeedOss => (
+            attention_bias(true)?,
+            config.bool_or(&["attention_out_bias"], false)?,
+        ),
+        // GLM-4 (glm-4-9b-chat-hf and 0414): the same, with attention_bias true by default.
+        Family::Glm4 | Family::Glm => (attention_bias(true)?, false),
         Family::GptOss => {
             let bias = attention_bias(true)?;
             (bias, bias)
@@ -1056,7 +1125,8 @@ fn layer_traits(
             let bias = config.bool_or(&["use_bias"], true)?;
             (bias, bias)
         }
-        Family::Ernie45Moe => {
+        // ERNIE 4.5 (dense and MoE): use_bias on q, k, v and o alike.
+        Family::Ernie45Moe | Family::Ernie45 => {
             let bias = config.bool_or(&["use_bias"], false)?;
             (bias, bias)
         }
@@ -1073,6 +1143,7 @@ fn layer_traits(
         | Family::Gemma2
         | Family::Gemma3Text
         | Family::HunyuanV1Moe
+        | Family::HunyuanV1Dense
         | Family::Qwen3VlText
         | Family::Qwen3VlMoeText
         | Family::GraniteMoe
@@ -1090,11 +1161,14 @@ fn layer_traits(
         _ => (false, false),
     };
     let mlp_bias = match family {
-        Family::Llama | Family::Granite | Family::Smollm3 | Family::Arcee => {
-            config.bool_or(&["mlp_bias"], false)?
-        }
+        Family::Llama
+        | Family::Granite
+        | Family::Smollm3
+        | Family::Arcee
+        | Family::SeedOss
+        | Family::Cwm => config.bool_or(&["mlp_bias"], false)?,
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
-        Family::Ernie45Moe => config.bool_or(&["use_bias"], false)?,
+        Family::Ernie45Moe | Family::Ernie45 => config.bool_or(&["use_bias"], false)?,
         _ => false,
     };
     let qk_norm = match family {
@@ -1102,6 +1176,7 @@ fn layer_traits(
         | Family::Qwen3Moe
         | Family::Gemma3Text
         | Family::HunyuanV1Moe
+        | Family::HunyuanV1Dense
         | Family::Qwen3VlText
         | Family::Qwen3VlMoeText
         | Family::Dots1
@@ -1129,7 +1204,9 @@ fn layer_traits(
             _ => Norm::RmsNorm,
         },
         norms_per_layer: match family {
-            Family::Gemma2 | Family::Gemma3Text => 4,
+            // Gemma 2/3's pre and post feed-forward norms; GLM-4-0414's post_self_attn and
+            // post_mlp norms beside the usual two.
+            Family::Gemma2 | Family::Gemma3Text | Family::Glm4 => 4,
             Family::Cohere => 1,
             _ => 2,
         },
@@ -1483,6 +1560,15 @@ fn attention_windows(
                 None => (0..layers).map(|i| (i + 1) % 2 != 0).collect(),
             };
             Ok(by_kind(kinds, Some(w)))
+        }
+        Family::Cwm => {
+            let w = window(Some(8192))?;
+            let kinds = match layer_types(config, layers)? {
+                Some(kinds) => kinds,
+                // CWM: every fourth layer full from the first, the others sliding.
+                None => (0..layers).map(|i| i % 4 != 0).collect(),
+            };
+            Ok(by_kind(kinds, w))
         }
         Family::Olmo3 => {
             let w = window(Some(4096))?;
@@ -1994,6 +2080,59 @@ fn sparse_layer_rule(
         }
         _ => Ok(SparseLayers::All),
     }
+}
+
+/// Hunyuan dense (`hunyuan_v1_dense`, Hunyuan 0.5B to 7B): Llama's layers with q/k RMSNorms of
+/// `head_dim` and `attention_bias` on q, k, v and o. `HunYuanDenseV1Config`'s `head_dim`
+/// defaults to null, which its attention takes as given (`getattr` finds the attribute) and
+/// cannot be built with, so a config without one is refused rather than guessed.
+fn hunyuan_v1_dense(config: &Config) -> Result<Model, ModelConfigError> {
+    if config.optional_u64(&["head_dim"])?.is_none() {
+        return Err(ModelConfigError::Missing {
+            field: "head_dim",
+            fix: "hunyuan_v1_dense needs head_dim (128 in Tencent's Hunyuan dense configs): \
+                  transformers cannot build the attention without it"
+                .into(),
+        });
+    }
+    llama_like(config, Family::HunyuanV1Dense)
+}
+
+/// Meta's Code World Model (`cwm`): Llama's layers, sliding (`sliding_window`, 8192) and full
+/// layers from `layer_types` (every fourth layer full from the first by default), `mlp_bias`.
+/// `CwmConfig` refuses a width its heads do not divide, and its default `rope_parameters`
+/// (when the config gives none) are Llama 3 scaling from an 8192-token pre-training context.
+fn cwm(config: &Config) -> Result<Model, ModelConfigError> {
+    let d = config.positive_or(&["hidden_size"], 6144)?;
+    let heads = config.positive_or(&["num_attention_heads"], 48)?;
+    if d % heads != 0 {
+        return Err(invalid(
+            "num_attention_heads",
+            &heads.to_string(),
+            &format!("does not divide hidden_size = {d}, which CwmConfig requires"),
+            "fix the head count or the width",
+        ));
+    }
+    // `__post_init__` turns a 0 into None, which its `int` field then refuses, as it refuses null.
+    if config.is_null("sliding_window") || config.optional_u64(&["sliding_window"])? == Some(0) {
+        return Err(invalid(
+            "sliding_window",
+            &config
+                .object
+                .get("sliding_window")
+                .map_or_else(String::new, Value::to_string),
+            "must be a positive window for cwm (CwmConfig refuses null and 0)",
+            "give the window (8192 in the released model), or remove the key to take it",
+        ));
+    }
+    let mut model = llama_like(config, Family::Cwm)?;
+    let rope_given = ["rope_parameters", "rope_scaling"]
+        .iter()
+        .any(|key| !matches!(config.object.get(*key), None | Some(Value::Null)));
+    if !rope_given {
+        model.default_seq_len = 8192;
+    }
+    Ok(model)
 }
 
 /// DeepSeek-V2 and V3: multi-head latent attention and DeepSeekMoE.
@@ -2656,6 +2795,21 @@ mod tests {
             r#"{"model_type": "deepseek_v3", "num_experts_per_tok": null}"#,
             "num_experts_per_tok",
         );
+        // GlmConfig types both optional, but its attention cannot be built with a null.
+        check(r#"{"model_type": "glm", "head_dim": null}"#, "head_dim");
+        check(
+            r#"{"model_type": "glm", "num_key_value_heads": null}"#,
+            "num_key_value_heads",
+        );
+        check(r#"{"model_type": "glm4", "head_dim": null}"#, "head_dim");
+        // Hunyuan dense: transformers cannot build without a head_dim.
+        for json in [
+            r#"{"model_type": "hunyuan_v1_dense"}"#,
+            r#"{"model_type": "hunyuan_v1_dense", "head_dim": null}"#,
+        ] {
+            let error = model(json).unwrap_err().to_string();
+            assert!(error.contains("head_dim"), "{json}: {error}");
+        }
         // Optional fields: null asks for the computed value.
         let llama = model(r#"{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": null, "head_dim": null}"#).unwrap();
         assert_eq!(attention(&llama).qk_head_dim(), 16);
@@ -2664,6 +2818,40 @@ mod tests {
             panic!("standard attention")
         };
         assert_eq!(a.num_kv_heads, 4);
+    }
+
+    /// CWM: every fourth layer full from the first, the others sliding by 8192; its width
+    /// must divide by its heads; without rope_parameters its context is Llama 3's 8192.
+    #[test]
+    fn cwm_layer_pattern_width_check_and_default_context() {
+        let cwm = model(r#"{"model_type": "cwm", "num_hidden_layers": 5}"#).unwrap();
+        let windows: Vec<AttentionWindow> = cwm
+            .layers
+            .iter()
+            .filter_map(|layer| layer.mixer.attention().map(|a| a.window))
+            .collect();
+        let sliding = AttentionWindow::Sliding(8192);
+        assert_eq!(
+            windows,
+            [
+                AttentionWindow::Full,
+                sliding,
+                sliding,
+                sliding,
+                AttentionWindow::Full
+            ]
+        );
+        assert_eq!(cwm.default_seq_len, 8192);
+        let error =
+            model(r#"{"model_type": "cwm", "hidden_size": 100, "num_attention_heads": 48}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("num_attention_heads"), "{error}");
+        for window in ["null", "0"] {
+            let json = format!(r#"{{"model_type": "cwm", "sliding_window": {window}}}"#);
+            let error = model(&json).unwrap_err().to_string();
+            assert!(error.contains("sliding_window"), "{json}: {error}");
+        }
     }
 
     #[test]

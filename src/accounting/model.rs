@@ -75,10 +75,16 @@ pub enum Family {
     Apertus,
     NanoChat,
     VaultGemma,
+    Ernie45,
+    Glm4,
+    Glm,
+    HunyuanV1Dense,
+    SeedOss,
+    Cwm,
 }
 
 impl Family {
-    pub const ALL: [Family; 67] = [
+    pub const ALL: [Family; 73] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -146,6 +152,12 @@ impl Family {
         Family::Apertus,
         Family::NanoChat,
         Family::VaultGemma,
+        Family::Ernie45,
+        Family::Glm4,
+        Family::Glm,
+        Family::HunyuanV1Dense,
+        Family::SeedOss,
+        Family::Cwm,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -222,6 +234,12 @@ impl Family {
             Family::Apertus => "apertus",
             Family::NanoChat => "nanochat",
             Family::VaultGemma => "vaultgemma",
+            Family::Ernie45 => "ernie4_5",
+            Family::Glm4 => "glm4",
+            Family::Glm => "glm",
+            Family::HunyuanV1Dense => "hunyuan_v1_dense",
+            Family::SeedOss => "seed_oss",
+            Family::Cwm => "cwm",
         }
     }
 }
