@@ -525,7 +525,8 @@ fn real_configs_round_to_their_published_sizes() {
 
 /// Each boolean field of each type's configuration class flipped, and each positive integer
 /// field doubled, alone, on that type's first tiny case, counts as `transformers` builds it,
-/// or is refused naming the field changed or one derived from it:
+/// or is refused naming the field changed or one derived from it; where the fixture has
+/// FlopCounterMode's FLOPs (the types `measure.py` measures), the detailed count equals them:
 /// `tests/fixtures/reference/transformers_field_params.json` (`tools/reference/field_sweep.py`).
 #[test]
 fn each_field_changed_alone_gives_the_model_transformers_builds() {
@@ -533,8 +534,9 @@ fn each_field_changed_alone_gives_the_model_transformers_builds() {
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let bases = fixture["bases"].as_object().expect("bases");
     let cases = fixture["cases"].as_array().expect("cases");
+    let flops_seq_len = fixture["flops_seq_len"].as_u64().expect("flops_seq_len");
     let mut failures = Vec::new();
-    let (mut compared, mut booleans, mut refused) = (0, 0, 0);
+    let (mut compared, mut booleans, mut refused, mut measured) = (0, 0, 0, 0);
     for case in cases {
         let base = case["base"].as_str().expect("base");
         let field = case["field"].as_str().expect("field");
@@ -552,16 +554,34 @@ fn each_field_changed_alone_gives_the_model_transformers_builds() {
         target[field] = case["value"].clone();
         match model_config::from_value(&config) {
             Ok(model) => {
-                let params = Accounting::new(
+                let accounting = Accounting::new(
                     &model,
                     FlopOptions {
-                        seq_len: 1,
+                        seq_len: flops_seq_len,
                         attention: AttentionCounting::Full,
                         include_mtp: false,
                         recompute: Recompute::None,
                     },
-                )
-                .params;
+                );
+                if let Some(flops) = case["flops"].as_object() {
+                    let tokens = flops_seq_len as f64;
+                    let detailed = accounting.detailed.totals;
+                    for (ours, key) in [
+                        (detailed.forward, "forward"),
+                        (detailed.training, "forward_backward"),
+                    ] {
+                        let theirs = flops[key].as_f64().unwrap_or(f64::NAN);
+                        if ((ours * tokens) / theirs - 1.0).abs() >= 0.005 {
+                            failures.push(format!(
+                                "{what}: {key} {} per token counted, {} measured",
+                                ours,
+                                theirs / tokens
+                            ));
+                        }
+                    }
+                    measured += 1;
+                }
+                let params = accounting.params;
                 if params.total != total {
                     failures.push(format!("{what}: {} counted, {total} built", params.total));
                 }
@@ -579,7 +599,7 @@ fn each_field_changed_alone_gives_the_model_transformers_builds() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
-        compared >= 800 && booleans >= 150 && refused <= 20,
-        "{compared} compared ({booleans} booleans), {refused} refused"
+        compared >= 800 && booleans >= 150 && refused <= 20 && measured >= 500,
+        "{compared} compared ({booleans} booleans, {measured} FLOPs measured), {refused} refused"
     );
 }

@@ -9,7 +9,8 @@ defaults, e.g. ``attention_bias``, ``mlp_bias``, ``tie_word_embeddings``,
 class's and the case's: widths, head counts, expert counts, layer counts, dense-first
 layers, ...) doubles it; it builds each such model on the meta device with
 ``transformers`` and records its parameter count, or the error when ``transformers``
-cannot build it. A composite type's text-model fields are changed inside its
+cannot build it, and for the types ``measure.py`` measures, the FLOPs FlopCounterMode
+counts on one 16-token sequence, forward and forward + backward (on the CPU). A composite type's text-model fields are changed inside its
 ``text_config``; its own boolean fields are set both ways at its top level.
 
 ``tests/it/reference.rs`` (``flipped_flags_give_the_model_transformers_builds``) counts
@@ -17,7 +18,7 @@ each config with ``mfu-exporter`` and asks for the same total, or a refusal nami
 changed field (or a field derived from it) where the tool declines what it cannot count.
 The fixture holds each base config once and each case as the one edit made to it.
 
-Usage: ``python3 tools/reference/field_sweep.py`` (about half a minute on two cores) writes
+Usage: ``python3 tools/reference/field_sweep.py`` (a few minutes on two cores) writes
 ``tests/fixtures/reference/transformers_field_params.json``.
 """
 
@@ -97,6 +98,28 @@ def count(source: str, cfg: dict):
     return total, vision
 
 
+# Sequence length of the FLOPs measurement: within every tiny case's sliding window.
+FLOPS_SEQ_LEN = 16
+
+
+def flops(cfg: dict):
+    """FlopCounterMode's forward and forward + backward at FLOPS_SEQ_LEN tokens (one sequence).
+
+    On the CPU with random weights, as ``measure.py`` measures its tiny cases; past a sliding
+    window the masked products eager attention computes anyway are taken out, as there.
+    None where the model cannot run.
+    """
+    try:
+        model = measure.build_model(cfg, "cpu")
+        m = measure.measure_flops(model, cfg, FLOPS_SEQ_LEN, 1, "cpu")
+    except Exception:  # noqa: BLE001 - a config transformers builds but cannot run
+        return None
+    reconciled = m.get("window_reconciliation")
+    if reconciled:
+        return OrderedDict(forward=reconciled["model_forward"], forward_backward=reconciled["model_forward_backward"])
+    return OrderedDict(forward=m["forward"], forward_backward=m["forward_backward"])
+
+
 def edits(mt: str, base: dict):
     """(where, field, new value): `text` edits the text model's config, `outer` the composite's."""
     composite = "text_config" in base
@@ -141,6 +164,8 @@ def main():
                 entry["total"], entry["vision"] = count(source, cfg)
             except Exception as e:  # noqa: BLE001 - recorded, not hidden
                 entry["error"] = f"{type(e).__name__}: {e}"[:200]
+            if "total" in entry and source == "measure":
+                entry["flops"] = flops(cfg)
             print(f"{name} {field}={value}: {entry.get('total', entry.get('error'))}")
             cases.append(entry)
     doc = OrderedDict(
@@ -150,7 +175,9 @@ def main():
         "one edit of its base: where 'text' sets the field in the text model's config (the "
         "text_config of a composite), 'outer' at the composite's top level. total is the "
         "language model, vision the vision tower and projector, error where transformers "
-        "cannot build the config.",
+        "cannot build the config; flops (types measured by measure.py) FlopCounterMode's "
+        "forward and forward + backward on one sequence of flops_seq_len tokens.",
+        flops_seq_len=FLOPS_SEQ_LEN,
         torch=torch.__version__,
         transformers=transformers.__version__,
         bases=bases,
