@@ -75,10 +75,14 @@ pub enum Family {
     Apertus,
     NanoChat,
     VaultGemma,
+    Qwen2VlText,
+    Qwen2Vl,
+    Qwen25VlText,
+    Qwen25Vl,
 }
 
 impl Family {
-    pub const ALL: [Family; 67] = [
+    pub const ALL: [Family; 71] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -146,6 +150,10 @@ impl Family {
         Family::Apertus,
         Family::NanoChat,
         Family::VaultGemma,
+        Family::Qwen2VlText,
+        Family::Qwen2Vl,
+        Family::Qwen25VlText,
+        Family::Qwen25Vl,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -222,6 +230,10 @@ impl Family {
             Family::Apertus => "apertus",
             Family::NanoChat => "nanochat",
             Family::VaultGemma => "vaultgemma",
+            Family::Qwen2VlText => "qwen2_vl_text",
+            Family::Qwen2Vl => "qwen2_vl",
+            Family::Qwen25VlText => "qwen2_5_vl_text",
+            Family::Qwen25Vl => "qwen2_5_vl",
         }
     }
 }
@@ -369,6 +381,25 @@ pub enum VisionTower {
         image_size: u64,
         text_hidden_size: u64,
         projector_bias: bool,
+    },
+    /// Qwen2-VL's encoder: an unbiased 3-D patch convolution over `temporal_patch_size`
+    /// frames (rotary positions, no table), blocks of LayerNorms with bias, a fused biased
+    /// qkv, a biased output projection and a biased two-layer MLP (`intermediate_size` is
+    /// `embed_dim · mlp_ratio`); the merger is a LayerNorm of one patch and two biased
+    /// matrices over `spatial_merge_size²` patches (`m²·d → m²·d → out_hidden_size`).
+    Qwen2Vl {
+        encoder: VisionEncoder,
+        temporal_patch_size: u64,
+        spatial_merge_size: u64,
+        out_hidden_size: u64,
+    },
+    /// Qwen2.5-VL's encoder: Qwen2-VL's, with RMSNorms and a biased gated MLP
+    /// (gate/up/down); the merger's norm is an RMSNorm.
+    Qwen25Vl {
+        encoder: VisionEncoder,
+        temporal_patch_size: u64,
+        spatial_merge_size: u64,
+        out_hidden_size: u64,
     },
 }
 

@@ -420,6 +420,51 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
                 projector,
             ])
         }
+        VisionTower::Qwen2Vl {
+            encoder,
+            temporal_patch_size,
+            spatial_merge_size,
+            out_hidden_size,
+        }
+        | VisionTower::Qwen25Vl {
+            encoder,
+            temporal_patch_size,
+            spatial_merge_size,
+            out_hidden_size,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            let qwen25 = matches!(tower, VisionTower::Qwen25Vl { .. });
+            // The unbiased Conv3d patch embedding; positions are rotary.
+            let embeddings = product(&[c, temporal_patch_size, p, p, d])?;
+            let layer = if qwen25 {
+                // Two RMSNorms, qkv and proj with biases, a biased gated MLP.
+                sum(&[
+                    product(&[2, d])?,
+                    product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                    product(&[3, d, i])?,
+                    product(&[2, i])?,
+                    d,
+                ])?
+            } else {
+                biased_vit_layer(d, i)?
+            };
+            // The merger: ln_q over one patch, then m²·d → m²·d → out, both biased.
+            let merged = product(&[d, spatial_merge_size, spatial_merge_size])?;
+            let merger = sum(&[
+                if qwen25 { d } else { product(&[2, d])? },
+                product(&[merged, merged])?,
+                merged,
+                product(&[merged, out_hidden_size])?,
+                out_hidden_size,
+            ])?;
+            sum(&[embeddings, product(&[layers, layer])?, merger])
+        }
     }
 }
 

@@ -144,6 +144,10 @@ MODEL_TYPES = [
     "apertus",
     "nanochat",
     "vaultgemma",
+    "qwen2_vl_text",
+    "qwen2_vl",
+    "qwen2_5_vl_text",
+    "qwen2_5_vl",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -211,6 +215,17 @@ NOTES = {
         "Qwen3VLMoeTextSparseMoeBlock: experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), router gate.weight (E, hidden); no shared expert. attribute_map num_experts->num_local_experts (num_local_experts wins when both are given).",
         "Qwen3VLMoeTextConfig defaults: hidden 2048, intermediate 5632, 24 layers, 16 heads / 16 KV heads (null refused), head_dim None -> hidden // heads, 60 experts top-4 of 1408, tie_word_embeddings True (not read by the composite, whose default is False).",
         "Vision tower as qwen3_vl (Qwen3VLMoeVisionConfig has the same defaults).",
+    ],
+    "qwen2_vl": [
+        "qwen2_vl/modeling_qwen2_vl.py Qwen2VLAttention: q/k/v Linear(bias=True), o_proj bias=False, head_dim = hidden_size // num_attention_heads (a config head_dim is never read; a non-dividing width raises). Qwen2MLP gate/up/down bias=False; input/post-attention RMSNorms. Sliding window as Qwen2: layer_types default 'sliding_attention' for i >= max_window_layers (default 80) when use_sliding_window (default False). M-RoPE: buffers only.",
+        "Qwen2VLTextConfig defaults: vocab 152064, hidden 8192, intermediate 29568, 80 layers, 64 heads, 8 KV heads (null -> heads), max_position_embeddings 32768; no tie_word_embeddings field.",
+        "Qwen2VLConfig: sub_configs_defaults name the classes; text_config None -> the text class's __init__ fields (and rope_parameters/rope_scaling/rope_theta) are popped from the top level (the flat Hub format), nothing else. tie_word_embeddings default False, set True when text_config carries a truthy tie_word_embeddings (pre-v5 saves).",
+        "Qwen2VisionTransformerPretrainedModel (model.visual): PatchEmbed Conv3d(in_channels, embed_dim, (temporal_patch_size, patch_size, patch_size), bias=False); rotary positions (no table); depth blocks of norm1/norm2 LayerNorm(embed_dim), qkv Linear(d, 3d, bias) + proj Linear(d, d, bias), VisionMlp fc1/fc2 biased with int(embed_dim * mlp_ratio); PatchMerger: ln_q LayerNorm(embed_dim), Linear(m2d, m2d), GELU, Linear(m2d, hidden_size) (m2d = embed_dim * spatial_merge_size**2). attribute_map num_hidden_layers->depth. Real configs' in_chans is no field (in_channels default 3).",
+        "transformers has no Qwen2-VL causal LM: a qwen2_vl_text config is measured as the composite's language model (vision parameters left out).",
+    ],
+    "qwen2_5_vl": [
+        "qwen2_5_vl/modeling_qwen2_5_vl.py: the text model is qwen2_vl's (same attention, MLP, defaults, flat-config and tie rules).",
+        "Qwen2_5_VisionTransformerPretrainedModel (model.visual): patch Conv3d bias=False into hidden_size; depth blocks of norm1/norm2 RMSNorm(hidden_size), qkv Linear(d, 3d, bias) + proj Linear(d, d, bias), Qwen2_5_VLMLP(bias=True) gated gate/up/down of intermediate_size; window attention (window_size, fullatt_block_indexes) changes no shape; merger: ln_q RMSNorm(hidden_size), Linear(m2d, m2d), GELU, Linear(m2d, out_hidden_size). Defaults: depth 32, hidden 3584, intermediate 3420, out_hidden_size 3584, patch 14, merge 2, temporal 2.",
     ],
     "gemma": [
         "gemma/modeling_gemma.py GemmaAttention: q/k/v/o use bias=config.attention_bias (default False); head_dim = getattr(config, 'head_dim', hidden // heads) and GemmaConfig.head_dim defaults to 256.",
@@ -828,8 +843,31 @@ def window_reconciliation(model, batch, seq_len):
     return excess, layers
 
 
+# Qwen2-VL's and Qwen2.5-VL's vision towers, small: 2 blocks and a 2x2 merge into the text width.
+# M-RoPE's sections must halve the tiny head_dim (16): 2 + 3 + 3 = 8, as the Hub's rope_scaling writes them.
+TINY_MROPE = {"rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}}
+TINY_QWEN2_VL_VISION = {
+    "depth": 2, "embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2, "num_heads": 2,
+    "patch_size": 4, "temporal_patch_size": 2, "spatial_merge_size": 2,
+}
+TINY_QWEN2_5_VL_VISION = {
+    "depth": 2, "hidden_size": 32, "intermediate_size": 48, "out_hidden_size": 64, "num_heads": 2,
+    "patch_size": 4, "temporal_patch_size": 2, "spatial_merge_size": 2, "window_size": 16,
+    "fullatt_block_indexes": [1],
+}
+
+
 def new_type_cases():
     variants = [
+        ("tiny-qwen2-vl", "Qwen2-VL in the flat Hub format: Qwen2's block (biased q/k/v) from the top-level text fields, a head_dim key read by nothing, untied; a 2-block vision tower with its patch merger (counted apart).",
+         {"model_type": "qwen2_vl", **TINY, **TINY_MROPE, "head_dim": 8, "vision_config": TINY_QWEN2_VL_VISION}),
+        ("tiny-qwen2-5-vl", "Qwen2.5-VL with a text_config carrying tie_word_embeddings (forwarded to the composite: tied); a 2-block RMSNorm, gated-MLP vision tower (counted apart).",
+         {"model_type": "qwen2_5_vl", "text_config": {"model_type": "qwen2_5_vl_text", **TINY, **TINY_MROPE, "tie_word_embeddings": True},
+          "vision_config": TINY_QWEN2_5_VL_VISION}),
+        ("tiny-qwen2-vl-text", "qwen2_vl_text on its own: layer 1 sliding (use_sliding_window, window 32, max_window_layers 1), untied: the composite's language model.",
+         {"model_type": "qwen2_vl_text", **TINY, **TINY_MROPE, "use_sliding_window": True, "sliding_window": 32, "max_window_layers": 1}),
+        ("tiny-qwen2-5-vl-text", "qwen2_5_vl_text on its own, tied head: the composite's language model.",
+         {"model_type": "qwen2_5_vl_text", **TINY, **TINY_MROPE, "tie_word_embeddings": True}),
         ("tiny-qwen3-vl", "Qwen3-VL composite: a qwen3_vl_text text_config (q/k norms, head_dim 16, untied) and a 2-block vision tower with one DeepStack merger (counted apart).",
          {"model_type": "qwen3_vl", "text_config": {"model_type": "qwen3_vl_text", **TINY, "head_dim": 16},
           "vision_config": TINY_QWEN3_VL_VISION}),
@@ -1031,6 +1069,10 @@ def new_type_cases():
                               seq_len=seq_len, batch=1, method="cpu"))
     # Composites given by their type alone: every sub-config takes its class's defaults.
     for name, description, config in [
+        ("edge-qwen2-vl-defaults", "qwen2_vl with no sub-configs: Qwen2VLTextConfig's (Qwen2-72B's sizes) and Qwen2VLVisionConfig's defaults, untied.",
+         {"model_type": "qwen2_vl"}),
+        ("edge-qwen2-5-vl-defaults", "qwen2_5_vl with no sub-configs: the text class's and Qwen2_5_VLVisionConfig's defaults, untied.",
+         {"model_type": "qwen2_5_vl"}),
         ("edge-qwen3-vl-defaults", "qwen3_vl with no sub-configs: Qwen3VLTextConfig's and Qwen3VLVisionConfig's defaults, untied.",
          {"model_type": "qwen3_vl"}),
         ("edge-qwen3-vl-moe-defaults", "qwen3_vl_moe with no sub-configs: the MoE text class's defaults (60 experts top-4), untied by the composite.",
@@ -1157,7 +1199,12 @@ REMOTE_CODE_FORMATS = {"hunyuan": hunyuan_remote_to_v1_moe}
 
 # Text types transformers builds only inside their composite (no causal LM of their own):
 # measured as that composite's language model, tied as the text config says, no vision count.
-TEXT_ONLY_COMPOSITES = {"qwen3_vl_text": "qwen3_vl", "qwen3_vl_moe_text": "qwen3_vl_moe"}
+TEXT_ONLY_COMPOSITES = {
+    "qwen3_vl_text": "qwen3_vl",
+    "qwen3_vl_moe_text": "qwen3_vl_moe",
+    "qwen2_vl_text": "qwen2_vl",
+    "qwen2_5_vl_text": "qwen2_5_vl",
+}
 
 
 # Keys of Step3p7Config itself; in a flat step3p7 config every other key is the text model's.
