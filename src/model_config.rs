@@ -31,6 +31,7 @@ mod gemma4;
 mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
+mod internvl;
 mod laguna;
 mod lfm2;
 mod mamba2;
@@ -289,6 +290,10 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         .and_then(qwen2_vl::composite_family)
     {
         return checked(qwen2_vl::composite(object, family)?);
+    }
+    // InternVL's composite, with or without a text_config.
+    if object.get("model_type").and_then(Value::as_str) == Some(internvl::MODEL_TYPE) {
+        return checked(internvl::composite(object)?);
     }
     // Step-3.7's composite, with or without a text_config.
     if object.get("model_type").and_then(Value::as_str) == Some(step3p7::MODEL_TYPE) {

@@ -79,10 +79,11 @@ pub enum Family {
     Qwen2Vl,
     Qwen25VlText,
     Qwen25Vl,
+    InternVl,
 }
 
 impl Family {
-    pub const ALL: [Family; 71] = [
+    pub const ALL: [Family; 72] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -154,6 +155,7 @@ impl Family {
         Family::Qwen2Vl,
         Family::Qwen25VlText,
         Family::Qwen25Vl,
+        Family::InternVl,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -234,6 +236,7 @@ impl Family {
             Family::Qwen2Vl => "qwen2_vl",
             Family::Qwen25VlText => "qwen2_5_vl_text",
             Family::Qwen25Vl => "qwen2_5_vl",
+            Family::InternVl => "internvl",
         }
     }
 }
@@ -400,6 +403,27 @@ pub enum VisionTower {
         temporal_patch_size: u64,
         spatial_merge_size: u64,
         out_hidden_size: u64,
+    },
+    /// InternViT (InternVL): a class token, a biased patch convolution (`patch_size` high,
+    /// `patch_width` wide), a learned position per patch and one for the class token (with
+    /// `use_absolute_position_embeddings`), and a mask token where asked; per layer two
+    /// norms (LayerNorms with bias, or RMSNorms), q/k/v (biased with `attention_bias`),
+    /// RMSNorms of q and k (with `use_qk_norm`), a biased output projection, a biased
+    /// two-layer MLP and two layer-scale vectors; a final LayerNorm unless it mean-pools.
+    /// The projector: a LayerNorm of the `pixel_shuffle²` folded patches, then two biased
+    /// matrices (`pixel_shuffle²·d → text width → text width`).
+    InternVl {
+        encoder: VisionEncoder,
+        patch_width: u64,
+        patches: u64,
+        attention_bias: bool,
+        qk_norm: bool,
+        rms_norm: bool,
+        mask_token: bool,
+        absolute_positions: bool,
+        final_layernorm: bool,
+        pixel_shuffle: u64,
+        text_hidden_size: u64,
     },
 }
 

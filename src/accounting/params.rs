@@ -465,6 +465,61 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
             ])?;
             sum(&[embeddings, product(&[layers, layer])?, merger])
         }
+        VisionTower::InternVl {
+            encoder,
+            patch_width,
+            patches,
+            attention_bias,
+            qk_norm,
+            rms_norm,
+            mask_token,
+            absolute_positions,
+            final_layernorm,
+            pixel_shuffle,
+            text_hidden_size: t,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // cls_token, mask_token, the biased Conv2d, position_embeddings.
+            let embeddings = sum(&[
+                d,
+                u64::from(mask_token) * d,
+                product(&[c, p, patch_width, d])?,
+                d,
+                product(&[u64::from(absolute_positions), sum(&[patches, 1])?, d])?,
+            ])?;
+            let norm = if rms_norm { d } else { product(&[2, d])? };
+            let layer = sum(&[
+                product(&[4, d, d])?,
+                product(&[3, u64::from(attention_bias), d])?,
+                d,
+                product(&[2, u64::from(qk_norm), d])?,
+                product(&[2, d, i])?,
+                i,
+                d,
+                product(&[2, norm])?,
+                product(&[2, d])?,
+            ])?;
+            let folded = product(&[d, pixel_shuffle, pixel_shuffle])?;
+            let projector = sum(&[
+                product(&[2, folded])?,
+                product(&[folded, t])?,
+                t,
+                product(&[t, t])?,
+                t,
+            ])?;
+            sum(&[
+                embeddings,
+                product(&[layers, layer])?,
+                product(&[2, u64::from(final_layernorm), d])?,
+                projector,
+            ])
+        }
     }
 }
 

@@ -148,6 +148,7 @@ MODEL_TYPES = [
     "qwen2_vl",
     "qwen2_5_vl_text",
     "qwen2_5_vl",
+    "internvl",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -226,6 +227,13 @@ NOTES = {
     "qwen2_5_vl": [
         "qwen2_5_vl/modeling_qwen2_5_vl.py: the text model is qwen2_vl's (same attention, MLP, defaults, flat-config and tie rules).",
         "Qwen2_5_VisionTransformerPretrainedModel (model.visual): patch Conv3d bias=False into hidden_size; depth blocks of norm1/norm2 RMSNorm(hidden_size), qkv Linear(d, 3d, bias) + proj Linear(d, d, bias), Qwen2_5_VLMLP(bias=True) gated gate/up/down of intermediate_size; window attention (window_size, fullatt_block_indexes) changes no shape; merger: ln_q RMSNorm(hidden_size), Linear(m2d, m2d), GELU, Linear(m2d, out_hidden_size). Defaults: depth 32, hidden 3584, intermediate 3420, out_hidden_size 3584, patch 14, merge 2, temporal 2.",
+    ],
+    "internvl": [
+        "internvl/configuration_internvl.py InternVLConfig: text_config SubConfigSpec(AutoConfig, model_type='qwen2') (read by its own model_type, qwen2 when absent), vision_config InternVLVisionConfig; tie_word_embeddings default True (the composite's; the text config's is not read); downsample_ratio 0.5.",
+        "modeling_internvl.py InternVLModel: vision_tower = InternVLVisionModel, multi_modal_projector, language_model = AutoModel.from_config(text_config); InternVLForConditionalGeneration.lm_head Linear(text hidden, vocab, bias=False).",
+        "InternVLVisionEmbeddings: cls_token (1,1,d), mask_token only with use_mask_token (default False), patch Conv2d(num_channels, d, patch_size, stride patch_size) with bias, position_embeddings (1, num_patches + 1, d) with use_absolute_position_embeddings (default True); num_patches = (H // ph) * (W // pw), image_size/patch_size ints or pairs (448, 14).",
+        "InternVLVisionLayer: q/k/v Linear(d, d, bias=attention_bias (False)), projection_layer Linear(d, d) biased, q_norm/k_norm RMSNorm(d) with use_qk_norm; MLP fc1/fc2 biased; layernorm_before/after nn.LayerNorm (with bias) or RMSNorm (norm_type); lambda_1, lambda_2 (d each). InternVLVisionModel.layernorm: Identity with use_mean_pooling (default True) else LayerNorm(d).",
+        "InternVLMultiModalProjector: LayerNorm(d * int(1 / downsample_ratio)**2), linear_1 (that width -> text hidden), linear_2 (text hidden -> text hidden), both biased.",
     ],
     "gemma": [
         "gemma/modeling_gemma.py GemmaAttention: q/k/v/o use bias=config.attention_bias (default False); head_dim = getattr(config, 'head_dim', hidden // heads) and GemmaConfig.head_dim defaults to 256.",
@@ -857,8 +865,22 @@ TINY_QWEN2_5_VL_VISION = {
 }
 
 
+# InternViT, small: 1 layer of 32, 32x32 images in 8x8 patches (16 patches).
+TINY_INTERNVL_VISION = {
+    "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 48,
+    "image_size": 32, "patch_size": 8,
+}
+
+
 def new_type_cases():
     variants = [
+        ("tiny-internvl", "InternVL composite: a qwen2 text_config (tied by the composite's default), a 1-layer InternViT with LayerNorms and mean pooling, the pixel-shuffle projector (counted apart).",
+         {"model_type": "internvl", "text_config": {"model_type": "qwen2", **TINY}, "vision_config": TINY_INTERNVL_VISION}),
+        ("tiny-internvl-qwen3", "InternVL with a qwen3 text_config (q/k norms) untied by the composite, InternViT with RMSNorms, q/k norms, q/k/v biases, a mask token, a final LayerNorm, 32x48 images; downsample_ratio 0.25.",
+         {"model_type": "internvl", "tie_word_embeddings": False, "downsample_ratio": 0.25,
+          "text_config": {"model_type": "qwen3", **TINY, "head_dim": 16, "tie_word_embeddings": True},
+          "vision_config": {**TINY_INTERNVL_VISION, "norm_type": "rms_norm", "use_qk_norm": True, "attention_bias": True,
+                            "use_mask_token": True, "use_mean_pooling": False, "image_size": [32, 48], "patch_size": [8, 8]}}),
         ("tiny-qwen2-vl", "Qwen2-VL in the flat Hub format: Qwen2's block (biased q/k/v) from the top-level text fields, a head_dim key read by nothing, untied; a 2-block vision tower with its patch merger (counted apart).",
          {"model_type": "qwen2_vl", **TINY, **TINY_MROPE, "head_dim": 8, "vision_config": TINY_QWEN2_VL_VISION}),
         ("tiny-qwen2-5-vl", "Qwen2.5-VL with a text_config carrying tie_word_embeddings (forwarded to the composite: tied); a 2-block RMSNorm, gated-MLP vision tower (counted apart).",
@@ -1073,6 +1095,8 @@ def new_type_cases():
          {"model_type": "qwen2_vl"}),
         ("edge-qwen2-5-vl-defaults", "qwen2_5_vl with no sub-configs: the text class's and Qwen2_5_VLVisionConfig's defaults, untied.",
          {"model_type": "qwen2_5_vl"}),
+        ("edge-internvl-defaults", "internvl with no sub-configs: Qwen2Config's and InternVLVisionConfig's defaults, tied by the composite.",
+         {"model_type": "internvl"}),
         ("edge-qwen3-vl-defaults", "qwen3_vl with no sub-configs: Qwen3VLTextConfig's and Qwen3VLVisionConfig's defaults, untied.",
          {"model_type": "qwen3_vl"}),
         ("edge-qwen3-vl-moe-defaults", "qwen3_vl_moe with no sub-configs: the MoE text class's defaults (60 experts top-4), untied by the composite.",
@@ -1168,7 +1192,7 @@ def preset_cases():
 MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
 # Types transformers builds only as their composite (no causal LM class of their own).
-ALWAYS_COMPOSITE = {"step3p7"}
+ALWAYS_COMPOSITE = {"step3p7", "internvl"}
 
 
 def hunyuan_remote_to_v1_moe(d: dict) -> str:
