@@ -34,6 +34,7 @@ mod hybrid;
 mod internvl;
 mod laguna;
 mod lfm2;
+mod llava;
 mod mamba2;
 mod mimo;
 mod qwen2_vl;
@@ -294,6 +295,10 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     // InternVL's composite, with or without a text_config.
     if object.get("model_type").and_then(Value::as_str) == Some(internvl::MODEL_TYPE) {
         return checked(internvl::composite(object)?);
+    }
+    // LLaVA's composite, with or without a text_config.
+    if object.get("model_type").and_then(Value::as_str) == Some(llava::MODEL_TYPE) {
+        return checked(llava::composite(object)?);
     }
     // Step-3.7's composite, with or without a text_config.
     if object.get("model_type").and_then(Value::as_str) == Some(step3p7::MODEL_TYPE) {

@@ -80,10 +80,11 @@ pub enum Family {
     Qwen25VlText,
     Qwen25Vl,
     InternVl,
+    Llava,
 }
 
 impl Family {
-    pub const ALL: [Family; 72] = [
+    pub const ALL: [Family; 73] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -156,6 +157,7 @@ impl Family {
         Family::Qwen25VlText,
         Family::Qwen25Vl,
         Family::InternVl,
+        Family::Llava,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -237,6 +239,7 @@ impl Family {
             Family::Qwen25VlText => "qwen2_5_vl_text",
             Family::Qwen25Vl => "qwen2_5_vl",
             Family::InternVl => "internvl",
+            Family::Llava => "llava",
         }
     }
 }
@@ -423,6 +426,21 @@ pub enum VisionTower {
         absolute_positions: bool,
         final_layernorm: bool,
         pixel_shuffle: u64,
+        text_hidden_size: u64,
+    },
+    /// LLaVA's CLIP or SigLIP encoder and its projector. CLIP: a class token, an unbiased
+    /// patch convolution, a learned position per patch and one for the class token, a
+    /// LayerNorm before and after, the usual biased layers. SigLIP: a biased patch
+    /// convolution, a position per patch, the same layers, a final LayerNorm and the
+    /// attention-pooling head (`vision_use_head`). The projector: `feature_layers · d → text
+    /// width → text width`, biased with `multimodal_projector_bias`.
+    Llava {
+        encoder: VisionEncoder,
+        image_size: u64,
+        siglip: bool,
+        pooling_head: bool,
+        feature_layers: u64,
+        projector_bias: bool,
         text_hidden_size: u64,
     },
 }

@@ -520,6 +520,65 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
                 projector,
             ])
         }
+        VisionTower::Llava {
+            encoder,
+            image_size,
+            siglip,
+            pooling_head,
+            feature_layers,
+            projector_bias,
+            text_hidden_size: t,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            let side = image_size / p.max(1);
+            let patches = product(&[side, side])?;
+            let embeddings = if siglip {
+                // Biased Conv2d, one position per patch.
+                sum(&[product(&[c, p, p, d])?, d, product(&[patches, d])?])?
+            } else {
+                // class_embedding, unbiased Conv2d, positions for the patches and the class
+                // token, pre_layrnorm.
+                sum(&[
+                    d,
+                    product(&[c, p, p, d])?,
+                    product(&[sum(&[patches, 1])?, d])?,
+                    product(&[2, d])?,
+                ])?
+            };
+            // Probe, in_proj (3d×d + 3d), out_proj, LayerNorm, MLP.
+            let head = if pooling_head {
+                sum(&[
+                    d,
+                    product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                    product(&[2, d])?,
+                    product(&[2, d, i])?,
+                    i,
+                    d,
+                ])?
+            } else {
+                0
+            };
+            let bias = u64::from(projector_bias);
+            let projector = sum(&[
+                product(&[d, feature_layers, t])?,
+                product(&[bias, t])?,
+                product(&[t, t])?,
+                product(&[bias, t])?,
+            ])?;
+            sum(&[
+                embeddings,
+                product(&[layers, biased_vit_layer(d, i)?])?,
+                product(&[2, d])?,
+                head,
+                projector,
+            ])
+        }
     }
 }
 

@@ -149,6 +149,7 @@ MODEL_TYPES = [
     "qwen2_5_vl_text",
     "qwen2_5_vl",
     "internvl",
+    "llava",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -234,6 +235,11 @@ NOTES = {
         "InternVLVisionEmbeddings: cls_token (1,1,d), mask_token only with use_mask_token (default False), patch Conv2d(num_channels, d, patch_size, stride patch_size) with bias, position_embeddings (1, num_patches + 1, d) with use_absolute_position_embeddings (default True); num_patches = (H // ph) * (W // pw), image_size/patch_size ints or pairs (448, 14).",
         "InternVLVisionLayer: q/k/v Linear(d, d, bias=attention_bias (False)), projection_layer Linear(d, d) biased, q_norm/k_norm RMSNorm(d) with use_qk_norm; MLP fc1/fc2 biased; layernorm_before/after nn.LayerNorm (with bias) or RMSNorm (norm_type); lambda_1, lambda_2 (d each). InternVLVisionModel.layernorm: Identity with use_mean_pooling (default True) else LayerNorm(d).",
         "InternVLMultiModalProjector: LayerNorm(d * int(1 / downsample_ratio)**2), linear_1 (that width -> text hidden), linear_2 (text hidden -> text hidden), both biased.",
+    ],
+    "llava": [
+        "llava/configuration_llava.py LlavaConfig: text_config SubConfigSpec(AutoConfig, model_type='llama'); vision_config SubConfigSpec(AutoConfig, model_type='clip_vision_model', init_kwargs hidden 1024, intermediate 4096, patch 14, image 336, 24 layers, 16 heads) - the init_kwargs apply only to an absent vision_config, a given one takes its class's defaults. tie_word_embeddings default False, set True when text_config.tie_word_embeddings (its class default included) is true. multimodal_projector_bias True, vision_feature_layer -2.",
+        "modeling_llava.py LlavaModel: vision_tower = AutoModel.from_config(vision_config) (CLIPVisionModel / SiglipVisionModel, every layer built), multi_modal_projector linear_1 (vision hidden * number of feature layers -> text hidden) and linear_2 (text hidden -> text hidden), biased with multimodal_projector_bias; language_model = AutoModel.from_config(text_config); LlavaForConditionalGeneration.lm_head bias=False.",
+        "CLIPVisionTransformer: class_embedding (d), patch_embedding Conv2d bias=False, position_embedding (num_patches + 1, d), pre_layrnorm and post_layernorm LayerNorm, layers of two LayerNorms, biased q/k/v/out_proj and fc1/fc2. SiglipVisionTransformer: biased patch Conv2d, position_embedding (num_patches, d), the same layers, post_layernorm, head (MultiheadAttentionPoolingHead) with vision_use_head (default True).",
     ],
     "gemma": [
         "gemma/modeling_gemma.py GemmaAttention: q/k/v/o use bias=config.attention_bias (default False); head_dim = getattr(config, 'head_dim', hidden // heads) and GemmaConfig.head_dim defaults to 256.",
@@ -872,8 +878,22 @@ TINY_INTERNVL_VISION = {
 }
 
 
+# LLaVA's vision towers, small: 32x32 images in 8x8 patches.
+TINY_LLAVA_CLIP = {
+    "model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 1,
+    "num_attention_heads": 2, "image_size": 32, "patch_size": 8,
+}
+
+
 def new_type_cases():
     variants = [
+        ("tiny-llava", "LLaVA composite: a llama text_config (untied), a 1-layer CLIP vision tower, the biased two-layer projector (counted apart).",
+         {"model_type": "llava", "vision_feature_layer": -1, "text_config": {"model_type": "llama", **TINY},
+          "vision_config": TINY_LLAVA_CLIP}),
+        ("tiny-llava-siglip-qwen2", "LLaVA with a qwen2 text_config whose tie_word_embeddings (true) the composite forwards, a 2-layer SigLIP tower with its pooling head, two feature layers, an unbiased projector.",
+         {"model_type": "llava", "vision_feature_layer": [-1, -2], "multimodal_projector_bias": False,
+          "text_config": {"model_type": "qwen2", **TINY, "tie_word_embeddings": True},
+          "vision_config": {**TINY_LLAVA_CLIP, "model_type": "siglip_vision_model", "num_hidden_layers": 2}}),
         ("tiny-internvl", "InternVL composite: a qwen2 text_config (tied by the composite's default), a 1-layer InternViT with LayerNorms and mean pooling, the pixel-shuffle projector (counted apart).",
          {"model_type": "internvl", "text_config": {"model_type": "qwen2", **TINY}, "vision_config": TINY_INTERNVL_VISION}),
         ("tiny-internvl-qwen3", "InternVL with a qwen3 text_config (q/k norms) untied by the composite, InternViT with RMSNorms, q/k norms, q/k/v biases, a mask token, a final LayerNorm, 32x48 images; downsample_ratio 0.25.",
@@ -1097,6 +1117,8 @@ def new_type_cases():
          {"model_type": "qwen2_5_vl"}),
         ("edge-internvl-defaults", "internvl with no sub-configs: Qwen2Config's and InternVLVisionConfig's defaults, tied by the composite.",
          {"model_type": "internvl"}),
+        ("edge-llava-defaults", "llava with no sub-configs: LlamaConfig's defaults and the CLIP tower of LLaVA-1.5's sizes (the init_kwargs), untied.",
+         {"model_type": "llava"}),
         ("edge-qwen3-vl-defaults", "qwen3_vl with no sub-configs: Qwen3VLTextConfig's and Qwen3VLVisionConfig's defaults, untied.",
          {"model_type": "qwen3_vl"}),
         ("edge-qwen3-vl-moe-defaults", "qwen3_vl_moe with no sub-configs: the MoE text class's defaults (60 experts top-4), untied by the composite.",
@@ -1192,7 +1214,7 @@ def preset_cases():
 MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
 # Types transformers builds only as their composite (no causal LM class of their own).
-ALWAYS_COMPOSITE = {"step3p7", "internvl"}
+ALWAYS_COMPOSITE = {"step3p7", "internvl", "llava"}
 
 
 def hunyuan_remote_to_v1_moe(d: dict) -> str:
