@@ -296,9 +296,13 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     if object.get("model_type").and_then(Value::as_str) == Some(internvl::MODEL_TYPE) {
         return checked(internvl::composite(object)?);
     }
-    // LLaVA's composite, with or without a text_config.
-    if object.get("model_type").and_then(Value::as_str) == Some(llava::MODEL_TYPE) {
-        return checked(llava::composite(object)?);
+    // LLaVA's composites, with or without a text_config.
+    if let Some(family) = object
+        .get("model_type")
+        .and_then(Value::as_str)
+        .and_then(llava::composite_family)
+    {
+        return checked(llava::composite(object, family)?);
     }
     // Step-3.7's composite, with or without a text_config.
     if object.get("model_type").and_then(Value::as_str) == Some(step3p7::MODEL_TYPE) {

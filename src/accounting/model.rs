@@ -81,10 +81,11 @@ pub enum Family {
     Qwen25Vl,
     InternVl,
     Llava,
+    LlavaOnevision,
 }
 
 impl Family {
-    pub const ALL: [Family; 73] = [
+    pub const ALL: [Family; 74] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -158,6 +159,7 @@ impl Family {
         Family::Qwen25Vl,
         Family::InternVl,
         Family::Llava,
+        Family::LlavaOnevision,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -240,6 +242,7 @@ impl Family {
             Family::Qwen25Vl => "qwen2_5_vl",
             Family::InternVl => "internvl",
             Family::Llava => "llava",
+            Family::LlavaOnevision => "llava_onevision",
         }
     }
 }
@@ -433,7 +436,8 @@ pub enum VisionTower {
     /// LayerNorm before and after, the usual biased layers. SigLIP: a biased patch
     /// convolution, a position per patch, the same layers, a final LayerNorm and the
     /// attention-pooling head (`vision_use_head`). The projector: `feature_layers · d → text
-    /// width → text width`, biased with `multimodal_projector_bias`.
+    /// width → text width`, biased with `multimodal_projector_bias`; LLaVA-OneVision adds
+    /// `image_newline`, one vector of the text width.
     Llava {
         encoder: VisionEncoder,
         image_size: u64,
@@ -441,6 +445,7 @@ pub enum VisionTower {
         pooling_head: bool,
         feature_layers: u64,
         projector_bias: bool,
+        image_newline: bool,
         text_hidden_size: u64,
     },
 }

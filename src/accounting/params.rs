@@ -527,6 +527,7 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
             pooling_head,
             feature_layers,
             projector_bias,
+            image_newline,
             text_hidden_size: t,
         } => {
             let VisionEncoder {
@@ -570,6 +571,7 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
                 product(&[bias, t])?,
                 product(&[t, t])?,
                 product(&[bias, t])?,
+                u64::from(image_newline) * t,
             ])?;
             sum(&[
                 embeddings,

@@ -32,6 +32,7 @@ const NOT_TEXT_MODELS: &[Family] = &[
     Family::Qwen25Vl,
     Family::InternVl,
     Family::Llava,
+    Family::LlavaOnevision,
 ];
 
 /// The family of a composite's text model, named by `text_config.model_type`: a supported

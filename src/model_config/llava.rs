@@ -1,5 +1,6 @@
-//! LLaVA's composite (`llava`): the language model in `text_config`, and the CLIP or SigLIP
-//! vision tower and the two-layer projector, counted apart.
+//! LLaVA's composites (`llava`, `llava_onevision`): the language model in `text_config`, and
+//! the CLIP or SigLIP vision tower and the two-layer projector (and LLaVA-OneVision's
+//! `image_newline` vector), counted apart.
 //!
 //! As `transformers` 5.24's `LlavaConfig` builds it: `text_config` is read by its own
 //! `model_type` (`llama` when it names none) and built as that type's base model under the
@@ -9,18 +10,33 @@
 //! it names none); an absent one is CLIP with LLaVA-1.5's sizes (1024 wide, 24 layers of 16
 //! heads, 336-pixel images in 14-pixel patches), a given one takes its class's own defaults.
 //! A vision type other than CLIP's or SigLIP's is not counted, and the report says so.
+//!
+//! `LlavaOnevisionConfig` is the same but for its defaults: a `qwen2` text model, a SigLIP
+//! tower (an absent one 1152 wide, 26 layers of 16 heads, 384-pixel images in 14-pixel
+//! patches, no pooling head), and the model's `image_newline` (one text-width vector).
 
 use serde_json::{Map, Value};
 
 use super::{from_value, invalid, Config, ModelConfigError};
 use crate::accounting::model::{Family, Model, VisionEncoder, VisionTower};
 
-pub(super) const MODEL_TYPE: &str = "llava";
+/// The family of a LLaVA composite's `model_type`.
+pub(super) fn composite_family(model_type: &str) -> Option<Family> {
+    match model_type {
+        "llava" => Some(Family::Llava),
+        "llava_onevision" => Some(Family::LlavaOnevision),
+        _ => None,
+    }
+}
 
 /// A `llava` composite: its language model, with the vision tower and projector.
-pub(super) fn composite(object: &Map<String, Value>) -> Result<Model, ModelConfigError> {
+pub(super) fn composite(
+    object: &Map<String, Value>,
+    composite: Family,
+) -> Result<Model, ModelConfigError> {
+    let onevision = composite == Family::LlavaOnevision;
     let mut text = super::qwen3_vl::sub_config(object, "text_config")?;
-    let family = super::internvl::text_family(&text, "llama")?;
+    let family = super::internvl::text_family(&text, if onevision { "qwen2" } else { "llama" })?;
     text.insert(
         "model_type".into(),
         Value::String(family.model_type().into()),
@@ -30,8 +46,8 @@ pub(super) fn composite(object: &Map<String, Value>) -> Result<Model, ModelConfi
     model.tie_word_embeddings =
         config.bool_or(&["tie_word_embeddings"], false)? || model.tie_word_embeddings;
     model.lm_head_bias = false;
-    model.family = Family::Llava;
-    model.vision = Some(vision_tower(&config, model.hidden_size)?);
+    model.family = composite;
+    model.vision = Some(vision_tower(&config, onevision, model.hidden_size)?);
     Ok(model)
 }
 
@@ -53,10 +69,15 @@ fn size(
     }
 }
 
-fn vision_tower(config: &Config, text_hidden_size: u64) -> Result<VisionTower, ModelConfigError> {
+fn vision_tower(
+    config: &Config,
+    onevision: bool,
+    text_hidden_size: u64,
+) -> Result<VisionTower, ModelConfigError> {
     let given = !matches!(config.object.get("vision_config"), None | Some(Value::Null));
     let vision = super::qwen3_vl::sub_config(config.object, "vision_config")?;
     let kind = match vision.get("model_type") {
+        None | Some(Value::Null) if onevision => "siglip_vision_model".to_string(),
         None | Some(Value::Null) => "clip_vision_model".to_string(),
         Some(Value::String(kind)) => kind.clone(),
         Some(other) => {
@@ -73,12 +94,15 @@ fn vision_tower(config: &Config, text_hidden_size: u64) -> Result<VisionTower, M
         "siglip_vision_model" => true,
         _ => return Ok(VisionTower::NotCounted),
     };
-    // (hidden, intermediate, layers, heads, patch, image): LLaVA's init_kwargs for an absent
-    // vision_config, else CLIPVisionConfig's or SiglipVisionConfig's own defaults.
-    let (hidden, intermediate, layers, heads, patch, image) = match (given, siglip) {
-        (false, _) => (1024, 4096, 24, 16, 14, 336),
-        (true, false) => (768, 3072, 12, 12, 32, 224),
-        (true, true) => (768, 3072, 12, 12, 16, 224),
+    // (hidden, intermediate, layers, heads, patch, image, pooling head): the composite's
+    // init_kwargs for an absent vision_config, else CLIPVisionConfig's or
+    // SiglipVisionConfig's own defaults.
+    let (hidden, intermediate, layers, heads, patch, image, head) = match (given, onevision, siglip)
+    {
+        (false, false, _) => (1024, 4096, 24, 16, 14, 336, false),
+        (false, true, _) => (1152, 4304, 26, 16, 14, 384, false),
+        (true, _, false) => (768, 3072, 12, 12, 32, 224, false),
+        (true, _, true) => (768, 3072, 12, 12, 16, 224, true),
     };
     let hidden_size = size(&vision, "hidden_size", hidden)?;
     let heads = size(&vision, "num_attention_heads", heads)?;
@@ -95,7 +119,7 @@ fn vision_tower(config: &Config, text_hidden_size: u64) -> Result<VisionTower, M
         _ => 1,
     };
     let pooling_head = match vision.get("vision_use_head") {
-        None => siglip,
+        None => siglip && head,
         Some(Value::Bool(head)) => siglip && *head,
         Some(other) => {
             return Err(invalid(
@@ -119,6 +143,7 @@ fn vision_tower(config: &Config, text_hidden_size: u64) -> Result<VisionTower, M
         pooling_head,
         feature_layers,
         projector_bias: config.bool_or(&["multimodal_projector_bias"], true)?,
+        image_newline: onevision,
         text_hidden_size,
     })
 }
@@ -139,6 +164,17 @@ mod tests {
         .unwrap();
         assert_eq!(model.family, Family::Llava);
         assert!(model.tie_word_embeddings);
+        let onevision = parse(r#"{"model_type": "llava_onevision"}"#).unwrap();
+        assert_eq!(onevision.family, Family::LlavaOnevision);
+        assert!(matches!(
+            onevision.vision,
+            Some(VisionTower::Llava {
+                siglip: true,
+                pooling_head: false,
+                image_newline: true,
+                ..
+            })
+        ));
         let untied = parse(r#"{"model_type": "llava"}"#).unwrap();
         assert!(!untied.tie_word_embeddings);
         assert!(matches!(untied.vision, Some(VisionTower::Llava { .. })));

@@ -150,6 +150,7 @@ MODEL_TYPES = [
     "qwen2_5_vl",
     "internvl",
     "llava",
+    "llava_onevision",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -240,6 +241,10 @@ NOTES = {
         "llava/configuration_llava.py LlavaConfig: text_config SubConfigSpec(AutoConfig, model_type='llama'); vision_config SubConfigSpec(AutoConfig, model_type='clip_vision_model', init_kwargs hidden 1024, intermediate 4096, patch 14, image 336, 24 layers, 16 heads) - the init_kwargs apply only to an absent vision_config, a given one takes its class's defaults. tie_word_embeddings default False, set True when text_config.tie_word_embeddings (its class default included) is true. multimodal_projector_bias True, vision_feature_layer -2.",
         "modeling_llava.py LlavaModel: vision_tower = AutoModel.from_config(vision_config) (CLIPVisionModel / SiglipVisionModel, every layer built), multi_modal_projector linear_1 (vision hidden * number of feature layers -> text hidden) and linear_2 (text hidden -> text hidden), biased with multimodal_projector_bias; language_model = AutoModel.from_config(text_config); LlavaForConditionalGeneration.lm_head bias=False.",
         "CLIPVisionTransformer: class_embedding (d), patch_embedding Conv2d bias=False, position_embedding (num_patches + 1, d), pre_layrnorm and post_layernorm LayerNorm, layers of two LayerNorms, biased q/k/v/out_proj and fc1/fc2. SiglipVisionTransformer: biased patch Conv2d, position_embedding (num_patches, d), the same layers, post_layernorm, head (MultiheadAttentionPoolingHead) with vision_use_head (default True).",
+    ],
+    "llava_onevision": [
+        "llava_onevision/configuration_llava_onevision.py: as llava, with text_config default model_type qwen2 and vision_config siglip_vision_model (init_kwargs for an absent one: hidden 1152, intermediate 4304, patch 14, image 384, 26 layers, 16 heads, vision_use_head False); vision_feature_layer -1; the same tie forwarding from text_config.",
+        "modeling_llava_onevision.py LlavaOnevisionModel: vision_tower, multi_modal_projector (linear_1, linear_2, biased with multimodal_projector_bias), image_newline Parameter(text hidden) (counted with the projector), language_model; lm_head bias=False.",
     ],
     "gemma": [
         "gemma/modeling_gemma.py GemmaAttention: q/k/v/o use bias=config.attention_bias (default False); head_dim = getattr(config, 'head_dim', hidden // heads) and GemmaConfig.head_dim defaults to 256.",
@@ -887,6 +892,9 @@ TINY_LLAVA_CLIP = {
 
 def new_type_cases():
     variants = [
+        ("tiny-llava-onevision", "LLaVA-OneVision composite: a qwen2 text_config (untied), a 1-layer SigLIP tower given without vision_use_head (SiglipVisionConfig's default: the head is built), the projector and image_newline (counted apart).",
+         {"model_type": "llava_onevision", "text_config": {"model_type": "qwen2", **TINY},
+          "vision_config": {**TINY_LLAVA_CLIP, "model_type": "siglip_vision_model"}}),
         ("tiny-llava", "LLaVA composite: a llama text_config (untied), a 1-layer CLIP vision tower, the biased two-layer projector (counted apart).",
          {"model_type": "llava", "vision_feature_layer": -1, "text_config": {"model_type": "llama", **TINY},
           "vision_config": TINY_LLAVA_CLIP}),
@@ -1119,6 +1127,8 @@ def new_type_cases():
          {"model_type": "internvl"}),
         ("edge-llava-defaults", "llava with no sub-configs: LlamaConfig's defaults and the CLIP tower of LLaVA-1.5's sizes (the init_kwargs), untied.",
          {"model_type": "llava"}),
+        ("edge-llava-onevision-defaults", "llava_onevision with no sub-configs: Qwen2Config's defaults and the SigLIP tower of the init_kwargs (no head), untied.",
+         {"model_type": "llava_onevision"}),
         ("edge-qwen3-vl-defaults", "qwen3_vl with no sub-configs: Qwen3VLTextConfig's and Qwen3VLVisionConfig's defaults, untied.",
          {"model_type": "qwen3_vl"}),
         ("edge-qwen3-vl-moe-defaults", "qwen3_vl_moe with no sub-configs: the MoE text class's defaults (60 experts top-4), untied by the composite.",
@@ -1214,7 +1224,7 @@ def preset_cases():
 MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
 # Types transformers builds only as their composite (no causal LM class of their own).
-ALWAYS_COMPOSITE = {"step3p7", "internvl", "llava"}
+ALWAYS_COMPOSITE = {"step3p7", "internvl", "llava", "llava_onevision"}
 
 
 def hunyuan_remote_to_v1_moe(d: dict) -> str:
@@ -1316,7 +1326,10 @@ def group_name(name: str) -> str:
 
 
 # Qwen3.5 names its vision tower (with its patch merger) `visual`; Llama 4 names it `vision_model`.
-VISION_RE = re.compile(r"(^|\.)(vision_tower|vision_model|multi_modal_projector|embed_vision|visual)\.")
+# LLaVA-OneVision's image_newline (one text-width vector) belongs to the projector side.
+VISION_RE = re.compile(
+    r"(^|\.)(vision_tower|vision_model|multi_modal_projector|embed_vision|visual)\.|(^|\.)image_newline$"
+)
 # Gemma 4's audio encoder and its embedder: neither the language model nor the vision tower.
 AUDIO_RE = re.compile(r"(^|\.)(audio_tower|embed_audio)\.")
 
