@@ -31,6 +31,7 @@ mod gemma4;
 mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
+mod idefics3;
 mod internvl;
 mod laguna;
 mod lfm2;
@@ -295,6 +296,14 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     // InternVL's composite, with or without a text_config.
     if object.get("model_type").and_then(Value::as_str) == Some(internvl::MODEL_TYPE) {
         return checked(internvl::composite(object)?);
+    }
+    // Idefics3's and SmolVLM's composites, with or without a text_config.
+    if let Some(family) = object
+        .get("model_type")
+        .and_then(Value::as_str)
+        .and_then(idefics3::composite_family)
+    {
+        return checked(idefics3::composite(object, family)?);
     }
     // LLaVA's composites, with or without a text_config.
     if let Some(family) = object

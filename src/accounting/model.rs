@@ -82,10 +82,12 @@ pub enum Family {
     InternVl,
     Llava,
     LlavaOnevision,
+    Idefics3,
+    SmolVlm,
 }
 
 impl Family {
-    pub const ALL: [Family; 74] = [
+    pub const ALL: [Family; 76] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -160,6 +162,8 @@ impl Family {
         Family::InternVl,
         Family::Llava,
         Family::LlavaOnevision,
+        Family::Idefics3,
+        Family::SmolVlm,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -243,6 +247,8 @@ impl Family {
             Family::InternVl => "internvl",
             Family::Llava => "llava",
             Family::LlavaOnevision => "llava_onevision",
+            Family::Idefics3 => "idefics3",
+            Family::SmolVlm => "smolvlm",
         }
     }
 }
@@ -446,6 +452,16 @@ pub enum VisionTower {
         feature_layers: u64,
         projector_bias: bool,
         image_newline: bool,
+        text_hidden_size: u64,
+    },
+    /// Idefics3's and SmolVLM's encoder: a biased patch convolution, a learned position per
+    /// patch, the usual biased layers and a final LayerNorm; the connector folds
+    /// `scale_factor²` patches into one and projects them with one unbiased matrix
+    /// (`scale_factor²·d → text width`).
+    Idefics3 {
+        encoder: VisionEncoder,
+        image_size: u64,
+        scale_factor: u64,
         text_hidden_size: u64,
     },
 }

@@ -520,6 +520,29 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
                 projector,
             ])
         }
+        VisionTower::Idefics3 {
+            encoder,
+            image_size,
+            scale_factor,
+            text_hidden_size,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            let side = image_size / p.max(1);
+            sum(&[
+                product(&[c, p, p, d])?,
+                d,
+                product(&[side, side, d])?,
+                product(&[layers, biased_vit_layer(d, i)?])?,
+                product(&[2, d])?,
+                product(&[d, scale_factor, scale_factor, text_hidden_size])?,
+            ])
+        }
         VisionTower::Llava {
             encoder,
             image_size,

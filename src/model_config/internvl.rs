@@ -33,6 +33,8 @@ const NOT_TEXT_MODELS: &[Family] = &[
     Family::InternVl,
     Family::Llava,
     Family::LlavaOnevision,
+    Family::Idefics3,
+    Family::SmolVlm,
 ];
 
 /// The family of a composite's text model, named by `text_config.model_type`: a supported

@@ -151,6 +151,8 @@ MODEL_TYPES = [
     "internvl",
     "llava",
     "llava_onevision",
+    "idefics3",
+    "smolvlm",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -245,6 +247,13 @@ NOTES = {
     "llava_onevision": [
         "llava_onevision/configuration_llava_onevision.py: as llava, with text_config default model_type qwen2 and vision_config siglip_vision_model (init_kwargs for an absent one: hidden 1152, intermediate 4304, patch 14, image 384, 26 layers, 16 heads, vision_use_head False); vision_feature_layer -1; the same tie forwarding from text_config.",
         "modeling_llava_onevision.py LlavaOnevisionModel: vision_tower, multi_modal_projector (linear_1, linear_2, biased with multimodal_projector_bias), image_newline Parameter(text hidden) (counted with the projector), language_model; lm_head bias=False.",
+    ],
+    "idefics3": [
+        "idefics3/configuration_idefics3.py Idefics3Config: text_config SubConfigSpec(AutoConfig, model_type='llama'), vision_config Idefics3VisionConfig (hidden 1152, intermediate 3072, 12 layers, 16 heads, image 224, patch 32); tie_word_embeddings default False, the text config's not forwarded; scale_factor 2.",
+        "modeling_idefics3.py Idefics3Model: vision_model (patch Conv2d with bias, position_embedding (num_patches, d), layers of two LayerNorms, biased q/k/v/out_proj and fc1/fc2, post_layernorm), connector.modality_projection.proj Linear(d * scale_factor**2, text hidden, bias=False), text_model = AutoModel.from_config(text_config); lm_head bias=False.",
+    ],
+    "smolvlm": [
+        "smolvlm/configuration_smolvlm.py and modeling_smolvlm.py: Idefics3's config, defaults and modules under SmolVLM names (vision_model, connector, text_model).",
     ],
     "gemma": [
         "gemma/modeling_gemma.py GemmaAttention: q/k/v/o use bias=config.attention_bias (default False); head_dim = getattr(config, 'head_dim', hidden // heads) and GemmaConfig.head_dim defaults to 256.",
@@ -890,8 +899,20 @@ TINY_LLAVA_CLIP = {
 }
 
 
+# Idefics3's and SmolVLM's vision tower, small: 1 layer of 32, 32x32 images in 8x8 patches.
+TINY_IDEFICS3_VISION = {
+    "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 2,
+    "image_size": 32, "patch_size": 8,
+}
+
+
 def new_type_cases():
     variants = [
+        ("tiny-idefics3", "Idefics3 composite: a llama text_config, untied; a 1-layer vision tower and the pixel-shuffle connector (counted apart).",
+         {"model_type": "idefics3", "text_config": {"model_type": "llama", **TINY}, "vision_config": TINY_IDEFICS3_VISION}),
+        ("tiny-smolvlm", "SmolVLM composite tied by its own tie_word_embeddings, a llama text_config, scale_factor 4 (counted apart).",
+         {"model_type": "smolvlm", "tie_word_embeddings": True, "scale_factor": 4,
+          "text_config": {"model_type": "llama", **TINY}, "vision_config": TINY_IDEFICS3_VISION}),
         ("tiny-llava-onevision", "LLaVA-OneVision composite: a qwen2 text_config (untied), a 1-layer SigLIP tower given without vision_use_head (SiglipVisionConfig's default: the head is built), the projector and image_newline (counted apart).",
          {"model_type": "llava_onevision", "text_config": {"model_type": "qwen2", **TINY},
           "vision_config": {**TINY_LLAVA_CLIP, "model_type": "siglip_vision_model"}}),
@@ -1129,6 +1150,10 @@ def new_type_cases():
          {"model_type": "llava"}),
         ("edge-llava-onevision-defaults", "llava_onevision with no sub-configs: Qwen2Config's defaults and the SigLIP tower of the init_kwargs (no head), untied.",
          {"model_type": "llava_onevision"}),
+        ("edge-idefics3-defaults", "idefics3 with no sub-configs: LlamaConfig's and Idefics3VisionConfig's defaults, untied.",
+         {"model_type": "idefics3"}),
+        ("edge-smolvlm-defaults", "smolvlm with no sub-configs: LlamaConfig's and SmolVLMVisionConfig's defaults, untied.",
+         {"model_type": "smolvlm"}),
         ("edge-qwen3-vl-defaults", "qwen3_vl with no sub-configs: Qwen3VLTextConfig's and Qwen3VLVisionConfig's defaults, untied.",
          {"model_type": "qwen3_vl"}),
         ("edge-qwen3-vl-moe-defaults", "qwen3_vl_moe with no sub-configs: the MoE text class's defaults (60 experts top-4), untied by the composite.",
@@ -1224,7 +1249,7 @@ def preset_cases():
 MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
 # Types transformers builds only as their composite (no causal LM class of their own).
-ALWAYS_COMPOSITE = {"step3p7", "internvl", "llava", "llava_onevision"}
+ALWAYS_COMPOSITE = {"step3p7", "internvl", "llava", "llava_onevision", "idefics3", "smolvlm"}
 
 
 def hunyuan_remote_to_v1_moe(d: dict) -> str:
@@ -1326,9 +1351,10 @@ def group_name(name: str) -> str:
 
 
 # Qwen3.5 names its vision tower (with its patch merger) `visual`; Llama 4 names it `vision_model`.
-# LLaVA-OneVision's image_newline (one text-width vector) belongs to the projector side.
+# LLaVA-OneVision's image_newline (one text-width vector) belongs to the projector side;
+# Idefics3's and SmolVLM's projector is their `connector`.
 VISION_RE = re.compile(
-    r"(^|\.)(vision_tower|vision_model|multi_modal_projector|embed_vision|visual)\.|(^|\.)image_newline$"
+    r"(^|\.)(vision_tower|vision_model|multi_modal_projector|embed_vision|visual|connector)\.|(^|\.)image_newline$"
 )
 # Gemma 4's audio encoder and its embedder: neither the language model nor the vision tower.
 AUDIO_RE = re.compile(r"(^|\.)(audio_tower|embed_audio)\.")
