@@ -31,10 +31,14 @@ mod gemma4;
 mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
+mod idefics3;
+mod internvl;
 mod laguna;
 mod lfm2;
+mod llava;
 mod mamba2;
 mod mimo;
+mod qwen2_vl;
 mod qwen3_vl;
 mod solar_open;
 mod step3p7;
@@ -281,6 +285,34 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
     {
         return checked(qwen3_vl::composite(object, family)?);
     }
+    // Qwen2-VL's and Qwen2.5-VL's composites, with or without a text_config.
+    if let Some(family) = object
+        .get("model_type")
+        .and_then(Value::as_str)
+        .and_then(qwen2_vl::composite_family)
+    {
+        return checked(qwen2_vl::composite(object, family)?);
+    }
+    // InternVL's composite, with or without a text_config.
+    if object.get("model_type").and_then(Value::as_str) == Some(internvl::MODEL_TYPE) {
+        return checked(internvl::composite(object)?);
+    }
+    // Idefics3's and SmolVLM's composites, with or without a text_config.
+    if let Some(family) = object
+        .get("model_type")
+        .and_then(Value::as_str)
+        .and_then(idefics3::composite_family)
+    {
+        return checked(idefics3::composite(object, family)?);
+    }
+    // LLaVA's composites, with or without a text_config.
+    if let Some(family) = object
+        .get("model_type")
+        .and_then(Value::as_str)
+        .and_then(llava::composite_family)
+    {
+        return checked(llava::composite(object, family)?);
+    }
     // Step-3.7's composite, with or without a text_config.
     if object.get("model_type").and_then(Value::as_str) == Some(step3p7::MODEL_TYPE) {
         return checked(step3p7::composite(object)?);
@@ -345,6 +377,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Lfm2 => lfm2::build(&config),
         Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
         Family::Cwm => cwm(&config),
+        Family::Qwen2VlText | Family::Qwen25VlText => qwen2_vl::text_model(object, family),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -754,6 +787,17 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             max_positions: 131072,
             ..base
         },
+        // Qwen2VLTextConfig and Qwen2_5_VLTextConfig (the same): Qwen2-72B's sizes.
+        Family::Qwen2VlText | Family::Qwen25VlText => LlamaDefaults {
+            vocab: 152064,
+            hidden: 8192,
+            intermediate: 29568,
+            layers: 80,
+            heads: 64,
+            kv_heads: Some(8),
+            max_positions: 32768,
+            ..base
+        },
         Family::Qwen2 => LlamaDefaults {
             vocab: 151936,
             intermediate: 22016,
@@ -1106,7 +1150,7 @@ fn layer_traits(
     let attention_bias = |default: bool| config.bool_or(&["attention_bias"], default);
     let (qkv_bias, output_bias) = match family {
         // Qwen2 hard-codes biases on q, k and v, none on the output projection.
-        Family::Qwen2 => (true, false),
+        Family::Qwen2 | Family::Qwen2VlText | Family::Qwen25VlText => (true, false),
         Family::Qwen2Moe => (config.bool_or(&["qkv_bias"], true)?, false),
         // GLM-4.5: q, k and v take attention_bias; the output projection never has one.
         Family::Glm4Moe => (attention_bias(false)?, false),
@@ -1594,7 +1638,12 @@ fn attention_windows(
             };
             Ok(by_kind(kinds, w))
         }
-        Family::Qwen2 | Family::Qwen2Moe | Family::Qwen3 | Family::Qwen3Moe => {
+        Family::Qwen2
+        | Family::Qwen2Moe
+        | Family::Qwen3
+        | Family::Qwen3Moe
+        | Family::Qwen2VlText
+        | Family::Qwen25VlText => {
             // Qwen applies a window only with use_sliding_window.
             if !config.bool_or(&["use_sliding_window"], false)? {
                 return Ok(all(None));
@@ -1607,7 +1656,12 @@ fn attention_windows(
             if let Some(kinds) = layer_types(config, layers)? {
                 return Ok(by_kind(kinds, w));
             }
-            let max_window_layers = config.u64_or(&["max_window_layers"], 28)?;
+            // Qwen2-VL's and Qwen2.5-VL's text classes default it to 80.
+            let default_max_window = match family {
+                Family::Qwen2VlText | Family::Qwen25VlText => 80,
+                _ => 28,
+            };
+            let max_window_layers = config.u64_or(&["max_window_layers"], default_max_window)?;
             let kinds = (0..layers)
                 .map(|i| {
                     if family == Family::Qwen2Moe {

@@ -81,10 +81,19 @@ pub enum Family {
     HunyuanV1Dense,
     SeedOss,
     Cwm,
+    Qwen2VlText,
+    Qwen2Vl,
+    Qwen25VlText,
+    Qwen25Vl,
+    InternVl,
+    Llava,
+    LlavaOnevision,
+    Idefics3,
+    SmolVlm,
 }
 
 impl Family {
-    pub const ALL: [Family; 73] = [
+    pub const ALL: [Family; 82] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -158,6 +167,15 @@ impl Family {
         Family::HunyuanV1Dense,
         Family::SeedOss,
         Family::Cwm,
+        Family::Qwen2VlText,
+        Family::Qwen2Vl,
+        Family::Qwen25VlText,
+        Family::Qwen25Vl,
+        Family::InternVl,
+        Family::Llava,
+        Family::LlavaOnevision,
+        Family::Idefics3,
+        Family::SmolVlm,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -240,6 +258,15 @@ impl Family {
             Family::HunyuanV1Dense => "hunyuan_v1_dense",
             Family::SeedOss => "seed_oss",
             Family::Cwm => "cwm",
+            Family::Qwen2VlText => "qwen2_vl_text",
+            Family::Qwen2Vl => "qwen2_vl",
+            Family::Qwen25VlText => "qwen2_5_vl_text",
+            Family::Qwen25Vl => "qwen2_5_vl",
+            Family::InternVl => "internvl",
+            Family::Llava => "llava",
+            Family::LlavaOnevision => "llava_onevision",
+            Family::Idefics3 => "idefics3",
+            Family::SmolVlm => "smolvlm",
         }
     }
 }
@@ -387,6 +414,73 @@ pub enum VisionTower {
         image_size: u64,
         text_hidden_size: u64,
         projector_bias: bool,
+    },
+    /// Qwen2-VL's encoder: an unbiased 3-D patch convolution over `temporal_patch_size`
+    /// frames (rotary positions, no table), blocks of LayerNorms with bias, a fused biased
+    /// qkv, a biased output projection and a biased two-layer MLP (`intermediate_size` is
+    /// `embed_dim · mlp_ratio`); the merger is a LayerNorm of one patch and two biased
+    /// matrices over `spatial_merge_size²` patches (`m²·d → m²·d → out_hidden_size`).
+    Qwen2Vl {
+        encoder: VisionEncoder,
+        temporal_patch_size: u64,
+        spatial_merge_size: u64,
+        out_hidden_size: u64,
+    },
+    /// Qwen2.5-VL's encoder: Qwen2-VL's, with RMSNorms and a biased gated MLP
+    /// (gate/up/down); the merger's norm is an RMSNorm.
+    Qwen25Vl {
+        encoder: VisionEncoder,
+        temporal_patch_size: u64,
+        spatial_merge_size: u64,
+        out_hidden_size: u64,
+    },
+    /// InternViT (InternVL): a class token, a biased patch convolution (`patch_size` high,
+    /// `patch_width` wide), a learned position per patch and one for the class token (with
+    /// `use_absolute_position_embeddings`), and a mask token where asked; per layer two
+    /// norms (LayerNorms with bias, or RMSNorms), q/k/v (biased with `attention_bias`),
+    /// RMSNorms of q and k (with `use_qk_norm`), a biased output projection, a biased
+    /// two-layer MLP and two layer-scale vectors; a final LayerNorm unless it mean-pools.
+    /// The projector: a LayerNorm of the `pixel_shuffle²` folded patches, then two biased
+    /// matrices (`pixel_shuffle²·d → text width → text width`).
+    InternVl {
+        encoder: VisionEncoder,
+        patch_width: u64,
+        patches: u64,
+        attention_bias: bool,
+        qk_norm: bool,
+        rms_norm: bool,
+        mask_token: bool,
+        absolute_positions: bool,
+        final_layernorm: bool,
+        pixel_shuffle: u64,
+        text_hidden_size: u64,
+    },
+    /// LLaVA's CLIP or SigLIP encoder and its projector. CLIP: a class token, an unbiased
+    /// patch convolution, a learned position per patch and one for the class token, a
+    /// LayerNorm before and after, the usual biased layers. SigLIP: a biased patch
+    /// convolution, a position per patch, the same layers, a final LayerNorm and the
+    /// attention-pooling head (`vision_use_head`). The projector: `feature_layers · d → text
+    /// width → text width`, biased with `multimodal_projector_bias`; LLaVA-OneVision adds
+    /// `image_newline`, one vector of the text width.
+    Llava {
+        encoder: VisionEncoder,
+        image_size: u64,
+        siglip: bool,
+        pooling_head: bool,
+        feature_layers: u64,
+        projector_bias: bool,
+        image_newline: bool,
+        text_hidden_size: u64,
+    },
+    /// Idefics3's and SmolVLM's encoder: a biased patch convolution, a learned position per
+    /// patch, the usual biased layers and a final LayerNorm; the connector folds
+    /// `scale_factor²` patches into one and projects them with one unbiased matrix
+    /// (`scale_factor²·d → text width`).
+    Idefics3 {
+        encoder: VisionEncoder,
+        image_size: u64,
+        scale_factor: u64,
+        text_hidden_size: u64,
     },
 }
 

@@ -420,6 +420,190 @@ fn vision_params(tower: &VisionTower) -> Option<u64> {
                 projector,
             ])
         }
+        VisionTower::Qwen2Vl {
+            encoder,
+            temporal_patch_size,
+            spatial_merge_size,
+            out_hidden_size,
+        }
+        | VisionTower::Qwen25Vl {
+            encoder,
+            temporal_patch_size,
+            spatial_merge_size,
+            out_hidden_size,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            let qwen25 = matches!(tower, VisionTower::Qwen25Vl { .. });
+            // The unbiased Conv3d patch embedding; positions are rotary.
+            let embeddings = product(&[c, temporal_patch_size, p, p, d])?;
+            let layer = if qwen25 {
+                // Two RMSNorms, qkv and proj with biases, a biased gated MLP.
+                sum(&[
+                    product(&[2, d])?,
+                    product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                    product(&[3, d, i])?,
+                    product(&[2, i])?,
+                    d,
+                ])?
+            } else {
+                biased_vit_layer(d, i)?
+            };
+            // The merger: ln_q over one patch, then m²·d → m²·d → out, both biased.
+            let merged = product(&[d, spatial_merge_size, spatial_merge_size])?;
+            let merger = sum(&[
+                if qwen25 { d } else { product(&[2, d])? },
+                product(&[merged, merged])?,
+                merged,
+                product(&[merged, out_hidden_size])?,
+                out_hidden_size,
+            ])?;
+            sum(&[embeddings, product(&[layers, layer])?, merger])
+        }
+        VisionTower::InternVl {
+            encoder,
+            patch_width,
+            patches,
+            attention_bias,
+            qk_norm,
+            rms_norm,
+            mask_token,
+            absolute_positions,
+            final_layernorm,
+            pixel_shuffle,
+            text_hidden_size: t,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            // cls_token, mask_token, the biased Conv2d, position_embeddings.
+            let embeddings = sum(&[
+                d,
+                u64::from(mask_token) * d,
+                product(&[c, p, patch_width, d])?,
+                d,
+                product(&[u64::from(absolute_positions), sum(&[patches, 1])?, d])?,
+            ])?;
+            let norm = if rms_norm { d } else { product(&[2, d])? };
+            let layer = sum(&[
+                product(&[4, d, d])?,
+                product(&[3, u64::from(attention_bias), d])?,
+                d,
+                product(&[2, u64::from(qk_norm), d])?,
+                product(&[2, d, i])?,
+                i,
+                d,
+                product(&[2, norm])?,
+                product(&[2, d])?,
+            ])?;
+            let folded = product(&[d, pixel_shuffle, pixel_shuffle])?;
+            let projector = sum(&[
+                product(&[2, folded])?,
+                product(&[folded, t])?,
+                t,
+                product(&[t, t])?,
+                t,
+            ])?;
+            sum(&[
+                embeddings,
+                product(&[layers, layer])?,
+                product(&[2, u64::from(final_layernorm), d])?,
+                projector,
+            ])
+        }
+        VisionTower::Idefics3 {
+            encoder,
+            image_size,
+            scale_factor,
+            text_hidden_size,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            let side = image_size / p.max(1);
+            sum(&[
+                product(&[c, p, p, d])?,
+                d,
+                product(&[side, side, d])?,
+                product(&[layers, biased_vit_layer(d, i)?])?,
+                product(&[2, d])?,
+                product(&[d, scale_factor, scale_factor, text_hidden_size])?,
+            ])
+        }
+        VisionTower::Llava {
+            encoder,
+            image_size,
+            siglip,
+            pooling_head,
+            feature_layers,
+            projector_bias,
+            image_newline,
+            text_hidden_size: t,
+        } => {
+            let VisionEncoder {
+                hidden_size: d,
+                intermediate_size: i,
+                layers,
+                patch_size: p,
+                num_channels: c,
+            } = encoder;
+            let side = image_size / p.max(1);
+            let patches = product(&[side, side])?;
+            let embeddings = if siglip {
+                // Biased Conv2d, one position per patch.
+                sum(&[product(&[c, p, p, d])?, d, product(&[patches, d])?])?
+            } else {
+                // class_embedding, unbiased Conv2d, positions for the patches and the class
+                // token, pre_layrnorm.
+                sum(&[
+                    d,
+                    product(&[c, p, p, d])?,
+                    product(&[sum(&[patches, 1])?, d])?,
+                    product(&[2, d])?,
+                ])?
+            };
+            // Probe, in_proj (3d×d + 3d), out_proj, LayerNorm, MLP.
+            let head = if pooling_head {
+                sum(&[
+                    d,
+                    product(&[4, sum(&[product(&[d, d])?, d])?])?,
+                    product(&[2, d])?,
+                    product(&[2, d, i])?,
+                    i,
+                    d,
+                ])?
+            } else {
+                0
+            };
+            let bias = u64::from(projector_bias);
+            let projector = sum(&[
+                product(&[d, feature_layers, t])?,
+                product(&[bias, t])?,
+                product(&[t, t])?,
+                product(&[bias, t])?,
+                u64::from(image_newline) * t,
+            ])?;
+            sum(&[
+                embeddings,
+                product(&[layers, biased_vit_layer(d, i)?])?,
+                product(&[2, d])?,
+                head,
+                projector,
+            ])
+        }
     }
 }
 

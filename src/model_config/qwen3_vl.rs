@@ -47,7 +47,7 @@ pub(super) fn composite(
 }
 
 /// A sub-config as given, or an empty one (all defaults) when absent or null.
-fn sub_config(
+pub(super) fn sub_config(
     object: &Map<String, Value>,
     key: &'static str,
 ) -> Result<Map<String, Value>, ModelConfigError> {

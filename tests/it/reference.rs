@@ -504,6 +504,11 @@ fn real_configs_round_to_their_published_sizes() {
         ("../real-granite-3.1-1b-a400m-instruct", "total", 1.3, 0.05),
         ("../real-granite-3.1-1b-a400m-instruct", "active", 0.4, 0.05),
         ("../real-ernie-4.5-0.3b-base-pt", "total", 0.36, 0.005),
+        // Qwen2.5-VL-3B: "3B"; the language model is 3.09 B, 3.75 B with the vision tower
+        // (the checkpoint's 7,509,245,952 bf16 bytes).
+        ("../real-qwen2.5-vl-3b-instruct", "total", 3.0, 0.1),
+        // LLaVA-1.5-7B: "7B"; 6.74 B for Vicuna, 7.06 B with the CLIP tower.
+        ("../real-llava-1.5-7b-hf", "total", 7.0, 0.3),
     ];
     for (name, count, published, slack) in cases {
         let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));

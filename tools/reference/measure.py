@@ -150,6 +150,15 @@ MODEL_TYPES = [
     "hunyuan_v1_dense",
     "seed_oss",
     "cwm",
+    "qwen2_vl_text",
+    "qwen2_vl",
+    "qwen2_5_vl_text",
+    "qwen2_5_vl",
+    "internvl",
+    "llava",
+    "llava_onevision",
+    "idefics3",
+    "smolvlm",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -217,6 +226,40 @@ NOTES = {
         "Qwen3VLMoeTextSparseMoeBlock: experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj (E, hidden, moe_intermediate_size), router gate.weight (E, hidden); no shared expert. attribute_map num_experts->num_local_experts (num_local_experts wins when both are given).",
         "Qwen3VLMoeTextConfig defaults: hidden 2048, intermediate 5632, 24 layers, 16 heads / 16 KV heads (null refused), head_dim None -> hidden // heads, 60 experts top-4 of 1408, tie_word_embeddings True (not read by the composite, whose default is False).",
         "Vision tower as qwen3_vl (Qwen3VLMoeVisionConfig has the same defaults).",
+    ],
+    "qwen2_vl": [
+        "qwen2_vl/modeling_qwen2_vl.py Qwen2VLAttention: q/k/v Linear(bias=True), o_proj bias=False, head_dim = hidden_size // num_attention_heads (a config head_dim is never read; a non-dividing width raises). Qwen2MLP gate/up/down bias=False; input/post-attention RMSNorms. Sliding window as Qwen2: layer_types default 'sliding_attention' for i >= max_window_layers (default 80) when use_sliding_window (default False). M-RoPE: buffers only.",
+        "Qwen2VLTextConfig defaults: vocab 152064, hidden 8192, intermediate 29568, 80 layers, 64 heads, 8 KV heads (null -> heads), max_position_embeddings 32768; no tie_word_embeddings field.",
+        "Qwen2VLConfig: sub_configs_defaults name the classes; text_config None -> the text class's __init__ fields (and rope_parameters/rope_scaling/rope_theta) are popped from the top level (the flat Hub format), nothing else. tie_word_embeddings default False, set True when text_config carries a truthy tie_word_embeddings (pre-v5 saves).",
+        "Qwen2VisionTransformerPretrainedModel (model.visual): PatchEmbed Conv3d(in_channels, embed_dim, (temporal_patch_size, patch_size, patch_size), bias=False); rotary positions (no table); depth blocks of norm1/norm2 LayerNorm(embed_dim), qkv Linear(d, 3d, bias) + proj Linear(d, d, bias), VisionMlp fc1/fc2 biased with int(embed_dim * mlp_ratio); PatchMerger: ln_q LayerNorm(embed_dim), Linear(m2d, m2d), GELU, Linear(m2d, hidden_size) (m2d = embed_dim * spatial_merge_size**2). attribute_map num_hidden_layers->depth. Real configs' in_chans is no field (in_channels default 3).",
+        "transformers has no Qwen2-VL causal LM: a qwen2_vl_text config is measured as the composite's language model (vision parameters left out).",
+    ],
+    "qwen2_5_vl": [
+        "qwen2_5_vl/modeling_qwen2_5_vl.py: the text model is qwen2_vl's (same attention, MLP, defaults, flat-config and tie rules).",
+        "Qwen2_5_VisionTransformerPretrainedModel (model.visual): patch Conv3d bias=False into hidden_size; depth blocks of norm1/norm2 RMSNorm(hidden_size), qkv Linear(d, 3d, bias) + proj Linear(d, d, bias), Qwen2_5_VLMLP(bias=True) gated gate/up/down of intermediate_size; window attention (window_size, fullatt_block_indexes) changes no shape; merger: ln_q RMSNorm(hidden_size), Linear(m2d, m2d), GELU, Linear(m2d, out_hidden_size). Defaults: depth 32, hidden 3584, intermediate 3420, out_hidden_size 3584, patch 14, merge 2, temporal 2.",
+    ],
+    "internvl": [
+        "internvl/configuration_internvl.py InternVLConfig: text_config SubConfigSpec(AutoConfig, model_type='qwen2') (read by its own model_type, qwen2 when absent), vision_config InternVLVisionConfig; tie_word_embeddings default True (the composite's; the text config's is not read); downsample_ratio 0.5.",
+        "modeling_internvl.py InternVLModel: vision_tower = InternVLVisionModel, multi_modal_projector, language_model = AutoModel.from_config(text_config); InternVLForConditionalGeneration.lm_head Linear(text hidden, vocab, bias=False).",
+        "InternVLVisionEmbeddings: cls_token (1,1,d), mask_token only with use_mask_token (default False), patch Conv2d(num_channels, d, patch_size, stride patch_size) with bias, position_embeddings (1, num_patches + 1, d) with use_absolute_position_embeddings (default True); num_patches = (H // ph) * (W // pw), image_size/patch_size ints or pairs (448, 14).",
+        "InternVLVisionLayer: q/k/v Linear(d, d, bias=attention_bias (False)), projection_layer Linear(d, d) biased, q_norm/k_norm RMSNorm(d) with use_qk_norm; MLP fc1/fc2 biased; layernorm_before/after nn.LayerNorm (with bias) or RMSNorm (norm_type); lambda_1, lambda_2 (d each). InternVLVisionModel.layernorm: Identity with use_mean_pooling (default True) else LayerNorm(d).",
+        "InternVLMultiModalProjector: LayerNorm(d * int(1 / downsample_ratio)**2), linear_1 (that width -> text hidden), linear_2 (text hidden -> text hidden), both biased.",
+    ],
+    "llava": [
+        "llava/configuration_llava.py LlavaConfig: text_config SubConfigSpec(AutoConfig, model_type='llama'); vision_config SubConfigSpec(AutoConfig, model_type='clip_vision_model', init_kwargs hidden 1024, intermediate 4096, patch 14, image 336, 24 layers, 16 heads) - the init_kwargs apply only to an absent vision_config, a given one takes its class's defaults. tie_word_embeddings default False, set True when text_config.tie_word_embeddings (its class default included) is true. multimodal_projector_bias True, vision_feature_layer -2.",
+        "modeling_llava.py LlavaModel: vision_tower = AutoModel.from_config(vision_config) (CLIPVisionModel / SiglipVisionModel, every layer built), multi_modal_projector linear_1 (vision hidden * number of feature layers -> text hidden) and linear_2 (text hidden -> text hidden), biased with multimodal_projector_bias; language_model = AutoModel.from_config(text_config); LlavaForConditionalGeneration.lm_head bias=False.",
+        "CLIPVisionTransformer: class_embedding (d), patch_embedding Conv2d bias=False, position_embedding (num_patches + 1, d), pre_layrnorm and post_layernorm LayerNorm, layers of two LayerNorms, biased q/k/v/out_proj and fc1/fc2. SiglipVisionTransformer: biased patch Conv2d, position_embedding (num_patches, d), the same layers, post_layernorm, head (MultiheadAttentionPoolingHead) with vision_use_head (default True).",
+    ],
+    "llava_onevision": [
+        "llava_onevision/configuration_llava_onevision.py: as llava, with text_config default model_type qwen2 and vision_config siglip_vision_model (init_kwargs for an absent one: hidden 1152, intermediate 4304, patch 14, image 384, 26 layers, 16 heads, vision_use_head False); vision_feature_layer -1; the same tie forwarding from text_config.",
+        "modeling_llava_onevision.py LlavaOnevisionModel: vision_tower, multi_modal_projector (linear_1, linear_2, biased with multimodal_projector_bias), image_newline Parameter(text hidden) (counted with the projector), language_model; lm_head bias=False.",
+    ],
+    "idefics3": [
+        "idefics3/configuration_idefics3.py Idefics3Config: text_config SubConfigSpec(AutoConfig, model_type='llama'), vision_config Idefics3VisionConfig (hidden 1152, intermediate 3072, 12 layers, 16 heads, image 224, patch 32); tie_word_embeddings default False, the text config's not forwarded; scale_factor 2.",
+        "modeling_idefics3.py Idefics3Model: vision_model (patch Conv2d with bias, position_embedding (num_patches, d), layers of two LayerNorms, biased q/k/v/out_proj and fc1/fc2, post_layernorm), connector.modality_projection.proj Linear(d * scale_factor**2, text hidden, bias=False), text_model = AutoModel.from_config(text_config); lm_head bias=False.",
+    ],
+    "smolvlm": [
+        "smolvlm/configuration_smolvlm.py and modeling_smolvlm.py: Idefics3's config, defaults and modules under SmolVLM names (vision_model, connector, text_model).",
     ],
     "gemma": [
         "gemma/modeling_gemma.py GemmaAttention: q/k/v/o use bias=config.attention_bias (default False); head_dim = getattr(config, 'head_dim', hidden // heads) and GemmaConfig.head_dim defaults to 256.",
@@ -858,8 +901,74 @@ def window_reconciliation(model, batch, seq_len):
     return excess, layers
 
 
+# Qwen2-VL's and Qwen2.5-VL's vision towers, small: 2 blocks and a 2x2 merge into the text width.
+# M-RoPE's sections must halve the tiny head_dim (16): 2 + 3 + 3 = 8, as the Hub's rope_scaling writes them.
+TINY_MROPE = {"rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}}
+TINY_QWEN2_VL_VISION = {
+    "depth": 2, "embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2, "num_heads": 2,
+    "patch_size": 4, "temporal_patch_size": 2, "spatial_merge_size": 2,
+}
+TINY_QWEN2_5_VL_VISION = {
+    "depth": 2, "hidden_size": 32, "intermediate_size": 48, "out_hidden_size": 64, "num_heads": 2,
+    "patch_size": 4, "temporal_patch_size": 2, "spatial_merge_size": 2, "window_size": 16,
+    "fullatt_block_indexes": [1],
+}
+
+
+# InternViT, small: 1 layer of 32, 32x32 images in 8x8 patches (16 patches).
+TINY_INTERNVL_VISION = {
+    "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 48,
+    "image_size": 32, "patch_size": 8,
+}
+
+
+# LLaVA's vision towers, small: 32x32 images in 8x8 patches.
+TINY_LLAVA_CLIP = {
+    "model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 1,
+    "num_attention_heads": 2, "image_size": 32, "patch_size": 8,
+}
+
+
+# Idefics3's and SmolVLM's vision tower, small: 1 layer of 32, 32x32 images in 8x8 patches.
+TINY_IDEFICS3_VISION = {
+    "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 2,
+    "image_size": 32, "patch_size": 8,
+}
+
+
 def new_type_cases():
     variants = [
+        ("tiny-idefics3", "Idefics3 composite: a llama text_config, untied; a 1-layer vision tower and the pixel-shuffle connector (counted apart).",
+         {"model_type": "idefics3", "text_config": {"model_type": "llama", **TINY}, "vision_config": TINY_IDEFICS3_VISION}),
+        ("tiny-smolvlm", "SmolVLM composite tied by its own tie_word_embeddings, a llama text_config, scale_factor 4 (counted apart).",
+         {"model_type": "smolvlm", "tie_word_embeddings": True, "scale_factor": 4,
+          "text_config": {"model_type": "llama", **TINY}, "vision_config": TINY_IDEFICS3_VISION}),
+        ("tiny-llava-onevision", "LLaVA-OneVision composite: a qwen2 text_config (untied), a 1-layer SigLIP tower given without vision_use_head (SiglipVisionConfig's default: the head is built), the projector and image_newline (counted apart).",
+         {"model_type": "llava_onevision", "text_config": {"model_type": "qwen2", **TINY},
+          "vision_config": {**TINY_LLAVA_CLIP, "model_type": "siglip_vision_model"}}),
+        ("tiny-llava", "LLaVA composite: a llama text_config (untied), a 1-layer CLIP vision tower, the biased two-layer projector (counted apart).",
+         {"model_type": "llava", "vision_feature_layer": -1, "text_config": {"model_type": "llama", **TINY},
+          "vision_config": TINY_LLAVA_CLIP}),
+        ("tiny-llava-siglip-qwen2", "LLaVA with a qwen2 text_config whose tie_word_embeddings (true) the composite forwards, a 2-layer SigLIP tower with its pooling head, two feature layers, an unbiased projector.",
+         {"model_type": "llava", "vision_feature_layer": [-1, -2], "multimodal_projector_bias": False,
+          "text_config": {"model_type": "qwen2", **TINY, "tie_word_embeddings": True},
+          "vision_config": {**TINY_LLAVA_CLIP, "model_type": "siglip_vision_model", "num_hidden_layers": 2}}),
+        ("tiny-internvl", "InternVL composite: a qwen2 text_config (tied by the composite's default), a 1-layer InternViT with LayerNorms and mean pooling, the pixel-shuffle projector (counted apart).",
+         {"model_type": "internvl", "text_config": {"model_type": "qwen2", **TINY}, "vision_config": TINY_INTERNVL_VISION}),
+        ("tiny-internvl-qwen3", "InternVL with a qwen3 text_config (q/k norms) untied by the composite, InternViT with RMSNorms, q/k norms, q/k/v biases, a mask token, a final LayerNorm, 32x48 images; downsample_ratio 0.25.",
+         {"model_type": "internvl", "tie_word_embeddings": False, "downsample_ratio": 0.25,
+          "text_config": {"model_type": "qwen3", **TINY, "head_dim": 16, "tie_word_embeddings": True},
+          "vision_config": {**TINY_INTERNVL_VISION, "norm_type": "rms_norm", "use_qk_norm": True, "attention_bias": True,
+                            "use_mask_token": True, "use_mean_pooling": False, "image_size": [32, 48], "patch_size": [8, 8]}}),
+        ("tiny-qwen2-vl", "Qwen2-VL in the flat Hub format: Qwen2's block (biased q/k/v) from the top-level text fields, a head_dim key read by nothing, untied; a 2-block vision tower with its patch merger (counted apart).",
+         {"model_type": "qwen2_vl", **TINY, **TINY_MROPE, "head_dim": 8, "vision_config": TINY_QWEN2_VL_VISION}),
+        ("tiny-qwen2-5-vl", "Qwen2.5-VL with a text_config carrying tie_word_embeddings (forwarded to the composite: tied); a 2-block RMSNorm, gated-MLP vision tower (counted apart).",
+         {"model_type": "qwen2_5_vl", "text_config": {"model_type": "qwen2_5_vl_text", **TINY, **TINY_MROPE, "tie_word_embeddings": True},
+          "vision_config": TINY_QWEN2_5_VL_VISION}),
+        ("tiny-qwen2-vl-text", "qwen2_vl_text on its own: layer 1 sliding (use_sliding_window, window 32, max_window_layers 1), untied: the composite's language model.",
+         {"model_type": "qwen2_vl_text", **TINY, **TINY_MROPE, "use_sliding_window": True, "sliding_window": 32, "max_window_layers": 1}),
+        ("tiny-qwen2-5-vl-text", "qwen2_5_vl_text on its own, tied head: the composite's language model.",
+         {"model_type": "qwen2_5_vl_text", **TINY, **TINY_MROPE, "tie_word_embeddings": True}),
         ("tiny-qwen3-vl", "Qwen3-VL composite: a qwen3_vl_text text_config (q/k norms, head_dim 16, untied) and a 2-block vision tower with one DeepStack merger (counted apart).",
          {"model_type": "qwen3_vl", "text_config": {"model_type": "qwen3_vl_text", **TINY, "head_dim": 16},
           "vision_config": TINY_QWEN3_VL_VISION}),
@@ -1091,6 +1200,20 @@ def new_type_cases():
                               seq_len=seq_len, batch=1, method="cpu"))
     # Composites given by their type alone: every sub-config takes its class's defaults.
     for name, description, config in [
+        ("edge-qwen2-vl-defaults", "qwen2_vl with no sub-configs: Qwen2VLTextConfig's (Qwen2-72B's sizes) and Qwen2VLVisionConfig's defaults, untied.",
+         {"model_type": "qwen2_vl"}),
+        ("edge-qwen2-5-vl-defaults", "qwen2_5_vl with no sub-configs: the text class's and Qwen2_5_VLVisionConfig's defaults, untied.",
+         {"model_type": "qwen2_5_vl"}),
+        ("edge-internvl-defaults", "internvl with no sub-configs: Qwen2Config's and InternVLVisionConfig's defaults, tied by the composite.",
+         {"model_type": "internvl"}),
+        ("edge-llava-defaults", "llava with no sub-configs: LlamaConfig's defaults and the CLIP tower of LLaVA-1.5's sizes (the init_kwargs), untied.",
+         {"model_type": "llava"}),
+        ("edge-llava-onevision-defaults", "llava_onevision with no sub-configs: Qwen2Config's defaults and the SigLIP tower of the init_kwargs (no head), untied.",
+         {"model_type": "llava_onevision"}),
+        ("edge-idefics3-defaults", "idefics3 with no sub-configs: LlamaConfig's and Idefics3VisionConfig's defaults, untied.",
+         {"model_type": "idefics3"}),
+        ("edge-smolvlm-defaults", "smolvlm with no sub-configs: LlamaConfig's and SmolVLMVisionConfig's defaults, untied.",
+         {"model_type": "smolvlm"}),
         ("edge-qwen3-vl-defaults", "qwen3_vl with no sub-configs: Qwen3VLTextConfig's and Qwen3VLVisionConfig's defaults, untied.",
          {"model_type": "qwen3_vl"}),
         ("edge-qwen3-vl-moe-defaults", "qwen3_vl_moe with no sub-configs: the MoE text class's defaults (60 experts top-4), untied by the composite.",
@@ -1186,7 +1309,7 @@ def preset_cases():
 MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
 # Types transformers builds only as their composite (no causal LM class of their own).
-ALWAYS_COMPOSITE = {"step3p7"}
+ALWAYS_COMPOSITE = {"step3p7", "internvl", "llava", "llava_onevision", "idefics3", "smolvlm"}
 
 
 def hunyuan_remote_to_v1_moe(d: dict) -> str:
@@ -1217,7 +1340,12 @@ REMOTE_CODE_FORMATS = {"hunyuan": hunyuan_remote_to_v1_moe}
 
 # Text types transformers builds only inside their composite (no causal LM of their own):
 # measured as that composite's language model, tied as the text config says, no vision count.
-TEXT_ONLY_COMPOSITES = {"qwen3_vl_text": "qwen3_vl", "qwen3_vl_moe_text": "qwen3_vl_moe"}
+TEXT_ONLY_COMPOSITES = {
+    "qwen3_vl_text": "qwen3_vl",
+    "qwen3_vl_moe_text": "qwen3_vl_moe",
+    "qwen2_vl_text": "qwen2_vl",
+    "qwen2_5_vl_text": "qwen2_5_vl",
+}
 
 
 # Keys of Step3p7Config itself; in a flat step3p7 config every other key is the text model's.
@@ -1283,7 +1411,11 @@ def group_name(name: str) -> str:
 
 
 # Qwen3.5 names its vision tower (with its patch merger) `visual`; Llama 4 names it `vision_model`.
-VISION_RE = re.compile(r"(^|\.)(vision_tower|vision_model|multi_modal_projector|embed_vision|visual)\.")
+# LLaVA-OneVision's image_newline (one text-width vector) belongs to the projector side;
+# Idefics3's and SmolVLM's projector is their `connector`.
+VISION_RE = re.compile(
+    r"(^|\.)(vision_tower|vision_model|multi_modal_projector|embed_vision|visual|connector)\.|(^|\.)image_newline$"
+)
 # Gemma 4's audio encoder and its embedder: neither the language model nor the vision tower.
 AUDIO_RE = re.compile(r"(^|\.)(audio_tower|embed_audio)\.")
 
