@@ -31,6 +31,7 @@ mod gemma4;
 mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
+mod kimi_linear;
 mod laguna;
 mod lfm2;
 mod mamba2;
@@ -345,6 +346,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Lfm2 => lfm2::build(&config),
         Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
         Family::Cwm => cwm(&config),
+        Family::KimiLinear => kimi_linear::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -362,6 +362,9 @@ impl Shape {
                     Mixer::Attention(a) => MixerShape::Attention {
                         output_gate: a.output_gate,
                     },
+                    // Kimi Delta Attention (a per-channel decay) too: no framework here has
+                    // a term of its own for it, and their Gated DeltaNet terms read the same
+                    // head shape (its low-rank gates count as their full-width z and a).
                     Mixer::GatedDeltaNet(g) => MixerShape::GatedDeltaNet {
                         key_heads: g.num_key_heads as f64,
                         value_heads: g.num_value_heads as f64,

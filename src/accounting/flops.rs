@@ -15,8 +15,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::model::{
-    Attention, AttentionLayer, AttentionWindow, DeepseekV4Attention, DsaIndexer, FeedForward,
-    GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer, Model,
+    Attention, AttentionLayer, AttentionWindow, DeepseekV4Attention, DeltaDecay, DsaIndexer,
+    FeedForward, GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer,
+    Model,
 };
 use super::params::ParameterCounts;
 
@@ -400,16 +401,35 @@ fn add_dsa_indexer(tally: &mut Tally, d: f64, indexer: &DsaIndexer, keys: f64) {
 /// attention times the new values (`2·C·dv`), and the state's three products
 /// (read by the keys, read by the queries, update: `6·dk·dv`). The two triangular
 /// solves of the UT transform are not counted (the reference's solver is not a matmul).
+///
+/// Kimi Delta Attention ([`DeltaDecay::PerChannel`]), the matmuls of
+/// `chunk_kimi_delta_attention`: its `k_β·kᵀ` and `q·kᵀ` are elementwise (per-channel decay)
+/// and its forward substitution a loop of elementwise products, none of them counted; the
+/// attention times `v_β` and times the decayed `k_β` (`2·C·dv + 2·C·dk`), times the new
+/// values (`2·C·dv`), and the state's three products (`6·dk·dv`). Its projections are q, k,
+/// v and b, and the low-rank decay and gate: `hidden → dk → key width` and
+/// `hidden → dv → value width`.
 fn add_gated_delta_net(tally: &mut Tally, d: f64, gdn: &GatedDeltaNet, seq_len: u64) {
     let (dk, dv) = (gdn.key_head_dim as f64, gdn.value_head_dim as f64);
+    let (key_dim, value_dim) = (gdn.key_dim() as f64, gdn.value_dim() as f64);
     let chunk = GatedDeltaNet::CHUNK.min(seq_len) as f64;
-    let input_width = 2.0 * (gdn.key_dim() + gdn.value_dim() + gdn.num_value_heads) as f64;
-    tally.add("linear_attention_in", 2.0 * d * input_width);
+    let heads = gdn.num_value_heads as f64;
+    let input = match gdn.decay {
+        DeltaDecay::PerHead => 2.0 * d * (2.0 * key_dim + 2.0 * value_dim + 2.0 * heads),
+        DeltaDecay::PerChannel => {
+            2.0 * d * (2.0 * key_dim + value_dim + heads + dk + dv)
+                + 2.0 * (dk * key_dim + dv * value_dim)
+        }
+    };
+    tally.add("linear_attention_in", input);
     tally.add(
         "linear_attention_conv",
         2.0 * gdn.conv_dim() as f64 * gdn.conv_kernel as f64,
     );
-    let per_head = 4.0 * chunk * dk + 2.0 * chunk * dv + 6.0 * dk * dv;
+    let per_head = match gdn.decay {
+        DeltaDecay::PerHead => 4.0 * chunk * dk + 2.0 * chunk * dv + 6.0 * dk * dv,
+        DeltaDecay::PerChannel => 2.0 * chunk * dk + 4.0 * chunk * dv + 6.0 * dk * dv,
+    };
     tally.add(
         "linear_attention_core",
         gdn.num_value_heads as f64 * per_head,

@@ -81,10 +81,11 @@ pub enum Family {
     HunyuanV1Dense,
     SeedOss,
     Cwm,
+    KimiLinear,
 }
 
 impl Family {
-    pub const ALL: [Family; 73] = [
+    pub const ALL: [Family; 74] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -158,6 +159,7 @@ impl Family {
         Family::HunyuanV1Dense,
         Family::SeedOss,
         Family::Cwm,
+        Family::KimiLinear,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -240,6 +242,7 @@ impl Family {
             Family::HunyuanV1Dense => "hunyuan_v1_dense",
             Family::SeedOss => "seed_oss",
             Family::Cwm => "cwm",
+            Family::KimiLinear => "kimi_linear",
         }
     }
 }
@@ -655,10 +658,11 @@ impl Mixer {
 }
 
 /// Gated DeltaNet, as `transformers`' `torch_chunk_gated_delta_rule` computes it: queries
-/// and keys of `num_key_heads` heads (repeated to the value heads), values and the output
-/// gate `z` of `num_value_heads` heads, a causal depthwise convolution over q, k and v, a
-/// per-head decay and learning rate (`a`, `b`), and the delta rule in chunks of
-/// [`GatedDeltaNet::CHUNK`] tokens.
+/// and keys of `num_key_heads` heads (repeated to the value heads), values of
+/// `num_value_heads` heads, a causal depthwise convolution over q, k and v, a learning rate
+/// `b` per value head, an output gate, a decay, and the delta rule in chunks of
+/// [`GatedDeltaNet::CHUNK`] tokens. How the decay and the output gate are made is its
+/// [`DeltaDecay`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GatedDeltaNet {
     pub num_key_heads: u64,
@@ -666,6 +670,25 @@ pub struct GatedDeltaNet {
     pub key_head_dim: u64,
     pub value_head_dim: u64,
     pub conv_kernel: u64,
+    pub decay: DeltaDecay,
+}
+
+/// The decay of a Gated DeltaNet, and with it the projections that make it and the output
+/// gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaDecay {
+    /// Qwen3-Next's: one decay per value head and token (`a` of `in_proj_ba`, with `dt_bias`
+    /// and `A_log` per value head), the output gate `z` a full projection of the values'
+    /// width (in `in_proj_qkvz`); the chunked rule's `k_β·kᵀ` and `q·kᵀ` are matmuls.
+    PerHead,
+    /// Kimi Delta Attention (`KimiLinearDeltaAttention`): one decay per key channel and token
+    /// from a low-rank `f_a_proj` (hidden → key head width) and `f_b_proj` (→ key width) with
+    /// a `dt_bias` per key channel and an `A_log` per head; the output gate from a low-rank
+    /// `g_a_proj` (hidden → value head width) and `g_b_proj` (→ value width); separate
+    /// unbiased `q_proj`, `k_proj`, `v_proj` and `b_proj`. The per-channel decay makes the
+    /// reference's `k_β·kᵀ` and `q·kᵀ` within a chunk elementwise products and sums, not
+    /// matmuls: `chunk_kimi_delta_attention` counts neither.
+    PerChannel,
 }
 
 impl GatedDeltaNet {

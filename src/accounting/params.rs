@@ -14,8 +14,8 @@
 //!   per-layer gates are ordinary weights.
 
 use super::model::{
-    Attention, AttentionLayer, CompressedIndexer, DeepseekV4Attention, DsaIndexer, FeedForward,
-    GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer,
+    Attention, AttentionLayer, CompressedIndexer, DeepseekV4Attention, DeltaDecay, DsaIndexer,
+    FeedForward, GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer,
     MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder, VisionTower,
 };
 
@@ -589,19 +589,45 @@ fn dsa_indexer_params(d: u64, indexer: &DsaIndexer) -> Option<u64> {
 /// Gated DeltaNet: the q, k, v, z and b, a input projections, the depthwise convolution
 /// (no bias), `dt_bias` and `A_log` per value head, the gated RMSNorm of one value head,
 /// and `out_proj`.
+///
+/// Kimi Delta Attention ([`DeltaDecay::PerChannel`]): `q_proj`, `k_proj`, `v_proj` and
+/// `b_proj`, the low-rank decay (`f_a_proj`, `f_b_proj`) and output gate (`g_a_proj`,
+/// `g_b_proj`), the convolution, `dt_bias` per key channel and `A_log` per head, the gated
+/// RMSNorm of one value head, and `o_proj`.
 fn gated_delta_net_params(d: u64, gdn: &GatedDeltaNet) -> Option<u64> {
+    let (decay_and_gate, decay_params) = match gdn.decay {
+        // z (value width), and a per value head; dt_bias and A_log per value head.
+        DeltaDecay::PerHead => (
+            sum(&[
+                product(&[d, gdn.value_dim()])?,
+                product(&[d, gdn.num_value_heads])?,
+            ])?,
+            product(&[2, gdn.num_value_heads])?,
+        ),
+        DeltaDecay::PerChannel => (
+            sum(&[
+                product(&[d, gdn.key_head_dim])?,
+                product(&[gdn.key_head_dim, gdn.key_dim()])?,
+                product(&[d, gdn.value_head_dim])?,
+                product(&[gdn.value_head_dim, gdn.value_dim()])?,
+            ])?,
+            sum(&[gdn.key_dim(), gdn.num_value_heads])?,
+        ),
+    };
+    // q, k, v and b.
     let projections = product(&[
         d,
         sum(&[
             product(&[2, gdn.key_dim()])?,
-            product(&[2, gdn.value_dim()])?,
-            product(&[2, gdn.num_value_heads])?,
+            gdn.value_dim(),
+            gdn.num_value_heads,
         ])?,
     ])?;
     sum(&[
         projections,
+        decay_and_gate,
         product(&[gdn.conv_dim(), gdn.conv_kernel])?,
-        product(&[2, gdn.num_value_heads])?,
+        decay_params,
         gdn.value_head_dim,
         product(&[gdn.value_dim(), d])?,
     ])

@@ -14,9 +14,9 @@ use super::{
     null_refused, Config, ModelConfigError,
 };
 use crate::accounting::model::{
-    Attention, AttentionLayer, AttentionWindow, DsaIndexer, Family, FeedForward, GatedDeltaNet,
-    LatentProjection, Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, QkNorm, RouterCorrection,
-    StandardAttention,
+    Attention, AttentionLayer, AttentionWindow, DeltaDecay, DsaIndexer, Family, FeedForward,
+    GatedDeltaNet, LatentProjection, Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, QkNorm,
+    RouterCorrection, StandardAttention,
 };
 
 /// Multimodal `model_type`s whose language model is one of these families.
@@ -355,6 +355,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
         key_head_dim: config.positive_or(&["linear_key_head_dim"], 128)?,
         value_head_dim: config.positive_or(&["linear_value_head_dim"], 128)?,
         conv_kernel: config.positive_or(&["linear_conv_kernel_dim"], 4)?,
+        decay: DeltaDecay::PerHead,
     };
     if gdn.num_value_heads % gdn.num_key_heads != 0 {
         return Err(invalid(

@@ -336,6 +336,12 @@ NOTES = {
         "Lfm2MLP: w1, w3 (hidden -> I), w2 (I -> hidden), no bias; with block_auto_adjust_ff_dim, I = int(2*I/3), then (block_ffn_dim_multiplier not None) I = int(multiplier*I) rounded up to a multiple of block_multiple_of.",
         "Lfm2Config.__post_init__: layer_types default from full_attn_idxs (default every layer) as 'full_attention' or 'conv'; tie_embedding (a kwarg) overrides tie_word_embeddings and block_ff_dim overrides intermediate_size when given.",
     ],
+    "kimi_linear": [
+        "kimi_linear/modeling_kimi_linear.py KimiLinearDecoderLayer: self_attn is KimiLinearAttention (DeepSeek-V3's MLA: q_proj, or q_a_proj/q_a_layernorm/q_b_proj with q_lora_rank; kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj; attention_bias on q_a_proj, kv_a_proj_with_mqa and o_proj) where layer_types[i] == 'full_attention', else KimiLinearDeltaAttention; mlp is KimiLinearMoE (DeepSeek-V3's: router with an e_score_correction_bias buffer, routed experts, shared_experts MLP of moe_intermediate_size * n_shared_experts) where mlp_layer_types[i] == 'sparse', else KimiLinearMLP(intermediate_size). KimiLinearModel deletes its rotary_emb: the MLA has no RoPE.",
+        "KimiLinearDeltaAttention: q_proj, k_proj, v_proj (hidden -> linear_num_heads*linear_head_dim, no bias), a depthwise Conv1d over the three (no bias, linear_conv_kernel_dim taps), forget_gate (f_a_proj hidden -> head_dim, f_b_proj head_dim -> heads*head_dim, dt_bias per channel, A_log per head), b_proj (hidden -> heads), g_a_proj/g_b_proj (the same low rank for the output gate), o_norm (gated RMSNorm of head_dim), o_proj. The torch path is chunk_kimi_delta_attention (chunk 64): within a chunk k_beta.k and q.k are elementwise products summed over the key channels (per-channel decay) and the forward substitution is a Python loop of elementwise ops; the counted matmuls are attn @ v_beta, attn @ (k_beta*exp(g)), attn_intra @ v_new and the three state products.",
+        "KimiLinearConfig (a DeepseekV3Config): attribute_map num_local_experts -> num_experts, num_experts_per_tok -> num_experts_per_token, n_shared_experts -> num_shared_experts, max_position_embeddings -> model_max_length (the mapped-to name wins when both are given). n_routed_experts, first_k_dense_replace, num_mtp_layers are AttributeError fields: first_k_dense_replace (default 1) is read from kwargs only to default mlp_layer_types; n_routed_experts is ignored. linear_attn_config's head_dim, num_heads and short_conv_kernel_size override linear_head_dim, linear_num_heads and linear_conv_kernel_dim; without layer_types, its 1-indexed full_attn_layers and kda_layers (both needed; a layer in neither fails validation as None), else full_attention at the nonzero multiples of 4.",
+        "KimiLinearForCausalLM: _tied_weights_keys = {}: lm_head is never tied, whatever tie_word_embeddings says. No MTP modules.",
+    ],
     "exaone4": [
         "exaone4/modeling_exaone4.py Exaone4Attention: q/k/v/o bias=False, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (head_dim is no field of Exaone4Config: a config.json's head_dim is kept as an extra attribute; an explicit null reaches the modelling code as None); q_norm/k_norm RMSNorm(head_dim). RoPE only where sliding_window is None or the layer slides (the full layers of a windowed model are NoPE).",
         "Exaone4DecoderLayer: no pre-norms; post_attention_layernorm and post_feedforward_layernorm RMSNorm(hidden) on the block outputs. Exaone4MLP gated (gate/up/down, bias=False).",
@@ -1525,6 +1531,7 @@ HYBRID_MODEL_TYPES = [
     "mamba2",
     "falcon_h1",
     "lfm2",
+    "kimi_linear",
 ]
 
 

@@ -31,7 +31,10 @@ whose layers are not all softmax attention plus an MLP:
 * ``mamba2``: pure Mamba-2, the same mixer behind one norm on every layer, no MLP;
 * ``falcon_h1``: attention and the Mamba-2 mixer side by side on every layer, then a gated MLP;
 * ``lfm2``: gated short convolutions or attention per layer (``layer_types`` or
-  ``full_attn_idxs``), a SwiGLU MLP on every layer.
+  ``full_attn_idxs``), a SwiGLU MLP on every layer;
+* ``kimi_linear``: Kimi Delta Attention (a Gated DeltaNet with a per-channel decay) or
+  DeepSeek-V3's latent attention without RoPE per layer, DeepSeek-V3's MoE with a shared
+  expert on the ``sparse`` layers.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -63,6 +66,11 @@ from the measured figures explicitly.
 * **Gated DeltaNet triangular solves**: ``torch.linalg.solve_triangular`` is not a
   counted operator (0 FLOPs forward), but its backward's ``grad_A = -grad_B @ X^T``
   is a counted matmul. The model count leaves the solves out, forward and backward.
+* **Kimi Delta Attention** (``chunk_kimi_delta_attention``): the per-channel decay makes
+  the within-chunk ``k_beta . k`` and ``q . k`` products elementwise-and-sum, and the
+  forward substitution is a loop of elementwise products: ``FlopCounterMode`` counts none
+  of them, forward or backward, nor does the model count. The same zero initial state and
+  unused final state as Gated DeltaNet's skip part of the backward (``boundaries``).
 * **Gated DeltaNet chunk padding**: the reference pads the sequence to a multiple
   of its chunk (64); the cases here use multiples of 64.
 * **Llama 4 experts**: ``Llama4TextExperts`` runs every expert on every token
@@ -332,7 +340,7 @@ def reconcile(model, m):
     T, B = m["seq_len"], m["batch"]
     adj = []
 
-    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name or ".mamba" in name or name.endswith(".conv.conv"))]
+    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name or ".mamba" in name or name.endswith(".conv.conv") or name.endswith(".self_attn.conv1d"))]
     if convs:
         counted_fwd = m["by_op"].get("aten.convolution", 0)
         counted_bwd = m["by_op_forward_backward"].get("aten.convolution_backward", 0)
@@ -363,6 +371,19 @@ def reconcile(model, m):
         ))
         adj.append(OrderedDict(
             what="Gated DeltaNet: the zero initial state and the unused final state skip part of the "
+            "backward of the first and last chunk's state matmuls (model: backward = 2 x forward)",
+            forward=0,
+            training=-boundaries,
+        ))
+    kda = [mod for name, mod in model.named_modules() if type(mod).__name__ == "KimiLinearDeltaAttention"]
+    if kda:
+        C = 64
+        assert T % C == 0, "the KDA cases use multiples of the chunk"
+        g = kda[0]
+        h, dk = g.num_heads, g.head_dim
+        boundaries = len(kda) * B * h * (2 + 2) * 2 * C * dk * dk
+        adj.append(OrderedDict(
+            what="Kimi Delta Attention: the zero initial state and the unused final state skip part of the "
             "backward of the first and last chunk's state matmuls (model: backward = 2 x forward)",
             forward=0,
             training=-boundaries,
@@ -1328,6 +1349,62 @@ def cases():
         d,
         seq_lens=(32, 64),
         notes=[conv_note, short_conv_note],
+    )
+
+    # ---- Kimi Linear ----------------------------------------------------------------------------
+    kda_note = (
+        "Kimi Delta Attention (chunk_kimi_delta_attention, chunk 64): the counted matmuls are attn @ v_beta, "
+        "attn @ (k_beta * exp(g)), attn_intra @ v_new and the state's three products; k_beta . k, q . k "
+        "(per-channel decay) and the forward substitution are elementwise, counted by neither side. The zero "
+        "initial state and the unused final state skip part of the first and last chunk's backward."
+    )
+    kimi = {
+        "model_type": "kimi_linear",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "moe_intermediate_size": 32,
+        "num_hidden_layers": 5,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 4,
+        "kv_lora_rank": 16,
+        "qk_rope_head_dim": 8,
+        "qk_nope_head_dim": 16,
+        "v_head_dim": 24,
+        "num_experts": 8,
+        "num_experts_per_token": 2,
+        "num_shared_experts": 2,
+        "linear_attn_config": {"head_dim": 16, "num_heads": 4, "short_conv_kernel_size": 4,
+                               "full_attn_layers": [2, 5], "kda_layers": [1, 3, 4]},
+        "first_k_dense_replace": 2,
+        "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2,
+    }
+    add(
+        "tiny-kimi-linear",
+        "Kimi Linear, 5 layers from linear_attn_config (1-indexed full_attn_layers [2, 5], kda_layers "
+        "[1, 3, 4]): KDA with 4 heads of 16 and a 4-tap convolution, MLA without q_lora_rank (4 heads, "
+        "kv_lora_rank 16, nope 16, rope 8, v 24, no RoPE); first_k_dense_replace 2 (layers 0-1 a dense "
+        "gated MLP of 96), then 8 experts of 32 top-2 (num_experts, num_experts_per_token) with 2 shared "
+        "experts fused into one MLP of 64 (num_shared_experts).",
+        kimi,
+        seq_lens=(64, 128),
+        notes=[conv_note, kda_note],
+    )
+    d = copy.deepcopy(kimi)
+    del d["linear_attn_config"], d["first_k_dense_replace"]
+    d.update({"num_hidden_layers": 4, "layer_types": ["full_attention", "linear_attention", "linear_attention",
+              "full_attention"], "mlp_layer_types": ["sparse", "dense", "sparse", "dense"],
+              "linear_head_dim": 24, "linear_num_heads": 2, "linear_conv_kernel_dim": 3, "q_lora_rank": 32,
+              "attention_bias": True, "tie_word_embeddings": True})
+    add(
+        "tiny-kimi-linear-layer-types",
+        "Kimi Linear with explicit layer_types (full, linear, linear, full) and mlp_layer_types (sparse, "
+        "dense, sparse, dense), top-level linear_head_dim 24, linear_num_heads 2, linear_conv_kernel_dim 3, "
+        "q_lora_rank 32 (q_a_proj, its norm, q_b_proj), attention_bias (q_a_proj, kv_a_proj_with_mqa, "
+        "o_proj), tied embeddings.",
+        d,
+        seq_lens=(64, 128),
+        notes=[conv_note, kda_note],
     )
 
     def reduced(name, new_name, description, overrides, seq_lens, notes):
