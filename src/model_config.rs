@@ -36,6 +36,7 @@ mod laguna;
 mod lfm2;
 mod mamba2;
 mod mimo;
+mod minimax;
 mod qwen3_vl;
 mod solar_open;
 mod step3p7;
@@ -347,6 +348,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
         Family::Cwm => cwm(&config),
         Family::KimiLinear => kimi_linear::build(&config),
+        Family::Minimax => minimax::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

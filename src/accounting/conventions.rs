@@ -384,6 +384,16 @@ impl Shape {
                         groups: p.mamba.num_groups as f64,
                     },
                     Mixer::ShortConv(_) => MixerShape::ShortConv,
+                    // MiniMax's lightning attention: no framework here has a term of its own
+                    // for it; their Gated DeltaNet terms at its heads (keys and values alike),
+                    // with no convolution, are the nearest linear-attention count.
+                    Mixer::Lightning(l) => MixerShape::GatedDeltaNet {
+                        key_heads: l.num_heads as f64,
+                        value_heads: l.num_heads as f64,
+                        key_head_dim: l.head_dim as f64,
+                        value_head_dim: l.head_dim as f64,
+                        conv_kernel: 0.0,
+                    },
                     Mixer::None => MixerShape::None,
                 },
                 // A query of a chunked layer sees at most its chunk, as of a sliding one its

@@ -82,10 +82,11 @@ pub enum Family {
     SeedOss,
     Cwm,
     KimiLinear,
+    Minimax,
 }
 
 impl Family {
-    pub const ALL: [Family; 74] = [
+    pub const ALL: [Family; 75] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -160,6 +161,7 @@ impl Family {
         Family::SeedOss,
         Family::Cwm,
         Family::KimiLinear,
+        Family::Minimax,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -243,6 +245,7 @@ impl Family {
             Family::SeedOss => "seed_oss",
             Family::Cwm => "cwm",
             Family::KimiLinear => "kimi_linear",
+            Family::Minimax => "minimax",
         }
     }
 }
@@ -642,6 +645,8 @@ pub enum Mixer {
     Parallel(ParallelMixer),
     /// A gated short convolution (Liquid LFM2's `conv` layers).
     ShortConv(ShortConv),
+    /// Lightning attention (MiniMax-Text-01 and MiniMax-M1's `linear_attention` layers).
+    Lightning(LightningAttention),
     /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
     None,
 }
@@ -652,7 +657,11 @@ impl Mixer {
         match self {
             Mixer::Attention(attention) => Some(attention),
             Mixer::Parallel(parallel) => Some(&parallel.attention),
-            Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::ShortConv(_) | Mixer::None => None,
+            Mixer::GatedDeltaNet(_)
+            | Mixer::Mamba2(_)
+            | Mixer::ShortConv(_)
+            | Mixer::Lightning(_)
+            | Mixer::None => None,
         }
     }
 }
@@ -740,6 +749,27 @@ pub struct Mamba2 {
 pub struct ShortConv {
     pub kernel: u64,
     pub bias: bool,
+}
+
+/// MiniMax's lightning attention (`MiniMaxLightningAttention`): linear attention with a fixed
+/// per-head decay, on `num_heads` heads of `head_dim`. `qkv_proj` (hidden → 3 · heads ·
+/// head_dim, no bias) and a SiLU, the blockwise rule over blocks of `block_size` tokens
+/// (within a block `q·kᵀ` and its decayed product with `v`; across blocks the state
+/// `kᵀ·v`, read by the decayed queries), an RMSNorm over the heads' width, a sigmoid
+/// `output_gate` (hidden → heads · head_dim) and `out_proj` (→ hidden), none biased. Its
+/// decay tables are buffers, not parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LightningAttention {
+    pub num_heads: u64,
+    pub head_dim: u64,
+    pub block_size: u64,
+}
+
+impl LightningAttention {
+    /// The heads' width, `num_heads · head_dim`.
+    pub fn inner_dim(&self) -> u64 {
+        self.num_heads * self.head_dim
+    }
 }
 
 /// Falcon-H1's parallel hybrid: both mixers read the layer's normed input.

@@ -475,6 +475,11 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
         ])?,
         // in_proj (d → 3d), the depthwise convolution (d · K) and out_proj (d → d), with a
         // bias on each (3d + d + d) where the layer has them.
+        // qkv_proj, output_gate, the RMSNorm over the heads and out_proj.
+        Mixer::Lightning(lightning) => sum(&[
+            product(&[5, d, lightning.inner_dim()])?,
+            lightning.inner_dim(),
+        ])?,
         Mixer::ShortConv(conv) => sum(&[
             product(&[4, d, d])?,
             product(&[d, conv.kernel])?,

@@ -342,6 +342,11 @@ NOTES = {
         "KimiLinearConfig (a DeepseekV3Config): attribute_map num_local_experts -> num_experts, num_experts_per_tok -> num_experts_per_token, n_shared_experts -> num_shared_experts, max_position_embeddings -> model_max_length (the mapped-to name wins when both are given). n_routed_experts, first_k_dense_replace, num_mtp_layers are AttributeError fields: first_k_dense_replace (default 1) is read from kwargs only to default mlp_layer_types; n_routed_experts is ignored. linear_attn_config's head_dim, num_heads and short_conv_kernel_size override linear_head_dim, linear_num_heads and linear_conv_kernel_dim; without layer_types, its 1-indexed full_attn_layers and kda_layers (both needed; a layer in neither fails validation as None), else full_attention at the nonzero multiples of 4.",
         "KimiLinearForCausalLM: _tied_weights_keys = {}: lm_head is never tied, whatever tie_word_embeddings says. No MTP modules.",
     ],
+    "minimax": [
+        "minimax/modeling_minimax.py MiniMaxDecoderLayer: self_attn is MiniMaxLightningAttention where layer_types[i] == 'linear_attention', else MiniMaxAttention (q/k/v/o without bias, rotary, head_dim = getattr(config, 'head_dim', None) or hidden_size // num_attention_heads, sliding_window passed to the attention and the sliding mask used for every full_attention layer when set); mlp is MiniMaxSparseMoeBlock on every layer (MiniMaxTopKRouter: an unbiased weight of num_local_experts x hidden, softmax top-k renormalised; MiniMaxExperts: gate_up_proj and down_proj of intermediate_size); input_layernorm and post_attention_layernorm; the alpha/beta residual factors are elementwise.",
+        "MiniMaxLightningAttention: qkv_proj Linear(hidden, 3*H*d_h) then SiLU, a block loop (block_size, default 256) of q @ k^T, (scores * diagonal_decay) @ v, (q * query_decay) @ state and (k * key_decay)^T @ v, RMSNorm(H*d_h), sigmoid(output_gate(hidden)) (Linear(hidden, H*d_h)), out_proj; all without bias. slope_rate, query_decay, key_decay and diagonal_decay are persistent buffers (not parameters).",
+        "MiniMaxConfig: attribute_map num_experts -> num_local_experts; layer_types default 'full_attention' where (i + 1) % 2 else 'linear_attention' (even layers full); no attn_type_list field (MiniMax's remote-code key is ignored). num_key_value_heads is an int (null refused). MiniMaxForCausalLM ties lm_head with tie_word_embeddings (default False).",
+    ],
     "exaone4": [
         "exaone4/modeling_exaone4.py Exaone4Attention: q/k/v/o bias=False, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (head_dim is no field of Exaone4Config: a config.json's head_dim is kept as an extra attribute; an explicit null reaches the modelling code as None); q_norm/k_norm RMSNorm(head_dim). RoPE only where sliding_window is None or the layer slides (the full layers of a windowed model are NoPE).",
         "Exaone4DecoderLayer: no pre-norms; post_attention_layernorm and post_feedforward_layernorm RMSNorm(hidden) on the block outputs. Exaone4MLP gated (gate/up/down, bias=False).",
@@ -1532,6 +1537,7 @@ HYBRID_MODEL_TYPES = [
     "falcon_h1",
     "lfm2",
     "kimi_linear",
+    "minimax",
 ]
 
 

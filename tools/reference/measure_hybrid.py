@@ -34,7 +34,9 @@ whose layers are not all softmax attention plus an MLP:
   ``full_attn_idxs``), a SwiGLU MLP on every layer;
 * ``kimi_linear``: Kimi Delta Attention (a Gated DeltaNet with a per-channel decay) or
   DeepSeek-V3's latent attention without RoPE per layer, DeepSeek-V3's MoE with a shared
-  expert on the ``sparse`` layers.
+  expert on the ``sparse`` layers;
+* ``minimax``: MiniMax's lightning attention or softmax attention per layer
+  (``layer_types``), a MoE without shared expert on every layer.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -71,6 +73,10 @@ from the measured figures explicitly.
   forward substitution is a loop of elementwise products: ``FlopCounterMode`` counts none
   of them, forward or backward, nor does the model count. The same zero initial state and
   unused final state as Gated DeltaNet's skip part of the backward (``boundaries``).
+* **Lightning attention** (MiniMax): the block loop's four matmuls per block are counted
+  on both sides; the zero initial state needs no gradient (the first block's state read
+  loses its grad-of-state half) and the last block's state update is never used (no
+  backward), which the model count (backward = 2 x forward) does not know (``boundaries``).
 * **Gated DeltaNet chunk padding**: the reference pads the sequence to a multiple
   of its chunk (64); the cases here use multiples of 64.
 * **Llama 4 experts**: ``Llama4TextExperts`` runs every expert on every token
@@ -385,6 +391,19 @@ def reconcile(model, m):
         adj.append(OrderedDict(
             what="Kimi Delta Attention: the zero initial state and the unused final state skip part of the "
             "backward of the first and last chunk's state matmuls (model: backward = 2 x forward)",
+            forward=0,
+            training=-boundaries,
+        ))
+    lightning = [mod for name, mod in model.named_modules() if type(mod).__name__ == "MiniMaxLightningAttention"]
+    if lightning:
+        g = lightning[0]
+        h, hd, blk = g.num_attention_heads, g.head_dim, g.block_size
+        first, last = min(T, blk), T - (-(-T // blk) - 1) * blk
+        boundaries = len(lightning) * B * h * 2 * hd * hd * (first + 2 * last)
+        adj.append(OrderedDict(
+            what="lightning attention: the zero initial state needs no gradient (the first block's state read "
+            "loses its grad-of-state half) and the last block's state update is unused (no backward); the "
+            "model: backward = 2 x forward",
             forward=0,
             training=-boundaries,
         ))
@@ -1405,6 +1424,49 @@ def cases():
         d,
         seq_lens=(64, 128),
         notes=[conv_note, kda_note],
+    )
+
+    # ---- MiniMax ----------------------------------------------------------------------------------
+    lightning_note = (
+        "Lightning attention (MiniMaxLightningAttention, eager block loop): per block of b tokens and head "
+        "q @ k^T and (scores * decay) @ v (2*b*b*d_h each), (q * decay) @ state and (k * decay)^T @ v "
+        "(2*b*d_h*d_h each); a shorter last block when T is not a multiple of block_size. The zero initial "
+        "state and the unused final state skip part of the first and last block's backward."
+    )
+    mm = {
+        "model_type": "minimax",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 48,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "block_size": 32,
+        "pad_token_id": 0,
+    }
+    add(
+        "tiny-minimax",
+        "MiniMax, 4 layers without layer_types (full, linear, full, linear): lightning attention with 4 heads "
+        "of 16 (d/H) in blocks of 32 (2 and 4 blocks at 64 and 128 tokens), GQA softmax attention 4/2 heads, "
+        "every layer a MoE of 4 gated experts of 48, top-2, untied head.",
+        mm,
+        seq_lens=(64, 128),
+        notes=[lightning_note],
+    )
+    d = copy.deepcopy(mm)
+    d.update({"num_hidden_layers": 3, "layer_types": ["linear_attention", "linear_attention", "full_attention"],
+              "head_dim": 24, "block_size": 48, "num_experts": 6, "sliding_window": 256,
+              "tie_word_embeddings": True})
+    add(
+        "tiny-minimax-layer-types",
+        "MiniMax with layer_types (linear, linear, full), head_dim 24 from the file, block_size 48 (one block "
+        "of 40 at 40 tokens; blocks of 48, 48 and a last one of 4 at 100 tokens), num_experts 6 (the alias, "
+        "over num_local_experts 4), a sliding_window of 256 (no narrower than the sequence), tied head.",
+        d,
+        seq_lens=(40, 100),
+        notes=[lightning_note],
     )
 
     def reduced(name, new_name, description, overrides, seq_lens, notes):
