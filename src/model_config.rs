@@ -31,6 +31,7 @@ mod gemma4;
 mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
+mod jamba;
 mod kimi_linear;
 mod laguna;
 mod lfm2;
@@ -349,6 +350,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Cwm => cwm(&config),
         Family::KimiLinear => kimi_linear::build(&config),
         Family::Minimax => minimax::build(&config),
+        Family::Jamba => jamba::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

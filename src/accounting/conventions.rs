@@ -384,6 +384,13 @@ impl Shape {
                         groups: p.mamba.num_groups as f64,
                     },
                     Mixer::ShortConv(_) => MixerShape::ShortConv,
+                    // Mamba-1: the frameworks' Mamba term (Megatron's hybrid path is
+                    // Mamba-2's) at its state, with one group (B and C once) and no heads.
+                    Mixer::Mamba1(m) => MixerShape::Mamba2 {
+                        heads: 0.0,
+                        state_size: m.state_size as f64,
+                        groups: 1.0,
+                    },
                     // MiniMax's lightning attention: no framework here has a term of its own
                     // for it; their Gated DeltaNet terms at its heads (keys and values alike),
                     // with no convolution, are the nearest linear-attention count.

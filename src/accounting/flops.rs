@@ -17,7 +17,7 @@ use std::str::FromStr;
 use super::model::{
     Attention, AttentionLayer, AttentionWindow, DeepseekV4Attention, DeltaDecay, DsaIndexer,
     FeedForward, GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer,
-    LightningAttention, Mamba2, Mixer, Model,
+    LightningAttention, Mamba1, Mamba2, Mixer, Model,
 };
 use super::params::ParameterCounts;
 
@@ -196,6 +196,7 @@ pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> F
         | Mixer::Mamba2(_)
         | Mixer::ShortConv(_)
         | Mixer::Lightning(_)
+        | Mixer::Mamba1(_)
         | Mixer::None => 0.0,
     };
     let mtp_layers = model.layers.last().map_or(0.0, heads_times_width) * mtp_modules;
@@ -269,6 +270,13 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
                 lightning_core(lightning, options.seq_len),
             );
             tally.add("linear_attention_output", 2.0 * inner * d);
+        }
+        Mixer::Mamba1(mamba) => {
+            let inner = mamba.inner as f64;
+            tally.add("mamba_in", 2.0 * d * 2.0 * inner);
+            tally.add("mamba_conv", 2.0 * inner * mamba.conv_kernel as f64);
+            tally.add("mamba_scan", mamba1_scan(mamba));
+            tally.add("mamba_output", 2.0 * inner * d);
         }
         Mixer::ShortConv(conv) => {
             tally.add("short_conv_in", 2.0 * d * 3.0 * d);
@@ -472,6 +480,20 @@ pub(crate) fn lightning_core(lightning: &LightningAttention, seq_len: u64) -> f6
     let squares = full * (block as f64) * (block as f64) + rest * rest;
     let hd = lightning.head_dim as f64;
     lightning.num_heads as f64 * (4.0 * hd * squares / t as f64 + 4.0 * hd * hd)
+}
+
+/// Mamba-1, the matmuls of `JambaMambaMixer` between its convolution and `out_proj`, per
+/// token: `x_proj` (`2·i·(r + 2·n)`, inner width `i`, dt rank `r`, state `n`), `dt_proj`'s
+/// weight times dt (`2·r·i`), and the sequential `mamba_selective_scan`'s read of the state by
+/// C (`2·i·n`). Its discretisation and state update (`exp(A·dt)·h + dt·B·x`) are elementwise,
+/// as are the `D` skip and the `silu(z)` gate: not counted.
+pub(crate) fn mamba1_scan(mamba: &Mamba1) -> f64 {
+    let (i, r, n) = (
+        mamba.inner as f64,
+        mamba.dt_rank as f64,
+        mamba.state_size as f64,
+    );
+    2.0 * i * (r + 2.0 * n) + 2.0 * r * i + 2.0 * i * n
 }
 
 /// Mamba-2, the matmuls of `mamba2_chunk_scan` (SSD) per head and token, with chunk `L`

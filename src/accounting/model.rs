@@ -83,10 +83,11 @@ pub enum Family {
     Cwm,
     KimiLinear,
     Minimax,
+    Jamba,
 }
 
 impl Family {
-    pub const ALL: [Family; 75] = [
+    pub const ALL: [Family; 76] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -162,6 +163,7 @@ impl Family {
         Family::Cwm,
         Family::KimiLinear,
         Family::Minimax,
+        Family::Jamba,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -246,6 +248,7 @@ impl Family {
             Family::Cwm => "cwm",
             Family::KimiLinear => "kimi_linear",
             Family::Minimax => "minimax",
+            Family::Jamba => "jamba",
         }
     }
 }
@@ -647,6 +650,8 @@ pub enum Mixer {
     ShortConv(ShortConv),
     /// Lightning attention (MiniMax-Text-01 and MiniMax-M1's `linear_attention` layers).
     Lightning(LightningAttention),
+    /// A Mamba-1 selective state-space mixer (AI21 Jamba's `mamba` layers).
+    Mamba1(Mamba1),
     /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
     None,
 }
@@ -661,6 +666,7 @@ impl Mixer {
             | Mixer::Mamba2(_)
             | Mixer::ShortConv(_)
             | Mixer::Lightning(_)
+            | Mixer::Mamba1(_)
             | Mixer::None => None,
         }
     }
@@ -770,6 +776,26 @@ impl LightningAttention {
     pub fn inner_dim(&self) -> u64 {
         self.num_heads * self.head_dim
     }
+}
+
+/// A Mamba-1 mixer (`JambaMambaMixer`), as the reference's sequential `mamba_selective_scan`
+/// computes it: `in_proj` (hidden → 2 · inner: x and the gate z), a causal depthwise
+/// convolution over x, `x_proj` (inner → dt_rank + 2 · state: dt, B, C), `dt_proj`
+/// (dt_rank → inner, always biased), `A_log` (inner × state) and `D` (inner), the scan, and
+/// `out_proj` (inner → hidden).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mamba1 {
+    /// `mamba_expand · hidden_size`.
+    pub inner: u64,
+    pub state_size: u64,
+    pub dt_rank: u64,
+    pub conv_kernel: u64,
+    /// A bias on the convolution (`mamba_conv_bias`).
+    pub conv_bias: bool,
+    /// Biases on `in_proj` and `out_proj` (`mamba_proj_bias`).
+    pub proj_bias: bool,
+    /// Jamba's RMSNorms on dt (`dt_rank`), B and C (`state`), weights only.
+    pub dt_bc_norms: bool,
 }
 
 /// Falcon-H1's parallel hybrid: both mixers read the layer's normed input.

@@ -15,8 +15,9 @@
 
 use super::model::{
     Attention, AttentionLayer, CompressedIndexer, DeepseekV4Attention, DeltaDecay, DsaIndexer,
-    FeedForward, GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder, VisionTower,
+    FeedForward, GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba1, Mamba2,
+    Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder,
+    VisionTower,
 };
 
 /// Parameter counts of a model, in parameters.
@@ -480,6 +481,7 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
             product(&[5, d, lightning.inner_dim()])?,
             lightning.inner_dim(),
         ])?,
+        Mixer::Mamba1(mamba) => mamba1_params(d, mamba)?,
         Mixer::ShortConv(conv) => sum(&[
             product(&[4, d, d])?,
             product(&[d, conv.kernel])?,
@@ -635,6 +637,40 @@ fn gated_delta_net_params(d: u64, gdn: &GatedDeltaNet) -> Option<u64> {
         decay_params,
         gdn.value_head_dim,
         product(&[gdn.value_dim(), d])?,
+    ])
+}
+
+/// Mamba-1: `in_proj` (x and z) and `out_proj`, each with a bias under `proj_bias`, the
+/// depthwise convolution (and its bias), `x_proj`, `dt_proj` with its bias, `A_log`, `D`, and
+/// Jamba's norms on dt, B and C.
+fn mamba1_params(d: u64, mamba: &Mamba1) -> Option<u64> {
+    let inner = mamba.inner;
+    let proj_bias = if mamba.proj_bias {
+        sum(&[product(&[2, inner])?, d])?
+    } else {
+        0
+    };
+    let conv_bias = if mamba.conv_bias { inner } else { 0 };
+    let norms = if mamba.dt_bc_norms {
+        sum(&[mamba.dt_rank, product(&[2, mamba.state_size])?])?
+    } else {
+        0
+    };
+    sum(&[
+        product(&[d, 2, inner])?,
+        product(&[inner, mamba.conv_kernel])?,
+        conv_bias,
+        product(&[
+            inner,
+            sum(&[mamba.dt_rank, product(&[2, mamba.state_size])?])?,
+        ])?,
+        product(&[mamba.dt_rank, inner])?,
+        inner,
+        product(&[inner, mamba.state_size])?,
+        inner,
+        product(&[inner, d])?,
+        proj_bias,
+        norms,
     ])
 }
 

@@ -347,6 +347,12 @@ NOTES = {
         "MiniMaxLightningAttention: qkv_proj Linear(hidden, 3*H*d_h) then SiLU, a block loop (block_size, default 256) of q @ k^T, (scores * diagonal_decay) @ v, (q * query_decay) @ state and (k * key_decay)^T @ v, RMSNorm(H*d_h), sigmoid(output_gate(hidden)) (Linear(hidden, H*d_h)), out_proj; all without bias. slope_rate, query_decay, key_decay and diagonal_decay are persistent buffers (not parameters).",
         "MiniMaxConfig: attribute_map num_experts -> num_local_experts; layer_types default 'full_attention' where (i + 1) % 2 else 'linear_attention' (even layers full); no attn_type_list field (MiniMax's remote-code key is ignored). num_key_value_heads is an int (null refused). MiniMaxForCausalLM ties lm_head with tie_word_embeddings (default False).",
     ],
+    "jamba": [
+        "jamba/modeling_jamba.py JambaModel: JambaAttentionDecoderLayer where layers_block_type[i] == 'attention' (i % attn_layer_period == attn_layer_offset), else JambaMambaDecoderLayer; feed_forward is JambaSparseMoeBlock where layers_num_experts[i] > 1 (num_experts where i % expert_layer_period == expert_layer_offset, else 1), else JambaMLP (gate/up/down of intermediate_size, no bias); input_layernorm and pre_ff_layernorm; final_layernorm. JambaForCausalLM ties lm_head with tie_word_embeddings (default False).",
+        "JambaAttention: q/k/v/o without bias, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (no field: a file's head_dim is kept as an attribute). JambaTopKRouter: an unbiased weight (num_experts x hidden); JambaExperts: gate_up_proj, down_proj of intermediate_size.",
+        "JambaMambaMixer: in_proj Linear(hidden, 2*inner, bias=mamba_proj_bias), depthwise conv1d (inner, bias=mamba_conv_bias), x_proj Linear(inner, dt_rank + 2*state, no bias), dt_proj Linear(dt_rank, inner, bias=True), A_log (inner x state), D (inner), out_proj (bias=mamba_proj_bias), dt/b/c RMSNorms (dt_rank, state, state). The torch path is causal_conv1d_fn and mamba_selective_scan: dt_proj.weight @ dt, then (without torch.compile) a sequential loop whose only matmul is ssm_state @ C per token; the associative scan runs only while compiling.",
+        "JambaConfig: attribute_map num_local_experts -> num_experts (the alias wins when both are given); layers_block_type, layer_types and layers_num_experts are read-only properties (a config setting one fails); mamba_dt_rank 'auto' = ceil(hidden_size / 16); validate_architecture requires attn_layer_offset < attn_layer_period and expert_layer_offset < expert_layer_period; num_key_value_heads is an int (null refused).",
+    ],
     "exaone4": [
         "exaone4/modeling_exaone4.py Exaone4Attention: q/k/v/o bias=False, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (head_dim is no field of Exaone4Config: a config.json's head_dim is kept as an extra attribute; an explicit null reaches the modelling code as None); q_norm/k_norm RMSNorm(head_dim). RoPE only where sliding_window is None or the layer slides (the full layers of a windowed model are NoPE).",
         "Exaone4DecoderLayer: no pre-norms; post_attention_layernorm and post_feedforward_layernorm RMSNorm(hidden) on the block outputs. Exaone4MLP gated (gate/up/down, bias=False).",
@@ -1538,6 +1544,7 @@ HYBRID_MODEL_TYPES = [
     "lfm2",
     "kimi_linear",
     "minimax",
+    "jamba",
 ]
 
 

@@ -36,7 +36,9 @@ whose layers are not all softmax attention plus an MLP:
   DeepSeek-V3's latent attention without RoPE per layer, DeepSeek-V3's MoE with a shared
   expert on the ``sparse`` layers;
 * ``minimax``: MiniMax's lightning attention or softmax attention per layer
-  (``layer_types``), a MoE without shared expert on every layer.
+  (``layer_types``), a MoE without shared expert on every layer;
+* ``jamba``: a Mamba-1 mixer or attention per layer (``attn_layer_period`` and
+  ``_offset``), a MoE every ``expert_layer_period`` layers and a gated MLP elsewhere.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -77,6 +79,9 @@ from the measured figures explicitly.
   on both sides; the zero initial state needs no gradient (the first block's state read
   loses its grad-of-state half) and the last block's state update is never used (no
   backward), which the model count (backward = 2 x forward) does not know (``boundaries``).
+* **Mamba-1** (Jamba): the sequential ``mamba_selective_scan`` (the associative scan runs only
+  under ``torch.compile``) has one counted matmul per token, the state read by C; the
+  discretisation and the state update are elementwise, counted by neither side.
 * **Gated DeltaNet chunk padding**: the reference pads the sequence to a multiple
   of its chunk (64); the cases here use multiples of 64.
 * **Llama 4 experts**: ``Llama4TextExperts`` runs every expert on every token
@@ -1467,6 +1472,54 @@ def cases():
         d,
         seq_lens=(40, 100),
         notes=[lightning_note],
+    )
+
+    # ---- Jamba -------------------------------------------------------------------------------------
+    mamba1_note = (
+        "Mamba-1 (JambaMambaMixer, sequential mamba_selective_scan): in_proj, the depthwise conv1d, x_proj, "
+        "dt_proj.weight @ dt and, per token, ssm_state @ C (2*inner*state) are the counted matmuls; "
+        "exp(A*dt)*h + dt*B*x, the D skip and the silu(z) gate are elementwise."
+    )
+    jb = {
+        "model_type": "jamba",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "num_experts": 4,
+        "num_experts_per_tok": 2,
+        "attn_layer_period": 4,
+        "attn_layer_offset": 2,
+        "expert_layer_period": 2,
+        "expert_layer_offset": 1,
+        "mamba_d_state": 8,
+        "mamba_d_conv": 4,
+        "mamba_expand": 2,
+    }
+    add(
+        "tiny-jamba",
+        "Jamba, 4 layers: attention at layer 2 (attn_layer_period 4, offset 2), Mamba-1 elsewhere (inner 128, "
+        "state 8, dt rank 'auto' = 4, conv 4 with bias, no in/out_proj bias, dt/B/C norms); MoE of 4 experts "
+        "of 96 top-2 on layers 1 and 3 (expert_layer_period 2, offset 1), a gated MLP of 96 on 0 and 2; GQA "
+        "4/2 heads of 16; untied head.",
+        jb,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba1_note],
+    )
+    d = copy.deepcopy(jb)
+    d.update({"num_hidden_layers": 3, "attn_layer_period": 3, "attn_layer_offset": 0, "expert_layer_period": 3,
+              "expert_layer_offset": 2, "mamba_dt_rank": 6, "mamba_conv_bias": False, "mamba_proj_bias": True,
+              "mamba_expand": 1, "num_local_experts": 3, "head_dim": 24, "tie_word_embeddings": True})
+    add(
+        "tiny-jamba-options",
+        "Jamba, 3 layers: attention at layer 0, Mamba-1 on 1 and 2 (expand 1, dt rank 6, no conv bias, "
+        "in_proj/out_proj biases); the MoE on layer 2 only (period 3, offset 2) with num_local_experts 3 (the "
+        "alias, over num_experts 4); head_dim 24 from the file; tied head.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba1_note],
     )
 
     def reduced(name, new_name, description, overrides, seq_lens, notes):

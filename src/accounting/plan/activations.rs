@@ -125,6 +125,9 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
         // MiniMax's lightning attention keeps qkv_proj's output before and after its SiLU,
         // the output gate, the core's output and the norm's: the same estimate.
         (None, Mixer::Lightning(l)) => sb * e * 9.0 * l.inner_dim() as f64,
+        // Mamba-1 keeps x before and after its convolution, the gate z and the scan's
+        // output: the same estimate (the reference's sequential scan materialises far more).
+        (None, Mixer::Mamba1(m)) => sb * e * 4.0 * m.inner as f64,
         (None, _) => {
             // A feed-forward block alone has one norm input and one dropout mask.
             outside -= sb * h * (e + mask);

@@ -13,7 +13,7 @@
 
 use crate::accounting::flops::{
     compressed_keys_per_query, gated_delta_net_core, gated_delta_net_input, keys_per_query,
-    lightning_core, AttentionCounting,
+    lightning_core, mamba1_scan, AttentionCounting,
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, FeedForward, KeyValue, Layer, Mamba2, Mixer, Mlp, Model,
@@ -222,6 +222,14 @@ fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Ker
             4.0 * l.inner_dim() as f64 / t,
             lightning_core(l, shape.seq_len) / t,
             l.inner_dim() as f64 / t,
+        ),
+        // Mamba-1: in_proj (x and z), x_proj, dt_proj and the scan's matmuls, out_proj.
+        Mixer::Mamba1(mamba) => linear_mixer_kernels(
+            &mut kernels,
+            (m, h, e),
+            2.0 * mamba.inner as f64 / t,
+            mamba1_scan(mamba) / t,
+            mamba.inner as f64 / t,
         ),
         Mixer::Mamba2(mamba) => mamba2_kernels(&mut kernels, mamba, (m, h, e), t, shape.seq_len),
         Mixer::Parallel(parallel) => {
