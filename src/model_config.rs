@@ -35,6 +35,7 @@ mod jamba;
 mod kimi_linear;
 mod laguna;
 mod lfm2;
+mod longcat_flash;
 mod mamba2;
 mod mimo;
 mod minimax;
@@ -351,6 +352,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::KimiLinear => kimi_linear::build(&config),
         Family::Minimax => minimax::build(&config),
         Family::Jamba => jamba::build(&config),
+        Family::LongcatFlash => longcat_flash::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -1933,6 +1935,7 @@ fn moe_block(
     let shared_bias = family == Family::Ernie45Moe && config.bool_or(&["use_bias"], false)?;
     Ok(Some(MoeBlock {
         block: MixtureOfExperts {
+            zero_experts: 0,
             num_experts,
             top_k,
             expert: Mlp {
@@ -2324,6 +2327,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             )
         })?;
         Some(MixtureOfExperts {
+            zero_experts: 0,
             num_experts,
             top_k,
             expert: Mlp {

@@ -350,9 +350,12 @@ impl Shape {
                 ffn: match &layer.ffn {
                     FeedForward::None => FfnShape::None,
                     FeedForward::Dense(m) => FfnShape::Dense(mlp(m)),
+                    // Zero-computation experts (LongCat-Flash): no framework here has them;
+                    // their MoE terms at the router's full width and the real experts a token
+                    // runs on average.
                     FeedForward::MixtureOfExperts(moe) => FfnShape::Moe {
-                        experts: moe.num_experts as f64,
-                        top_k: moe.top_k as f64,
+                        experts: moe.router_width() as f64,
+                        top_k: moe.real_experts_per_token(),
                         expert: mlp(&moe.expert),
                         shared: moe.shared.as_ref().map(mlp),
                         latent: moe.latent.map(|latent| latent.size as f64),
@@ -970,6 +973,7 @@ mod tests {
         };
         for layer in &mut model.layers {
             layer.ffn = FeedForward::MixtureOfExperts(MixtureOfExperts {
+                zero_experts: 0,
                 num_experts: 8,
                 top_k: 2,
                 expert,

@@ -595,11 +595,13 @@ fn add_feed_forward(tally: &mut Tally, d: f64, ffn: &FeedForward) {
             );
         }
         FeedForward::MixtureOfExperts(moe) => {
-            tally.add("moe_router", 2.0 * d * moe.num_experts as f64);
+            tally.add("moe_router", 2.0 * d * moe.router_width() as f64);
             let width = moe.latent.map_or(d, |latent| latent.size as f64);
             let expert =
                 2.0 * moe.expert.matrices() as f64 * width * moe.expert.intermediate_size as f64;
-            tally.add("moe_experts", moe.top_k as f64 * expert);
+            // Picks of a zero-computation expert cost nothing: the real experts a token runs on
+            // average (`top_k` where there are none).
+            tally.add("moe_experts", moe.real_experts_per_token() * expert);
             if let Some(latent) = moe.latent {
                 tally.add("moe_latent_projections", 2.0 * 2.0 * d * latent.size as f64);
             }

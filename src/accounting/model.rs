@@ -84,10 +84,11 @@ pub enum Family {
     KimiLinear,
     Minimax,
     Jamba,
+    LongcatFlash,
 }
 
 impl Family {
-    pub const ALL: [Family; 76] = [
+    pub const ALL: [Family; 77] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -164,6 +165,7 @@ impl Family {
         Family::KimiLinear,
         Family::Minimax,
         Family::Jamba,
+        Family::LongcatFlash,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -249,6 +251,7 @@ impl Family {
             Family::KimiLinear => "kimi_linear",
             Family::Minimax => "minimax",
             Family::Jamba => "jamba",
+            Family::LongcatFlash => "longcat_flash",
         }
     }
 }
@@ -954,9 +957,26 @@ pub struct MixtureOfExperts {
     /// A latent MoE (Nemotron 3 Super and Ultra): the routed experts run on fewer channels
     /// than the residual stream, between a down and an up projection.
     pub latent: Option<LatentProjection>,
+    /// Zero-computation (identity) experts beside the `num_experts` real ones (LongCat-Flash's
+    /// `zero_expert_num`): the router scores them too and a token's `top_k` picks may land on
+    /// them, which costs no FLOPs. `transformers` still allocates each one a `gate_up_proj`
+    /// slice (`2 · I · width` parameters, never used).
+    pub zero_experts: u64,
 }
 
 impl MixtureOfExperts {
+    /// The router's outputs: the real experts and the zero-computation ones.
+    pub fn router_width(&self) -> u64 {
+        self.num_experts + self.zero_experts
+    }
+
+    /// Real experts a token runs on average: `top_k · E / (E + Z)`, its picks spread evenly
+    /// over the router's `E + Z` choices (LongCat-Flash's balancing keeps the zero-expert share
+    /// near that; 8 of 12 on its real config). Just `top_k` without zero experts.
+    pub fn real_experts_per_token(&self) -> f64 {
+        self.top_k as f64 * self.num_experts as f64 / self.router_width().max(1) as f64
+    }
+
     /// The channels a routed expert reads and writes: the latent width, or `hidden`.
     pub fn expert_width(&self, hidden: u64) -> u64 {
         self.latent.map_or(hidden, |latent| latent.size)

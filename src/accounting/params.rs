@@ -112,7 +112,8 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         layers_inactive = layers_inactive.checked_add(inactive)?;
         if let FeedForward::MixtureOfExperts(moe) = layer.ffn {
             if moe.router_correction == RouterCorrection::Buffer {
-                router_correction_biases = router_correction_biases.checked_add(moe.num_experts)?;
+                router_correction_biases =
+                    router_correction_biases.checked_add(moe.router_width())?;
             }
         }
     }
@@ -818,32 +819,47 @@ fn moe_params(d: u64, moe: &MixtureOfExperts) -> Option<(u64, u64)> {
         ])?,
         None => 0,
     };
-    let router = product(&[d, moe.num_experts])?;
+    let router = product(&[d, moe.router_width()])?;
     let shared = match moe.shared {
         Some(mlp) => mlp_params(d, &mlp)?,
         None => 0,
     };
     let shared_gate = if moe.shared_expert_gate { d } else { 0 };
     // A router bias, and score-correction biases where they are parameters.
-    let router_bias = u64::from(moe.router_bias) * moe.num_experts
-        + u64::from(moe.router_correction == RouterCorrection::Parameter) * moe.num_experts;
+    let router_bias = u64::from(moe.router_bias) * moe.router_width()
+        + u64::from(moe.router_correction == RouterCorrection::Parameter) * moe.router_width();
     // Gemma 4's router scales: one per channel of its input and one per expert.
     let router_scales = if moe.router_scales {
         sum(&[d, moe.num_experts])?
     } else {
         0
     };
+    // The gate_up_proj slices transformers allocates for the zero-computation experts.
+    let zero_experts = product(&[
+        moe.zero_experts,
+        moe.expert.matrices() - 1,
+        moe.expert_width(d),
+        moe.expert.intermediate_size,
+    ])?;
+    let experts = sum(&[product(&[moe.num_experts, expert])?, zero_experts])?;
     let total = sum(&[
         router,
         router_bias,
         router_scales,
         latent,
-        product(&[moe.num_experts, expert])?,
+        experts,
         shared,
         shared_gate,
     ])?;
-    let inactive = product(&[moe.num_experts.saturating_sub(moe.top_k), expert])?;
-    Some((total, inactive))
+    // Active: the real experts a token runs on average (`top_k` without zero experts),
+    // rounded down to whole parameters.
+    let active = if moe.zero_experts == 0 {
+        product(&[moe.top_k.min(moe.num_experts), expert])?
+    } else {
+        let picks = product(&[moe.top_k, moe.num_experts, expert])?;
+        (picks / moe.router_width()).min(experts)
+    };
+    Some((total, experts.saturating_sub(active)))
 }
 
 /// DeepSeek-V3's MTP module: two RMSNorms (enorm, hnorm), a `2d → d` projection, one

@@ -245,6 +245,7 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
     let top_k = config.positive_or(&["num_experts_per_tok"], 1)?;
     check_top_k(top_k, num_experts, "num_local_experts")?;
     let moe = MixtureOfExperts {
+        zero_experts: 0,
         num_experts,
         top_k,
         expert: gated(expert_size),
@@ -395,6 +396,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
         check_top_k(top_k, num_experts, "num_experts")?;
         let shared = config.u64_or(&["shared_expert_intermediate_size"], 512)?;
         Some(MixtureOfExperts {
+            zero_experts: 0,
             num_experts,
             top_k,
             expert: gated(config.positive_or(&["moe_intermediate_size"], 512)?),
@@ -749,6 +751,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
     let num_experts = config.positive_or(&["num_local_experts", "n_routed_experts"], 8)?;
     let top_k = config.positive_or(&["num_experts_per_tok"], 2)?;
     let moe = MixtureOfExperts {
+        zero_experts: 0,
         num_experts,
         top_k,
         expert: Mlp {

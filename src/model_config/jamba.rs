@@ -107,6 +107,7 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
     let moe = if num_experts > 1 {
         check_top_k(top_k, num_experts, "num_experts")?;
         Some(MixtureOfExperts {
+            zero_experts: 0,
             num_experts,
             top_k,
             expert: mlp,

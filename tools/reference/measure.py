@@ -353,6 +353,11 @@ NOTES = {
         "JambaMambaMixer: in_proj Linear(hidden, 2*inner, bias=mamba_proj_bias), depthwise conv1d (inner, bias=mamba_conv_bias), x_proj Linear(inner, dt_rank + 2*state, no bias), dt_proj Linear(dt_rank, inner, bias=True), A_log (inner x state), D (inner), out_proj (bias=mamba_proj_bias), dt/b/c RMSNorms (dt_rank, state, state). The torch path is causal_conv1d_fn and mamba_selective_scan: dt_proj.weight @ dt, then (without torch.compile) a sequential loop whose only matmul is ssm_state @ C per token; the associative scan runs only while compiling.",
         "JambaConfig: attribute_map num_local_experts -> num_experts (the alias wins when both are given); layers_block_type, layer_types and layers_num_experts are read-only properties (a config setting one fails); mamba_dt_rank 'auto' = ceil(hidden_size / 16); validate_architecture requires attn_layer_offset < attn_layer_period and expert_layer_offset < expert_layer_period; num_key_value_heads is an int (null refused).",
     ],
+    "longcat_flash": [
+        "longcat_flash/modeling_longcat_flash.py LongcatFlashDecoderLayer (num_layers of them): self_attn is two LongcatFlashMLA (DeepSeek-V3.2's attention without the indexer: q_a_proj/q_a_layernorm/q_b_proj always, kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj; attention_bias on q_a_proj, kv_a_proj_with_mqa and o_proj), mlps two LongcatFlashMLP (DeepSeek-V3's, config.intermediate_size = ffn_hidden_size), input_layernorm and post_attention_layernorm two RMSNorms each, and one mlp LongcatFlashMoE on post_attention_layernorm[0]'s output, added after the second sublayer (the shortcut). The rotary width is head_dim (default 64), which must equal qk_rope_head_dim.",
+        "LongcatFlashMoE: LongcatFlashTopkRouter (classifier Linear(hidden, n_routed_experts + zero_expert_num, bias=getattr(config, 'router_bias', False)), softmax, an e_score_correction_bias buffer of the same width, top moe_topk) and LongcatFlashExperts: gate_up_proj allocated for n_routed_experts + zero_expert_num experts, down_proj for n_routed_experts; a pick of index >= n_routed_experts runs nn.Identity (no matmul). The eager loop runs each hit real expert on its tokens only.",
+        "LongcatFlashConfig: attribute_map num_local_experts -> n_routed_experts, num_experts_per_tok -> moe_topk, intermediate_size -> ffn_hidden_size, moe_intermediate_size -> expert_ffn_hidden_size (the alias wins when both are given); num_hidden_layers is a property (2 * num_layers) whose setter makes num_layers = value // 2 (a file's num_hidden_layers wins over num_layers); q_lora_rank is an int (null refused). LongcatFlashForCausalLM: model.mtp.* ignored on load (no MTP module), lm_head tied with tie_word_embeddings (default False).",
+    ],
     "exaone4": [
         "exaone4/modeling_exaone4.py Exaone4Attention: q/k/v/o bias=False, head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (head_dim is no field of Exaone4Config: a config.json's head_dim is kept as an extra attribute; an explicit null reaches the modelling code as None); q_norm/k_norm RMSNorm(head_dim). RoPE only where sliding_window is None or the layer slides (the full layers of a windowed model are NoPE).",
         "Exaone4DecoderLayer: no pre-norms; post_attention_layernorm and post_feedforward_layernorm RMSNorm(hidden) on the block outputs. Exaone4MLP gated (gate/up/down, bias=False).",
@@ -1545,6 +1550,7 @@ HYBRID_MODEL_TYPES = [
     "kimi_linear",
     "minimax",
     "jamba",
+    "longcat_flash",
 ]
 
 

@@ -38,7 +38,9 @@ whose layers are not all softmax attention plus an MLP:
 * ``minimax``: MiniMax's lightning attention or softmax attention per layer
   (``layer_types``), a MoE without shared expert on every layer;
 * ``jamba``: a Mamba-1 mixer or attention per layer (``attn_layer_period`` and
-  ``_offset``), a MoE every ``expert_layer_period`` layers and a gated MLP elsewhere.
+  ``_offset``), a MoE every ``expert_layer_period`` layers and a gated MLP elsewhere;
+* ``longcat_flash``: two MLA-and-MLP sublayers per layer and a shortcut MoE with
+  zero-computation experts.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -82,6 +84,10 @@ from the measured figures explicitly.
 * **Mamba-1** (Jamba): the sequential ``mamba_selective_scan`` (the associative scan runs only
   under ``torch.compile``) has one counted matmul per token, the state read by C; the
   discretisation and the state update are elementwise, counted by neither side.
+* **Zero-computation experts** (LongCat-Flash): a token's ``moe_topk`` picks land on real or
+  identity experts as the router decides; the reference runs the real ones only. The model
+  counts ``top_k * E / (E + Z)`` real experts per token (picks spread evenly); the fixtures
+  record the picks the measured forward made (``zero_experts``) and adjust by the difference.
 * **Gated DeltaNet chunk padding**: the reference pads the sequence to a multiple
   of its chunk (64); the cases here use multiples of 64.
 * **Llama 4 experts**: ``Llama4TextExperts`` runs every expert on every token
@@ -412,6 +418,16 @@ def reconcile(model, m):
             forward=0,
             training=-boundaries,
         ))
+    if type(model).__name__.startswith("LongcatFlash"):
+        z = longcat_zero_experts(model, m)
+        if z["zero_expert_num"]:
+            extra = (z["real_picks"] - z["expected_real_picks"]) * z["flops_per_pick"]
+            adj.append(OrderedDict(
+                what="zero-computation experts: the measured forward ran the real experts its router picked; "
+                "the model counts top_k * E / (E + Z) real experts per token",
+                forward=extra,
+                training=3 * extra,
+            ))
     # The DSA indexer runs under torch.no_grad(): the measured backward already leaves it out,
     # as the model count does (training = forward + 2 x (forward - indexer forward)).
     if type(model).__name__.startswith("Llama4"):
@@ -482,6 +498,34 @@ def deepseek_v4_attention(text, T, B):
             training=3 * extra,
         ))
     return adj
+
+
+def longcat_zero_experts(model, m):
+    """The real-expert picks of the measured forward (the same input and weights, run again
+    with hooks on the routers), against the model count's top_k * E / (E + Z) per token."""
+    text = text_config(model)
+    routed, zero, top_k = text.n_routed_experts, text.zero_expert_num or 0, text.moe_topk
+    picks = []
+    hooks = [mod.register_forward_hook(lambda _m, _i, out: picks.append(out[2]))
+             for mod in model.modules() if type(mod).__name__ == "LongcatFlashTopkRouter"]
+    try:
+        ids = language_input_ids(model, m["batch"], m["seq_len"])
+        with torch.no_grad():
+            model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    real = int(sum(int((p < routed).sum()) for p in picks))
+    tokens = m["seq_len"] * m["batch"]
+    return OrderedDict(
+        n_routed_experts=routed,
+        zero_expert_num=zero,
+        moe_topk=top_k,
+        moe_layers=len(picks),
+        real_picks=real,
+        expected_real_picks=len(picks) * tokens * top_k * routed / (routed + zero),
+        flops_per_pick=3 * 2 * text.hidden_size * text.expert_ffn_hidden_size,
+    )
 
 
 def llama4_experts(model, m):
@@ -1521,6 +1565,56 @@ def cases():
         seq_lens=(32, 64),
         notes=[conv_note, mamba1_note],
     )
+
+    # ---- LongCat-Flash ----------------------------------------------------------------------------
+    zero_note = (
+        "Zero-computation experts: the router scores n_routed_experts + zero_expert_num experts and a token's "
+        "moe_topk picks run only where they land on real experts; the model count takes top_k * E / (E + Z) "
+        "real experts per token, and flops[*].zero_experts records the picks of the measured forward. "
+        "transformers allocates gate_up_proj for E + Z experts (the zero ones' slices unused) and down_proj for E."
+    )
+    lc = {
+        "model_type": "longcat_flash",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_layers": 2,
+        "num_attention_heads": 4,
+        "q_lora_rank": 32,
+        "kv_lora_rank": 16,
+        "qk_nope_head_dim": 16,
+        "qk_rope_head_dim": 8,
+        "head_dim": 8,
+        "v_head_dim": 24,
+        "ffn_hidden_size": 96,
+        "expert_ffn_hidden_size": 32,
+        "n_routed_experts": 8,
+        "zero_expert_num": 0,
+        "moe_topk": 2,
+    }
+    add(
+        "tiny-longcat-flash",
+        "LongCat-Flash, 2 layers (each two MLA sublayers with q_lora_rank 32, kv_lora_rank 16, 4 heads of "
+        "16+8 and v 24, head_dim 8 the rotary width of qk_rope_head_dim, two dense gated MLPs of 96, and a shortcut MoE of 8 experts of 32, top-2), no "
+        "zero-computation experts: every pick runs a real expert.",
+        lc,
+        seq_lens=(32, 64),
+        notes=[zero_note],
+    )
+    d = copy.deepcopy(lc)
+    d.update({"num_hidden_layers": 6, "zero_expert_num": 4, "moe_topk": 3, "num_local_experts": 6,
+              "intermediate_size": 80, "attention_bias": True, "router_bias": True, "tie_word_embeddings": True})
+    add(
+        "tiny-longcat-flash-zero-experts",
+        "LongCat-Flash with num_hidden_layers 6 (3 layers: transformers sets num_layers = 6 // 2, over the "
+        "file's num_layers 2), 6 real experts (num_local_experts, the alias, over n_routed_experts 8) and 4 "
+        "zero-computation experts, top-3 (model count: 3 * 6 / 10 = 1.8 real experts per token), "
+        "intermediate_size 80 (the alias, over ffn_hidden_size 96), attention_bias, router_bias, tied head.",
+        d,
+        seq_lens=(32, 64),
+        notes=[zero_note],
+    )
+    for c in out[-2:]:
+        c["experts"] = lambda model, m: OrderedDict(zero_experts=longcat_zero_experts(model, m))
 
     def reduced(name, new_name, description, overrides, seq_lens, notes):
         cfg = copy.deepcopy([c for c in out if c["name"] == name][0]["config"])

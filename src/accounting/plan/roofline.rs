@@ -257,12 +257,12 @@ fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Ker
             // small to decide whether the step is compute-bound.
             kernels.push(Kernel {
                 weight_matmul: false,
-                ..matmul(m, h, moe.num_experts as f64, e, 1.0)
+                ..matmul(m, h, moe.router_width() as f64, e, 1.0)
             });
             let ep = shape.expert_parallel.max(1) as f64;
             let local_experts = moe.num_experts as f64 / ep;
             // Tokens from the expert-parallel group spread evenly over the experts.
-            let tokens_per_expert = m * moe.top_k as f64 * ep / moe.num_experts as f64;
+            let tokens_per_expert = m * moe.real_experts_per_token() * ep / moe.num_experts as f64;
             mlp_kernels(
                 &mut kernels,
                 tokens_per_expert,
