@@ -33,11 +33,15 @@ mod hunyuan;
 mod hybrid;
 mod idefics3;
 mod internvl;
+mod jamba;
+mod kimi_linear;
 mod laguna;
 mod lfm2;
 mod llava;
+mod longcat_flash;
 mod mamba2;
 mod mimo;
+mod minimax;
 mod qwen2_vl;
 mod qwen3_vl;
 mod solar_open;
@@ -378,6 +382,10 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
         Family::Cwm => cwm(&config),
         Family::Qwen2VlText | Family::Qwen25VlText => qwen2_vl::text_model(object, family),
+        Family::KimiLinear => kimi_linear::build(&config),
+        Family::Minimax => minimax::build(&config),
+        Family::Jamba => jamba::build(&config),
+        Family::LongcatFlash => longcat_flash::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -1981,6 +1989,7 @@ fn moe_block(
     let shared_bias = family == Family::Ernie45Moe && config.bool_or(&["use_bias"], false)?;
     Ok(Some(MoeBlock {
         block: MixtureOfExperts {
+            zero_experts: 0,
             num_experts,
             top_k,
             expert: Mlp {
@@ -2372,6 +2381,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
             )
         })?;
         Some(MixtureOfExperts {
+            zero_experts: 0,
             num_experts,
             top_k,
             expert: Mlp {

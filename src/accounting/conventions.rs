@@ -350,9 +350,12 @@ impl Shape {
                 ffn: match &layer.ffn {
                     FeedForward::None => FfnShape::None,
                     FeedForward::Dense(m) => FfnShape::Dense(mlp(m)),
+                    // Zero-computation experts (LongCat-Flash): no framework here has them;
+                    // their MoE terms at the router's full width and the real experts a token
+                    // runs on average.
                     FeedForward::MixtureOfExperts(moe) => FfnShape::Moe {
-                        experts: moe.num_experts as f64,
-                        top_k: moe.top_k as f64,
+                        experts: moe.router_width() as f64,
+                        top_k: moe.real_experts_per_token(),
                         expert: mlp(&moe.expert),
                         shared: moe.shared.as_ref().map(mlp),
                         latent: moe.latent.map(|latent| latent.size as f64),
@@ -362,6 +365,9 @@ impl Shape {
                     Mixer::Attention(a) => MixerShape::Attention {
                         output_gate: a.output_gate,
                     },
+                    // Kimi Delta Attention (a per-channel decay) too: no framework here has
+                    // a term of its own for it, and their Gated DeltaNet terms read the same
+                    // head shape (its low-rank gates count as their full-width z and a).
                     Mixer::GatedDeltaNet(g) => MixerShape::GatedDeltaNet {
                         key_heads: g.num_key_heads as f64,
                         value_heads: g.num_value_heads as f64,
@@ -381,6 +387,23 @@ impl Shape {
                         groups: p.mamba.num_groups as f64,
                     },
                     Mixer::ShortConv(_) => MixerShape::ShortConv,
+                    // Mamba-1: the frameworks' Mamba term (Megatron's hybrid path is
+                    // Mamba-2's) at its state, with one group (B and C once) and no heads.
+                    Mixer::Mamba1(m) => MixerShape::Mamba2 {
+                        heads: 0.0,
+                        state_size: m.state_size as f64,
+                        groups: 1.0,
+                    },
+                    // MiniMax's lightning attention: no framework here has a term of its own
+                    // for it; their Gated DeltaNet terms at its heads (keys and values alike),
+                    // with no convolution, are the nearest linear-attention count.
+                    Mixer::Lightning(l) => MixerShape::GatedDeltaNet {
+                        key_heads: l.num_heads as f64,
+                        value_heads: l.num_heads as f64,
+                        key_head_dim: l.head_dim as f64,
+                        value_head_dim: l.head_dim as f64,
+                        conv_kernel: 0.0,
+                    },
                     Mixer::None => MixerShape::None,
                 },
                 // A query of a chunked layer sees at most its chunk, as of a sliding one its
@@ -950,6 +973,7 @@ mod tests {
         };
         for layer in &mut model.layers {
             layer.ffn = FeedForward::MixtureOfExperts(MixtureOfExperts {
+                zero_experts: 0,
                 num_experts: 8,
                 top_k: 2,
                 expert,

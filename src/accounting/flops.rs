@@ -15,8 +15,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::model::{
-    Attention, AttentionLayer, AttentionWindow, DeepseekV4Attention, DsaIndexer, FeedForward,
-    GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer, Model,
+    Attention, AttentionLayer, AttentionWindow, DeepseekV4Attention, DeltaDecay, DsaIndexer,
+    FeedForward, GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer,
+    LightningAttention, Mamba1, Mamba2, Mixer, Model,
 };
 use super::params::ParameterCounts;
 
@@ -191,7 +192,12 @@ pub fn palm(model: &Model, params: &ParameterCounts, options: &FlopOptions) -> F
             p.attention.attention.num_heads() as f64
                 * (p.attention.attention.qk_head_dim() + p.attention.attention.v_head_dim()) as f64
         }
-        Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::ShortConv(_) | Mixer::None => 0.0,
+        Mixer::GatedDeltaNet(_)
+        | Mixer::Mamba2(_)
+        | Mixer::ShortConv(_)
+        | Mixer::Lightning(_)
+        | Mixer::Mamba1(_)
+        | Mixer::None => 0.0,
     };
     let mtp_layers = model.layers.last().map_or(0.0, heads_times_width) * mtp_modules;
     let layers: f64 = model.layers.iter().map(heads_times_width).sum::<f64>() + mtp_layers;
@@ -254,6 +260,23 @@ fn add_layer(tally: &mut Tally, model: &Model, layer: &Layer, options: &FlopOpti
         Mixer::Parallel(p) => {
             add_attention_layer(tally, d, &p.attention, options);
             add_mamba2(tally, d, &p.mamba, options.seq_len);
+        }
+        Mixer::Lightning(lightning) => {
+            let inner = lightning.inner_dim() as f64;
+            // qkv_proj and output_gate.
+            tally.add("linear_attention_in", 2.0 * d * 4.0 * inner);
+            tally.add(
+                "linear_attention_core",
+                lightning_core(lightning, options.seq_len),
+            );
+            tally.add("linear_attention_output", 2.0 * inner * d);
+        }
+        Mixer::Mamba1(mamba) => {
+            let inner = mamba.inner as f64;
+            tally.add("mamba_in", 2.0 * d * 2.0 * inner);
+            tally.add("mamba_conv", 2.0 * inner * mamba.conv_kernel as f64);
+            tally.add("mamba_scan", mamba1_scan(mamba));
+            tally.add("mamba_output", 2.0 * inner * d);
         }
         Mixer::ShortConv(conv) => {
             tally.add("short_conv_in", 2.0 * d * 3.0 * d);
@@ -400,21 +423,77 @@ fn add_dsa_indexer(tally: &mut Tally, d: f64, indexer: &DsaIndexer, keys: f64) {
 /// attention times the new values (`2·C·dv`), and the state's three products
 /// (read by the keys, read by the queries, update: `6·dk·dv`). The two triangular
 /// solves of the UT transform are not counted (the reference's solver is not a matmul).
+///
+/// Kimi Delta Attention ([`DeltaDecay::PerChannel`]), the matmuls of
+/// `chunk_kimi_delta_attention`: its `k_β·kᵀ` and `q·kᵀ` are elementwise (per-channel decay)
+/// and its forward substitution a loop of elementwise products, none of them counted; the
+/// attention times `v_β` and times the decayed `k_β` (`2·C·dv + 2·C·dk`), times the new
+/// values (`2·C·dv`), and the state's three products (`6·dk·dv`). Its projections are q, k,
+/// v and b, and the low-rank decay and gate: `hidden → dk → key width` and
+/// `hidden → dv → value width`.
 fn add_gated_delta_net(tally: &mut Tally, d: f64, gdn: &GatedDeltaNet, seq_len: u64) {
-    let (dk, dv) = (gdn.key_head_dim as f64, gdn.value_head_dim as f64);
-    let chunk = GatedDeltaNet::CHUNK.min(seq_len) as f64;
-    let input_width = 2.0 * (gdn.key_dim() + gdn.value_dim() + gdn.num_value_heads) as f64;
-    tally.add("linear_attention_in", 2.0 * d * input_width);
+    tally.add("linear_attention_in", gated_delta_net_input(d, gdn));
     tally.add(
         "linear_attention_conv",
         2.0 * gdn.conv_dim() as f64 * gdn.conv_kernel as f64,
     );
-    let per_head = 4.0 * chunk * dk + 2.0 * chunk * dv + 6.0 * dk * dv;
-    tally.add(
-        "linear_attention_core",
-        gdn.num_value_heads as f64 * per_head,
-    );
+    tally.add("linear_attention_core", gated_delta_net_core(gdn, seq_len));
     tally.add("linear_attention_output", 2.0 * gdn.value_dim() as f64 * d);
+}
+
+/// The forward FLOPs per token of a Gated DeltaNet's input projections (see
+/// [`add_gated_delta_net`]).
+pub(crate) fn gated_delta_net_input(d: f64, gdn: &GatedDeltaNet) -> f64 {
+    let (dk, dv) = (gdn.key_head_dim as f64, gdn.value_head_dim as f64);
+    let (key_dim, value_dim) = (gdn.key_dim() as f64, gdn.value_dim() as f64);
+    let heads = gdn.num_value_heads as f64;
+    match gdn.decay {
+        DeltaDecay::PerHead => 2.0 * d * (2.0 * key_dim + 2.0 * value_dim + 2.0 * heads),
+        DeltaDecay::PerChannel => {
+            2.0 * d * (2.0 * key_dim + value_dim + heads + dk + dv)
+                + 2.0 * (dk * key_dim + dv * value_dim)
+        }
+    }
+}
+
+/// The forward FLOPs per token of a Gated DeltaNet's chunked delta rule, every head (see
+/// [`add_gated_delta_net`]).
+pub(crate) fn gated_delta_net_core(gdn: &GatedDeltaNet, seq_len: u64) -> f64 {
+    let (dk, dv) = (gdn.key_head_dim as f64, gdn.value_head_dim as f64);
+    let chunk = GatedDeltaNet::CHUNK.min(seq_len) as f64;
+    let per_head = match gdn.decay {
+        DeltaDecay::PerHead => 4.0 * chunk * dk + 2.0 * chunk * dv + 6.0 * dk * dv,
+        DeltaDecay::PerChannel => 2.0 * chunk * dk + 4.0 * chunk * dv + 6.0 * dk * dv,
+    };
+    gdn.num_value_heads as f64 * per_head
+}
+
+/// MiniMax's lightning attention, the matmuls of `MiniMaxLightningAttention`'s block loop per
+/// token, every head: a block of `b` tokens costs, per head, `q·kᵀ` and the decayed scores
+/// times `v` (`2·b²·d_h` each), the decayed queries times the state and the state's update
+/// `kᵀ·v` (`2·b·d_h²` each). The blocks are `block_size` tokens and a shorter last one, so
+/// per token `h·(4·d_h·Σb²/T + 4·d_h²)`.
+pub(crate) fn lightning_core(lightning: &LightningAttention, seq_len: u64) -> f64 {
+    let t = seq_len.max(1);
+    let block = lightning.block_size.max(1);
+    let (full, rest) = ((t / block) as f64, (t % block) as f64);
+    let squares = full * (block as f64) * (block as f64) + rest * rest;
+    let hd = lightning.head_dim as f64;
+    lightning.num_heads as f64 * (4.0 * hd * squares / t as f64 + 4.0 * hd * hd)
+}
+
+/// Mamba-1, the matmuls of `JambaMambaMixer` between its convolution and `out_proj`, per
+/// token: `x_proj` (`2·i·(r + 2·n)`, inner width `i`, dt rank `r`, state `n`), `dt_proj`'s
+/// weight times dt (`2·r·i`), and the sequential `mamba_selective_scan`'s read of the state by
+/// C (`2·i·n`). Its discretisation and state update (`exp(A·dt)·h + dt·B·x`) are elementwise,
+/// as are the `D` skip and the `silu(z)` gate: not counted.
+pub(crate) fn mamba1_scan(mamba: &Mamba1) -> f64 {
+    let (i, r, n) = (
+        mamba.inner as f64,
+        mamba.dt_rank as f64,
+        mamba.state_size as f64,
+    );
+    2.0 * i * (r + 2.0 * n) + 2.0 * r * i + 2.0 * i * n
 }
 
 /// Mamba-2, the matmuls of `mamba2_chunk_scan` (SSD) per head and token, with chunk `L`
@@ -516,11 +595,13 @@ fn add_feed_forward(tally: &mut Tally, d: f64, ffn: &FeedForward) {
             );
         }
         FeedForward::MixtureOfExperts(moe) => {
-            tally.add("moe_router", 2.0 * d * moe.num_experts as f64);
+            tally.add("moe_router", 2.0 * d * moe.router_width() as f64);
             let width = moe.latent.map_or(d, |latent| latent.size as f64);
             let expert =
                 2.0 * moe.expert.matrices() as f64 * width * moe.expert.intermediate_size as f64;
-            tally.add("moe_experts", moe.top_k as f64 * expert);
+            // Picks of a zero-computation expert cost nothing: the real experts a token runs on
+            // average (`top_k` where there are none).
+            tally.add("moe_experts", moe.real_experts_per_token() * expert);
             if let Some(latent) = moe.latent {
                 tally.add("moe_latent_projections", 2.0 * 2.0 * d * latent.size as f64);
             }

@@ -90,10 +90,14 @@ pub enum Family {
     LlavaOnevision,
     Idefics3,
     SmolVlm,
+    KimiLinear,
+    Minimax,
+    Jamba,
+    LongcatFlash,
 }
 
 impl Family {
-    pub const ALL: [Family; 82] = [
+    pub const ALL: [Family; 86] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -176,6 +180,10 @@ impl Family {
         Family::LlavaOnevision,
         Family::Idefics3,
         Family::SmolVlm,
+        Family::KimiLinear,
+        Family::Minimax,
+        Family::Jamba,
+        Family::LongcatFlash,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -267,6 +275,10 @@ impl Family {
             Family::LlavaOnevision => "llava_onevision",
             Family::Idefics3 => "idefics3",
             Family::SmolVlm => "smolvlm",
+            Family::KimiLinear => "kimi_linear",
+            Family::Minimax => "minimax",
+            Family::Jamba => "jamba",
+            Family::LongcatFlash => "longcat_flash",
         }
     }
 }
@@ -733,6 +745,10 @@ pub enum Mixer {
     Parallel(ParallelMixer),
     /// A gated short convolution (Liquid LFM2's `conv` layers).
     ShortConv(ShortConv),
+    /// Lightning attention (MiniMax-Text-01 and MiniMax-M1's `linear_attention` layers).
+    Lightning(LightningAttention),
+    /// A Mamba-1 selective state-space mixer (AI21 Jamba's `mamba` layers).
+    Mamba1(Mamba1),
     /// No token mixer: a block that is only a feed-forward (Nemotron-H's MLP and MoE blocks).
     None,
 }
@@ -743,16 +759,22 @@ impl Mixer {
         match self {
             Mixer::Attention(attention) => Some(attention),
             Mixer::Parallel(parallel) => Some(&parallel.attention),
-            Mixer::GatedDeltaNet(_) | Mixer::Mamba2(_) | Mixer::ShortConv(_) | Mixer::None => None,
+            Mixer::GatedDeltaNet(_)
+            | Mixer::Mamba2(_)
+            | Mixer::ShortConv(_)
+            | Mixer::Lightning(_)
+            | Mixer::Mamba1(_)
+            | Mixer::None => None,
         }
     }
 }
 
 /// Gated DeltaNet, as `transformers`' `torch_chunk_gated_delta_rule` computes it: queries
-/// and keys of `num_key_heads` heads (repeated to the value heads), values and the output
-/// gate `z` of `num_value_heads` heads, a causal depthwise convolution over q, k and v, a
-/// per-head decay and learning rate (`a`, `b`), and the delta rule in chunks of
-/// [`GatedDeltaNet::CHUNK`] tokens.
+/// and keys of `num_key_heads` heads (repeated to the value heads), values of
+/// `num_value_heads` heads, a causal depthwise convolution over q, k and v, a learning rate
+/// `b` per value head, an output gate, a decay, and the delta rule in chunks of
+/// [`GatedDeltaNet::CHUNK`] tokens. How the decay and the output gate are made is its
+/// [`DeltaDecay`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GatedDeltaNet {
     pub num_key_heads: u64,
@@ -760,6 +782,25 @@ pub struct GatedDeltaNet {
     pub key_head_dim: u64,
     pub value_head_dim: u64,
     pub conv_kernel: u64,
+    pub decay: DeltaDecay,
+}
+
+/// The decay of a Gated DeltaNet, and with it the projections that make it and the output
+/// gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaDecay {
+    /// Qwen3-Next's: one decay per value head and token (`a` of `in_proj_ba`, with `dt_bias`
+    /// and `A_log` per value head), the output gate `z` a full projection of the values'
+    /// width (in `in_proj_qkvz`); the chunked rule's `k_β·kᵀ` and `q·kᵀ` are matmuls.
+    PerHead,
+    /// Kimi Delta Attention (`KimiLinearDeltaAttention`): one decay per key channel and token
+    /// from a low-rank `f_a_proj` (hidden → key head width) and `f_b_proj` (→ key width) with
+    /// a `dt_bias` per key channel and an `A_log` per head; the output gate from a low-rank
+    /// `g_a_proj` (hidden → value head width) and `g_b_proj` (→ value width); separate
+    /// unbiased `q_proj`, `k_proj`, `v_proj` and `b_proj`. The per-channel decay makes the
+    /// reference's `k_β·kᵀ` and `q·kᵀ` within a chunk elementwise products and sums, not
+    /// matmuls: `chunk_kimi_delta_attention` counts neither.
+    PerChannel,
 }
 
 impl GatedDeltaNet {
@@ -811,6 +852,47 @@ pub struct Mamba2 {
 pub struct ShortConv {
     pub kernel: u64,
     pub bias: bool,
+}
+
+/// MiniMax's lightning attention (`MiniMaxLightningAttention`): linear attention with a fixed
+/// per-head decay, on `num_heads` heads of `head_dim`. `qkv_proj` (hidden → 3 · heads ·
+/// head_dim, no bias) and a SiLU, the blockwise rule over blocks of `block_size` tokens
+/// (within a block `q·kᵀ` and its decayed product with `v`; across blocks the state
+/// `kᵀ·v`, read by the decayed queries), an RMSNorm over the heads' width, a sigmoid
+/// `output_gate` (hidden → heads · head_dim) and `out_proj` (→ hidden), none biased. Its
+/// decay tables are buffers, not parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LightningAttention {
+    pub num_heads: u64,
+    pub head_dim: u64,
+    pub block_size: u64,
+}
+
+impl LightningAttention {
+    /// The heads' width, `num_heads · head_dim`.
+    pub fn inner_dim(&self) -> u64 {
+        self.num_heads * self.head_dim
+    }
+}
+
+/// A Mamba-1 mixer (`JambaMambaMixer`), as the reference's sequential `mamba_selective_scan`
+/// computes it: `in_proj` (hidden → 2 · inner: x and the gate z), a causal depthwise
+/// convolution over x, `x_proj` (inner → dt_rank + 2 · state: dt, B, C), `dt_proj`
+/// (dt_rank → inner, always biased), `A_log` (inner × state) and `D` (inner), the scan, and
+/// `out_proj` (inner → hidden).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mamba1 {
+    /// `mamba_expand · hidden_size`.
+    pub inner: u64,
+    pub state_size: u64,
+    pub dt_rank: u64,
+    pub conv_kernel: u64,
+    /// A bias on the convolution (`mamba_conv_bias`).
+    pub conv_bias: bool,
+    /// Biases on `in_proj` and `out_proj` (`mamba_proj_bias`).
+    pub proj_bias: bool,
+    /// Jamba's RMSNorms on dt (`dt_rank`), B and C (`state`), weights only.
+    pub dt_bc_norms: bool,
 }
 
 /// Falcon-H1's parallel hybrid: both mixers read the layer's normed input.
@@ -969,9 +1051,26 @@ pub struct MixtureOfExperts {
     /// A latent MoE (Nemotron 3 Super and Ultra): the routed experts run on fewer channels
     /// than the residual stream, between a down and an up projection.
     pub latent: Option<LatentProjection>,
+    /// Zero-computation (identity) experts beside the `num_experts` real ones (LongCat-Flash's
+    /// `zero_expert_num`): the router scores them too and a token's `top_k` picks may land on
+    /// them, which costs no FLOPs. `transformers` still allocates each one a `gate_up_proj`
+    /// slice (`2 · I · width` parameters, never used).
+    pub zero_experts: u64,
 }
 
 impl MixtureOfExperts {
+    /// The router's outputs: the real experts and the zero-computation ones.
+    pub fn router_width(&self) -> u64 {
+        self.num_experts + self.zero_experts
+    }
+
+    /// Real experts a token runs on average: `top_k · E / (E + Z)`, its picks spread evenly
+    /// over the router's `E + Z` choices (LongCat-Flash's balancing keeps the zero-expert share
+    /// near that; 8 of 12 on its real config). Just `top_k` without zero experts.
+    pub fn real_experts_per_token(&self) -> f64 {
+        self.top_k as f64 * self.num_experts as f64 / self.router_width().max(1) as f64
+    }
+
     /// The channels a routed expert reads and writes: the latent width, or `hidden`.
     pub fn expert_width(&self, hidden: u64) -> u64 {
         self.latent.map_or(hidden, |latent| latent.size)

@@ -14,9 +14,10 @@
 //!   per-layer gates are ordinary weights.
 
 use super::model::{
-    Attention, AttentionLayer, CompressedIndexer, DeepseekV4Attention, DsaIndexer, FeedForward,
-    GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba2, Mixer,
-    MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder, VisionTower,
+    Attention, AttentionLayer, CompressedIndexer, DeepseekV4Attention, DeltaDecay, DsaIndexer,
+    FeedForward, GatedDeltaNet, HyperConnections, KeyValue, KvCompression, Layer, Mamba1, Mamba2,
+    Mixer, MixtureOfExperts, Mlp, Model, Norm, QkNorm, RouterCorrection, VisionEncoder,
+    VisionTower,
 };
 
 /// Parameter counts of a model, in parameters.
@@ -111,7 +112,8 @@ pub fn checked_count(model: &Model) -> Option<ParameterCounts> {
         layers_inactive = layers_inactive.checked_add(inactive)?;
         if let FeedForward::MixtureOfExperts(moe) = layer.ffn {
             if moe.router_correction == RouterCorrection::Buffer {
-                router_correction_biases = router_correction_biases.checked_add(moe.num_experts)?;
+                router_correction_biases =
+                    router_correction_biases.checked_add(moe.router_width())?;
             }
         }
     }
@@ -659,6 +661,12 @@ fn layer_params(model: &Model, layer: &Layer) -> Option<(u64, u64)> {
         ])?,
         // in_proj (d → 3d), the depthwise convolution (d · K) and out_proj (d → d), with a
         // bias on each (3d + d + d) where the layer has them.
+        // qkv_proj, output_gate, the RMSNorm over the heads and out_proj.
+        Mixer::Lightning(lightning) => sum(&[
+            product(&[5, d, lightning.inner_dim()])?,
+            lightning.inner_dim(),
+        ])?,
+        Mixer::Mamba1(mamba) => mamba1_params(d, mamba)?,
         Mixer::ShortConv(conv) => sum(&[
             product(&[4, d, d])?,
             product(&[d, conv.kernel])?,
@@ -773,21 +781,81 @@ fn dsa_indexer_params(d: u64, indexer: &DsaIndexer) -> Option<u64> {
 /// Gated DeltaNet: the q, k, v, z and b, a input projections, the depthwise convolution
 /// (no bias), `dt_bias` and `A_log` per value head, the gated RMSNorm of one value head,
 /// and `out_proj`.
+///
+/// Kimi Delta Attention ([`DeltaDecay::PerChannel`]): `q_proj`, `k_proj`, `v_proj` and
+/// `b_proj`, the low-rank decay (`f_a_proj`, `f_b_proj`) and output gate (`g_a_proj`,
+/// `g_b_proj`), the convolution, `dt_bias` per key channel and `A_log` per head, the gated
+/// RMSNorm of one value head, and `o_proj`.
 fn gated_delta_net_params(d: u64, gdn: &GatedDeltaNet) -> Option<u64> {
+    let (decay_and_gate, decay_params) = match gdn.decay {
+        // z (value width), and a per value head; dt_bias and A_log per value head.
+        DeltaDecay::PerHead => (
+            sum(&[
+                product(&[d, gdn.value_dim()])?,
+                product(&[d, gdn.num_value_heads])?,
+            ])?,
+            product(&[2, gdn.num_value_heads])?,
+        ),
+        DeltaDecay::PerChannel => (
+            sum(&[
+                product(&[d, gdn.key_head_dim])?,
+                product(&[gdn.key_head_dim, gdn.key_dim()])?,
+                product(&[d, gdn.value_head_dim])?,
+                product(&[gdn.value_head_dim, gdn.value_dim()])?,
+            ])?,
+            sum(&[gdn.key_dim(), gdn.num_value_heads])?,
+        ),
+    };
+    // q, k, v and b.
     let projections = product(&[
         d,
         sum(&[
             product(&[2, gdn.key_dim()])?,
-            product(&[2, gdn.value_dim()])?,
-            product(&[2, gdn.num_value_heads])?,
+            gdn.value_dim(),
+            gdn.num_value_heads,
         ])?,
     ])?;
     sum(&[
         projections,
+        decay_and_gate,
         product(&[gdn.conv_dim(), gdn.conv_kernel])?,
-        product(&[2, gdn.num_value_heads])?,
+        decay_params,
         gdn.value_head_dim,
         product(&[gdn.value_dim(), d])?,
+    ])
+}
+
+/// Mamba-1: `in_proj` (x and z) and `out_proj`, each with a bias under `proj_bias`, the
+/// depthwise convolution (and its bias), `x_proj`, `dt_proj` with its bias, `A_log`, `D`, and
+/// Jamba's norms on dt, B and C.
+fn mamba1_params(d: u64, mamba: &Mamba1) -> Option<u64> {
+    let inner = mamba.inner;
+    let proj_bias = if mamba.proj_bias {
+        sum(&[product(&[2, inner])?, d])?
+    } else {
+        0
+    };
+    let conv_bias = if mamba.conv_bias { inner } else { 0 };
+    let norms = if mamba.dt_bc_norms {
+        sum(&[mamba.dt_rank, product(&[2, mamba.state_size])?])?
+    } else {
+        0
+    };
+    sum(&[
+        product(&[d, 2, inner])?,
+        product(&[inner, mamba.conv_kernel])?,
+        conv_bias,
+        product(&[
+            inner,
+            sum(&[mamba.dt_rank, product(&[2, mamba.state_size])?])?,
+        ])?,
+        product(&[mamba.dt_rank, inner])?,
+        inner,
+        product(&[inner, mamba.state_size])?,
+        inner,
+        product(&[inner, d])?,
+        proj_bias,
+        norms,
     ])
 }
 
@@ -935,32 +1003,47 @@ fn moe_params(d: u64, moe: &MixtureOfExperts) -> Option<(u64, u64)> {
         ])?,
         None => 0,
     };
-    let router = product(&[d, moe.num_experts])?;
+    let router = product(&[d, moe.router_width()])?;
     let shared = match moe.shared {
         Some(mlp) => mlp_params(d, &mlp)?,
         None => 0,
     };
     let shared_gate = if moe.shared_expert_gate { d } else { 0 };
     // A router bias, and score-correction biases where they are parameters.
-    let router_bias = u64::from(moe.router_bias) * moe.num_experts
-        + u64::from(moe.router_correction == RouterCorrection::Parameter) * moe.num_experts;
+    let router_bias = u64::from(moe.router_bias) * moe.router_width()
+        + u64::from(moe.router_correction == RouterCorrection::Parameter) * moe.router_width();
     // Gemma 4's router scales: one per channel of its input and one per expert.
     let router_scales = if moe.router_scales {
         sum(&[d, moe.num_experts])?
     } else {
         0
     };
+    // The gate_up_proj slices transformers allocates for the zero-computation experts.
+    let zero_experts = product(&[
+        moe.zero_experts,
+        moe.expert.matrices() - 1,
+        moe.expert_width(d),
+        moe.expert.intermediate_size,
+    ])?;
+    let experts = sum(&[product(&[moe.num_experts, expert])?, zero_experts])?;
     let total = sum(&[
         router,
         router_bias,
         router_scales,
         latent,
-        product(&[moe.num_experts, expert])?,
+        experts,
         shared,
         shared_gate,
     ])?;
-    let inactive = product(&[moe.num_experts.saturating_sub(moe.top_k), expert])?;
-    Some((total, inactive))
+    // Active: the real experts a token runs on average (`top_k` without zero experts),
+    // rounded down to whole parameters.
+    let active = if moe.zero_experts == 0 {
+        product(&[moe.top_k.min(moe.num_experts), expert])?
+    } else {
+        let picks = product(&[moe.top_k, moe.num_experts, expert])?;
+        (picks / moe.router_width()).min(experts)
+    };
+    Some((total, experts.saturating_sub(active)))
 }
 
 /// DeepSeek-V3's MTP module: two RMSNorms (enorm, hnorm), a `2d → d` projection, one

@@ -88,6 +88,7 @@ pub(super) fn model(config: &Config) -> Result<Model, ModelConfigError> {
     check_top_k(top_k, num_experts, config.field(experts_keys).0)?;
     let expert_size = config.positive_or(&["intermediate_size", "moe_intermediate_size"], 2048)?;
     let moe = MixtureOfExperts {
+        zero_experts: 0,
         num_experts,
         top_k,
         expert: Mlp {

@@ -138,6 +138,7 @@ fn moe_block(config: &Config) -> Result<MixtureOfExperts, ModelConfigError> {
         )
     })?;
     Ok(MixtureOfExperts {
+        zero_experts: 0,
         num_experts,
         top_k,
         expert: Mlp {

@@ -335,6 +335,7 @@ fn moe_block(config: &Config) -> Result<Option<MixtureOfExperts>, ModelConfigErr
         bias: false,
     };
     Ok(Some(MixtureOfExperts {
+        zero_experts: 0,
         num_experts,
         top_k,
         expert: Mlp {

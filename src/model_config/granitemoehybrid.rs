@@ -82,6 +82,7 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
         let top_k = config.positive_or(&["num_experts_per_tok"], 2)?;
         check_top_k(top_k, num_experts, "num_local_experts")?;
         FeedForward::MixtureOfExperts(MixtureOfExperts {
+            zero_experts: 0,
             num_experts,
             top_k,
             expert: Mlp {

@@ -14,9 +14,9 @@ use super::{
     null_refused, Config, ModelConfigError,
 };
 use crate::accounting::model::{
-    Attention, AttentionLayer, AttentionWindow, DsaIndexer, Family, FeedForward, GatedDeltaNet,
-    LatentProjection, Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, QkNorm, RouterCorrection,
-    StandardAttention,
+    Attention, AttentionLayer, AttentionWindow, DeltaDecay, DsaIndexer, Family, FeedForward,
+    GatedDeltaNet, LatentProjection, Layer, Mamba2, Mixer, MixtureOfExperts, Mlp, Model, QkNorm,
+    RouterCorrection, StandardAttention,
 };
 
 /// Multimodal `model_type`s whose language model is one of these families.
@@ -245,6 +245,7 @@ fn llama4(config: &Config) -> Result<Model, ModelConfigError> {
     let top_k = config.positive_or(&["num_experts_per_tok"], 1)?;
     check_top_k(top_k, num_experts, "num_local_experts")?;
     let moe = MixtureOfExperts {
+        zero_experts: 0,
         num_experts,
         top_k,
         expert: gated(expert_size),
@@ -355,6 +356,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
         key_head_dim: config.positive_or(&["linear_key_head_dim"], 128)?,
         value_head_dim: config.positive_or(&["linear_value_head_dim"], 128)?,
         conv_kernel: config.positive_or(&["linear_conv_kernel_dim"], 4)?,
+        decay: DeltaDecay::PerHead,
     };
     if gdn.num_value_heads % gdn.num_key_heads != 0 {
         return Err(invalid(
@@ -394,6 +396,7 @@ fn qwen3_next(config: &Config, family: Family) -> Result<Model, ModelConfigError
         check_top_k(top_k, num_experts, "num_experts")?;
         let shared = config.u64_or(&["shared_expert_intermediate_size"], 512)?;
         Some(MixtureOfExperts {
+            zero_experts: 0,
             num_experts,
             top_k,
             expert: gated(config.positive_or(&["moe_intermediate_size"], 512)?),
@@ -748,6 +751,7 @@ fn nemotron_h(config: &Config) -> Result<Model, ModelConfigError> {
     let num_experts = config.positive_or(&["num_local_experts", "n_routed_experts"], 8)?;
     let top_k = config.positive_or(&["num_experts_per_tok"], 2)?;
     let moe = MixtureOfExperts {
+        zero_experts: 0,
         num_experts,
         top_k,
         expert: Mlp {

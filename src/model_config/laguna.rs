@@ -183,6 +183,7 @@ fn moe_block(config: &Config) -> Result<MixtureOfExperts, ModelConfigError> {
     let top_k = config.positive_or(&["num_experts_per_tok"], 8)?;
     check_top_k(top_k, num_experts, "num_experts")?;
     Ok(MixtureOfExperts {
+        zero_experts: 0,
         num_experts,
         top_k,
         expert: Mlp {

@@ -140,6 +140,7 @@ fn text_model(config: &Config) -> Result<Model, ModelConfigError> {
     let layer_heads = heads_per_layer(config, heads, &sliding)?;
 
     let moe = MixtureOfExperts {
+        zero_experts: 0,
         num_experts: experts,
         top_k,
         expert: Mlp {

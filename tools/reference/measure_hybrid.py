@@ -31,7 +31,16 @@ whose layers are not all softmax attention plus an MLP:
 * ``mamba2``: pure Mamba-2, the same mixer behind one norm on every layer, no MLP;
 * ``falcon_h1``: attention and the Mamba-2 mixer side by side on every layer, then a gated MLP;
 * ``lfm2``: gated short convolutions or attention per layer (``layer_types`` or
-  ``full_attn_idxs``), a SwiGLU MLP on every layer.
+  ``full_attn_idxs``), a SwiGLU MLP on every layer;
+* ``kimi_linear``: Kimi Delta Attention (a Gated DeltaNet with a per-channel decay) or
+  DeepSeek-V3's latent attention without RoPE per layer, DeepSeek-V3's MoE with a shared
+  expert on the ``sparse`` layers;
+* ``minimax``: MiniMax's lightning attention or softmax attention per layer
+  (``layer_types``), a MoE without shared expert on every layer;
+* ``jamba``: a Mamba-1 mixer or attention per layer (``attn_layer_period`` and
+  ``_offset``), a MoE every ``expert_layer_period`` layers and a gated MLP elsewhere;
+* ``longcat_flash``: two MLA-and-MLP sublayers per layer and a shortcut MoE with
+  zero-computation experts.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -63,6 +72,22 @@ from the measured figures explicitly.
 * **Gated DeltaNet triangular solves**: ``torch.linalg.solve_triangular`` is not a
   counted operator (0 FLOPs forward), but its backward's ``grad_A = -grad_B @ X^T``
   is a counted matmul. The model count leaves the solves out, forward and backward.
+* **Kimi Delta Attention** (``chunk_kimi_delta_attention``): the per-channel decay makes
+  the within-chunk ``k_beta . k`` and ``q . k`` products elementwise-and-sum, and the
+  forward substitution is a loop of elementwise products: ``FlopCounterMode`` counts none
+  of them, forward or backward, nor does the model count. The same zero initial state and
+  unused final state as Gated DeltaNet's skip part of the backward (``boundaries``).
+* **Lightning attention** (MiniMax): the block loop's four matmuls per block are counted
+  on both sides; the zero initial state needs no gradient (the first block's state read
+  loses its grad-of-state half) and the last block's state update is never used (no
+  backward), which the model count (backward = 2 x forward) does not know (``boundaries``).
+* **Mamba-1** (Jamba): the sequential ``mamba_selective_scan`` (the associative scan runs only
+  under ``torch.compile``) has one counted matmul per token, the state read by C; the
+  discretisation and the state update are elementwise, counted by neither side.
+* **Zero-computation experts** (LongCat-Flash): a token's ``moe_topk`` picks land on real or
+  identity experts as the router decides; the reference runs the real ones only. The model
+  counts ``top_k * E / (E + Z)`` real experts per token (picks spread evenly); the fixtures
+  record the picks the measured forward made (``zero_experts``) and adjust by the difference.
 * **Gated DeltaNet chunk padding**: the reference pads the sequence to a multiple
   of its chunk (64); the cases here use multiples of 64.
 * **Llama 4 experts**: ``Llama4TextExperts`` runs every expert on every token
@@ -332,7 +357,7 @@ def reconcile(model, m):
     T, B = m["seq_len"], m["batch"]
     adj = []
 
-    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name or ".mamba" in name or name.endswith(".conv.conv"))]
+    convs = [mod for name, mod in model.named_modules() if isinstance(mod, torch.nn.Conv1d) and "language" not in name and ("linear_attn" in name or "mixer" in name or ".mamba" in name or name.endswith(".conv.conv") or name.endswith(".self_attn.conv1d"))]
     if convs:
         counted_fwd = m["by_op"].get("aten.convolution", 0)
         counted_bwd = m["by_op_forward_backward"].get("aten.convolution_backward", 0)
@@ -367,6 +392,42 @@ def reconcile(model, m):
             forward=0,
             training=-boundaries,
         ))
+    kda = [mod for name, mod in model.named_modules() if type(mod).__name__ == "KimiLinearDeltaAttention"]
+    if kda:
+        C = 64
+        assert T % C == 0, "the KDA cases use multiples of the chunk"
+        g = kda[0]
+        h, dk = g.num_heads, g.head_dim
+        boundaries = len(kda) * B * h * (2 + 2) * 2 * C * dk * dk
+        adj.append(OrderedDict(
+            what="Kimi Delta Attention: the zero initial state and the unused final state skip part of the "
+            "backward of the first and last chunk's state matmuls (model: backward = 2 x forward)",
+            forward=0,
+            training=-boundaries,
+        ))
+    lightning = [mod for name, mod in model.named_modules() if type(mod).__name__ == "MiniMaxLightningAttention"]
+    if lightning:
+        g = lightning[0]
+        h, hd, blk = g.num_attention_heads, g.head_dim, g.block_size
+        first, last = min(T, blk), T - (-(-T // blk) - 1) * blk
+        boundaries = len(lightning) * B * h * 2 * hd * hd * (first + 2 * last)
+        adj.append(OrderedDict(
+            what="lightning attention: the zero initial state needs no gradient (the first block's state read "
+            "loses its grad-of-state half) and the last block's state update is unused (no backward); the "
+            "model: backward = 2 x forward",
+            forward=0,
+            training=-boundaries,
+        ))
+    if type(model).__name__.startswith("LongcatFlash"):
+        z = longcat_zero_experts(model, m)
+        if z["zero_expert_num"]:
+            extra = (z["real_picks"] - z["expected_real_picks"]) * z["flops_per_pick"]
+            adj.append(OrderedDict(
+                what="zero-computation experts: the measured forward ran the real experts its router picked; "
+                "the model counts top_k * E / (E + Z) real experts per token",
+                forward=extra,
+                training=3 * extra,
+            ))
     # The DSA indexer runs under torch.no_grad(): the measured backward already leaves it out,
     # as the model count does (training = forward + 2 x (forward - indexer forward)).
     if type(model).__name__.startswith("Llama4"):
@@ -437,6 +498,34 @@ def deepseek_v4_attention(text, T, B):
             training=3 * extra,
         ))
     return adj
+
+
+def longcat_zero_experts(model, m):
+    """The real-expert picks of the measured forward (the same input and weights, run again
+    with hooks on the routers), against the model count's top_k * E / (E + Z) per token."""
+    text = text_config(model)
+    routed, zero, top_k = text.n_routed_experts, text.zero_expert_num or 0, text.moe_topk
+    picks = []
+    hooks = [mod.register_forward_hook(lambda _m, _i, out: picks.append(out[2]))
+             for mod in model.modules() if type(mod).__name__ == "LongcatFlashTopkRouter"]
+    try:
+        ids = language_input_ids(model, m["batch"], m["seq_len"])
+        with torch.no_grad():
+            model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    real = int(sum(int((p < routed).sum()) for p in picks))
+    tokens = m["seq_len"] * m["batch"]
+    return OrderedDict(
+        n_routed_experts=routed,
+        zero_expert_num=zero,
+        moe_topk=top_k,
+        moe_layers=len(picks),
+        real_picks=real,
+        expected_real_picks=len(picks) * tokens * top_k * routed / (routed + zero),
+        flops_per_pick=3 * 2 * text.hidden_size * text.expert_ffn_hidden_size,
+    )
 
 
 def llama4_experts(model, m):
@@ -1329,6 +1418,203 @@ def cases():
         seq_lens=(32, 64),
         notes=[conv_note, short_conv_note],
     )
+
+    # ---- Kimi Linear ----------------------------------------------------------------------------
+    kda_note = (
+        "Kimi Delta Attention (chunk_kimi_delta_attention, chunk 64): the counted matmuls are attn @ v_beta, "
+        "attn @ (k_beta * exp(g)), attn_intra @ v_new and the state's three products; k_beta . k, q . k "
+        "(per-channel decay) and the forward substitution are elementwise, counted by neither side. The zero "
+        "initial state and the unused final state skip part of the first and last chunk's backward."
+    )
+    kimi = {
+        "model_type": "kimi_linear",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "moe_intermediate_size": 32,
+        "num_hidden_layers": 5,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 4,
+        "kv_lora_rank": 16,
+        "qk_rope_head_dim": 8,
+        "qk_nope_head_dim": 16,
+        "v_head_dim": 24,
+        "num_experts": 8,
+        "num_experts_per_token": 2,
+        "num_shared_experts": 2,
+        "linear_attn_config": {"head_dim": 16, "num_heads": 4, "short_conv_kernel_size": 4,
+                               "full_attn_layers": [2, 5], "kda_layers": [1, 3, 4]},
+        "first_k_dense_replace": 2,
+        "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2,
+    }
+    add(
+        "tiny-kimi-linear",
+        "Kimi Linear, 5 layers from linear_attn_config (1-indexed full_attn_layers [2, 5], kda_layers "
+        "[1, 3, 4]): KDA with 4 heads of 16 and a 4-tap convolution, MLA without q_lora_rank (4 heads, "
+        "kv_lora_rank 16, nope 16, rope 8, v 24, no RoPE); first_k_dense_replace 2 (layers 0-1 a dense "
+        "gated MLP of 96), then 8 experts of 32 top-2 (num_experts, num_experts_per_token) with 2 shared "
+        "experts fused into one MLP of 64 (num_shared_experts).",
+        kimi,
+        seq_lens=(64, 128),
+        notes=[conv_note, kda_note],
+    )
+    d = copy.deepcopy(kimi)
+    del d["linear_attn_config"], d["first_k_dense_replace"]
+    d.update({"num_hidden_layers": 4, "layer_types": ["full_attention", "linear_attention", "linear_attention",
+              "full_attention"], "mlp_layer_types": ["sparse", "dense", "sparse", "dense"],
+              "linear_head_dim": 24, "linear_num_heads": 2, "linear_conv_kernel_dim": 3, "q_lora_rank": 32,
+              "attention_bias": True, "tie_word_embeddings": True})
+    add(
+        "tiny-kimi-linear-layer-types",
+        "Kimi Linear with explicit layer_types (full, linear, linear, full) and mlp_layer_types (sparse, "
+        "dense, sparse, dense), top-level linear_head_dim 24, linear_num_heads 2, linear_conv_kernel_dim 3, "
+        "q_lora_rank 32 (q_a_proj, its norm, q_b_proj), attention_bias (q_a_proj, kv_a_proj_with_mqa, "
+        "o_proj), tied embeddings.",
+        d,
+        seq_lens=(64, 128),
+        notes=[conv_note, kda_note],
+    )
+
+    # ---- MiniMax ----------------------------------------------------------------------------------
+    lightning_note = (
+        "Lightning attention (MiniMaxLightningAttention, eager block loop): per block of b tokens and head "
+        "q @ k^T and (scores * decay) @ v (2*b*b*d_h each), (q * decay) @ state and (k * decay)^T @ v "
+        "(2*b*d_h*d_h each); a shorter last block when T is not a multiple of block_size. The zero initial "
+        "state and the unused final state skip part of the first and last block's backward."
+    )
+    mm = {
+        "model_type": "minimax",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 48,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "block_size": 32,
+        "pad_token_id": 0,
+    }
+    add(
+        "tiny-minimax",
+        "MiniMax, 4 layers without layer_types (full, linear, full, linear): lightning attention with 4 heads "
+        "of 16 (d/H) in blocks of 32 (2 and 4 blocks at 64 and 128 tokens), GQA softmax attention 4/2 heads, "
+        "every layer a MoE of 4 gated experts of 48, top-2, untied head.",
+        mm,
+        seq_lens=(64, 128),
+        notes=[lightning_note],
+    )
+    d = copy.deepcopy(mm)
+    d.update({"num_hidden_layers": 3, "layer_types": ["linear_attention", "linear_attention", "full_attention"],
+              "head_dim": 24, "block_size": 48, "num_experts": 6, "sliding_window": 256,
+              "tie_word_embeddings": True})
+    add(
+        "tiny-minimax-layer-types",
+        "MiniMax with layer_types (linear, linear, full), head_dim 24 from the file, block_size 48 (one block "
+        "of 40 at 40 tokens; blocks of 48, 48 and a last one of 4 at 100 tokens), num_experts 6 (the alias, "
+        "over num_local_experts 4), a sliding_window of 256 (no narrower than the sequence), tied head.",
+        d,
+        seq_lens=(40, 100),
+        notes=[lightning_note],
+    )
+
+    # ---- Jamba -------------------------------------------------------------------------------------
+    mamba1_note = (
+        "Mamba-1 (JambaMambaMixer, sequential mamba_selective_scan): in_proj, the depthwise conv1d, x_proj, "
+        "dt_proj.weight @ dt and, per token, ssm_state @ C (2*inner*state) are the counted matmuls; "
+        "exp(A*dt)*h + dt*B*x, the D skip and the silu(z) gate are elementwise."
+    )
+    jb = {
+        "model_type": "jamba",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "num_experts": 4,
+        "num_experts_per_tok": 2,
+        "attn_layer_period": 4,
+        "attn_layer_offset": 2,
+        "expert_layer_period": 2,
+        "expert_layer_offset": 1,
+        "mamba_d_state": 8,
+        "mamba_d_conv": 4,
+        "mamba_expand": 2,
+    }
+    add(
+        "tiny-jamba",
+        "Jamba, 4 layers: attention at layer 2 (attn_layer_period 4, offset 2), Mamba-1 elsewhere (inner 128, "
+        "state 8, dt rank 'auto' = 4, conv 4 with bias, no in/out_proj bias, dt/B/C norms); MoE of 4 experts "
+        "of 96 top-2 on layers 1 and 3 (expert_layer_period 2, offset 1), a gated MLP of 96 on 0 and 2; GQA "
+        "4/2 heads of 16; untied head.",
+        jb,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba1_note],
+    )
+    d = copy.deepcopy(jb)
+    d.update({"num_hidden_layers": 3, "attn_layer_period": 3, "attn_layer_offset": 0, "expert_layer_period": 3,
+              "expert_layer_offset": 2, "mamba_dt_rank": 6, "mamba_conv_bias": False, "mamba_proj_bias": True,
+              "mamba_expand": 1, "num_local_experts": 3, "head_dim": 24, "tie_word_embeddings": True})
+    add(
+        "tiny-jamba-options",
+        "Jamba, 3 layers: attention at layer 0, Mamba-1 on 1 and 2 (expand 1, dt rank 6, no conv bias, "
+        "in_proj/out_proj biases); the MoE on layer 2 only (period 3, offset 2) with num_local_experts 3 (the "
+        "alias, over num_experts 4); head_dim 24 from the file; tied head.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, mamba1_note],
+    )
+
+    # ---- LongCat-Flash ----------------------------------------------------------------------------
+    zero_note = (
+        "Zero-computation experts: the router scores n_routed_experts + zero_expert_num experts and a token's "
+        "moe_topk picks run only where they land on real experts; the model count takes top_k * E / (E + Z) "
+        "real experts per token, and flops[*].zero_experts records the picks of the measured forward. "
+        "transformers allocates gate_up_proj for E + Z experts (the zero ones' slices unused) and down_proj for E."
+    )
+    lc = {
+        "model_type": "longcat_flash",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_layers": 2,
+        "num_attention_heads": 4,
+        "q_lora_rank": 32,
+        "kv_lora_rank": 16,
+        "qk_nope_head_dim": 16,
+        "qk_rope_head_dim": 8,
+        "head_dim": 8,
+        "v_head_dim": 24,
+        "ffn_hidden_size": 96,
+        "expert_ffn_hidden_size": 32,
+        "n_routed_experts": 8,
+        "zero_expert_num": 0,
+        "moe_topk": 2,
+    }
+    add(
+        "tiny-longcat-flash",
+        "LongCat-Flash, 2 layers (each two MLA sublayers with q_lora_rank 32, kv_lora_rank 16, 4 heads of "
+        "16+8 and v 24, head_dim 8 the rotary width of qk_rope_head_dim, two dense gated MLPs of 96, and a shortcut MoE of 8 experts of 32, top-2), no "
+        "zero-computation experts: every pick runs a real expert.",
+        lc,
+        seq_lens=(32, 64),
+        notes=[zero_note],
+    )
+    d = copy.deepcopy(lc)
+    d.update({"num_hidden_layers": 6, "zero_expert_num": 4, "moe_topk": 3, "num_local_experts": 6,
+              "intermediate_size": 80, "attention_bias": True, "router_bias": True, "tie_word_embeddings": True})
+    add(
+        "tiny-longcat-flash-zero-experts",
+        "LongCat-Flash with num_hidden_layers 6 (3 layers: transformers sets num_layers = 6 // 2, over the "
+        "file's num_layers 2), 6 real experts (num_local_experts, the alias, over n_routed_experts 8) and 4 "
+        "zero-computation experts, top-3 (model count: 3 * 6 / 10 = 1.8 real experts per token), "
+        "intermediate_size 80 (the alias, over ffn_hidden_size 96), attention_bias, router_bias, tied head.",
+        d,
+        seq_lens=(32, 64),
+        notes=[zero_note],
+    )
+    for c in out[-2:]:
+        c["experts"] = lambda model, m: OrderedDict(zero_experts=longcat_zero_experts(model, m))
 
     def reduced(name, new_name, description, overrides, seq_lens, notes):
         cfg = copy.deepcopy([c for c in out if c["name"] == name][0]["config"])

@@ -122,6 +122,12 @@ pub fn layer(model: &Model, layer: &Layer, options: &ActivationOptions) -> Layer
         // LFM2's short convolution keeps in_proj's output (B, C, x), the convolution's input
         // (B·x) and output, and out_proj's input: the same estimate.
         (None, Mixer::ShortConv(_)) => sb * e * 6.0 * h,
+        // MiniMax's lightning attention keeps qkv_proj's output before and after its SiLU,
+        // the output gate, the core's output and the norm's: the same estimate.
+        (None, Mixer::Lightning(l)) => sb * e * 9.0 * l.inner_dim() as f64,
+        // Mamba-1 keeps x before and after its convolution, the gate z and the scan's
+        // output: the same estimate (the reference's sequential scan materialises far more).
+        (None, Mixer::Mamba1(m)) => sb * e * 4.0 * m.inner as f64,
         (None, _) => {
             // A feed-forward block alone has one norm input and one dropout mask.
             outside -= sb * h * (e + mask);

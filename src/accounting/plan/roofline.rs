@@ -11,10 +11,12 @@
 //! ridge point, peak FLOP/s over HBM bandwidth. Communication, kernel launches and pipeline
 //! bubbles are not modelled, so the MFU it allows is a ceiling.
 
-use crate::accounting::flops::{compressed_keys_per_query, keys_per_query, AttentionCounting};
+use crate::accounting::flops::{
+    compressed_keys_per_query, gated_delta_net_core, gated_delta_net_input, keys_per_query,
+    lightning_core, mamba1_scan, AttentionCounting,
+};
 use crate::accounting::model::{
-    Attention, AttentionLayer, FeedForward, GatedDeltaNet, KeyValue, Layer, Mamba2, Mixer, Mlp,
-    Model,
+    Attention, AttentionLayer, FeedForward, KeyValue, Layer, Mamba2, Mixer, Mlp, Model,
 };
 
 /// The chip and what the matmuls run at.
@@ -201,18 +203,34 @@ fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Ker
             attention_kernels(&mut kernels, attention, m, h, t, shape, e);
         }
         Mixer::GatedDeltaNet(g) => {
-            let in_width = 2.0 * (g.key_dim() + g.value_dim() + g.num_value_heads) as f64 / t;
-            let heads = g.num_value_heads as f64 / t;
-            let chunk = GatedDeltaNet::CHUNK.min(shape.seq_len) as f64;
-            let (dk, dv) = (g.key_head_dim as f64, g.value_head_dim as f64);
+            // The input projections as one matmul of their combined width (Kimi Delta
+            // Attention's low-rank gates included), the chunked rule's matmuls.
+            let in_width = gated_delta_net_input(h, g) / (2.0 * h) / t;
             linear_mixer_kernels(
                 &mut kernels,
                 (m, h, e),
                 in_width,
-                heads * (4.0 * chunk * dk + 2.0 * chunk * dv + 6.0 * dk * dv),
+                gated_delta_net_core(g, shape.seq_len) / t,
                 g.value_dim() as f64 / t,
             );
         }
+        // MiniMax's lightning attention: qkv_proj and output_gate, the block loop's
+        // matmuls, out_proj.
+        Mixer::Lightning(l) => linear_mixer_kernels(
+            &mut kernels,
+            (m, h, e),
+            4.0 * l.inner_dim() as f64 / t,
+            lightning_core(l, shape.seq_len) / t,
+            l.inner_dim() as f64 / t,
+        ),
+        // Mamba-1: in_proj (x and z), x_proj, dt_proj and the scan's matmuls, out_proj.
+        Mixer::Mamba1(mamba) => linear_mixer_kernels(
+            &mut kernels,
+            (m, h, e),
+            2.0 * mamba.inner as f64 / t,
+            mamba1_scan(mamba) / t,
+            mamba.inner as f64 / t,
+        ),
         Mixer::Mamba2(mamba) => mamba2_kernels(&mut kernels, mamba, (m, h, e), t, shape.seq_len),
         Mixer::Parallel(parallel) => {
             attention_kernels(&mut kernels, &parallel.attention, m, h, t, shape, e);
@@ -239,12 +257,12 @@ fn layer_kernels(model: &Model, layer: &Layer, shape: &Shape, e: f64) -> Vec<Ker
             // small to decide whether the step is compute-bound.
             kernels.push(Kernel {
                 weight_matmul: false,
-                ..matmul(m, h, moe.num_experts as f64, e, 1.0)
+                ..matmul(m, h, moe.router_width() as f64, e, 1.0)
             });
             let ep = shape.expert_parallel.max(1) as f64;
             let local_experts = moe.num_experts as f64 / ep;
             // Tokens from the expert-parallel group spread evenly over the experts.
-            let tokens_per_expert = m * moe.top_k as f64 * ep / moe.num_experts as f64;
+            let tokens_per_expert = m * moe.real_experts_per_token() * ep / moe.num_experts as f64;
             mlp_kernels(
                 &mut kernels,
                 tokens_per_expert,
