@@ -24,6 +24,7 @@ use crate::accounting::params;
 
 mod afmoe;
 mod bamba;
+mod cohere2;
 mod deepseek_v4;
 mod exaone_moe;
 mod falcon_h1;
@@ -345,6 +346,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Lfm2 => lfm2::build(&config),
         Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
         Family::Cwm => cwm(&config),
+        Family::Cohere2 => cohere2::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -150,6 +150,7 @@ MODEL_TYPES = [
     "hunyuan_v1_dense",
     "seed_oss",
     "cwm",
+    "cohere2",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -381,6 +382,10 @@ NOTES = {
     "cwm": [
         "cwm/modeling_cwm.py CwmAttention: q/k/v/o_proj bias-free, sliding_window on layers whose layer_types entry is 'sliding_attention' (else full); CwmMLP gate/up/down with bias=config.mlp_bias; two RMSNorms per layer.",
         "CwmConfig.__post_init__: layer_types default full at i % 4 == 0, sliding elsewhere; sliding_window 8192 (0/None -> None); rope_parameters default llama3 scaling (factor 16, original_max_position_embeddings 8192); head_dim 128 and num_key_value_heads 8 plain ints; validate_architecture refuses hidden_size % num_attention_heads != 0; tie_word_embeddings False.",
+    ],
+    "cohere2": [
+        "cohere2/modeling_cohere2.py Cohere2DecoderLayer: one Cohere2LayerNorm (weight, no bias) read by self_attn and mlp in parallel; Cohere2Attention q/k/v/o_proj with bias=config.attention_bias, no q/k norms; sliding_window only on layers whose layer_types entry is 'sliding_attention', and RoPE only where the layer's sliding_window is not None (full layers NoPE; with sliding_window None no layer rotates); Cohere2MLP gate/up/down bias-free; the final norm is a Cohere2LayerNorm; logits scaled by logit_scale (no parameter).",
+        "Cohere2Config.__post_init__: num_key_value_heads None -> num_attention_heads; head_dim = hidden_size // num_attention_heads, then replaced by a head_dim the file gives (an extra attribute set afterwards); layer_types default sliding where (i + 1) % sliding_window_pattern != 0 (a popped keyword, 4 by default; 0 raises ZeroDivisionError); sliding_window 4096; tie_word_embeddings True.",
     ],
 }
 
@@ -1083,6 +1088,11 @@ def new_type_cases():
         ("tiny-vaultgemma-bias", "VaultGemma with attention_bias, layer_types full then sliding, an untied head.",
          {"model_type": "vaultgemma", **TINY, "head_dim": 16, "sliding_window": 32, "attention_bias": True,
           "layer_types": ["full_attention", "sliding_attention"], "tie_word_embeddings": False}),
+        ("tiny-cohere2", "Cohere2 (Command R7B): default sliding_window_pattern 4 over 4 layers (layers 0-2 sliding with window 32, so S = 16 is within it and S = 48 beyond it, with RoPE; layer 3 full and NoPE), one LayerNorm per layer, GQA 4/2, attention_bias, tied head.",
+         {"model_type": "cohere2", **TINY, "num_hidden_layers": 4, "sliding_window": 32, "attention_bias": True}),
+        ("tiny-cohere2-layer-types", "Cohere2 with layer_types (full, sliding), head_dim 24 given (hidden/heads = 16), no num_key_value_heads (MHA), an untied head.",
+         {"model_type": "cohere2", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"}, "head_dim": 24,
+          "sliding_window": 32, "layer_types": ["full_attention", "sliding_attention"], "tie_word_embeddings": False}),
     ]
     cases = []
     for name, description, config in variants:

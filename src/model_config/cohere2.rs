@@ -1,0 +1,139 @@
+//! Cohere Command R7B and Command A (`model_type: "cohere2"`), as `transformers`'
+//! `Cohere2Config` and `Cohere2ForCausalLM` build them.
+//!
+//! - One bias-free `Cohere2LayerNorm` per layer, read by attention and MLP in parallel; a
+//!   gated SiLU MLP without biases; `attention_bias` on q, k, v and o; no q/k norms.
+//! - `head_dim`: `__post_init__` sets `hidden_size // num_attention_heads` (floor division),
+//!   then a `head_dim` the file gives replaces it (an extra attribute set after), so a given
+//!   value wins and an explicit null reaches the attention as `None`, which it cannot build.
+//! - Layer kinds from `layer_types`, else every `sliding_window_pattern`-th layer (4, a
+//!   keyword the class pops) full and the others sliding. Sliding layers take
+//!   `sliding_window` (4096) and apply RoPE; full layers are NoPE. With `sliding_window: null`
+//!   no layer slides and none rotates.
+//! - A head tied to the embedding by default (`tie_word_embeddings`, true).
+
+use super::{
+    default_seq_len, invalid, key_value_heads, layer_count, layer_types, null_refused, Config,
+    Field, ModelConfigError,
+};
+use crate::accounting::model::{
+    Attention, AttentionLayer, AttentionWindow, Family, FeedForward, Layer, Mixer, Mlp, Model,
+    Norm, QkNorm, StandardAttention,
+};
+
+/// Builds the model `Cohere2ForCausalLM` instantiates from `config`.
+pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
+    let d = config.positive_or(&["hidden_size"], 8192)?;
+    let layers = layer_count(config, &["num_hidden_layers"], 40)?;
+    let heads = config.positive_or(&["num_attention_heads"], 64)?;
+    let kv_heads = key_value_heads(config, heads, None, true)?;
+    let vocab = config.positive_or(&["vocab_size"], 256000)?;
+    let intermediate = config.positive_or(&["intermediate_size"], 22528)?;
+    let head_dim = head_dim(config, d, heads)?;
+    let bias = config.bool_or(&["attention_bias"], false)?;
+    let tie = config.bool_or(&["tie_word_embeddings"], true)?;
+    let attention = Attention::Standard(StandardAttention {
+        num_heads: heads,
+        num_kv_heads: kv_heads,
+        head_dim,
+        v_head_dim: head_dim,
+        qkv_bias: bias,
+        output_bias: bias,
+        qk_norm: QkNorm::None,
+    });
+    let mlp = Mlp {
+        gated: true,
+        intermediate_size: intermediate,
+        bias: false,
+    };
+    let layers = windows(config, layers, 4)?
+        .into_iter()
+        .map(|window| Layer {
+            mixer: Mixer::Attention(AttentionLayer {
+                rope: window != AttentionWindow::Full,
+                ..AttentionLayer::full(attention).with_window(window)
+            }),
+            ffn: FeedForward::Dense(mlp),
+            norms: 1,
+        })
+        .collect();
+    let mut model = Model::decoder(
+        Family::Cohere2,
+        d,
+        vocab,
+        tie,
+        layers,
+        default_seq_len(config, &["max_position_embeddings"], 8192)?,
+    );
+    model.norm = Norm::LayerNorm { bias: false };
+    Ok(model)
+}
+
+/// `head_dim` as the attention reads it: the file's value, else `hidden_size //
+/// num_attention_heads`.
+fn head_dim(config: &Config, d: u64, heads: u64) -> Result<u64, ModelConfigError> {
+    match config.field(&["head_dim"]) {
+        (key, Field::Null) => Err(null_refused(key)),
+        (_, Field::Absent) if d < heads => Err(invalid(
+            "num_attention_heads",
+            &heads.to_string(),
+            &format!("is above hidden_size = {d}, which leaves hidden_size // num_attention_heads = 0"),
+            "fix the head count or the width, or give head_dim",
+        )),
+        (_, Field::Absent) => Ok(d / heads),
+        (key, Field::Present(_)) => config.positive_or(&[key], 1),
+    }
+}
+
+/// Each layer's window as `Cohere2Config` and `Cohere2Attention` decide it: `layer_types`
+/// where given, else every `sliding_window_pattern`-th layer (`default_pattern`) full; a
+/// sliding layer takes `sliding_window` (4096), and none slides with a null window.
+pub(super) fn windows(
+    config: &Config,
+    layers: u64,
+    default_pattern: u64,
+) -> Result<Vec<AttentionWindow>, ModelConfigError> {
+    let window = match config.field(&["sliding_window"]) {
+        (_, Field::Absent) => Some(4096),
+        (_, Field::Null) => None,
+        (key, Field::Present(value)) => match super::as_u64(key, value)? {
+            0 => {
+                return Err(invalid(
+                    key,
+                    "0",
+                    "must be at least 1 (a zero window masks every key of the sliding layers)",
+                    "give the sliding layers' window, or null for full attention everywhere",
+                ))
+            }
+            w => Some(w),
+        },
+    };
+    let kinds = match layer_types(config, layers)? {
+        Some(kinds) => kinds,
+        None => {
+            let pattern = match config.object.get("sliding_window_pattern") {
+                None => default_pattern,
+                Some(value) => match value.as_u64() {
+                    Some(pattern) if pattern > 0 => pattern,
+                    _ => {
+                        return Err(invalid(
+                            "sliding_window_pattern",
+                            &value.to_string(),
+                            "must be a positive integer when layer_types is not given (the configuration class computes the pattern with `%`)",
+                            "give layer_types, or an integer pattern such as 4",
+                        ))
+                    }
+                },
+            };
+            (0..layers).map(|i| (i + 1) % pattern != 0).collect()
+        }
+    };
+    Ok(kinds
+        .into_iter()
+        .map(|sliding| match (sliding, window) {
+            (true, Some(w)) => AttentionWindow::Sliding(w),
+            _ => AttentionWindow::Full,
+        })
+        .collect())
+}
+
