@@ -25,6 +25,7 @@ use crate::accounting::params;
 mod afmoe;
 mod bamba;
 mod cohere2;
+mod cohere2_moe;
 mod deepseek_v4;
 mod exaone_moe;
 mod falcon_h1;
@@ -347,6 +348,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
         Family::Cwm => cwm(&config),
         Family::Cohere2 => cohere2::build(&config),
+        Family::Cohere2Moe => cohere2_moe::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

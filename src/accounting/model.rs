@@ -82,10 +82,11 @@ pub enum Family {
     SeedOss,
     Cwm,
     Cohere2,
+    Cohere2Moe,
 }
 
 impl Family {
-    pub const ALL: [Family; 74] = [
+    pub const ALL: [Family; 75] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -160,6 +161,7 @@ impl Family {
         Family::SeedOss,
         Family::Cwm,
         Family::Cohere2,
+        Family::Cohere2Moe,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -243,6 +245,7 @@ impl Family {
             Family::SeedOss => "seed_oss",
             Family::Cwm => "cwm",
             Family::Cohere2 => "cohere2",
+            Family::Cohere2Moe => "cohere2_moe",
         }
     }
 }

@@ -88,52 +88,67 @@ fn head_dim(config: &Config, d: u64, heads: u64) -> Result<u64, ModelConfigError
 /// Each layer's window as `Cohere2Config` and `Cohere2Attention` decide it: `layer_types`
 /// where given, else every `sliding_window_pattern`-th layer (`default_pattern`) full; a
 /// sliding layer takes `sliding_window` (4096), and none slides with a null window.
-pub(super) fn windows(
+fn windows(
     config: &Config,
     layers: u64,
     default_pattern: u64,
 ) -> Result<Vec<AttentionWindow>, ModelConfigError> {
-    let window = match config.field(&["sliding_window"]) {
-        (_, Field::Absent) => Some(4096),
-        (_, Field::Null) => None,
-        (key, Field::Present(value)) => match super::as_u64(key, value)? {
-            0 => {
-                return Err(invalid(
-                    key,
-                    "0",
-                    "must be at least 1 (a zero window masks every key of the sliding layers)",
-                    "give the sliding layers' window, or null for full attention everywhere",
-                ))
-            }
-            w => Some(w),
-        },
-    };
+    let window = sliding_window(config)?;
     let kinds = match layer_types(config, layers)? {
         Some(kinds) => kinds,
         None => {
-            let pattern = match config.object.get("sliding_window_pattern") {
-                None => default_pattern,
-                Some(value) => match value.as_u64() {
-                    Some(pattern) if pattern > 0 => pattern,
-                    _ => {
-                        return Err(invalid(
-                            "sliding_window_pattern",
-                            &value.to_string(),
-                            "must be a positive integer when layer_types is not given (the configuration class computes the pattern with `%`)",
-                            "give layer_types, or an integer pattern such as 4",
-                        ))
-                    }
-                },
-            };
+            let pattern = pattern(config, "sliding_window_pattern", default_pattern)?;
             (0..layers).map(|i| (i + 1) % pattern != 0).collect()
         }
     };
-    Ok(kinds
+    Ok(by_kind(kinds, window))
+}
+
+/// `sliding_window`: 4096 when absent, none for null; 0 refused (a zero window masks every
+/// key of the sliding layers).
+pub(super) fn sliding_window(config: &Config) -> Result<Option<u64>, ModelConfigError> {
+    match config.field(&["sliding_window"]) {
+        (_, Field::Absent) => Ok(Some(4096)),
+        (_, Field::Null) => Ok(None),
+        (key, Field::Present(value)) => match super::as_u64(key, value)? {
+            0 => Err(invalid(
+                key,
+                "0",
+                "must be at least 1 (a zero window masks every key of the sliding layers)",
+                "give the sliding layers' window, or null for full attention everywhere",
+            )),
+            w => Ok(Some(w)),
+        },
+    }
+}
+
+/// A layer pattern the configuration class takes `%` with: a positive integer.
+pub(super) fn pattern(
+    config: &Config,
+    key: &'static str,
+    default: u64,
+) -> Result<u64, ModelConfigError> {
+    match config.object.get(key) {
+        None => Ok(default),
+        Some(value) => match value.as_u64() {
+            Some(pattern) if pattern > 0 => Ok(pattern),
+            _ => Err(invalid(
+                key,
+                &value.to_string(),
+                "must be a positive integer when layer_types is not given (the configuration class computes the layer pattern with `%`)",
+                "give layer_types, or an integer pattern such as 4",
+            )),
+        },
+    }
+}
+
+/// Sliding layers (`true`) take `window`, when there is one; the others attend fully.
+pub(super) fn by_kind(kinds: Vec<bool>, window: Option<u64>) -> Vec<AttentionWindow> {
+    kinds
         .into_iter()
         .map(|sliding| match (sliding, window) {
             (true, Some(w)) => AttentionWindow::Sliding(w),
             _ => AttentionWindow::Full,
         })
-        .collect())
+        .collect()
 }
-

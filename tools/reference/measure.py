@@ -151,6 +151,7 @@ MODEL_TYPES = [
     "seed_oss",
     "cwm",
     "cohere2",
+    "cohere2_moe",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -386,6 +387,11 @@ NOTES = {
     "cohere2": [
         "cohere2/modeling_cohere2.py Cohere2DecoderLayer: one Cohere2LayerNorm (weight, no bias) read by self_attn and mlp in parallel; Cohere2Attention q/k/v/o_proj with bias=config.attention_bias, no q/k norms; sliding_window only on layers whose layer_types entry is 'sliding_attention', and RoPE only where the layer's sliding_window is not None (full layers NoPE; with sliding_window None no layer rotates); Cohere2MLP gate/up/down bias-free; the final norm is a Cohere2LayerNorm; logits scaled by logit_scale (no parameter).",
         "Cohere2Config.__post_init__: num_key_value_heads None -> num_attention_heads; head_dim = hidden_size // num_attention_heads, then replaced by a head_dim the file gives (an extra attribute set afterwards); layer_types default sliding where (i + 1) % sliding_window_pattern != 0 (a popped keyword, 4 by default; 0 raises ZeroDivisionError); sliding_window 4096; tie_word_embeddings True.",
+    ],
+    "cohere2_moe": [
+        "cohere2_moe/modeling_cohere2_moe.py Cohere2MoeDecoderLayer: one input_layernorm (Cohere2MoeRMSNorm when config.rms_norm_eps is not None, else Cohere2MoeLayerNorm, weight only) read by self_attn and mlp in parallel; the final norm the same kind. mlp: Cohere2MoeMLP(config.prefix_dense_intermediate_size, None -> intermediate_size) on 'dense' mlp_layer_types, else Cohere2MoeSparseMoeBlock: router weight (num_experts, hidden) without bias, experts gate_up_proj (E, 2*intermediate_size, hidden) and down_proj (E, hidden, intermediate_size), shared_experts Cohere2MoeMLP(intermediate_size * num_shared_experts) when num_shared_experts > 0.",
+        "Cohere2MoeAttention: q/k/v/o_proj bias=config.attention_bias; head_dim a field (128); RoPE where the layer's sliding_window is not None or force_rope (a dense layer with prefix_dense_sliding_window_pattern == 1).",
+        "Cohere2MoeConfig.__post_init__: first_k_dense_replace popped (0); layer_types default: the first_k_dense_replace prefix layers sliding where (i + 1) % prefix_dense_sliding_window_pattern != 0 (1: all full), the rest where (i + 1) % sliding_window_pattern != 0 counting from the first of them; mlp_layer_types default 'dense' below first_k_dense_replace, entries checked in ('sparse', 'dense') and against num_hidden_layers; num_key_value_heads None -> num_attention_heads; tie_word_embeddings True.",
     ],
 }
 
@@ -1093,6 +1099,16 @@ def new_type_cases():
         ("tiny-cohere2-layer-types", "Cohere2 with layer_types (full, sliding), head_dim 24 given (hidden/heads = 16), no num_key_value_heads (MHA), an untied head.",
          {"model_type": "cohere2", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"}, "head_dim": 24,
           "sliding_window": 32, "layer_types": ["full_attention", "sliding_attention"], "tie_word_embeddings": False}),
+        ("tiny-cohere2-moe", "Cohere2 MoE: 5 layers, first_k_dense_replace 1 (a dense, full layer with forced RoPE and a prefix_dense_intermediate_size of 80), then sliding, sliding, sliding, full (window 32, so S = 16 is within it and S = 48 beyond it); 4 experts top-2 of intermediate_size with one shared expert; LayerNorms; GQA 4/2, head_dim 16, attention_bias, tied head.",
+         {"model_type": "cohere2_moe", **TINY, "num_hidden_layers": 5, "head_dim": 16, "sliding_window": 32,
+          "attention_bias": True, "first_k_dense_replace": 1, "prefix_dense_intermediate_size": 80,
+          "num_experts": 4, "num_experts_per_tok": 2, "num_shared_experts": 1}),
+        ("tiny-cohere2-moe-rms", "Cohere2 MoE with rms_norm_eps (RMSNorms), layer_types (sliding, full) and mlp_layer_types (sparse, dense), prefix_dense_sliding_window_pattern 2 (the dense full layer has no RoPE), sigmoid routing, 2 shared experts summed, head_dim 24, an untied head.",
+         {"model_type": "cohere2_moe", **TINY, "head_dim": 24, "sliding_window": 32, "rms_norm_eps": 1e-6,
+          "layer_types": ["sliding_attention", "full_attention"], "mlp_layer_types": ["sparse", "dense"],
+          "prefix_dense_sliding_window_pattern": 2, "expert_selection_fn": "sigmoid", "num_experts": 4,
+          "num_experts_per_tok": 2, "num_shared_experts": 2, "shared_expert_combination_strategy": "sum",
+          "tie_word_embeddings": False}),
     ]
     cases = []
     for name, description, config in variants:
