@@ -83,10 +83,11 @@ pub enum Family {
     Cwm,
     Cohere2,
     Cohere2Moe,
+    Mistral4,
 }
 
 impl Family {
-    pub const ALL: [Family; 75] = [
+    pub const ALL: [Family; 76] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -162,6 +163,7 @@ impl Family {
         Family::Cwm,
         Family::Cohere2,
         Family::Cohere2Moe,
+        Family::Mistral4,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -246,6 +248,7 @@ impl Family {
             Family::Cwm => "cwm",
             Family::Cohere2 => "cohere2",
             Family::Cohere2Moe => "cohere2_moe",
+            Family::Mistral4 => "mistral4",
         }
     }
 }

@@ -152,6 +152,7 @@ MODEL_TYPES = [
     "cwm",
     "cohere2",
     "cohere2_moe",
+    "mistral4",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -392,6 +393,11 @@ NOTES = {
         "cohere2_moe/modeling_cohere2_moe.py Cohere2MoeDecoderLayer: one input_layernorm (Cohere2MoeRMSNorm when config.rms_norm_eps is not None, else Cohere2MoeLayerNorm, weight only) read by self_attn and mlp in parallel; the final norm the same kind. mlp: Cohere2MoeMLP(config.prefix_dense_intermediate_size, None -> intermediate_size) on 'dense' mlp_layer_types, else Cohere2MoeSparseMoeBlock: router weight (num_experts, hidden) without bias, experts gate_up_proj (E, 2*intermediate_size, hidden) and down_proj (E, hidden, intermediate_size), shared_experts Cohere2MoeMLP(intermediate_size * num_shared_experts) when num_shared_experts > 0.",
         "Cohere2MoeAttention: q/k/v/o_proj bias=config.attention_bias; head_dim a field (128); RoPE where the layer's sliding_window is not None or force_rope (a dense layer with prefix_dense_sliding_window_pattern == 1).",
         "Cohere2MoeConfig.__post_init__: first_k_dense_replace popped (0); layer_types default: the first_k_dense_replace prefix layers sliding where (i + 1) % prefix_dense_sliding_window_pattern != 0 (1: all full), the rest where (i + 1) % sliding_window_pattern != 0 counting from the first of them; mlp_layer_types default 'dense' below first_k_dense_replace, entries checked in ('sparse', 'dense') and against num_hidden_layers; num_key_value_heads None -> num_attention_heads; tie_word_embeddings True.",
+    ],
+    "mistral4": [
+        "mistral4/modeling_mistral4.py Mistral4Attention (MLA, DeepSeek-V2's shapes): q_proj Linear(hidden, heads*(qk_nope+qk_rope), bias=False) when q_lora_rank is None, else q_a_proj (bias=attention_bias) + q_a_layernorm(q_lora_rank) + q_b_proj (no bias); kv_a_proj_with_mqa Linear(hidden, kv_lora_rank + qk_rope, bias=attention_bias), kv_a_layernorm(kv_lora_rank), kv_b_proj Linear(kv_lora_rank, heads*(qk_nope+v_head_dim), bias=False), o_proj (bias=attention_bias); num_key_value_heads only sets num_key_value_groups.",
+        "Mistral4DecoderLayer: Mistral4MoE where layer_idx >= first_k_dense_replace (0), else Mistral4MLP(intermediate_size); Mistral4MoE: experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj, Mistral4TopkRouter weight (E, hidden) (softmax, group-limited top-k, no e_score_correction_bias), shared_experts Mistral4MLP(moe_intermediate_size * n_shared_experts) always built; two RMSNorms per layer; lm_head untied by default.",
+        "Mistral4Config: attribute_map num_local_experts -> n_routed_experts; defaults 131072 vocab, hidden 4096, 36 layers, 32 heads, q_lora_rank 1024, kv_lora_rank 256, qk_nope/qk_rope 64, v_head_dim 128, 128 experts top-4, 1 shared; default rope_parameters YaRN factor 128 from original_max_position_embeddings 8192. The auto classes map mistral4 to Mistral4ForCausalLM only for image-text-to-text.",
     ],
 }
 
@@ -1109,6 +1115,18 @@ def new_type_cases():
           "prefix_dense_sliding_window_pattern": 2, "expert_selection_fn": "sigmoid", "num_experts": 4,
           "num_experts_per_tok": 2, "num_shared_experts": 2, "shared_expert_combination_strategy": "sum",
           "tie_word_embeddings": False}),
+        ("tiny-mistral4", "Mistral Small 4 (mistral4): DeepSeek-V2's latent attention (q_lora_rank 32, kv_lora_rank 16, qk_nope 16, qk_rope 8, v_head_dim 12), first_k_dense_replace 1 then 8 experts top-2 in 4 groups (topk_group 2) with one shared expert, attention_bias.",
+         {"model_type": "mistral4", "vocab_size": 256, "hidden_size": 64, "intermediate_size": 160,
+          "moe_intermediate_size": 24, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 4,
+          "q_lora_rank": 32, "kv_lora_rank": 16, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 12,
+          "n_routed_experts": 8, "num_experts_per_tok": 2, "n_group": 4, "topk_group": 2, "n_shared_experts": 1,
+          "first_k_dense_replace": 1, "attention_bias": True, "pad_token_id": 0}),
+        ("tiny-mistral4-direct-q", "mistral4 with q_lora_rank null (a direct q_proj), every layer MoE (num_local_experts 4, the alias, top-1), 2 shared experts, a tied head.",
+         {"model_type": "mistral4", "vocab_size": 256, "hidden_size": 64, "moe_intermediate_size": 24,
+          "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4, "q_lora_rank": None,
+          "kv_lora_rank": 16, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16,
+          "num_local_experts": 4, "num_experts_per_tok": 1, "n_shared_experts": 2, "tie_word_embeddings": True,
+          "pad_token_id": 0}),
     ]
     cases = []
     for name, description, config in variants:
@@ -1213,6 +1231,9 @@ MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
 # Types transformers builds only as their composite (no causal LM class of their own).
 ALWAYS_COMPOSITE = {"step3p7"}
+# Text-only types whose causal-LM class the auto classes register only for image-text-to-text
+# (transformers 5.24 maps mistral4 to Mistral4ForCausalLM there and not in AutoModelForCausalLM).
+IMAGE_TEXT_ONLY_CAUSAL_LM = {"mistral4"}
 
 
 def hunyuan_remote_to_v1_moe(d: dict) -> str:
@@ -1289,6 +1310,7 @@ def build_model(cfg: dict, method: str, dtype=torch.float32):
         or mt in TEXT_ONLY_COMPOSITES
         or mt in TEXT_ONLY_COMPOSITES.values()
         or mt in ALWAYS_COMPOSITE
+        or mt in IMAGE_TEXT_ONLY_CAUSAL_LM
     )
     auto = AutoModelForImageTextToText if composite else AutoModelForCausalLM
     if method == "meta":
