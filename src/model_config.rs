@@ -38,6 +38,7 @@ mod lfm2;
 mod mamba2;
 mod mimo;
 mod mistral4;
+mod olmo_hybrid;
 mod qwen3_vl;
 mod solar_open;
 mod step3p7;
@@ -351,6 +352,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Cohere2 => cohere2::build(&config),
         Family::Cohere2Moe => cohere2_moe::build(&config),
         Family::Mistral4 => mistral4::build(&config),
+        Family::OlmoHybrid => olmo_hybrid::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -84,10 +84,11 @@ pub enum Family {
     Cohere2,
     Cohere2Moe,
     Mistral4,
+    OlmoHybrid,
 }
 
 impl Family {
-    pub const ALL: [Family; 76] = [
+    pub const ALL: [Family; 77] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -164,6 +165,7 @@ impl Family {
         Family::Cohere2,
         Family::Cohere2Moe,
         Family::Mistral4,
+        Family::OlmoHybrid,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -249,6 +251,7 @@ impl Family {
             Family::Cohere2 => "cohere2",
             Family::Cohere2Moe => "cohere2_moe",
             Family::Mistral4 => "mistral4",
+            Family::OlmoHybrid => "olmo_hybrid",
         }
     }
 }

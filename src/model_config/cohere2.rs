@@ -71,7 +71,7 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
 
 /// `head_dim` as the attention reads it: the file's value, else `hidden_size //
 /// num_attention_heads`.
-fn head_dim(config: &Config, d: u64, heads: u64) -> Result<u64, ModelConfigError> {
+pub(super) fn head_dim(config: &Config, d: u64, heads: u64) -> Result<u64, ModelConfigError> {
     match config.field(&["head_dim"]) {
         (key, Field::Null) => Err(null_refused(key)),
         (_, Field::Absent) if d < heads => Err(invalid(

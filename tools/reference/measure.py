@@ -399,6 +399,11 @@ NOTES = {
         "Mistral4DecoderLayer: Mistral4MoE where layer_idx >= first_k_dense_replace (0), else Mistral4MLP(intermediate_size); Mistral4MoE: experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj, Mistral4TopkRouter weight (E, hidden) (softmax, group-limited top-k, no e_score_correction_bias), shared_experts Mistral4MLP(moe_intermediate_size * n_shared_experts) always built; two RMSNorms per layer; lm_head untied by default.",
         "Mistral4Config: attribute_map num_local_experts -> n_routed_experts; defaults 131072 vocab, hidden 4096, 36 layers, 32 heads, q_lora_rank 1024, kv_lora_rank 256, qk_nope/qk_rope 64, v_head_dim 128, 128 experts top-4, 1 shared; default rope_parameters YaRN factor 128 from original_max_position_embeddings 8192. The auto classes map mistral4 to Mistral4ForCausalLM only for image-text-to-text.",
     ],
+    "olmo_hybrid": [
+        "olmo_hybrid/modeling_olmo_hybrid.py: OlmoHybridLinearAttentionDecoderLayer (layer_types 'linear_attention': input_layernorm, OlmoHybridGatedDeltaNet, post_attention_layernorm, OlmoHybridMLP) or OlmoHybridAttentionDecoderLayer (Olmo3's: q/k/v/o bias=attention_bias, q_norm RMSNorm(heads*head_dim), k_norm RMSNorm(kv_heads*head_dim), post_attention_layernorm and post_feedforward_layernorm only); head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads).",
+        "OlmoHybridGatedDeltaNet: q_proj/k_proj Linear(hidden, key_dim), v_proj and g_proj Linear(hidden, value_dim), a_proj/b_proj Linear(hidden, num_v_heads), o_proj Linear(value_dim, hidden), all bias-free; conv1d depthwise over 2*key_dim + value_dim channels, no bias; A_log and dt_bias (num_v_heads); o_norm RMSNormGated(head_v_dim); torch_chunk_gated_delta_rule with q/k repeated to the value heads.",
+        "OlmoHybridConfig.__post_init__: layer_types default full where i % 4 == 3 (the last layer full when none is), at least one linear and one attention layer required; linear_num_key/value_heads None -> num_attention_heads; linear_key_head_dim None -> int(0.75 * hidden_size / linear_num_key_heads); linear_value_head_dim None -> 2 * linear_key_head_dim; num_key_value_heads None -> num_attention_heads; rotary embedding only when rope_parameters has a rope_theta; tie_word_embeddings False.",
+    ],
 }
 
 
@@ -1573,6 +1578,7 @@ HYBRID_MODEL_TYPES = [
     "mamba2",
     "falcon_h1",
     "lfm2",
+    "olmo_hybrid",
 ]
 
 

@@ -31,7 +31,9 @@ whose layers are not all softmax attention plus an MLP:
 * ``mamba2``: pure Mamba-2, the same mixer behind one norm on every layer, no MLP;
 * ``falcon_h1``: attention and the Mamba-2 mixer side by side on every layer, then a gated MLP;
 * ``lfm2``: gated short convolutions or attention per layer (``layer_types`` or
-  ``full_attn_idxs``), a SwiGLU MLP on every layer.
+  ``full_attn_idxs``), a SwiGLU MLP on every layer;
+* ``olmo_hybrid``: Gated DeltaNet (separate q/k/v/a/b/g projections) or OLMo 3 attention
+  per layer (``layer_types``, else every fourth layer attention), a gated MLP on every layer.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -1328,6 +1330,45 @@ def cases():
         d,
         seq_lens=(32, 64),
         notes=[conv_note, short_conv_note],
+    )
+
+    # ---- OLMo Hybrid ----------------------------------------------------------------------------
+    olmo = {
+        "model_type": "olmo_hybrid",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "linear_num_key_heads": 2,
+        "linear_num_value_heads": 4,
+        "linear_conv_kernel_dim": 4,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+    }
+    add(
+        "tiny-olmo-hybrid",
+        "OLMo Hybrid, 4 layers by the default pattern (linear, linear, linear, full): Gated DeltaNet with "
+        "2 key heads of int(0.75*64/2) = 24 and 4 value heads of 48 (derived), separate q/k/v/a/b/g "
+        "projections; OLMo 3 attention (GQA 4/2, head_dim 16, q/k RMSNorms over all heads, post-norms "
+        "only); a gated MLP on every layer; untied head.",
+        olmo,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
+    )
+    d = copy.deepcopy(olmo)
+    d.update({"num_hidden_layers": 3, "layer_types": ["full_attention", "linear_attention", "full_attention"],
+              "head_dim": 24, "attention_bias": True, "linear_key_head_dim": 16, "linear_value_head_dim": 20,
+              "linear_num_key_heads": 4, "rope_parameters": {"rope_type": "default", "rope_theta": None},
+              "tie_word_embeddings": True})
+    add(
+        "tiny-olmo-hybrid-layer-types",
+        "OLMo Hybrid with layer_types (full, linear, full), head_dim 24 from the file, attention_bias, "
+        "4 key and 4 value heads of 16 and 20 given, no rotary embedding (rope_theta null), tied head.",
+        d,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
     )
 
     def reduced(name, new_name, description, overrides, seq_lens, notes):
