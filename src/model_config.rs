@@ -35,6 +35,7 @@ mod hunyuan;
 mod hybrid;
 mod laguna;
 mod lfm2;
+mod lfm2_moe;
 mod mamba2;
 mod mimo;
 mod mistral4;
@@ -353,6 +354,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Cohere2Moe => cohere2_moe::build(&config),
         Family::Mistral4 => mistral4::build(&config),
         Family::OlmoHybrid => olmo_hybrid::build(&config),
+        Family::Lfm2Moe => lfm2_moe::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -85,10 +85,11 @@ pub enum Family {
     Cohere2Moe,
     Mistral4,
     OlmoHybrid,
+    Lfm2Moe,
 }
 
 impl Family {
-    pub const ALL: [Family; 77] = [
+    pub const ALL: [Family; 78] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -166,6 +167,7 @@ impl Family {
         Family::Cohere2Moe,
         Family::Mistral4,
         Family::OlmoHybrid,
+        Family::Lfm2Moe,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -252,6 +254,7 @@ impl Family {
             Family::Cohere2Moe => "cohere2_moe",
             Family::Mistral4 => "mistral4",
             Family::OlmoHybrid => "olmo_hybrid",
+            Family::Lfm2Moe => "lfm2_moe",
         }
     }
 }

@@ -342,11 +342,14 @@ fn hybrid_parameter_counts_equal_the_reference_implementation() {
             path.display()
         );
         if let Some(buffers) = case["params"]["buffers_not_counted"].as_object() {
-            // The score-correction biases only: DeepSeek-V4's hash routers' `tid2eid` tables
-            // are buffers of another kind.
+            // The score-correction biases only (DeepSeek's `e_score_correction_bias`, LFM2-MoE's
+            // `expert_bias`): DeepSeek-V4's hash routers' `tid2eid` tables are buffers of
+            // another kind.
             let expected: u64 = buffers
                 .iter()
-                .filter(|(name, _)| name.contains("e_score_correction_bias"))
+                .filter(|(name, _)| {
+                    name.contains("e_score_correction_bias") || name.ends_with(".expert_bias")
+                })
                 .filter_map(|(_, count)| count.as_u64())
                 .sum();
             assert_eq!(

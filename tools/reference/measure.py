@@ -404,6 +404,10 @@ NOTES = {
         "OlmoHybridGatedDeltaNet: q_proj/k_proj Linear(hidden, key_dim), v_proj and g_proj Linear(hidden, value_dim), a_proj/b_proj Linear(hidden, num_v_heads), o_proj Linear(value_dim, hidden), all bias-free; conv1d depthwise over 2*key_dim + value_dim channels, no bias; A_log and dt_bias (num_v_heads); o_norm RMSNormGated(head_v_dim); torch_chunk_gated_delta_rule with q/k repeated to the value heads.",
         "OlmoHybridConfig.__post_init__: layer_types default full where i % 4 == 3 (the last layer full when none is), at least one linear and one attention layer required; linear_num_key/value_heads None -> num_attention_heads; linear_key_head_dim None -> int(0.75 * hidden_size / linear_num_key_heads); linear_value_head_dim None -> 2 * linear_key_head_dim; num_key_value_heads None -> num_attention_heads; rotary embedding only when rope_parameters has a rope_theta; tie_word_embeddings False.",
     ],
+    "lfm2_moe": [
+        "lfm2_moe/modeling_lfm2_moe.py Lfm2MoeDecoderLayer: self_attn (Lfm2MoeAttention: q/k/v/out_proj bias-free, q_layernorm/k_layernorm RMSNorm(head_dim), head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads)) where layer_types[i] != 'conv', else Lfm2MoeShortConv (in_proj Linear(d, 3d), depthwise conv1d of conv_L_cache taps, out_proj Linear(d, d), all with bias=conv_bias); feed_forward Lfm2MoeMLP(intermediate_size: w1/w3/w2, no width adjustment) for layer_idx < num_dense_layers, else Lfm2MoeSparseMoeBlock (router weight (E, d), sigmoid scores, experts gate_up_proj (E, 2*moe_intermediate_size, d) + down_proj, an expert_bias buffer (E) when use_expert_bias); operator_norm and ffn_norm per layer, embedding_norm after the layers.",
+        "Lfm2MoeConfig: layer_types defaults to None and nothing fills it, so the defaults cannot be built (the decoder layer indexes it); tie_word_embeddings True, a tie_embedding keyword wins; num_key_value_heads 8 (int).",
+    ],
 }
 
 
@@ -1579,6 +1583,7 @@ HYBRID_MODEL_TYPES = [
     "falcon_h1",
     "lfm2",
     "olmo_hybrid",
+    "lfm2_moe",
 ]
 
 

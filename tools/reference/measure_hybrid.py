@@ -32,6 +32,8 @@ whose layers are not all softmax attention plus an MLP:
 * ``falcon_h1``: attention and the Mamba-2 mixer side by side on every layer, then a gated MLP;
 * ``lfm2``: gated short convolutions or attention per layer (``layer_types`` or
   ``full_attn_idxs``), a SwiGLU MLP on every layer;
+* ``lfm2_moe``: LFM2's short convolutions or attention per layer (``layer_types``), dense
+  MLPs on the first ``num_dense_layers`` layers and sigmoid-routed experts on the others;
 * ``olmo_hybrid``: Gated DeltaNet (separate q/k/v/a/b/g projections) or OLMo 3 attention
   per layer (``layer_types``, else every fourth layer attention), a gated MLP on every layer.
 
@@ -1327,6 +1329,45 @@ def cases():
         "conv_bias (in_proj, conv and out_proj biases), kernel 4; block_ff_dim 200 (wins over "
         "intermediate_size): int(2*200/3) = 133, int(1.3*133) = 172, up to 192 (block_multiple_of 64); "
         "tie_embedding false (wins over tie_word_embeddings); head_dim 24 from the file.",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, short_conv_note],
+    )
+
+    # ---- Liquid LFM2-MoE --------------------------------------------------------------------------
+    lfm_moe = {
+        "model_type": "lfm2_moe",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 4,
+        "layer_types": ["conv", "full_attention", "conv", "full_attention"],
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 144,
+        "moe_intermediate_size": 32,
+        "num_dense_layers": 1,
+        "num_experts": 8,
+        "num_experts_per_tok": 2,
+        "conv_L_cache": 3,
+    }
+    add(
+        "tiny-lfm2-moe",
+        "LFM2-MoE, layer_types conv, full_attention, conv, full_attention: gated short convolutions "
+        "(kernel 3, no bias) and GQA attention (4 heads of 16, 2 KV heads, q/k RMSNorms of head_dim); "
+        "layer 0 a SwiGLU MLP of intermediate_size 144 (no LFM2 adjustment), layers 1-3 8 experts of 32 "
+        "top-2 with a sigmoid router and the expert_bias buffer; tied head.",
+        lfm_moe,
+        seq_lens=(32, 64),
+        notes=[conv_note, short_conv_note],
+    )
+    d = copy.deepcopy(lfm_moe)
+    d.update({"layer_types": ["full_attention", "conv", "conv"], "num_hidden_layers": 3, "num_dense_layers": 0,
+              "use_expert_bias": False, "conv_bias": True, "conv_L_cache": 4, "head_dim": 24,
+              "tie_embedding": False})
+    add(
+        "tiny-lfm2-moe-bias",
+        "LFM2-MoE with every layer MoE (num_dense_layers 0), no expert_bias buffer, conv_bias (in_proj, "
+        "conv and out_proj biases), kernel 4, head_dim 24 from the file, tie_embedding false (wins).",
         d,
         seq_lens=(32, 64),
         notes=[conv_note, short_conv_note],
