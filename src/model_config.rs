@@ -33,6 +33,7 @@ mod gemma4;
 mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
+mod internlm3;
 mod laguna;
 mod lfm2;
 mod lfm2_moe;
@@ -355,6 +356,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Mistral4 => mistral4::build(&config),
         Family::OlmoHybrid => olmo_hybrid::build(&config),
         Family::Lfm2Moe => lfm2_moe::build(&config),
+        Family::InternLm3 => internlm3::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -994,6 +996,18 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             head_dim_nullable: true,
             ..base
         },
+        // InternLM3Config (InternLM3-8B): num_key_value_heads 2 and head_dim 128, both optional
+        // (`__post_init__` fills the attention heads and hidden_size // num_attention_heads).
+        Family::InternLm3 => LlamaDefaults {
+            vocab: 128512,
+            intermediate: 10240,
+            layers: 48,
+            kv_heads: Some(2),
+            head_dim: Some(128),
+            head_dim_nullable: true,
+            max_positions: 32768,
+            ..base
+        },
         // Qwen3VLTextConfig: num_key_value_heads optional, head_dim a fixed 128.
         Family::Qwen3VlText => LlamaDefaults {
             vocab: 151936,
@@ -1140,6 +1154,11 @@ fn layer_traits(
             let bias = config.bool_or(&["use_bias"], false)?;
             (bias, bias)
         }
+        // InternLM3 (built as Llama): attention_bias, alias qkv_bias (which wins), on q, k, v, o.
+        Family::InternLm3 => {
+            let bias = config.bool_or(&["qkv_bias", "attention_bias"], false)?;
+            (bias, bias)
+        }
         Family::Llama
         | Family::Qwen3
         | Family::Qwen3Moe
@@ -1179,6 +1198,7 @@ fn layer_traits(
         | Family::Cwm => config.bool_or(&["mlp_bias"], false)?,
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
         Family::Ernie45Moe | Family::Ernie45 => config.bool_or(&["use_bias"], false)?,
+        Family::InternLm3 => config.bool_or(&["bias", "mlp_bias"], false)?,
         _ => false,
     };
     let qk_norm = match family {

@@ -86,10 +86,11 @@ pub enum Family {
     Mistral4,
     OlmoHybrid,
     Lfm2Moe,
+    InternLm3,
 }
 
 impl Family {
-    pub const ALL: [Family; 78] = [
+    pub const ALL: [Family; 79] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -168,6 +169,7 @@ impl Family {
         Family::Mistral4,
         Family::OlmoHybrid,
         Family::Lfm2Moe,
+        Family::InternLm3,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -255,6 +257,7 @@ impl Family {
             Family::Mistral4 => "mistral4",
             Family::OlmoHybrid => "olmo_hybrid",
             Family::Lfm2Moe => "lfm2_moe",
+            Family::InternLm3 => "internlm3",
         }
     }
 }

@@ -454,6 +454,9 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
 ///   https://hf-p-cfw.fyan.top/LiquidAI/LFM2-350M): exactly.
 /// - EXAONE 4.0 1.2B: "Number of Parameters (without embeddings): 1.07B" (LG's model card,
 ///   https://huggingface.co/LGAI-EXAONE/EXAONE-4.0-1.2B, as its GGUF card repeats it).
+/// - InternLM3-8B-Instruct: "an 8-billion parameter instruction model" (InternLM's README,
+///   https://github.com/InternLM/InternLM); without its untied input and output embeddings
+///   (2 × 128,512 × 4,096) the count is 7.75B, with them 8.80B.
 #[test]
 fn real_configs_round_to_their_published_sizes() {
     // (fixture under hybrid/, which count, published billions, how far rounding may take it)
@@ -507,6 +510,7 @@ fn real_configs_round_to_their_published_sizes() {
         ("../real-granite-3.1-1b-a400m-instruct", "total", 1.3, 0.05),
         ("../real-granite-3.1-1b-a400m-instruct", "active", 0.4, 0.05),
         ("../real-ernie-4.5-0.3b-base-pt", "total", 0.36, 0.005),
+        ("../real-internlm3-8b-instruct", "non_embedding", 8.0, 0.5),
     ];
     for (name, count, published, slack) in cases {
         let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));

@@ -153,6 +153,7 @@ MODEL_TYPES = [
     "cohere2",
     "cohere2_moe",
     "mistral4",
+    "internlm3",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -407,6 +408,10 @@ NOTES = {
     "lfm2_moe": [
         "lfm2_moe/modeling_lfm2_moe.py Lfm2MoeDecoderLayer: self_attn (Lfm2MoeAttention: q/k/v/out_proj bias-free, q_layernorm/k_layernorm RMSNorm(head_dim), head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads)) where layer_types[i] != 'conv', else Lfm2MoeShortConv (in_proj Linear(d, 3d), depthwise conv1d of conv_L_cache taps, out_proj Linear(d, d), all with bias=conv_bias); feed_forward Lfm2MoeMLP(intermediate_size: w1/w3/w2, no width adjustment) for layer_idx < num_dense_layers, else Lfm2MoeSparseMoeBlock (router weight (E, d), sigmoid scores, experts gate_up_proj (E, 2*moe_intermediate_size, d) + down_proj, an expert_bias buffer (E) when use_expert_bias); operator_norm and ffn_norm per layer, embedding_norm after the layers.",
         "Lfm2MoeConfig: layer_types defaults to None and nothing fills it, so the defaults cannot be built (the decoder layer indexes it); tie_word_embeddings True, a tie_embedding keyword wins; num_key_value_heads 8 (int).",
+    ],
+    "internlm3": [
+        "internlm3 has no modelling file: the auto classes map it to LlamaModel / LlamaForCausalLM, so the model is Llama's (q/k/v/o_proj bias=config.attention_bias, gate/up/down_proj bias=config.mlp_bias, head_dim = getattr(config, 'head_dim', hidden // heads), two RMSNorms per layer).",
+        "InternLM3Config: attribute_map qkv_bias -> attention_bias and bias -> mlp_bias (the alias wins); head_dim 128 and num_key_value_heads 2, both optional (None -> hidden_size // num_attention_heads and num_attention_heads); validate_architecture refuses hidden_size % num_attention_heads != 0 and attention_bias != mlp_bias; tie_word_embeddings False.",
     ],
 }
 
@@ -1136,6 +1141,10 @@ def new_type_cases():
           "kv_lora_rank": 16, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16,
           "num_local_experts": 4, "num_experts_per_tok": 1, "n_shared_experts": 2, "tie_word_embeddings": True,
           "pad_token_id": 0}),
+        ("tiny-internlm3", "InternLM3 (built as Llama): qkv_bias and bias (the aliases of attention_bias and mlp_bias) on, head_dim 24 given, GQA 4/2, untied head.",
+         {"model_type": "internlm3", **TINY, "head_dim": 24, "qkv_bias": True, "bias": True}),
+        ("tiny-internlm3-null-dims", "internlm3 with head_dim and num_key_value_heads null (hidden/heads = 16, MHA), no biases, a tied head.",
+         {"model_type": "internlm3", **TINY, "head_dim": None, "num_key_value_heads": None, "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
