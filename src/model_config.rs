@@ -30,6 +30,7 @@ mod deepseek_v4;
 mod exaone_moe;
 mod falcon_h1;
 mod gemma4;
+mod granite_swa;
 mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
@@ -996,6 +997,18 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             head_dim_nullable: true,
             ..base
         },
+        // GraniteSWAConfig: num_key_value_heads 4 (optional), a tied head.
+        Family::GraniteSwa => LlamaDefaults {
+            vocab: 100352,
+            hidden: 2560,
+            intermediate: 8192,
+            layers: 24,
+            heads: 20,
+            kv_heads: Some(4),
+            tie: true,
+            max_positions: 8192,
+            ..base
+        },
         // InternLM3Config (InternLM3-8B): num_key_value_heads 2 and head_dim 128, both optional
         // (`__post_init__` fills the attention heads and hidden_size // num_attention_heads).
         Family::InternLm3 => LlamaDefaults {
@@ -1177,6 +1190,8 @@ fn layer_traits(
         | Family::Qwen3VlMoeText
         | Family::GraniteMoe
         | Family::GraniteMoeShared
+        | Family::GraniteSwa
+        | Family::GraniteMoeSwa
         | Family::Phimoe
         | Family::Dots1
         | Family::FlexOlmo
@@ -1192,6 +1207,7 @@ fn layer_traits(
     let mlp_bias = match family {
         Family::Llama
         | Family::Granite
+        | Family::GraniteSwa
         | Family::Smollm3
         | Family::Arcee
         | Family::SeedOss
@@ -1252,7 +1268,11 @@ fn layer_traits(
             intermediate_size: intermediate,
             bias: mlp_bias,
         },
-        sinks: family == Family::GptOss,
+        // GPT-OSS's and the Granite SWA types' learned sink logit per head.
+        sinks: matches!(
+            family,
+            Family::GptOss | Family::GraniteSwa | Family::GraniteMoeSwa
+        ),
         lm_head_bias: match family {
             Family::Ernie45Moe => config.bool_or(&["use_bias"], false)?,
             Family::Phimoe => config.bool_or(&["lm_head_bias"], false)?,
@@ -1560,6 +1580,7 @@ fn attention_windows(
             Ok(by_kind(kinds, w))
         }
         Family::Exaone4 => exaone4_windows(config, layers),
+        Family::GraniteSwa | Family::GraniteMoeSwa => granite_swa::windows(config, layers),
         Family::VaultGemma => {
             // VaultGemmaModel always builds the sliding mask, which needs a window.
             let w = match config.field(&["sliding_window"]) {
@@ -1734,6 +1755,9 @@ fn rope_layers(
             .map(|window| windowless || window != AttentionWindow::Full)
             .collect());
     }
+    if matches!(family, Family::GraniteSwa | Family::GraniteMoeSwa) {
+        return granite_swa::rope_layers(config, layers);
+    }
     if family != Family::Smollm3 {
         return Ok(vec![true; layers as usize]);
     }
@@ -1788,7 +1812,9 @@ fn moe_block(
         Family::Ernie45Moe => (&["num_experts", "moe_num_experts"], 64),
         // Its attribute_map makes num_local_experts win when both are given.
         Family::Qwen3VlMoeText => (&["num_local_experts", "num_experts"], 60),
-        Family::GraniteMoe | Family::GraniteMoeShared => (&["num_local_experts"], 8),
+        Family::GraniteMoe | Family::GraniteMoeShared | Family::GraniteMoeSwa => {
+            (&["num_local_experts"], 8)
+        }
         Family::Phimoe => (&["num_local_experts"], 16),
         // Its attribute_map makes num_local_experts win when both are given.
         Family::FlexOlmo => (&["num_local_experts", "num_experts"], 7),
@@ -1798,7 +1824,11 @@ fn moe_block(
     };
     let all_moe = matches!(
         family,
-        Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe | Family::FlexOlmo
+        Family::GraniteMoe
+            | Family::GraniteMoeShared
+            | Family::GraniteMoeSwa
+            | Family::Phimoe
+            | Family::FlexOlmo
     );
     let num_experts = if family == Family::Dots1 {
         // Dots1Config has no expert count of its own (None): transformers cannot build the
@@ -1825,9 +1855,10 @@ fn moe_block(
         Family::HunyuanV1Moe => (&["num_experts_per_tok", "moe_topk"], 1),
         Family::Ernie45Moe => (&["num_experts_per_tok", "moe_k"], 6),
         Family::Qwen3VlMoeText => (&["num_experts_per_tok"], 4),
-        Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe => {
-            (&["num_experts_per_tok"], 2)
-        }
+        Family::GraniteMoe
+        | Family::GraniteMoeShared
+        | Family::GraniteMoeSwa
+        | Family::Phimoe => (&["num_experts_per_tok"], 2),
         Family::FlexOlmo => (&["num_experts_per_tok"], 5),
         _ => (&["num_experts_per_tok"], 8),
     };
@@ -1946,7 +1977,7 @@ fn moe_block(
         Family::Phimoe => (intermediate(6400)?, None),
         // FlexOlmo's experts are intermediate_size wide.
         Family::FlexOlmo => (intermediate(11008)?, None),
-        Family::GraniteMoeShared => {
+        Family::GraniteMoeShared | Family::GraniteMoeSwa => {
             let shared = config.u64_or(&["shared_intermediate_size"], 0)?;
             (intermediate(11008)?, (shared > 0).then_some(shared))
         }

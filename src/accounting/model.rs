@@ -87,10 +87,12 @@ pub enum Family {
     OlmoHybrid,
     Lfm2Moe,
     InternLm3,
+    GraniteSwa,
+    GraniteMoeSwa,
 }
 
 impl Family {
-    pub const ALL: [Family; 79] = [
+    pub const ALL: [Family; 81] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -170,6 +172,8 @@ impl Family {
         Family::OlmoHybrid,
         Family::Lfm2Moe,
         Family::InternLm3,
+        Family::GraniteSwa,
+        Family::GraniteMoeSwa,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -258,6 +262,8 @@ impl Family {
             Family::OlmoHybrid => "olmo_hybrid",
             Family::Lfm2Moe => "lfm2_moe",
             Family::InternLm3 => "internlm3",
+            Family::GraniteSwa => "granite_swa",
+            Family::GraniteMoeSwa => "granitemoe_swa",
         }
     }
 }

@@ -154,6 +154,8 @@ MODEL_TYPES = [
     "cohere2_moe",
     "mistral4",
     "internlm3",
+    "granite_swa",
+    "granitemoe_swa",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -412,6 +414,14 @@ NOTES = {
     "internlm3": [
         "internlm3 has no modelling file: the auto classes map it to LlamaModel / LlamaForCausalLM, so the model is Llama's (q/k/v/o_proj bias=config.attention_bias, gate/up/down_proj bias=config.mlp_bias, head_dim = getattr(config, 'head_dim', hidden // heads), two RMSNorms per layer).",
         "InternLM3Config: attribute_map qkv_bias -> attention_bias and bias -> mlp_bias (the alias wins); head_dim 128 and num_key_value_heads 2, both optional (None -> hidden_size // num_attention_heads and num_attention_heads); validate_architecture refuses hidden_size % num_attention_heads != 0 and attention_bias != mlp_bias; tie_word_embeddings False.",
+    ],
+    "granite_swa": [
+        "granite_swa/modeling_granite_swa.py GraniteSWAAttention: q/k/v/o_proj bias=config.attention_bias, head_dim = getattr(config, 'head_dim', hidden // heads), sliding_window on layers whose layer_types entry is 'sliding_attention', a learned sinks parameter (num_attention_heads) passed as s_aux; GraniteSWAMLP gate/up/down bias=config.mlp_bias; two RMSNorms per layer; multipliers change no matmul.",
+        "GraniteSWAConfig.__post_init__: layer_types default full where i % 4 == 0, sliding elsewhere; sliding_window 128 (None fails in the forward pass: the sliding mask is always built and needs a window); layer_rope_theta default [rope_theta] * layers; GraniteSWAModel builds one rotary embedding per truthy theta and passes none (NoPE) to a layer whose theta is falsy; num_key_value_heads 4 (None -> num_attention_heads); tie_word_embeddings True.",
+    ],
+    "granitemoe_swa": [
+        "granitemoe_swa/modeling_granitemoe_swa.py: GraniteMoeShared's layers (router weight (num_local_experts, hidden), experts gate_up_proj (E, 2*intermediate_size, hidden) + down_proj, shared_mlp input_linear/output_linear of shared_intermediate_size when > 0) with GraniteSWA's attention (attention_bias on q/k/v/o, sinks per head, per-layer sliding windows and rotary bases).",
+        "GraniteMoeSWAConfig: the same layer_types / layer_rope_theta defaults as GraniteSWAConfig; num_local_experts 8, num_experts_per_tok 2, shared_intermediate_size 0, num_key_value_heads None -> num_attention_heads; tie_word_embeddings False.",
     ],
 }
 
@@ -1145,6 +1155,19 @@ def new_type_cases():
          {"model_type": "internlm3", **TINY, "head_dim": 24, "qkv_bias": True, "bias": True}),
         ("tiny-internlm3-null-dims", "internlm3 with head_dim and num_key_value_heads null (hidden/heads = 16, MHA), no biases, a tied head.",
          {"model_type": "internlm3", **TINY, "head_dim": None, "num_key_value_heads": None, "tie_word_embeddings": True}),
+        ("tiny-granite-swa", "Granite SWA: 4 layers by the default pattern (full, sliding, sliding, sliding; window 32, so S = 16 is within it and S = 48 beyond it), a learned sink per head, attention_bias and mlp_bias, GQA 4/2, tied head.",
+         {"model_type": "granite_swa", **TINY, "num_hidden_layers": 4, "sliding_window": 32, "attention_bias": True,
+          "mlp_bias": True, "embedding_multiplier": 12.0, "attention_multiplier": 0.5, "logits_scaling": 8.0}),
+        ("tiny-granite-swa-layer-types", "granite_swa with layer_types (sliding, full), layer_rope_theta [10000, 0] (layer 1 NoPE), head_dim 24 given, an untied head.",
+         {"model_type": "granite_swa", **TINY, "head_dim": 24, "sliding_window": 32,
+          "layer_types": ["sliding_attention", "full_attention"], "layer_rope_theta": [10000.0, 0],
+          "tie_word_embeddings": False}),
+        ("tiny-granitemoe-swa", "GraniteMoe SWA: 4 layers by the default pattern (window 32), sinks, 4 experts of intermediate_size top-2 with a 48-wide shared MLP, attention_bias, GQA 4/2.",
+         {"model_type": "granitemoe_swa", **TINY, "num_hidden_layers": 4, "sliding_window": 32, "attention_bias": True,
+          "num_local_experts": 4, "num_experts_per_tok": 2, "shared_intermediate_size": 48}),
+        ("tiny-granitemoe-swa-no-shared", "granitemoe_swa without a shared MLP (shared_intermediate_size 0), layer_types (full, sliding) with the default window 128 (past the measured lengths), num_key_value_heads absent (MHA), tied head.",
+         {"model_type": "granitemoe_swa", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
+          "layer_types": ["full_attention", "sliding_attention"], "num_local_experts": 4, "num_experts_per_tok": 1, "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
