@@ -1855,10 +1855,9 @@ fn moe_block(
         Family::HunyuanV1Moe => (&["num_experts_per_tok", "moe_topk"], 1),
         Family::Ernie45Moe => (&["num_experts_per_tok", "moe_k"], 6),
         Family::Qwen3VlMoeText => (&["num_experts_per_tok"], 4),
-        Family::GraniteMoe
-        | Family::GraniteMoeShared
-        | Family::GraniteMoeSwa
-        | Family::Phimoe => (&["num_experts_per_tok"], 2),
+        Family::GraniteMoe | Family::GraniteMoeShared | Family::GraniteMoeSwa | Family::Phimoe => {
+            (&["num_experts_per_tok"], 2)
+        }
         Family::FlexOlmo => (&["num_experts_per_tok"], 5),
         _ => (&["num_experts_per_tok"], 8),
     };

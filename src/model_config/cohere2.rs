@@ -77,7 +77,9 @@ pub(super) fn head_dim(config: &Config, d: u64, heads: u64) -> Result<u64, Model
         (_, Field::Absent) if d < heads => Err(invalid(
             "num_attention_heads",
             &heads.to_string(),
-            &format!("is above hidden_size = {d}, which leaves hidden_size // num_attention_heads = 0"),
+            &format!(
+                "is above hidden_size = {d}, which leaves hidden_size // num_attention_heads = 0"
+            ),
             "fix the head count or the width, or give head_dim",
         )),
         (_, Field::Absent) => Ok(d / heads),
@@ -151,4 +153,50 @@ pub(super) fn by_kind(kinds: Vec<bool>, window: Option<u64>) -> Vec<AttentionWin
             _ => AttentionWindow::Full,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::accounting::model::{AttentionWindow, Mixer};
+    use crate::model_config::{parse, ModelConfigError};
+
+    fn refused(json: &str) -> &'static str {
+        match parse(json) {
+            Err(ModelConfigError::Invalid { field, .. }) => field,
+            other => panic!("{json}: expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn full_layers_are_nope_and_a_null_window_leaves_no_layer_sliding_or_rotating() {
+        let layers = |json: &str| -> Vec<(AttentionWindow, bool)> {
+            parse(json)
+                .unwrap()
+                .layers
+                .iter()
+                .map(|layer| match layer.mixer {
+                    Mixer::Attention(a) => (a.window, a.rope),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let sliding = (AttentionWindow::Sliding(4096), true);
+        let full = (AttentionWindow::Full, false);
+        assert_eq!(
+            layers(r#"{"model_type": "cohere2", "num_hidden_layers": 4}"#),
+            [sliding, sliding, sliding, full]
+        );
+        assert_eq!(
+            layers(r#"{"model_type": "cohere2", "num_hidden_layers": 2, "sliding_window": null}"#),
+            [full, full]
+        );
+        assert_eq!(
+            refused(r#"{"model_type": "cohere2", "sliding_window_pattern": 0}"#),
+            "sliding_window_pattern"
+        );
+        assert_eq!(
+            refused(r#"{"model_type": "cohere2", "head_dim": null}"#),
+            "head_dim"
+        );
+    }
 }

@@ -109,7 +109,8 @@ fn mlp_layer_types(
     layers: u64,
     first_dense: u64,
 ) -> Result<Vec<bool>, ModelConfigError> {
-    let fix = "list \"dense\" or \"sparse\" for each layer, or remove it to take first_k_dense_replace";
+    let fix =
+        "list \"dense\" or \"sparse\" for each layer, or remove it to take first_k_dense_replace";
     let Some(types) = config.list("mlp_layer_types", "must be a list of layer kinds", fix)? else {
         return Ok((0..layers).map(|i| i < first_dense).collect());
     };
@@ -158,7 +159,11 @@ fn attention_kinds(
     }
     let mut kinds = Vec::with_capacity(layers as usize);
     if first_dense > 0 {
-        let prefix = pattern(config, "prefix_dense_sliding_window_pattern", prefix_pattern)?;
+        let prefix = pattern(
+            config,
+            "prefix_dense_sliding_window_pattern",
+            prefix_pattern,
+        )?;
         kinds.extend((0..first_dense).map(|i| (i + 1) % prefix != 0));
     }
     if layers > first_dense {
@@ -229,5 +234,45 @@ fn one_of(
             ))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::accounting::model::AttentionWindow;
+    use crate::model_config::{parse, ModelConfigError};
+
+    fn refused(json: &str) -> &'static str {
+        match parse(json) {
+            Err(ModelConfigError::Invalid { field, .. }) => field,
+            other => panic!("{json}: expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cohere2_moe_lays_out_its_dense_prefix_and_checks_its_layer_kinds() {
+        let model = parse(
+            r#"{"model_type": "cohere2_moe", "num_hidden_layers": 6, "first_k_dense_replace": 2}"#,
+        )
+        .unwrap();
+        let windows: Vec<AttentionWindow> = model
+            .layers
+            .iter()
+            .filter_map(|layer| layer.mixer.attention().map(|a| a.window))
+            .collect();
+        let (s, f) = (AttentionWindow::Sliding(4096), AttentionWindow::Full);
+        assert_eq!(windows, [f, f, s, s, s, f]);
+        assert_eq!(
+            refused(
+                r#"{"model_type": "cohere2_moe", "num_hidden_layers": 2, "mlp_layer_types": ["dense", "moe"]}"#
+            ),
+            "mlp_layer_types"
+        );
+        assert_eq!(
+            refused(
+                r#"{"model_type": "cohere2_moe", "num_hidden_layers": 2, "first_k_dense_replace": 3}"#
+            ),
+            "first_k_dense_replace"
+        );
     }
 }

@@ -18,7 +18,10 @@ use super::{as_u64, invalid, layer_types, Config, Field, ModelConfigError};
 use crate::accounting::model::AttentionWindow;
 
 /// Each layer's window.
-pub(super) fn windows(config: &Config, layers: u64) -> Result<Vec<AttentionWindow>, ModelConfigError> {
+pub(super) fn windows(
+    config: &Config,
+    layers: u64,
+) -> Result<Vec<AttentionWindow>, ModelConfigError> {
     let window: Option<u64> = match config.field(&["sliding_window"]) {
         (_, Field::Absent) => Some(128),
         (key, Field::Null) => {
@@ -74,5 +77,34 @@ pub(super) fn rope_layers(config: &Config, layers: u64) -> Result<Vec<bool>, Mod
             &format!("must list a rotary base (0 or null for no rotary embedding) for each of the num_hidden_layers = {layers} layers"),
             "give one entry per layer, or remove it to rotate every layer with rope_theta",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model_config::{parse, ModelConfigError};
+
+    #[test]
+    fn a_null_window_is_refused_and_falsy_rotary_bases_are_nope_layers() {
+        for model_type in ["granite_swa", "granitemoe_swa"] {
+            let json = format!(r#"{{"model_type": "{model_type}", "sliding_window": null}}"#);
+            assert!(matches!(
+                parse(&json),
+                Err(ModelConfigError::Invalid {
+                    field: "sliding_window",
+                    ..
+                })
+            ));
+        }
+        let model = parse(
+            r#"{"model_type": "granite_swa", "num_hidden_layers": 3, "layer_rope_theta": [10000, 0, null]}"#,
+        )
+        .unwrap();
+        let rope: Vec<bool> = model
+            .layers
+            .iter()
+            .filter_map(|layer| layer.mixer.attention().map(|a| a.rope && a.sinks))
+            .collect();
+        assert_eq!(rope, [true, false, false]);
     }
 }

@@ -35,3 +35,24 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
     }
     llama_like(config, Family::InternLm3)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model_config::{parse, ModelConfigError};
+
+    #[test]
+    fn biases_set_apart_are_refused_and_the_aliases_win() {
+        assert!(matches!(
+            parse(r#"{"model_type": "internlm3", "qkv_bias": true}"#),
+            Err(ModelConfigError::Invalid {
+                field: "qkv_bias",
+                ..
+            })
+        ));
+        // The aliases win over the fields they name, as InternLM3Config's attribute_map does.
+        assert!(parse(
+            r#"{"model_type": "internlm3", "qkv_bias": true, "bias": true, "attention_bias": false}"#
+        )
+        .is_ok());
+    }
+}

@@ -14,9 +14,7 @@
 
 use super::cohere2::head_dim;
 use super::hybrid::layer_kinds;
-use super::{
-    check_top_k, default_seq_len, key_value_heads, layer_count, Config, ModelConfigError,
-};
+use super::{check_top_k, default_seq_len, key_value_heads, layer_count, Config, ModelConfigError};
 use crate::accounting::model::{
     Attention, AttentionLayer, Family, FeedForward, Layer, Mixer, MixtureOfExperts, Mlp, Model,
     QkNorm, RouterCorrection, ShortConv, StandardAttention,
@@ -47,9 +45,10 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
     else {
         return Err(ModelConfigError::Missing {
             field: "layer_types",
-            fix: "list \"conv\" or \"full_attention\" for each layer: Lfm2MoeConfig has no default \
+            fix:
+                "list \"conv\" or \"full_attention\" for each layer: Lfm2MoeConfig has no default \
                   pattern and transformers cannot build the model without one"
-                .into(),
+                    .into(),
         });
     };
     let dense_layers = config.u64_or(&["num_dense_layers"], 2)?;
@@ -110,4 +109,20 @@ fn moe_block(config: &Config) -> Result<MixtureOfExperts, ModelConfigError> {
         router_scales: false,
         latent: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model_config::{parse, ModelConfigError};
+
+    #[test]
+    fn the_defaults_have_no_layer_types_and_are_refused() {
+        assert!(matches!(
+            parse(r#"{"model_type": "lfm2_moe"}"#),
+            Err(ModelConfigError::Missing {
+                field: "layer_types",
+                ..
+            })
+        ));
+    }
 }

@@ -18,9 +18,7 @@ use serde_json::Value;
 
 use super::cohere2::head_dim;
 use super::hybrid::layer_kinds;
-use super::{
-    default_seq_len, invalid, key_value_heads, layer_count, Config, ModelConfigError,
-};
+use super::{default_seq_len, invalid, key_value_heads, layer_count, Config, ModelConfigError};
 use crate::accounting::model::{
     Attention, AttentionLayer, Family, FeedForward, GatedDeltaNet, Layer, Mixer, Mlp, Model,
     QkNorm, StandardAttention,
@@ -99,7 +97,9 @@ fn gated_delta_net(config: &Config, d: u64, heads: u64) -> Result<GatedDeltaNet,
             return Err(invalid(
                 "linear_num_key_heads",
                 &num_key_heads.to_string(),
-                &format!("leaves int(0.75 * hidden_size / linear_num_key_heads) = 0 (hidden_size = {d})"),
+                &format!(
+                    "leaves int(0.75 * hidden_size / linear_num_key_heads) = 0 (hidden_size = {d})"
+                ),
                 "give linear_key_head_dim, or fewer key heads",
             ))
         }
@@ -137,7 +137,10 @@ fn linear_layers(config: &Config, layers: u64) -> Result<Vec<bool>, ModelConfigE
         layers,
         &["linear_attention", "full_attention"],
     )? {
-        Some(kinds) => kinds.iter().map(|kind| kind == "linear_attention").collect(),
+        Some(kinds) => kinds
+            .iter()
+            .map(|kind| kind == "linear_attention")
+            .collect(),
         None => {
             let mut kinds: Vec<bool> = (0..layers).map(|i| i % 4 != 3).collect();
             if kinds.iter().all(|linear| *linear) {
@@ -176,5 +179,37 @@ fn rotates(config: &Config) -> bool {
     match config.object.get("rope_parameters") {
         Some(Value::Object(parameters)) => !theta_null(parameters),
         _ => !theta_null(config.object),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::accounting::model::Mixer;
+    use crate::model_config::{parse, ModelConfigError};
+
+    #[test]
+    fn default_layers_and_derived_widths_follow_the_configuration_class() {
+        let model = parse(r#"{"model_type": "olmo_hybrid", "num_hidden_layers": 3}"#).unwrap();
+        let linear: Vec<bool> = model
+            .layers
+            .iter()
+            .map(|layer| matches!(layer.mixer, Mixer::GatedDeltaNet(_)))
+            .collect();
+        // No fourth layer: the last one becomes attention.
+        assert_eq!(linear, [true, true, false]);
+        let Mixer::GatedDeltaNet(gdn) = model.layers[0].mixer else {
+            panic!("not a Gated DeltaNet layer")
+        };
+        // int(0.75 * 3840 / 30) = 96, value heads twice as wide.
+        assert_eq!((gdn.key_head_dim, gdn.value_head_dim), (96, 192));
+        assert!(matches!(
+            parse(
+                r#"{"model_type": "olmo_hybrid", "num_hidden_layers": 2, "layer_types": ["full_attention", "full_attention"]}"#
+            ),
+            Err(ModelConfigError::Invalid {
+                field: "layer_types",
+                ..
+            })
+        ));
     }
 }
