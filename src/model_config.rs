@@ -24,24 +24,31 @@ use crate::accounting::params;
 
 mod afmoe;
 mod bamba;
+mod cohere2;
+mod cohere2_moe;
 mod deepseek_v4;
 mod exaone_moe;
 mod falcon_h1;
 mod gemma4;
+mod granite_swa;
 mod granitemoehybrid;
 mod hunyuan;
 mod hybrid;
 mod idefics3;
+mod internlm3;
 mod internvl;
 mod jamba;
 mod kimi_linear;
 mod laguna;
 mod lfm2;
+mod lfm2_moe;
 mod llava;
 mod longcat_flash;
 mod mamba2;
 mod mimo;
 mod minimax;
+mod mistral4;
+mod olmo_hybrid;
 mod qwen2_vl;
 mod qwen3_vl;
 mod solar_open;
@@ -386,6 +393,12 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Minimax => minimax::build(&config),
         Family::Jamba => jamba::build(&config),
         Family::LongcatFlash => longcat_flash::build(&config),
+        Family::Cohere2 => cohere2::build(&config),
+        Family::Cohere2Moe => cohere2_moe::build(&config),
+        Family::Mistral4 => mistral4::build(&config),
+        Family::OlmoHybrid => olmo_hybrid::build(&config),
+        Family::Lfm2Moe => lfm2_moe::build(&config),
+        Family::InternLm3 => internlm3::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -1036,6 +1049,30 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             head_dim_nullable: true,
             ..base
         },
+        // GraniteSWAConfig: num_key_value_heads 4 (optional), a tied head.
+        Family::GraniteSwa => LlamaDefaults {
+            vocab: 100352,
+            hidden: 2560,
+            intermediate: 8192,
+            layers: 24,
+            heads: 20,
+            kv_heads: Some(4),
+            tie: true,
+            max_positions: 8192,
+            ..base
+        },
+        // InternLM3Config (InternLM3-8B): num_key_value_heads 2 and head_dim 128, both optional
+        // (`__post_init__` fills the attention heads and hidden_size // num_attention_heads).
+        Family::InternLm3 => LlamaDefaults {
+            vocab: 128512,
+            intermediate: 10240,
+            layers: 48,
+            kv_heads: Some(2),
+            head_dim: Some(128),
+            head_dim_nullable: true,
+            max_positions: 32768,
+            ..base
+        },
         // Qwen3VLTextConfig: num_key_value_heads optional, head_dim a fixed 128.
         Family::Qwen3VlText => LlamaDefaults {
             vocab: 151936,
@@ -1182,6 +1219,11 @@ fn layer_traits(
             let bias = config.bool_or(&["use_bias"], false)?;
             (bias, bias)
         }
+        // InternLM3 (built as Llama): attention_bias, alias qkv_bias (which wins), on q, k, v, o.
+        Family::InternLm3 => {
+            let bias = config.bool_or(&["qkv_bias", "attention_bias"], false)?;
+            (bias, bias)
+        }
         Family::Llama
         | Family::Qwen3
         | Family::Qwen3Moe
@@ -1200,6 +1242,8 @@ fn layer_traits(
         | Family::Qwen3VlMoeText
         | Family::GraniteMoe
         | Family::GraniteMoeShared
+        | Family::GraniteSwa
+        | Family::GraniteMoeSwa
         | Family::Phimoe
         | Family::Dots1
         | Family::FlexOlmo
@@ -1215,12 +1259,14 @@ fn layer_traits(
     let mlp_bias = match family {
         Family::Llama
         | Family::Granite
+        | Family::GraniteSwa
         | Family::Smollm3
         | Family::Arcee
         | Family::SeedOss
         | Family::Cwm => config.bool_or(&["mlp_bias"], false)?,
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
         Family::Ernie45Moe | Family::Ernie45 => config.bool_or(&["use_bias"], false)?,
+        Family::InternLm3 => config.bool_or(&["bias", "mlp_bias"], false)?,
         _ => false,
     };
     let qk_norm = match family {
@@ -1274,7 +1320,11 @@ fn layer_traits(
             intermediate_size: intermediate,
             bias: mlp_bias,
         },
-        sinks: family == Family::GptOss,
+        // GPT-OSS's and the Granite SWA types' learned sink logit per head.
+        sinks: matches!(
+            family,
+            Family::GptOss | Family::GraniteSwa | Family::GraniteMoeSwa
+        ),
         lm_head_bias: match family {
             Family::Ernie45Moe => config.bool_or(&["use_bias"], false)?,
             Family::Phimoe => config.bool_or(&["lm_head_bias"], false)?,
@@ -1582,6 +1632,7 @@ fn attention_windows(
             Ok(by_kind(kinds, w))
         }
         Family::Exaone4 => exaone4_windows(config, layers),
+        Family::GraniteSwa | Family::GraniteMoeSwa => granite_swa::windows(config, layers),
         Family::VaultGemma => {
             // VaultGemmaModel always builds the sliding mask, which needs a window.
             let w = match config.field(&["sliding_window"]) {
@@ -1766,6 +1817,9 @@ fn rope_layers(
             .map(|window| windowless || window != AttentionWindow::Full)
             .collect());
     }
+    if matches!(family, Family::GraniteSwa | Family::GraniteMoeSwa) {
+        return granite_swa::rope_layers(config, layers);
+    }
     if family != Family::Smollm3 {
         return Ok(vec![true; layers as usize]);
     }
@@ -1820,7 +1874,9 @@ fn moe_block(
         Family::Ernie45Moe => (&["num_experts", "moe_num_experts"], 64),
         // Its attribute_map makes num_local_experts win when both are given.
         Family::Qwen3VlMoeText => (&["num_local_experts", "num_experts"], 60),
-        Family::GraniteMoe | Family::GraniteMoeShared => (&["num_local_experts"], 8),
+        Family::GraniteMoe | Family::GraniteMoeShared | Family::GraniteMoeSwa => {
+            (&["num_local_experts"], 8)
+        }
         Family::Phimoe => (&["num_local_experts"], 16),
         // Its attribute_map makes num_local_experts win when both are given.
         Family::FlexOlmo => (&["num_local_experts", "num_experts"], 7),
@@ -1830,7 +1886,11 @@ fn moe_block(
     };
     let all_moe = matches!(
         family,
-        Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe | Family::FlexOlmo
+        Family::GraniteMoe
+            | Family::GraniteMoeShared
+            | Family::GraniteMoeSwa
+            | Family::Phimoe
+            | Family::FlexOlmo
     );
     let num_experts = if family == Family::Dots1 {
         // Dots1Config has no expert count of its own (None): transformers cannot build the
@@ -1857,7 +1917,7 @@ fn moe_block(
         Family::HunyuanV1Moe => (&["num_experts_per_tok", "moe_topk"], 1),
         Family::Ernie45Moe => (&["num_experts_per_tok", "moe_k"], 6),
         Family::Qwen3VlMoeText => (&["num_experts_per_tok"], 4),
-        Family::GraniteMoe | Family::GraniteMoeShared | Family::Phimoe => {
+        Family::GraniteMoe | Family::GraniteMoeShared | Family::GraniteMoeSwa | Family::Phimoe => {
             (&["num_experts_per_tok"], 2)
         }
         Family::FlexOlmo => (&["num_experts_per_tok"], 5),
@@ -1978,7 +2038,7 @@ fn moe_block(
         Family::Phimoe => (intermediate(6400)?, None),
         // FlexOlmo's experts are intermediate_size wide.
         Family::FlexOlmo => (intermediate(11008)?, None),
-        Family::GraniteMoeShared => {
+        Family::GraniteMoeShared | Family::GraniteMoeSwa => {
             let shared = config.u64_or(&["shared_intermediate_size"], 0)?;
             (intermediate(11008)?, (shared > 0).then_some(shared))
         }

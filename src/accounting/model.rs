@@ -94,10 +94,18 @@ pub enum Family {
     Minimax,
     Jamba,
     LongcatFlash,
+    Cohere2,
+    Cohere2Moe,
+    Mistral4,
+    OlmoHybrid,
+    Lfm2Moe,
+    InternLm3,
+    GraniteSwa,
+    GraniteMoeSwa,
 }
 
 impl Family {
-    pub const ALL: [Family; 86] = [
+    pub const ALL: [Family; 94] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -184,6 +192,14 @@ impl Family {
         Family::Minimax,
         Family::Jamba,
         Family::LongcatFlash,
+        Family::Cohere2,
+        Family::Cohere2Moe,
+        Family::Mistral4,
+        Family::OlmoHybrid,
+        Family::Lfm2Moe,
+        Family::InternLm3,
+        Family::GraniteSwa,
+        Family::GraniteMoeSwa,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -279,6 +295,14 @@ impl Family {
             Family::Minimax => "minimax",
             Family::Jamba => "jamba",
             Family::LongcatFlash => "longcat_flash",
+            Family::Cohere2 => "cohere2",
+            Family::Cohere2Moe => "cohere2_moe",
+            Family::Mistral4 => "mistral4",
+            Family::OlmoHybrid => "olmo_hybrid",
+            Family::Lfm2Moe => "lfm2_moe",
+            Family::InternLm3 => "internlm3",
+            Family::GraniteSwa => "granite_swa",
+            Family::GraniteMoeSwa => "granitemoe_swa",
         }
     }
 }

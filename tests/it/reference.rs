@@ -342,11 +342,14 @@ fn hybrid_parameter_counts_equal_the_reference_implementation() {
             path.display()
         );
         if let Some(buffers) = case["params"]["buffers_not_counted"].as_object() {
-            // The score-correction biases only: DeepSeek-V4's hash routers' `tid2eid` tables
-            // are buffers of another kind.
+            // The score-correction biases only (DeepSeek's `e_score_correction_bias`, LFM2-MoE's
+            // `expert_bias`): DeepSeek-V4's hash routers' `tid2eid` tables are buffers of
+            // another kind.
             let expected: u64 = buffers
                 .iter()
-                .filter(|(name, _)| name.contains("e_score_correction_bias"))
+                .filter(|(name, _)| {
+                    name.contains("e_score_correction_bias") || name.ends_with(".expert_bias")
+                })
                 .filter_map(|(_, count)| count.as_u64())
                 .sum();
             assert_eq!(
@@ -451,6 +454,9 @@ fn hybrid_detailed_flops_equal_the_reconciled_measurement() {
 ///   https://hf-p-cfw.fyan.top/LiquidAI/LFM2-350M): exactly.
 /// - EXAONE 4.0 1.2B: "Number of Parameters (without embeddings): 1.07B" (LG's model card,
 ///   https://huggingface.co/LGAI-EXAONE/EXAONE-4.0-1.2B, as its GGUF card repeats it).
+/// - InternLM3-8B-Instruct: "an 8-billion parameter instruction model" (InternLM's README,
+///   https://github.com/InternLM/InternLM); without its untied input and output embeddings
+///   (2 × 128,512 × 4,096) the count is 7.75B, with them 8.80B.
 #[test]
 fn real_configs_round_to_their_published_sizes() {
     // (fixture under hybrid/, which count, published billions, how far rounding may take it)
@@ -509,6 +515,7 @@ fn real_configs_round_to_their_published_sizes() {
         ("../real-qwen2.5-vl-3b-instruct", "total", 3.0, 0.1),
         // LLaVA-1.5-7B: "7B"; 6.74 B for Vicuna, 7.06 B with the CLIP tower.
         ("../real-llava-1.5-7b-hf", "total", 7.0, 0.3),
+        ("../real-internlm3-8b-instruct", "non_embedding", 8.0, 0.5),
     ];
     for (name, count, published, slack) in cases {
         let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));

@@ -159,6 +159,12 @@ MODEL_TYPES = [
     "llava_onevision",
     "idefics3",
     "smolvlm",
+    "cohere2",
+    "cohere2_moe",
+    "mistral4",
+    "internlm3",
+    "granite_swa",
+    "granitemoe_swa",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -446,6 +452,41 @@ NOTES = {
     "cwm": [
         "cwm/modeling_cwm.py CwmAttention: q/k/v/o_proj bias-free, sliding_window on layers whose layer_types entry is 'sliding_attention' (else full); CwmMLP gate/up/down with bias=config.mlp_bias; two RMSNorms per layer.",
         "CwmConfig.__post_init__: layer_types default full at i % 4 == 0, sliding elsewhere; sliding_window 8192 (0/None -> None); rope_parameters default llama3 scaling (factor 16, original_max_position_embeddings 8192); head_dim 128 and num_key_value_heads 8 plain ints; validate_architecture refuses hidden_size % num_attention_heads != 0; tie_word_embeddings False.",
+    ],
+    "cohere2": [
+        "cohere2/modeling_cohere2.py Cohere2DecoderLayer: one Cohere2LayerNorm (weight, no bias) read by self_attn and mlp in parallel; Cohere2Attention q/k/v/o_proj with bias=config.attention_bias, no q/k norms; sliding_window only on layers whose layer_types entry is 'sliding_attention', and RoPE only where the layer's sliding_window is not None (full layers NoPE; with sliding_window None no layer rotates); Cohere2MLP gate/up/down bias-free; the final norm is a Cohere2LayerNorm; logits scaled by logit_scale (no parameter).",
+        "Cohere2Config.__post_init__: num_key_value_heads None -> num_attention_heads; head_dim = hidden_size // num_attention_heads, then replaced by a head_dim the file gives (an extra attribute set afterwards); layer_types default sliding where (i + 1) % sliding_window_pattern != 0 (a popped keyword, 4 by default; 0 raises ZeroDivisionError); sliding_window 4096; tie_word_embeddings True.",
+    ],
+    "cohere2_moe": [
+        "cohere2_moe/modeling_cohere2_moe.py Cohere2MoeDecoderLayer: one input_layernorm (Cohere2MoeRMSNorm when config.rms_norm_eps is not None, else Cohere2MoeLayerNorm, weight only) read by self_attn and mlp in parallel; the final norm the same kind. mlp: Cohere2MoeMLP(config.prefix_dense_intermediate_size, None -> intermediate_size) on 'dense' mlp_layer_types, else Cohere2MoeSparseMoeBlock: router weight (num_experts, hidden) without bias, experts gate_up_proj (E, 2*intermediate_size, hidden) and down_proj (E, hidden, intermediate_size), shared_experts Cohere2MoeMLP(intermediate_size * num_shared_experts) when num_shared_experts > 0.",
+        "Cohere2MoeAttention: q/k/v/o_proj bias=config.attention_bias; head_dim a field (128); RoPE where the layer's sliding_window is not None or force_rope (a dense layer with prefix_dense_sliding_window_pattern == 1).",
+        "Cohere2MoeConfig.__post_init__: first_k_dense_replace popped (0); layer_types default: the first_k_dense_replace prefix layers sliding where (i + 1) % prefix_dense_sliding_window_pattern != 0 (1: all full), the rest where (i + 1) % sliding_window_pattern != 0 counting from the first of them; mlp_layer_types default 'dense' below first_k_dense_replace, entries checked in ('sparse', 'dense') and against num_hidden_layers; num_key_value_heads None -> num_attention_heads; tie_word_embeddings True.",
+    ],
+    "mistral4": [
+        "mistral4/modeling_mistral4.py Mistral4Attention (MLA, DeepSeek-V2's shapes): q_proj Linear(hidden, heads*(qk_nope+qk_rope), bias=False) when q_lora_rank is None, else q_a_proj (bias=attention_bias) + q_a_layernorm(q_lora_rank) + q_b_proj (no bias); kv_a_proj_with_mqa Linear(hidden, kv_lora_rank + qk_rope, bias=attention_bias), kv_a_layernorm(kv_lora_rank), kv_b_proj Linear(kv_lora_rank, heads*(qk_nope+v_head_dim), bias=False), o_proj (bias=attention_bias); num_key_value_heads only sets num_key_value_groups.",
+        "Mistral4DecoderLayer: Mistral4MoE where layer_idx >= first_k_dense_replace (0), else Mistral4MLP(intermediate_size); Mistral4MoE: experts gate_up_proj (E, 2*moe_intermediate_size, hidden) + down_proj, Mistral4TopkRouter weight (E, hidden) (softmax, group-limited top-k, no e_score_correction_bias), shared_experts Mistral4MLP(moe_intermediate_size * n_shared_experts) always built; two RMSNorms per layer; lm_head untied by default.",
+        "Mistral4Config: attribute_map num_local_experts -> n_routed_experts; defaults 131072 vocab, hidden 4096, 36 layers, 32 heads, q_lora_rank 1024, kv_lora_rank 256, qk_nope/qk_rope 64, v_head_dim 128, 128 experts top-4, 1 shared; default rope_parameters YaRN factor 128 from original_max_position_embeddings 8192. The auto classes map mistral4 to Mistral4ForCausalLM only for image-text-to-text.",
+    ],
+    "olmo_hybrid": [
+        "olmo_hybrid/modeling_olmo_hybrid.py: OlmoHybridLinearAttentionDecoderLayer (layer_types 'linear_attention': input_layernorm, OlmoHybridGatedDeltaNet, post_attention_layernorm, OlmoHybridMLP) or OlmoHybridAttentionDecoderLayer (Olmo3's: q/k/v/o bias=attention_bias, q_norm RMSNorm(heads*head_dim), k_norm RMSNorm(kv_heads*head_dim), post_attention_layernorm and post_feedforward_layernorm only); head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads).",
+        "OlmoHybridGatedDeltaNet: q_proj/k_proj Linear(hidden, key_dim), v_proj and g_proj Linear(hidden, value_dim), a_proj/b_proj Linear(hidden, num_v_heads), o_proj Linear(value_dim, hidden), all bias-free; conv1d depthwise over 2*key_dim + value_dim channels, no bias; A_log and dt_bias (num_v_heads); o_norm RMSNormGated(head_v_dim); torch_chunk_gated_delta_rule with q/k repeated to the value heads.",
+        "OlmoHybridConfig.__post_init__: layer_types default full where i % 4 == 3 (the last layer full when none is), at least one linear and one attention layer required; linear_num_key/value_heads None -> num_attention_heads; linear_key_head_dim None -> int(0.75 * hidden_size / linear_num_key_heads); linear_value_head_dim None -> 2 * linear_key_head_dim; num_key_value_heads None -> num_attention_heads; rotary embedding only when rope_parameters has a rope_theta; tie_word_embeddings False.",
+    ],
+    "lfm2_moe": [
+        "lfm2_moe/modeling_lfm2_moe.py Lfm2MoeDecoderLayer: self_attn (Lfm2MoeAttention: q/k/v/out_proj bias-free, q_layernorm/k_layernorm RMSNorm(head_dim), head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads)) where layer_types[i] != 'conv', else Lfm2MoeShortConv (in_proj Linear(d, 3d), depthwise conv1d of conv_L_cache taps, out_proj Linear(d, d), all with bias=conv_bias); feed_forward Lfm2MoeMLP(intermediate_size: w1/w3/w2, no width adjustment) for layer_idx < num_dense_layers, else Lfm2MoeSparseMoeBlock (router weight (E, d), sigmoid scores, experts gate_up_proj (E, 2*moe_intermediate_size, d) + down_proj, an expert_bias buffer (E) when use_expert_bias); operator_norm and ffn_norm per layer, embedding_norm after the layers.",
+        "Lfm2MoeConfig: layer_types defaults to None and nothing fills it, so the defaults cannot be built (the decoder layer indexes it); tie_word_embeddings True, a tie_embedding keyword wins; num_key_value_heads 8 (int).",
+    ],
+    "internlm3": [
+        "internlm3 has no modelling file: the auto classes map it to LlamaModel / LlamaForCausalLM, so the model is Llama's (q/k/v/o_proj bias=config.attention_bias, gate/up/down_proj bias=config.mlp_bias, head_dim = getattr(config, 'head_dim', hidden // heads), two RMSNorms per layer).",
+        "InternLM3Config: attribute_map qkv_bias -> attention_bias and bias -> mlp_bias (the alias wins); head_dim 128 and num_key_value_heads 2, both optional (None -> hidden_size // num_attention_heads and num_attention_heads); validate_architecture refuses hidden_size % num_attention_heads != 0 and attention_bias != mlp_bias; tie_word_embeddings False.",
+    ],
+    "granite_swa": [
+        "granite_swa/modeling_granite_swa.py GraniteSWAAttention: q/k/v/o_proj bias=config.attention_bias, head_dim = getattr(config, 'head_dim', hidden // heads), sliding_window on layers whose layer_types entry is 'sliding_attention', a learned sinks parameter (num_attention_heads) passed as s_aux; GraniteSWAMLP gate/up/down bias=config.mlp_bias; two RMSNorms per layer; multipliers change no matmul.",
+        "GraniteSWAConfig.__post_init__: layer_types default full where i % 4 == 0, sliding elsewhere; sliding_window 128 (None fails in the forward pass: the sliding mask is always built and needs a window); layer_rope_theta default [rope_theta] * layers; GraniteSWAModel builds one rotary embedding per truthy theta and passes none (NoPE) to a layer whose theta is falsy; num_key_value_heads 4 (None -> num_attention_heads); tie_word_embeddings True.",
+    ],
+    "granitemoe_swa": [
+        "granitemoe_swa/modeling_granitemoe_swa.py: GraniteMoeShared's layers (router weight (num_local_experts, hidden), experts gate_up_proj (E, 2*intermediate_size, hidden) + down_proj, shared_mlp input_linear/output_linear of shared_intermediate_size when > 0) with GraniteSWA's attention (attention_bias on q/k/v/o, sinks per head, per-layer sliding windows and rotary bases).",
+        "GraniteMoeSWAConfig: the same layer_types / layer_rope_theta defaults as GraniteSWAConfig; num_local_experts 8, num_experts_per_tok 2, shared_intermediate_size 0, num_key_value_heads None -> num_attention_heads; tie_word_embeddings False.",
     ],
 }
 
@@ -1214,6 +1255,50 @@ def new_type_cases():
         ("tiny-vaultgemma-bias", "VaultGemma with attention_bias, layer_types full then sliding, an untied head.",
          {"model_type": "vaultgemma", **TINY, "head_dim": 16, "sliding_window": 32, "attention_bias": True,
           "layer_types": ["full_attention", "sliding_attention"], "tie_word_embeddings": False}),
+        ("tiny-cohere2", "Cohere2 (Command R7B): default sliding_window_pattern 4 over 4 layers (layers 0-2 sliding with window 32, so S = 16 is within it and S = 48 beyond it, with RoPE; layer 3 full and NoPE), one LayerNorm per layer, GQA 4/2, attention_bias, tied head.",
+         {"model_type": "cohere2", **TINY, "num_hidden_layers": 4, "sliding_window": 32, "attention_bias": True}),
+        ("tiny-cohere2-layer-types", "Cohere2 with layer_types (full, sliding), head_dim 24 given (hidden/heads = 16), no num_key_value_heads (MHA), an untied head.",
+         {"model_type": "cohere2", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"}, "head_dim": 24,
+          "sliding_window": 32, "layer_types": ["full_attention", "sliding_attention"], "tie_word_embeddings": False}),
+        ("tiny-cohere2-moe", "Cohere2 MoE: 5 layers, first_k_dense_replace 1 (a dense, full layer with forced RoPE and a prefix_dense_intermediate_size of 80), then sliding, sliding, sliding, full (window 32, so S = 16 is within it and S = 48 beyond it); 4 experts top-2 of intermediate_size with one shared expert; LayerNorms; GQA 4/2, head_dim 16, attention_bias, tied head.",
+         {"model_type": "cohere2_moe", **TINY, "num_hidden_layers": 5, "head_dim": 16, "sliding_window": 32,
+          "attention_bias": True, "first_k_dense_replace": 1, "prefix_dense_intermediate_size": 80,
+          "num_experts": 4, "num_experts_per_tok": 2, "num_shared_experts": 1}),
+        ("tiny-cohere2-moe-rms", "Cohere2 MoE with rms_norm_eps (RMSNorms), layer_types (sliding, full) and mlp_layer_types (sparse, dense), prefix_dense_sliding_window_pattern 2 (the dense full layer has no RoPE), sigmoid routing, 2 shared experts summed, head_dim 24, an untied head.",
+         {"model_type": "cohere2_moe", **TINY, "head_dim": 24, "sliding_window": 32, "rms_norm_eps": 1e-6,
+          "layer_types": ["sliding_attention", "full_attention"], "mlp_layer_types": ["sparse", "dense"],
+          "prefix_dense_sliding_window_pattern": 2, "expert_selection_fn": "sigmoid", "num_experts": 4,
+          "num_experts_per_tok": 2, "num_shared_experts": 2, "shared_expert_combination_strategy": "sum",
+          "tie_word_embeddings": False}),
+        ("tiny-mistral4", "Mistral Small 4 (mistral4): DeepSeek-V2's latent attention (q_lora_rank 32, kv_lora_rank 16, qk_nope 16, qk_rope 8, v_head_dim 12), first_k_dense_replace 1 then 8 experts top-2 in 4 groups (topk_group 2) with one shared expert, attention_bias.",
+         {"model_type": "mistral4", "vocab_size": 256, "hidden_size": 64, "intermediate_size": 160,
+          "moe_intermediate_size": 24, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 4,
+          "q_lora_rank": 32, "kv_lora_rank": 16, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 12,
+          "n_routed_experts": 8, "num_experts_per_tok": 2, "n_group": 4, "topk_group": 2, "n_shared_experts": 1,
+          "first_k_dense_replace": 1, "attention_bias": True, "pad_token_id": 0}),
+        ("tiny-mistral4-direct-q", "mistral4 with q_lora_rank null (a direct q_proj), every layer MoE (num_local_experts 4, the alias, top-1), 2 shared experts, a tied head.",
+         {"model_type": "mistral4", "vocab_size": 256, "hidden_size": 64, "moe_intermediate_size": 24,
+          "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4, "q_lora_rank": None,
+          "kv_lora_rank": 16, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16,
+          "num_local_experts": 4, "num_experts_per_tok": 1, "n_shared_experts": 2, "tie_word_embeddings": True,
+          "pad_token_id": 0}),
+        ("tiny-internlm3", "InternLM3 (built as Llama): qkv_bias and bias (the aliases of attention_bias and mlp_bias) on, head_dim 24 given, GQA 4/2, untied head.",
+         {"model_type": "internlm3", **TINY, "head_dim": 24, "qkv_bias": True, "bias": True}),
+        ("tiny-internlm3-null-dims", "internlm3 with head_dim and num_key_value_heads null (hidden/heads = 16, MHA), no biases, a tied head.",
+         {"model_type": "internlm3", **TINY, "head_dim": None, "num_key_value_heads": None, "tie_word_embeddings": True}),
+        ("tiny-granite-swa", "Granite SWA: 4 layers by the default pattern (full, sliding, sliding, sliding; window 32, so S = 16 is within it and S = 48 beyond it), a learned sink per head, attention_bias and mlp_bias, GQA 4/2, tied head.",
+         {"model_type": "granite_swa", **TINY, "num_hidden_layers": 4, "sliding_window": 32, "attention_bias": True,
+          "mlp_bias": True, "embedding_multiplier": 12.0, "attention_multiplier": 0.5, "logits_scaling": 8.0}),
+        ("tiny-granite-swa-layer-types", "granite_swa with layer_types (sliding, full), layer_rope_theta [10000, 0] (layer 1 NoPE), head_dim 24 given, an untied head.",
+         {"model_type": "granite_swa", **TINY, "head_dim": 24, "sliding_window": 32,
+          "layer_types": ["sliding_attention", "full_attention"], "layer_rope_theta": [10000.0, 0],
+          "tie_word_embeddings": False}),
+        ("tiny-granitemoe-swa", "GraniteMoe SWA: 4 layers by the default pattern (window 32), sinks, 4 experts of intermediate_size top-2 with a 48-wide shared MLP, attention_bias, GQA 4/2.",
+         {"model_type": "granitemoe_swa", **TINY, "num_hidden_layers": 4, "sliding_window": 32, "attention_bias": True,
+          "num_local_experts": 4, "num_experts_per_tok": 2, "shared_intermediate_size": 48}),
+        ("tiny-granitemoe-swa-no-shared", "granitemoe_swa without a shared MLP (shared_intermediate_size 0), layer_types (full, sliding) with the default window 128 (past the measured lengths), num_key_value_heads absent (MHA), tied head.",
+         {"model_type": "granitemoe_swa", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"},
+          "layer_types": ["full_attention", "sliding_attention"], "num_local_experts": 4, "num_experts_per_tok": 1, "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
@@ -1332,6 +1417,9 @@ MODEL_TYPE_ALIASES = {"kimi_k2": "deepseek_v3"}
 COMPOSITE_TYPES = {"gemma3", "mistral3", "ministral3", "gemma4"}
 # Types transformers builds only as their composite (no causal LM class of their own).
 ALWAYS_COMPOSITE = {"step3p7", "internvl", "llava", "llava_onevision", "idefics3", "smolvlm"}
+# Text-only types whose causal-LM class the auto classes register only for image-text-to-text
+# (transformers 5.24 maps mistral4 to Mistral4ForCausalLM there and not in AutoModelForCausalLM).
+IMAGE_TEXT_ONLY_CAUSAL_LM = {"mistral4"}
 
 
 def hunyuan_remote_to_v1_moe(d: dict) -> str:
@@ -1413,6 +1501,7 @@ def build_model(cfg: dict, method: str, dtype=torch.float32):
         or mt in TEXT_ONLY_COMPOSITES
         or mt in TEXT_ONLY_COMPOSITES.values()
         or mt in ALWAYS_COMPOSITE
+        or mt in IMAGE_TEXT_ONLY_CAUSAL_LM
     )
     auto = AutoModelForImageTextToText if composite else AutoModelForCausalLM
     if method == "meta":
@@ -1683,6 +1772,8 @@ HYBRID_MODEL_TYPES = [
     "minimax",
     "jamba",
     "longcat_flash",
+    "olmo_hybrid",
+    "lfm2_moe",
 ]
 
 

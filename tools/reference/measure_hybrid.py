@@ -41,6 +41,10 @@ whose layers are not all softmax attention plus an MLP:
   ``_offset``), a MoE every ``expert_layer_period`` layers and a gated MLP elsewhere;
 * ``longcat_flash``: two MLA-and-MLP sublayers per layer and a shortcut MoE with
   zero-computation experts.
+* ``lfm2_moe``: LFM2's short convolutions or attention per layer (``layer_types``), dense
+  MLPs on the first ``num_dense_layers`` layers and sigmoid-routed experts on the others;
+* ``olmo_hybrid``: Gated DeltaNet (separate q/k/v/a/b/g projections) or OLMo 3 attention
+  per layer (``layer_types``, else every fourth layer attention), a gated MLP on every layer.
 
 For every case it records ``params`` (as ``measure.py``; for a multimodal
 ``model_type`` built with its ``*ForConditionalGeneration`` class, ``params.total``
@@ -1615,6 +1619,84 @@ def cases():
     )
     for c in out[-2:]:
         c["experts"] = lambda model, m: OrderedDict(zero_experts=longcat_zero_experts(model, m))
+
+    # ---- Liquid LFM2-MoE --------------------------------------------------------------------------
+    lfm_moe = {
+        "model_type": "lfm2_moe",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "num_hidden_layers": 4,
+        "layer_types": ["conv", "full_attention", "conv", "full_attention"],
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 144,
+        "moe_intermediate_size": 32,
+        "num_dense_layers": 1,
+        "num_experts": 8,
+        "num_experts_per_tok": 2,
+        "conv_L_cache": 3,
+    }
+    add(
+        "tiny-lfm2-moe",
+        "LFM2-MoE, layer_types conv, full_attention, conv, full_attention: gated short convolutions "
+        "(kernel 3, no bias) and GQA attention (4 heads of 16, 2 KV heads, q/k RMSNorms of head_dim); "
+        "layer 0 a SwiGLU MLP of intermediate_size 144 (no LFM2 adjustment), layers 1-3 8 experts of 32 "
+        "top-2 with a sigmoid router and the expert_bias buffer; tied head.",
+        lfm_moe,
+        seq_lens=(32, 64),
+        notes=[conv_note, short_conv_note],
+    )
+    d = copy.deepcopy(lfm_moe)
+    d.update({"layer_types": ["full_attention", "conv", "conv"], "num_hidden_layers": 3, "num_dense_layers": 0,
+              "use_expert_bias": False, "conv_bias": True, "conv_L_cache": 4, "head_dim": 24,
+              "tie_embedding": False})
+    add(
+        "tiny-lfm2-moe-bias",
+        "LFM2-MoE with every layer MoE (num_dense_layers 0), no expert_bias buffer, conv_bias (in_proj, "
+        "conv and out_proj biases), kernel 4, head_dim 24 from the file, tie_embedding false (wins).",
+        d,
+        seq_lens=(32, 64),
+        notes=[conv_note, short_conv_note],
+    )
+
+    # ---- OLMo Hybrid ----------------------------------------------------------------------------
+    olmo = {
+        "model_type": "olmo_hybrid",
+        "vocab_size": 256,
+        "hidden_size": 64,
+        "intermediate_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "linear_num_key_heads": 2,
+        "linear_num_value_heads": 4,
+        "linear_conv_kernel_dim": 4,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+    }
+    add(
+        "tiny-olmo-hybrid",
+        "OLMo Hybrid, 4 layers by the default pattern (linear, linear, linear, full): Gated DeltaNet with "
+        "2 key heads of int(0.75*64/2) = 24 and 4 value heads of 48 (derived), separate q/k/v/a/b/g "
+        "projections; OLMo 3 attention (GQA 4/2, head_dim 16, q/k RMSNorms over all heads, post-norms "
+        "only); a gated MLP on every layer; untied head.",
+        olmo,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
+    )
+    d = copy.deepcopy(olmo)
+    d.update({"num_hidden_layers": 3, "layer_types": ["full_attention", "linear_attention", "full_attention"],
+              "head_dim": 24, "attention_bias": True, "linear_key_head_dim": 16, "linear_value_head_dim": 20,
+              "linear_num_key_heads": 4, "rope_parameters": {"rope_type": "default", "rope_theta": None},
+              "tie_word_embeddings": True})
+    add(
+        "tiny-olmo-hybrid-layer-types",
+        "OLMo Hybrid with layer_types (full, linear, full), head_dim 24 from the file, attention_bias, "
+        "4 key and 4 value heads of 16 and 20 given, no rotary embedding (rope_theta null), tied head.",
+        d,
+        seq_lens=(64, 128),
+        notes=[conv_note, solve_note],
+    )
 
     def reduced(name, new_name, description, overrides, seq_lens, notes):
         cfg = copy.deepcopy([c for c in out if c["name"] == name][0]["config"])
