@@ -81,10 +81,11 @@ pub enum Family {
     HunyuanV1Dense,
     SeedOss,
     Cwm,
+    HyV3,
 }
 
 impl Family {
-    pub const ALL: [Family; 73] = [
+    pub const ALL: [Family; 74] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -158,6 +159,7 @@ impl Family {
         Family::HunyuanV1Dense,
         Family::SeedOss,
         Family::Cwm,
+        Family::HyV3,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -240,6 +242,7 @@ impl Family {
             Family::HunyuanV1Dense => "hunyuan_v1_dense",
             Family::SeedOss => "seed_oss",
             Family::Cwm => "cwm",
+            Family::HyV3 => "hy_v3",
         }
     }
 }

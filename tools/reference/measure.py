@@ -150,6 +150,7 @@ MODEL_TYPES = [
     "hunyuan_v1_dense",
     "seed_oss",
     "cwm",
+    "hy_v3",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -381,6 +382,12 @@ NOTES = {
     "cwm": [
         "cwm/modeling_cwm.py CwmAttention: q/k/v/o_proj bias-free, sliding_window on layers whose layer_types entry is 'sliding_attention' (else full); CwmMLP gate/up/down with bias=config.mlp_bias; two RMSNorms per layer.",
         "CwmConfig.__post_init__: layer_types default full at i % 4 == 0, sliding elsewhere; sliding_window 8192 (0/None -> None); rope_parameters default llama3 scaling (factor 16, original_max_position_embeddings 8192); head_dim 128 and num_key_value_heads 8 plain ints; validate_architecture refuses hidden_size % num_attention_heads != 0; tie_word_embeddings False.",
+    ],
+    "hy_v3": [
+        "hy_v3/modeling_hy_v3.py HYV3Attention (ApertusAttention): q/k/v/o_proj bias=config.attention_bias; q_norm and k_norm RMSNorm(head_dim); head_dim a plain int field (128).",
+        "HYV3DecoderLayer: HYV3MoE when mlp_layer_types[i] == 'sparse', else HYV3MLP (LlamaMLP, bias=config.mlp_bias); HYV3Config fills mlp_layer_types with one 'dense' then 'sparse'.",
+        "HYV3MoE: HYV3TopKRouter weight (num_experts, hidden) fp32, no bias; HYV3Experts (Qwen3MoeExperts) gate_up_proj/down_proj without bias; shared_experts = HYV3MLP(intermediate_size=moe_intermediate_size*num_shared_experts), whose `intermediate_size or config.intermediate_size` takes intermediate_size for 0; e_score_correction_bias is a buffer.",
+        "attribute_map: num_local_experts -> num_experts. _keys_to_ignore_on_load_unexpected model.layers.80 (MTP): no MTP module built.",
     ],
 }
 
@@ -1083,6 +1090,13 @@ def new_type_cases():
         ("tiny-vaultgemma-bias", "VaultGemma with attention_bias, layer_types full then sliding, an untied head.",
          {"model_type": "vaultgemma", **TINY, "head_dim": 16, "sliding_window": 32, "attention_bias": True,
           "layer_types": ["full_attention", "sliding_attention"], "tie_word_embeddings": False}),
+        ("tiny-hy-v3", "Hy3 (hy_v3): 3 layers (one dense, two MoE by the default mlp_layer_types), q/k norms, head_dim 16, 4 experts top-2 of 32 with one shared expert, correction-bias buffer.",
+         {"model_type": "hy_v3", **TINY, "num_hidden_layers": 3, "head_dim": 16, "num_experts": 4,
+          "num_experts_per_tok": 2, "moe_intermediate_size": 32}),
+        ("tiny-hy-v3-bias", "hy_v3 with attention_bias and mlp_bias, mlp_layer_types (sparse, dense), num_local_experts (alias of num_experts) 4 top-1, 2 shared experts fused, head_dim 24, tied head.",
+         {"model_type": "hy_v3", **TINY, "head_dim": 24, "attention_bias": True, "mlp_bias": True,
+          "mlp_layer_types": ["sparse", "dense"], "num_local_experts": 4, "num_experts_per_tok": 1,
+          "moe_intermediate_size": 48, "num_shared_experts": 2, "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
