@@ -39,6 +39,7 @@ mod mimo;
 mod qwen3_vl;
 mod solar_open;
 mod step3p7;
+mod youtu;
 
 /// The bundled presets: name, official config.json.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -347,6 +348,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::HunyuanV1Dense => hunyuan_v1_dense(&config),
         Family::Cwm => cwm(&config),
         Family::HyV3 => hy_v3::build(&config),
+        Family::Youtu => youtu::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

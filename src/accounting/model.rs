@@ -82,10 +82,11 @@ pub enum Family {
     SeedOss,
     Cwm,
     HyV3,
+    Youtu,
 }
 
 impl Family {
-    pub const ALL: [Family; 74] = [
+    pub const ALL: [Family; 75] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -160,6 +161,7 @@ impl Family {
         Family::SeedOss,
         Family::Cwm,
         Family::HyV3,
+        Family::Youtu,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -243,6 +245,7 @@ impl Family {
             Family::SeedOss => "seed_oss",
             Family::Cwm => "cwm",
             Family::HyV3 => "hy_v3",
+            Family::Youtu => "youtu",
         }
     }
 }

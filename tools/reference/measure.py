@@ -151,6 +151,7 @@ MODEL_TYPES = [
     "seed_oss",
     "cwm",
     "hy_v3",
+    "youtu",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -388,6 +389,10 @@ NOTES = {
         "HYV3DecoderLayer: HYV3MoE when mlp_layer_types[i] == 'sparse', else HYV3MLP (LlamaMLP, bias=config.mlp_bias); HYV3Config fills mlp_layer_types with one 'dense' then 'sparse'.",
         "HYV3MoE: HYV3TopKRouter weight (num_experts, hidden) fp32, no bias; HYV3Experts (Qwen3MoeExperts) gate_up_proj/down_proj without bias; shared_experts = HYV3MLP(intermediate_size=moe_intermediate_size*num_shared_experts), whose `intermediate_size or config.intermediate_size` takes intermediate_size for 0; e_score_correction_bias is a buffer.",
         "attribute_map: num_local_experts -> num_experts. _keys_to_ignore_on_load_unexpected model.layers.80 (MTP): no MTP module built.",
+    ],
+    "youtu": [
+        "youtu/modeling_youtu.py YoutuAttention (DeepseekV3Attention): q_a_proj (bias=attention_bias) + q_a_layernorm + q_b_proj, or q_proj when q_lora_rank is None; kv_a_proj_with_mqa (bias=attention_bias) + kv_a_layernorm + kv_b_proj; o_proj bias=attention_bias.",
+        "YoutuMLP (Qwen3MLP): gate/up/down without bias on every layer; YoutuDecoderLayer (LlamaDecoderLayer): two RMSNorms. YoutuConfig removes DeepSeek-V3's MoE fields (n_routed_experts etc.); tie_word_embeddings True by default.",
     ],
 }
 
@@ -1097,6 +1102,13 @@ def new_type_cases():
          {"model_type": "hy_v3", **TINY, "head_dim": 24, "attention_bias": True, "mlp_bias": True,
           "mlp_layer_types": ["sparse", "dense"], "num_local_experts": 4, "num_experts_per_tok": 1,
           "moe_intermediate_size": 48, "num_shared_experts": 2, "tie_word_embeddings": True}),
+        ("tiny-youtu", "Youtu-LLM (youtu): DeepSeek-V3's latent attention (q_lora_rank 32, kv_lora_rank 16, nope 16 + rope 8, v 16) on every layer, a dense SwiGLU MLP, tied head.",
+         {"model_type": "youtu", **TINY, "num_key_value_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16,
+          "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16}),
+        ("tiny-youtu-direct", "youtu with q_lora_rank null (a direct q_proj), attention_bias, v_head_dim 24 unlike the query width, untied head.",
+         {"model_type": "youtu", **TINY, "num_key_value_heads": 4, "q_lora_rank": None, "kv_lora_rank": 16,
+          "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 24, "attention_bias": True,
+          "tie_word_embeddings": False}),
     ]
     cases = []
     for name, description, config in variants:
