@@ -83,10 +83,11 @@ pub enum Family {
     Cwm,
     HyV3,
     Youtu,
+    Minicpm3,
 }
 
 impl Family {
-    pub const ALL: [Family; 75] = [
+    pub const ALL: [Family; 76] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -162,6 +163,7 @@ impl Family {
         Family::Cwm,
         Family::HyV3,
         Family::Youtu,
+        Family::Minicpm3,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -246,6 +248,7 @@ impl Family {
             Family::Cwm => "cwm",
             Family::HyV3 => "hy_v3",
             Family::Youtu => "youtu",
+            Family::Minicpm3 => "minicpm3",
         }
     }
 }

@@ -20,21 +20,7 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
     let vocab = config.positive_or(&["vocab_size"], 128256)?;
     let intermediate = config.positive_or(&["intermediate_size"], 6144)?;
     let tie = config.bool_or(&["tie_word_embeddings"], true)?;
-    let q_lora_rank = match config.field(&["q_lora_rank"]) {
-        (_, Field::Absent) => Some(1536),
-        (_, Field::Null) => None,
-        (key, Field::Present(value)) => match as_u64(key, value)? {
-            0 => {
-                return Err(invalid(
-                    "q_lora_rank",
-                    "0",
-                    "must be at least 1",
-                    "use null to project queries without compression",
-                ))
-            }
-            rank => Some(rank),
-        },
-    };
+    let q_lora_rank = q_lora_rank(config, 1536)?;
     let attention = LatentAttention {
         num_heads: heads,
         q_lora_rank,
@@ -68,6 +54,24 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
         vec![layer; layers as usize],
         default_seq_len(config, &["max_position_embeddings"], 131072)?,
     ))
+}
+
+/// `q_lora_rank`: absent takes `default`, null projects queries directly (`q_proj`), 0 is
+/// refused (as DeepSeek's attention classes read it).
+pub(super) fn q_lora_rank(config: &Config, default: u64) -> Result<Option<u64>, ModelConfigError> {
+    match config.field(&["q_lora_rank"]) {
+        (_, Field::Absent) => Ok(Some(default)),
+        (_, Field::Null) => Ok(None),
+        (key, Field::Present(value)) => match as_u64(key, value)? {
+            0 => Err(invalid(
+                "q_lora_rank",
+                "0",
+                "must be at least 1",
+                "use null to project queries without compression",
+            )),
+            rank => Ok(Some(rank)),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -152,6 +152,7 @@ MODEL_TYPES = [
     "cwm",
     "hy_v3",
     "youtu",
+    "minicpm3",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -393,6 +394,11 @@ NOTES = {
     "youtu": [
         "youtu/modeling_youtu.py YoutuAttention (DeepseekV3Attention): q_a_proj (bias=attention_bias) + q_a_layernorm + q_b_proj, or q_proj when q_lora_rank is None; kv_a_proj_with_mqa (bias=attention_bias) + kv_a_layernorm + kv_b_proj; o_proj bias=attention_bias.",
         "YoutuMLP (Qwen3MLP): gate/up/down without bias on every layer; YoutuDecoderLayer (LlamaDecoderLayer): two RMSNorms. YoutuConfig removes DeepSeek-V3's MoE fields (n_routed_experts etc.); tie_word_embeddings True by default.",
+    ],
+    "minicpm3": [
+        "minicpm3/modeling_minicpm3.py MiniCPM3Attention (DeepseekV2Attention's modules): q_a_proj (bias=attention_bias) + q_a_layernorm + q_b_proj, or q_proj when q_lora_rank is None; kv_a_proj_with_mqa (bias=attention_bias) + kv_a_layernorm + kv_b_proj; o_proj bias=attention_bias. num_key_value_groups = heads // num_key_value_heads is used by repeat_kv on the expanded keys, so only num_key_value_heads == num_attention_heads runs.",
+        "MiniCPM3Config.__post_init__: v_head_dim None -> hidden_size // num_attention_heads; head_dim set to qk_rope_head_dim (not read for shapes); validate_architecture refuses hidden_size % num_attention_heads != 0.",
+        "MiniCPM3DecoderLayer: LlamaMLP (bias=mlp_bias), two RMSNorms, residuals scaled by scale_depth / sqrt(num_hidden_layers); MiniCPM3ScaledWordEmbedding's embed_scale is a buffer; logits divided by hidden_size / dim_model_base. tie_word_embeddings True by default.",
     ],
 }
 
@@ -1109,6 +1115,13 @@ def new_type_cases():
          {"model_type": "youtu", **TINY, "num_key_value_heads": 4, "q_lora_rank": None, "kv_lora_rank": 16,
           "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 24, "attention_bias": True,
           "tie_word_embeddings": False}),
+        ("tiny-minicpm3", "MiniCPM3 (minicpm3): latent attention (q_lora_rank 32, kv_lora_rank 16, nope 16 + rope 8, v_head_dim absent = hidden/heads = 16), scaled residuals and embeddings, tied head.",
+         {"model_type": "minicpm3", **TINY, "num_key_value_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16,
+          "qk_nope_head_dim": 16, "qk_rope_head_dim": 8}),
+        ("tiny-minicpm3-direct", "minicpm3 with q_lora_rank null (a direct q_proj), v_head_dim 24, attention_bias and mlp_bias, scale_depth and dim_model_base null, untied head.",
+         {"model_type": "minicpm3", **TINY, "num_key_value_heads": 4, "q_lora_rank": None, "kv_lora_rank": 16,
+          "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 24, "attention_bias": True,
+          "mlp_bias": True, "scale_depth": None, "dim_model_base": None, "tie_word_embeddings": False}),
     ]
     cases = []
     for name, description, config in variants:
