@@ -866,6 +866,13 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             vocab: 50304,
             ..base
         },
+        // OlmoConfig has no head_dim field: the attention reads getattr(config, "head_dim"),
+        // and an explicit null reaches the rotary embedding as None, which it cannot build.
+        Family::Olmo => LlamaDefaults {
+            vocab: 50304,
+            head_dim_null_refused: true,
+            ..base
+        },
         Family::FlexOlmo => LlamaDefaults {
             vocab: 100352,
             max_positions: 4096,
@@ -1160,7 +1167,8 @@ fn layer_traits(
         | Family::Arcee
         | Family::Apertus
         | Family::NanoChat
-        | Family::VaultGemma => {
+        | Family::VaultGemma
+        | Family::Olmo => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -1207,6 +1215,9 @@ fn layer_traits(
             // NanoChatRMSNorm has no weight: the layers' two norms, the final one (also run
             // on the embeddings) and the q/k norms are free.
             Family::NanoChat => Norm::RmsNormWithoutWeight,
+            // OlmoLayerNorm: F.layer_norm without weight or bias, the layers' two and the
+            // final one.
+            Family::Olmo => Norm::LayerNormWithoutWeight,
             _ => Norm::RmsNorm,
         },
         norms_per_layer: match family {

@@ -84,10 +84,11 @@ pub enum Family {
     HyV3,
     Youtu,
     Minicpm3,
+    Olmo,
 }
 
 impl Family {
-    pub const ALL: [Family; 76] = [
+    pub const ALL: [Family; 77] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -164,6 +165,7 @@ impl Family {
         Family::HyV3,
         Family::Youtu,
         Family::Minicpm3,
+        Family::Olmo,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -249,6 +251,7 @@ impl Family {
             Family::HyV3 => "hy_v3",
             Family::Youtu => "youtu",
             Family::Minicpm3 => "minicpm3",
+            Family::Olmo => "olmo",
         }
     }
 }
@@ -418,6 +421,8 @@ pub enum Norm {
     RmsNorm,
     /// RMSNorm without a learned weight (nanochat's `NanoChatRMSNorm`): no parameters.
     RmsNormWithoutWeight,
+    /// LayerNorm without a learned weight or bias (OLMo's `OlmoLayerNorm`): no parameters.
+    LayerNormWithoutWeight,
 }
 
 impl Norm {
@@ -425,7 +430,7 @@ impl Norm {
         match self {
             Norm::LayerNorm { bias: true } => 2 * width,
             Norm::LayerNorm { bias: false } | Norm::RmsNorm => width,
-            Norm::RmsNormWithoutWeight => 0,
+            Norm::RmsNormWithoutWeight | Norm::LayerNormWithoutWeight => 0,
         }
     }
 }

@@ -153,6 +153,7 @@ MODEL_TYPES = [
     "hy_v3",
     "youtu",
     "minicpm3",
+    "olmo",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -399,6 +400,11 @@ NOTES = {
         "minicpm3/modeling_minicpm3.py MiniCPM3Attention (DeepseekV2Attention's modules): q_a_proj (bias=attention_bias) + q_a_layernorm + q_b_proj, or q_proj when q_lora_rank is None; kv_a_proj_with_mqa (bias=attention_bias) + kv_a_layernorm + kv_b_proj; o_proj bias=attention_bias. num_key_value_groups = heads // num_key_value_heads is used by repeat_kv on the expanded keys, so only num_key_value_heads == num_attention_heads runs.",
         "MiniCPM3Config.__post_init__: v_head_dim None -> hidden_size // num_attention_heads; head_dim set to qk_rope_head_dim (not read for shapes); validate_architecture refuses hidden_size % num_attention_heads != 0.",
         "MiniCPM3DecoderLayer: LlamaMLP (bias=mlp_bias), two RMSNorms, residuals scaled by scale_depth / sqrt(num_hidden_layers); MiniCPM3ScaledWordEmbedding's embed_scale is a buffer; logits divided by hidden_size / dim_model_base. tie_word_embeddings True by default.",
+    ],
+    "olmo": [
+        "olmo/modeling_olmo.py OlmoLayerNorm: F.layer_norm(x, normalized_shape, None, None, eps=1e-5), no weight or bias; two per layer (input_layernorm, post_attention_layernorm) and the final norm.",
+        "OlmoAttention (LlamaAttention): q/k/v/o_proj bias=config.attention_bias; clip_qkv clamps q, k and v in place (no parameter, no matmul); head_dim = getattr(config, 'head_dim', None) or hidden_size // num_attention_heads for the rotary embedding, LlamaAttention's getattr for the projections (OlmoConfig has no head_dim field).",
+        "OlmoMLP: gate/up/down_proj bias=False (no mlp_bias). OlmoConfig: num_key_value_heads None -> num_attention_heads; tie_word_embeddings False.",
     ],
 }
 
@@ -1122,6 +1128,11 @@ def new_type_cases():
          {"model_type": "minicpm3", **TINY, "num_key_value_heads": 4, "q_lora_rank": None, "kv_lora_rank": 16,
           "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 24, "attention_bias": True,
           "mlp_bias": True, "scale_depth": None, "dim_model_base": None, "tie_word_embeddings": False}),
+        ("tiny-olmo", "OLMo (olmo): weightless LayerNorms (two per layer and the final one), GQA 4/2, no biases, untied head.",
+         {"model_type": "olmo", **TINY}),
+        ("tiny-olmo-clip", "olmo with clip_qkv 8.0 (a clamp, no matmul), attention_bias on q/k/v/o, head_dim 24 given, num_key_value_heads absent (MHA), tied head.",
+         {"model_type": "olmo", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"}, "clip_qkv": 8.0,
+          "attention_bias": True, "head_dim": 24, "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
