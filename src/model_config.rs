@@ -37,6 +37,7 @@ mod lfm2;
 mod mamba2;
 mod mimo;
 mod minicpm3;
+mod phi;
 mod qwen3_vl;
 mod solar_open;
 mod step3p7;
@@ -351,6 +352,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::HyV3 => hy_v3::build(&config),
         Family::Youtu => youtu::build(&config),
         Family::Minicpm3 => minicpm3::build(&config),
+        Family::Phi => phi::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -85,10 +85,11 @@ pub enum Family {
     Youtu,
     Minicpm3,
     Olmo,
+    Phi,
 }
 
 impl Family {
-    pub const ALL: [Family; 77] = [
+    pub const ALL: [Family; 78] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -166,6 +167,7 @@ impl Family {
         Family::Youtu,
         Family::Minicpm3,
         Family::Olmo,
+        Family::Phi,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -252,6 +254,7 @@ impl Family {
             Family::Youtu => "youtu",
             Family::Minicpm3 => "minicpm3",
             Family::Olmo => "olmo",
+            Family::Phi => "phi",
         }
     }
 }

@@ -504,6 +504,8 @@ fn real_configs_round_to_their_published_sizes() {
         ("../real-granite-3.1-1b-a400m-instruct", "total", 1.3, 0.05),
         ("../real-granite-3.1-1b-a400m-instruct", "active", 0.4, 0.05),
         ("../real-ernie-4.5-0.3b-base-pt", "total", 0.36, 0.005),
+        // Phi-2's model card: 2.7 billion parameters.
+        ("../real-phi-2", "total", 2.7, 0.1),
     ];
     for (name, count, published, slack) in cases {
         let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));

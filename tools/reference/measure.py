@@ -154,6 +154,7 @@ MODEL_TYPES = [
     "youtu",
     "minicpm3",
     "olmo",
+    "phi",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -405,6 +406,11 @@ NOTES = {
         "olmo/modeling_olmo.py OlmoLayerNorm: F.layer_norm(x, normalized_shape, None, None, eps=1e-5), no weight or bias; two per layer (input_layernorm, post_attention_layernorm) and the final norm.",
         "OlmoAttention (LlamaAttention): q/k/v/o_proj bias=config.attention_bias; clip_qkv clamps q, k and v in place (no parameter, no matmul); head_dim = getattr(config, 'head_dim', None) or hidden_size // num_attention_heads for the rotary embedding, LlamaAttention's getattr for the projections (OlmoConfig has no head_dim field).",
         "OlmoMLP: gate/up/down_proj bias=False (no mlp_bias). OlmoConfig: num_key_value_heads None -> num_attention_heads; tie_word_embeddings False.",
+    ],
+    "phi": [
+        "phi/modeling_phi.py PhiAttention: q/k/v_proj and dense (output) nn.Linear bias=True always; head_dim = getattr(config, 'head_dim', hidden_size // num_attention_heads) (PhiConfig has no head_dim field); rotary_ndims = head_dim * partial_rotary_factor (0.5 by default, set in __post_init__); qk_layernorm adds nn.LayerNorm(hidden_size // num_attention_heads) (weight and bias) for q and k.",
+        "PhiMLP: fc1/fc2 nn.Linear with bias, gelu_new, not gated. PhiDecoderLayer: one input_layernorm (nn.LayerNorm, weight and bias) feeding attention and MLP in parallel; PhiModel.final_layernorm nn.LayerNorm.",
+        "PhiForCausalLM.lm_head = nn.Linear(hidden_size, vocab_size, bias=True); tie_word_embeddings False by default (the bias stays when tied).",
     ],
 }
 
@@ -1133,6 +1139,11 @@ def new_type_cases():
         ("tiny-olmo-clip", "olmo with clip_qkv 8.0 (a clamp, no matmul), attention_bias on q/k/v/o, head_dim 24 given, num_key_value_heads absent (MHA), tied head.",
          {"model_type": "olmo", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"}, "clip_qkv": 8.0,
           "attention_bias": True, "head_dim": 24, "tie_word_embeddings": True}),
+        ("tiny-phi", "Phi (phi): one LayerNorm per layer feeding attention and MLP in parallel, biased q/k/v/dense and fc1/fc2, partial rotary 0.5, MHA (num_key_value_heads absent), biased untied LM head.",
+         {"model_type": "phi", **{k: v for k, v in TINY.items() if k != "num_key_value_heads"}}),
+        ("tiny-phi-qk-layernorm", "phi with qk_layernorm (LayerNorms of hidden/heads with bias on q and k), GQA 4/2, partial_rotary_factor 0.25, tied embeddings (the LM head's bias stays).",
+         {"model_type": "phi", **TINY, "qk_layernorm": True, "partial_rotary_factor": 0.25,
+          "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
