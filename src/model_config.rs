@@ -24,6 +24,7 @@ use crate::accounting::params;
 
 mod afmoe;
 mod bamba;
+mod dbrx;
 mod deepseek_v4;
 mod exaone_moe;
 mod falcon_h1;
@@ -353,6 +354,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Youtu => youtu::build(&config),
         Family::Minicpm3 => minicpm3::build(&config),
         Family::Phi => phi::build(&config),
+        Family::Dbrx => dbrx::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();

@@ -86,10 +86,11 @@ pub enum Family {
     Minicpm3,
     Olmo,
     Phi,
+    Dbrx,
 }
 
 impl Family {
-    pub const ALL: [Family; 78] = [
+    pub const ALL: [Family; 79] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -168,6 +169,7 @@ impl Family {
         Family::Minicpm3,
         Family::Olmo,
         Family::Phi,
+        Family::Dbrx,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -255,6 +257,7 @@ impl Family {
             Family::Minicpm3 => "minicpm3",
             Family::Olmo => "olmo",
             Family::Phi => "phi",
+            Family::Dbrx => "dbrx",
         }
     }
 }
