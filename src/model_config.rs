@@ -30,6 +30,7 @@ mod exaone_moe;
 mod falcon_h1;
 mod gemma4;
 mod granitemoehybrid;
+mod helium;
 mod hunyuan;
 mod hy_v3;
 mod hybrid;
@@ -355,6 +356,7 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::Minicpm3 => minicpm3::build(&config),
         Family::Phi => phi::build(&config),
         Family::Dbrx => dbrx::build(&config),
+        Family::Helium => helium::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -877,6 +879,19 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             head_dim_null_refused: true,
             ..base
         },
+        // HeliumConfig: head_dim and num_key_value_heads plain ints.
+        Family::Helium => LlamaDefaults {
+            vocab: 48000,
+            hidden: 2560,
+            intermediate: 7040,
+            layers: 24,
+            heads: 20,
+            kv_heads: Some(20),
+            kv_heads_nullable: false,
+            head_dim: Some(128),
+            max_positions: 4096,
+            ..base
+        },
         Family::FlexOlmo => LlamaDefaults {
             vocab: 100352,
             max_positions: 4096,
@@ -1134,6 +1149,8 @@ fn layer_traits(
         ),
         // GLM-4 (glm-4-9b-chat-hf and 0414): the same, with attention_bias true by default.
         Family::Glm4 | Family::Glm => (attention_bias(true)?, false),
+        // Helium: Granite's q/k/v biases, a bias-free o_proj of its own.
+        Family::Helium => (attention_bias(false)?, false),
         Family::GptOss => {
             let bias = attention_bias(true)?;
             (bias, bias)
@@ -1184,7 +1201,8 @@ fn layer_traits(
         | Family::Smollm3
         | Family::Arcee
         | Family::SeedOss
-        | Family::Cwm => config.bool_or(&["mlp_bias"], false)?,
+        | Family::Cwm
+        | Family::Helium => config.bool_or(&["mlp_bias"], false)?,
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
         Family::Ernie45Moe | Family::Ernie45 => config.bool_or(&["use_bias"], false)?,
         _ => false,

@@ -87,10 +87,11 @@ pub enum Family {
     Olmo,
     Phi,
     Dbrx,
+    Helium,
 }
 
 impl Family {
-    pub const ALL: [Family; 79] = [
+    pub const ALL: [Family; 80] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -170,6 +171,7 @@ impl Family {
         Family::Olmo,
         Family::Phi,
         Family::Dbrx,
+        Family::Helium,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -258,6 +260,7 @@ impl Family {
             Family::Olmo => "olmo",
             Family::Phi => "phi",
             Family::Dbrx => "dbrx",
+            Family::Helium => "helium",
         }
     }
 }

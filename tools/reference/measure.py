@@ -156,6 +156,7 @@ MODEL_TYPES = [
     "olmo",
     "phi",
     "dbrx",
+    "helium",
 ]
 
 # Short factual findings from reading the transformers 5.24 modelling code.
@@ -417,6 +418,10 @@ NOTES = {
         "dbrx/configuration_dbrx.py DbrxConfig: d_model, n_heads, n_layers, max_seq_len with attribute_map aliases hidden_size, num_attention_heads, num_hidden_layers, max_position_embeddings; attn_config (DbrxAttentionConfig: kv_n_heads 1, clip_qkv None) and ffn_config (DbrxFFNConfig: ffn_hidden_size 3584, moe_num_experts 4, moe_top_k 1; hidden_size overwritten by d_model) default when None; validate_architecture refuses tie_word_embeddings. DbrxAttention reads attn_config.rope_theta, which DbrxAttentionConfig does not declare: without it the model cannot be built (the defaults fail).",
         "dbrx/modeling_dbrx.py DbrxAttention: head_dim = d_model // n_heads; Wqkv nn.Linear(d_model, d_model + 2*kv_n_heads*head_dim, bias=False); out_proj bias=False; clip_qkv clamps the fused projection, and clamp(min=None, max=None) raises: with clip_qkv None the model builds but its forward fails. __post_init__ copies d_model into ffn_config.hidden_size before the hidden_size alias applies: with hidden_size alone the experts are 2048 wide and the attention hidden_size wide.",
         "DbrxExpertGLU: w1, v1, w2 nn.Parameter(moe_num_experts*ffn_hidden_size, d_model), no bias; DbrxRouter.layer nn.Linear(d_model, moe_num_experts, bias=False); no shared expert. DbrxNormAttentionNorm norm_1/norm_2 and DbrxModel.norm_f nn.LayerNorm(d_model, bias=False); lm_head bias=False.",
+    ],
+    "helium": [
+        "helium/modeling_helium.py HeliumAttention (GraniteAttention): q/k/v_proj bias=config.attention_bias; o_proj replaced by nn.Linear(hidden_size, hidden_size, bias=False), so num_attention_heads * head_dim must equal hidden_size for the forward to run; head_dim and num_key_value_heads plain int fields (128, 20).",
+        "HeliumMLP (LlamaMLP): bias=config.mlp_bias. HeliumRMSNorm with a weight, two per layer and the final norm. HeliumForCausalLM (GemmaForCausalLM): tie_word_embeddings False by default.",
     ],
 }
 
@@ -1159,6 +1164,11 @@ def new_type_cases():
          {"model_type": "dbrx", "vocab_size": 128, "d_model": 64, "num_attention_heads": 4,
           "attn_config": {"rope_theta": 10000, "clip_qkv": 8.0},
           "num_hidden_layers": 2, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}),
+        ("tiny-helium", "Helium (helium): Llama's layers, GQA 4/2, head_dim 16 (heads x head_dim = hidden, as its o_proj needs), untied head.",
+         {"model_type": "helium", **TINY, "head_dim": 16}),
+        ("tiny-helium-bias", "helium with attention_bias (q/k/v only, o_proj has none) and mlp_bias, tied head.",
+         {"model_type": "helium", **TINY, "head_dim": 16, "attention_bias": True, "mlp_bias": True,
+          "tie_word_embeddings": True}),
     ]
     cases = []
     for name, description, config in variants:
