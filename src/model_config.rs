@@ -26,13 +26,16 @@ mod afmoe;
 mod bamba;
 mod cohere2;
 mod cohere2_moe;
+mod dbrx;
 mod deepseek_v4;
 mod exaone_moe;
 mod falcon_h1;
 mod gemma4;
 mod granite_swa;
 mod granitemoehybrid;
+mod helium;
 mod hunyuan;
+mod hy_v3;
 mod hybrid;
 mod idefics3;
 mod internlm3;
@@ -46,13 +49,16 @@ mod llava;
 mod longcat_flash;
 mod mamba2;
 mod mimo;
+mod minicpm3;
 mod minimax;
 mod mistral4;
 mod olmo_hybrid;
+mod phi;
 mod qwen2_vl;
 mod qwen3_vl;
 mod solar_open;
 mod step3p7;
+mod youtu;
 
 /// The bundled presets: name, official config.json.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -399,6 +405,12 @@ pub fn from_value(value: &Value) -> Result<Model, ModelConfigError> {
         Family::OlmoHybrid => olmo_hybrid::build(&config),
         Family::Lfm2Moe => lfm2_moe::build(&config),
         Family::InternLm3 => internlm3::build(&config),
+        Family::HyV3 => hy_v3::build(&config),
+        Family::Youtu => youtu::build(&config),
+        Family::Minicpm3 => minicpm3::build(&config),
+        Family::Phi => phi::build(&config),
+        Family::Dbrx => dbrx::build(&config),
+        Family::Helium => helium::build(&config),
         Family::Gemma3 | Family::Mistral3 => {
             // A composite type without text_config: the default text sub-config.
             let mut with_text = object.clone();
@@ -925,6 +937,26 @@ fn llama_defaults(family: Family) -> LlamaDefaults {
             vocab: 50304,
             ..base
         },
+        // OlmoConfig has no head_dim field: the attention reads getattr(config, "head_dim"),
+        // and an explicit null reaches the rotary embedding as None, which it cannot build.
+        Family::Olmo => LlamaDefaults {
+            vocab: 50304,
+            head_dim_null_refused: true,
+            ..base
+        },
+        // HeliumConfig: head_dim and num_key_value_heads plain ints.
+        Family::Helium => LlamaDefaults {
+            vocab: 48000,
+            hidden: 2560,
+            intermediate: 7040,
+            layers: 24,
+            heads: 20,
+            kv_heads: Some(20),
+            kv_heads_nullable: false,
+            head_dim: Some(128),
+            max_positions: 4096,
+            ..base
+        },
         Family::FlexOlmo => LlamaDefaults {
             vocab: 100352,
             max_positions: 4096,
@@ -1206,6 +1238,8 @@ fn layer_traits(
         ),
         // GLM-4 (glm-4-9b-chat-hf and 0414): the same, with attention_bias true by default.
         Family::Glm4 | Family::Glm => (attention_bias(true)?, false),
+        // Helium: Granite's q/k/v biases, a bias-free o_proj of its own.
+        Family::Helium => (attention_bias(false)?, false),
         Family::GptOss => {
             let bias = attention_bias(true)?;
             (bias, bias)
@@ -1250,7 +1284,8 @@ fn layer_traits(
         | Family::Arcee
         | Family::Apertus
         | Family::NanoChat
-        | Family::VaultGemma => {
+        | Family::VaultGemma
+        | Family::Olmo => {
             let bias = attention_bias(false)?;
             (bias, bias)
         }
@@ -1263,7 +1298,8 @@ fn layer_traits(
         | Family::Smollm3
         | Family::Arcee
         | Family::SeedOss
-        | Family::Cwm => config.bool_or(&["mlp_bias"], false)?,
+        | Family::Cwm
+        | Family::Helium => config.bool_or(&["mlp_bias"], false)?,
         Family::Starcoder2 => config.bool_or(&["use_bias"], true)?,
         Family::Ernie45Moe | Family::Ernie45 => config.bool_or(&["use_bias"], false)?,
         Family::InternLm3 => config.bool_or(&["bias", "mlp_bias"], false)?,
@@ -1299,6 +1335,9 @@ fn layer_traits(
             // NanoChatRMSNorm has no weight: the layers' two norms, the final one (also run
             // on the embeddings) and the q/k norms are free.
             Family::NanoChat => Norm::RmsNormWithoutWeight,
+            // OlmoLayerNorm: F.layer_norm without weight or bias, the layers' two and the
+            // final one.
+            Family::Olmo => Norm::LayerNormWithoutWeight,
             _ => Norm::RmsNorm,
         },
         norms_per_layer: match family {

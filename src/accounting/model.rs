@@ -102,10 +102,17 @@ pub enum Family {
     InternLm3,
     GraniteSwa,
     GraniteMoeSwa,
+    HyV3,
+    Youtu,
+    Minicpm3,
+    Olmo,
+    Phi,
+    Dbrx,
+    Helium,
 }
 
 impl Family {
-    pub const ALL: [Family; 94] = [
+    pub const ALL: [Family; 101] = [
         Family::Gpt2,
         Family::NanoGpt,
         Family::Llama,
@@ -200,6 +207,13 @@ impl Family {
         Family::InternLm3,
         Family::GraniteSwa,
         Family::GraniteMoeSwa,
+        Family::HyV3,
+        Family::Youtu,
+        Family::Minicpm3,
+        Family::Olmo,
+        Family::Phi,
+        Family::Dbrx,
+        Family::Helium,
     ];
 
     /// The `model_type` string of a Hugging Face config (`nanogpt` has none).
@@ -303,6 +317,13 @@ impl Family {
             Family::InternLm3 => "internlm3",
             Family::GraniteSwa => "granite_swa",
             Family::GraniteMoeSwa => "granitemoe_swa",
+            Family::HyV3 => "hy_v3",
+            Family::Youtu => "youtu",
+            Family::Minicpm3 => "minicpm3",
+            Family::Olmo => "olmo",
+            Family::Phi => "phi",
+            Family::Dbrx => "dbrx",
+            Family::Helium => "helium",
         }
     }
 }
@@ -539,6 +560,8 @@ pub enum Norm {
     RmsNorm,
     /// RMSNorm without a learned weight (nanochat's `NanoChatRMSNorm`): no parameters.
     RmsNormWithoutWeight,
+    /// LayerNorm without a learned weight or bias (OLMo's `OlmoLayerNorm`): no parameters.
+    LayerNormWithoutWeight,
 }
 
 impl Norm {
@@ -546,7 +569,7 @@ impl Norm {
         match self {
             Norm::LayerNorm { bias: true } => 2 * width,
             Norm::LayerNorm { bias: false } | Norm::RmsNorm => width,
-            Norm::RmsNormWithoutWeight => 0,
+            Norm::RmsNormWithoutWeight | Norm::LayerNormWithoutWeight => 0,
         }
     }
 }

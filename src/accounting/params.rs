@@ -628,7 +628,7 @@ fn norm_params(norm: Norm, width: u64) -> Option<u64> {
     match norm {
         Norm::LayerNorm { bias: true } => width.checked_mul(2),
         Norm::LayerNorm { bias: false } | Norm::RmsNorm => Some(width),
-        Norm::RmsNormWithoutWeight => Some(0),
+        Norm::RmsNormWithoutWeight | Norm::LayerNormWithoutWeight => Some(0),
     }
 }
 

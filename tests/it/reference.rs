@@ -516,6 +516,8 @@ fn real_configs_round_to_their_published_sizes() {
         // LLaVA-1.5-7B: "7B"; 6.74 B for Vicuna, 7.06 B with the CLIP tower.
         ("../real-llava-1.5-7b-hf", "total", 7.0, 0.3),
         ("../real-internlm3-8b-instruct", "non_embedding", 8.0, 0.5),
+        // Phi-2's model card: 2.7 billion parameters.
+        ("../real-phi-2", "total", 2.7, 0.1),
     ];
     for (name, count, published, slack) in cases {
         let path = repo_path(&format!("tests/fixtures/reference/hybrid/{name}.json"));
