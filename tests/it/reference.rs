@@ -548,7 +548,6 @@ fn each_field_changed_alone_gives_the_model_transformers_builds() {
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let bases = fixture["bases"].as_object().expect("bases");
     let cases = fixture["cases"].as_array().expect("cases");
-    let flops_seq_len = fixture["flops_seq_len"].as_u64().expect("flops_seq_len");
     let mut failures = Vec::new();
     let (mut compared, mut booleans, mut refused, mut measured) = (0, 0, 0, 0);
     for case in cases {
@@ -568,18 +567,25 @@ fn each_field_changed_alone_gives_the_model_transformers_builds() {
         target[field] = case["value"].clone();
         match model_config::from_value(&config) {
             Ok(model) => {
-                let accounting = Accounting::new(
+                let counted = Accounting::new(
                     &model,
                     FlopOptions {
-                        seq_len: flops_seq_len,
+                        seq_len: 1,
                         attention: AttentionCounting::Full,
                         include_mtp: false,
                         recompute: Recompute::None,
                     },
                 );
                 if let Some(flops) = case["flops"].as_object() {
-                    let tokens = flops_seq_len as f64;
-                    let detailed = accounting.detailed.totals;
+                    let seq_len = flops["seq_len"].as_u64().expect("seq_len");
+                    let tokens = seq_len as f64;
+                    let options = FlopOptions {
+                        seq_len,
+                        attention: AttentionCounting::Full,
+                        include_mtp: false,
+                        recompute: Recompute::None,
+                    };
+                    let detailed = Accounting::new(&model, options).detailed.totals;
                     for (ours, key) in [
                         (detailed.forward, "forward"),
                         (detailed.training, "forward_backward"),
@@ -595,7 +601,7 @@ fn each_field_changed_alone_gives_the_model_transformers_builds() {
                     }
                     measured += 1;
                 }
-                let params = accounting.params;
+                let params = counted.params;
                 if params.total != total {
                     failures.push(format!("{what}: {} counted, {total} built", params.total));
                 }

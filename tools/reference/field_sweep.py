@@ -9,8 +9,9 @@ defaults, e.g. ``attention_bias``, ``mlp_bias``, ``tie_word_embeddings``,
 class's and the case's: widths, head counts, expert counts, layer counts, dense-first
 layers, ...) doubles it; it builds each such model on the meta device with
 ``transformers`` and records its parameter count, or the error when ``transformers``
-cannot build it, and for the types ``measure.py`` measures, the FLOPs FlopCounterMode
-counts on one 16-token sequence, forward and forward + backward (on the CPU). A composite type's text-model fields are changed inside its
+cannot build it, and the FLOPs FlopCounterMode counts on one sequence (16 tokens, or
+the hybrid case's shortest sequence, for the hybrid types' boolean fields only), forward
+and forward + backward (on the CPU). A composite type's text-model fields are changed inside its
 ``text_config``; its own boolean fields are set both ways at its top level.
 
 ``tests/it/reference.rs`` (``flipped_flags_give_the_model_transformers_builds``) counts
@@ -59,6 +60,10 @@ IGNORED = {
 NOT_SHAPES = {"max_position_embeddings", "original_max_position_embeddings", "max_window_layers"}
 
 
+# Sequence length of the FLOPs measurement of measure.py's cases: within every tiny case's sliding window.
+FLOPS_SEQ_LEN = 16
+
+
 def fields_of(model_type: str, kind) -> list[str]:
     config = AutoConfig.for_model(model_type)
     out = []
@@ -79,12 +84,13 @@ def base_configs() -> "OrderedDict[str, tuple]":
         cfg = case["config"]
         mt = cfg.get("model_type")
         if mt and mt not in bases:
-            bases[mt] = ("measure", case["name"], cfg)
+            bases[mt] = ("measure", case["name"], cfg, FLOPS_SEQ_LEN)
     for case in measure_hybrid.cases():
         cfg = case["config"]
         mt = cfg.get("model_type")
         if mt and mt not in bases:
-            bases[mt] = ("measure_hybrid", case["name"], cfg)
+            seq_len = min(case["seq_lens"]) if case["method"] == "cpu" and case["seq_lens"] else None
+            bases[mt] = ("measure_hybrid", case["name"], cfg, seq_len)
     return bases
 
 
@@ -98,26 +104,31 @@ def count(source: str, cfg: dict):
     return total, vision
 
 
-# Sequence length of the FLOPs measurement: within every tiny case's sliding window.
-FLOPS_SEQ_LEN = 16
+def flops(source: str, cfg: dict, seq_len: int):
+    """FlopCounterMode's forward and forward + backward on one sequence of seq_len tokens.
 
-
-def flops(cfg: dict):
-    """FlopCounterMode's forward and forward + backward at FLOPS_SEQ_LEN tokens (one sequence).
-
-    On the CPU with random weights, as ``measure.py`` measures its tiny cases; past a sliding
-    window the masked products eager attention computes anyway are taken out, as there.
-    None where the model cannot run.
+    On the CPU with random weights, as ``measure.py`` and ``measure_hybrid.py`` measure their
+    tiny cases, reconciled as they reconcile them (past a sliding window, the masked products
+    eager attention computes anyway; depthwise convolutions, triangular solves, dense expert
+    evaluation: see ``measure_hybrid.reconcile``). None where the model cannot run.
     """
     try:
-        model = measure.build_model(cfg, "cpu")
-        m = measure.measure_flops(model, cfg, FLOPS_SEQ_LEN, 1, "cpu")
+        if source == "measure":
+            model = measure.build_model(cfg, "cpu")
+            m = measure.measure_flops(model, cfg, seq_len, 1, "cpu")
+            reconciled = m.get("window_reconciliation")
+            if reconciled:
+                forward, training = reconciled["model_forward"], reconciled["model_forward_backward"]
+            else:
+                forward, training = m["forward"], m["forward_backward"]
+        else:
+            model = measure_hybrid.build(cfg, "cpu")
+            m = measure_hybrid.measure(model, 1, seq_len)
+            reconciled = measure_hybrid.reconcile(model, m)
+            forward, training = reconciled["model_forward"], reconciled["model_training"]
     except Exception:  # noqa: BLE001 - a config transformers builds but cannot run
         return None
-    reconciled = m.get("window_reconciliation")
-    if reconciled:
-        return OrderedDict(forward=reconciled["model_forward"], forward_backward=reconciled["model_forward_backward"])
-    return OrderedDict(forward=m["forward"], forward_backward=m["forward_backward"])
+    return OrderedDict(seq_len=seq_len, forward=forward, forward_backward=training)
 
 
 def edits(mt: str, base: dict):
@@ -148,7 +159,7 @@ def edits(mt: str, base: dict):
 def main():
     bases = OrderedDict()
     cases = []
-    for mt, (source, name, base) in base_configs().items():
+    for mt, (source, name, base, seq_len) in base_configs().items():
         try:
             changes = list(edits(mt, base))
         except Exception as e:  # noqa: BLE001 - a type AutoConfig cannot make alone
@@ -164,8 +175,9 @@ def main():
                 entry["total"], entry["vision"] = count(source, cfg)
             except Exception as e:  # noqa: BLE001 - recorded, not hidden
                 entry["error"] = f"{type(e).__name__}: {e}"[:200]
-            if "total" in entry and source == "measure":
-                entry["flops"] = flops(cfg)
+            # The hybrid cases run their mixers' slow PyTorch paths: FLOPs for their flags only.
+            if "total" in entry and seq_len and (source == "measure" or isinstance(value, bool)):
+                entry["flops"] = flops(source, cfg, seq_len)
             print(f"{name} {field}={value}: {entry.get('total', entry.get('error'))}")
             cases.append(entry)
     doc = OrderedDict(
@@ -175,9 +187,9 @@ def main():
         "one edit of its base: where 'text' sets the field in the text model's config (the "
         "text_config of a composite), 'outer' at the composite's top level. total is the "
         "language model, vision the vision tower and projector, error where transformers "
-        "cannot build the config; flops (types measured by measure.py) FlopCounterMode's "
-        "forward and forward + backward on one sequence of flops_seq_len tokens.",
-        flops_seq_len=FLOPS_SEQ_LEN,
+        "cannot build the config; flops FlopCounterMode's forward and forward + backward on "
+        "one sequence of seq_len tokens, reconciled as measure.py and measure_hybrid.py "
+        "reconcile their cases.",
         torch=torch.__version__,
         transformers=transformers.__version__,
         bases=bases,
