@@ -2139,6 +2139,54 @@ fn required_positive(
     }
 }
 
+/// The width of `count` shared experts of `size` fused into one MLP (`count` read at `key`,
+/// `default` when absent), refused naming `key` when it overflows.
+fn shared_experts_width(
+    config: &Config,
+    key: &'static str,
+    default: u64,
+    size: u64,
+) -> Result<u64, ModelConfigError> {
+    let count = config.u64_or(&[key], default)?;
+    size.checked_mul(count).ok_or_else(|| {
+        invalid(
+            key,
+            &count.to_string(),
+            &format!("times moe_intermediate_size = {size} does not fit 64 bits"),
+            "check both for a typo or a unit mistake",
+        )
+    })
+}
+
+/// DeepSeek-V3's MoE block as the types that fuse their shared experts build it: gated,
+/// bias-free experts of `size`, one shared MLP `shared_width` wide (none at 0), a bias-free
+/// router with `correction`.
+fn fused_shared_moe(
+    num_experts: u64,
+    top_k: u64,
+    size: u64,
+    shared_width: u64,
+    correction: RouterCorrection,
+) -> MixtureOfExperts {
+    let mlp = |intermediate_size| Mlp {
+        gated: true,
+        intermediate_size,
+        bias: false,
+    };
+    MixtureOfExperts {
+        zero_experts: 0,
+        num_experts,
+        top_k,
+        expert: mlp(size),
+        shared: (shared_width > 0).then_some(mlp(shared_width)),
+        shared_expert_gate: false,
+        router_bias: false,
+        router_correction: correction,
+        router_scales: false,
+        latent: None,
+    }
+}
+
 fn check_top_k(
     top_k: u64,
     num_experts: u64,

@@ -16,8 +16,8 @@
 //! - `route_scale` and muP's embedding scale are elementwise.
 
 use super::{
-    as_u64, check_top_k, default_seq_len, invalid, key_value_heads, layer_count, layer_types,
-    Config, Field, ModelConfigError,
+    as_u64, check_top_k, default_seq_len, fused_shared_moe, invalid, key_value_heads, layer_count,
+    layer_types, shared_experts_width, Config, Field, ModelConfigError,
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, AttentionWindow, Family, FeedForward, KeyValue, Layer, Mixer,
@@ -115,35 +115,14 @@ fn moe_block(config: &Config) -> Result<MixtureOfExperts, ModelConfigError> {
     let top_k = config.positive_or(&["num_experts_per_tok"], 6)?;
     check_top_k(top_k, num_experts, "num_experts")?;
     let size = config.positive_or(&["moe_intermediate_size"], 1408)?;
-    let shared = config.u64_or(&["num_shared_experts"], 2)?;
-    let shared_width = size.checked_mul(shared).ok_or_else(|| {
-        invalid(
-            "num_shared_experts",
-            &shared.to_string(),
-            &format!("times moe_intermediate_size = {size} does not fit 64 bits"),
-            "check both for a typo or a unit mistake",
-        )
-    })?;
-    Ok(MixtureOfExperts {
-        zero_experts: 0,
+    let shared_width = shared_experts_width(config, "num_shared_experts", 2, size)?;
+    Ok(fused_shared_moe(
         num_experts,
         top_k,
-        expert: Mlp {
-            gated: true,
-            intermediate_size: size,
-            bias: false,
-        },
-        shared: (shared_width > 0).then_some(Mlp {
-            gated: true,
-            intermediate_size: shared_width,
-            bias: false,
-        }),
-        shared_expert_gate: false,
-        router_bias: false,
-        router_correction: RouterCorrection::Parameter,
-        router_scales: false,
-        latent: None,
-    })
+        size,
+        shared_width,
+        RouterCorrection::Parameter,
+    ))
 }
 
 #[cfg(test)]

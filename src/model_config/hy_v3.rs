@@ -15,7 +15,8 @@
 
 use super::hybrid::layer_kinds;
 use super::{
-    check_top_k, default_seq_len, invalid, key_value_heads, layer_count, Config, ModelConfigError,
+    check_top_k, default_seq_len, key_value_heads, layer_count, shared_experts_width, Config,
+    ModelConfigError,
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, Family, FeedForward, Layer, Mixer, MixtureOfExperts, Mlp, Model,
@@ -87,15 +88,7 @@ fn moe_block(
     let top_k = config.positive_or(&["num_experts_per_tok"], 8)?;
     check_top_k(top_k, num_experts, config.field(experts_keys).0)?;
     let size = config.positive_or(&["moe_intermediate_size"], 1536)?;
-    let shared = config.u64_or(&["num_shared_experts"], 1)?;
-    let shared_width = size.checked_mul(shared).ok_or_else(|| {
-        invalid(
-            "num_shared_experts",
-            &shared.to_string(),
-            &format!("times moe_intermediate_size = {size} does not fit 64 bits"),
-            "check both for a typo or a unit mistake",
-        )
-    })?;
+    let shared_width = shared_experts_width(config, "num_shared_experts", 1, size)?;
     Ok(MixtureOfExperts {
         num_experts,
         top_k,

@@ -15,8 +15,8 @@
 use serde_json::Value;
 
 use super::{
-    as_u64, check_top_k, default_seq_len, invalid, layer_count, null_refused, Config, Field,
-    ModelConfigError,
+    as_u64, check_top_k, default_seq_len, fused_shared_moe, invalid, layer_count, null_refused,
+    shared_experts_width, Config, Field, ModelConfigError,
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, Family, FeedForward, LatentAttention, Layer, Mixer,
@@ -108,33 +108,12 @@ fn moe_block(config: &Config) -> Result<MixtureOfExperts, ModelConfigError> {
     let top_k = config.positive_or(&["num_experts_per_tok"], 4)?;
     check_top_k(top_k, num_experts, config.field(experts_keys).0)?;
     let size = config.positive_or(&["moe_intermediate_size"], 2048)?;
-    let shared = config.u64_or(&["n_shared_experts"], 1)?;
-    let shared_width = size.checked_mul(shared).ok_or_else(|| {
-        invalid(
-            "n_shared_experts",
-            &shared.to_string(),
-            &format!("times moe_intermediate_size = {size} does not fit 64 bits"),
-            "check both for a typo or a unit mistake",
-        )
-    })?;
-    Ok(MixtureOfExperts {
+    let shared_width = shared_experts_width(config, "n_shared_experts", 1, size)?;
+    Ok(fused_shared_moe(
         num_experts,
         top_k,
-        expert: Mlp {
-            gated: true,
-            intermediate_size: size,
-            bias: false,
-        },
-        shared: (shared_width > 0).then_some(Mlp {
-            gated: true,
-            intermediate_size: shared_width,
-            bias: false,
-        }),
-        shared_expert_gate: false,
-        router_bias: false,
-        router_correction: RouterCorrection::None,
-        router_scales: false,
-        latent: None,
-        zero_experts: 0,
-    })
+        size,
+        shared_width,
+        RouterCorrection::None,
+    ))
 }

@@ -10,11 +10,12 @@
 //!   `e_score_correction_bias` buffer (not counted).
 
 use super::{
-    check_top_k, default_seq_len, invalid, key_value_heads, layer_count, Config, ModelConfigError,
+    check_top_k, default_seq_len, fused_shared_moe, key_value_heads, layer_count,
+    shared_experts_width, Config, ModelConfigError,
 };
 use crate::accounting::model::{
-    Attention, AttentionLayer, Family, FeedForward, Layer, Mixer, MixtureOfExperts, Mlp, Model,
-    QkNorm, RouterCorrection, StandardAttention,
+    Attention, AttentionLayer, Family, FeedForward, Layer, Mixer, MixtureOfExperts, Model, QkNorm,
+    RouterCorrection, StandardAttention,
 };
 
 /// Builds the model `SolarOpenForCausalLM` instantiates from `config`.
@@ -59,35 +60,14 @@ fn moe_block(config: &Config) -> Result<MixtureOfExperts, ModelConfigError> {
     let top_k = config.positive_or(&["num_experts_per_tok"], 8)?;
     check_top_k(top_k, num_experts, config.field(experts_keys).0)?;
     let size = config.positive_or(&["moe_intermediate_size"], 1280)?;
-    let shared = config.u64_or(&["n_shared_experts"], 1)?;
-    let shared_width = size.checked_mul(shared).ok_or_else(|| {
-        invalid(
-            "n_shared_experts",
-            &shared.to_string(),
-            &format!("times moe_intermediate_size = {size} does not fit 64 bits"),
-            "check both for a typo or a unit mistake",
-        )
-    })?;
-    Ok(MixtureOfExperts {
-        zero_experts: 0,
+    let shared_width = shared_experts_width(config, "n_shared_experts", 1, size)?;
+    Ok(fused_shared_moe(
         num_experts,
         top_k,
-        expert: Mlp {
-            gated: true,
-            intermediate_size: size,
-            bias: false,
-        },
-        shared: (shared_width > 0).then_some(Mlp {
-            gated: true,
-            intermediate_size: shared_width,
-            bias: false,
-        }),
-        shared_expert_gate: false,
-        router_bias: false,
-        router_correction: RouterCorrection::Buffer,
-        router_scales: false,
-        latent: None,
-    })
+        size,
+        shared_width,
+        RouterCorrection::Buffer,
+    ))
 }
 
 #[cfg(test)]
