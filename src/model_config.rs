@@ -2187,6 +2187,41 @@ fn fused_shared_moe(
     }
 }
 
+/// `q_lora_rank`: absent takes `default`, null projects queries directly (`q_proj`), 0 is
+/// refused (as DeepSeek's attention classes read it).
+fn q_lora_rank(config: &Config, default: u64) -> Result<Option<u64>, ModelConfigError> {
+    match config.field(&["q_lora_rank"]) {
+        (_, Field::Absent) => Ok(Some(default)),
+        (_, Field::Null) => Ok(None),
+        (key, Field::Present(value)) => match as_u64(key, value)? {
+            0 => Err(invalid(
+                "q_lora_rank",
+                "0",
+                "must be at least 1",
+                "use null to project queries without compression",
+            )),
+            rank => Ok(Some(rank)),
+        },
+    }
+}
+
+/// Refuses a latent attention whose query/key heads have no width (`qk_nope_head_dim` and
+/// `qk_rope_head_dim` both 0).
+fn check_latent_width(
+    qk_nope_head_dim: u64,
+    qk_rope_head_dim: u64,
+) -> Result<(), ModelConfigError> {
+    if qk_nope_head_dim + qk_rope_head_dim == 0 {
+        return Err(invalid(
+            "qk_nope_head_dim",
+            "0",
+            "with qk_rope_head_dim = 0 leaves no query/key width",
+            "set the head widths from the model card",
+        ));
+    }
+    Ok(())
+}
+
 fn check_top_k(
     top_k: u64,
     num_experts: u64,
@@ -2422,21 +2457,7 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
     let intermediate =
         config.positive_or(&["intermediate_size"], if v3 { 18432 } else { 11008 })?;
     let tie = config.bool_or(&["tie_word_embeddings"], false)?;
-    let q_lora_rank = match config.field(&["q_lora_rank"]) {
-        (_, Field::Absent) => Some(1536),
-        (_, Field::Null) => None,
-        (key, Field::Present(value)) => match as_u64(key, value)? {
-            0 => {
-                return Err(invalid(
-                    "q_lora_rank",
-                    "0",
-                    "must be at least 1",
-                    "use null to project queries without compression",
-                ))
-            }
-            rank => Some(rank),
-        },
-    };
+    let q_lora_rank = q_lora_rank(config, 1536)?;
     let attention = Attention::Latent(LatentAttention {
         num_heads: heads,
         q_lora_rank,
@@ -2446,13 +2467,8 @@ fn deepseek(config: &Config, family: Family) -> Result<Model, ModelConfigError> 
         v_head_dim: config.positive_or(&["v_head_dim"], 128)?,
         bias: config.bool_or(&["attention_bias"], false)?,
     });
-    if attention.qk_head_dim() == 0 {
-        return Err(invalid(
-            "qk_nope_head_dim",
-            "0",
-            "with qk_rope_head_dim = 0 leaves no query/key width",
-            "set the head widths from the model card",
-        ));
+    if let Attention::Latent(a) = &attention {
+        check_latent_width(a.qk_nope_head_dim, a.qk_rope_head_dim)?;
     }
     let experts_keys: &[&'static str] = if v3 {
         &["num_local_experts", "n_routed_experts"]

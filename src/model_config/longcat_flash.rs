@@ -20,7 +20,7 @@
 //! - No MTP module is built (`model.mtp.*` is ignored on load). The head ties with
 //!   `tie_word_embeddings` (default false).
 
-use super::{default_seq_len, invalid, Config, ModelConfigError, MAX_LAYERS};
+use super::{check_latent_width, default_seq_len, invalid, Config, ModelConfigError, MAX_LAYERS};
 use crate::accounting::model::{
     Attention, AttentionLayer, Family, FeedForward, LatentAttention, Layer, Mixer,
     MixtureOfExperts, Mlp, Model, RouterCorrection,
@@ -57,14 +57,7 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
             ));
         }
     }
-    if nope + rope == 0 {
-        return Err(invalid(
-            "qk_nope_head_dim",
-            "0",
-            "with qk_rope_head_dim = 0 leaves no query/key width",
-            "set the head widths from the model card",
-        ));
-    }
+    check_latent_width(nope, rope)?;
     let attention = Attention::Latent(LatentAttention {
         num_heads: config.positive_or(&["num_attention_heads"], 64)?,
         q_lora_rank: Some(config.positive_or(&["q_lora_rank"], 1536)?),

@@ -11,8 +11,10 @@
 //!   the logits by `hidden_size / dim_model_base`: no parameter and no matmul. Tied by
 //!   default.
 
-use super::youtu::q_lora_rank;
-use super::{default_seq_len, invalid, layer_count, Config, ModelConfigError};
+use super::{
+    check_latent_width, default_seq_len, invalid, layer_count, q_lora_rank, Config,
+    ModelConfigError,
+};
 use crate::accounting::model::{
     Attention, AttentionLayer, Family, FeedForward, LatentAttention, Layer, Mixer, Mlp, Model,
 };
@@ -54,14 +56,7 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
         v_head_dim,
         bias: config.bool_or(&["attention_bias"], false)?,
     };
-    if attention.qk_nope_head_dim + attention.qk_rope_head_dim == 0 {
-        return Err(invalid(
-            "qk_nope_head_dim",
-            "0",
-            "with qk_rope_head_dim = 0 leaves no query/key width",
-            "set the head widths from the model card",
-        ));
-    }
+    check_latent_width(attention.qk_nope_head_dim, attention.qk_rope_head_dim)?;
     let layer = Layer::new(
         Mixer::Attention(AttentionLayer::full(Attention::Latent(attention))),
         FeedForward::Dense(Mlp {

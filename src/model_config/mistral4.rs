@@ -15,8 +15,8 @@
 use serde_json::Value;
 
 use super::{
-    as_u64, check_top_k, default_seq_len, fused_shared_moe, invalid, layer_count, null_refused,
-    shared_experts_width, Config, Field, ModelConfigError,
+    check_latent_width, check_top_k, default_seq_len, fused_shared_moe, layer_count, null_refused,
+    q_lora_rank, shared_experts_width, Config, ModelConfigError,
 };
 use crate::accounting::model::{
     Attention, AttentionLayer, Family, FeedForward, LatentAttention, Layer, Mixer,
@@ -31,21 +31,7 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
     let vocab = config.positive_or(&["vocab_size"], 131072)?;
     let intermediate = config.positive_or(&["intermediate_size"], 12288)?;
     let tie = config.bool_or(&["tie_word_embeddings"], false)?;
-    let q_lora_rank = match config.field(&["q_lora_rank"]) {
-        (_, Field::Absent) => Some(1024),
-        (_, Field::Null) => None,
-        (key, Field::Present(value)) => match as_u64(key, value)? {
-            0 => {
-                return Err(invalid(
-                    key,
-                    "0",
-                    "must be at least 1",
-                    "use null to project queries without compression",
-                ))
-            }
-            rank => Some(rank),
-        },
-    };
+    let q_lora_rank = q_lora_rank(config, 1024)?;
     let attention = Attention::Latent(LatentAttention {
         num_heads: heads,
         q_lora_rank,
@@ -55,13 +41,8 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
         v_head_dim: config.positive_or(&["v_head_dim"], 128)?,
         bias: config.bool_or(&["attention_bias"], false)?,
     });
-    if attention.qk_head_dim() == 0 {
-        return Err(invalid(
-            "qk_nope_head_dim",
-            "0",
-            "with qk_rope_head_dim = 0 leaves no query/key width",
-            "set the head widths from the model card",
-        ));
+    if let Attention::Latent(a) = &attention {
+        check_latent_width(a.qk_nope_head_dim, a.qk_rope_head_dim)?;
     }
     let first_dense = config.u64_or(&["first_k_dense_replace"], 0)?;
     let moe = moe_block(config)?;

@@ -7,7 +7,9 @@
 //! - Llama's decoder layer with a bias-free SwiGLU MLP of `intermediate_size` on every layer
 //!   (no experts: `YoutuConfig` removes DeepSeek-V3's MoE fields); tied embeddings by default.
 
-use super::{as_u64, default_seq_len, invalid, layer_count, Config, Field, ModelConfigError};
+use super::{
+    check_latent_width, default_seq_len, layer_count, q_lora_rank, Config, ModelConfigError,
+};
 use crate::accounting::model::{
     Attention, AttentionLayer, Family, FeedForward, LatentAttention, Layer, Mixer, Mlp, Model,
 };
@@ -30,14 +32,7 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
         v_head_dim: config.positive_or(&["v_head_dim"], 128)?,
         bias: config.bool_or(&["attention_bias"], false)?,
     };
-    if attention.qk_nope_head_dim + attention.qk_rope_head_dim == 0 {
-        return Err(invalid(
-            "qk_nope_head_dim",
-            "0",
-            "with qk_rope_head_dim = 0 leaves no query/key width",
-            "set the head widths from the model card",
-        ));
-    }
+    check_latent_width(attention.qk_nope_head_dim, attention.qk_rope_head_dim)?;
     let layer = Layer::new(
         Mixer::Attention(AttentionLayer::full(Attention::Latent(attention))),
         FeedForward::Dense(Mlp {
@@ -54,24 +49,6 @@ pub(super) fn build(config: &Config) -> Result<Model, ModelConfigError> {
         vec![layer; layers as usize],
         default_seq_len(config, &["max_position_embeddings"], 131072)?,
     ))
-}
-
-/// `q_lora_rank`: absent takes `default`, null projects queries directly (`q_proj`), 0 is
-/// refused (as DeepSeek's attention classes read it).
-pub(super) fn q_lora_rank(config: &Config, default: u64) -> Result<Option<u64>, ModelConfigError> {
-    match config.field(&["q_lora_rank"]) {
-        (_, Field::Absent) => Ok(Some(default)),
-        (_, Field::Null) => Ok(None),
-        (key, Field::Present(value)) => match as_u64(key, value)? {
-            0 => Err(invalid(
-                "q_lora_rank",
-                "0",
-                "must be at least 1",
-                "use null to project queries without compression",
-            )),
-            rank => Ok(Some(rank)),
-        },
-    }
 }
 
 #[cfg(test)]
