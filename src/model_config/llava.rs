@@ -57,16 +57,7 @@ fn size(
     key: &'static str,
     default: u64,
 ) -> Result<u64, ModelConfigError> {
-    match vision.get(key) {
-        None => Ok(default),
-        Some(Value::Null) => Err(invalid(
-            key,
-            "null",
-            "cannot be null in a LLaVA vision_config",
-            "remove the key to take the default, or give a value",
-        )),
-        Some(value) => super::multimodal::vision_size(key, value),
-    }
+    super::multimodal::non_null_vision_size(vision, key, default, "a LLaVA")
 }
 
 fn vision_tower(

@@ -170,6 +170,26 @@ fn field(
     }
 }
 
+/// A size in a vision config whose class types it as a plain integer: absent takes
+/// `default`, null is refused (`which` names the config: "an InternVL", "a LLaVA").
+pub(super) fn non_null_vision_size(
+    vision: &Map<String, Value>,
+    key: &'static str,
+    default: u64,
+    which: &str,
+) -> Result<u64, ModelConfigError> {
+    match vision.get(key) {
+        None => Ok(default),
+        Some(Value::Null) => Err(invalid(
+            key,
+            "null",
+            &format!("cannot be null in {which} vision_config"),
+            "remove the key to take the default, or give a value",
+        )),
+        Some(value) => vision_size(key, value),
+    }
+}
+
 /// A size of a vision tower: a positive integer.
 pub(super) fn vision_size(key: &'static str, value: &Value) -> Result<u64, ModelConfigError> {
     match as_u64(key, value)? {
